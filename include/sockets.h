@@ -1,0 +1,1 @@
+// placeholder until the sockets API lands (issue 4)
