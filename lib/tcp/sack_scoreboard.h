@@ -1,0 +1,57 @@
+// The sender's SACK scoreboard (RFC 6675): which bytes above SND.UNA the peer has
+// reported holding, and from that IsLost(), NextSeg() and the pipe estimate that
+// drive SACK-based loss recovery. Bounded storage: no allocation after construction.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "tcp/tcp_segment.h"
+#include "wire/seq_num.h"
+
+namespace shardtcp {
+
+class SackScoreboard {
+ public:
+  static constexpr std::size_t kMaxBlocks = 32;  // merged, disjoint ranges kept
+  static constexpr std::uint32_t kDupThresh = 3;
+
+  struct AckResult {
+    std::uint32_t newly_sacked = 0;  // bytes that became SACKed with this ACK
+    bool dsack = false;              // the first block was a D-SACK (RFC 2883)
+  };
+
+  // Forget everything; SND.UNA becomes `una`.
+  void reset(SeqNum una);
+  // Processes one ACK: drops state below the new SND.UNA, merges the SACK blocks
+  // (ignoring blocks outside (una, snd_nxt]), detects D-SACK.
+  AckResult on_ack(SeqNum una, SeqNum snd_nxt, std::span<const SackBlock> blocks);
+
+  bool is_sacked(SeqNum seq) const;
+  // RFC 6675 IsLost(seq): DupThresh discontiguous SACKed segments, or more than
+  // (DupThresh-1)*MSS SACKed bytes, lie above seq.
+  bool is_lost(SeqNum seq, std::uint32_t mss) const;
+  // RFC 6675 NextSeg() rule 1 (and 3 when `allow_rescue`): the next un-SACKed range
+  // at or above `high_rxt` that IsLost, clipped to mss. nullopt when none.
+  struct Range { SeqNum seq; std::uint32_t len; };
+  std::optional<Range> next_lost(SeqNum una, SeqNum high_rxt, SeqNum snd_nxt,
+                                 std::uint32_t mss) const;
+  // RFC 6675 SetPipe(): bytes believed to be in the network.
+  std::uint32_t pipe(SeqNum una, SeqNum high_rxt, SeqNum snd_nxt, std::uint32_t mss) const;
+
+  std::uint32_t sacked_bytes() const { return sacked_bytes_; }
+  // Highest SACKed sequence (one past), or `una` when nothing is SACKed.
+  SeqNum high_sacked() const { return high_sacked_; }
+  std::size_t block_count() const { return count_; }
+
+ private:
+  std::array<SackBlock, kMaxBlocks> blocks_{};  // sorted, disjoint, all above una_
+  std::size_t count_ = 0;
+  SeqNum una_;
+  SeqNum high_sacked_;
+  std::uint32_t sacked_bytes_ = 0;
+};
+
+}  // namespace shardtcp
