@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Configures and builds one flavour of shardtcp.
+#   scripts/build.sh [debug|asan|release|fuzz]   (default: debug)
+# Build directories: build/, build-asan/, build-release/, build-fuzz/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+flavour=${1:-debug}
+jobs=${SHARDTCP_JOBS:-$(nproc)}
+case "$flavour" in
+  debug)   dir=build;         opts=(-Dbuildtype=debugoptimized) ;;
+  asan)    dir=build-asan;    opts=(-Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=false) ;;
+  release) dir=build-release; opts=(-Dbuildtype=release -Db_lto=true -Dcpp_args=-march=native -Dc_args=-march=native -Dtests=false) ;;
+  fuzz)    dir=build-fuzz;    opts=(-Dbuildtype=debug -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=false)
+           export CC=clang CXX=clang++ ;;
+  *) echo "build: unknown flavour '$flavour' (debug|asan|release|fuzz)" >&2; exit 2 ;;
+esac
+
+if [ -f "$dir/build.ninja" ]; then
+  meson configure "$dir" "${opts[@]}" >/dev/null
+else
+  meson setup "$dir" "${opts[@]}" >/dev/null
+fi
+ninja -C "$dir" -j "$jobs"
+echo "build: $flavour build ready in $dir/"
