@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, ASan+UBSan) and runs each for a bounded time.
+#   scripts/fuzz.sh [--seconds N]     (default 30 s per target)
+# Corpora live in test/fuzz/corpus/<target>/ (seeds committed; new finds stay local).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=30
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds=$2; shift 2 ;;
+    *) echo "fuzz: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+export CC=clang CXX=clang++
+dir=build-fuzz
+opts=(-Dbuildtype=debug -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=false)
+if [ -f "$dir/build.ninja" ]; then meson configure "$dir" "${opts[@]}" >/dev/null; else meson setup "$dir" "${opts[@]}" >/dev/null; fi
+targets=$(ninja -C "$dir" -t targets all | sed -n 's/^\(test\/fuzz\/fuzz_[a-z0-9_]*\): .*/\1/p' | sort -u)
+if [ -z "$targets" ]; then echo "fuzz: no fuzz targets defined"; exit 1; fi
+ninja -C "$dir" -j "$(nproc)" $targets
+
+failed=0
+for t in $targets; do
+  name=$(basename "$t")
+  corpus_seed="test/fuzz/corpus/$name"
+  work=$(mktemp -d)
+  [ -d "$corpus_seed" ] && cp -r "$corpus_seed/." "$work/"
+  echo "fuzz: $name for ${seconds}s"
+  if UBSAN_OPTIONS=halt_on_error=1 "$dir/$t" -max_total_time="$seconds" -print_final_stats=1 "$work" > "$work.log" 2>&1; then
+    echo "fuzz: $name OK ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work.log" | grep -o '[0-9]*$') runs)"
+  else
+    echo "fuzz: $name FAILED"; tail -n 40 "$work.log"; failed=1
+  fi
+  rm -rf "$work" "$work.log"
+done
+exit $failed
