@@ -1,0 +1,30 @@
+// Internet checksums (RFC 1071) through DPDK's rte_net helpers, so the same code
+// path is used whether the bytes sit in a flat buffer or in an mbuf chain.
+#pragma once
+
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace shardtcp {
+
+// One's-complement checksum of a flat buffer, ready to store (already inverted).
+std::uint16_t internet_checksum(const void* data, std::size_t len);
+
+// True if the buffer, including its stored checksum field, sums to 0xffff.
+bool internet_checksum_ok(const void* data, std::size_t len);
+
+// Same over `len` bytes of an mbuf chain starting at `off`; false if the range
+// runs past the chain.
+bool mbuf_checksum(const rte_mbuf* m, std::uint32_t off, std::uint32_t len, std::uint16_t* out);
+bool mbuf_checksum_ok(const rte_mbuf* m, std::uint32_t off, std::uint32_t len);
+
+// IPv4 header checksum over the header's own IHL (the stored field is treated as 0
+// by rte_ipv4_cksum only if the caller zeroed it; pass a header with checksum 0 to
+// compute, or use ipv4_header_checksum_ok to verify).
+std::uint16_t ipv4_header_checksum(const rte_ipv4_hdr* hdr);
+bool ipv4_header_checksum_ok(const void* hdr, std::size_t ihl_bytes);
+
+}  // namespace shardtcp
