@@ -33,9 +33,13 @@ class SackScoreboard {
   // RFC 6675 IsLost(seq): DupThresh discontiguous SACKed segments, or more than
   // (DupThresh-1)*MSS SACKed bytes, lie above seq.
   bool is_lost(SeqNum seq, std::uint32_t mss) const;
-  // RFC 6675 NextSeg() rule 1 (and 3 when `allow_rescue`): the next un-SACKed range
-  // at or above `high_rxt` that IsLost, clipped to mss. nullopt when none.
-  struct Range { SeqNum seq; std::uint32_t len; };
+  // RFC 6675 NextSeg() rule 1: the next un-SACKed range at or above `high_rxt`
+  // (and SND.UNA) that lies below the highest SACKed octet and IsLost, clipped to
+  // mss. nullopt when none. Rules 2 (new data) and 3 (rescue) are the sender's.
+  struct Range {
+    SeqNum seq;
+    std::uint32_t len;
+  };
   std::optional<Range> next_lost(SeqNum una, SeqNum high_rxt, SeqNum snd_nxt,
                                  std::uint32_t mss) const;
   // RFC 6675 SetPipe(): bytes believed to be in the network.
@@ -47,6 +51,12 @@ class SackScoreboard {
   std::size_t block_count() const { return count_; }
 
  private:
+  // Drops or trims ranges below a new SND.UNA.
+  void advance_una(SeqNum una);
+  // Merges one validated range; returns the bytes it newly SACKed. When all
+  // kMaxBlocks slots are used, the highest disjoint range is forgotten.
+  std::uint32_t insert(SackBlock block);
+
   std::array<SackBlock, kMaxBlocks> blocks_{};  // sorted, disjoint, all above una_
   std::size_t count_ = 0;
   SeqNum una_;
