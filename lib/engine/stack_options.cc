@@ -1,0 +1,234 @@
+#include "shardtcp/stack_options.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace shardtcp {
+
+namespace {
+
+std::string quoted(std::string_view s) {
+  return "'" + std::string(s) + "'";
+}
+
+template <typename T>
+std::optional<T> parse_uint(std::string_view s) {
+  T v{};
+  if (s.empty()) return std::nullopt;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<double> parse_probability(std::string_view s) {
+  // from_chars for double is in libstdc++ 11+; check it consumed everything.
+  double v = 0;
+  if (s.empty()) return std::nullopt;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || !std::isfinite(v) || v < 0 || v > 1) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+Result<std::pair<IpAddr, std::uint8_t>> parse_prefix(std::string_view text, std::string_view what) {
+  using R = Result<std::pair<IpAddr, std::uint8_t>>;
+  const auto slash = text.find('/');
+  if (slash == std::string_view::npos) {
+    return R::failure(std::string(what) + ": " + quoted(text) +
+                      " needs a prefix length (ADDR/PREFIX)");
+  }
+  auto addr = IpAddr::parse(text.substr(0, slash));
+  if (!addr) {
+    return R::failure(std::string(what) + ": " + quoted(text.substr(0, slash)) +
+                      " is not an IPv4 or IPv6 address");
+  }
+  const auto len = parse_uint<unsigned>(text.substr(slash + 1));
+  const unsigned max = addr->is_v4() ? 32 : 128;
+  if (!len || *len > max) {
+    return R::failure(std::string(what) + ": prefix length " + quoted(text.substr(slash + 1)) +
+                      " must be 0.." + std::to_string(max));
+  }
+  return std::pair{*addr, static_cast<std::uint8_t>(*len)};
+}
+
+}  // namespace
+
+Result<InterfaceAddress> parse_interface_address(std::string_view text) {
+  auto p = parse_prefix(text, "--ip");
+  if (!p) return p.status();
+  if (p->first.is_unspecified() || p->first.is_multicast()) {
+    return Result<InterfaceAddress>::failure("--ip: " + quoted(text) +
+                                             " cannot be an interface address");
+  }
+  return InterfaceAddress{p->first, p->second};
+}
+
+Result<RouteOption> parse_route(std::string_view text) {
+  using R = Result<RouteOption>;
+  const auto comma = text.find(',');
+  if (comma == std::string_view::npos) {
+    return R::failure("--route: " + quoted(text) + " must be NET/PREFIX,GATEWAY");
+  }
+  auto p = parse_prefix(text.substr(0, comma), "--route");
+  if (!p) return p.status();
+  auto gw = IpAddr::parse(text.substr(comma + 1));
+  if (!gw) {
+    return R::failure("--route: gateway " + quoted(text.substr(comma + 1)) + " is not an address");
+  }
+  if (gw->family() != p->first.family()) {
+    return R::failure("--route: " + quoted(text) + " mixes IPv4 and IPv6");
+  }
+  return RouteOption{p->first.masked(p->second), p->second, *gw};
+}
+
+Result<ImpairmentConfig> parse_impairment(std::string_view text) {
+  using R = Result<ImpairmentConfig>;
+  ImpairmentConfig c;
+  bool reorder_p_given = false;
+  if (text.empty()) return R::failure("--impair: empty (e.g. drop=0.01,reorder=8)");
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    const std::string_view item = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    const auto eq = item.find('=');
+    if (eq == std::string_view::npos) {
+      return R::failure("--impair: " + quoted(item) + " must be KEY=VALUE");
+    }
+    const std::string_view key = item.substr(0, eq);
+    const std::string_view val = item.substr(eq + 1);
+    auto prob = [&](double& out) -> Status {
+      auto v = parse_probability(val);
+      if (!v)
+        return Status::error("--impair: " + std::string(key) + "=" + std::string(val) +
+                             " must be a probability between 0 and 1");
+      out = *v;
+      return Status::ok();
+    };
+    Status s = Status::ok();
+    if (key == "drop") {
+      s = prob(c.drop);
+    } else if (key == "dup") {
+      s = prob(c.duplicate);
+    } else if (key == "corrupt") {
+      s = prob(c.corrupt);
+    } else if (key == "reorder_p") {
+      s = prob(c.reorder);
+      reorder_p_given = true;
+    } else if (key == "delay_p") {
+      s = prob(c.delay_probability);
+    } else if (key == "reorder") {
+      auto n = parse_uint<std::uint32_t>(val);
+      if (!n || *n > 64)
+        return R::failure("--impair: reorder=" + std::string(val) +
+                          " must be a window of 0..64 frames");
+      c.reorder_window = *n;
+    } else if (key == "delay") {
+      auto us = parse_uint<std::uint64_t>(val);
+      if (!us || *us > 10'000'000)
+        return R::failure("--impair: delay=" + std::string(val) +
+                          " must be microseconds, 0..10000000");
+      c.delay = std::chrono::microseconds(*us);
+    } else if (key == "seed") {
+      auto seed = parse_uint<std::uint64_t>(val);
+      if (!seed)
+        return R::failure("--impair: seed=" + std::string(val) + " must be an unsigned integer");
+      c.seed = *seed;
+    } else if (key == "dir") {
+      if (val == "rx") {
+        c.direction = ImpairmentConfig::Direction::kRx;
+      } else if (val == "tx") {
+        c.direction = ImpairmentConfig::Direction::kTx;
+      } else if (val == "both") {
+        c.direction = ImpairmentConfig::Direction::kBoth;
+      } else {
+        return R::failure("--impair: dir=" + std::string(val) + " must be rx, tx or both");
+      }
+    } else {
+      return R::failure(
+          "--impair: unknown key " + quoted(key) +
+          " (known: drop, dup, reorder, reorder_p, corrupt, delay, delay_p, seed, dir)");
+    }
+    if (!s) return s;
+  }
+  if (c.reorder_window > 0 && !reorder_p_given) c.reorder = 0.1;
+  return c;
+}
+
+Result<ParsedStackOptions> parse_stack_options(std::span<const std::string> args) {
+  using R = Result<ParsedStackOptions>;
+  ParsedStackOptions out;
+  StackOptions& o = out.options;
+  std::size_t i = 0;
+  if (!args.empty() && args[0] == "--") i = 1;
+  for (; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") {  // the rest is the application's, verbatim
+      out.rest.insert(out.rest.end(), args.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                      args.end());
+      break;
+    }
+    std::string_view name = arg;
+    std::optional<std::string_view> inline_value;
+    if (const auto eq = name.find('='); name.starts_with("--") && eq != std::string_view::npos) {
+      inline_value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    const bool known = name == "--ip" || name == "--gw" || name == "--route" || name == "--mtu" ||
+                       name == "--pcap" || name == "--impair";
+    if (!known) {
+      out.rest.push_back(arg);
+      continue;
+    }
+    std::string_view value;
+    if (inline_value) {
+      value = *inline_value;
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return R::failure(std::string(name) + " needs a value");
+    }
+    if (value.empty()) return R::failure(std::string(name) + " needs a value");
+
+    if (name == "--ip") {
+      auto a = parse_interface_address(value);
+      if (!a) return a.status();
+      o.addresses.push_back(*a);
+    } else if (name == "--gw") {
+      auto gw = IpAddr::parse(value);
+      if (!gw) return R::failure("--gw: " + quoted(value) + " is not an IPv4 or IPv6 address");
+      auto& slot = gw->is_v4() ? o.gateway_v4 : o.gateway_v6;
+      if (slot)
+        return R::failure("--gw given twice for IPv" + std::string(gw->is_v4() ? "4" : "6"));
+      slot = *gw;
+    } else if (name == "--route") {
+      auto r = parse_route(value);
+      if (!r) return r.status();
+      o.routes.push_back(*r);
+    } else if (name == "--mtu") {
+      if (o.mtu) return R::failure("--mtu given twice");
+      auto mtu = parse_uint<unsigned>(value);
+      if (!mtu || *mtu < 68 || *mtu > 9600) {
+        return R::failure("--mtu: " + quoted(value) + " must be a number from 68 to 9600");
+      }
+      o.mtu = static_cast<std::uint16_t>(*mtu);
+    } else if (name == "--pcap") {
+      if (!o.pcap_path.empty()) return R::failure("--pcap given twice");
+      o.pcap_path = std::string(value);
+    } else if (name == "--impair") {
+      if (o.impair) return R::failure("--impair given twice");
+      auto c = parse_impairment(value);
+      if (!c) return c.status();
+      o.impair = *c;
+    }
+  }
+  return out;
+}
+
+Result<ParsedStackOptions> parse_stack_options(int argc, char* const* argv) {
+  std::vector<std::string> args;
+  for (int i = 0; i < argc; ++i) args.emplace_back(argv[i]);
+  return parse_stack_options(args);
+}
+
+}  // namespace shardtcp

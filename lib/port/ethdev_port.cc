@@ -1,0 +1,259 @@
+#include "port/ethdev_port.h"
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+#include "common/log.h"
+
+namespace shardtcp {
+
+namespace {
+
+std::string err(std::uint16_t port, const std::string& what, int rc) {
+  std::ostringstream s;
+  s << "port " << port << ": " << what << " failed: " << rte_strerror(rc < 0 ? -rc : rc);
+  return s.str();
+}
+
+std::string mac_text(const rte_ether_addr& mac) {
+  char buf[RTE_ETHER_ADDR_FMT_SIZE];
+  rte_ether_format_addr(buf, sizeof buf, &mac);
+  return buf;
+}
+
+// Largest frame an MTU needs in one RX buffer: Ethernet header, two VLAN tags, CRC.
+std::uint32_t frame_len_for_mtu(std::uint16_t mtu) {
+  return mtu + RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN + RTE_ETHER_CRC_LEN;
+}
+
+}  // namespace
+
+Result<std::uint16_t> EthdevPort::find(const std::string& device_name) {
+  std::uint16_t id = 0;
+  const int rc = rte_eth_dev_get_port_by_name(device_name.c_str(), &id);
+  if (rc != 0) {
+    return Result<std::uint16_t>::failure("no ethdev named '" + device_name +
+                                          "' (is it in the EAL --vdev arguments?)");
+  }
+  return id;
+}
+
+Result<std::unique_ptr<EthdevPort>> EthdevPort::open(const EthdevConfig& c) {
+  using R = Result<std::unique_ptr<EthdevPort>>;
+  const std::uint16_t pid = c.port_id;
+  if (!rte_eth_dev_is_valid_port(pid)) {
+    return R::failure("port " + std::to_string(pid) + " is not a valid ethdev");
+  }
+  if (c.nb_queues == 0) return R::failure("port " + std::to_string(pid) + ": nb_queues is 0");
+  if (c.rx_pools.empty() || (c.rx_pools.size() != 1 && c.rx_pools.size() != c.nb_queues)) {
+    return R::failure("port " + std::to_string(pid) + ": need 1 or nb_queues RX mbuf pools");
+  }
+  for (rte_mempool* mp : c.rx_pools) {
+    if (mp == nullptr) return R::failure("port " + std::to_string(pid) + ": null RX pool");
+  }
+
+  rte_eth_dev_info dev{};
+  int rc = rte_eth_dev_info_get(pid, &dev);
+  if (rc != 0) return R::failure(err(pid, "rte_eth_dev_info_get", rc));
+  if (c.nb_queues > dev.max_rx_queues || c.nb_queues > dev.max_tx_queues) {
+    std::ostringstream s;
+    s << "port " << pid << " (" << dev.driver_name << "): " << c.nb_queues
+      << " queue pairs wanted, device allows rx " << dev.max_rx_queues << " tx "
+      << dev.max_tx_queues;
+    return R::failure(s.str());
+  }
+
+  std::unique_ptr<EthdevPort> port(new EthdevPort());
+  PortInfo& info = port->info_;
+  info.port_id = pid;
+  info.nb_queues = c.nb_queues;
+
+  rte_eth_conf conf{};
+  // RX checksum offloads: the device marks ol_flags good/bad; upper layers trust them.
+  std::uint64_t rx = 0;
+  if (c.want_rx_cksum) {
+    rx |= dev.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+    const std::uint64_t l4 = RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+    if ((dev.rx_offload_capa & l4) == l4) rx |= l4;
+  }
+  // TX: checksums and TSO need per-mbuf flags set by the sender, so enabling them on
+  // the port costs nothing for frames that do not ask.
+  std::uint64_t tx = 0;
+  if (c.want_tx_cksum) {
+    tx |= dev.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+    const std::uint64_t l4 = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+    if ((dev.tx_offload_capa & l4) == l4) tx |= l4;
+  }
+  if (c.want_tso) tx |= dev.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_TSO;
+  // Socket buffers are mbuf chains: ask for multi-segment TX where offered.
+  tx |= dev.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+  // Frees on TX completion are cheaper when all mbufs come from one pool with refcnt 1,
+  // but retransmit queues hold references, so RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE is off.
+
+  std::uint16_t mtu = c.mtu;
+  if (mtu != 0) {
+    if (mtu < dev.min_mtu || mtu > dev.max_mtu) {
+      std::ostringstream s;
+      s << "port " << pid << " (" << dev.driver_name << "): MTU " << mtu
+        << " outside device range [" << dev.min_mtu << ", " << dev.max_mtu << "]";
+      return R::failure(s.str());
+    }
+    conf.rxmode.mtu = mtu;
+    // An MTU bigger than one RX buffer needs scattered RX (chained mbufs).
+    const std::uint32_t room = rte_pktmbuf_data_room_size(c.rx_pools[0]) - RTE_PKTMBUF_HEADROOM;
+    if (frame_len_for_mtu(mtu) > room) {
+      if ((dev.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) == 0) {
+        std::ostringstream s;
+        s << "port " << pid << ": MTU " << mtu << " needs " << frame_len_for_mtu(mtu)
+          << "-byte RX buffers (pool has " << room << ") and the device cannot scatter";
+        return R::failure(s.str());
+      }
+      rx |= RTE_ETH_RX_OFFLOAD_SCATTER;
+    }
+  }
+  conf.rxmode.offloads = rx;
+  conf.txmode.offloads = tx;
+
+  if (c.nb_queues > 1 && c.want_rss && dev.flow_type_rss_offloads != 0) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_key = nullptr;  // device default; steering programs its own
+    conf.rx_adv_conf.rss_conf.rss_hf =
+        (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & dev.flow_type_rss_offloads;
+    info.rss = conf.rx_adv_conf.rss_conf.rss_hf != 0;
+  }
+  info.reta_size = dev.reta_size;
+  info.hash_key_size = dev.hash_key_size;
+
+  rc = rte_eth_dev_configure(pid, c.nb_queues, c.nb_queues, &conf);
+  if (rc != 0) return R::failure(err(pid, "rte_eth_dev_configure", rc));
+
+  std::uint16_t nb_rxd = c.nb_rx_desc;
+  std::uint16_t nb_txd = c.nb_tx_desc;
+  rc = rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nb_rxd, &nb_txd);
+  if (rc != 0) return R::failure(err(pid, "rte_eth_dev_adjust_nb_rx_tx_desc", rc));
+
+  const int socket = rte_eth_dev_socket_id(pid);
+  const unsigned qsocket = socket < 0 ? SOCKET_ID_ANY : static_cast<unsigned>(socket);
+  for (std::uint16_t q = 0; q < c.nb_queues; ++q) {
+    rte_eth_rxconf rxq = dev.default_rxconf;
+    rxq.offloads = rx;
+    rte_mempool* mp = c.rx_pools.size() == 1 ? c.rx_pools[0] : c.rx_pools[q];
+    rc = rte_eth_rx_queue_setup(pid, q, nb_rxd, qsocket, &rxq, mp);
+    if (rc != 0)
+      return R::failure(err(pid, "rte_eth_rx_queue_setup(" + std::to_string(q) + ")", rc));
+    rte_eth_txconf txq = dev.default_txconf;
+    txq.offloads = tx;
+    rc = rte_eth_tx_queue_setup(pid, q, nb_txd, qsocket, &txq);
+    if (rc != 0)
+      return R::failure(err(pid, "rte_eth_tx_queue_setup(" + std::to_string(q) + ")", rc));
+  }
+
+  if (c.mac) {
+    rte_ether_addr mac = *c.mac;
+    rc = rte_eth_dev_default_mac_addr_set(pid, &mac);
+    if (rc != 0) return R::failure(err(pid, "setting MAC " + mac_text(mac), rc));
+  }
+
+  if (mtu != 0) {
+    rc = rte_eth_dev_set_mtu(pid, mtu);
+    if (rc == -ENOTSUP) {
+      // Software devices without an MTU (net_ring) carry any frame; the MTU is ours.
+      SHARDTCP_LOG(kPort, INFO, "port %u: device has no MTU setting; using %u in software\n", pid,
+                   mtu);
+    } else if (rc != 0) {
+      return R::failure(err(pid, "rte_eth_dev_set_mtu(" + std::to_string(mtu) + ")", rc));
+    }
+    info.mtu = mtu;
+  } else {
+    std::uint16_t cur = 0;
+    if (rte_eth_dev_get_mtu(pid, &cur) == 0 && cur != 0) info.mtu = cur;
+  }
+
+  rc = rte_eth_dev_start(pid);
+  if (rc != 0) return R::failure(err(pid, "rte_eth_dev_start", rc));
+  port->started_ = true;
+
+  // Promiscuous/allmulticast are best effort: some PMDs cannot change them, and
+  // promiscuous-on is harmless for a stack that filters by MAC anyway.
+  rc = c.promiscuous ? rte_eth_promiscuous_enable(pid) : rte_eth_promiscuous_disable(pid);
+  if (rc != 0 && rc != -ENOTSUP) {
+    SHARDTCP_LOG(kPort, WARNING, "port %u: promiscuous %s: %s\n", pid, c.promiscuous ? "on" : "off",
+                 rte_strerror(-rc));
+  }
+  rc = c.allmulticast ? rte_eth_allmulticast_enable(pid) : rte_eth_allmulticast_disable(pid);
+  if (rc != 0 && rc != -ENOTSUP) {
+    SHARDTCP_LOG(kPort, WARNING, "port %u: allmulticast: %s\n", pid, rte_strerror(-rc));
+  }
+
+  rc = rte_eth_macaddr_get(pid, &info.mac);
+  if (rc != 0) return R::failure(err(pid, "rte_eth_macaddr_get", rc));
+
+  info.rx_ipv4_cksum = (rx & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0;
+  info.rx_l4_cksum = (rx & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) != 0;
+  info.tx_ipv4_cksum = (tx & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
+  info.tx_l4_cksum = (tx & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) != 0;
+  info.tx_tso = (tx & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0;
+  info.tx_multi_seg = (tx & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
+  port->rx_offloads_ = rx;
+  port->tx_offloads_ = tx;
+
+  // Link: wait briefly (TAP's link follows the kernel interface, which a test may
+  // bring up later, so "down" is a warning unless the caller requires it up).
+  const std::uint64_t deadline =
+      rte_get_timer_cycles() +
+      rte_get_timer_hz() * static_cast<std::uint64_t>(c.link_timeout.count()) / 1000;
+  bool up = port->link_up();
+  while (!up && rte_get_timer_cycles() < deadline) {
+    rte_delay_ms(10);
+    up = port->link_up();
+  }
+
+  SHARDTCP_LOG(kPort, INFO,
+               "port %u (%s): %u queue pair(s), rxd %u txd %u, mac %s, mtu %u, link %s; "
+               "rx cksum ipv4=%d l4=%d, tx cksum ipv4=%d l4=%d, tso=%d, multiseg=%d, rss=%d\n",
+               pid, dev.driver_name, c.nb_queues, nb_rxd, nb_txd, mac_text(info.mac).c_str(),
+               info.mtu, up ? "up" : "down", info.rx_ipv4_cksum, info.rx_l4_cksum,
+               info.tx_ipv4_cksum, info.tx_l4_cksum, info.tx_tso, info.tx_multi_seg, info.rss);
+  if (!up) {
+    if (c.require_link_up) {
+      return R::failure("port " + std::to_string(pid) + ": link still down after " +
+                        std::to_string(c.link_timeout.count()) + " ms");
+    }
+    SHARDTCP_LOG(kPort, WARNING, "port %u: link down after %lld ms; continuing\n", pid,
+                 static_cast<long long>(c.link_timeout.count()));
+  }
+  return R(std::move(port));
+}
+
+EthdevPort::~EthdevPort() {
+  if (started_) {
+    const int rc = rte_eth_dev_stop(info_.port_id);
+    if (rc != 0)
+      SHARDTCP_LOG(kPort, WARNING, "port %u: stop: %s\n", info_.port_id, rte_strerror(-rc));
+  }
+  // Close releases the queues (and, for vdevs, the device); mbufs still on the
+  // queues go back to their pools.
+  rte_eth_dev_close(info_.port_id);
+}
+
+std::uint16_t EthdevPort::tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n) {
+  // tx_prepare fixes up offload metadata (pseudo-header checksums for some NICs) and
+  // stops at the first frame the device cannot take; those stay with the caller.
+  if (tx_offloads_ & (RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
+                      RTE_ETH_TX_OFFLOAD_UDP_CKSUM | RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)) {
+    n = rte_eth_tx_prepare(info_.port_id, queue, pkts, n);
+  }
+  return rte_eth_tx_burst(info_.port_id, queue, pkts, n);
+}
+
+bool EthdevPort::link_up() const {
+  rte_eth_link link{};
+  if (rte_eth_link_get_nowait(info_.port_id, &link) != 0) return false;
+  return link.link_status == RTE_ETH_LINK_UP;
+}
+
+}  // namespace shardtcp

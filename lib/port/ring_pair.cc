@@ -1,0 +1,79 @@
+#include "port/ring_pair.h"
+
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_mbuf.h>
+
+namespace shardtcp {
+
+namespace {
+
+void free_ring(rte_ring* r) {
+  rte_mbuf* m = nullptr;
+  while (rte_ring_dequeue(r, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+  rte_ring_free(r);
+}
+
+}  // namespace
+
+RingPair::~RingPair() {
+  a_.reset();
+  b_.reset();
+  for (rte_ring* r : rings_) free_ring(r);
+}
+
+Result<std::unique_ptr<RingPair>> RingPair::create(const RingPairOptions& o) {
+  using R = Result<std::unique_ptr<RingPair>>;
+  if (o.pool == nullptr) return R::failure("ring pair " + o.name + ": no mbuf pool");
+  if (o.nb_queues == 0) return R::failure("ring pair " + o.name + ": nb_queues is 0");
+  std::unique_ptr<RingPair> pair(new RingPair());
+  std::vector<rte_ring*> a_to_b(o.nb_queues), b_to_a(o.nb_queues);
+  for (std::uint16_t q = 0; q < o.nb_queues; ++q) {
+    for (int dir = 0; dir < 2; ++dir) {
+      // One engine per queue on each side: single producer, single consumer.
+      const std::string rname = o.name + (dir == 0 ? "_ab" : "_ba") + std::to_string(q);
+      rte_ring* r =
+          rte_ring_create(rname.c_str(), o.ring_size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+      if (r == nullptr) {
+        return R::failure("ring pair " + o.name + ": rte_ring_create(" + rname +
+                          ") failed: " + rte_strerror(rte_errno));
+      }
+      pair->rings_.push_back(r);
+      (dir == 0 ? a_to_b : b_to_a)[q] = r;
+    }
+  }
+  const std::string name_a = o.name + "_a";
+  const std::string name_b = o.name + "_b";
+  const int id_a = rte_eth_from_rings(name_a.c_str(), b_to_a.data(), o.nb_queues, a_to_b.data(),
+                                      o.nb_queues, SOCKET_ID_ANY);
+  if (id_a < 0) {
+    return R::failure("ring pair: rte_eth_from_rings(" + name_a +
+                      ") failed: " + rte_strerror(rte_errno));
+  }
+  const int id_b = rte_eth_from_rings(name_b.c_str(), a_to_b.data(), o.nb_queues, b_to_a.data(),
+                                      o.nb_queues, SOCKET_ID_ANY);
+  if (id_b < 0) {
+    rte_eth_dev_close(static_cast<std::uint16_t>(id_a));
+    return R::failure("ring pair: rte_eth_from_rings(" + name_b +
+                      ") failed: " + rte_strerror(rte_errno));
+  }
+  for (int side = 0; side < 2; ++side) {
+    EthdevConfig c;
+    c.port_id = static_cast<std::uint16_t>(side == 0 ? id_a : id_b);
+    c.nb_queues = o.nb_queues;
+    c.rx_pools = {o.pool};
+    c.mtu = o.mtu;
+    c.link_timeout = std::chrono::milliseconds(0);
+    auto port = EthdevPort::open(c);
+    if (!port) {
+      // Close what is not yet owned by an EthdevPort (an owned port closes itself).
+      rte_eth_dev_close(static_cast<std::uint16_t>(id_b));
+      if (side == 0) rte_eth_dev_close(static_cast<std::uint16_t>(id_a));
+      return R::failure("ring pair " + o.name + ": " + port.error());
+    }
+    (side == 0 ? pair->a_ : pair->b_) = std::move(port.value());
+  }
+  return R(std::move(pair));
+}
+
+}  // namespace shardtcp

@@ -1,0 +1,41 @@
+// Two back-to-back ethdevs in one process: a cable made of rte_rings (A's TX queue q
+// is B's RX queue q and vice versa), for stack-pair tests without privileges.
+#pragma once
+
+#include <rte_ring.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "port/ethdev_port.h"
+
+namespace shardtcp {
+
+struct RingPairOptions {
+  std::string name = "ringpair";  // unique per pair: device and ring names derive from it
+  std::uint16_t nb_queues = 1;
+  unsigned ring_size = 1024;    // frames in flight per direction and queue (power of 2)
+  rte_mempool* pool = nullptr;  // RX pool for both ports (net_ring does not allocate)
+  std::uint16_t mtu = 0;        // recorded in PortInfo (rings carry any length)
+};
+
+class RingPair {
+ public:
+  static Result<std::unique_ptr<RingPair>> create(const RingPairOptions& options);
+  ~RingPair();  // closes both ports, then frees the rings (and any frames left in them)
+  RingPair(const RingPair&) = delete;
+  RingPair& operator=(const RingPair&) = delete;
+
+  EthdevPort& a() { return *a_; }
+  EthdevPort& b() { return *b_; }
+
+ private:
+  RingPair() = default;
+  std::vector<rte_ring*> rings_;  // declared before the ports: destroyed after them
+  std::unique_ptr<EthdevPort> a_;
+  std::unique_ptr<EthdevPort> b_;
+};
+
+}  // namespace shardtcp
