@@ -1,0 +1,362 @@
+#include "ip/neighbor_cache.h"
+
+#include <algorithm>
+
+#include "wire/ethernet.h"
+
+namespace shardtcp {
+namespace {
+
+bool unicast_mac(const rte_ether_addr& m) {
+  return rte_is_unicast_ether_addr(&m) != 0 && rte_is_zero_ether_addr(&m) == 0;
+}
+
+}  // namespace
+
+NeighborCache::NeighborCache(const NeighborConfig& cfg, const rte_ether_addr& our_mac)
+    : cfg_(cfg), mac_(our_mac) {
+  if (cfg_.max_entries == 0) cfg_.max_entries = 1;
+  if (cfg_.max_requests == 0) cfg_.max_requests = 1;
+  entries_.resize(cfg_.max_entries);
+  slots_.resize(cfg_.max_queued_total);
+  // Free list threads through all slots.
+  for (std::size_t i = 0; i < slots_.size(); ++i)
+    slots_[i].next = i + 1 < slots_.size() ? static_cast<std::int32_t>(i + 1) : -1;
+  free_slot_ = slots_.empty() ? -1 : 0;
+}
+
+void NeighborCache::add_local_address(const IpAddr& a) {
+  if (a.is_v4() && !is_local(a)) local_.push_back(a);
+}
+
+void NeighborCache::remove_local_address(const IpAddr& a) {
+  std::erase(local_, a);
+}
+
+bool NeighborCache::is_local(const IpAddr& a) const {
+  return std::find(local_.begin(), local_.end(), a) != local_.end();
+}
+
+NeighborCache::Entry* NeighborCache::lookup(const IpAddr& ip) {
+  return const_cast<Entry*>(static_cast<const NeighborCache*>(this)->lookup(ip));
+}
+
+const NeighborCache::Entry* NeighborCache::lookup(const IpAddr& ip) const {
+  if (last_hit_ < used_ && entries_[last_hit_].ip == ip) return &entries_[last_hit_];
+  for (std::size_t i = 0; i < used_; ++i) {
+    if (entries_[i].ip == ip) {
+      last_hit_ = i;
+      return &entries_[i];
+    }
+  }
+  return nullptr;
+}
+
+NeighborCache::Entry* NeighborCache::create(const IpAddr& ip, Instant now, NeighborOutput& out) {
+  if (used_ == entries_.size()) {
+    // Full: reclaim the least recently used stale entry with nothing waiting on it.
+    // Incomplete and reachable entries are in active use and are kept.
+    Entry* victim = nullptr;
+    for (std::size_t i = 0; i < used_; ++i) {
+      Entry& e = entries_[i];
+      if (e.state == NeighborState::kStale && e.q_len == 0 &&
+          (victim == nullptr || e.last_used < victim->last_used))
+        victim = &e;
+    }
+    if (victim == nullptr) {
+      counters_.inc(ArpCounter::kTableFull);
+      return nullptr;
+    }
+    counters_.inc(ArpCounter::kEvicted);
+    remove(victim, out);
+  }
+  Entry& e = entries_[used_++];
+  e = Entry{};
+  e.ip = ip;
+  e.last_used = now;
+  e.confirmed = now;
+  return &e;
+}
+
+void NeighborCache::remove(Entry* e, NeighborOutput& out) {
+  drop_queue(*e, out);
+  const std::size_t idx = static_cast<std::size_t>(e - entries_.data());
+  if (idx + 1 != used_) entries_[idx] = entries_[used_ - 1];
+  --used_;
+  last_hit_ = 0;
+}
+
+bool NeighborCache::enqueue(Entry& e, rte_mbuf* pkt) {
+  if (e.q_len >= cfg_.max_queued_per_entry) {
+    counters_.inc(ArpCounter::kQueueFullEntry);
+    return false;
+  }
+  if (free_slot_ < 0) {
+    counters_.inc(ArpCounter::kQueueFullTotal);
+    return false;
+  }
+  const std::int32_t s = free_slot_;
+  free_slot_ = slots_[s].next;
+  slots_[s] = Slot{pkt, -1};
+  if (e.q_tail >= 0)
+    slots_[e.q_tail].next = s;
+  else
+    e.q_head = s;
+  e.q_tail = s;
+  ++e.q_len;
+  ++queued_total_;
+  counters_.inc(ArpCounter::kQueued);
+  return true;
+}
+
+void NeighborCache::release(Entry& e, NeighborOutput& out) {
+  // Detach first: send_resolved may call back into resolve() for the same neighbour.
+  std::int32_t s = e.q_head;
+  e.q_head = e.q_tail = -1;
+  e.q_len = 0;
+  const rte_ether_addr mac = e.mac;
+  while (s >= 0) {
+    const std::int32_t next = slots_[s].next;
+    rte_mbuf* pkt = slots_[s].pkt;
+    slots_[s] = Slot{nullptr, free_slot_};
+    free_slot_ = s;
+    --queued_total_;
+    out.send_resolved(pkt, mac);
+    s = next;
+  }
+}
+
+void NeighborCache::drop_queue(Entry& e, NeighborOutput& out) {
+  std::int32_t s = e.q_head;
+  e.q_head = e.q_tail = -1;
+  e.q_len = 0;
+  while (s >= 0) {
+    const std::int32_t next = slots_[s].next;
+    rte_mbuf* pkt = slots_[s].pkt;
+    slots_[s] = Slot{nullptr, free_slot_};
+    free_slot_ = s;
+    --queued_total_;
+    counters_.inc(ArpCounter::kQueuedDropped);
+    out.drop_unresolved(pkt);
+    s = next;
+  }
+}
+
+void NeighborCache::send_request(Entry& e, Instant now, NeighborOutput& out, bool unicast) {
+  ArpPacket p;
+  p.op = ArpOp::kRequest;
+  p.sha = mac_;
+  // Source: one of our addresses on the neighbour's subnet would be ideal; the route
+  // table already picked the next hop for that subnet, and any of our addresses lets
+  // the neighbour answer. Prefer the first configured one.
+  p.spa = local_.empty() ? IpAddr::v4(0) : local_.front();
+  p.tha = rte_ether_addr{};
+  p.tpa = e.ip;
+  out.send_arp(p, unicast ? e.mac : kBroadcastMac);
+  counters_.inc(unicast ? ArpCounter::kTxProbes : ArpCounter::kTxRequests);
+  ++e.requests;
+  e.next_action = now + cfg_.retry_interval;
+  lower_deadline(e.next_action);
+}
+
+void NeighborCache::confirm(Entry& e, const rte_ether_addr& mac, Instant now, NeighborOutput& out) {
+  const bool was_incomplete = e.state == NeighborState::kIncomplete;
+  if (!was_incomplete && !mac_equal(e.mac, mac)) counters_.inc(ArpCounter::kUpdated);
+  e.mac = mac;
+  e.state = NeighborState::kReachable;
+  e.confirmed = now;
+  e.requests = 0;
+  e.probing = false;
+  lower_deadline(now + cfg_.reachable_time);
+  if (was_incomplete) {
+    counters_.inc(ArpCounter::kResolved);
+    release(e, out);
+  }
+}
+
+NeighborCache::Resolve NeighborCache::resolve(const IpAddr& next_hop, rte_mbuf* pkt, Instant now,
+                                              NeighborOutput& out, rte_ether_addr* mac) {
+  Entry* e = lookup(next_hop);
+  if (e != nullptr && e->state != NeighborState::kIncomplete) {
+    e->last_used = now;
+    if (e->state == NeighborState::kStale && !e->probing) {
+      // Keep using the old binding while re-confirming it by unicast (RFC 1122
+      // §2.3.2.1); if the probes go unanswered the entry is removed.
+      e->probing = true;
+      e->requests = 0;
+      send_request(*e, now, out, true);
+    }
+    if (mac) *mac = e->mac;
+    return Resolve::kResolved;
+  }
+  if (e == nullptr) {
+    if (!next_hop.is_v4() || next_hop.is_unspecified()) return Resolve::kDropped;
+    e = create(next_hop, now, out);
+    if (e == nullptr) return Resolve::kDropped;
+    if (pkt != nullptr && !enqueue(*e, pkt)) {
+      send_request(*e, now, out, false);
+      return Resolve::kDropped;
+    }
+    send_request(*e, now, out, false);
+    return Resolve::kQueued;
+  }
+  e->last_used = now;
+  if (pkt != nullptr && !enqueue(*e, pkt)) return Resolve::kDropped;
+  return Resolve::kQueued;
+}
+
+void NeighborCache::on_arp(const ArpPacket& p, Instant now, NeighborOutput& out) {
+  counters_.inc(p.op == ArpOp::kRequest ? ArpCounter::kRxRequests : ArpCounter::kRxReplies);
+  if (!unicast_mac(p.sha) || p.spa.is_multicast() || p.spa.is_broadcast()) {
+    counters_.inc(ArpCounter::kRxBadSender);
+    return;
+  }
+  const bool probe = p.spa.is_unspecified();  // RFC 5227 probe: sender has no address yet
+  if (!probe && is_local(p.spa)) {
+    if (!mac_equal(p.sha, mac_)) counters_.inc(ArpCounter::kRxAddressConflict);
+    return;
+  }
+  const bool for_us = is_local(p.tpa);
+
+  if (!probe) {
+    Entry* e = lookup(p.spa);
+    if (e != nullptr) {
+      // RFC 826 merge: an existing binding is refreshed by any message from its owner.
+      if (e->state == NeighborState::kIncomplete || p.op == ArpOp::kReply || for_us ||
+          !mac_equal(e->mac, p.sha)) {
+        confirm(*e, p.sha, now, out);
+      }
+    } else if (for_us) {
+      // The sender is about to talk to us: learn it so our answer needs no request.
+      e = create(p.spa, now, out);
+      if (e != nullptr) {
+        counters_.inc(ArpCounter::kLearned);
+        e->mac = p.sha;
+        e->state = NeighborState::kReachable;
+        e->confirmed = now;
+        lower_deadline(now + cfg_.reachable_time);
+      }
+    }
+  }
+
+  if (p.op == ArpOp::kRequest) {
+    if (!for_us) {
+      if (!p.is_gratuitous()) counters_.inc(ArpCounter::kRxNotForUs);
+      return;
+    }
+    ArpPacket r;
+    r.op = ArpOp::kReply;
+    r.sha = mac_;
+    r.spa = p.tpa;
+    r.tha = p.sha;
+    r.tpa = p.spa;
+    out.send_arp(r, p.sha);
+    counters_.inc(ArpCounter::kTxReplies);
+  }
+}
+
+Instant NeighborCache::entry_deadline(const Entry& e) const {
+  switch (e.state) {
+    case NeighborState::kIncomplete:
+      return e.next_action;
+    case NeighborState::kReachable:
+      return e.confirmed + cfg_.reachable_time;
+    case NeighborState::kStale: {
+      const Instant age_out = std::max(e.confirmed, e.last_used) + cfg_.stale_lifetime;
+      return e.probing ? std::min(e.next_action, age_out) : age_out;
+    }
+  }
+  return Instant::never();
+}
+
+void NeighborCache::on_timer(Instant now, NeighborOutput& out) {
+  if (now < next_deadline_) return;
+  std::size_t i = 0;
+  while (i < used_) {
+    Entry& e = entries_[i];
+    bool removed = false;
+    switch (e.state) {
+      case NeighborState::kIncomplete:
+        if (now >= e.next_action) {
+          if (e.requests < cfg_.max_requests) {
+            send_request(e, now, out, false);
+          } else {
+            counters_.inc(ArpCounter::kResolveFailed);
+            const IpAddr ip = e.ip;
+            remove(&e, out);
+            removed = true;
+            out.on_unresolved(ip);
+          }
+        }
+        break;
+      case NeighborState::kReachable:
+        if (now >= e.confirmed + cfg_.reachable_time) e.state = NeighborState::kStale;
+        break;
+      case NeighborState::kStale:
+        if (e.probing && now >= e.next_action) {
+          if (e.requests < cfg_.max_requests) {
+            send_request(e, now, out, true);
+          } else {
+            // The neighbour stopped answering: forget it; the next packet starts a
+            // fresh broadcast resolution.
+            counters_.inc(ArpCounter::kResolveFailed);
+            remove(&e, out);
+            removed = true;
+          }
+        } else if (!e.probing && now >= std::max(e.confirmed, e.last_used) + cfg_.stale_lifetime) {
+          counters_.inc(ArpCounter::kAgedOut);
+          remove(&e, out);
+          removed = true;
+        }
+        break;
+    }
+    if (!removed) ++i;  // a removal moved the last entry into slot i: look at it again
+  }
+  next_deadline_ = Instant::never();
+  for (std::size_t j = 0; j < used_; ++j) lower_deadline(entry_deadline(entries_[j]));
+}
+
+void NeighborCache::announce(NeighborOutput& out) {
+  for (std::uint32_t n = 0; n < cfg_.gratuitous_count; ++n) {
+    for (const IpAddr& a : local_) {
+      ArpPacket p;
+      p.op = ArpOp::kRequest;
+      p.sha = mac_;
+      p.spa = a;
+      p.tha = rte_ether_addr{};
+      p.tpa = a;
+      out.send_arp(p, kBroadcastMac);
+      counters_.inc(ArpCounter::kTxGratuitous);
+    }
+  }
+}
+
+bool NeighborCache::insert_reachable(const IpAddr& ip, const rte_ether_addr& mac, Instant now,
+                                     NeighborOutput& out) {
+  if (!ip.is_v4() || !unicast_mac(mac)) return false;
+  Entry* e = lookup(ip);
+  if (e == nullptr) e = create(ip, now, out);
+  if (e == nullptr) return false;
+  confirm(*e, mac, now, out);
+  return true;
+}
+
+bool NeighborCache::erase(const IpAddr& ip, NeighborOutput& out) {
+  Entry* e = lookup(ip);
+  if (e == nullptr) return false;
+  remove(e, out);
+  return true;
+}
+
+void NeighborCache::clear(NeighborOutput& out) {
+  while (used_ > 0) remove(&entries_[used_ - 1], out);
+  next_deadline_ = Instant::never();
+}
+
+std::optional<NeighborInfo> NeighborCache::find(const IpAddr& ip) const {
+  const Entry* e = lookup(ip);
+  if (e == nullptr) return std::nullopt;
+  return NeighborInfo{e->ip, e->state, e->mac, e->q_len, e->requests};
+}
+
+}  // namespace shardtcp

@@ -1,0 +1,152 @@
+// The ARP neighbour cache of one engine (RFC 826, with RFC 1122 §2.3.2 queueing and
+// RFC 5227 announcements). Pure logic: time comes in as `now`, frames go out through
+// NeighborOutput, and queued packets are opaque handles the cache never dereferences,
+// so tests drive it with fake packets and a virtual clock.
+//
+// Storage is fixed at construction (entries and one pool of queue slots shared by all
+// entries), so nothing is allocated on the packet path. Lookups scan the live entries
+// behind a one-entry cache: a host talks to its gateway and a few on-link peers.
+#pragma once
+
+#include <rte_ether.h>
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "common/counters.h"
+#include "common/time.h"
+#include "ip/ip_counters.h"
+#include "wire/arp.h"
+#include "wire/ip_addr.h"
+
+struct rte_mbuf;
+
+namespace shardtcp {
+
+struct NeighborConfig {
+  std::uint32_t max_entries = 256;
+  std::uint32_t max_queued_per_entry = 8;  // packets waiting on one resolution
+  std::uint32_t max_queued_total = 256;    // packets waiting on all resolutions
+  std::uint32_t max_requests = 3;          // broadcast requests per resolution (1 + retries)
+  Duration retry_interval = std::chrono::seconds(1);
+  Duration reachable_time = std::chrono::seconds(30);  // then stale: re-confirm on use
+  Duration stale_lifetime = std::chrono::minutes(5);   // unused stale entries are removed
+  std::uint32_t gratuitous_count = 1;                  // announcements per address at start
+};
+
+enum class NeighborState : std::uint8_t { kIncomplete, kReachable, kStale };
+
+struct NeighborInfo {
+  IpAddr ip;
+  NeighborState state = NeighborState::kIncomplete;
+  rte_ether_addr mac{};
+  std::uint32_t queued = 0;
+  std::uint32_t requests_sent = 0;
+};
+
+// Where the cache's decisions go. Called only from inside the cache's own methods.
+class NeighborOutput {
+ public:
+  virtual ~NeighborOutput() = default;
+  // Send `p` in an Ethernet frame addressed to `eth_dst` (broadcast for requests).
+  virtual void send_arp(const ArpPacket& p, const rte_ether_addr& eth_dst) = 0;
+  // A packet that waited for resolution may go now, to `mac`. Takes ownership.
+  virtual void send_resolved(rte_mbuf* pkt, const rte_ether_addr& mac) = 0;
+  // A waiting packet is abandoned (resolution failed or its entry evicted). Takes ownership.
+  virtual void drop_unresolved(rte_mbuf* pkt) = 0;
+  // Resolution of `ip` failed after max_requests requests.
+  virtual void on_unresolved(const IpAddr& ip) { (void)ip; }
+};
+
+class NeighborCache {
+ public:
+  enum class Resolve : std::uint8_t {
+    kResolved,  // *mac filled; the packet was not taken
+    kQueued,    // the packet waits (ownership taken); a request is out
+    kDropped,   // queue or table full; the packet was not taken (caller frees)
+  };
+
+  NeighborCache(const NeighborConfig& cfg, const rte_ether_addr& our_mac);
+
+  void add_local_address(const IpAddr& a);
+  void remove_local_address(const IpAddr& a);
+  bool is_local(const IpAddr& a) const;
+
+  // Resolves `next_hop` (IPv4). `pkt` may be null to only start resolution.
+  Resolve resolve(const IpAddr& next_hop, rte_mbuf* pkt, Instant now, NeighborOutput& out,
+                  rte_ether_addr* mac);
+
+  // A received, well-formed ARP message: answers requests for our addresses, learns
+  // senders that talk to us, updates bindings we hold, releases waiting packets.
+  void on_arp(const ArpPacket& p, Instant now, NeighborOutput& out);
+
+  // Retries, failures, reachable→stale, ageing. Cheap when nothing is due.
+  void on_timer(Instant now, NeighborOutput& out);
+  Instant next_deadline() const { return next_deadline_; }
+
+  // Gratuitous ARP for every local address (at start, after an address change).
+  void announce(NeighborOutput& out);
+
+  // Adds or replaces a permanent-as-long-as-confirmed binding (tests, static ARP).
+  bool insert_reachable(const IpAddr& ip, const rte_ether_addr& mac, Instant now,
+                        NeighborOutput& out);
+  // Removes an entry, dropping what waits on it.
+  bool erase(const IpAddr& ip, NeighborOutput& out);
+  // Drops every entry and every waiting packet.
+  void clear(NeighborOutput& out);
+
+  std::optional<NeighborInfo> find(const IpAddr& ip) const;
+  std::size_t size() const { return used_; }
+  std::uint32_t queued_total() const { return queued_total_; }
+  const rte_ether_addr& mac() const { return mac_; }
+
+  CounterGroup& counters() { return counters_; }
+  const CounterGroup& counters() const { return counters_; }
+
+ private:
+  struct Entry {
+    IpAddr ip;
+    NeighborState state = NeighborState::kIncomplete;
+    rte_ether_addr mac{};
+    Instant confirmed{};  // last proof of reachability
+    Instant last_used{};
+    Instant next_action{};       // next request (incomplete) or probe (stale, when in use)
+    std::uint32_t requests = 0;  // sent in the current resolution / probe round
+    bool probing = false;        // stale entry with unicast probes outstanding
+    std::int32_t q_head = -1, q_tail = -1;
+    std::uint32_t q_len = 0;
+  };
+  struct Slot {
+    rte_mbuf* pkt = nullptr;
+    std::int32_t next = -1;
+  };
+
+  Entry* lookup(const IpAddr& ip);
+  const Entry* lookup(const IpAddr& ip) const;
+  Entry* create(const IpAddr& ip, Instant now, NeighborOutput& out);
+  void remove(Entry* e, NeighborOutput& out);
+  bool enqueue(Entry& e, rte_mbuf* pkt);
+  void release(Entry& e, NeighborOutput& out);
+  void drop_queue(Entry& e, NeighborOutput& out);
+  void send_request(Entry& e, Instant now, NeighborOutput& out, bool unicast);
+  void confirm(Entry& e, const rte_ether_addr& mac, Instant now, NeighborOutput& out);
+  void lower_deadline(Instant t) {
+    if (t < next_deadline_) next_deadline_ = t;
+  }
+  Instant entry_deadline(const Entry& e) const;
+
+  NeighborConfig cfg_;
+  rte_ether_addr mac_;
+  std::vector<IpAddr> local_;
+  std::vector<Entry> entries_;  // [0, used_) live
+  std::size_t used_ = 0;
+  mutable std::size_t last_hit_ = 0;
+  std::vector<Slot> slots_;
+  std::int32_t free_slot_ = -1;
+  std::uint32_t queued_total_ = 0;
+  Instant next_deadline_ = Instant::never();
+  CounterGroup counters_{"arp", kArpCounterNames};
+};
+
+}  // namespace shardtcp

@@ -1,0 +1,52 @@
+// The seam between the IP layer and the transports (TCP, UDP) above it.
+// IpStack hands each transport the datagrams of its protocol, and the ICMP errors
+// quoting packets of its protocol, for one registered protocol number each.
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <cstdint>
+
+#include "engine/packet_handler.h"
+#include "wire/ip_addr.h"
+
+namespace shardtcp {
+
+// What the IP layer learned about a delivered datagram.
+struct L3Meta {
+  IpAddr src, dst;
+  std::uint8_t protocol = 0;
+  std::uint8_t ttl = 0;
+  std::uint8_t tos = 0;
+  // The IP header still sits just before the mbuf's data (l3_len bytes), so a
+  // transport may quote it (send_dest_unreachable) without copying.
+  std::uint16_t l3_len = 0;
+  std::uint16_t l4_len = 0;       // bytes of L4 header + payload (== m->pkt_len)
+  bool dst_is_broadcast = false;  // limited or directed broadcast
+  bool l4_cksum_good = false;     // device verified the L4 checksum (RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+  bool l4_cksum_bad = false;      // device found it wrong; the transport drops and counts
+};
+
+// A received ICMP error that quotes one of our packets.
+struct IcmpErrorInfo {
+  std::uint8_t type = 0;  // 3 dest unreachable, 11 time exceeded, 12 parameter problem
+  std::uint8_t code = 0;
+  std::uint16_t next_hop_mtu = 0;  // type 3 code 4 (RFC 1191), 0 if the router did not say
+  IpAddr reporter;                 // who sent the ICMP error
+  IpAddr src, dst;                 // the quoted packet's addresses (src is ours)
+  std::uint8_t protocol = 0;
+  std::uint16_t src_port = 0, dst_port = 0;  // host order
+  std::uint32_t l4_word1 = 0;                // quoted bytes 4..7 (TCP sequence number)
+};
+
+class TransportHandler {
+ public:
+  virtual ~TransportHandler() = default;
+  // m's data starts at the L4 header (IP header already validated and adjusted off);
+  // takes ownership.
+  virtual void on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) = 0;
+  // A received ICMP error quoting one of our packets.
+  virtual void on_icmp_error(const IcmpErrorInfo& err, PacketContext& ctx) = 0;
+};
+
+}  // namespace shardtcp
