@@ -1,0 +1,308 @@
+#include "wire/tcp.h"
+
+#include <netinet/in.h>
+
+#include <algorithm>
+
+namespace shardtcp {
+
+namespace {
+
+std::uint16_t load_be16(const std::uint8_t* p) {
+  return static_cast<std::uint16_t>((std::uint16_t{p[0]} << 8) | p[1]);
+}
+std::uint32_t load_be32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         p[3];
+}
+void store_be16(std::uint8_t* p, std::uint16_t v) {
+  p[0] = static_cast<std::uint8_t>(v >> 8);
+  p[1] = static_cast<std::uint8_t>(v);
+}
+void store_be32(std::uint8_t* p, std::uint32_t v) {
+  p[0] = static_cast<std::uint8_t>(v >> 24);
+  p[1] = static_cast<std::uint8_t>(v >> 16);
+  p[2] = static_cast<std::uint8_t>(v >> 8);
+  p[3] = static_cast<std::uint8_t>(v);
+}
+
+constexpr std::size_t kMaxOptionBytes = TcpView::kMaxHeaderLen - TcpView::kMinHeaderLen;  // 40
+
+// Sum of the pseudo-header (RFC 9293 §3.1 for IPv4, RFC 8200 §8.1 for IPv6), not
+// reduced or complemented. `len` is left out when `with_len` is false (TSO).
+std::uint32_t pseudo_sum(const IpAddr& src, const IpAddr& dst, std::uint8_t proto, std::size_t len,
+                         bool with_len) {
+  std::uint32_t sum = 0;
+  if (src.is_v6()) {
+    sum = __rte_raw_cksum(src.bytes(), 16, sum);
+    sum = __rte_raw_cksum(dst.bytes(), 16, sum);
+    struct {
+      rte_be32_t len;
+      rte_be32_t proto;
+    } tail{with_len ? rte_cpu_to_be_32(static_cast<std::uint32_t>(len)) : 0u,
+           rte_cpu_to_be_32(proto)};
+    return __rte_raw_cksum(&tail, sizeof(tail), sum);
+  }
+  sum = __rte_raw_cksum(src.bytes(), 4, sum);
+  sum = __rte_raw_cksum(dst.bytes(), 4, sum);
+  struct {
+    std::uint8_t zero;
+    std::uint8_t proto;
+    rte_be16_t len;
+  } tail{0, proto, with_len ? rte_cpu_to_be_16(static_cast<std::uint16_t>(len)) : rte_be16_t{0}};
+  return __rte_raw_cksum(&tail, sizeof(tail), sum);
+}
+
+}  // namespace
+
+TcpOptionStatus parse_tcp_options(const std::uint8_t* p, std::size_t len, TcpOptions& out) {
+  out = TcpOptions{};
+  TcpOptionStatus status = TcpOptionStatus::kOk;
+  auto note = [&status](TcpOptionStatus s) {
+    if (status == TcpOptionStatus::kOk) status = s;
+  };
+  std::size_t i = 0;
+  while (i < len) {
+    const std::uint8_t kind = p[i];
+    if (kind == tcp_option::kEol) break;
+    if (kind == tcp_option::kNop) {
+      ++i;
+      continue;
+    }
+    if (i + 1 >= len) {  // kind without a length byte
+      note(TcpOptionStatus::kTruncated);
+      break;
+    }
+    const std::size_t olen = p[i + 1];
+    if (olen < 2 || olen > len - i) {  // would loop forever, or runs past the header
+      note(TcpOptionStatus::kTruncated);
+      break;
+    }
+    const std::uint8_t* v = p + i + 2;
+    switch (kind) {
+      case tcp_option::kMss:
+        if (olen == 4) {
+          out.mss = load_be16(v);
+        } else {
+          note(TcpOptionStatus::kBadLength);
+        }
+        break;
+      case tcp_option::kWindowScale:
+        if (olen == 3) {
+          out.window_scale = std::min(v[0], tcp_option::kMaxWindowScale);
+        } else {
+          note(TcpOptionStatus::kBadLength);
+        }
+        break;
+      case tcp_option::kSackPermitted:
+        if (olen == 2) {
+          out.sack_permitted = true;
+        } else {
+          note(TcpOptionStatus::kBadLength);
+        }
+        break;
+      case tcp_option::kSack:
+        if (olen >= 10 && (olen - 2) % 8 == 0) {
+          const std::size_t n = std::min<std::size_t>((olen - 2) / 8, out.sack.size());
+          for (std::size_t k = 0; k < n; ++k) {
+            out.sack[k] = SackBlock{SeqNum(load_be32(v + 8 * k)), SeqNum(load_be32(v + 8 * k + 4))};
+          }
+          out.sack_count = static_cast<std::uint8_t>(n);
+        } else {
+          note(TcpOptionStatus::kBadLength);
+        }
+        break;
+      case tcp_option::kTimestamps:
+        if (olen == 10) {
+          out.timestamps = TcpTimestamps{load_be32(v), load_be32(v + 4)};
+        } else {
+          note(TcpOptionStatus::kBadLength);
+        }
+        break;
+      default:
+        break;  // unknown kinds are skipped by their length (RFC 9293 §3.2)
+    }
+    i += olen;
+  }
+  return status;
+}
+
+std::optional<TcpView> TcpView::parse(const std::uint8_t* data, std::size_t len, TcpWireDrop* why) {
+  auto fail = [why](TcpWireDrop e) -> std::optional<TcpView> {
+    if (why) *why = e;
+    return std::nullopt;
+  };
+  if (data == nullptr || len < kMinHeaderLen) return fail(TcpWireDrop::kTruncated);
+  const std::size_t hlen = static_cast<std::size_t>(data[offsetof(rte_tcp_hdr, data_off)] >> 4) * 4;
+  if (hlen < kMinHeaderLen || hlen > len) return fail(TcpWireDrop::kBadDataOffset);
+  if (why) *why = TcpWireDrop::kNone;
+  return TcpView(data, len);
+}
+
+TcpOptionStatus TcpView::to_segment(TcpSegment& seg) const {
+  seg.src_port = src_port();
+  seg.dst_port = dst_port();
+  seg.seq = seq();
+  seg.ack = ack();
+  seg.flags = flags();
+  seg.window = window();
+  seg.urgent = urgent();
+  seg.payload = Payload{payload(), static_cast<std::uint32_t>(payload_len()), nullptr};
+  return parse_tcp_options(options(), options_len(), seg.options);
+}
+
+TcpWireDrop decode_tcp(const IpAddr& src, const IpAddr& dst, const std::uint8_t* l4,
+                       std::size_t len, bool verify_checksum, TcpSegment& out,
+                       TcpOptionStatus* option_status) {
+  TcpWireDrop why = TcpWireDrop::kNone;
+  const auto view = TcpView::parse(l4, len, &why);
+  if (!view) return why;
+  if (verify_checksum && !l4_checksum_ok(src, dst, IPPROTO_TCP, l4, len)) {
+    return TcpWireDrop::kBadChecksum;
+  }
+  const TcpOptionStatus st = view->to_segment(out);
+  if (option_status) *option_status = st;
+  return TcpWireDrop::kNone;
+}
+
+std::size_t tcp_sack_blocks_that_fit(const TcpOptions& o) {
+  if (o.sack_count == 0) return 0;
+  std::size_t used = 0;
+  if (o.mss) used += 4;
+  if (o.timestamps) {
+    used += 12;
+  } else if (o.sack_permitted) {
+    used += 4;
+  }
+  if (o.window_scale) used += 4;
+  if (used + 4 + 8 > kMaxOptionBytes) return 0;
+  return std::min<std::size_t>(o.sack_count, (kMaxOptionBytes - used - 4) / 8);
+}
+
+std::size_t tcp_header_len(const TcpSegment& seg) {
+  const TcpOptions& o = seg.options;
+  std::size_t n = TcpView::kMinHeaderLen;
+  if (o.mss) n += 4;
+  if (o.timestamps) {
+    n += 12;  // SACK-permitted + TS, or NOP NOP TS
+  } else if (o.sack_permitted) {
+    n += 4;  // NOP NOP SACK-permitted
+  }
+  if (o.window_scale) n += 4;
+  const std::size_t blocks = tcp_sack_blocks_that_fit(o);
+  if (blocks > 0) n += 4 + 8 * blocks;
+  return n;
+}
+
+std::size_t emit_tcp_header(std::uint8_t* buf, std::size_t cap, const TcpSegment& seg) {
+  const std::size_t hlen = tcp_header_len(seg);
+  if (buf == nullptr || cap < hlen) return 0;
+  store_be16(buf + 0, seg.src_port);
+  store_be16(buf + 2, seg.dst_port);
+  store_be32(buf + 4, seg.seq.raw());
+  store_be32(buf + 8, seg.ack.raw());
+  buf[12] = static_cast<std::uint8_t>((hlen / 4) << 4);
+  buf[13] = seg.flags;
+  store_be16(buf + 14, seg.window);
+  store_be16(buf + 16, 0);
+  store_be16(buf + 18, seg.urgent);
+
+  const TcpOptions& o = seg.options;
+  std::uint8_t* p = buf + TcpView::kMinHeaderLen;
+  if (o.mss) {
+    p[0] = tcp_option::kMss;
+    p[1] = 4;
+    store_be16(p + 2, *o.mss);
+    p += 4;
+  }
+  if (o.timestamps) {
+    if (o.sack_permitted) {
+      p[0] = tcp_option::kSackPermitted;
+      p[1] = 2;
+    } else {
+      p[0] = tcp_option::kNop;
+      p[1] = tcp_option::kNop;
+    }
+    p[2] = tcp_option::kTimestamps;
+    p[3] = 10;
+    store_be32(p + 4, o.timestamps->value);
+    store_be32(p + 8, o.timestamps->echo);
+    p += 12;
+  } else if (o.sack_permitted) {
+    p[0] = tcp_option::kNop;
+    p[1] = tcp_option::kNop;
+    p[2] = tcp_option::kSackPermitted;
+    p[3] = 2;
+    p += 4;
+  }
+  if (o.window_scale) {
+    p[0] = tcp_option::kNop;
+    p[1] = tcp_option::kWindowScale;
+    p[2] = 3;
+    p[3] = *o.window_scale;
+    p += 4;
+  }
+  const std::size_t blocks = tcp_sack_blocks_that_fit(o);
+  if (blocks > 0) {
+    p[0] = tcp_option::kNop;
+    p[1] = tcp_option::kNop;
+    p[2] = tcp_option::kSack;
+    p[3] = static_cast<std::uint8_t>(2 + 8 * blocks);
+    p += 4;
+    for (std::size_t k = 0; k < blocks; ++k) {
+      store_be32(p, o.sack[k].left.raw());
+      store_be32(p + 4, o.sack[k].right.raw());
+      p += 8;
+    }
+  }
+  return hlen;
+}
+
+std::uint16_t l4_checksum(const IpAddr& src, const IpAddr& dst, std::uint8_t proto, const void* l4,
+                          std::size_t len) {
+  std::uint32_t sum = pseudo_sum(src, dst, proto, len, true);
+  sum = __rte_raw_cksum(l4, len, sum);
+  std::uint16_t ck = static_cast<std::uint16_t>(~__rte_raw_cksum_reduce(sum));
+  if (ck == 0 && proto == IPPROTO_UDP) ck = 0xffff;
+  return ck;
+}
+
+bool l4_checksum_ok(const IpAddr& src, const IpAddr& dst, std::uint8_t proto, const void* l4,
+                    std::size_t len) {
+  std::uint32_t sum = pseudo_sum(src, dst, proto, len, true);
+  sum = __rte_raw_cksum(l4, len, sum);
+  return __rte_raw_cksum_reduce(sum) == 0xffff;
+}
+
+std::uint16_t l4_pseudo_header_checksum(const IpAddr& src, const IpAddr& dst, std::uint8_t proto,
+                                        std::size_t len, std::uint64_t ol_flags) {
+  const bool with_len = (ol_flags & RTE_MBUF_F_TX_TCP_SEG) == 0;
+  return __rte_raw_cksum_reduce(pseudo_sum(src, dst, proto, len, with_len));
+}
+
+std::uint16_t l4_checksum_ipv4(const rte_ipv4_hdr* ip, const void* l4) {
+  return rte_ipv4_udptcp_cksum(ip, l4);
+}
+std::uint16_t l4_checksum_ipv6(const rte_ipv6_hdr* ip, const void* l4) {
+  return rte_ipv6_udptcp_cksum(ip, l4);
+}
+bool l4_checksum_ok_ipv4(const rte_ipv4_hdr* ip, const void* l4) {
+  return rte_ipv4_udptcp_cksum_verify(ip, l4) == 0;
+}
+bool l4_checksum_ok_ipv6(const rte_ipv6_hdr* ip, const void* l4) {
+  return rte_ipv6_udptcp_cksum_verify(ip, l4) == 0;
+}
+std::uint16_t l4_pseudo_header_checksum_ipv4(const rte_ipv4_hdr* ip, std::uint64_t ol_flags) {
+  return rte_ipv4_phdr_cksum(ip, ol_flags);
+}
+std::uint16_t l4_pseudo_header_checksum_ipv6(const rte_ipv6_hdr* ip, std::uint64_t ol_flags) {
+  return rte_ipv6_phdr_cksum(ip, ol_flags);
+}
+bool l4_checksum_ok_ipv4_mbuf(const rte_mbuf* m, const rte_ipv4_hdr* ip, std::uint16_t l4_off) {
+  return rte_ipv4_udptcp_cksum_mbuf_verify(m, ip, l4_off) == 0;
+}
+bool l4_checksum_ok_ipv6_mbuf(const rte_mbuf* m, const rte_ipv6_hdr* ip, std::uint16_t l4_off) {
+  return rte_ipv6_udptcp_cksum_mbuf_verify(m, ip, l4_off) == 0;
+}
+
+}  // namespace shardtcp
