@@ -1,0 +1,1272 @@
+#include "tcp/tcb.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <span>
+
+namespace shardtcp {
+
+using namespace tcp_flags;
+
+namespace {
+
+constexpr std::uint32_t kTsOptionLen = 12;                   // NOP NOP TS(10)
+constexpr Duration kPawsIdle = std::chrono::hours(24 * 24);  // RFC 7323 §5.5
+
+std::uint32_t sack_option_len(std::uint8_t blocks) {
+  return blocks ? 4u + 8u * blocks : 0u;
+}
+
+}  // namespace
+
+Tcb::Tcb(const TcpConfig& cfg, BufferOps& ops, CounterGroup* stats)
+    : cfg_(cfg),
+      ops_(ops),
+      stats_(stats),
+      cc_(cfg.congestion, 536),
+      sndbuf_(ops, cfg.send_buffer, ops.chunk_size()),
+      rx_(ops, cfg.recv_buffer, cfg.recv_max_segments, cfg.ooo_max_segments),
+      rtt_(cfg.initial_rto, cfg.min_rto, cfg.max_rto) {}
+
+Tcb::~Tcb() = default;
+
+// ---------------------------------------------------------------------------------
+// State
+
+void Tcb::set_state(TcpState s) {
+  if (s == state_) return;
+#ifdef SHARDTCP_TRACE_TCP
+  std::fprintf(stderr, "tcb %u->%u: %s -> %s\n", local_.port, remote_.port, to_string(state_),
+               to_string(s));
+#endif
+  count(TcpCounter::kStateChanges);
+  state_ = s;
+}
+
+void Tcb::reset_connection_state(const Endpoint& local, const Endpoint& remote, SeqNum iss,
+                                 Instant now) {
+  local_ = local;
+  remote_ = remote;
+  iss_ = iss;
+  snd_una_ = snd_nxt_ = snd_max_ = iss;
+  snd_wl1_ = snd_wl2_ = SeqNum();
+  data_base_ = iss + 1;
+  recover_ = high_rxt_ = iss;
+  std::uint32_t hdr = cfg_.ipv6 ? 60 : 40;
+  std::uint32_t mss = cfg_.mtu > hdr + 64 ? cfg_.mtu - hdr : 64;
+  adv_mss_ = static_cast<std::uint16_t>(std::min<std::uint32_t>(mss, 65495));
+  rcv_wscale_ = 0;
+  if (cfg_.window_scaling) {
+    while (rcv_wscale_ < 14 && (cfg_.recv_buffer >> rcv_wscale_) > 65535) ++rcv_wscale_;
+  }
+  // A per-connection offset keeps our timestamp clock from leaking uptime (RFC 7323 §7.1).
+  ts_offset_ = iss.raw() * 2654435761u;
+  opened_at_ = now;
+  syn_retransmits_ = 0;
+  consecutive_rto_ = 0;
+  soft_error_ = 0;
+  challenge_window_start_ = now;
+  challenge_count_ = 0;
+  rx_.reset(SeqNum());
+}
+
+void Tcb::negotiate_syn_options(const TcpOptions& o, Instant now, std::uint32_t) {
+  std::uint32_t peer_mss = o.mss ? *o.mss : (cfg_.ipv6 ? 1220u : 536u);
+  mss_ = std::max<std::uint32_t>(std::min<std::uint32_t>(peer_mss, adv_mss_), 64);
+  ws_ok_ = cfg_.window_scaling && o.window_scale.has_value();
+  if (ws_ok_) {
+    snd_wscale_ = std::min<std::uint8_t>(*o.window_scale, 14);
+  } else {
+    snd_wscale_ = 0;
+    rcv_wscale_ = 0;
+  }
+  sack_ok_ = cfg_.sack && o.sack_permitted;
+  ts_ok_ = cfg_.timestamps && o.timestamps.has_value();
+  if (ts_ok_) {
+    ts_recent_ = o.timestamps->value;
+    ts_recent_age_ = now;
+  }
+  rcv_mss_ = adv_mss_ - (ts_ok_ ? kTsOptionLen : 0);
+  // The window depends on the negotiated MSS: make the controller for it now (connection
+  // setup, not the packet path).
+  cc_.reset(cfg_.congestion, effective_mss(false));
+}
+
+// ---------------------------------------------------------------------------------
+// Opening
+
+void Tcb::open_active(const Endpoint& local, const Endpoint& remote, SeqNum iss, Instant now,
+                      TcpOutput& out) {
+  reset_connection_state(local, remote, iss, now);
+  origin_ = Origin::kActive;
+  set_state(TcpState::kSynSent);
+  count(TcpCounter::kActiveOpens);
+  connect_deadline_ =
+      cfg_.connect_timeout.count() > 0 ? now + cfg_.connect_timeout : Instant::never();
+  send_syn(now, out, false);
+  arm_rto(now);
+}
+
+void Tcb::listen(const Endpoint& local) {
+  local_ = local;
+  origin_ = Origin::kPassive;
+  set_state(TcpState::kListen);
+}
+
+void Tcb::accept_syn(const TcpSegment& syn, const Endpoint& local, const Endpoint& remote,
+                     SeqNum iss, Instant now, TcpOutput& out) {
+  reset_connection_state(local, remote, iss, now);
+  origin_ = Origin::kPassive;
+  irs_ = syn.seq;
+  rx_.reset(irs_ + 1);
+  negotiate_syn_options(syn.options, now, 0);
+  snd_wnd_ = syn.window;  // never scaled in a SYN (RFC 7323 §2.2)
+  max_snd_wnd_ = snd_wnd_;
+  snd_wl1_ = syn.seq;
+  set_state(TcpState::kSynReceived);
+  count(TcpCounter::kPassiveOpens);
+  send_syn(now, out, true);
+  arm_rto(now);
+}
+
+void Tcb::open_from_cookie(const TcpSegment& ack, const Endpoint& local, const Endpoint& remote,
+                           SeqNum iss, SeqNum irs, const CookieOptions& opts, Instant now,
+                           TcpOutput& out) {
+  reset_connection_state(local, remote, iss, now);
+  origin_ = Origin::kPassive;
+  irs_ = irs;
+  rx_.reset(irs + 1);
+  TcpOptions o;
+  o.mss = opts.mss;
+  o.window_scale = opts.window_scale;
+  o.sack_permitted = opts.sack;
+  if (opts.timestamps && ack.options.timestamps) o.timestamps = ack.options.timestamps;
+  negotiate_syn_options(o, now, 0);
+  snd_nxt_ = snd_max_ = iss + 1;
+  rcv_adv_ = rx_.rcv_nxt() + std::min<std::uint32_t>(rx_.free_space(), 65535);
+  last_ack_sent_ = rx_.rcv_nxt();
+  snd_wl1_ = irs;
+  set_state(TcpState::kSynReceived);
+  count(TcpCounter::kPassiveOpens);
+  // The ACK completes the handshake exactly as it would from SYN_RECEIVED.
+  on_segment(ack, now, out);
+}
+
+// ---------------------------------------------------------------------------------
+// Application
+
+std::uint32_t Tcb::writable_bytes() const {
+  if (fin_queued_) return 0;
+  switch (state_) {
+    case TcpState::kSynSent:
+    case TcpState::kSynReceived:
+    case TcpState::kEstablished:
+    case TcpState::kCloseWait:
+      return sndbuf_.free_space();
+    default:
+      return 0;
+  }
+}
+
+std::uint32_t Tcb::send(const std::uint8_t* data, std::uint32_t len) {
+  if (writable_bytes() == 0) {
+    if (len > 0) send_blocked_ = true;
+    return 0;
+  }
+  std::uint32_t n = sndbuf_.append(data, len);
+  if (n < len) send_blocked_ = true;
+  return n;
+}
+
+std::uint32_t Tcb::recv(std::uint8_t* buf, std::uint32_t len, bool peek) {
+  return rx_.read(buf, len, peek);
+}
+
+void Tcb::flush(Instant now, TcpOutput& out) {
+  output(now, out);
+}
+
+void Tcb::shutdown_write(Instant now, TcpOutput& out) {
+  if (fin_queued_) return;
+  switch (state_) {
+    case TcpState::kClosed:
+    case TcpState::kListen:
+    case TcpState::kSynSent:
+      finish(out);
+      return;
+    case TcpState::kSynReceived:
+      fin_queued_ = true;  // FIN_WAIT_1 once the handshake completes
+      return;
+    case TcpState::kEstablished:
+      fin_queued_ = true;
+      set_state(TcpState::kFinWait1);
+      break;
+    case TcpState::kCloseWait:
+      fin_queued_ = true;
+      set_state(TcpState::kLastAck);
+      break;
+    default:
+      return;
+  }
+  output(now, out);
+}
+
+void Tcb::close(Instant now, TcpOutput& out) {
+  if (state_ == TcpState::kClosed) return;
+  if (state_ == TcpState::kListen || state_ == TcpState::kSynSent) {
+    finish(out);
+    return;
+  }
+  app_closed_ = true;
+  // Linger-0, or unread data that would be silently lost (RFC 2525 §2.17): reset.
+  if (cfg_.linger_zero || rx_.readable() > 0) {
+    abort(now, out);
+    return;
+  }
+  shutdown_write(now, out);
+  if (state_ == TcpState::kFinWait2 && fin_wait2_at_ == Instant::never())
+    fin_wait2_at_ = now + cfg_.fin_wait2_timeout;
+}
+
+void Tcb::abort(Instant now, TcpOutput& out) {
+  if (state_ == TcpState::kClosed) return;
+  if (state_ != TcpState::kSynSent && state_ != TcpState::kListen && state_ != TcpState::kTimeWait)
+    send_rst(now, out);
+  finish(out);
+}
+
+void Tcb::set_keepalive(bool on, Duration idle, Duration interval, std::uint32_t n, Instant now) {
+  cfg_.keepalive = on;
+  cfg_.keepalive_idle = idle;
+  cfg_.keepalive_interval = interval;
+  cfg_.keepalive_count = n;
+  if (on)
+    arm_keepalive(now);
+  else
+    keepalive_at_ = Instant::never();
+}
+
+void Tcb::set_send_buffer(std::uint32_t bytes) {
+  cfg_.send_buffer = bytes;
+  sndbuf_.set_capacity(bytes);
+}
+
+void Tcb::set_recv_buffer(std::uint32_t bytes) {
+  cfg_.recv_buffer = bytes;
+  rx_.set_capacity(bytes);
+}
+
+bool Tcb::set_congestion(CongestionAlgorithm algo) {
+  if (state_ != TcpState::kClosed && state_ != TcpState::kListen) return false;
+  cfg_.congestion = algo;
+  cc_.reset(algo, 536);
+  return true;
+}
+
+void Tcb::set_min_rto(Duration d) {
+  cfg_.min_rto = d;
+  rtt_.set_min_rto(d);
+}
+
+std::uint32_t Tcb::rcv_wnd() const {
+  std::int32_t w = rcv_adv_ - rx_.rcv_nxt();
+  return w > 0 ? static_cast<std::uint32_t>(w) : 0;
+}
+
+std::uint32_t Tcb::bytes_in_flight() const {
+  return static_cast<std::uint32_t>(snd_max_ - snd_una_);
+}
+
+// ---------------------------------------------------------------------------------
+// ICMP
+
+void Tcb::on_icmp_unreachable(Instant, TcpOutput&) {
+  // Soft error only (RFC 1122 §4.2.3.9, RFC 5461): remembered, reported if we time out.
+  if (state_ != TcpState::kClosed) soft_error_ = EHOSTUNREACH;
+}
+
+void Tcb::on_frag_needed(std::uint32_t mtu, Instant now, TcpOutput& out) {
+  if (!is_synchronized(state_) && state_ != TcpState::kSynReceived) return;
+  std::uint32_t hdr = cfg_.ipv6 ? 60 : 40;
+  if (mtu <= hdr) return;
+  std::uint32_t mss = std::max<std::uint32_t>(mtu - hdr, 88);
+  if (mss >= mss_) return;
+  mss_ = mss;
+  cc_.set_mss(effective_mss(false));
+  // Everything in flight was too big for the path: resend it at the new size.
+  if (snd_max_ > snd_una_) {
+    snd_nxt_ = snd_una_;
+    rtt_seq_.reset();
+    output(now, out);
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// Segment arrival (RFC 9293 §3.10.7)
+
+std::optional<TcpSegment> Tcb::make_reset_for(const TcpSegment& seg) {
+  if (seg.has(kRst)) return std::nullopt;
+  TcpSegment r;
+  r.src_port = seg.dst_port;
+  r.dst_port = seg.src_port;
+  if (seg.has(kAck)) {
+    r.seq = seg.ack;
+    r.flags = kRst;
+  } else {
+    r.seq = SeqNum(0);
+    r.ack = seg.seq + seg.seq_len();
+    r.flags = kRst | kAck;
+  }
+  return r;
+}
+
+void Tcb::on_segment(const TcpSegment& seg, Instant now, TcpOutput& out) {
+  count(TcpCounter::kInSegs);
+  switch (state_) {
+    case TcpState::kClosed:
+      if (auto r = make_reset_for(seg)) {
+        if (out.add_segment(OutSegment{*r, 0, 0})) count(TcpCounter::kResetsSent);
+      }
+      return;
+    case TcpState::kListen:
+      on_segment_listen(seg, now, out);
+      return;
+    case TcpState::kSynSent:
+      on_segment_syn_sent(seg, now, out);
+      return;
+    default:
+      on_segment_synchronized(seg, now, out);
+      return;
+  }
+}
+
+void Tcb::on_segment_listen(const TcpSegment& seg, Instant, TcpOutput& out) {
+  // First check for RST (ignored), second for ACK (reset it). A SYN needs the peer's
+  // address, which the listener has: it calls accept_syn() on a fresh TCB.
+  if (seg.has(kRst)) return;
+  if (seg.has(kAck)) {
+    if (auto r = make_reset_for(seg)) {
+      if (out.add_segment(OutSegment{*r, 0, 0})) count(TcpCounter::kResetsSent);
+    }
+  }
+}
+
+void Tcb::on_segment_syn_sent(const TcpSegment& seg, Instant now, TcpOutput& out) {
+  bool ack_ok = false;
+  // First check the ACK bit.
+  if (seg.has(kAck)) {
+    if (seg.ack <= iss_ || seg.ack > snd_max_) {
+      count(TcpCounter::kDropBadSynSent);
+      if (!seg.has(kRst)) {
+        if (auto r = make_reset_for(seg)) {
+          if (out.add_segment(OutSegment{*r, 0, 0})) count(TcpCounter::kResetsSent);
+        }
+      }
+      return;
+    }
+    ack_ok = true;
+  }
+  // Second, the RST bit.
+  if (seg.has(kRst)) {
+    if (ack_ok) {
+      count(TcpCounter::kResetsReceived);
+      count(TcpCounter::kAttemptFails);
+      fail(ECONNREFUSED, out);
+    } else {
+      count(TcpCounter::kDropBadSynSent);
+    }
+    return;
+  }
+  // Third (security) does not apply. Fourth, the SYN bit.
+  if (!seg.has(kSyn)) {
+    count(TcpCounter::kDropBadSynSent);
+    return;
+  }
+  irs_ = seg.seq;
+  rx_.reset(irs_ + 1);
+  negotiate_syn_options(seg.options, now, 0);
+  if (ack_ok) {
+    snd_una_ = seg.ack;
+    data_base_ = iss_ + 1;
+  }
+  if (snd_una_ > iss_) {
+    set_state(TcpState::kEstablished);
+    snd_wnd_ = seg.window;  // unscaled in a SYN
+    max_snd_wnd_ = snd_wnd_;
+    snd_wl1_ = seg.seq;
+    snd_wl2_ = seg.ack;
+    if (ts_ok_ && seg.options.timestamps && seg.options.timestamps->echo != 0) {
+      std::int32_t ms = static_cast<std::int32_t>(ts_now(now) - seg.options.timestamps->echo);
+      if (ms >= 0) rtt_.sample(std::chrono::milliseconds(ms));
+    } else if (syn_retransmits_ == 0) {
+      rtt_.sample(now - opened_at_);  // Karn: only an unretransmitted SYN is timed
+    }
+    rtt_.reset_backoff();
+    rto_at_ = Instant::never();
+    connect_deadline_ = Instant::never();
+    rcv_adv_ = rx_.rcv_nxt();
+    out.add_event(TcpEventKind::kConnected);
+    arm_keepalive(now);
+    ack_now_ = true;
+    if (fin_queued_) set_state(TcpState::kFinWait1);
+    output(now, out);
+  } else {
+    // Simultaneous open (RFC 9293 §3.5 figure 7): answer with SYN-ACK.
+    set_state(TcpState::kSynReceived);
+    snd_wnd_ = seg.window;
+    max_snd_wnd_ = snd_wnd_;
+    snd_wl1_ = seg.seq;
+    send_syn(now, out, true);
+    arm_rto(now);
+  }
+}
+
+void Tcb::on_segment_synchronized(const TcpSegment& seg, Instant now, TcpOutput& out) {
+  // A retransmitted SYN while the handshake is pending: our SYN-ACK was lost.
+  if (state_ == TcpState::kSynReceived && seg.has(kSyn) && !seg.has(kAck) && !seg.has(kRst) &&
+      seg.seq == irs_) {
+    send_syn(now, out, true);
+    return;
+  }
+
+  // RFC 7323 §5.3 PAWS, ahead of the sequence check.
+  if (ts_ok_ && seg.options.timestamps && !seg.has(kRst)) {
+    std::int32_t d = static_cast<std::int32_t>(seg.options.timestamps->value - ts_recent_);
+    if (d < 0 && now - ts_recent_age_ < kPawsIdle) {
+      count(TcpCounter::kPawsRejected);
+      send_ack(now, out);
+      return;
+    }
+  }
+
+  // First: check the sequence number.
+  const SeqNum rcv_nxt = rx_.rcv_nxt();
+  const std::uint32_t wnd = rcv_wnd();
+  const std::uint32_t len = seg.seq_len();
+  bool acceptable;
+  bool zero_window_data = false;
+  if (len == 0) {
+    acceptable = wnd == 0 ? seg.seq == rcv_nxt : seg.seq.in_window(rcv_nxt, wnd);
+  } else if (wnd == 0) {
+    // RFC 9293: with a zero window still process valid ACKs, URGs and RSTs.
+    acceptable = zero_window_data = seg.seq == rcv_nxt;
+  } else {
+    acceptable = seg.seq.in_window(rcv_nxt, wnd) || (seg.seq + (len - 1)).in_window(rcv_nxt, wnd);
+  }
+  if (!acceptable) {
+    count(TcpCounter::kDropOutOfWindow);
+    if (seg.has(kRst)) return;
+    if (sack_ok_ && seg.payload.len > 0 && seg.seq + seg.payload.len <= rcv_nxt) {
+      SeqNum left = seg.seq + (seg.has(kSyn) ? 1u : 0u);
+      rx_.note_duplicate(left, left + seg.payload.len);
+    }
+    if (state_ == TcpState::kTimeWait && seg.has(kFin)) time_wait_at_ = now + 2 * cfg_.msl;
+    send_ack(now, out);
+    return;
+  }
+
+  // Trim to the window: drop what we already have and what lies beyond the right edge.
+  TcpSegment s = seg;
+  if (s.seq < rcv_nxt) {
+    std::uint32_t cut = static_cast<std::uint32_t>(rcv_nxt - s.seq);
+    if (s.has(kSyn)) {
+      s.flags &= static_cast<std::uint8_t>(~kSyn);
+      s.seq += 1;
+      --cut;
+    }
+    std::uint32_t c = std::min(cut, s.payload.len);
+    if (c > 0 && sack_ok_) rx_.note_duplicate(s.seq, s.seq + c);
+    s.payload.data += c;
+    s.payload.len -= c;
+    s.seq += c;
+  }
+  if (zero_window_data) {
+    s.payload.len = 0;
+    s.flags &= static_cast<std::uint8_t>(~(kFin | kPsh));
+  } else if (s.payload.len > 0 || s.has(kFin)) {
+    SeqNum right = rcv_nxt + wnd;
+    if (s.seq + s.payload.len > right) {
+      s.payload.len = static_cast<std::uint32_t>(right - s.seq);
+      s.flags &= static_cast<std::uint8_t>(~(kFin | kPsh));
+    } else if (s.has(kFin) && s.seq + s.payload.len == right && wnd > 0 && false) {
+      // FIN takes no buffer space; it is accepted at the right edge.
+    }
+  }
+
+  // Second: the RST bit (RFC 5961 §3: only an exact match resets).
+  if (s.has(kRst)) {
+    if (seg.seq == rcv_nxt) {
+      count(TcpCounter::kResetsReceived);
+      switch (state_) {
+        case TcpState::kSynReceived:
+          count(TcpCounter::kAttemptFails);
+          if (origin_ == Origin::kActive)
+            fail(ECONNREFUSED, out);
+          else
+            finish(out);  // a passive open just disappears (it was never accepted)
+          return;
+        case TcpState::kEstablished:
+        case TcpState::kFinWait1:
+        case TcpState::kFinWait2:
+        case TcpState::kCloseWait:
+          count(TcpCounter::kEstabResets);
+          fail(ECONNRESET, out);
+          return;
+        default:
+          finish(out);
+          return;
+      }
+    }
+    send_challenge_ack(now, out);
+    return;
+  }
+
+  // The segment is acceptable: it counts as activity, and may update TS.Recent
+  // (RFC 7323 §4.3: only if it covers Last.ACK.sent).
+  if (ts_ok_ && seg.options.timestamps && seg.seq <= last_ack_sent_) {
+    std::int32_t d = static_cast<std::int32_t>(seg.options.timestamps->value - ts_recent_);
+    if (d >= 0 || now - ts_recent_age_ >= kPawsIdle) {
+      ts_recent_ = seg.options.timestamps->value;
+      ts_recent_age_ = now;
+    }
+  }
+  arm_keepalive(now);
+
+  // Third: security/compartment — not applicable.
+  // Fourth: the SYN bit (RFC 5961 §4: challenge ACK, never reset on a SYN).
+  if (s.has(kSyn)) {
+    send_challenge_ack(now, out);
+    return;
+  }
+
+  // Fifth: the ACK field.
+  if (!process_ack(s, now, out)) return;
+  if (state_ == TcpState::kClosed) return;
+
+  // Sixth: URG — urgent data is not supported; the pointer is ignored (RFC 6093).
+
+  // Seventh: segment text.
+  if (s.payload.len > 0) {
+    if (!accepts_data(state_)) {
+      // After the peer's FIN nothing new can arrive; a peer doing so is broken.
+      count(TcpCounter::kDropOutOfWindow);
+    } else if (app_closed_) {
+      // Nobody will read it: tell the peer its data is lost (as Linux does).
+      count(TcpCounter::kDropAfterClose);
+      abort(now, out);
+      return;
+    } else {
+      TcpReceiver::InsertResult r = rx_.insert(s.seq, s.payload);
+      if (r.dropped) {
+        count(r.out_of_order ? TcpCounter::kOfoDrop : TcpCounter::kDropRecvQueueFull);
+        ack_now_ = true;
+      }
+      if (r.out_of_order && !r.dropped && !r.duplicate) {
+        count(TcpCounter::kOfoQueued);
+        ack_now_ = true;  // RFC 5681 §4.2: immediate ACK for out-of-order data
+      }
+      if (r.duplicate) ack_now_ = true;
+      if (r.advanced > 0) {
+        out.add_event(TcpEventKind::kReadable, r.advanced);
+        unacked_bytes_ += r.advanced;
+        if (r.filled_gap) ack_now_ = true;                    // ... and for data that fills a gap
+        if (unacked_bytes_ >= 2 * rcv_mss_) ack_now_ = true;  // every second full segment
+        if (!ack_now_ && delack_at_ == Instant::never()) delack_at_ = now + cfg_.delayed_ack;
+      }
+    }
+  }
+
+  // Eighth: the FIN bit.
+  if (s.has(kFin)) {
+    SeqNum fin_seq = s.seq + s.payload.len;
+    if (state_ == TcpState::kTimeWait) {
+      time_wait_at_ = now + 2 * cfg_.msl;
+      ack_now_ = true;
+    } else if (fin_seq == rx_.rcv_nxt()) {
+      process_fin(now, out);
+    } else if (fin_seq > rx_.rcv_nxt()) {
+      ooo_fin_ = fin_seq;  // processed when the hole before it fills
+    }
+  }
+  if (ooo_fin_ && *ooo_fin_ == rx_.rcv_nxt() && !peer_fin_) process_fin(now, out);
+  if (state_ == TcpState::kClosed) return;
+
+  output(now, out);
+}
+
+bool Tcb::process_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
+  if (!seg.has(kAck)) {
+    count(TcpCounter::kDropNoAck);
+    return false;
+  }
+  if (state_ == TcpState::kSynReceived) {
+    if (!(snd_una_ < seg.ack && seg.ack <= snd_max_)) {
+      if (auto r = make_reset_for(seg)) {
+        if (out.add_segment(OutSegment{*r, 0, 0})) count(TcpCounter::kResetsSent);
+      }
+      return false;
+    }
+    set_state(TcpState::kEstablished);
+    rto_at_ = Instant::never();
+    rtt_.reset_backoff();
+    if (ts_ok_ && seg.options.timestamps && seg.options.timestamps->echo != 0) {
+      std::int32_t ms = static_cast<std::int32_t>(ts_now(now) - seg.options.timestamps->echo);
+      if (ms >= 0) rtt_.sample(std::chrono::milliseconds(ms));
+    } else if (syn_retransmits_ == 0) {
+      rtt_.sample(now - opened_at_);
+    }
+    snd_una_ = iss_ + 1;
+    snd_wnd_ = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
+    max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
+    snd_wl1_ = seg.seq;
+    snd_wl2_ = seg.ack;
+    out.add_event(origin_ == Origin::kActive ? TcpEventKind::kConnected : TcpEventKind::kAccepted);
+    arm_keepalive(now);
+    if (fin_queued_) set_state(TcpState::kFinWait1);
+  }
+
+  // RFC 5961 §5.2: an ACK for data never sent, or older than the largest window the
+  // peer could have seen, is not believed.
+  if (seg.ack > snd_max_) {
+    count(TcpCounter::kDropAckTooNew);
+    send_ack(now, out);
+    return false;
+  }
+  std::uint32_t max_wnd = std::max<std::uint32_t>(max_snd_wnd_, 1);
+  if (seg.ack < snd_una_ - max_wnd) {
+    count(TcpCounter::kDropAckTooOld);
+    send_challenge_ack(now, out);
+    return false;
+  }
+
+  if (sack_ok_ && seg.ack >= snd_una_) {
+    SackScoreboard::AckResult r =
+        sb_.on_ack(seg.ack, snd_max_,
+                   std::span<const SackBlock>(seg.options.sack.data(), seg.options.sack_count));
+    if (r.dsack) count(TcpCounter::kDsackRecv);
+  }
+
+  std::uint32_t new_wnd = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
+  if (seg.ack > snd_una_) {
+    process_new_ack(seg, static_cast<std::uint32_t>(seg.ack - snd_una_), now, out);
+  } else if (seg.ack == snd_una_ && seg.payload.len == 0 && !seg.has(kFin) && new_wnd == snd_wnd_ &&
+             snd_max_ > snd_una_) {
+    process_dup_ack(now, out);  // RFC 5681 §2 duplicate ACK
+  }
+  update_send_window(seg);
+
+  switch (state_) {
+    case TcpState::kFinWait1:
+      if (fin_acked()) {
+        set_state(TcpState::kFinWait2);
+        rto_at_ = Instant::never();
+        if (app_closed_) fin_wait2_at_ = now + cfg_.fin_wait2_timeout;
+      }
+      break;
+    case TcpState::kClosing:
+      if (fin_acked()) enter_time_wait(now, out);
+      break;
+    case TcpState::kLastAck:
+      if (fin_acked()) {
+        finish(out);
+        return false;
+      }
+      break;
+    default:
+      break;
+  }
+  return true;
+}
+
+void Tcb::process_new_ack(const TcpSegment& seg, std::uint32_t, Instant now, TcpOutput& out) {
+  const SeqNum ack = seg.ack;
+  const std::uint32_t flight_before = bytes_in_flight();
+  std::uint32_t data_acked = 0;
+  SeqNum data_end_seq = data_end();
+  if (ack > data_base_) {
+    SeqNum upto = ack < data_end_seq ? ack : data_end_seq;
+    data_acked = static_cast<std::uint32_t>(upto - data_base_);
+    sndbuf_.consume(data_acked);
+    data_base_ = upto;
+  }
+  snd_una_ = ack;
+  if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
+  if (high_rxt_ < snd_una_) high_rxt_ = snd_una_;
+
+  Duration rtt{0};
+  if (ts_ok_ && seg.options.timestamps && seg.options.timestamps->echo != 0) {
+    std::int32_t ms = static_cast<std::int32_t>(ts_now(now) - seg.options.timestamps->echo);
+    if (ms >= 0) {
+      rtt = std::chrono::milliseconds(ms);
+      rtt_.sample(rtt);
+    }
+  } else if (rtt_seq_ && ack > *rtt_seq_) {
+    rtt = now - rtt_start_;
+    rtt_.sample(rtt);
+    rtt_seq_.reset();
+  }
+  rtt_.reset_backoff();
+  consecutive_rto_ = 0;
+  first_rto_at_ = Instant::never();
+
+  if (in_recovery_) {
+    if (ack >= recover_) {
+      in_recovery_ = false;
+      dupacks_ = 0;
+      cc_.on_exit_recovery(now);
+    } else if (!sack_ok_) {
+      // RFC 6582 partial ACK: the next hole is lost too; resend it at once.
+      dupacks_ = 0;
+      retransmit_range(now, out, snd_una_, effective_mss(false));
+    }
+  } else {
+    dupacks_ = 0;
+    cc_.on_ack(data_acked, flight_before, rtt, now);
+    // RFC 6675: SACK information alone can show a loss (IsLost(SND.UNA)).
+    if (sack_ok_ && sb_.sacked_bytes() > 0 && snd_max_ > snd_una_ &&
+        sb_.is_lost(snd_una_, effective_mss(false))) {
+      in_recovery_ = true;
+      recover_ = snd_max_;
+      high_rxt_ = snd_una_;
+      count(TcpCounter::kSackRecoveries);
+      cc_.on_enter_recovery(bytes_in_flight(), now);
+    }
+  }
+
+  if (snd_una_ == snd_max_) {
+    rto_at_ = Instant::never();
+  } else {
+    rto_at_ = now + rtt_.rto();  // RFC 6298 §5.3
+  }
+  if (data_acked > 0) {
+    out.add_event(TcpEventKind::kAcked, data_acked);
+    if (send_blocked_ && writable_bytes() > 0) {
+      send_blocked_ = false;
+      out.add_event(TcpEventKind::kWritable);
+    }
+  }
+}
+
+void Tcb::process_dup_ack(Instant now, TcpOutput& out) {
+  ++dupacks_;
+  if (in_recovery_) return;  // each dup ACK shrinks pipe(); output() sends what it allows
+  const std::uint32_t smss = effective_mss(false);
+  bool enter = false;
+  if (sack_ok_) {
+    enter = dupacks_ >= SackScoreboard::kDupThresh || sb_.is_lost(snd_una_, smss);
+  } else {
+    // RFC 6582 §3.2 step 2: no new recovery before SND.UNA passes the last recovery point.
+    enter = dupacks_ == SackScoreboard::kDupThresh && (snd_una_ > recover_ || recover_ == iss_);
+  }
+  if (!enter) return;  // limited transmit (RFC 3042) happens in output()
+  in_recovery_ = true;
+  recover_ = snd_max_;
+  high_rxt_ = snd_una_;
+  count(sack_ok_ ? TcpCounter::kSackRecoveries : TcpCounter::kRenoRecoveries);
+  cc_.on_enter_recovery(bytes_in_flight(), now);
+  count(TcpCounter::kFastRetrans);
+  if (sack_ok_) {
+    if (auto r = sb_.next_lost(snd_una_, high_rxt_, snd_max_, smss)) {
+      if (retransmit_range(now, out, r->seq, r->len)) high_rxt_ = r->seq + r->len;
+      return;
+    }
+  }
+  std::uint32_t n = std::min<std::uint32_t>(smss, static_cast<std::uint32_t>(snd_max_ - snd_una_));
+  if (retransmit_range(now, out, snd_una_, n)) high_rxt_ = snd_una_ + n;
+}
+
+void Tcb::update_send_window(const TcpSegment& seg) {
+  // RFC 9293 §3.10.7.4: only a segment newer than the last update may change SND.WND.
+  if (snd_wl1_ < seg.seq || (snd_wl1_ == seg.seq && snd_wl2_ <= seg.ack)) {
+    snd_wnd_ = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
+    max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
+    snd_wl1_ = seg.seq;
+    snd_wl2_ = seg.ack;
+    if (snd_wnd_ > 0) {
+      persist_at_ = Instant::never();
+      persist_shift_ = 0;
+    }
+  }
+}
+
+void Tcb::process_fin(Instant now, TcpOutput& out) {
+  if (peer_fin_) return;
+  rx_.advance_control(1);
+  peer_fin_ = true;
+  ooo_fin_.reset();
+  ack_now_ = true;
+  out.add_event(TcpEventKind::kPeerFin);
+  out.add_event(TcpEventKind::kReadable, 0);
+  switch (state_) {
+    case TcpState::kSynReceived:
+    case TcpState::kEstablished:
+      set_state(TcpState::kCloseWait);
+      break;
+    case TcpState::kFinWait1:
+      if (fin_acked()) {
+        enter_time_wait(now, out);
+      } else {
+        set_state(TcpState::kClosing);
+      }
+      break;
+    case TcpState::kFinWait2:
+      enter_time_wait(now, out);
+      break;
+    default:
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// Output
+
+std::uint32_t Tcb::ts_now(Instant now) const {
+  return static_cast<std::uint32_t>(now.ns / 1'000'000) + ts_offset_;
+}
+
+SeqNum Tcb::data_end() const {
+  return data_base_ + sndbuf_.size();
+}
+
+std::uint32_t Tcb::data_end_len() const {
+  SeqNum end = data_end();
+  return snd_nxt_ < end ? static_cast<std::uint32_t>(end - snd_nxt_) : 0;
+}
+
+bool Tcb::fin_outstanding() const {
+  return fin_queued_ && snd_max_ == data_end() + 1 && snd_una_ <= data_end();
+}
+
+bool Tcb::fin_acked() const {
+  return fin_queued_ && snd_una_ == data_end() + 1;
+}
+
+std::uint32_t Tcb::effective_mss(bool with_sack) const {
+  std::uint32_t opt = ts_ok_ ? kTsOptionLen : 0;
+  if (with_sack && sack_ok_) {
+    std::array<SackBlock, 4> tmp;
+    opt += sack_option_len(rx_.sack_blocks(tmp.data(), ts_ok_ ? 3 : 4));
+  }
+  return mss_ > opt + 16 ? mss_ - opt : 16;
+}
+
+std::uint32_t Tcb::pipe() const {
+  if (sack_ok_) return sb_.pipe(snd_una_, high_rxt_, snd_max_, effective_mss(false));
+  std::uint32_t flight = bytes_in_flight();
+  std::uint32_t delivered = dupacks_ * effective_mss(false);
+  return flight > delivered ? flight - delivered : 0;
+}
+
+std::uint16_t Tcb::window_field() {
+  const SeqNum rcv_nxt = rx_.rcv_nxt();
+  SeqNum right = rcv_nxt + rx_.free_space();
+  if (right > rcv_adv_) {
+    // RFC 9293 §3.8.6.2.2 receiver SWS avoidance: move the right edge only by at least
+    // min(buffer/2, MSS).
+    std::uint32_t inc = static_cast<std::uint32_t>(right - rcv_adv_);
+    std::uint32_t thresh = std::min(rx_.capacity() / 2, rcv_mss_);
+    if (inc < thresh && rcv_adv_ >= rcv_nxt) right = rcv_adv_;
+  }
+  if (right < rcv_adv_) right = rcv_adv_;  // never shrink the window (§3.8.6)
+  std::uint32_t wnd = right > rcv_nxt ? static_cast<std::uint32_t>(right - rcv_nxt) : 0;
+  // Round up so the scaled window never falls short of what was already offered.
+  std::uint32_t field = (wnd + (1u << rcv_wscale_) - 1) >> rcv_wscale_;
+  if (field > 65535) field = 65535;
+  SeqNum adv = rcv_nxt + (field << rcv_wscale_);
+  if (adv > rcv_adv_) rcv_adv_ = adv;
+  return static_cast<std::uint16_t>(field);
+}
+
+bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::uint8_t flags) {
+  if (out.segments_full()) return false;
+  OutSegment o;
+  TcpSegment& s = o.seg;
+  s.src_port = local_.port;
+  s.dst_port = remote_.port;
+  s.seq = seq;
+  s.flags = flags;
+  if (flags & kAck) s.ack = rx_.rcv_nxt();
+  s.window = (flags & kRst) ? 0 : window_field();
+  if (ts_ok_) s.options.timestamps = TcpTimestamps{ts_now(now), ts_recent_};
+  bool dsack = false;
+  if (sack_ok_ && (flags & kAck) && !(flags & kRst)) {
+    s.options.sack_count = rx_.sack_blocks(s.options.sack.data(), ts_ok_ ? 3 : 4);
+    dsack = rx_.has_dsack() && s.options.sack_count > 0;
+  }
+  if (len > 0) {
+    o.stream_offset = sndbuf_.head_offset() + static_cast<std::uint32_t>(seq - data_base_);
+    o.payload_len = len;
+  }
+  if (!out.add_segment(o)) return false;
+  count(TcpCounter::kOutSegs);
+  if (dsack) {
+    rx_.clear_dsack();
+    count(TcpCounter::kDsackSent);
+  }
+  if (flags & kAck) {
+    last_ack_sent_ = rx_.rcv_nxt();
+    ack_now_ = false;
+    unacked_bytes_ = 0;
+    delack_at_ = Instant::never();
+  }
+  last_send_ = now;
+  return true;
+}
+
+void Tcb::send_syn(Instant now, TcpOutput& out, bool with_ack) {
+  OutSegment o;
+  TcpSegment& s = o.seg;
+  s.src_port = local_.port;
+  s.dst_port = remote_.port;
+  s.seq = iss_;
+  s.flags = with_ack ? (kSyn | kAck) : kSyn;
+  if (with_ack) s.ack = rx_.rcv_nxt();
+  std::uint32_t wnd = std::min<std::uint32_t>(rx_.free_space(), 65535);
+  s.window = static_cast<std::uint16_t>(wnd);
+  s.options.mss = adv_mss_;
+  // A SYN offers what we support; a SYN-ACK only what the peer offered too (RFC 7323).
+  bool offer_ws = with_ack ? ws_ok_ : cfg_.window_scaling;
+  bool offer_sack = with_ack ? sack_ok_ : cfg_.sack;
+  bool offer_ts = with_ack ? ts_ok_ : cfg_.timestamps;
+  if (offer_ws) s.options.window_scale = rcv_wscale_;
+  s.options.sack_permitted = offer_sack;
+  if (offer_ts) s.options.timestamps = TcpTimestamps{ts_now(now), with_ack ? ts_recent_ : 0u};
+  if (!out.add_segment(o)) return;
+  count(TcpCounter::kOutSegs);
+  if (with_ack) {
+    rcv_adv_ = rx_.rcv_nxt() + wnd;
+    last_ack_sent_ = rx_.rcv_nxt();
+  }
+  if (snd_max_ == iss_) snd_nxt_ = snd_max_ = iss_ + 1;
+  last_send_ = now;
+}
+
+bool Tcb::send_ack(Instant now, TcpOutput& out) {
+  // Pure ACKs carry SND.MAX so they stay acceptable after an RTO pulled SND.NXT back.
+  return emit(now, out, snd_max_, 0, kAck);
+}
+
+void Tcb::send_rst(Instant now, TcpOutput& out) {
+  if (emit(now, out, snd_max_, 0, kRst | kAck)) count(TcpCounter::kResetsSent);
+}
+
+void Tcb::send_challenge_ack(Instant now, TcpOutput& out) {
+  if (now - challenge_window_start_ >= std::chrono::seconds(1)) {
+    challenge_window_start_ = now;
+    challenge_count_ = 0;
+  }
+  if (challenge_count_ >= cfg_.challenge_ack_limit) {
+    count(TcpCounter::kChallengeAckLimited);
+    return;
+  }
+  ++challenge_count_;
+  count(TcpCounter::kChallengeAcks);
+  send_ack(now, out);
+}
+
+bool Tcb::retransmit_range(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len) {
+  SeqNum end = data_end();
+  std::uint32_t avail = seq < end ? static_cast<std::uint32_t>(end - seq) : 0;
+  len = std::min({len, avail, effective_mss(true)});
+  std::uint8_t flags = kAck;
+  if (fin_queued_ && seq + len == end && snd_max_ > end) flags |= kFin;
+  if (len == 0 && !(flags & kFin)) return false;
+  if (len > 0 && seq + len == end) flags |= kPsh;
+  if (!emit(now, out, seq, len, flags)) return false;
+  count(TcpCounter::kRetransSegs);
+  if (rtt_seq_ && *rtt_seq_ >= seq) rtt_seq_.reset();  // Karn
+  if (rto_at_ == Instant::never()) arm_rto(now);
+  return true;
+}
+
+bool Tcb::send_new_data(Instant now, TcpOutput& out, std::uint32_t budget) {
+  bool sent = false;
+  while (!out.segments_full()) {
+    const SeqNum end = data_end();
+    const std::uint32_t unsent = data_end_len();
+    const bool fin_pending = fin_queued_ && snd_nxt_ <= end;
+    const SeqNum wnd_right = snd_una_ + snd_wnd_;
+    const std::uint32_t usable =
+        wnd_right > snd_nxt_ ? static_cast<std::uint32_t>(wnd_right - snd_nxt_) : 0;
+    const std::uint32_t seg_mss = effective_mss(true);
+    std::uint32_t len = std::min({unsent, seg_mss, usable, budget});
+    const bool retransmission = snd_nxt_ < snd_max_;
+
+    if (len == 0) {
+      if (!(fin_pending && unsent == 0)) break;
+      // FIN alone needs no window or congestion room.
+    } else if (len < seg_mss) {
+      const bool all = len == unsent;
+      const bool idle = snd_nxt_ == snd_una_;
+      bool ok = retransmission;
+      // Nagle (RFC 896) and sender SWS avoidance (RFC 9293 §3.8.6.2.1).
+      if (!ok && all && (cfg_.nodelay || idle || fin_pending)) ok = true;
+      if (!ok && max_snd_wnd_ > 0 && len >= max_snd_wnd_ / 2 && (cfg_.nodelay || idle)) ok = true;
+      if (!ok) break;
+    }
+    std::uint8_t flags = kAck;
+    if (len == unsent && fin_pending) flags |= kFin;
+    if (len > 0 && len == unsent) flags |= kPsh;
+    if (!emit(now, out, snd_nxt_, len, flags)) break;
+    if (retransmission) {
+      count(TcpCounter::kRetransSegs);
+      if (rtt_seq_ && *rtt_seq_ >= snd_nxt_) rtt_seq_.reset();
+    } else if (!ts_ok_ && !rtt_seq_ && len > 0) {
+      rtt_seq_ = snd_nxt_;
+      rtt_start_ = now;
+    }
+    snd_nxt_ += len + ((flags & kFin) ? 1u : 0u);
+    if (snd_nxt_ > snd_max_) snd_max_ = snd_nxt_;
+    budget -= std::min(budget, len);
+    sent = true;
+    if (rto_at_ == Instant::never()) arm_rto(now);
+    persist_at_ = Instant::never();
+    if (flags & kFin) break;
+  }
+  return sent;
+}
+
+void Tcb::output(Instant now, TcpOutput& out) {
+  switch (state_) {
+    case TcpState::kEstablished:
+    case TcpState::kCloseWait:
+    case TcpState::kFinWait1:
+    case TcpState::kClosing:
+    case TcpState::kLastAck: {
+      const std::uint32_t smss = effective_mss(false);
+      const std::uint32_t cwnd = cc_.cwnd();
+      // RFC 5681 §4.1: restart from the initial window after an idle period > RTO.
+      if (snd_max_ == snd_una_ && data_end_len() > 0 && last_send_ + rtt_.rto() < now)
+        cc_.on_idle_restart(now);
+      if (in_recovery_ && sack_ok_) {
+        // RFC 6675 §5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg().
+        while (!out.segments_full()) {
+          std::uint32_t p = pipe();
+          if (p + smss > cc_.cwnd()) break;
+          if (auto r = sb_.next_lost(snd_una_, high_rxt_, snd_max_, smss)) {
+            if (!retransmit_range(now, out, r->seq, r->len)) break;
+            high_rxt_ = r->seq + r->len;
+            continue;
+          }
+          if (!send_new_data(now, out, std::min(smss, cc_.cwnd() - p))) break;
+        }
+      } else if (in_recovery_) {
+        std::uint32_t p = pipe();
+        if (cwnd > p) send_new_data(now, out, cwnd - p);
+      } else {
+        // Limited transmit (RFC 3042): the first two dup ACKs each release one segment.
+        std::uint32_t allowance = cwnd + std::min<std::uint32_t>(dupacks_, 2) * smss;
+        std::uint32_t flight = static_cast<std::uint32_t>(snd_nxt_ - snd_una_);
+        if (allowance > flight) send_new_data(now, out, allowance - flight);
+      }
+      // Nothing in flight but data waiting: the window (or SWS) holds it. Probe.
+      if (data_end_len() > 0 && snd_max_ == snd_una_ && rto_at_ == Instant::never() &&
+          persist_at_ == Instant::never()) {
+        Duration base = std::max(rtt_.base_rto(), cfg_.persist_min);
+        for (std::uint32_t i = 0; i < persist_shift_ && base < cfg_.persist_max; ++i) base *= 2;
+        persist_at_ = now + std::min(base, cfg_.persist_max);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  if (!is_synchronized(state_)) {
+    if (ack_now_ && state_ == TcpState::kSynReceived) ack_now_ = false;
+    return;
+  }
+  // Window update after the application read (RFC 9293 §3.8.6.2.2).
+  if (!peer_fin_ && !ack_now_ && state_ != TcpState::kTimeWait) {
+    SeqNum right = rx_.rcv_nxt() + rx_.free_space();
+    if (right > rcv_adv_) {
+      std::uint32_t inc = static_cast<std::uint32_t>(right - rcv_adv_);
+      std::uint32_t cur = rcv_wnd();
+      std::uint32_t thresh = std::min(rx_.capacity() / 2, cur < rcv_mss_ ? rcv_mss_ : 2 * rcv_mss_);
+      if (inc >= thresh) ack_now_ = true;
+    }
+  }
+  if (ack_now_) send_ack(now, out);
+}
+
+// ---------------------------------------------------------------------------------
+// Timers
+
+Instant Tcb::next_deadline() const {
+  return std::min({rto_at_, persist_at_, delack_at_, keepalive_at_, fin_wait2_at_, time_wait_at_,
+                   connect_deadline_});
+}
+
+void Tcb::arm_rto(Instant now) {
+  rto_at_ = now + rtt_.rto();
+}
+
+void Tcb::arm_keepalive(Instant now) {
+  keepalive_probes_ = 0;
+  if (cfg_.keepalive && (state_ == TcpState::kEstablished || state_ == TcpState::kCloseWait)) {
+    keepalive_at_ = now + cfg_.keepalive_idle;
+  } else {
+    keepalive_at_ = Instant::never();
+  }
+}
+
+void Tcb::on_timer(Instant now, TcpOutput& out) {
+  if (state_ == TcpState::kClosed) return;
+  if (time_wait_at_ <= now) {
+    finish(out);
+    return;
+  }
+  if (fin_wait2_at_ <= now) {
+    count(TcpCounter::kFinWait2Timeouts);
+    finish(out);
+    return;
+  }
+  if (connect_deadline_ <= now) {
+    connect_deadline_ = Instant::never();
+    if (state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived) {
+      count(TcpCounter::kConnectTimeouts);
+      count(TcpCounter::kAttemptFails);
+      fail(soft_error_ ? soft_error_ : ETIMEDOUT, out);
+      return;
+    }
+  }
+  if (rto_at_ <= now) {
+    rto_at_ = Instant::never();
+    on_rto(now, out);
+    if (state_ == TcpState::kClosed) return;
+  }
+  if (persist_at_ <= now) {
+    persist_at_ = Instant::never();
+    on_persist(now, out);
+  }
+  if (keepalive_at_ <= now) {
+    on_keepalive(now, out);
+    if (state_ == TcpState::kClosed) return;
+  }
+  if (delack_at_ <= now) {
+    delack_at_ = Instant::never();
+    if (is_synchronized(state_)) {
+      count(TcpCounter::kDelayedAcks);
+      send_ack(now, out);
+    }
+  }
+}
+
+void Tcb::on_rto(Instant now, TcpOutput& out) {
+  if (state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived) {
+    if (syn_retransmits_ >= cfg_.syn_retries) {
+      count(TcpCounter::kConnectTimeouts);
+      count(TcpCounter::kAttemptFails);
+      fail(soft_error_ ? soft_error_ : ETIMEDOUT, out);
+      return;
+    }
+    ++syn_retransmits_;
+    rtt_.backoff();
+    count(TcpCounter::kSynRetrans);
+    send_syn(now, out, state_ == TcpState::kSynReceived);
+    arm_rto(now);
+    return;
+  }
+  if (snd_max_ == snd_una_) return;  // nothing outstanding any more
+  ++consecutive_rto_;
+  if (first_rto_at_ == Instant::never()) first_rto_at_ = now;
+  bool user_timeout = cfg_.user_timeout.count() > 0 && now - first_rto_at_ >= cfg_.user_timeout;
+  if (consecutive_rto_ > cfg_.max_retransmits || user_timeout) {
+    count(TcpCounter::kRetransTimeouts);
+    fail(soft_error_ ? soft_error_ : ETIMEDOUT, out);
+    return;
+  }
+  count(TcpCounter::kRtoTimeouts);
+  cc_.on_rto(bytes_in_flight(), now);
+  rtt_.backoff();
+  in_recovery_ = false;
+  dupacks_ = 0;
+  recover_ = snd_max_;  // RFC 6582 §3.2 step 4 after a timeout
+  if (sack_ok_) sb_.reset(snd_una_);
+  high_rxt_ = snd_una_;
+  rtt_seq_.reset();
+  snd_nxt_ = snd_una_;  // go back N: resend from the first unacknowledged byte
+  output(now, out);
+  if (rto_at_ == Instant::never() && snd_max_ > snd_una_) arm_rto(now);
+}
+
+void Tcb::on_persist(Instant now, TcpOutput& out) {
+  if (data_end_len() == 0 || snd_max_ != snd_una_) return;
+  const SeqNum wnd_right = snd_una_ + snd_wnd_;
+  std::uint32_t usable =
+      wnd_right > snd_nxt_ ? static_cast<std::uint32_t>(wnd_right - snd_nxt_) : 0;
+  if (usable > 0) {
+    // The window is open but too small for SWS rules: the override timer sends anyway.
+    std::uint32_t len = std::min({usable, data_end_len(), effective_mss(true)});
+    std::uint8_t flags = kAck | (len == data_end_len() ? kPsh : 0);
+    if (emit(now, out, snd_nxt_, len, flags)) {
+      snd_nxt_ += len;
+      if (snd_nxt_ > snd_max_) snd_max_ = snd_nxt_;
+      arm_rto(now);
+    }
+    return;
+  }
+  // Zero window: a probe the receiver must answer with its window (an old sequence
+  // number draws an ACK, RFC 9293 §3.8.6.1).
+  count(TcpCounter::kZeroWindowProbes);
+  emit(now, out, snd_una_ - 1, 0, kAck);
+  ++persist_shift_;
+  Duration base = std::max(rtt_.base_rto(), cfg_.persist_min);
+  for (std::uint32_t i = 0; i < persist_shift_ && base < cfg_.persist_max; ++i) base *= 2;
+  persist_at_ = now + std::min(base, cfg_.persist_max);
+}
+
+void Tcb::on_keepalive(Instant now, TcpOutput& out) {
+  if (!cfg_.keepalive || (state_ != TcpState::kEstablished && state_ != TcpState::kCloseWait)) {
+    keepalive_at_ = Instant::never();
+    return;
+  }
+  if (snd_max_ != snd_una_ || data_end_len() > 0) {
+    // Data in flight or queued: the retransmission/persist timers watch the peer.
+    keepalive_at_ = now + cfg_.keepalive_idle;
+    return;
+  }
+  if (keepalive_probes_ >= cfg_.keepalive_count) {
+    count(TcpCounter::kKeepaliveTimeouts);
+    send_rst(now, out);
+    fail(ETIMEDOUT, out);
+    return;
+  }
+  ++keepalive_probes_;
+  count(TcpCounter::kKeepaliveProbes);
+  emit(now, out, snd_una_ - 1, 0, kAck);
+  keepalive_at_ = now + cfg_.keepalive_interval;
+}
+
+void Tcb::enter_time_wait(Instant now, TcpOutput& out) {
+  set_state(TcpState::kTimeWait);
+  rto_at_ = persist_at_ = keepalive_at_ = fin_wait2_at_ = delack_at_ = Instant::never();
+  time_wait_at_ = now + 2 * cfg_.msl;
+  ack_now_ = true;
+  TimeWaitInfo info;
+  info.local = local_;
+  info.remote = remote_;
+  info.snd_nxt = snd_max_;
+  info.rcv_nxt = rx_.rcv_nxt();
+  info.ts_recent = ts_recent_;
+  info.ts_enabled = ts_ok_;
+  info.window =
+      static_cast<std::uint16_t>(std::min<std::uint32_t>(rcv_wnd() >> rcv_wscale_, 65535));
+  info.expiry = time_wait_at_;
+  out.set_time_wait(info);
+}
+
+void Tcb::fail(int err, TcpOutput& out) {
+  out.add_event(TcpEventKind::kError, static_cast<std::uint32_t>(err));
+  finish(out);
+}
+
+void Tcb::finish(TcpOutput& out) {
+  set_state(TcpState::kClosed);
+  rto_at_ = persist_at_ = delack_at_ = keepalive_at_ = fin_wait2_at_ = time_wait_at_ =
+      connect_deadline_ = Instant::never();
+  in_recovery_ = false;
+  out.add_event(TcpEventKind::kClosed);
+}
+
+}  // namespace shardtcp

@@ -1,0 +1,274 @@
+// The Transmission Control Block: one TCP connection's state machine, sender and
+// receiver, and timers (RFC 9293 with RFC 5681/6582/6675/6298/7323/5961/2018/2883).
+//
+// Pure: segments and time come in, segments and events go out through TcpOutput. It
+// never reads a clock, never calls DPDK and never allocates after construction, so
+// every timer path is driven deterministically by tests with a virtual clock.
+//
+// Wiring: the engine calls on_segment()/on_timer() and, after application calls
+// (send/recv/shutdown_write), flush(); then transmits out.segments (payload bytes come
+// from send_buffer() by stream offset), dispatches out.events, and re-arms its timer
+// wheel at next_deadline().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "common/counters.h"
+#include "common/time.h"
+#include "tcp/congestion_control.h"
+#include "tcp/rtt_estimator.h"
+#include "tcp/sack_scoreboard.h"
+#include "tcp/tcb_counters.h"
+#include "tcp/tcp_buffer.h"
+#include "tcp/tcp_config.h"
+#include "tcp/tcp_events.h"
+#include "tcp/tcp_receiver.h"
+#include "tcp/tcp_segment.h"
+#include "tcp/tcp_state.h"
+#include "wire/ip_addr.h"
+#include "wire/seq_num.h"
+
+namespace shardtcp {
+
+// Options a SYN cookie encoded (what the listener negotiated without keeping state).
+struct CookieOptions {
+  std::uint16_t mss = 536;
+  std::optional<std::uint8_t> window_scale;  // peer's shift, when both offered it
+  bool sack = false;
+  bool timestamps = false;
+};
+
+class Tcb {
+ public:
+  // `stats` may be null. `ops` and `stats` must outlive the TCB.
+  Tcb(const TcpConfig& cfg, BufferOps& ops, CounterGroup* stats = nullptr);
+  ~Tcb();
+  Tcb(const Tcb&) = delete;
+  Tcb& operator=(const Tcb&) = delete;
+
+  // ---- opening ----
+  // Active open: sends SYN (MSS from cfg.mtu, window scale, SACK-permitted, timestamps).
+  void open_active(const Endpoint& local, const Endpoint& remote, SeqNum iss, Instant now,
+                   TcpOutput& out);
+  // Puts the TCB in LISTEN; a SYN then moves it to SYN_RECEIVED (a listener normally
+  // uses accept_syn on a fresh TCB instead).
+  void listen(const Endpoint& local);
+  // Passive open from a listener's validated SYN: SYN_RECEIVED + SYN-ACK.
+  void accept_syn(const TcpSegment& syn, const Endpoint& local, const Endpoint& remote, SeqNum iss,
+                  Instant now, TcpOutput& out);
+  // Passive open from an ACK that completed a SYN-cookie handshake: ESTABLISHED at once
+  // (the ACK itself, with any data, is processed too). `iss` is the cookie ISN
+  // (ack.ack - 1), `irs` the peer's ISN (ack.seq - 1).
+  void open_from_cookie(const TcpSegment& ack, const Endpoint& local, const Endpoint& remote,
+                        SeqNum iss, SeqNum irs, const CookieOptions& opts, Instant now,
+                        TcpOutput& out);
+
+  // ---- input ----
+  void on_segment(const TcpSegment& seg, Instant now, TcpOutput& out);
+  void on_timer(Instant now, TcpOutput& out);
+  // Earliest instant on_timer has work; Instant::never() when none.
+  Instant next_deadline() const;
+  // ICMP destination unreachable for this connection: a soft error (RFC 1122 §4.2.3.9);
+  // a connect that then times out reports EHOSTUNREACH.
+  void on_icmp_unreachable(Instant now, TcpOutput& out);
+  // ICMP fragmentation needed / packet too big: lower the MSS and resend.
+  void on_frag_needed(std::uint32_t mtu, Instant now, TcpOutput& out);
+
+  // ---- application ----
+  // Queues bytes; returns how many were accepted (bounded by the send buffer). Call
+  // flush() afterwards to transmit.
+  std::uint32_t send(const std::uint8_t* data, std::uint32_t len);
+  // Reads in-order bytes; `peek` leaves them queued. Call flush() afterwards so a
+  // grown window is advertised.
+  std::uint32_t recv(std::uint8_t* buf, std::uint32_t len, bool peek = false);
+  std::uint32_t readable_bytes() const { return rx_.readable(); }
+  std::uint32_t writable_bytes() const;
+  bool peer_closed() const { return peer_fin_; }  // read returns 0 after the data
+  // Transmits what windows allow, and window updates after reads.
+  void flush(Instant now, TcpOutput& out);
+  // SHUT_WR: FIN after the queued data.
+  void shutdown_write(Instant now, TcpOutput& out);
+  // close(): RST if unread data or linger-0, else FIN; the TCB then lives on its own
+  // (FIN_WAIT_2 timeout applies) until it reports kClosed.
+  void close(Instant now, TcpOutput& out);
+  // Sends RST (when synchronized) and goes to CLOSED.
+  void abort(Instant now, TcpOutput& out);
+
+  // ---- options ----
+  void set_nodelay(bool on) { cfg_.nodelay = on; }
+  void set_keepalive(bool on, Duration idle, Duration interval, std::uint32_t count, Instant now);
+  // Buffer sizes can grow back only up to the size at construction (storage is
+  // reserved then); shrinking works any time.
+  void set_send_buffer(std::uint32_t bytes);
+  void set_recv_buffer(std::uint32_t bytes);
+  void set_linger_zero(bool on) { cfg_.linger_zero = on; }
+  // Only before the connection opens.
+  bool set_congestion(CongestionAlgorithm algo);
+  void set_user_timeout(Duration d) { cfg_.user_timeout = d; }
+  void set_connect_timeout(Duration d) { cfg_.connect_timeout = d; }
+  void set_min_rto(Duration d);
+
+  // ---- introspection ----
+  TcpState state() const { return state_; }
+  const Endpoint& local() const { return local_; }
+  const Endpoint& remote() const { return remote_; }
+  const TcpConfig& config() const { return cfg_; }
+  SeqNum iss() const { return iss_; }
+  SeqNum irs() const { return irs_; }
+  SeqNum snd_una() const { return snd_una_; }
+  SeqNum snd_nxt() const { return snd_nxt_; }
+  SeqNum snd_max() const { return snd_max_; }
+  SeqNum rcv_nxt() const { return rx_.rcv_nxt(); }
+  std::uint32_t snd_wnd() const { return snd_wnd_; }  // scaled, in bytes
+  std::uint32_t rcv_wnd() const;                      // currently advertised, bytes
+  std::uint32_t mss() const { return mss_; }          // send MSS (peer's, path-limited)
+  std::uint8_t snd_wscale() const { return snd_wscale_; }
+  std::uint8_t rcv_wscale() const { return rcv_wscale_; }
+  bool sack_enabled() const { return sack_ok_; }
+  bool timestamps_enabled() const { return ts_ok_; }
+  std::uint32_t cwnd() const { return cc_.cwnd(); }
+  std::uint32_t ssthresh() const { return cc_.ssthresh(); }
+  bool in_recovery() const { return in_recovery_; }
+  const RttEstimator& rtt() const { return rtt_; }
+  const SendBuffer& send_buffer() const { return sndbuf_; }
+  std::uint32_t bytes_in_flight() const;
+  int soft_error() const { return soft_error_; }
+
+  // The RST a closed port answers `seg` with (RFC 9293 §3.10.7.1); nullopt for a RST.
+  static std::optional<TcpSegment> make_reset_for(const TcpSegment& seg);
+
+ private:
+  enum class Origin : std::uint8_t { kNone, kActive, kPassive };
+
+  void set_state(TcpState s);
+  void reset_connection_state(const Endpoint& local, const Endpoint& remote, SeqNum iss,
+                              Instant now);
+  void negotiate_syn_options(const TcpOptions& o, Instant now, std::uint32_t tsval_seen);
+
+  // RFC 9293 §3.10.7 segment arrival, per state group.
+  void on_segment_listen(const TcpSegment& seg, Instant now, TcpOutput& out);
+  void on_segment_syn_sent(const TcpSegment& seg, Instant now, TcpOutput& out);
+  void on_segment_synchronized(const TcpSegment& seg, Instant now, TcpOutput& out);
+  bool process_ack(const TcpSegment& seg, Instant now, TcpOutput& out);  // false: drop
+  void process_new_ack(const TcpSegment& seg, std::uint32_t acked, Instant now, TcpOutput& out);
+  void process_dup_ack(Instant now, TcpOutput& out);
+  void update_send_window(const TcpSegment& seg);
+  void process_fin(Instant now, TcpOutput& out);
+
+  // Output.
+  void output(Instant now, TcpOutput& out);
+  bool send_new_data(Instant now, TcpOutput& out, std::uint32_t budget);
+  bool send_ack(Instant now, TcpOutput& out);
+  void send_challenge_ack(Instant now, TcpOutput& out);
+  void send_syn(Instant now, TcpOutput& out, bool with_ack);
+  void send_rst(Instant now, TcpOutput& out);
+  bool emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::uint8_t flags);
+  bool retransmit_range(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len);
+  std::uint16_t window_field();
+  std::uint32_t ts_now(Instant now) const;
+  std::uint32_t data_end_len() const;  // bytes of data not yet covered by snd_nxt
+  SeqNum data_end() const;             // sequence after the last queued byte
+  bool fin_outstanding() const;        // FIN queued and sent, not yet acked
+  bool fin_acked() const;
+  std::uint32_t effective_mss(bool with_sack) const;
+  std::uint32_t pipe() const;
+
+  // Timers.
+  void arm_rto(Instant now);
+  void on_rto(Instant now, TcpOutput& out);
+  void on_persist(Instant now, TcpOutput& out);
+  void on_keepalive(Instant now, TcpOutput& out);
+  void arm_keepalive(Instant now);
+  void enter_time_wait(Instant now, TcpOutput& out);
+  void fail(int err, TcpOutput& out);
+  void finish(TcpOutput& out);  // -> CLOSED + kClosed
+
+  void count(TcpCounter c, std::uint64_t n = 1) {
+    if (stats_) stats_->inc(c, n);
+  }
+
+  TcpConfig cfg_;
+  BufferOps& ops_;
+  CounterGroup* stats_;
+  CongestionController cc_;  // by value: no allocation, no virtual call
+  SendBuffer sndbuf_;
+  TcpReceiver rx_;
+  RttEstimator rtt_;
+  SackScoreboard sb_;
+
+  TcpState state_ = TcpState::kClosed;
+  Origin origin_ = Origin::kNone;
+  Endpoint local_;
+  Endpoint remote_;
+
+  // Send sequence space (RFC 9293 §3.3.1). snd_max_ is the highest ever sent; an RTO
+  // pulls snd_nxt_ back to snd_una_ (go-back-N) while snd_max_ stays.
+  SeqNum iss_;
+  SeqNum snd_una_;
+  SeqNum snd_nxt_;
+  SeqNum snd_max_;
+  SeqNum snd_wl1_;
+  SeqNum snd_wl2_;
+  std::uint32_t snd_wnd_ = 0;
+  std::uint32_t max_snd_wnd_ = 0;
+  SeqNum data_base_;           // sequence of the send buffer's first held byte
+  bool fin_queued_ = false;    // shutdown_write()/close() asked for a FIN
+  bool app_closed_ = false;    // close(): no more reads either
+  bool send_blocked_ = false;  // send() was short: report kWritable when room frees
+
+  // Receive sequence space.
+  SeqNum irs_;
+  SeqNum rcv_adv_;  // right edge of the window we advertised
+  SeqNum last_ack_sent_;
+  bool peer_fin_ = false;
+  std::optional<SeqNum> ooo_fin_;    // FIN seen above a hole
+  std::uint32_t unacked_bytes_ = 0;  // received since our last ACK (delayed-ACK rule)
+  bool ack_now_ = false;
+  std::uint32_t rcv_mss_ = 536;
+
+  // Negotiated options.
+  std::uint32_t mss_ = 536;       // send MSS
+  std::uint16_t adv_mss_ = 1460;  // what we announced
+  std::uint8_t snd_wscale_ = 0;
+  std::uint8_t rcv_wscale_ = 0;
+  bool ws_ok_ = false;
+  bool sack_ok_ = false;
+  bool ts_ok_ = false;
+  std::uint32_t ts_recent_ = 0;
+  Instant ts_recent_age_;
+  std::uint32_t ts_offset_ = 0;
+
+  // Loss recovery.
+  bool in_recovery_ = false;
+  SeqNum recover_;
+  SeqNum high_rxt_;
+  std::uint32_t dupacks_ = 0;
+  std::uint32_t consecutive_rto_ = 0;
+  Instant first_rto_at_ = Instant::never();
+  std::optional<SeqNum> rtt_seq_;  // Karn: the timed segment (no timestamps)
+  Instant rtt_start_;
+  Instant last_send_;
+
+  // Timers (Instant::never() when disarmed).
+  Instant rto_at_ = Instant::never();
+  Instant persist_at_ = Instant::never();
+  Instant delack_at_ = Instant::never();
+  Instant keepalive_at_ = Instant::never();
+  Instant fin_wait2_at_ = Instant::never();
+  Instant time_wait_at_ = Instant::never();
+  Instant connect_deadline_ = Instant::never();
+  std::uint32_t persist_shift_ = 0;
+  std::uint32_t keepalive_probes_ = 0;
+  std::uint32_t syn_retransmits_ = 0;
+  Instant opened_at_;
+
+  int soft_error_ = 0;
+
+  // RFC 5961 §7 challenge-ACK limiter.
+  Instant challenge_window_start_;
+  std::uint32_t challenge_count_ = 0;
+};
+
+}  // namespace shardtcp

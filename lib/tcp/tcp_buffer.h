@@ -1,0 +1,130 @@
+// Byte storage of a connection behind an injected allocator, so the TCP core never
+// calls DPDK. In production BufferOps is backed by mbufs: a received payload is kept
+// by reference (retain = refcnt++) and copied only when the application reads; send
+// data lives in a chain of mbuf-sized chunks that the emitter can reference directly.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "tcp/tcp_segment.h"
+
+namespace shardtcp {
+
+// A block of send storage handed out by BufferOps.
+struct BufferChunk {
+  std::uint8_t* data = nullptr;
+  std::uint32_t capacity = 0;
+  void* handle = nullptr;  // the allocator's own token (an rte_mbuf* in production)
+};
+
+class BufferOps {
+ public:
+  virtual ~BufferOps() = default;
+  // Keep / drop the owner of received payload bytes (Payload::handle). A null handle
+  // means the caller guarantees the bytes outlive the connection's use of them.
+  virtual void retain(void* handle) = 0;
+  virtual void release(void* handle) = 0;
+  // Send-side storage. alloc_chunk returns false when none is available (the
+  // connection then accepts fewer bytes from the application).
+  virtual bool alloc_chunk(BufferChunk& out) = 0;
+  virtual void free_chunk(const BufferChunk& chunk) = 0;
+  // Typical capacity of a chunk, used to size a connection's chunk ring once.
+  virtual std::uint32_t chunk_size() const = 0;
+};
+
+// The send stream of one connection: bytes the application handed over that are not
+// yet acknowledged. Bytes are addressed by stream offset (0 = first byte ever sent),
+// so segments can refer to them without knowing the chunk layout.
+class SendBuffer {
+ public:
+  // `capacity` bounds the bytes held (SO_SNDBUF); the chunk ring is sized here, once.
+  SendBuffer(BufferOps& ops, std::uint32_t capacity, std::uint32_t chunk_size_hint = 2048);
+  ~SendBuffer();
+  SendBuffer(const SendBuffer&) = delete;
+  SendBuffer& operator=(const SendBuffer&) = delete;
+
+  // Appends up to `len` bytes; returns how many were taken.
+  std::uint32_t append(const std::uint8_t* data, std::uint32_t len);
+  // Drops `n` acknowledged bytes from the front.
+  void consume(std::uint32_t n);
+
+  std::uint32_t size() const { return size_; }
+  std::uint32_t capacity() const { return capacity_; }
+  std::uint32_t free_space() const { return capacity_ - size_; }
+  std::uint64_t head_offset() const { return head_off_; }  // stream offset of the first byte held
+  std::uint64_t tail_offset() const { return head_off_ + size_; }
+
+  // Copies [off, off+len) of the stream; the range must be held. Returns bytes copied.
+  std::uint32_t copy(std::uint64_t off, std::uint32_t len, std::uint8_t* dst) const;
+  // Calls fn(const uint8_t* data, uint32_t len, void* chunk_handle) for each contiguous
+  // piece of [off, off+len): lets an emitter attach chunks to mbufs without a copy.
+  template <typename Fn>
+  void for_each_chunk(std::uint64_t off, std::uint32_t len, Fn&& fn) const {
+    if (off < head_off_) return;
+    std::uint64_t skip = off - head_off_ + head_pos_;
+    std::size_t idx = head_idx_;
+    std::size_t n = 0;
+    while (len > 0 && n < nchunks_) {
+      const BufferChunk& c = ring_[idx];
+      if (skip >= c.capacity) {
+        skip -= c.capacity;
+      } else {
+        std::uint32_t take = static_cast<std::uint32_t>(c.capacity - skip);
+        if (take > len) take = len;
+        fn(c.data + skip, take, c.handle);
+        len -= take;
+        skip = 0;
+      }
+      idx = (idx + 1) % ring_.size();
+      ++n;
+    }
+  }
+
+  // Changes the limit; storage for a larger limit must have been reserved at
+  // construction, so this only shrinks or grows back up to the original capacity.
+  void set_capacity(std::uint32_t capacity);
+
+ private:
+  BufferOps& ops_;
+  std::vector<BufferChunk> ring_;  // sized at construction, never grown
+  std::size_t head_idx_ = 0;       // chunk holding the first byte
+  std::size_t nchunks_ = 0;        // chunks in use
+  std::uint32_t head_pos_ = 0;     // offset of the first byte within the head chunk
+  std::uint32_t tail_room_ = 0;    // free bytes at the end of the last chunk
+  std::uint32_t size_ = 0;
+  std::uint32_t capacity_;
+  std::uint32_t max_capacity_;
+  std::uint64_t head_off_ = 0;
+};
+
+// Heap-backed BufferOps for unit tests and tools: chunks come from new[], and
+// received payloads are reference-counted blocks made with make_payload().
+class HeapBufferOps final : public BufferOps {
+ public:
+  explicit HeapBufferOps(std::uint32_t chunk_size = 2048) : chunk_size_(chunk_size) {}
+  ~HeapBufferOps() override = default;
+
+  // A payload whose bytes are owned by a refcounted block; the caller holds one
+  // reference and must drop it with release() when done with the segment.
+  Payload make_payload(const std::uint8_t* data, std::uint32_t len);
+
+  void retain(void* handle) override;
+  void release(void* handle) override;
+  bool alloc_chunk(BufferChunk& out) override;
+  void free_chunk(const BufferChunk& chunk) override;
+  std::uint32_t chunk_size() const override { return chunk_size_; }
+
+  std::int64_t live_blocks() const { return live_blocks_; }
+  std::int64_t live_chunks() const { return live_chunks_; }
+  // When set, alloc_chunk fails after this many live chunks (tests of back-pressure).
+  void set_chunk_limit(std::int64_t limit) { chunk_limit_ = limit; }
+
+ private:
+  std::uint32_t chunk_size_;
+  std::int64_t live_blocks_ = 0;
+  std::int64_t live_chunks_ = 0;
+  std::int64_t chunk_limit_ = -1;
+};
+
+}  // namespace shardtcp

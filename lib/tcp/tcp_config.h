@@ -1,0 +1,60 @@
+// Per-connection knobs of the TCP core: socket options and protocol constants.
+// A listener's config is copied into every connection it accepts.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include "common/time.h"
+#include "tcp/congestion_control.h"
+
+namespace shardtcp {
+
+using namespace std::chrono_literals;
+
+struct TcpConfig {
+  // SO_SNDBUF / SO_RCVBUF in payload bytes. Storage is bounded by these.
+  std::uint32_t send_buffer = 256 * 1024;
+  std::uint32_t recv_buffer = 256 * 1024;
+  // Path MTU of the route at open; the advertised MSS is derived from it.
+  std::uint32_t mtu = 1500;
+  bool ipv6 = false;
+
+  bool nodelay = false;        // TCP_NODELAY: disables Nagle
+  bool linger_zero = false;    // SO_LINGER {1, 0}: close() sends RST
+  bool sack = true;            // offer SACK-permitted (RFC 2018)
+  bool timestamps = true;      // offer timestamps (RFC 7323)
+  bool window_scaling = true;  // offer window scaling (RFC 7323)
+  CongestionAlgorithm congestion = CongestionAlgorithm::kCubic;
+
+  // SO_KEEPALIVE + TCP_KEEPIDLE/KEEPINTVL/KEEPCNT.
+  bool keepalive = false;
+  Duration keepalive_idle = 7200s;
+  Duration keepalive_interval = 75s;
+  std::uint32_t keepalive_count = 9;
+
+  // RFC 6298 retransmission timer.
+  Duration initial_rto = 1s;
+  Duration min_rto = 200ms;
+  Duration max_rto = 120s;
+  std::uint32_t max_retransmits = 15;  // consecutive RTOs before ETIMEDOUT
+  std::uint32_t syn_retries = 6;       // SYN / SYN-ACK retransmissions
+  Duration connect_timeout = 75s;      // whole active open, ETIMEDOUT after
+  Duration user_timeout = 0s;          // TCP_USER_TIMEOUT (RFC 5482); 0 = off
+
+  Duration delayed_ack = 40ms;       // bound on ACK delay (RFC 9293 §3.8.6.3: < 0.5 s)
+  Duration fin_wait2_timeout = 60s;  // orphaned FIN_WAIT_2 (after close())
+  Duration msl = 30s;                // TIME_WAIT lasts 2*MSL
+  Duration persist_min = 200ms;
+  Duration persist_max = 60s;
+
+  // Out-of-order queue bounds (segments; bytes are bounded by recv_buffer).
+  std::uint32_t ooo_max_segments = 256;
+  // In-order segments kept by reference before the application reads them.
+  std::uint32_t recv_max_segments = 2048;
+
+  // RFC 5961 §7: challenge ACKs per second per connection.
+  std::uint32_t challenge_ack_limit = 10;
+};
+
+}  // namespace shardtcp

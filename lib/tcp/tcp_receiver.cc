@@ -1,0 +1,239 @@
+#include "tcp/tcp_receiver.h"
+
+#include <algorithm>
+
+namespace shardtcp {
+
+TcpReceiver::TcpReceiver(BufferOps& ops, std::uint32_t capacity_bytes, std::uint32_t max_segments,
+                         std::uint32_t ooo_max_segments)
+    : ops_(ops), capacity_(capacity_bytes) {
+  ring_.resize(std::max<std::uint32_t>(max_segments, 4));
+  ooo_.resize(std::max<std::uint32_t>(ooo_max_segments, 1));
+}
+
+TcpReceiver::~TcpReceiver() {
+  reset(rcv_nxt_);
+}
+
+void TcpReceiver::reset(SeqNum rcv_nxt) {
+  for (std::size_t i = 0; i < ring_count_; ++i)
+    ops_.release(ring_[(ring_head_ + i) % ring_.size()].handle);
+  for (std::uint32_t i = 0; i < ooo_count_; ++i) ops_.release(ooo_[i].handle);
+  ring_head_ = ring_count_ = 0;
+  readable_ = 0;
+  ooo_count_ = ooo_bytes_ = 0;
+  recent_count_ = 0;
+  dsack_pending_ = false;
+  rcv_nxt_ = rcv_nxt;
+}
+
+SeqNum TcpReceiver::ooo_right() const {
+  if (ooo_count_ == 0) return rcv_nxt_;
+  const Piece& last = ooo_[ooo_count_ - 1];
+  return last.seq + last.len;
+}
+
+bool TcpReceiver::push_inorder(const Piece& p) {
+  if (ring_count_ == ring_.size()) return false;
+  ring_[(ring_head_ + ring_count_) % ring_.size()] = p;
+  ++ring_count_;
+  readable_ += p.len;
+  rcv_nxt_ += p.len;
+  return true;
+}
+
+void TcpReceiver::note_duplicate(SeqNum left, SeqNum right) {
+  dsack_ = SackBlock{left, right};
+  dsack_pending_ = true;
+}
+
+void TcpReceiver::remember_recent(SeqNum seq) {
+  std::size_t n = std::min<std::size_t>(recent_count_, recent_.size() - 1);
+  for (std::size_t i = n; i > 0; --i) recent_[i] = recent_[i - 1];
+  recent_[0] = seq;
+  if (recent_count_ < recent_.size()) ++recent_count_;
+}
+
+void TcpReceiver::drain_ooo() {
+  std::uint32_t i = 0;
+  while (i < ooo_count_ && ooo_[i].seq <= rcv_nxt_) {
+    Piece p = ooo_[i];
+    std::int32_t over = rcv_nxt_ - p.seq;
+    ooo_bytes_ -= p.len;
+    if (static_cast<std::uint32_t>(over) >= p.len) {
+      ops_.release(p.handle);
+      ++i;
+      continue;
+    }
+    p.data += over;
+    p.len -= static_cast<std::uint32_t>(over);
+    p.seq = rcv_nxt_;
+    if (!push_inorder(p)) {
+      // No ring slot: keep it out of order (trimmed) and retry after the next read.
+      ooo_[i] = p;
+      ooo_bytes_ += p.len;
+      break;
+    }
+    ++i;
+  }
+  if (i > 0) {
+    std::copy(ooo_.begin() + i, ooo_.begin() + ooo_count_, ooo_.begin());
+    ooo_count_ -= i;
+  }
+}
+
+TcpReceiver::InsertResult TcpReceiver::insert(SeqNum seq, const Payload& pl) {
+  InsertResult r;
+  if (pl.len == 0) return r;
+  Piece p{seq, pl.data, pl.len, pl.handle};
+  SeqNum end = seq + pl.len;
+  if (end <= rcv_nxt_) {
+    note_duplicate(seq, end);
+    r.duplicate = true;
+    return r;
+  }
+  if (p.seq < rcv_nxt_) {
+    std::uint32_t cut = static_cast<std::uint32_t>(rcv_nxt_ - p.seq);
+    p.data += cut;
+    p.len -= cut;
+    p.seq = rcv_nxt_;
+  }
+  if (p.seq == rcv_nxt_) {
+    bool had_ooo = ooo_count_ > 0;
+    SeqNum before = rcv_nxt_;
+    ops_.retain(p.handle);
+    if (!push_inorder(p)) {
+      ops_.release(p.handle);
+      r.dropped = true;
+      return r;
+    }
+    drain_ooo();
+    r.advanced = static_cast<std::uint32_t>(rcv_nxt_ - before);
+    r.filled_gap = had_ooo;
+    return r;
+  }
+
+  // Out of order: keep ooo_ sorted and disjoint. Existing pieces win; the new one is
+  // trimmed against its predecessor and either swallows or is clipped by successors.
+  r.out_of_order = true;
+  std::uint32_t pos = 0;
+  while (pos < ooo_count_ && ooo_[pos].seq < p.seq) ++pos;
+  if (pos > 0) {
+    const Piece& prev = ooo_[pos - 1];
+    SeqNum prev_end = prev.seq + prev.len;
+    if (prev_end >= p.seq + p.len) {
+      note_duplicate(seq, end);
+      r.duplicate = true;
+      return r;
+    }
+    if (prev_end > p.seq) {
+      std::uint32_t cut = static_cast<std::uint32_t>(prev_end - p.seq);
+      p.data += cut;
+      p.len -= cut;
+      p.seq = prev_end;
+    }
+  }
+  // Remove successors entirely covered by the new piece.
+  std::uint32_t covered = 0;
+  while (pos + covered < ooo_count_) {
+    const Piece& nx = ooo_[pos + covered];
+    if (nx.seq + nx.len <= p.seq + p.len) {
+      ++covered;
+    } else {
+      break;
+    }
+  }
+  if (pos + covered < ooo_count_) {
+    const Piece& nx = ooo_[pos + covered];
+    if (nx.seq <= p.seq) {
+      note_duplicate(seq, end);
+      r.duplicate = true;
+      return r;
+    }
+    if (nx.seq < p.seq + p.len) p.len = static_cast<std::uint32_t>(nx.seq - p.seq);
+  }
+  if (covered == 0 && ooo_count_ == ooo_.size()) {
+    r.dropped = true;
+    return r;
+  }
+  for (std::uint32_t k = 0; k < covered; ++k) {
+    ooo_bytes_ -= ooo_[pos + k].len;
+    ops_.release(ooo_[pos + k].handle);
+  }
+  ops_.retain(p.handle);
+  if (covered == 0) {
+    std::copy_backward(ooo_.begin() + pos, ooo_.begin() + ooo_count_,
+                       ooo_.begin() + ooo_count_ + 1);
+    ++ooo_count_;
+  } else if (covered > 1) {
+    std::copy(ooo_.begin() + pos + covered, ooo_.begin() + ooo_count_, ooo_.begin() + pos + 1);
+    ooo_count_ -= covered - 1;
+  }
+  ooo_[pos] = p;
+  ooo_bytes_ += p.len;
+  remember_recent(p.seq);
+  return r;
+}
+
+std::uint32_t TcpReceiver::read(std::uint8_t* dst, std::uint32_t len, bool peek) {
+  std::uint32_t done = 0;
+  std::size_t idx = ring_head_;
+  std::size_t left = ring_count_;
+  while (done < len && left > 0) {
+    Piece& p = ring_[idx];
+    std::uint32_t take = std::min(p.len, len - done);
+    if (dst) std::copy(p.data, p.data + take, dst + done);
+    done += take;
+    if (!peek) {
+      if (take == p.len) {
+        ops_.release(p.handle);
+        ring_head_ = (ring_head_ + 1) % ring_.size();
+        --ring_count_;
+      } else {
+        p.data += take;
+        p.len -= take;
+        p.seq += take;
+      }
+    }
+    idx = (idx + 1) % ring_.size();
+    --left;
+  }
+  if (!peek) {
+    readable_ -= done;
+    // A read may have freed ring slots that out-of-order data was waiting for.
+    if (ooo_count_ > 0 && ooo_[0].seq <= rcv_nxt_) drain_ooo();
+  }
+  return done;
+}
+
+std::uint8_t TcpReceiver::sack_blocks(SackBlock* out, std::uint8_t max) const {
+  std::uint8_t n = 0;
+  if (max == 0) return 0;
+  if (dsack_pending_) out[n++] = dsack_;
+  if (ooo_count_ == 0) return n;
+  // The merged block holding the piece at index i.
+  auto block_of = [&](std::uint32_t i) {
+    std::uint32_t lo = i, hi = i;
+    while (lo > 0 && ooo_[lo - 1].seq + ooo_[lo - 1].len == ooo_[lo].seq) --lo;
+    while (hi + 1 < ooo_count_ && ooo_[hi].seq + ooo_[hi].len == ooo_[hi + 1].seq) ++hi;
+    return SackBlock{ooo_[lo].seq, ooo_[hi].seq + ooo_[hi].len};
+  };
+  auto add = [&](const SackBlock& b) {
+    for (std::uint8_t k = dsack_pending_ ? 1 : 0; k < n; ++k)
+      if (out[k] == b) return;
+    if (n < max) out[n++] = b;
+  };
+  for (std::uint8_t r = 0; r < recent_count_ && n < max; ++r) {
+    SeqNum s = recent_[r];
+    for (std::uint32_t i = 0; i < ooo_count_; ++i) {
+      if (s >= ooo_[i].seq && s < ooo_[i].seq + ooo_[i].len) {
+        add(block_of(i));
+        break;
+      }
+    }
+  }
+  for (std::uint32_t i = ooo_count_; i > 0 && n < max; --i) add(block_of(i - 1));
+  return n;
+}
+
+}  // namespace shardtcp

@@ -1,0 +1,96 @@
+// The receive side of a connection: in-order payloads queued by reference until the
+// application reads them (no copy before that), a bounded out-of-order queue, and the
+// SACK blocks (RFC 2018, most recent first) and D-SACK (RFC 2883) derived from them.
+// Storage is sized at construction; nothing allocates per segment.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "tcp/tcp_buffer.h"
+#include "tcp/tcp_segment.h"
+#include "wire/seq_num.h"
+
+namespace shardtcp {
+
+class TcpReceiver {
+ public:
+  TcpReceiver(BufferOps& ops, std::uint32_t capacity_bytes, std::uint32_t max_segments,
+              std::uint32_t ooo_max_segments);
+  ~TcpReceiver();
+  TcpReceiver(const TcpReceiver&) = delete;
+  TcpReceiver& operator=(const TcpReceiver&) = delete;
+
+  void reset(SeqNum rcv_nxt);
+  SeqNum rcv_nxt() const { return rcv_nxt_; }
+  // Moves RCV.NXT over a control flag (SYN, FIN); only valid with nothing queued above.
+  void advance_control(std::uint32_t n) { rcv_nxt_ += n; }
+
+  struct InsertResult {
+    std::uint32_t advanced = 0;  // bytes by which RCV.NXT moved
+    bool out_of_order = false;   // queued above a hole
+    bool filled_gap = false;     // RCV.NXT advanced over previously queued data
+    bool duplicate = false;      // every byte was already held (a D-SACK was recorded)
+    bool dropped = false;        // no room: the segment was not queued
+  };
+  // Queues `p` starting at `seq` (already trimmed to the receive window by the caller).
+  // Retains p.handle for every piece kept.
+  InsertResult insert(SeqNum seq, const Payload& p);
+  // Records a duplicate below RCV.NXT for the next ACK's D-SACK block.
+  void note_duplicate(SeqNum left, SeqNum right);
+
+  std::uint32_t readable() const { return readable_; }
+  std::uint32_t ooo_bytes() const { return ooo_bytes_; }
+  std::uint32_t ooo_segments() const { return ooo_count_; }
+  std::uint32_t capacity() const { return capacity_; }
+  void set_capacity(std::uint32_t c) { capacity_ = c; }
+  // Buffer space not taken by queued bytes (the basis of the advertised window).
+  std::uint32_t free_space() const {
+    std::uint32_t used = readable_ + ooo_bytes_;
+    return used >= capacity_ ? 0 : capacity_ - used;
+  }
+  // Highest sequence held out of order (one past), or RCV.NXT.
+  SeqNum ooo_right() const;
+
+  // Copies up to `len` in-order bytes; unless `peek`, consumes them and releases
+  // payloads that are fully read.
+  std::uint32_t read(std::uint8_t* dst, std::uint32_t len, bool peek);
+
+  // Fills up to `max` SACK blocks for an outgoing ACK: the pending D-SACK first, then the
+  // block holding the most recently received segment, then other recent ones.
+  std::uint8_t sack_blocks(SackBlock* out, std::uint8_t max) const;
+  bool has_dsack() const { return dsack_pending_; }
+  void clear_dsack() { dsack_pending_ = false; }
+
+ private:
+  struct Piece {
+    SeqNum seq;
+    const std::uint8_t* data = nullptr;
+    std::uint32_t len = 0;
+    void* handle = nullptr;
+  };
+  bool push_inorder(const Piece& p);  // takes over a reference already held
+  void drain_ooo();
+  void remember_recent(SeqNum seq);
+
+  BufferOps& ops_;
+  std::uint32_t capacity_;
+  SeqNum rcv_nxt_;
+
+  std::vector<Piece> ring_;  // in-order pieces not yet read
+  std::size_t ring_head_ = 0;
+  std::size_t ring_count_ = 0;
+  std::uint32_t readable_ = 0;
+
+  std::vector<Piece> ooo_;  // sorted by seq, disjoint, all above rcv_nxt_
+  std::uint32_t ooo_count_ = 0;
+  std::uint32_t ooo_bytes_ = 0;
+
+  std::array<SeqNum, 4> recent_{};  // seq of the latest out-of-order arrivals, newest first
+  std::uint8_t recent_count_ = 0;
+  bool dsack_pending_ = false;
+  SackBlock dsack_{};
+};
+
+}  // namespace shardtcp
