@@ -40,6 +40,11 @@ Ipv4Reassembly::Result Ipv4Reassembly::process(rte_mbuf* m, Instant now, rte_mbu
   rte_mbuf* done =
       rte_ipv4_frag_reassemble_packet(tbl_, &dr_, m, static_cast<std::uint64_t>(now.ns), ip);
   if (done != nullptr) {
+    // The table rewrites total length and fragment fields but not the checksum; fix it
+    // so the header is valid again for anyone who quotes or re-parses it.
+    auto* h = rte_pktmbuf_mtod_offset(done, rte_ipv4_hdr*, done->l2_len);
+    h->hdr_checksum = 0;
+    h->hdr_checksum = rte_ipv4_cksum(h);
     *out = done;
     return Result::kComplete;
   }

@@ -23,7 +23,7 @@ struct ReassemblyConfig {
 class Ipv4Reassembly {
  public:
   enum class Result : std::uint8_t {
-    kComplete,  // *out is the whole datagram (an mbuf chain)
+    kComplete,  // *out is the whole datagram (an mbuf chain, header checksum valid)
     kHeld,      // the fragment was stored; wait for the rest
     kDropped,   // rejected (table full, overlap, too many fragments); freed at collect()
   };
