@@ -422,13 +422,21 @@ void Tcb::on_segment_syn_sent(const TcpSegment& seg, Instant now, TcpOutput& out
   }
 }
 
-void Tcb::on_segment_synchronized(const TcpSegment& seg, Instant now, TcpOutput& out) {
-  // A retransmitted SYN while the handshake is pending: our SYN-ACK was lost.
-  if (state_ == TcpState::kSynReceived && seg.has(kSyn) && !seg.has(kAck) && !seg.has(kRst) &&
-      seg.seq == irs_) {
-    send_syn(now, out, true);
+void Tcb::on_segment_synchronized(const TcpSegment& in, Instant now, TcpOutput& out) {
+  if (state_ == TcpState::kSynReceived && in.has(kSyn) && !in.has(kRst) && in.seq == irs_) {
+    if (!in.has(kAck)) {
+      // A retransmitted SYN while the handshake is pending: our SYN-ACK was lost.
+      send_syn(now, out, true);
+      return;
+    }
+    // Simultaneous open: the peer's SYN-ACK repeats its SYN; its ACK completes ours.
+    TcpSegment stripped = in;
+    stripped.flags &= static_cast<std::uint8_t>(~kSyn);
+    stripped.seq += 1;
+    on_segment_synchronized(stripped, now, out);
     return;
   }
+  const TcpSegment& seg = in;
 
   // RFC 7323 §5.3 PAWS, ahead of the sequence check.
   if (ts_ok_ && seg.options.timestamps && !seg.has(kRst)) {
