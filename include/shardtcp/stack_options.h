@@ -17,15 +17,11 @@
 #include <vector>
 
 #include "common/status.h"
+#include "ip/route_table.h"  // InterfaceAddress
 #include "port/impairment.h"
 #include "wire/ip_addr.h"
 
 namespace shardtcp {
-
-struct InterfaceAddress {
-  IpAddr addr;
-  std::uint8_t prefix_len = 0;
-};
 
 struct RouteOption {
   IpAddr network;  // masked to prefix_len

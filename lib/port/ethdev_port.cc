@@ -152,10 +152,19 @@ Result<std::unique_ptr<EthdevPort>> EthdevPort::open(const EthdevConfig& c) {
       return R::failure(err(pid, "rte_eth_tx_queue_setup(" + std::to_string(q) + ")", rc));
   }
 
+  bool software_mac = false;
   if (c.mac) {
     rte_ether_addr mac = *c.mac;
     rc = rte_eth_dev_default_mac_addr_set(pid, &mac);
-    if (rc != 0) return R::failure(err(pid, "setting MAC " + mac_text(mac), rc));
+    if (rc == -ENOTSUP) {
+      // Software devices without a MAC filter (net_ring) deliver every frame; the
+      // address is the stack's, so record it and let the stack filter.
+      SHARDTCP_LOG(kPort, INFO, "port %u: device cannot set its MAC; using %s in software\n", pid,
+                   mac_text(mac).c_str());
+      software_mac = true;
+    } else if (rc != 0) {
+      return R::failure(err(pid, "setting MAC " + mac_text(mac), rc));
+    }
   }
 
   if (mtu != 0) {
@@ -189,8 +198,12 @@ Result<std::unique_ptr<EthdevPort>> EthdevPort::open(const EthdevConfig& c) {
     SHARDTCP_LOG(kPort, WARNING, "port %u: allmulticast: %s\n", pid, rte_strerror(-rc));
   }
 
-  rc = rte_eth_macaddr_get(pid, &info.mac);
-  if (rc != 0) return R::failure(err(pid, "rte_eth_macaddr_get", rc));
+  if (software_mac) {
+    info.mac = *c.mac;
+  } else {
+    rc = rte_eth_macaddr_get(pid, &info.mac);
+    if (rc != 0) return R::failure(err(pid, "rte_eth_macaddr_get", rc));
+  }
 
   info.rx_ipv4_cksum = (rx & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0;
   info.rx_l4_cksum = (rx & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) != 0;

@@ -127,35 +127,30 @@ rte_mbuf* FaultInjectingPort::private_copy(Lane& l, rte_mbuf* m) {
   return c;
 }
 
-// Appends to the ready queue; every frame appended overtakes each held frame once,
-// and held frames whose countdown reaches zero follow it. So a reordered frame is
-// overtaken by at most reorder_window frames.
-void FaultInjectingPort::to_ready(Lane& l, rte_mbuf* first) {
-  rte_mbuf* pending[kMaxReorderWindow + 1];
-  std::uint32_t n_pending = 0;
-  pending[n_pending++] = first;
-  while (n_pending > 0) {
-    rte_mbuf* m = pending[--n_pending];
-    if (l.ready.full()) {
-      l.counters.inc(FaultCounter::kOverflow);
-      rte_pktmbuf_free(m);
-    } else {
-      l.ready.push(m);
-    }
-    // Release, in hold order, the held frames this one completed.
-    std::uint32_t keep = 0;
-    rte_mbuf* released[kMaxReorderWindow];
-    std::uint32_t n_released = 0;
-    for (std::uint32_t i = 0; i < l.n_held; ++i) {
-      if (--l.held[i].countdown == 0) {
-        released[n_released++] = l.held[i].m;
-      } else {
-        l.held[keep++] = l.held[i];
-      }
-    }
-    l.n_held = keep;
-    // Stack order: push reversed so the earliest-held is appended first.
-    while (n_released > 0) pending[n_pending++] = released[--n_released];
+// Appends a frame that overtakes every held one. Held frames leave in the order they
+// were held, each once at least its countdown of frames has overtaken it (and after
+// every frame held before it). Held frames never overtake each other, so a frame is
+// overtaken only by frames appended here while it waits: at most reorder_window.
+void FaultInjectingPort::to_ready(Lane& l, rte_mbuf* m) {
+  push_ready(l, m);
+  for (std::uint32_t i = 0; i < l.n_held; ++i) {
+    if (l.held[i].countdown > 0) --l.held[i].countdown;
+  }
+  std::uint32_t released = 0;
+  while (released < l.n_held && l.held[released].countdown == 0)
+    push_ready(l, l.held[released++].m);
+  if (released > 0) {
+    std::copy(l.held.begin() + released, l.held.begin() + l.n_held, l.held.begin());
+    l.n_held -= released;
+  }
+}
+
+void FaultInjectingPort::push_ready(Lane& l, rte_mbuf* m) {
+  if (l.ready.full()) {
+    l.counters.inc(FaultCounter::kOverflow);
+    rte_pktmbuf_free(m);
+  } else {
+    l.ready.push(m);
   }
 }
 
@@ -233,16 +228,13 @@ void FaultInjectingPort::release_due(Lane& l, Instant now) {
     reorder_or_ready(l, l.delayed.pop().m, now);
   }
   // Held frames nobody overtook in time leave now, oldest first.
-  while (l.n_held > 0 && l.held[0].since + config_.reorder_max_hold <= now) {
-    rte_mbuf* m = l.held[0].m;
-    std::copy(l.held.begin() + 1, l.held.begin() + l.n_held, l.held.begin());
-    --l.n_held;
-    if (l.ready.full()) {
-      l.counters.inc(FaultCounter::kOverflow);
-      rte_pktmbuf_free(m);
-    } else {
-      l.ready.push(m);
-    }
+  std::uint32_t released = 0;
+  while (released < l.n_held && l.held[released].since + config_.reorder_max_hold <= now) {
+    push_ready(l, l.held[released++].m);
+  }
+  if (released > 0) {
+    std::copy(l.held.begin() + released, l.held.begin() + l.n_held, l.held.begin());
+    l.n_held -= released;
   }
 }
 

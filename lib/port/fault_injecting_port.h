@@ -70,6 +70,7 @@ class FaultInjectingPort final : public PacketPort {
   void pass_on(Lane& l, rte_mbuf* m, Instant now);
   void reorder_or_ready(Lane& l, rte_mbuf* m, Instant now);
   void to_ready(Lane& l, rte_mbuf* m);
+  void push_ready(Lane& l, rte_mbuf* m);
   void release_due(Lane& l, Instant now);
   void flush_tx(std::uint16_t queue, Lane& l);
   rte_mbuf* private_copy(Lane& l, rte_mbuf* m);

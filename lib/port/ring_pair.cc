@@ -4,6 +4,8 @@
 #include <rte_eth_ring.h>
 #include <rte_mbuf.h>
 
+#include <atomic>
+
 namespace shardtcp {
 
 namespace {
@@ -57,8 +59,14 @@ Result<std::unique_ptr<RingPair>> RingPair::create(const RingPairOptions& o) {
     return R::failure("ring pair: rte_eth_from_rings(" + name_b +
                       ") failed: " + rte_strerror(rte_errno));
   }
+  static std::atomic<std::uint8_t> serial{0};
+  const std::uint8_t nn = serial.fetch_add(1);
   for (int side = 0; side < 2; ++side) {
     EthdevConfig c;
+    const auto& given = side == 0 ? o.mac_a : o.mac_b;
+    c.mac = given
+                ? *given
+                : rte_ether_addr{{0x02, 0x72, 0x70, nn, 0x00, static_cast<std::uint8_t>(side + 1)}};
     c.port_id = static_cast<std::uint16_t>(side == 0 ? id_a : id_b);
     c.nb_queues = o.nb_queues;
     c.rx_pools = {o.pool};

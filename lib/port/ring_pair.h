@@ -5,6 +5,7 @@
 #include <rte_ring.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ struct RingPairOptions {
   unsigned ring_size = 1024;    // frames in flight per direction and queue (power of 2)
   rte_mempool* pool = nullptr;  // RX pool for both ports (net_ring does not allocate)
   std::uint16_t mtu = 0;        // recorded in PortInfo (rings carry any length)
+  // net_ring ports start with an all-zero MAC; each side gets a distinct locally
+  // administered one (02:72:70:NN:00:01 and :02, NN a per-process serial) unless given.
+  std::optional<rte_ether_addr> mac_a;
+  std::optional<rte_ether_addr> mac_b;
 };
 
 class RingPair {
