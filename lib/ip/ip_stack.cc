@@ -33,6 +33,37 @@ void store_be16(std::uint8_t* p, std::uint16_t host) {
   std::memcpy(p, &be, sizeof(be));
 }
 
+// Makes the first `n` bytes of a chained packet contiguous in its first segment by
+// moving bytes from the following segments into its tailroom (frames we fragmented
+// ourselves arrive as a 34-byte header segment followed by the payload). No-op when
+// they already are. False if the first segment cannot take them (not a private
+// direct buffer, or too little room).
+bool pullup(rte_mbuf* m, std::uint32_t n) {
+  if (n > m->pkt_len) return false;
+  if (m->data_len >= n) return true;
+  if (!RTE_MBUF_DIRECT(m) || rte_mbuf_refcnt_read(m) != 1 ||
+      rte_pktmbuf_tailroom(m) < n - m->data_len)
+    return false;
+  while (m->data_len < n && m->next != nullptr) {
+    rte_mbuf* seg = m->next;
+    const auto k =
+        static_cast<std::uint16_t>(std::min<std::uint32_t>(n - m->data_len, seg->data_len));
+    std::memcpy(rte_pktmbuf_mtod_offset(m, std::uint8_t*, m->data_len),
+                rte_pktmbuf_mtod(seg, const std::uint8_t*), k);
+    m->data_len = static_cast<std::uint16_t>(m->data_len + k);
+    seg->data_off = static_cast<std::uint16_t>(seg->data_off + k);
+    seg->data_len = static_cast<std::uint16_t>(seg->data_len - k);
+    if (seg->data_len == 0) {
+      // Unlink the emptied segment: zero-length segments upset some TX paths.
+      m->next = seg->next;
+      seg->next = nullptr;
+      m->nb_segs = static_cast<std::uint16_t>(m->nb_segs - 1);
+      rte_pktmbuf_free_seg(seg);
+    }
+  }
+  return m->data_len >= n;
+}
+
 }  // namespace
 
 // What ipv4_input learned about a datagram, for the layers above.
@@ -206,6 +237,8 @@ void IpStack::arp_input(rte_mbuf* m, const std::uint8_t* arp, std::size_t len, P
 
 void IpStack::ipv4_input(rte_mbuf* m, PacketContext& ctx) {
   ipv4_.inc(Ipv4Counter::kRxPackets);
+  // The whole IP header (up to 60 bytes) must be readable in the first segment.
+  pullup(m, std::min<std::uint32_t>(m->pkt_len, kEthLen + 60));
   const std::size_t contiguous = m->data_len - kEthLen;  // handle_frame checked >= 14
   const std::size_t total = m->pkt_len - kEthLen;
   bool verify = true;
@@ -304,6 +337,9 @@ void IpStack::ipv4_input(rte_mbuf* m, PacketContext& ctx) {
     rx.total = static_cast<std::uint16_t>(std::min<std::uint32_t>(m->pkt_len - kEthLen, 0xffff));
     rx.first_fragment = true;
   }
+  // Give the layer above its headers contiguous (a reassembled chain starts with the
+  // first fragment's segments, which may hold only the IP header).
+  pullup(m, std::min<std::uint32_t>(m->pkt_len, kEthLen + rx.ihl + 64));
   deliver(m, rx, ctx);
 }
 
