@@ -1,0 +1,171 @@
+#include "shardtcp/stack.h"
+
+#include <rte_ethdev.h>
+
+#include <atomic>
+
+#include "common/tsc_clock.h"
+#include "port/eal.h"
+#include "port/ethdev_port.h"
+#include "port/fault_injecting_port.h"
+#include "port/pcapng_capture_port.h"
+
+namespace shardtcp {
+
+namespace {
+
+// Pools and ports are named per stack so several stacks live in one process (tests).
+std::string unique_name(const char* what) {
+  static std::atomic<unsigned> serial{0};
+  return std::string("st_") + what + std::to_string(serial.fetch_add(1));
+}
+
+Result<std::uint16_t> pick_port(const std::string& device) {
+  if (!device.empty()) return EthdevPort::find(device);
+  std::uint16_t id;
+  RTE_ETH_FOREACH_DEV(id) { return id; }
+  return Result<std::uint16_t>::failure(
+      "no DPDK port available: name one with --vdev (e.g. --vdev=net_tap0,iface=stap0)");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Stack>> Stack::create(int argc, char** argv,
+                                             std::vector<std::string>* rest) {
+  auto consumed = eal_init_argv(argc, argv);
+  if (!consumed) return consumed.status();
+  std::vector<std::string> app_args;
+  for (int i = *consumed + 1; i < argc; ++i) app_args.emplace_back(argv[i]);
+  auto parsed = parse_stack_options(app_args);
+  if (!parsed) return parsed.status();
+  if (rest != nullptr) *rest = parsed->rest;
+  StackConfig config;
+  config.options = parsed->options;
+  return create(config);
+}
+
+Result<std::unique_ptr<Stack>> Stack::create(const StackConfig& config) {
+  if (!eal_initialized()) return Result<std::unique_ptr<Stack>>::failure("EAL is not initialised");
+  if (config.engines == 0) return Result<std::unique_ptr<Stack>>::failure("need at least one engine");
+  std::unique_ptr<Stack> s(new Stack(config));
+  Status st = s->build();
+  if (!st) return st;
+  return s;
+}
+
+Status Stack::build() {
+  const StackOptions& opt = config_.options;
+  if (opt.addresses.empty()) return Status::error("no address configured: pass --ip ADDR/PREFIX");
+
+  MbufPoolOptions po;
+  po.n_mbufs = config_.n_mbufs;
+  auto pool = create_mbuf_pool(unique_name("pool"), po);
+  if (!pool) return pool.status();
+  pool_ = *pool;
+
+  if (config_.clock != nullptr) {
+    clock_ = config_.clock;
+  } else {
+    own_clock_ = std::make_unique<TscClock>();
+    clock_ = own_clock_.get();
+  }
+
+  auto port_id = pick_port(config_.device);
+  if (!port_id) return port_id.status();
+  EthdevConfig ec;
+  ec.port_id = *port_id;
+  ec.nb_queues = config_.engines;
+  ec.rx_pools = {pool_};
+  ec.mtu = opt.mtu.value_or(0);
+  ec.promiscuous = config_.promiscuous;
+  auto ethdev = EthdevPort::open(ec);
+  if (!ethdev) return ethdev.status();
+  ethdev_ = std::move(*ethdev);
+  port_ = ethdev_.get();
+
+  if (opt.impair && opt.impair->active()) {
+    faults_ = std::make_unique<FaultInjectingPort>(*port_, *clock_, *opt.impair);
+    port_ = faults_.get();
+    for (const CounterGroup* g : faults_->counter_groups()) registry_.add(*g);
+  }
+  if (!opt.pcap_path.empty()) {
+    auto cap = PcapngCapturePort::open(*port_, opt.pcap_path);
+    if (!cap) return cap.status();
+    capture_ = std::move(*cap);
+    port_ = capture_.get();
+  }
+
+  IpStackConfig ipc;
+  ipc.port = port_->info();
+  for (const auto& a : opt.addresses)
+    if (a.addr.is_v4()) ipc.addresses.push_back({a.addr, a.prefix_len});
+  if (ipc.addresses.empty()) return Status::error("no IPv4 address configured (IPv6 is not supported yet)");
+  if (opt.gateway_v4) ipc.gateway = *opt.gateway_v4;
+  for (const auto& r : opt.routes) {
+    if (!r.network.is_v4()) continue;
+    Route route;
+    route.prefix = r.network;
+    route.prefix_len = r.prefix_len;
+    route.gateway = r.gateway;
+    ipc.routes.push_back(route);
+  }
+  ipc.mtu = port_->info().mtu;
+
+  shards_.resize(config_.engines);
+  for (std::uint16_t i = 0; i < config_.engines; ++i) {
+    Shard& sh = shards_[i];
+    sh.ip = std::make_unique<IpStack>(ipc);
+    EngineConfig engc;
+    engc.engine_id = i;
+    engc.queue = i;
+    sh.engine = std::make_unique<Engine>(*port_, pool_, *sh.ip, *clock_, engc);
+    registry_.add(sh.engine->counters());
+    for (const CounterGroup* g : sh.ip->counters()) registry_.add(*g);
+  }
+  return Status::ok();
+}
+
+Stack::~Stack() {
+  stop();
+  for (Shard& sh : shards_) {
+    registry_.remove(sh.engine->counters());
+    for (const CounterGroup* g : sh.ip->counters()) registry_.remove(*g);
+  }
+  if (faults_)
+    for (const CounterGroup* g : faults_->counter_groups()) registry_.remove(*g);
+  shards_.clear();  // engines free their buffered frames before the port goes
+  capture_.reset();
+  faults_.reset();
+  ethdev_.reset();
+  if (pool_ != nullptr) rte_mempool_free(pool_);
+}
+
+PacketContext Stack::context(std::uint16_t i) {
+  PacketContext ctx;
+  ctx.now = clock_->now();
+  ctx.tx = shards_[i].engine.get();
+  ctx.pool = pool_;
+  ctx.engine_id = i;
+  return ctx;
+}
+
+void Stack::poll_once() {
+  for (Shard& sh : shards_) sh.engine->poll_once();
+}
+
+Status Stack::start() {
+  if (launched_) return Status::ok();
+  std::vector<Engine*> engines;
+  for (Shard& sh : shards_) engines.push_back(sh.engine.get());
+  Status s = launcher_.launch(engines);
+  if (s) launched_ = true;
+  return s;
+}
+
+void Stack::stop() {
+  if (!launched_) return;
+  launcher_.stop_and_wait();
+  launched_ = false;
+}
+
+}  // namespace shardtcp
