@@ -648,19 +648,24 @@ bool Tcb::process_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
     return false;
   }
 
+  std::uint32_t newly_sacked = 0;
   if (sack_ok_ && seg.ack >= snd_una_) {
     SackScoreboard::AckResult r =
         sb_.on_ack(seg.ack, snd_max_,
                    std::span<const SackBlock>(seg.options.sack.data(), seg.options.sack_count));
     if (r.dsack) count(TcpCounter::kDsackRecv);
+    newly_sacked = r.newly_sacked;
   }
 
   std::uint32_t new_wnd = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
   if (seg.ack > snd_una_) {
     process_new_ack(seg, static_cast<std::uint32_t>(seg.ack - snd_una_), now, out);
-  } else if (seg.ack == snd_una_ && seg.payload.len == 0 && !seg.has(kFin) && new_wnd == snd_wnd_ &&
-             snd_max_ > snd_una_) {
-    process_dup_ack(now, out);  // RFC 5681 §2 duplicate ACK
+  } else if (seg.ack == snd_una_ && snd_max_ > snd_una_) {
+    // With SACK a duplicate ACK is one that SACKs new data (RFC 6675 §2), whatever
+    // its window or payload; without, the RFC 5681 §2 definition applies.
+    bool dup =
+        sack_ok_ ? newly_sacked > 0 : seg.payload.len == 0 && !seg.has(kFin) && new_wnd == snd_wnd_;
+    if (dup) process_dup_ack(now, out);
   }
   update_send_window(seg);
 
@@ -991,6 +996,17 @@ bool Tcb::retransmit_range(Instant now, TcpOutput& out, SeqNum seq, std::uint32_
 bool Tcb::send_new_data(Instant now, TcpOutput& out, std::uint32_t budget) {
   bool sent = false;
   while (!out.segments_full()) {
+    if (sack_ok_ && snd_nxt_ < snd_max_ && consecutive_rto_ < 2) {
+      // Go-back-N after an RTO skips what the peer SACKed (RFC 6675 §5.1). A segment
+      // counts as held when both its ends are SACKed; should that guess be wrong, the
+      // next RTO clears the scoreboard and resends everything.
+      const std::uint32_t step_max = effective_mss(false);
+      while (snd_nxt_ < data_end()) {
+        std::uint32_t l = std::min(step_max, static_cast<std::uint32_t>(data_end() - snd_nxt_));
+        if (!sb_.is_sacked(snd_nxt_) || !sb_.is_sacked(snd_nxt_ + (l - 1))) break;
+        snd_nxt_ += l;
+      }
+    }
     const SeqNum end = data_end();
     const std::uint32_t unsent = data_end_len();
     const bool fin_pending = fin_queued_ && snd_nxt_ <= end;
@@ -1190,7 +1206,9 @@ void Tcb::on_rto(Instant now, TcpOutput& out) {
   in_recovery_ = false;
   dupacks_ = 0;
   recover_ = snd_max_;  // RFC 6582 §3.2 step 4 after a timeout
-  if (sack_ok_) sb_.reset(snd_una_);
+  // Keep SACK information across the first RTO so go-back-N can skip held data; a
+  // repeated RTO may mean the receiver reneged, so then start afresh.
+  if (sack_ok_ && consecutive_rto_ >= 2) sb_.reset(snd_una_);
   high_rxt_ = snd_una_;
   rtt_seq_.reset();
   snd_nxt_ = snd_una_;  // go back N: resend from the first unacknowledged byte
