@@ -115,8 +115,10 @@ class UdpLayer final : public TransportHandler {
   // the route. ENETUNREACH no route, EDESTADDRREQ port 0.
   int connect(UdpSocketId id, const Endpoint& peer);
   // One datagram to the connected peer. Returns len. EDESTADDRREQ not connected,
-  // EMSGSIZE > kMaxPayload, ENETUNREACH, ENOBUFS; a pending error is returned (and
-  // cleared) first, as Linux does.
+  // EMSGSIZE > kMaxPayload, ENETUNREACH, ENOBUFS (no mbufs); a pending error is
+  // returned (and cleared) first, as Linux does. A datagram the IP layer drops after
+  // taking it (ARP queue full) counts as send_dropped but still returns len, as
+  // Linux does without IP_RECVERR.
   long send(UdpSocketId id, const void* data, std::size_t len);
   // One datagram to `to` (binds an ephemeral port first if unbound).
   long send_to(UdpSocketId id, const void* data, std::size_t len, const Endpoint& to);
@@ -203,7 +205,11 @@ class UdpLayer final : public TransportHandler {
   // sockets that did not match the sender.
   std::uint32_t lookup(const IpAddr& local, std::uint16_t local_port, const IpAddr& remote,
                        std::uint16_t remote_port, bool* peer_filtered) const;
-  long send_datagram(Socket& s, UdpSocketId id, rte_mbuf* payload, const Endpoint& to);
+  // Source address (bound, or the route's) and an ephemeral port if unbound;
+  // -errno (counted) on failure. Runs before any mbuf is allocated.
+  int prepare_send(Socket& s, UdpSocketId id, const Endpoint& to, IpAddr* src);
+  // Prepends the header, checksums, hands to IpStack::output; owns `payload`.
+  long send_datagram(Socket& s, rte_mbuf* payload, const IpAddr& src, const Endpoint& to);
   void fire(std::uint32_t slot, UdpEvent ev);
 
   IpStack& ip_;
