@@ -5,6 +5,8 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 
@@ -20,16 +22,21 @@ using testing::make_frame;
 struct Command {
   int status = -1;
   std::string out;
+  std::string err;
 };
 
 Command run(const std::string& cmd) {
   Command c;
-  FILE* p = popen((cmd + " 2>/tmp/eng_tshark_stderr").c_str(), "r");
+  const std::string err = "/tmp/eng_tshark_stderr_" + std::to_string(getpid());
+  FILE* p = popen((cmd + " 2>" + err).c_str(), "r");
   if (p == nullptr) return c;
   std::array<char, 4096> buf;
   std::size_t n;
   while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) c.out.append(buf.data(), n);
   c.status = pclose(p);
+  std::ifstream e(err);
+  c.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
+  unlink(err.c_str());
   return c;
 }
 
@@ -93,13 +100,21 @@ TEST_F(PcapngCaptureTest, TsharkReadsExactlyTheFramesWritten) {
     EXPECT_EQ((*cap)->frames_written(), 5u);
     EXPECT_EQ((*cap)->frames_missed(), 0u);
   }
-  const Command c = run("tshark -r " + path_ + " -T fields -e frame.len -e eth.type -e data.data");
+  const Command c =
+      run("tshark -r " + path_ +
+          " -T fields -e frame.packet_flags_direction -e frame.len -e eth.type -e data.data");
   ASSERT_EQ(c.status, 0) << "tshark failed; output: " << c.out;
+  // tshark reports a damaged or truncated file on stderr even when it exits 0.
+  EXPECT_EQ(c.err.find("appears to be damaged"), std::string::npos) << c.err;
+  EXPECT_EQ(c.err.find("cut short"), std::string::npos) << c.err;
   const auto got = lines(c.out);
   ASSERT_EQ(got.size(), 5u) << c.out;
   const unsigned lens[5] = {60, 70, 80, 60, 80};
   for (std::size_t i = 0; i < 5; ++i) {
-    EXPECT_EQ(got[i], std::to_string(lens[i]) + "\t0x88b5\t" + expected[i]) << "frame " << i;
+    // Direction flag of the pcapng packet block: 2 outbound (TX), 1 inbound (RX).
+    const std::string dir = i < 3 ? "0x00000002" : "0x00000001";
+    EXPECT_EQ(got[i], dir + "\t" + std::to_string(lens[i]) + "\t0x88b5\t" + expected[i])
+        << "frame " << i;
   }
 }
 
