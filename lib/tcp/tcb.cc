@@ -638,7 +638,7 @@ bool Tcb::process_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
   // peer could have seen, is not believed.
   if (seg.ack > snd_max_) {
     count(TcpCounter::kDropAckTooNew);
-    send_ack(now, out);
+    send_challenge_ack(now, out);  // rate-limited: such ACKs may be forged (RFC 5961 §5.2)
     return false;
   }
   std::uint32_t max_wnd = std::max<std::uint32_t>(max_snd_wnd_, 1);

@@ -98,6 +98,11 @@ class Tcb {
 
   // ---- options ----
   void set_nodelay(bool on) { cfg_.nodelay = on; }
+  // Path MTU of the route (and address family), before open: sets the advertised MSS.
+  void set_route_mtu(std::uint32_t mtu, bool ipv6) {
+    cfg_.mtu = mtu;
+    cfg_.ipv6 = ipv6;
+  }
   void set_keepalive(bool on, Duration idle, Duration interval, std::uint32_t count, Instant now);
   // Buffer sizes can grow back only up to the size at construction (storage is
   // reserved then); shrinking works any time.

@@ -113,8 +113,8 @@ TcpReceiver::InsertResult TcpReceiver::insert(SeqNum seq, const Payload& pl) {
     return r;
   }
 
-  // Out of order: keep ooo_ sorted and disjoint. Existing pieces win; the new one is
-  // trimmed against its predecessor and either swallows or is clipped by successors.
+  // Out of order: keep ooo_ sorted and disjoint. The new piece is trimmed against its
+  // predecessor, replaces successors it covers entirely and is clipped by the next one.
   r.out_of_order = true;
   std::uint32_t pos = 0;
   while (pos < ooo_count_ && ooo_[pos].seq < p.seq) ++pos;
@@ -132,6 +132,11 @@ TcpReceiver::InsertResult TcpReceiver::insert(SeqNum seq, const Payload& pl) {
       p.len -= cut;
       p.seq = prev_end;
     }
+  }
+  if (pos < ooo_count_ && ooo_[pos].seq == p.seq && ooo_[pos].len >= p.len) {
+    note_duplicate(seq, end);
+    r.duplicate = true;
+    return r;
   }
   // Remove successors entirely covered by the new piece.
   std::uint32_t covered = 0;

@@ -132,6 +132,7 @@ TEST_F(Established, AckOfUnsentDataIsDroppedWithAck) {
   EXPECT_EQ(a.seg.ack, SeqNum(peer_seq_));
   EXPECT_EQ(tcb->snd_una(), SeqNum(our_seq_));
   EXPECT_EQ(counter(TcpCounter::kDropAckTooNew), 1u);
+  EXPECT_EQ(counter(TcpCounter::kChallengeAcks), 1u);
 }
 
 TEST_F(Established, AckOlderThanMaxWindowDrawsChallengeAck) {

@@ -91,6 +91,15 @@ TEST_F(SynSent, SynAckWithOptionsEstablishes) {
   EXPECT_EQ(tcb->next_deadline(), Instant::never());
 }
 
+TEST_F(TcbTest, SynSent_RouteMtuSetsAdvertisedMss) {
+  make();
+  tcb->set_route_mtu(9000, true);
+  out.clear();
+  tcb->open_active(local(), peer(), SeqNum(kIss), now, out);
+  ASSERT_EQ(out.segment_count(), 1u);
+  EXPECT_EQ(out.segment(0).seg.options.mss, std::optional<std::uint16_t>(8940));
+}
+
 TEST_F(SynSent, SynAckWithoutOptionsFallsBackToDefaults) {
   Emitted e = send(seg(kSyn | kAck, kPeerIss, kIss + 1, 8000));
   EXPECT_EQ(tcb->state(), TcpState::kEstablished);

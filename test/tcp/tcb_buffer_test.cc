@@ -1,0 +1,188 @@
+// The TCB's byte storage: SendBuffer (chunk chain addressed by stream offset) and
+// TcpReceiver (zero-copy in-order queue, bounded out-of-order queue, SACK/D-SACK).
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tcp/tcp_buffer.h"
+#include "tcp/tcp_receiver.h"
+
+namespace shardtcp {
+namespace {
+
+std::string pattern(std::size_t n, std::size_t from = 0) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('A' + (from + i) % 23);
+  return s;
+}
+
+TEST(SendBuffer, AppendsAcrossChunksAndCopiesByStreamOffset) {
+  HeapBufferOps ops(100);
+  {
+    SendBuffer b(ops, 1000, ops.chunk_size());
+    std::string d = pattern(750);
+    EXPECT_EQ(b.append(reinterpret_cast<const std::uint8_t*>(d.data()), 750), 750u);
+    EXPECT_EQ(ops.live_chunks(), 8);
+    std::string got(200, '\0');
+    EXPECT_EQ(b.copy(90, 200, reinterpret_cast<std::uint8_t*>(got.data())), 200u);
+    EXPECT_EQ(got, d.substr(90, 200));
+    int pieces = 0;
+    b.for_each_chunk(90, 200, [&](const std::uint8_t*, std::uint32_t, void*) { ++pieces; });
+    EXPECT_EQ(pieces, 3);  // 90..100, 100..200, 200..290
+  }
+  EXPECT_EQ(ops.live_chunks(), 0);
+}
+
+TEST(SendBuffer, ConsumeFreesChunksAndKeepsOffsetsStable) {
+  HeapBufferOps ops(100);
+  SendBuffer b(ops, 1000, ops.chunk_size());
+  std::string d = pattern(450);
+  b.append(reinterpret_cast<const std::uint8_t*>(d.data()), 450);
+  b.consume(250);
+  EXPECT_EQ(b.head_offset(), 250u);
+  EXPECT_EQ(b.size(), 200u);
+  EXPECT_EQ(ops.live_chunks(), 3);
+  std::string more = pattern(100, 450);
+  b.append(reinterpret_cast<const std::uint8_t*>(more.data()), 100);
+  std::string got(300, '\0');
+  b.copy(250, 300, reinterpret_cast<std::uint8_t*>(got.data()));
+  EXPECT_EQ(got, pattern(300, 250));
+  b.consume(300);
+  EXPECT_EQ(b.size(), 0u);
+  EXPECT_LE(ops.live_chunks(), 1);  // the tail chunk is kept for the next append
+}
+
+TEST(SendBuffer, BoundedByCapacityAndByAllocator) {
+  HeapBufferOps ops(100);
+  SendBuffer b(ops, 300, ops.chunk_size());
+  std::string d = pattern(1000);
+  EXPECT_EQ(b.append(reinterpret_cast<const std::uint8_t*>(d.data()), 1000), 300u);
+  EXPECT_EQ(b.free_space(), 0u);
+  HeapBufferOps tight(100);
+  tight.set_chunk_limit(2);
+  SendBuffer c(tight, 1000, tight.chunk_size());
+  EXPECT_EQ(c.append(reinterpret_cast<const std::uint8_t*>(d.data()), 1000), 200u);
+}
+
+class Receiver : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    rx.reset(SeqNum());
+    for (void* h : held) ops.release(h);
+    EXPECT_EQ(ops.live_blocks(), 0);
+  }
+  TcpReceiver::InsertResult put(std::uint32_t seq, const std::string& s) {
+    Payload p = ops.make_payload(reinterpret_cast<const std::uint8_t*>(s.data()),
+                                 static_cast<std::uint32_t>(s.size()));
+    held.push_back(p.handle);
+    return rx.insert(SeqNum(seq), p);
+  }
+  std::string read(std::uint32_t n, bool peek = false) {
+    std::string s(n, '\0');
+    s.resize(rx.read(reinterpret_cast<std::uint8_t*>(s.data()), n, peek));
+    return s;
+  }
+  HeapBufferOps ops;
+  TcpReceiver rx{ops, 10000, 64, 4};
+  std::vector<void*> held;
+};
+
+TEST_F(Receiver, InOrderDataIsKeptByReferenceUntilRead) {
+  rx.reset(SeqNum(100));
+  auto r = put(100, "hello");
+  EXPECT_EQ(r.advanced, 5u);
+  for (void* h : held) ops.release(h);
+  held.clear();
+  EXPECT_EQ(ops.live_blocks(), 1);  // the receiver still holds it
+  EXPECT_EQ(read(3, true), "hel");
+  EXPECT_EQ(rx.readable(), 5u);
+  EXPECT_EQ(read(3), "hel");
+  EXPECT_EQ(read(10), "lo");
+  EXPECT_EQ(ops.live_blocks(), 0);  // released once fully read
+}
+
+TEST_F(Receiver, OutOfOrderIsQueuedAndDrainedOnGapFill) {
+  rx.reset(SeqNum(0));
+  EXPECT_TRUE(put(10, "klmno").out_of_order);
+  EXPECT_TRUE(put(5, "fghij").out_of_order);
+  EXPECT_EQ(rx.ooo_bytes(), 10u);
+  auto r = put(0, "abcde");
+  EXPECT_TRUE(r.filled_gap);
+  EXPECT_EQ(r.advanced, 15u);
+  EXPECT_EQ(read(100), "abcdefghijklmno");
+}
+
+TEST_F(Receiver, OverlapsAreTrimmedAndCoveredPiecesReplaced) {
+  rx.reset(SeqNum(0));
+  put(10, "KLM");
+  put(20, "UV");
+  put(8, "ijklmnopqrstuvwxyz");  // covers both islands and more: replaces them
+  EXPECT_EQ(rx.ooo_segments(), 1u);
+  put(22, "wxYZ12");  // overlaps the tail: only the new bytes are kept
+  EXPECT_EQ(rx.ooo_segments(), 2u);
+  put(0, "abcdefgh");
+  EXPECT_EQ(read(100), "abcdefghijklmnopqrstuvwxyz12");
+}
+
+TEST_F(Receiver, DuplicatesRecordDsack) {
+  rx.reset(SeqNum(0));
+  put(0, "abcdef");
+  auto r = put(2, "cd");
+  EXPECT_TRUE(r.duplicate);
+  SackBlock b[4];
+  ASSERT_EQ(rx.sack_blocks(b, 4), 1);
+  EXPECT_EQ(b[0], (SackBlock{SeqNum(2), SeqNum(4)}));
+  rx.clear_dsack();
+  EXPECT_EQ(rx.sack_blocks(b, 4), 0);
+  // A duplicate of out-of-order data is reported too, ahead of the SACK blocks.
+  put(20, "xyz");
+  EXPECT_TRUE(put(20, "xyz").duplicate);
+  ASSERT_EQ(rx.sack_blocks(b, 4), 2);
+  EXPECT_EQ(b[0], (SackBlock{SeqNum(20), SeqNum(23)}));
+  EXPECT_EQ(b[1], (SackBlock{SeqNum(20), SeqNum(23)}));
+}
+
+TEST_F(Receiver, SackBlocksMostRecentFirstAndBounded) {
+  rx.reset(SeqNum(0));
+  put(10, "a");
+  put(30, "b");
+  put(20, "c");
+  SackBlock b[4];
+  ASSERT_EQ(rx.sack_blocks(b, 2), 2);
+  EXPECT_EQ(b[0].left, SeqNum(20));
+  EXPECT_EQ(b[1].left, SeqNum(30));
+  // Adjacent pieces are reported as one block.
+  put(11, "abcdefghi");
+  ASSERT_EQ(rx.sack_blocks(b, 4), 2);
+  EXPECT_EQ(b[0], (SackBlock{SeqNum(10), SeqNum(21)}));
+  EXPECT_EQ(b[1], (SackBlock{SeqNum(30), SeqNum(31)}));
+}
+
+TEST_F(Receiver, OutOfOrderQueueIsBounded) {
+  rx.reset(SeqNum(0));
+  for (std::uint32_t i = 0; i < 4; ++i) EXPECT_FALSE(put(10 + 10 * i, "x").dropped);
+  EXPECT_TRUE(put(100, "y").dropped);
+  EXPECT_EQ(rx.ooo_segments(), 4u);
+  EXPECT_EQ(rx.free_space(), 10000u - 4u);
+}
+
+TEST(ReceiverLimits, InOrderRingFullDropsUntilRead) {
+  HeapBufferOps ops;
+  {
+    TcpReceiver rx(ops, 10000, 4, 4);
+    rx.reset(SeqNum(0));
+    std::vector<void*> held;
+    for (int i = 0; i < 5; ++i) {
+      Payload p = ops.make_payload(reinterpret_cast<const std::uint8_t*>("z"), 1);
+      held.push_back(p.handle);
+      auto r = rx.insert(SeqNum(static_cast<std::uint32_t>(i)), p);
+      EXPECT_EQ(r.dropped, i == 4);
+    }
+    EXPECT_EQ(rx.rcv_nxt(), SeqNum(4));
+    for (void* h : held) ops.release(h);
+  }
+  EXPECT_EQ(ops.live_blocks(), 0);
+}
+
+}  // namespace
+}  // namespace shardtcp
