@@ -67,3 +67,5 @@ kill $SRV 2>/dev/null
 sleep 1
 kill $TS; wait $TS 2>/dev/null
 tshark -r $D/tcp.pcap 2>/dev/null
+
+# The IPv6 frames come from tcp_capture_frames_v6.sh.

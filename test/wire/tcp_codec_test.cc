@@ -331,3 +331,57 @@ TEST(TcpFuzzTest, MutatedCapturesNeverCrash) {
 
 }  // namespace
 }  // namespace shardtcp
+
+namespace shardtcp {
+namespace {
+
+constexpr std::size_t kL4v6 = 14 + 40;
+const IpAddr kA6 = *IpAddr::parse("2001:db8:1::1");
+const IpAddr kB6 = *IpAddr::parse("2001:db8:1::2");
+
+template <std::size_t N>
+void expect_round_trip_v6(const std::uint8_t (&frame)[N]) {
+  TcpSegment seg;
+  TcpOptionStatus st = TcpOptionStatus::kTruncated;
+  ASSERT_EQ(decode_tcp(kA6, kB6, frame + kL4v6, N - kL4v6, true, seg, &st), TcpWireDrop::kNone);
+  EXPECT_EQ(st, TcpOptionStatus::kOk);
+  std::vector<std::uint8_t> out(N - kL4v6);
+  const std::size_t hlen = emit_tcp_header(out.data(), out.size(), seg);
+  ASSERT_GT(hlen, 0u);
+  std::memcpy(out.data() + hlen, seg.payload.data, seg.payload.len);
+  set_tcp_checksum(out.data(), l4_checksum(kA6, kB6, IPPROTO_TCP, out.data(), out.size()));
+  EXPECT_EQ(0, std::memcmp(out.data(), frame + kL4v6, out.size()));
+  const auto* ip6 = reinterpret_cast<const rte_ipv6_hdr*>(frame + 14);
+  EXPECT_TRUE(l4_checksum_ok_ipv6(ip6, frame + kL4v6));
+}
+
+TEST(TcpCodecV6Test, LinuxSyn) {
+  TcpSegment s;
+  ASSERT_EQ(decode_tcp(kA6, kB6, captured_tcp::kTcp6Syn + kL4v6,
+                       sizeof(captured_tcp::kTcp6Syn) - kL4v6, true, s),
+            TcpWireDrop::kNone);
+  EXPECT_EQ(s.src_port, 39058);
+  EXPECT_EQ(s.seq, SeqNum(438773121u));
+  EXPECT_EQ(s.options.mss, 1440);
+  EXPECT_EQ(s.options.window_scale, 10);
+  EXPECT_EQ(s.options.timestamps->value, 3731415850u);
+  expect_round_trip_v6(captured_tcp::kTcp6Syn);
+}
+
+TEST(TcpCodecV6Test, LinuxDataWithTimestamps) {
+  expect_round_trip_v6(captured_tcp::kTcp6DataTs);
+  TcpSegment s;
+  ASSERT_EQ(decode_tcp(kA6, kB6, captured_tcp::kTcp6DataTs + kL4v6,
+                       sizeof(captured_tcp::kTcp6DataTs) - kL4v6, true, s),
+            TcpWireDrop::kNone);
+  ASSERT_EQ(s.payload.len, 15u);
+  EXPECT_EQ(0, std::memcmp(s.payload.data, "hello over ipv6", 15));
+  EXPECT_EQ(s.ack, SeqNum(3527373858u));
+  // A different destination address in the pseudo-header must fail verification.
+  EXPECT_EQ(decode_tcp(kA6, *IpAddr::parse("2001:db8:1::3"), captured_tcp::kTcp6DataTs + kL4v6,
+                       sizeof(captured_tcp::kTcp6DataTs) - kL4v6, true, s),
+            TcpWireDrop::kBadChecksum);
+}
+
+}  // namespace
+}  // namespace shardtcp

@@ -112,3 +112,29 @@ TEST(UdpFuzzTest, RandomBytesNeverCrash) {
 
 }  // namespace
 }  // namespace shardtcp
+
+namespace shardtcp {
+namespace {
+
+TEST(UdpCodecV6Test, LinuxDatagramRoundTrip) {
+  constexpr std::size_t kL4v6 = 14 + 40;
+  const IpAddr a = *IpAddr::parse("2001:db8:1::1");
+  const IpAddr b = *IpAddr::parse("2001:db8:1::2");
+  const auto& f = captured_tcp::kUdp6Datagram;
+  UdpWireDrop why;
+  const auto v = decode_udp(a, b, f + kL4v6, sizeof(f) - kL4v6, true, &why);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->src_port(), 60347);
+  EXPECT_EQ(v->dst_port(), 5002);
+  ASSERT_EQ(v->payload_len(), 12u);
+  EXPECT_EQ(0, std::memcmp(v->payload(), "udp6 payload", 12));
+  std::uint8_t out[20];
+  ASSERT_EQ(emit_udp_header(out, sizeof(out), 60347, 5002, 12), 8u);
+  std::memcpy(out + 8, v->payload(), 12);
+  udp_finish_checksum(a, b, out, sizeof(out));
+  EXPECT_EQ(0, std::memcmp(out, f + kL4v6, sizeof(out)));
+  EXPECT_TRUE(l4_checksum_ok_ipv6(reinterpret_cast<const rte_ipv6_hdr*>(f + 14), f + kL4v6));
+}
+
+}  // namespace
+}  // namespace shardtcp
