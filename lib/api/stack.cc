@@ -78,6 +78,9 @@ Status Stack::build() {
   ec.rx_pools = {pool_};
   ec.mtu = opt.mtu.value_or(0);
   ec.promiscuous = config_.promiscuous;
+  // A capture records frames before the device sees them: with TX checksum offload
+  // the recorded checksums would be blanks, so capturing stacks checksum in software.
+  if (!opt.pcap_path.empty()) ec.want_tx_cksum = false;
   auto ethdev = EthdevPort::open(ec);
   if (!ethdev) return ethdev.status();
   ethdev_ = std::move(*ethdev);
@@ -124,6 +127,8 @@ Status Stack::build() {
   }
   return Status::ok();
 }
+
+Stack::Stack(const StackConfig& config) : config_(config) {}
 
 Stack::~Stack() {
   stop();

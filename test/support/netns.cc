@@ -44,3 +44,55 @@ std::string command_output(const std::string& cmd) {
 }
 
 }  // namespace shardtcp::testing
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace shardtcp::testing {
+
+BackgroundCommand::BackgroundCommand(const std::string& cmd) {
+  char tmpl[] = "/tmp/shardtcp-bg-XXXXXX";
+  int fd = mkstemp(tmpl);
+  if (fd < 0) return;
+  out_path_ = tmpl;
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fd);
+}
+
+BackgroundCommand::~BackgroundCommand() {
+  if (pid_ > 0 && status_ == -1) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (!out_path_.empty()) unlink(out_path_.c_str());
+}
+
+bool BackgroundCommand::finished() {
+  if (pid_ <= 0) return true;
+  if (status_ != -1) return true;
+  int st = 0;
+  if (waitpid(pid_, &st, WNOHANG) == pid_) {
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return true;
+  }
+  return false;
+}
+
+std::string BackgroundCommand::output() const {
+  std::ifstream in(out_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace shardtcp::testing

@@ -35,3 +35,28 @@ std::string command_output(const std::string& cmd);
 
 // Note: a namespace change applies to the calling thread and the threads it creates
 // afterwards, so an interop test executable enters its namespace before rte_eal_init.
+
+namespace shardtcp::testing {
+
+// A shell command running in the background (in the caller's namespace) while the
+// test thread keeps polling the stack. Output goes to a temporary file.
+class BackgroundCommand {
+ public:
+  explicit BackgroundCommand(const std::string& cmd);
+  ~BackgroundCommand();  // kills the command if it still runs
+  BackgroundCommand(const BackgroundCommand&) = delete;
+  BackgroundCommand& operator=(const BackgroundCommand&) = delete;
+
+  bool started() const { return pid_ > 0; }
+  // True once the command has exited (reaps it).
+  bool finished();
+  int exit_status() const { return status_; }
+  std::string output() const;
+
+ private:
+  int pid_ = -1;
+  int status_ = -1;
+  std::string out_path_;
+};
+
+}  // namespace shardtcp::testing
