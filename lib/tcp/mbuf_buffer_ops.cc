@@ -1,0 +1,49 @@
+#include "tcp/mbuf_buffer_ops.h"
+
+namespace shardtcp {
+
+MbufBufferOps::MbufBufferOps(rte_mempool* pool, unsigned reserve)
+    : pool_(pool),
+      reserve_(reserve),
+      chunk_size_(pool != nullptr ? static_cast<std::uint32_t>(rte_pktmbuf_data_room_size(pool) -
+                                                               RTE_PKTMBUF_HEADROOM)
+                                  : 0) {}
+
+void MbufBufferOps::retain(void* handle) {
+  if (handle != nullptr) rte_mbuf_refcnt_update(static_cast<rte_mbuf*>(handle), 1);
+}
+
+void MbufBufferOps::release(void* handle) {
+  // rte_pktmbuf_free drops one reference and returns the mbuf when it was the last.
+  if (handle != nullptr) rte_pktmbuf_free(static_cast<rte_mbuf*>(handle));
+}
+
+bool MbufBufferOps::exhausted() const {
+  return pool_ == nullptr || rte_mempool_avail_count(pool_) <= reserve_;
+}
+
+bool MbufBufferOps::alloc_chunk(BufferChunk& out) {
+  if (exhausted()) {
+    ++chunk_failures_;
+    return false;
+  }
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  if (m == nullptr) {
+    ++chunk_failures_;
+    return false;
+  }
+  out.data = rte_pktmbuf_mtod(m, std::uint8_t*);
+  out.capacity = rte_pktmbuf_tailroom(m);
+  out.handle = m;
+  ++live_chunks_;
+  return true;
+}
+
+void MbufBufferOps::free_chunk(const BufferChunk& chunk) {
+  if (chunk.handle == nullptr) return;
+  // Indirect mbufs still in flight hold their own references to the buffer.
+  rte_pktmbuf_free(static_cast<rte_mbuf*>(chunk.handle));
+  --live_chunks_;
+}
+
+}  // namespace shardtcp

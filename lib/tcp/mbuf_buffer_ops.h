@@ -1,0 +1,48 @@
+// BufferOps over DPDK mbufs, so a connection's bytes live in the engine's mbuf pool:
+//  - received payloads stay in the mbuf they arrived in (retain = one more reference,
+//    release = drop one), so nothing is copied until the application reads;
+//  - send storage is whole mbufs from the pool (the data room is the chunk), which the
+//    emitter can reference from indirect mbufs instead of copying.
+// A low-water reserve keeps the last `reserve` mbufs of the pool for headers and ACKs:
+// send storage never takes them, so a full send side cannot starve the receive path
+// of the ACKs that would drain it (the application's send just accepts fewer bytes).
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include <cstdint>
+
+#include "tcp/tcp_buffer.h"
+
+namespace shardtcp {
+
+class MbufBufferOps final : public BufferOps {
+ public:
+  // `pool` must outlive this object; `reserve` mbufs are left for headers and ACKs.
+  MbufBufferOps(rte_mempool* pool, unsigned reserve);
+
+  // Handles are single-segment rte_mbufs (the TCP layer linearises chains first).
+  void retain(void* handle) override;
+  void release(void* handle) override;
+  bool alloc_chunk(BufferChunk& out) override;
+  void free_chunk(const BufferChunk& chunk) override;
+  std::uint32_t chunk_size() const override { return chunk_size_; }
+
+  rte_mempool* pool() const { return pool_; }
+  unsigned reserve() const { return reserve_; }
+  void set_reserve(unsigned r) { reserve_ = r; }
+  // True when the pool is down to its reserve: new connections are refused (ENOBUFS).
+  bool exhausted() const;
+  std::uint64_t chunk_alloc_failures() const { return chunk_failures_; }
+  std::int64_t live_chunks() const { return live_chunks_; }
+
+ private:
+  rte_mempool* pool_;
+  unsigned reserve_;
+  std::uint32_t chunk_size_;
+  std::int64_t live_chunks_ = 0;
+  std::uint64_t chunk_failures_ = 0;
+};
+
+}  // namespace shardtcp

@@ -1,0 +1,138 @@
+#include "tcp/tcp_emitter.h"
+
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "wire/tcp.h"
+
+namespace shardtcp {
+namespace {
+
+// Complemented L4 checksum over a chain: pseudo-header plus every byte of `m`.
+std::uint16_t chain_checksum(const rte_mbuf* m, const IpAddr& src, const IpAddr& dst) {
+  std::uint16_t body = 0;
+  if (rte_raw_cksum_mbuf(m, 0, m->pkt_len, &body) != 0) return 0;
+  // Both sums are in wire order, so they add as they are.
+  std::uint32_t sum = l4_pseudo_header_checksum(src, dst, IPPROTO_TCP, m->pkt_len);
+  sum += body;
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<std::uint16_t>(~sum);
+}
+
+rte_mbuf* header_mbuf(const TcpSegment& seg, rte_mempool* pool, std::size_t* hl) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool);
+  if (m == nullptr) return nullptr;
+  *hl = tcp_header_len(seg);
+  auto* h = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, static_cast<std::uint16_t>(*hl)));
+  if (h == nullptr || emit_tcp_header(h, *hl, seg) != *hl) {
+    rte_pktmbuf_free(m);
+    return nullptr;
+  }
+  return m;
+}
+
+}  // namespace
+
+OutputResult TcpEmitter::emit(const OutSegment& out, const SendBuffer* sndbuf, const IpAddr& src,
+                              const IpAddr& dst, PacketContext& ctx) {
+  std::size_t hl = 0;
+  rte_mbuf* m = header_mbuf(out.seg, ctx.pool, &hl);
+  if (m == nullptr) return OutputResult::kNoBuffer;
+  if (out.payload_len > 0) {
+    bool ok = sndbuf != nullptr;
+    if (ok) {
+      if (config_.zero_copy && out.payload_len > config_.copy_threshold) {
+        ok = attach_payload(m, *sndbuf, out.stream_offset, out.payload_len, ctx.pool);
+        if (ok) ++zero_copy_segments_;
+      } else {
+        ok = copy_payload(m, *sndbuf, out.stream_offset, out.payload_len, ctx.pool);
+      }
+    }
+    if (!ok) {
+      rte_pktmbuf_free(m);
+      return OutputResult::kNoBuffer;
+    }
+  }
+  return finish(m, hl, src, dst, ctx);
+}
+
+OutputResult TcpEmitter::emit_control(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
+                                      PacketContext& ctx) {
+  std::size_t hl = 0;
+  rte_mbuf* m = header_mbuf(seg, ctx.pool, &hl);
+  if (m == nullptr) return OutputResult::kNoBuffer;
+  return finish(m, hl, src, dst, ctx);
+}
+
+bool TcpEmitter::copy_payload(rte_mbuf* m, const SendBuffer& sndbuf, std::uint64_t off,
+                              std::uint32_t len, rte_mempool* pool) {
+  rte_mbuf* seg = m;
+  while (len > 0) {
+    std::uint16_t room = rte_pktmbuf_tailroom(seg);
+    if (room == 0) {
+      rte_mbuf* next = rte_pktmbuf_alloc(pool);
+      if (next == nullptr) return false;
+      if (rte_pktmbuf_chain(m, next) != 0) {
+        rte_pktmbuf_free(next);
+        return false;
+      }
+      seg = next;
+      continue;
+    }
+    const std::uint32_t take = std::min<std::uint32_t>(room, len);
+    std::uint8_t* dst = rte_pktmbuf_mtod_offset(seg, std::uint8_t*, seg->data_len);
+    if (sndbuf.copy(off, take, dst) != take) return false;
+    seg->data_len = static_cast<std::uint16_t>(seg->data_len + take);
+    m->pkt_len += take;
+    off += take;
+    len -= take;
+  }
+  return true;
+}
+
+bool TcpEmitter::attach_payload(rte_mbuf* m, const SendBuffer& sndbuf, std::uint64_t off,
+                                std::uint32_t len, rte_mempool* pool) {
+  bool ok = true;
+  std::uint32_t covered = 0;
+  sndbuf.for_each_chunk(off, len, [&](const std::uint8_t* data, std::uint32_t n, void* handle) {
+    if (!ok) return;
+    auto* direct = static_cast<rte_mbuf*>(handle);
+    rte_mbuf* ind = rte_pktmbuf_alloc(pool);
+    if (ind == nullptr) {
+      ok = false;
+      return;
+    }
+    rte_pktmbuf_attach(ind, direct);  // takes a reference on the chunk's buffer
+    ind->data_off =
+        static_cast<std::uint16_t>(data - static_cast<const std::uint8_t*>(ind->buf_addr));
+    ind->data_len = static_cast<std::uint16_t>(n);
+    ind->pkt_len = n;
+    if (rte_pktmbuf_chain(m, ind) != 0) {
+      rte_pktmbuf_free(ind);
+      ok = false;
+      return;
+    }
+    covered += n;
+  });
+  return ok && covered == len;
+}
+
+OutputResult TcpEmitter::finish(rte_mbuf* m, std::size_t header_len, const IpAddr& src,
+                                const IpAddr& dst, PacketContext& ctx) {
+  auto* h = rte_pktmbuf_mtod(m, std::uint8_t*);
+  m->l4_len = static_cast<std::uint16_t>(header_len);
+  if (config_.tx_cksum_offload) {
+    m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+    set_tcp_checksum(h, l4_pseudo_header_checksum(src, dst, IPPROTO_TCP, m->pkt_len, m->ol_flags));
+  } else if (m->nb_segs == 1) {
+    set_tcp_checksum(h, l4_checksum(src, dst, IPPROTO_TCP, h, m->pkt_len));
+  } else {
+    set_tcp_checksum(h, chain_checksum(m, src, dst));
+  }
+  return ip_.output(m, src, dst, IPPROTO_TCP, ctx);
+}
+
+}  // namespace shardtcp

@@ -1,0 +1,59 @@
+// Turns the TCP core's output into frames: one mbuf per OutSegment with the header and
+// options written by the wire codec, the payload copied from the connection's send
+// buffer or (zero-copy) referenced from its mbuf chunks through indirect mbufs, the
+// checksum computed in software or left to the device (pseudo-header sum +
+// RTE_MBUF_F_TX_TCP_CKSUM), and the datagram handed to IpStack::output.
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <cstdint>
+
+#include "engine/packet_handler.h"
+#include "ip/ip_stack.h"
+#include "tcp/tcp_buffer.h"
+#include "tcp/tcp_events.h"
+#include "wire/ip_addr.h"
+
+namespace shardtcp {
+
+struct TcpEmitterConfig {
+  bool tx_cksum_offload = false;  // PortInfo::tx_l4_cksum
+  // Reference send chunks from indirect mbufs instead of copying (needs a device that
+  // sends chains: PortInfo::tx_multi_seg). Payloads up to copy_threshold are copied
+  // anyway: an indirect mbuf costs more than copying a few hundred bytes.
+  bool zero_copy = false;
+  std::uint32_t copy_threshold = 512;
+};
+
+class TcpEmitter {
+ public:
+  TcpEmitter(IpStack& ip, const TcpEmitterConfig& config) : ip_(ip), config_(config) {}
+
+  // One segment of a connection; `sndbuf` holds the payload bytes it refers to.
+  OutputResult emit(const OutSegment& out, const SendBuffer* sndbuf, const IpAddr& src,
+                    const IpAddr& dst, PacketContext& ctx);
+  // A segment without payload that belongs to no connection (RST, cookie SYN-ACK,
+  // TIME_WAIT re-ACK).
+  OutputResult emit_control(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
+                            PacketContext& ctx);
+
+  const TcpEmitterConfig& config() const { return config_; }
+  std::uint64_t zero_copy_segments() const { return zero_copy_segments_; }
+
+ private:
+  // Appends `len` bytes of `sndbuf` from `off` to the chain: copies, chaining more
+  // mbufs when the first runs out of room. False when the pool ran dry.
+  bool copy_payload(rte_mbuf* m, const SendBuffer& sndbuf, std::uint64_t off, std::uint32_t len,
+                    rte_mempool* pool);
+  bool attach_payload(rte_mbuf* m, const SendBuffer& sndbuf, std::uint64_t off, std::uint32_t len,
+                      rte_mempool* pool);
+  OutputResult finish(rte_mbuf* m, std::size_t header_len, const IpAddr& src, const IpAddr& dst,
+                      PacketContext& ctx);
+
+  IpStack& ip_;
+  TcpEmitterConfig config_;
+  std::uint64_t zero_copy_segments_ = 0;
+};
+
+}  // namespace shardtcp

@@ -1,0 +1,1125 @@
+#include "tcp/tcp_layer.h"
+
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "engine/engine.h"
+#include "wire/tcp.h"
+
+namespace shardtcp {
+namespace {
+
+constexpr std::uint8_t kIcmpDestUnreachable = 3;
+constexpr std::uint8_t kCodeFragNeeded = 4;
+constexpr std::uint32_t kGenerationMask = (1u << (32 - TcpConnId::kSlotBits)) - 1;
+
+TcpEnv env_of(Engine& e) {
+  TcpEnv env;
+  env.tx = &e;
+  env.pool = e.pool();
+  env.clock = &e.clock();
+  env.engine_id = e.id();
+  return env;
+}
+
+bool is_any(const IpAddr& a) {
+  return a.is_none() || a.is_unspecified();
+}
+
+TcpLayerCounter drop_counter(TcpWireDrop why) {
+  switch (why) {
+    case TcpWireDrop::kTruncated:
+      return TcpLayerCounter::kRxTruncated;
+    case TcpWireDrop::kBadDataOffset:
+      return TcpLayerCounter::kRxBadDataOffset;
+    default:
+      return TcpLayerCounter::kRxBadChecksum;
+  }
+}
+
+// The window shift a Tcb with this config announces (Tcb::reset_connection_state):
+// a SYN-cookie SYN-ACK must promise the same one the connection later uses.
+std::uint8_t window_shift(const TcpConfig& cfg) {
+  std::uint8_t ws = 0;
+  if (cfg.window_scaling)
+    while (ws < 14 && (cfg.recv_buffer >> ws) > 65535) ++ws;
+  return ws;
+}
+
+std::uint16_t advertised_mss(std::uint32_t mtu) {
+  return static_cast<std::uint16_t>(std::min<std::uint32_t>(mtu > 40 + 64 ? mtu - 40 : 64, 65495));
+}
+
+}  // namespace
+
+TcpLayer::TcpLayer(IpStack& ip, const TcpEnv& env, const TcpLayerConfig& config)
+    : ip_(ip),
+      env_(env),
+      config_(config),
+      key_(config.key ? *config.key : SipKey::random()),
+      ops_(env.pool, config.mbuf_reserve),
+      emitter_(ip, TcpEmitterConfig{config.tx_cksum_offload, config.zero_copy_tx, 512}),
+      tcb_counters_(make_tcp_counters()),
+      slots_(std::clamp<std::size_t>(config.max_connections, 1, TcpConnId::kSlotMask)),
+      conn_table_(slots_.size(), key_),
+      listeners_(slots_.size(), key_),
+      time_wait_(std::max<std::size_t>(config.time_wait_capacity, 1), 2 * config.defaults.msl,
+                 key_),
+      isn_(key_),
+      cookies_(key_),
+      ports_(config.ports, key_),
+      wheel_(env.clock != nullptr ? env.clock->now() : Instant{}) {
+  free_slots_.reserve(slots_.size());
+  for (std::size_t i = slots_.size(); i > 0; --i) {
+    free_slots_.push_back(static_cast<std::uint32_t>(i - 1));
+    slots_[i - 1].timer.tag = i - 1;
+  }
+}
+
+TcpLayer::TcpLayer(IpStack& ip, Engine& engine, const TcpLayerConfig& config)
+    : TcpLayer(ip, env_of(engine), config) {}
+
+TcpLayer::~TcpLayer() {
+  for (Slot& s : slots_) {
+    wheel_.cancel(s.timer);
+    s.tcb.reset();  // returns retained payloads and send chunks to the pool
+  }
+}
+
+// ---------------------------------------------------------------- slots
+
+TcpLayer::Slot* TcpLayer::find(TcpConnId id) {
+  if (!id.valid() || id.slot() >= slots_.size()) return nullptr;
+  Slot& s = slots_[id.slot()];
+  if (s.kind == Kind::kFree || !s.app_owned || s.generation != id.generation()) return nullptr;
+  return &s;
+}
+
+const TcpLayer::Slot* TcpLayer::find(TcpConnId id) const {
+  return const_cast<TcpLayer*>(this)->find(id);
+}
+
+TcpConnId TcpLayer::id_of(std::uint32_t slot) const {
+  return TcpConnId{(slots_[slot].generation << TcpConnId::kSlotBits) | slot};
+}
+
+PacketContext TcpLayer::make_context() const {
+  PacketContext ctx;
+  ctx.now = env_.clock != nullptr ? env_.clock->now() : Instant{};
+  ctx.tx = env_.tx;
+  ctx.pool = env_.pool;
+  ctx.engine_id = env_.engine_id;
+  return ctx;
+}
+
+TcpOutput& TcpLayer::begin_output() {
+  // process() gives its output back before dispatching events, so callbacks that call
+  // into the API nest at most a level or two; the array bounds that.
+  TcpOutput& out = outs_[std::min<std::size_t>(out_depth_, outs_.size() - 1)];
+  ++out_depth_;
+  out.clear();
+  return out;
+}
+
+std::uint32_t TcpLayer::alloc_slot(Kind kind) {
+  if (free_slots_.empty()) {
+    counters_.inc(TcpLayerCounter::kNoSlot);
+    return kNone;
+  }
+  const std::uint32_t i = free_slots_.back();
+  free_slots_.pop_back();
+  Slot& s = slots_[i];
+  s.kind = kind;
+  s.cfg = config_.defaults;
+  s.cb = {};
+  s.local = Endpoint{};
+  s.remote = Endpoint{};
+  s.bound = s.ephemeral = s.reuse_addr = s.in_table = s.app_owned = s.finished = false;
+  s.shut_wr = false;
+  s.error = 0;
+  s.busy = 0;
+  s.free_pending = false;
+  s.backlog = s.syn_count = s.accept_count = 0;
+  s.accept_head = s.accept_tail = kNone;
+  s.parent = kNone;
+  s.parent_generation = 0;
+  s.next = kNone;
+  s.queued = s.half_open = false;
+  ++in_use_;
+  return i;
+}
+
+void TcpLayer::detach(Slot& s, bool keep_bind) {
+  if (s.in_table) {
+    if (s.kind == Kind::kListener)
+      listeners_.erase(s.local);
+    else
+      conn_table_.erase(TcpTuple{s.local, s.remote});
+    s.in_table = false;
+  }
+  if (s.ephemeral) {
+    ports_.release_connect(s.local.addr, s.local.port);
+    s.ephemeral = false;
+  }
+  if (s.bound && !keep_bind) {
+    ports_.release_bind(s.bound_addr, s.local.port);
+    s.bound = false;
+  }
+  wheel_.cancel(s.timer);
+}
+
+void TcpLayer::unlink_from_parent(Slot& s) {
+  if (s.parent == kNone) return;
+  Slot& l = slots_[s.parent];
+  const std::uint32_t me = slot_index(s);
+  if (l.kind == Kind::kListener && l.generation == s.parent_generation) {
+    if (s.half_open && l.syn_count > 0) --l.syn_count;
+    if (s.queued) {
+      std::uint32_t prev = kNone;
+      for (std::uint32_t i = l.accept_head; i != kNone; prev = i, i = slots_[i].next) {
+        if (i != me) continue;
+        if (prev == kNone)
+          l.accept_head = s.next;
+        else
+          slots_[prev].next = s.next;
+        if (l.accept_tail == me) l.accept_tail = prev;
+        --l.accept_count;
+        break;
+      }
+    }
+  }
+  s.parent = kNone;
+  s.half_open = s.queued = false;
+  s.next = kNone;
+}
+
+void TcpLayer::release_slot(std::uint32_t i) {
+  Slot& s = slots_[i];
+  if (s.kind == Kind::kFree) return;
+  s.app_owned = false;
+  if (s.busy > 0) {
+    s.free_pending = true;
+    return;
+  }
+  if (s.kind == Kind::kListener) {
+    // Unaccepted children go with their listener (RST, as Linux does).
+    const PacketContext base = make_context();
+    for (std::uint32_t c = 0; c < slots_.size(); ++c) {
+      Slot& ch = slots_[c];
+      if (ch.kind != Kind::kConnection || ch.parent != i || ch.parent_generation != s.generation)
+        continue;
+      unlink_from_parent(ch);
+      if (ch.tcb && !ch.finished) {
+        PacketContext ctx = base;
+        TcpOutput& out = begin_output();
+        ch.tcb->abort(ctx.now, out);
+        process(c, out, ctx);
+      }
+      if (slots_[c].kind != Kind::kFree) release_slot(c);
+    }
+  }
+  unlink_from_parent(s);
+  detach(s);
+  s.tcb.reset();
+  s.kind = Kind::kFree;
+  s.cb = {};
+  s.free_pending = false;
+  s.generation = (s.generation + 1) & kGenerationMask;
+  if (s.generation == 0) s.generation = 1;
+  free_slots_.push_back(i);
+  --in_use_;
+}
+
+void TcpLayer::maybe_release(std::uint32_t i) {
+  Slot& s = slots_[i];
+  if (s.kind == Kind::kFree || s.busy > 0) return;
+  if (s.free_pending) {
+    release_slot(i);
+    return;
+  }
+  // Orphans (closed by the app, or children dropped before accept) go once the TCB
+  // is done; an app-owned slot stays until close() so its data and error can be read.
+  if (!s.app_owned && s.parent == kNone && s.kind == Kind::kConnection && (s.finished || !s.tcb))
+    release_slot(i);
+}
+
+// ---------------------------------------------------------------- output and events
+
+OutputResult TcpLayer::transmit(Slot& s, TcpOutput& out, PacketContext& ctx) {
+  OutputResult worst = OutputResult::kSent;
+  const SendBuffer* sb = s.tcb ? &s.tcb->send_buffer() : nullptr;
+  for (std::size_t i = 0; i < out.segment_count(); ++i) {
+    const OutputResult r = emitter_.emit(out.segment(i), sb, s.local.addr, s.remote.addr, ctx);
+    switch (r) {
+      case OutputResult::kSent:
+      case OutputResult::kQueuedForResolution:
+        break;
+      case OutputResult::kNoBuffer:
+        counters_.inc(TcpLayerCounter::kNoBufferTx);
+        worst = r;
+        break;
+      case OutputResult::kNoRoute:
+        counters_.inc(TcpLayerCounter::kTxNoRoute);
+        if (worst != OutputResult::kNoBuffer) worst = r;
+        break;
+      case OutputResult::kDropped:
+        counters_.inc(TcpLayerCounter::kTxDropped);
+        break;
+    }
+  }
+  // A segment that could not leave is lost like one dropped on the wire: the TCB's
+  // retransmission timer covers it.
+  return worst;
+}
+
+void TcpLayer::arm(Slot& s) {
+  const Instant d = s.tcb ? s.tcb->next_deadline() : Instant::never();
+  if (d == Instant::never())
+    wheel_.cancel(s.timer);
+  else if (!s.timer.armed() || s.timer.expiry() != d)
+    wheel_.schedule(s.timer, d);
+}
+
+void TcpLayer::fire(std::uint32_t i, TcpSocketEvent ev, std::uint32_t value) {
+  Slot& s = slots_[i];
+  if (!s.app_owned || !s.cb) return;
+  const TcpCallback cb = s.cb;
+  ++s.busy;
+  cb.fn(cb.user, id_of(i), ev, value);
+  --s.busy;
+}
+
+bool TcpLayer::on_time_wait(Slot& s, const TimeWaitInfo& info, Instant now) {
+  TimeWaitState st;
+  st.snd_nxt = info.snd_nxt;
+  st.rcv_nxt = info.rcv_nxt;
+  if (info.ts_enabled) st.ts_recent = info.ts_recent;
+  if (time_wait_.insert(TcpTuple{info.local, info.remote}, st, now))
+    counters_.inc(TcpLayerCounter::kTimeWaitEvicted);
+  counters_.inc(TcpLayerCounter::kTimeWaitCreated);
+  s.finished = true;
+  detach(s);
+  return true;
+}
+
+void TcpLayer::process(std::uint32_t i, TcpOutput& out, PacketContext& ctx) {
+  Slot& s = slots_[i];
+  const OutputResult tx = transmit(s, out, ctx);
+  (void)tx;
+  TcpEvent evs[TcpOutput::kMaxEvents];
+  const std::size_t n = out.event_count();
+  for (std::size_t k = 0; k < n; ++k) evs[k] = out.event(k);
+  TimeWaitInfo tw;
+  const bool has_tw = out.has_event(TcpEventKind::kTimeWait);
+  if (has_tw) tw = out.time_wait();
+  end_output();
+  if (!s.finished) arm(s);
+
+  ++s.busy;
+  for (std::size_t k = 0; k < n && s.kind != Kind::kFree; ++k) {
+    const TcpEvent& ev = evs[k];
+    switch (ev.kind) {
+      case TcpEventKind::kConnected:
+        fire(i, TcpSocketEvent::kConnected);
+        break;
+      case TcpEventKind::kAccepted:
+        if (s.parent != kNone)
+          complete_child(i);
+        else
+          fire(i, TcpSocketEvent::kConnected);  // simultaneous open of an active socket
+        break;
+      case TcpEventKind::kReadable:
+        fire(i, TcpSocketEvent::kReadable, ev.value);
+        break;
+      case TcpEventKind::kWritable:
+        fire(i, TcpSocketEvent::kWritable, ev.value);
+        break;
+      case TcpEventKind::kAcked:
+        fire(i, TcpSocketEvent::kAcked, ev.value);
+        break;
+      case TcpEventKind::kPeerFin:
+        fire(i, TcpSocketEvent::kPeerFin);
+        break;
+      case TcpEventKind::kError:
+        s.error = static_cast<int>(ev.value);
+        fire(i, TcpSocketEvent::kError, ev.value);
+        break;
+      case TcpEventKind::kTimeWait:
+        if (has_tw && !s.finished) on_time_wait(s, tw, ctx.now);
+        break;
+      case TcpEventKind::kClosed:
+        if (!s.finished) {
+          s.finished = true;
+          detach(s);
+        }
+        unlink_from_parent(s);
+        fire(i, TcpSocketEvent::kClosed);
+        break;
+    }
+  }
+  --s.busy;
+  maybe_release(i);
+}
+
+void TcpLayer::complete_child(std::uint32_t i) {
+  Slot& c = slots_[i];
+  Slot& l = slots_[c.parent];
+  if (l.kind != Kind::kListener || l.generation != c.parent_generation) {
+    c.parent = kNone;  // listener gone: an orphan that finishes on its own
+    return;
+  }
+  if (c.half_open) {
+    c.half_open = false;
+    if (l.syn_count > 0) --l.syn_count;
+  }
+  if (l.accept_count >= l.backlog) {
+    counters_.inc(TcpLayerCounter::kListenOverflows);
+    unlink_from_parent(c);
+    PacketContext ctx = make_context();
+    TcpOutput& out = begin_output();
+    c.tcb->abort(ctx.now, out);
+    process(i, out, ctx);
+    return;
+  }
+  c.queued = true;
+  c.next = kNone;
+  if (l.accept_tail == kNone)
+    l.accept_head = i;
+  else
+    slots_[l.accept_tail].next = i;
+  l.accept_tail = i;
+  ++l.accept_count;
+  fire(c.parent, TcpSocketEvent::kAcceptable);
+}
+
+// ---------------------------------------------------------------- API: opening
+
+TcpConnId TcpLayer::open(const TcpCallback& cb, int* error) {
+  const std::uint32_t i = alloc_slot(Kind::kSocket);
+  if (i == kNone) {
+    if (error) *error = -ENOBUFS;
+    return {};
+  }
+  slots_[i].cb = cb;
+  slots_[i].app_owned = true;
+  if (error) *error = 0;
+  return id_of(i);
+}
+
+int TcpLayer::bind(TcpConnId id, const Endpoint& local) {
+  Slot* s = find(id);
+  if (s == nullptr) return -EBADF;
+  if (s->kind != Kind::kSocket || s->bound) return -EINVAL;
+  const IpAddr addr = local.addr.is_none() ? IpAddr::v4(0) : local.addr;
+  if (!addr.is_v4()) return -EAFNOSUPPORT;
+  if (!is_any(addr) && !ip_.routes().is_local(addr)) return -EADDRNOTAVAIL;
+  const PortAllocator::Result r = ports_.bind(addr, local.port, s->reuse_addr);
+  if (r.error != 0) return -r.error;
+  s->local = Endpoint{addr, r.port};
+  s->bound_addr = addr;
+  s->bound = true;
+  return 0;
+}
+
+int TcpLayer::listen(TcpConnId id, std::uint32_t backlog) {
+  Slot* s = find(id);
+  if (s == nullptr) return -EBADF;
+  if (s->kind == Kind::kListener) {
+    s->backlog = std::max<std::uint32_t>(backlog, 1);
+    return 0;
+  }
+  if (s->kind != Kind::kSocket) return -EINVAL;
+  if (!s->bound) {
+    if (const int r = bind(id, Endpoint{IpAddr::v4(0), 0}); r != 0) return r;
+  }
+  if (const int r = listeners_.insert(s->local, s); r != 0) return -r;
+  s->in_table = true;
+  s->kind = Kind::kListener;
+  s->backlog = std::max<std::uint32_t>(backlog, 1);
+  return 0;
+}
+
+TcpConnId TcpLayer::listen(const Endpoint& local, std::uint32_t backlog, const TcpCallback& cb,
+                           int* error) {
+  int e = 0;
+  TcpConnId id = open(cb, &e);
+  if (!id.valid()) {
+    if (error) *error = e;
+    return {};
+  }
+  e = bind(id, local);
+  if (e == 0) e = listen(id, backlog);
+  if (e != 0) {
+    release_slot(id.slot());
+    if (error) *error = e;
+    return {};
+  }
+  if (error) *error = 0;
+  return id;
+}
+
+int TcpLayer::connect(TcpConnId id, const Endpoint& remote) {
+  Slot* s = find(id);
+  if (s == nullptr) return -EBADF;
+  if (s->kind == Kind::kListener) return -EOPNOTSUPP;
+  if (s->kind == Kind::kConnection) {
+    if (s->tcb && s->tcb->state() == TcpState::kSynSent) return -EALREADY;
+    return -EISCONN;
+  }
+  if (remote.addr.is_none() || !remote.addr.is_v4()) return -EAFNOSUPPORT;
+  if (is_any(remote.addr) || remote.port == 0) return -EDESTADDRREQ;
+  if (remote.addr.is_broadcast() || remote.addr.is_multicast()) return -EADDRNOTAVAIL;
+  const auto rt = ip_.route(remote.addr);
+  if (!rt) {
+    counters_.inc(TcpLayerCounter::kTxNoRoute);
+    return -ENETUNREACH;
+  }
+  if (ops_.exhausted()) {
+    counters_.inc(TcpLayerCounter::kConnectNoBuffer);
+    return -ENOBUFS;
+  }
+  const std::uint32_t i = id.slot();
+  const IpAddr local_addr = s->bound && !is_any(s->local.addr) ? s->local.addr : rt->source;
+  TcpTuple t{Endpoint{local_addr, s->local.port}, remote};
+  if (s->bound && s->local.port != 0) {
+    if (conn_table_.find(t) != nullptr || time_wait_.find(t)) return -EADDRINUSE;
+  } else {
+    auto in_use = [&](const TcpTuple& c) {
+      return conn_table_.find(c) != nullptr || time_wait_.find(c).has_value();
+    };
+    const PortAllocator::Result r =
+        ports_.connect(local_addr, remote, in_use, [](std::uint16_t) { return true; });
+    if (r.error != 0) return -r.error;
+    t.local.port = r.port;
+    s->ephemeral = true;
+  }
+  s->local = t.local;
+  s->remote = remote;
+  if (const int r = conn_table_.insert(t, s); r != 0) {
+    detach(*s, /*keep_bind=*/true);
+    s->local = s->bound ? Endpoint{s->bound_addr, s->local.port} : Endpoint{};
+    return -r;
+  }
+  s->in_table = true;
+  s->kind = Kind::kConnection;
+  s->finished = false;
+  if (rt->mtu != 0) s->cfg.mtu = rt->mtu;
+  s->cfg.ipv6 = false;
+  s->tcb.emplace(s->cfg, ops_, &tcb_counters_);
+
+  PacketContext ctx = make_context();
+  TcpOutput& out = begin_output();
+  s->tcb->open_active(t.local, remote, isn_.generate(t, ctx.now), ctx.now, out);
+  const OutputResult tx = transmit(*s, out, ctx);
+  if (tx == OutputResult::kNoBuffer || tx == OutputResult::kNoRoute) {
+    // The SYN never left: undo, so the socket can try again (as after a failed connect).
+    end_output();
+    detach(*s, /*keep_bind=*/true);
+    s->tcb.reset();
+    s->kind = Kind::kSocket;
+    s->local = s->bound ? Endpoint{s->bound_addr, s->local.port} : Endpoint{};
+    if (tx == OutputResult::kNoBuffer) counters_.inc(TcpLayerCounter::kConnectNoBuffer);
+    return tx == OutputResult::kNoBuffer ? -ENOBUFS : -ENETUNREACH;
+  }
+  out.clear();  // segments already sent; no events come from open_active
+  process(i, out, ctx);
+  return 0;
+}
+
+TcpConnId TcpLayer::connect(const Endpoint& remote, const TcpCallback& cb, int* error,
+                            const std::optional<Endpoint>& local) {
+  int e = 0;
+  TcpConnId id = open(cb, &e);
+  if (!id.valid()) {
+    if (error) *error = e;
+    return {};
+  }
+  if (local) e = bind(id, *local);
+  if (e == 0) e = connect(id, remote);
+  if (e != 0) {
+    release_slot(id.slot());
+    if (error) *error = e;
+    return {};
+  }
+  if (error) *error = 0;
+  return id;
+}
+
+TcpConnId TcpLayer::accept(TcpConnId listener, int* error, Endpoint* peer) {
+  Slot* l = find(listener);
+  if (l == nullptr || l->kind != Kind::kListener) {
+    if (error) *error = l == nullptr ? -EBADF : -EINVAL;
+    return {};
+  }
+  if (l->accept_head == kNone) {
+    if (error) *error = -EAGAIN;
+    return {};
+  }
+  const std::uint32_t c = l->accept_head;
+  Slot& ch = slots_[c];
+  unlink_from_parent(ch);
+  ch.app_owned = true;
+  if (peer) *peer = ch.remote;
+  if (error) *error = 0;
+  return id_of(c);
+}
+
+// ---------------------------------------------------------------- API: data
+
+long TcpLayer::send(TcpConnId id, const void* data, std::size_t len) {
+  Slot* s = find(id);
+  if (s == nullptr) return -EBADF;
+  if (s->kind != Kind::kConnection) return s->kind == Kind::kListener ? -EOPNOTSUPP : -ENOTCONN;
+  if (s->error != 0) {
+    const int e = s->error;
+    s->error = 0;
+    return -e;
+  }
+  if (s->finished || s->shut_wr) return -EPIPE;
+  if (data == nullptr && len > 0) return -EFAULT;
+  if (len == 0) return 0;
+  const auto want = static_cast<std::uint32_t>(std::min<std::size_t>(len, UINT32_MAX));
+  const std::uint32_t n = s->tcb->send(static_cast<const std::uint8_t*>(data), want);
+  if (n == 0) return -EAGAIN;
+  PacketContext ctx = make_context();
+  TcpOutput& out = begin_output();
+  s->tcb->flush(ctx.now, out);
+  process(id.slot(), out, ctx);
+  return n;
+}
+
+long TcpLayer::recv(TcpConnId id, void* buf, std::size_t len, bool peek) {
+  Slot* s = find(id);
+  if (s == nullptr) return -EBADF;
+  if (s->kind == Kind::kListener) return -EINVAL;
+  if (s->kind != Kind::kConnection || !s->tcb) return -ENOTCONN;
+  if (buf == nullptr && len > 0) return -EFAULT;
+  if (s->tcb->readable_bytes() > 0 && len > 0) {
+    const auto want = static_cast<std::uint32_t>(std::min<std::size_t>(len, UINT32_MAX));
+    const std::uint32_t n = s->tcb->recv(static_cast<std::uint8_t*>(buf), want, peek);
+    if (!peek && !s->finished) {
+      // A grown window may need announcing.
+      PacketContext ctx = make_context();
+      TcpOutput& out = begin_output();
+      s->tcb->flush(ctx.now, out);
+      process(id.slot(), out, ctx);
+    }
+    return n;
+  }
+  if (s->error != 0) {
+    const int e = s->error;
+    s->error = 0;
+    return -e;
+  }
+  if (s->tcb->peer_closed() || s->finished) return 0;
+  return len == 0 ? 0 : -EAGAIN;
+}
+
+long TcpLayer::readable_bytes(TcpConnId id) const {
+  const Slot* s = find(id);
+  if (s == nullptr) return -EBADF;
+  return s->tcb ? static_cast<long>(s->tcb->readable_bytes()) : 0;
+}
+
+long TcpLayer::writable_bytes(TcpConnId id) const {
+  const Slot* s = find(id);
+  if (s == nullptr) return -EBADF;
+  if (!s->tcb || s->finished || s->shut_wr) return 0;
+  return static_cast<long>(s->tcb->writable_bytes());
+}
+
+// ---------------------------------------------------------------- API: closing
+
+int TcpLayer::shutdown_write(TcpConnId id) {
+  Slot* s = find(id);
+  if (s == nullptr) return -EBADF;
+  if (s->kind != Kind::kConnection) return -ENOTCONN;
+  if (s->finished || s->shut_wr) return 0;
+  s->shut_wr = true;
+  PacketContext ctx = make_context();
+  TcpOutput& out = begin_output();
+  s->tcb->shutdown_write(ctx.now, out);
+  process(id.slot(), out, ctx);
+  return 0;
+}
+
+int TcpLayer::close(TcpConnId id) {
+  Slot* s = find(id);
+  if (s == nullptr) return -EBADF;
+  const std::uint32_t i = id.slot();
+  if (s->kind != Kind::kConnection || s->finished || !s->tcb) {
+    release_slot(i);
+    return 0;
+  }
+  s->app_owned = false;
+  PacketContext ctx = make_context();
+  TcpOutput& out = begin_output();
+  s->tcb->close(ctx.now, out);
+  process(i, out, ctx);  // releases the slot once the TCB is done
+  return 0;
+}
+
+int TcpLayer::abort(TcpConnId id) {
+  Slot* s = find(id);
+  if (s == nullptr) return -EBADF;
+  const std::uint32_t i = id.slot();
+  if (s->kind == Kind::kConnection && !s->finished && s->tcb) {
+    s->app_owned = false;
+    PacketContext ctx = make_context();
+    TcpOutput& out = begin_output();
+    s->tcb->abort(ctx.now, out);
+    process(i, out, ctx);
+  }
+  if (slots_[i].kind != Kind::kFree && slots_[i].generation == id.generation()) release_slot(i);
+  return 0;
+}
+
+// ---------------------------------------------------------------- API: options
+
+int TcpLayer::setopt_check(TcpConnId id, Slot** out, bool before_open) {
+  Slot* s = find(id);
+  if (s == nullptr) return -EBADF;
+  if (before_open && s->kind == Kind::kConnection) return -EISCONN;
+  *out = s;
+  return 0;
+}
+
+int TcpLayer::set_callback(TcpConnId id, const TcpCallback& cb) {
+  Slot* s = nullptr;
+  if (const int r = setopt_check(id, &s, false); r != 0) return r;
+  s->cb = cb;
+  return 0;
+}
+
+int TcpLayer::set_nodelay(TcpConnId id, bool on) {
+  Slot* s = nullptr;
+  if (const int r = setopt_check(id, &s, false); r != 0) return r;
+  s->cfg.nodelay = on;
+  if (s->tcb) {
+    s->tcb->set_nodelay(on);
+    if (on && !s->finished) {
+      PacketContext ctx = make_context();
+      TcpOutput& out = begin_output();
+      s->tcb->flush(ctx.now, out);
+      process(id.slot(), out, ctx);
+    }
+  }
+  return 0;
+}
+
+int TcpLayer::set_keepalive(TcpConnId id, bool on, Duration idle, Duration interval,
+                            std::uint32_t count) {
+  Slot* s = nullptr;
+  if (const int r = setopt_check(id, &s, false); r != 0) return r;
+  if (on && (idle.count() <= 0 || interval.count() <= 0 || count == 0)) return -EINVAL;
+  s->cfg.keepalive = on;
+  s->cfg.keepalive_idle = idle;
+  s->cfg.keepalive_interval = interval;
+  s->cfg.keepalive_count = count;
+  if (s->tcb && !s->finished) {
+    const Instant now = make_context().now;
+    s->tcb->set_keepalive(on, idle, interval, count, now);
+    arm(*s);
+  }
+  return 0;
+}
+
+int TcpLayer::set_send_buffer(TcpConnId id, std::uint32_t bytes) {
+  Slot* s = nullptr;
+  if (const int r = setopt_check(id, &s, false); r != 0) return r;
+  if (bytes == 0) return -EINVAL;
+  if (s->tcb)
+    s->tcb->set_send_buffer(std::min(bytes, s->cfg.send_buffer));
+  else
+    s->cfg.send_buffer = bytes;
+  return 0;
+}
+
+int TcpLayer::set_recv_buffer(TcpConnId id, std::uint32_t bytes) {
+  Slot* s = nullptr;
+  if (const int r = setopt_check(id, &s, false); r != 0) return r;
+  if (bytes == 0) return -EINVAL;
+  if (s->tcb)
+    s->tcb->set_recv_buffer(std::min(bytes, s->cfg.recv_buffer));
+  else
+    s->cfg.recv_buffer = bytes;
+  return 0;
+}
+
+int TcpLayer::set_linger_zero(TcpConnId id, bool on) {
+  Slot* s = nullptr;
+  if (const int r = setopt_check(id, &s, false); r != 0) return r;
+  s->cfg.linger_zero = on;
+  if (s->tcb) s->tcb->set_linger_zero(on);
+  return 0;
+}
+
+int TcpLayer::set_congestion(TcpConnId id, CongestionAlgorithm algo) {
+  Slot* s = nullptr;
+  if (const int r = setopt_check(id, &s, true); r != 0) return r;
+  s->cfg.congestion = algo;
+  return 0;
+}
+
+int TcpLayer::set_connect_timeout(TcpConnId id, Duration d) {
+  Slot* s = nullptr;
+  if (const int r = setopt_check(id, &s, true); r != 0) return r;
+  s->cfg.connect_timeout = d;
+  return 0;
+}
+
+int TcpLayer::set_min_rto(TcpConnId id, Duration d) {
+  Slot* s = nullptr;
+  if (const int r = setopt_check(id, &s, false); r != 0) return r;
+  if (d.count() <= 0) return -EINVAL;
+  s->cfg.min_rto = d;
+  if (s->tcb) s->tcb->set_min_rto(d);
+  return 0;
+}
+
+int TcpLayer::set_reuse_addr(TcpConnId id, bool on) {
+  Slot* s = nullptr;
+  if (const int r = setopt_check(id, &s, true); r != 0) return r;
+  if (s->bound) return -EINVAL;
+  s->reuse_addr = on;
+  return 0;
+}
+
+// ---------------------------------------------------------------- introspection
+
+int TcpLayer::pending_error(TcpConnId id) {
+  Slot* s = find(id);
+  if (s == nullptr) return -EBADF;
+  const int e = s->error;
+  s->error = 0;
+  return e;
+}
+
+int TcpLayer::local_endpoint(TcpConnId id, Endpoint* out) const {
+  const Slot* s = find(id);
+  if (s == nullptr) return -EBADF;
+  if (out) *out = s->local;
+  return 0;
+}
+
+int TcpLayer::remote_endpoint(TcpConnId id, Endpoint* out) const {
+  const Slot* s = find(id);
+  if (s == nullptr) return -EBADF;
+  if (s->kind != Kind::kConnection) return -ENOTCONN;
+  if (out) *out = s->remote;
+  return 0;
+}
+
+TcpState TcpLayer::state(TcpConnId id) const {
+  const Slot* s = find(id);
+  if (s == nullptr) return TcpState::kClosed;
+  if (s->kind == Kind::kListener) return TcpState::kListen;
+  if (!s->tcb) return TcpState::kClosed;
+  return s->tcb->state();
+}
+
+bool TcpLayer::is_listener(TcpConnId id) const {
+  const Slot* s = find(id);
+  return s != nullptr && s->kind == Kind::kListener;
+}
+
+const Tcb* TcpLayer::tcb(TcpConnId id) const {
+  const Slot* s = find(id);
+  return s != nullptr && s->tcb ? &*s->tcb : nullptr;
+}
+
+// ---------------------------------------------------------------- receive path
+
+void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
+  counters_.inc(TcpLayerCounter::kRxSegments);
+  if (meta.dst_is_broadcast || meta.dst.is_multicast()) {
+    counters_.inc(TcpLayerCounter::kRxBroadcast);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  if (meta.l4_cksum_bad) {
+    counters_.inc(TcpLayerCounter::kRxBadChecksumHw);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  // Received payloads are kept by reference to one mbuf, so they must be contiguous.
+  if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
+    counters_.inc(TcpLayerCounter::kRxChainTooLong);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const std::size_t len = std::min<std::size_t>(meta.l4_len, rte_pktmbuf_data_len(m));
+  TcpSegment seg;
+  TcpOptionStatus ost = TcpOptionStatus::kOk;
+  const TcpWireDrop why = decode_tcp(meta.src, meta.dst, rte_pktmbuf_mtod(m, const std::uint8_t*),
+                                     len, !meta.l4_cksum_good, seg, &ost);
+  if (why != TcpWireDrop::kNone) {
+    counters_.inc(drop_counter(why));
+    rte_pktmbuf_free(m);
+    return;
+  }
+  if (ost != TcpOptionStatus::kOk) counters_.inc(TcpLayerCounter::kRxBadOptions);
+  if (seg.payload.len > 0) seg.payload.handle = m;
+  segment_input(seg, meta.src, meta.dst, ctx);
+  rte_pktmbuf_free(m);  // the receive queue holds its own references
+}
+
+void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
+                             PacketContext& ctx) {
+  const TcpTuple t{Endpoint{dst, seg.dst_port}, Endpoint{src, seg.src_port}};
+  if (Slot* c = conn_table_.find(t); c != nullptr && c->tcb) {
+    const std::uint32_t i = slot_index(*c);
+    TcpOutput& out = begin_output();
+    c->tcb->on_segment(seg, ctx.now, out);
+    process(i, out, ctx);
+    return;
+  }
+  std::optional<SeqNum> reuse_isn;
+  if (time_wait_.size() > 0) {
+    const TimeWaitAction a = time_wait_.on_segment(t, seg, ctx.now);
+    switch (a.kind) {
+      case TimeWaitAction::Kind::kNone:
+        break;
+      case TimeWaitAction::Kind::kDrop:
+        counters_.inc(TcpLayerCounter::kTimeWaitDrops);
+        return;
+      case TimeWaitAction::Kind::kAck: {
+        counters_.inc(TcpLayerCounter::kTimeWaitAcks);
+        TcpSegment ack;
+        ack.src_port = seg.dst_port;
+        ack.dst_port = seg.src_port;
+        ack.seq = a.seq;
+        ack.ack = a.ack;
+        ack.flags = tcp_flags::kAck;
+        ack.window = 0xffff;
+        if (a.tsecr) {
+          // Our timestamp clock is per connection and gone with the TCB; the peer's own
+          // value keeps its PAWS check satisfied (it is its TS.Recent at most).
+          ack.options.timestamps =
+              TcpTimestamps{*a.tsecr, seg.options.timestamps ? seg.options.timestamps->value : 0};
+        }
+        emitter_.emit_control(ack, dst, src, ctx);
+        return;
+      }
+      case TimeWaitAction::Kind::kReuse:
+        counters_.inc(TcpLayerCounter::kTimeWaitReuse);
+        reuse_isn = a.reuse_isn;
+        break;
+      case TimeWaitAction::Kind::kKilled:
+        counters_.inc(TcpLayerCounter::kTimeWaitKilled);
+        return;
+    }
+  }
+  if (Slot* l = listeners_.find(t.local); l != nullptr) {
+    listener_input(*l, seg, t, reuse_isn, ctx);
+    return;
+  }
+  counters_.inc(TcpLayerCounter::kRxNoConnection);
+  send_reset_for(seg, t, ctx);
+}
+
+void TcpLayer::send_reset_for(const TcpSegment& seg, const TcpTuple& t, PacketContext& ctx) {
+  if (auto r = Tcb::make_reset_for(seg)) {
+    counters_.inc(TcpLayerCounter::kRstSentNoConn);
+    tcb_counters_.inc(TcpCounter::kResetsSent);
+    tcb_counters_.inc(TcpCounter::kOutSegs);
+    emitter_.emit_control(*r, t.local.addr, t.remote.addr, ctx);
+  }
+}
+
+std::uint32_t TcpLayer::new_child(Slot& l, const TcpTuple& t) {
+  const std::uint32_t li = slot_index(l);
+  const std::uint32_t i = alloc_slot(Kind::kConnection);
+  if (i == kNone) return kNone;
+  Slot& c = slots_[i];
+  Slot& lis = slots_[li];
+  c.cfg = lis.cfg;
+  c.cb = lis.cb;
+  c.local = t.local;
+  c.remote = t.remote;
+  c.parent = li;
+  c.parent_generation = lis.generation;
+  if (const auto rt = ip_.route(t.remote.addr); rt && rt->mtu != 0) c.cfg.mtu = rt->mtu;
+  c.cfg.ipv6 = false;
+  if (conn_table_.insert(t, &c) != 0) {
+    c.parent = kNone;
+    release_slot(i);
+    return kNone;
+  }
+  c.in_table = true;
+  c.tcb.emplace(c.cfg, ops_, &tcb_counters_);
+  return i;
+}
+
+void TcpLayer::listener_input(Slot& l, const TcpSegment& seg, const TcpTuple& t,
+                              std::optional<SeqNum> reuse_isn, PacketContext& ctx) {
+  using namespace tcp_flags;
+  if (seg.has(kRst)) {
+    counters_.inc(TcpLayerCounter::kListenDrops);
+    return;
+  }
+  if (seg.has(kAck)) {
+    if (!seg.has(kSyn) && config_.syn_cookies) {
+      cookie_ack(l, seg, t, ctx);
+    } else {
+      counters_.inc(TcpLayerCounter::kRxNoConnection);
+      send_reset_for(seg, t, ctx);
+    }
+    return;
+  }
+  if (!seg.has(kSyn) || seg.has(kFin)) {
+    counters_.inc(TcpLayerCounter::kListenDrops);
+    return;
+  }
+  counters_.inc(TcpLayerCounter::kListenSyns);
+  if (l.accept_count >= l.backlog) {
+    counters_.inc(TcpLayerCounter::kListenOverflows);
+    return;  // the peer retransmits its SYN; maybe there is room then
+  }
+  if (l.syn_count >= config_.syn_queue || ops_.exhausted()) {
+    counters_.inc(TcpLayerCounter::kSynQueueFull);
+    if (config_.syn_cookies)
+      send_syn_cookie(l, seg, t, ctx);
+    else
+      counters_.inc(TcpLayerCounter::kListenDrops);
+    return;
+  }
+  const std::uint32_t i = new_child(l, t);
+  if (i == kNone) {
+    if (config_.syn_cookies)
+      send_syn_cookie(l, seg, t, ctx);
+    else
+      counters_.inc(TcpLayerCounter::kListenDrops);
+    return;
+  }
+  Slot& c = slots_[i];
+  c.half_open = true;
+  ++slots_[c.parent].syn_count;
+  const SeqNum iss = reuse_isn ? *reuse_isn : isn_.generate(t, ctx.now);
+  TcpOutput& out = begin_output();
+  c.tcb->accept_syn(seg, t.local, t.remote, iss, ctx.now, out);
+  process(i, out, ctx);
+}
+
+std::uint32_t TcpLayer::ts_clock(Instant now, SeqNum iss) const {
+  // Mirrors Tcb::ts_now (ms clock plus a per-connection offset derived from the ISS), so
+  // the TSval of a cookie SYN-ACK never runs ahead of what the connection sends later.
+  return static_cast<std::uint32_t>(now.ns / 1'000'000) + iss.raw() * 2654435761u;
+}
+
+void TcpLayer::send_syn_cookie(Slot& l, const TcpSegment& syn, const TcpTuple& t,
+                               PacketContext& ctx) {
+  const TcpConfig& cfg = l.cfg;
+  std::uint32_t mtu = cfg.mtu;
+  if (const auto rt = ip_.route(t.remote.addr); rt && rt->mtu != 0) mtu = rt->mtu;
+  SynCookieRequest req;
+  req.peer_mss = syn.options.mss.value_or(536);
+  if (cfg.window_scaling && syn.options.window_scale)
+    req.peer_window_scale = *syn.options.window_scale;
+  req.sack = cfg.sack && syn.options.sack_permitted;
+  req.timestamps = cfg.timestamps && syn.options.timestamps.has_value();
+  // The ISN does not depend on the timestamp; the TSval must follow the clock the
+  // connection will use, which depends on the ISN.
+  const SynCookie first = cookies_.encode(t, syn.seq, req, ctx.now);
+  req.ts_now = ts_clock(ctx.now, first.isn);
+  const SynCookie c = cookies_.encode(t, syn.seq, req, ctx.now);
+
+  TcpSegment sa;
+  sa.src_port = t.local.port;
+  sa.dst_port = t.remote.port;
+  sa.seq = c.isn;
+  sa.ack = syn.seq + 1;
+  sa.flags = tcp_flags::kSyn | tcp_flags::kAck;
+  sa.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(cfg.recv_buffer, 65535));
+  sa.options.mss = advertised_mss(mtu);
+  if (req.peer_window_scale) sa.options.window_scale = window_shift(cfg);
+  sa.options.sack_permitted = req.sack;
+  if (req.timestamps && c.tsval)
+    sa.options.timestamps = TcpTimestamps{*c.tsval, syn.options.timestamps->value};
+  counters_.inc(TcpLayerCounter::kCookiesSent);
+  tcb_counters_.inc(TcpCounter::kOutSegs);
+  emitter_.emit_control(sa, t.local.addr, t.remote.addr, ctx);
+}
+
+void TcpLayer::cookie_ack(Slot& l, const TcpSegment& ack, const TcpTuple& t, PacketContext& ctx) {
+  std::optional<std::uint32_t> tsecr;
+  if (ack.options.timestamps) tsecr = ack.options.timestamps->echo;
+  const SeqNum iss = ack.ack - 1;
+  const SeqNum irs = ack.seq - 1;
+  const auto opts = cookies_.validate(t, iss, irs, ctx.now, tsecr);
+  if (!opts) {
+    counters_.inc(TcpLayerCounter::kCookiesFailed);
+    counters_.inc(TcpLayerCounter::kRxNoConnection);
+    send_reset_for(ack, t, ctx);
+    return;
+  }
+  if (l.accept_count >= l.backlog) {
+    counters_.inc(TcpLayerCounter::kListenOverflows);
+    return;
+  }
+  const std::uint32_t i = new_child(l, t);
+  if (i == kNone) {
+    counters_.inc(TcpLayerCounter::kListenDrops);
+    return;
+  }
+  counters_.inc(TcpLayerCounter::kCookiesValidated);
+  CookieOptions co;
+  co.mss = opts->mss;
+  co.window_scale = opts->window_scale;
+  co.sack = opts->sack;
+  co.timestamps = opts->timestamps;
+  TcpOutput& out = begin_output();
+  slots_[i].tcb->open_from_cookie(ack, t.local, t.remote, iss, irs, co, ctx.now, out);
+  process(i, out, ctx);
+}
+
+// ---------------------------------------------------------------- ICMP and timers
+
+void TcpLayer::on_icmp_error(const IcmpErrorInfo& err, PacketContext& ctx) {
+  if (err.protocol != kProtocol || err.type != kIcmpDestUnreachable) {
+    counters_.inc(TcpLayerCounter::kIcmpIgnored);
+    return;
+  }
+  const TcpTuple t{Endpoint{err.src, err.src_port}, Endpoint{err.dst, err.dst_port}};
+  Slot* s = conn_table_.find(t);
+  if (s == nullptr || !s->tcb || s->finished) {
+    counters_.inc(TcpLayerCounter::kIcmpIgnored);
+    return;
+  }
+  // RFC 5927 §4.1: believe only errors quoting a sequence number we have in flight.
+  const SeqNum quoted(err.l4_word1);
+  const Tcb& tcb = *s->tcb;
+  if (quoted < tcb.snd_una() || (quoted > tcb.snd_max() && quoted != tcb.snd_una())) {
+    counters_.inc(TcpLayerCounter::kIcmpIgnored);
+    return;
+  }
+  const std::uint32_t i = slot_index(*s);
+  TcpOutput& out = begin_output();
+  if (err.code == kCodeFragNeeded) {
+    counters_.inc(TcpLayerCounter::kIcmpFragNeeded);
+    const std::uint32_t mtu = err.next_hop_mtu != 0 ? err.next_hop_mtu : 576;
+    s->tcb->on_frag_needed(mtu, ctx.now, out);
+  } else {
+    counters_.inc(TcpLayerCounter::kIcmpUnreachable);
+    s->tcb->on_icmp_unreachable(ctx.now, out);
+  }
+  process(i, out, ctx);
+}
+
+void TcpLayer::on_timers(PacketContext& ctx) {
+  wheel_.advance(ctx.now, [&](Timer& t) {
+    const auto i = static_cast<std::uint32_t>(t.tag);
+    Slot& s = slots_[i];
+    if (s.kind != Kind::kConnection || !s.tcb || s.finished) return;
+    TcpOutput& out = begin_output();
+    s.tcb->on_timer(ctx.now, out);
+    process(i, out, ctx);
+  });
+  if (time_wait_.size() > 0 && time_wait_.next_expiry() <= ctx.now)
+    counters_.inc(TcpLayerCounter::kTimeWaitExpired, time_wait_.expire(ctx.now));
+}
+
+}  // namespace shardtcp

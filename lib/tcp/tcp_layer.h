@@ -1,0 +1,296 @@
+// The TCP layer of one engine: the pure TCBs (tcb.h) wired to mbufs, the IP layer,
+// a timer wheel and the application. It is the IpStack's TransportHandler for
+// protocol 6 and offers the native C++ API (also exported as include/shardtcp/tcp.h).
+//
+//   IpStack ip(ip_cfg);
+//   TcpLayer tcp(ip, TcpEnv{&engine, pool, &clock, 0});   // or TcpLayer(ip, engine)
+//   ip.set_transport(6, &tcp);
+//   StackHandler handler(ip, &tcp, nullptr);             // runs tcp.on_timers each loop
+//   TcpConnId l = tcp.listen({IpAddr{}, 80}, 128, cb);
+//   TcpConnId c = tcp.connect({server, 80}, cb);          // completion: kConnected event
+//   ... tcp.accept(l), tcp.send(c, p, n), tcp.recv(c, buf, n), tcp.close(c)
+//
+// One instance per engine, used only from that engine's thread: no locks. Connection
+// slots, the 4-tuple and listener tables, the TIME_WAIT table and the timer wheel are
+// sized at construction. Per packet nothing allocates from the heap; opening a
+// connection constructs its Tcb in the slot (the Tcb sizes its buffer rings then).
+//
+// Errors are negative errno values (the sockets layer returns -1 and sets errno).
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "common/counters.h"
+#include "common/time.h"
+#include "engine/packet_handler.h"
+#include "engine/timer_wheel.h"
+#include "ip/ip_stack.h"
+#include "ip/transport_handler.h"
+#include "tcp/connection_table.h"
+#include "tcp/isn_generator.h"
+#include "tcp/mbuf_buffer_ops.h"
+#include "tcp/port_allocator.h"
+#include "tcp/syn_cookies.h"
+#include "tcp/tcb.h"
+#include "tcp/tcb_counters.h"
+#include "tcp/tcp_config.h"
+#include "tcp/tcp_emitter.h"
+#include "tcp/tcp_layer_counters.h"
+#include "tcp/time_wait_table.h"
+
+namespace shardtcp {
+
+class Engine;
+
+// A connection or listener of one TcpLayer: slot in the low 20 bits, generation in
+// the high 12, so a closed-and-reused slot does not answer to an old id. 0 is never
+// valid.
+struct TcpConnId {
+  static constexpr std::uint32_t kSlotBits = 20;
+  static constexpr std::uint32_t kSlotMask = (1u << kSlotBits) - 1;
+  std::uint32_t value = 0;
+  std::uint32_t slot() const { return value & kSlotMask; }
+  std::uint32_t generation() const { return value >> kSlotBits; }
+  bool valid() const { return value != 0; }
+  friend bool operator==(TcpConnId, TcpConnId) = default;
+};
+
+// What the per-connection callback hears (TargetTCP's asynchronous socket events).
+enum class TcpSocketEvent : std::uint8_t {
+  kConnected,   // an active open completed
+  kAcceptable,  // on a listener: a connection waits in the accept queue
+  kReadable,    // bytes (or EOF) to read
+  kWritable,    // send space freed after a short send
+  kAcked,       // `value` bytes of ours were acknowledged
+  kPeerFin,     // the peer will send no more (recv returns 0 after the data)
+  kClosed,      // the connection is gone (after close(): the id is now stale)
+  kError,       // `value` is an errno: ECONNREFUSED, ECONNRESET, ETIMEDOUT, EHOSTUNREACH
+};
+
+// Called on the engine's thread, from inside packet processing, timers or an API
+// call. It may call any TcpLayer method, close() of this connection included.
+struct TcpCallback {
+  void (*fn)(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t value) = nullptr;
+  void* user = nullptr;
+  explicit operator bool() const { return fn != nullptr; }
+};
+
+// Where calls made outside on_l4 send and allocate. An Engine provides all of them.
+struct TcpEnv {
+  FrameSink* tx = nullptr;
+  rte_mempool* pool = nullptr;
+  Clock* clock = nullptr;
+  std::uint16_t engine_id = 0;
+};
+
+struct TcpLayerConfig {
+  std::uint32_t max_connections = 4096;  // slots for connections and listeners (< 2^20)
+  std::uint32_t time_wait_capacity = 16384;
+  std::uint32_t syn_queue = 256;  // half-open connections per listener before SYN cookies
+  bool syn_cookies = true;
+  // Mbufs of the pool that send storage never takes (headers, ACKs, received frames);
+  // connect() and accept of a new connection are refused (ENOBUFS) below it.
+  unsigned mbuf_reserve = 256;
+  TcpConfig defaults;  // per-connection defaults (options change them per connection)
+  PortAllocator::Config ports;
+  bool tx_cksum_offload = false;  // PortInfo::tx_l4_cksum
+  bool zero_copy_tx = false;      // PortInfo::tx_multi_seg: indirect mbufs for payloads
+  std::optional<SipKey> key;      // secrets for ISNs, cookies, hashes; random if unset
+};
+
+class TcpLayer final : public TransportHandler {
+ public:
+  static constexpr std::uint8_t kProtocol = 6;
+
+  TcpLayer(IpStack& ip, const TcpEnv& env, const TcpLayerConfig& config = {});
+  // Takes the engine's FrameSink, pool and clock.
+  TcpLayer(IpStack& ip, Engine& engine, const TcpLayerConfig& config = {});
+  ~TcpLayer() override;  // frees every connection (no segments are sent)
+  TcpLayer(const TcpLayer&) = delete;
+  TcpLayer& operator=(const TcpLayer&) = delete;
+
+  // ---- opening (socket(), bind(), listen(), connect(), accept())
+  // A fresh socket: options may be set on it before connect/listen. Invalid id
+  // with *error = -ENOBUFS when every slot is taken.
+  TcpConnId open(const TcpCallback& cb = {}, int* error = nullptr);
+  // EINVAL already bound/connected, EADDRNOTAVAIL not our address, EADDRINUSE.
+  int bind(TcpConnId id, const Endpoint& local);
+  // Turns a bound socket into a listener. EINVAL if not bound or connected.
+  int listen(TcpConnId id, std::uint32_t backlog);
+  // Non-blocking connect: sends the SYN; kConnected or kError (then kClosed) follow.
+  // ENETUNREACH, EADDRINUSE (tuple taken), ENOBUFS, EISCONN, EALREADY, EINVAL.
+  int connect(TcpConnId id, const Endpoint& remote);
+  // One-call forms of the above.
+  TcpConnId listen(const Endpoint& local, std::uint32_t backlog, const TcpCallback& cb = {},
+                   int* error = nullptr);
+  TcpConnId connect(const Endpoint& remote, const TcpCallback& cb = {}, int* error = nullptr,
+                    const std::optional<Endpoint>& local = std::nullopt);
+  // The oldest established connection of a listener; invalid with *error = -EAGAIN
+  // when none. The new connection's callback is the listener's until set_callback.
+  TcpConnId accept(TcpConnId listener, int* error = nullptr, Endpoint* peer = nullptr);
+
+  // ---- data
+  // Bytes queued (maybe fewer than len); EAGAIN when none fit, ENOTCONN before the
+  // handshake, EPIPE after shutdown_write, a pending error first.
+  long send(TcpConnId id, const void* data, std::size_t len);
+  // Bytes read; 0 at end of stream; EAGAIN when nothing is there yet; a pending error
+  // (ECONNRESET ...) first.
+  long recv(TcpConnId id, void* buf, std::size_t len, bool peek = false);
+  long readable_bytes(TcpConnId id) const;
+  long writable_bytes(TcpConnId id) const;
+
+  // ---- closing
+  int shutdown_write(TcpConnId id);
+  // Releases the id: FIN (or RST with unread data / linger-0) and the connection
+  // finishes on its own. A listener drops its unaccepted connections with RST.
+  int close(TcpConnId id);
+  // RST and release at once.
+  int abort(TcpConnId id);
+
+  // ---- options (before connect/listen where noted)
+  int set_callback(TcpConnId id, const TcpCallback& cb);
+  int set_nodelay(TcpConnId id, bool on);
+  int set_keepalive(TcpConnId id, bool on, Duration idle = std::chrono::hours(2),
+                    Duration interval = std::chrono::seconds(75), std::uint32_t count = 9);
+  int set_send_buffer(TcpConnId id, std::uint32_t bytes);  // grows only before connect
+  int set_recv_buffer(TcpConnId id, std::uint32_t bytes);
+  int set_linger_zero(TcpConnId id, bool on);
+  int set_congestion(TcpConnId id, CongestionAlgorithm algo);  // before connect
+  int set_connect_timeout(TcpConnId id, Duration d);
+  int set_min_rto(TcpConnId id, Duration d);
+  int set_reuse_addr(TcpConnId id, bool on);  // before bind
+
+  // ---- introspection
+  // SO_ERROR: the pending error (positive errno, 0 none), cleared; -EBADF stale id.
+  int pending_error(TcpConnId id);
+  int local_endpoint(TcpConnId id, Endpoint* out) const;
+  int remote_endpoint(TcpConnId id, Endpoint* out) const;  // ENOTCONN without a peer
+  // kClosed for a stale id; kListen for listeners.
+  TcpState state(TcpConnId id) const;
+  bool is_listener(TcpConnId id) const;
+  bool is_open(TcpConnId id) const { return find(id) != nullptr; }
+  const Tcb* tcb(TcpConnId id) const;
+
+  // ---- engine side
+  void on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) override;
+  void on_icmp_error(const IcmpErrorInfo& err, PacketContext& ctx) override;
+  // Runs due connection timers and expires TIME_WAIT records; every loop iteration.
+  void on_timers(PacketContext& ctx);
+
+  std::size_t slots_in_use() const { return in_use_; }
+  std::size_t capacity() const { return slots_.size(); }
+  std::size_t connections() const { return conn_table_.size(); }
+  std::size_t time_wait_records() const { return time_wait_.size(); }
+  const CounterGroup& counters() const { return counters_; }          // "tcp_layer"
+  const CounterGroup& tcb_counters() const { return tcb_counters_; }  // "tcp"
+  std::uint64_t counter(TcpLayerCounter c) const { return counters_.get(c); }
+  std::uint64_t counter(TcpCounter c) const { return tcb_counters_.get(c); }
+  const MbufBufferOps& buffer_ops() const { return ops_; }
+  const TcpEmitter& emitter() const { return emitter_; }
+
+ private:
+  static constexpr std::uint32_t kNone = UINT32_MAX;
+  enum class Kind : std::uint8_t { kFree, kSocket, kListener, kConnection };
+
+  struct Slot {
+    Kind kind = Kind::kFree;
+    std::uint32_t generation = 1;
+    TcpConfig cfg;
+    std::optional<Tcb> tcb;
+    Timer timer;
+    TcpCallback cb;
+    Endpoint local;  // bound/actual local endpoint
+    Endpoint remote;
+    IpAddr bound_addr;       // the address bind() took (may be the wildcard)
+    bool bound = false;      // holds a PortAllocator bind reference
+    bool ephemeral = false;  // holds a PortAllocator connect reference
+    bool reuse_addr = false;
+    bool in_table = false;   // in conn_table_ (connections) / listeners_ (listeners)
+    bool app_owned = false;  // the application holds the id
+    bool finished = false;   // the TCB reached CLOSED or TIME_WAIT: only data remains
+    bool shut_wr = false;    // shutdown_write() was called
+    int error = 0;           // pending error (positive errno)
+    std::uint32_t busy = 0;  // event dispatch depth: freeing waits until 0
+    bool free_pending = false;
+    // Listener.
+    std::uint32_t backlog = 0;
+    std::uint32_t syn_count = 0;  // children in SYN_RECEIVED
+    std::uint32_t accept_count = 0;
+    std::uint32_t accept_head = kNone, accept_tail = kNone;
+    // Child of a listener, until accepted.
+    std::uint32_t parent = kNone;
+    std::uint32_t parent_generation = 0;
+    std::uint32_t next = kNone;  // accept queue link
+    bool queued = false;         // in the parent's accept queue
+    bool half_open = false;      // counted in the parent's syn_count
+  };
+
+  Slot* find(TcpConnId id);
+  const Slot* find(TcpConnId id) const;
+  TcpConnId id_of(std::uint32_t slot) const;
+  std::uint32_t slot_index(const Slot& s) const {
+    return static_cast<std::uint32_t>(&s - slots_.data());
+  }
+  PacketContext make_context() const;
+  TcpOutput& begin_output();
+  void end_output() { --out_depth_; }
+
+  std::uint32_t alloc_slot(Kind kind);
+  void release_slot(std::uint32_t slot);  // frees now or when dispatch unwinds
+  void maybe_release(std::uint32_t slot);
+  // Leaves the tables, drops port references (but the bind's with keep_bind) and the timer.
+  void detach(Slot& s, bool keep_bind = false);
+  void destroy_tcb(Slot& s);
+  void unlink_from_parent(Slot& s);
+
+  // After every Tcb call: transmit, re-arm the timer, dispatch events.
+  void process(std::uint32_t slot, TcpOutput& out, PacketContext& ctx);
+  OutputResult transmit(Slot& s, TcpOutput& out, PacketContext& ctx);
+  void arm(Slot& s);
+  void fire(std::uint32_t slot, TcpSocketEvent ev, std::uint32_t value = 0);
+  bool on_time_wait(Slot& s, const TimeWaitInfo& info, Instant now);
+
+  // Receive path.
+  void segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
+                     PacketContext& ctx);
+  void listener_input(Slot& l, const TcpSegment& seg, const TcpTuple& t,
+                      std::optional<SeqNum> reuse_isn, PacketContext& ctx);
+  void send_syn_cookie(Slot& l, const TcpSegment& syn, const TcpTuple& t, PacketContext& ctx);
+  void cookie_ack(Slot& l, const TcpSegment& ack, const TcpTuple& t, PacketContext& ctx);
+  void send_reset_for(const TcpSegment& seg, const TcpTuple& t, PacketContext& ctx);
+  std::uint32_t new_child(Slot& l, const TcpTuple& t);
+  void complete_child(std::uint32_t slot);  // kAccepted: to the accept queue
+
+  std::uint32_t ts_clock(Instant now, SeqNum iss) const;
+  int setopt_check(TcpConnId id, Slot** out, bool before_open);
+
+  IpStack& ip_;
+  TcpEnv env_;
+  TcpLayerConfig config_;
+  SipKey key_;
+  MbufBufferOps ops_;
+  TcpEmitter emitter_;
+  CounterGroup tcb_counters_;
+  CounterGroup counters_{"tcp_layer", kTcpLayerCounterNames};
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::size_t in_use_ = 0;
+  ConnectionTable<Slot> conn_table_;
+  ListenerTable<Slot> listeners_;
+  TimeWaitTable time_wait_;
+  IsnGenerator isn_;
+  SynCookies cookies_;
+  PortAllocator ports_;
+  TimerWheel wheel_;
+  std::array<TcpOutput, 4> outs_;  // one per nesting level of callbacks into the API
+  std::uint32_t out_depth_ = 0;
+};
+
+}  // namespace shardtcp

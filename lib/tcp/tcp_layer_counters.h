@@ -1,0 +1,63 @@
+// Counters of the TCP layer around the TCBs: what happens to segments before a TCB
+// sees them (demux, listeners, SYN cookies, TIME_WAIT, resets for closed ports) and
+// resource failures. What a TCB counts itself (opens, segments, retransmits, SACK
+// recovery, challenge ACKs ...) lives in the engine's TcpCounter group (tcb_counters.h)
+// and is not counted again here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+
+namespace shardtcp {
+
+enum class TcpLayerCounter : std::uint8_t {
+  kRxSegments,       // segments handed to the layer by IP
+  kRxTruncated,      // shorter than a TCP header
+  kRxBadDataOffset,  // data offset outside the segment
+  kRxBadChecksum,    // software checksum failed
+  kRxBadChecksumHw,  // the device flagged the checksum bad
+  kRxBadOptions,     // malformed options (segment still processed, as Linux does)
+  kRxBroadcast,      // addressed to a broadcast address: dropped
+  kRxChainTooLong,   // a chained segment that could not be linearised
+  kRxNoConnection,   // no connection, TIME_WAIT record or listener: answered by RST
+  kRstSentNoConn,    // RSTs sent for those
+  kListenSyns,       // SYNs that reached a listener
+  kListenOverflows,  // SYN dropped: the accept queue was full
+  kListenDrops,      // SYN or ACK to a listener dropped for other reasons
+  kSynQueueFull,     // SYN queue full (a cookie was sent instead, or dropped)
+  kCookiesSent,
+  kCookiesValidated,
+  kCookiesFailed,  // an ACK to a listener that is not a valid cookie: RST
+  kTimeWaitAcks,   // segments in TIME_WAIT answered with an ACK
+  kTimeWaitDrops,
+  kTimeWaitReuse,   // SYNs that reopened a TIME_WAIT tuple (RFC 6191)
+  kTimeWaitKilled,  // RSTs that ended TIME_WAIT
+  kTimeWaitCreated,
+  kTimeWaitExpired,
+  kTimeWaitEvicted,
+  kIcmpUnreachable,  // destination unreachable for a connection
+  kIcmpFragNeeded,
+  kIcmpIgnored,  // no connection, or the quoted sequence is not in flight
+  kNoSlot,       // no free connection slot
+  kNoBufferTx,   // a segment could not be sent: no mbuf
+  kTxNoRoute,
+  kTxDropped,        // IP dropped it (too big, ARP queue full)
+  kConnectNoBuffer,  // connect refused with ENOBUFS
+  kCount
+};
+
+inline constexpr const char* kTcpLayerCounterNames[] = {
+    "rx_segments",        "rx_truncated",      "rx_bad_data_offset", "rx_bad_checksum",
+    "rx_bad_checksum_hw", "rx_bad_options",    "rx_broadcast",       "rx_chain_too_long",
+    "rx_no_connection",   "rst_sent_no_conn",  "listen_syns",        "listen_overflows",
+    "listen_drops",       "syn_queue_full",    "cookies_sent",       "cookies_validated",
+    "cookies_failed",     "time_wait_acks",    "time_wait_drops",    "time_wait_reuse",
+    "time_wait_killed",   "time_wait_created", "time_wait_expired",  "time_wait_evicted",
+    "icmp_unreachable",   "icmp_frag_needed",  "icmp_ignored",       "no_slot",
+    "tx_no_buffer",       "tx_no_route",       "tx_dropped",         "connect_no_buffer",
+};
+static_assert(std::size(kTcpLayerCounterNames) ==
+              static_cast<std::size_t>(TcpLayerCounter::kCount));
+
+}  // namespace shardtcp
