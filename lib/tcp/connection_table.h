@@ -1,0 +1,164 @@
+// Per-engine (per-core) demultiplexing tables; no locks, no allocation after
+// construction, testable without EAL.
+//
+//  - ConnectionTable<T>: 4-tuple (local, remote; IPv4 or IPv6) -> T* (a Tcb* in the
+//    engine). Open addressing with linear probing over a power-of-two slot array of
+//    at least twice the capacity (load <= 1/2, so probes stay short), backward-shift
+//    deletion (no tombstones to decay lookups), and a 32-bit hash tag per slot so a
+//    probe compares full tuples only on a tag match. The hash is SipHash-1-3 with a
+//    per-table secret key: remote peers choose their address and port, and must not
+//    be able to aim collisions at a bucket.
+//  - ListenerTable<T>: (local address or wildcard, port) -> T*, exact match first,
+//    then the wildcard of the same family.
+//
+// Both are generic over the value type so they compile before Tcb exists and unit
+// tests can store anything. Values are non-owning pointers.
+#pragma once
+
+#include <bit>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "tcp/isn_generator.h"
+#include "wire/ip_addr.h"
+
+namespace shardtcp {
+
+template <typename T>
+class ConnectionTable {
+ public:
+  // `capacity`: most connections at once. `key`: hash secret (SipKey::random()).
+  ConnectionTable(std::size_t capacity, const SipKey& key)
+      : slots_(std::bit_ceil(std::max<std::size_t>(2 * capacity, 8))),
+        capacity_(std::max<std::size_t>(capacity, 1)),
+        key_(key) {}
+
+  // 0, EADDRINUSE if the tuple is present, ENOBUFS if the table is full, EINVAL
+  // for a null value or mixed families.
+  int insert(const TcpTuple& t, T* value) {
+    if (value == nullptr || t.local.addr.family() != t.remote.addr.family()) return EINVAL;
+    const std::uint64_t h = hash_tuple(key_, t);
+    const std::uint32_t tag = static_cast<std::uint32_t>(h >> 32);
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t s = h & mask;
+    for (; slots_[s].value != nullptr; s = (s + 1) & mask) {
+      if (slots_[s].tag == tag && slots_[s].tuple == t) return EADDRINUSE;
+    }
+    if (size_ >= capacity_) return ENOBUFS;
+    slots_[s] = Slot{t, value, tag, static_cast<std::uint32_t>(h & mask)};
+    ++size_;
+    return 0;
+  }
+
+  // The value for `t`, nullptr when absent. The packet-path call.
+  T* find(const TcpTuple& t) const {
+    const std::size_t s = slot_of(t);
+    return s == kNpos ? nullptr : slots_[s].value;
+  }
+
+  bool erase(const TcpTuple& t) {
+    const std::size_t s = slot_of(t);
+    if (s == kNpos) return false;
+    remove_at(s);
+    return true;
+  }
+
+  std::size_t size() const { return size_; }
+  std::size_t capacity() const { return capacity_; }
+  bool empty() const { return size_ == 0; }
+
+  // Visits every entry as f(const TcpTuple&, T*), for diagnostics. Do not insert or
+  // erase from inside `f`.
+  template <typename F>
+  void for_each(F&& f) const {
+    for (const Slot& s : slots_) {
+      if (s.value != nullptr) f(s.tuple, s.value);
+    }
+  }
+
+ private:
+  static constexpr std::size_t kNpos = static_cast<std::size_t>(-1);
+  struct Slot {
+    TcpTuple tuple;
+    T* value = nullptr;  // nullptr marks an empty slot
+    std::uint32_t tag = 0;
+    std::uint32_t home = 0;  // the slot the hash chose: lets deletion skip rehashing
+  };
+
+  std::size_t slot_of(const TcpTuple& t) const {
+    const std::uint64_t h = hash_tuple(key_, t);
+    const std::uint32_t tag = static_cast<std::uint32_t>(h >> 32);
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t s = h & mask; slots_[s].value != nullptr; s = (s + 1) & mask) {
+      if (slots_[s].tag == tag && slots_[s].tuple == t) return s;
+    }
+    return kNpos;
+  }
+
+  void remove_at(std::size_t slot) {
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t hole = slot;
+    for (std::size_t s = (slot + 1) & mask; slots_[s].value != nullptr; s = (s + 1) & mask) {
+      const std::size_t home = slots_[s].home;
+      const bool stays = hole <= s ? (home > hole && home <= s) : (home > hole || home <= s);
+      if (!stays) {
+        slots_[hole] = slots_[s];
+        hole = s;
+      }
+    }
+    slots_[hole] = Slot{};
+    --size_;
+  }
+
+  std::vector<Slot> slots_;  // sized once
+  std::size_t capacity_;
+  std::size_t size_ = 0;
+  SipKey key_;
+};
+
+// Listening sockets by (local address, port). A listener bound to the unspecified
+// address (0.0.0.0 or ::) is the wildcard of its family. Listeners are few and
+// change rarely, so this is a small linear-probing table like ConnectionTable.
+template <typename T>
+class ListenerTable {
+ public:
+  ListenerTable(std::size_t capacity, const SipKey& key) : table_(capacity, key) {}
+
+  // 0, EADDRINUSE when the exact (address, port) is taken, ENOBUFS, EINVAL.
+  int insert(const Endpoint& local, T* value) { return table_.insert(key_of(local), value); }
+  bool erase(const Endpoint& local) { return table_.erase(key_of(local)); }
+  // The listener for a SYN to `local`: exact address first, then the wildcard.
+  T* find(const Endpoint& local) const {
+    if (T* exact = table_.find(key_of(local))) return exact;
+    Endpoint any{wildcard(local.addr.family()), local.port};
+    return table_.find(key_of(any));
+  }
+  T* find_exact(const Endpoint& local) const { return table_.find(key_of(local)); }
+  std::size_t size() const { return table_.size(); }
+  template <typename F>
+  void for_each(F&& f) const {
+    table_.for_each([&](const TcpTuple& t, T* v) { f(t.local, v); });
+  }
+
+  static IpAddr wildcard(IpFamily fam) {
+    if (fam == IpFamily::kV6) {
+      const std::uint8_t zero[16] = {};
+      return IpAddr::v6(&zero[0]);
+    }
+    return IpAddr::v4(0);
+  }
+
+ private:
+  // The remote half is unused: a zero endpoint of the same family.
+  static TcpTuple key_of(const Endpoint& local) {
+    TcpTuple t;
+    t.local = local;
+    t.remote.addr = wildcard(local.addr.family());
+    return t;
+  }
+  ConnectionTable<T> table_;
+};
+
+}  // namespace shardtcp
