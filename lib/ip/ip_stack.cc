@@ -128,7 +128,7 @@ IpStack::~IpStack() = default;
 
 bool IpStack::add_address(const IpAddr& a, std::uint8_t prefix_len) {
   if (!routes_.add_address(a, prefix_len)) return false;
-  neighbors_.add_local_address(a);
+  neighbors_.add_local_address(a, prefix_len);
   return true;
 }
 

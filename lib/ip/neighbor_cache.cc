@@ -25,12 +25,27 @@ NeighborCache::NeighborCache(const NeighborConfig& cfg, const rte_ether_addr& ou
   free_slot_ = slots_.empty() ? -1 : 0;
 }
 
-void NeighborCache::add_local_address(const IpAddr& a) {
-  if (a.is_v4() && !is_local(a)) local_.push_back(a);
+void NeighborCache::add_local_address(const IpAddr& a, std::uint8_t prefix_len) {
+  if (!a.is_v4() || is_local(a)) return;
+  local_.push_back(a);
+  local_prefix_.push_back(std::min<std::uint8_t>(prefix_len, 32));
+}
+
+IpAddr NeighborCache::source_for(const IpAddr& target) const {
+  // The address on the neighbour's subnet, so it can answer (and learn us) on-link.
+  for (std::size_t i = 0; i < local_.size(); ++i)
+    if (target.masked(local_prefix_[i]) == local_[i].masked(local_prefix_[i])) return local_[i];
+  return local_.empty() ? IpAddr::v4(0) : local_.front();
 }
 
 void NeighborCache::remove_local_address(const IpAddr& a) {
-  std::erase(local_, a);
+  for (std::size_t i = 0; i < local_.size(); ++i) {
+    if (local_[i] == a) {
+      local_.erase(local_.begin() + static_cast<std::ptrdiff_t>(i));
+      local_prefix_.erase(local_prefix_.begin() + static_cast<std::ptrdiff_t>(i));
+      return;
+    }
+  }
 }
 
 bool NeighborCache::is_local(const IpAddr& a) const {
@@ -146,10 +161,7 @@ void NeighborCache::send_request(Entry& e, Instant now, NeighborOutput& out, boo
   ArpPacket p;
   p.op = ArpOp::kRequest;
   p.sha = mac_;
-  // Source: one of our addresses on the neighbour's subnet would be ideal; the route
-  // table already picked the next hop for that subnet, and any of our addresses lets
-  // the neighbour answer. Prefer the first configured one.
-  p.spa = local_.empty() ? IpAddr::v4(0) : local_.front();
+  p.spa = source_for(e.ip);
   p.tha = rte_ether_addr{};
   p.tpa = e.ip;
   out.send_arp(p, unicast ? e.mac : kBroadcastMac);

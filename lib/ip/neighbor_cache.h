@@ -69,7 +69,8 @@ class NeighborCache {
 
   NeighborCache(const NeighborConfig& cfg, const rte_ether_addr& our_mac);
 
-  void add_local_address(const IpAddr& a);
+  // Our addresses; the prefix picks the sender address of requests to a neighbour.
+  void add_local_address(const IpAddr& a, std::uint8_t prefix_len = 32);
   void remove_local_address(const IpAddr& a);
   bool is_local(const IpAddr& a) const;
 
@@ -138,8 +139,11 @@ class NeighborCache {
 
   NeighborConfig cfg_;
   rte_ether_addr mac_;
+  IpAddr source_for(const IpAddr& target) const;
+
   std::vector<IpAddr> local_;
-  std::vector<Entry> entries_;  // [0, used_) live
+  std::vector<std::uint8_t> local_prefix_;  // parallel to local_
+  std::vector<Entry> entries_;              // [0, used_) live
   std::size_t used_ = 0;
   mutable std::size_t last_hit_ = 0;
   std::vector<Slot> slots_;

@@ -209,6 +209,21 @@ TEST_F(NeighborCacheTest, GratuitousArpUpdatesExistingBindingOnly) {
   EXPECT_TRUE(out_.arps.empty());
 }
 
+TEST_F(NeighborCacheTest, RequestsComeFromTheAddressOnTheTargetsSubnet) {
+  NeighborCache c(cfg(), kOurMac);
+  c.add_local_address(ip("198.18.0.1"), 24);
+  c.add_local_address(ip("198.19.1.1"), 24);
+  rte_ether_addr mac{};
+  c.resolve(ip("198.19.1.5"), nullptr, t0_, out_, &mac);
+  c.resolve(ip("198.18.0.5"), nullptr, t0_, out_, &mac);
+  ASSERT_EQ(out_.arps.size(), 2u);
+  EXPECT_EQ(out_.arps[0].p.spa, ip("198.19.1.1"));
+  EXPECT_EQ(out_.arps[1].p.spa, ip("198.18.0.1"));
+  c.remove_local_address(ip("198.19.1.1"));
+  EXPECT_FALSE(c.is_local(ip("198.19.1.1")));
+  EXPECT_TRUE(c.is_local(ip("198.18.0.1")));
+}
+
 TEST_F(NeighborCacheTest, AnnouncesEachLocalAddress) {
   cache_.add_local_address(ip("198.18.1.1"));
   cache_.announce(out_);
