@@ -11,7 +11,9 @@ using namespace tcp_flags;
 
 namespace {
 
-constexpr std::uint32_t kTsOptionLen = 12;                   // NOP NOP TS(10)
+constexpr std::uint32_t kTsOptionLen = 12;  // NOP NOP TS(10)
+// An echoed timestamp implying an RTT beyond this is forged or stale: no sample.
+constexpr std::int32_t kMaxTsRttMs = 600'000;
 constexpr Duration kPawsIdle = std::chrono::hours(24 * 24);  // RFC 7323 §5.5
 
 std::uint32_t sack_option_len(std::uint8_t blocks) {
@@ -398,7 +400,7 @@ void Tcb::on_segment_syn_sent(const TcpSegment& seg, Instant now, TcpOutput& out
     snd_wl2_ = seg.ack;
     if (ts_ok_ && seg.options.timestamps && seg.options.timestamps->echo != 0) {
       std::int32_t ms = static_cast<std::int32_t>(ts_now(now) - seg.options.timestamps->echo);
-      if (ms >= 0) rtt_.sample(std::chrono::milliseconds(ms));
+      if (ms >= 0 && ms < kMaxTsRttMs) rtt_.sample(std::chrono::milliseconds(ms));
     } else if (syn_retransmits_ == 0) {
       rtt_.sample(now - opened_at_);  // Karn: only an unretransmitted SYN is timed
     }
@@ -620,7 +622,7 @@ bool Tcb::process_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
     rtt_.reset_backoff();
     if (ts_ok_ && seg.options.timestamps && seg.options.timestamps->echo != 0) {
       std::int32_t ms = static_cast<std::int32_t>(ts_now(now) - seg.options.timestamps->echo);
-      if (ms >= 0) rtt_.sample(std::chrono::milliseconds(ms));
+      if (ms >= 0 && ms < kMaxTsRttMs) rtt_.sample(std::chrono::milliseconds(ms));
     } else if (syn_retransmits_ == 0) {
       rtt_.sample(now - opened_at_);
     }
@@ -710,7 +712,7 @@ void Tcb::process_new_ack(const TcpSegment& seg, std::uint32_t, Instant now, Tcp
   Duration rtt{0};
   if (ts_ok_ && seg.options.timestamps && seg.options.timestamps->echo != 0) {
     std::int32_t ms = static_cast<std::int32_t>(ts_now(now) - seg.options.timestamps->echo);
-    if (ms >= 0) {
+    if (ms >= 0 && ms < kMaxTsRttMs) {
       rtt = std::chrono::milliseconds(ms);
       rtt_.sample(rtt);
     }

@@ -210,3 +210,53 @@ TEST_F(Closing, AbortSendsResetAndCloses) {
 
 }  // namespace
 }  // namespace shardtcp::testing
+
+namespace shardtcp::testing {
+namespace {
+
+TEST_F(TcbTest, SynReceived_CloseQueuesFinUntilHandshakeCompletes) {
+  make();
+  out.clear();
+  tcb->accept_syn(seg(kSyn, kPeerIss), local(), peer(), SeqNum(kIss), now, out);
+  expect_nothing(close());
+  EXPECT_EQ(tcb->state(), TcpState::kSynReceived);
+  Emitted e = send(seg(kAck, kPeerIss + 1, kIss + 1));
+  EXPECT_EQ(tcb->state(), TcpState::kFinWait1);
+  const OutSegment& f = expect_one(e);
+  EXPECT_EQ(f.seg.flags, kFin | kAck);
+  EXPECT_EQ(f.seg.seq, SeqNum(kIss + 1));
+}
+
+TEST_F(TcbTest, Established_DataPiggybacksThePendingAck) {
+  establish_active(false, false);
+  expect_nothing(send(data(peer_seq_, our_seq_, "ping")));
+  EXPECT_NE(tcb->next_deadline(), Instant::never());  // delayed ACK armed
+  tcb->set_nodelay(true);
+  const OutSegment& d = expect_one(app_send("pong"));
+  EXPECT_EQ(d.seg.ack, SeqNum(peer_seq_ + 4));
+  // Only the retransmission timer is left: the delayed ACK was cancelled.
+  EXPECT_EQ(tcb->next_deadline(), now + tcb->rtt().rto());
+}
+
+TEST_F(TcbTest, TimeWait_ExactRstCloses) {
+  establish_active(false, false);
+  close();
+  send(seg(kFin | kAck, peer_seq_, our_seq_ + 1));
+  ASSERT_EQ(tcb->state(), TcpState::kTimeWait);
+  Emitted e = send(seg(kRst, peer_seq_ + 1));
+  EXPECT_TRUE(e.has(TcpEventKind::kClosed));
+  EXPECT_FALSE(e.has(TcpEventKind::kError));
+}
+
+TEST_F(TcbTest, TimeWait_NewSynDrawsChallengeAckNotReset) {
+  establish_active(false, false);
+  close();
+  send(seg(kFin | kAck, peer_seq_, our_seq_ + 1));
+  ASSERT_EQ(tcb->state(), TcpState::kTimeWait);
+  const OutSegment& a = expect_one(send(seg(kSyn, peer_seq_ + 100)));
+  EXPECT_EQ(a.seg.flags, kAck);
+  EXPECT_EQ(tcb->state(), TcpState::kTimeWait);
+}
+
+}  // namespace
+}  // namespace shardtcp::testing
