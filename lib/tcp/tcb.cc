@@ -28,7 +28,11 @@ Tcb::Tcb(const TcpConfig& cfg, BufferOps& ops, CounterGroup* stats)
       stats_(stats),
       cc_(cfg.congestion, 536),
       sndbuf_(ops, cfg.send_buffer, ops.chunk_size()),
-      rx_(ops, cfg.recv_buffer, cfg.recv_max_segments, cfg.ooo_max_segments),
+      rx_(ops, cfg.recv_buffer,
+          cfg.recv_max_segments ? cfg.recv_max_segments
+                                : std::clamp<std::uint32_t>(cfg.recv_buffer / 512, 64, 4096),
+          cfg.ooo_max_segments ? cfg.ooo_max_segments
+                               : std::clamp<std::uint32_t>(cfg.recv_buffer / 1024, 32, 2048)),
       rtt_(cfg.initial_rto, cfg.min_rto, cfg.max_rto) {}
 
 Tcb::~Tcb() = default;

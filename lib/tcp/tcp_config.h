@@ -48,10 +48,13 @@ struct TcpConfig {
   Duration persist_min = 200ms;
   Duration persist_max = 60s;
 
-  // Out-of-order queue bounds (segments; bytes are bounded by recv_buffer).
-  std::uint32_t ooo_max_segments = 256;
-  // In-order segments kept by reference before the application reads them.
-  std::uint32_t recv_max_segments = 2048;
+  // Out-of-order queue bound in segments (bytes are bounded by the window); 0 sizes it
+  // from recv_buffer (one slot per 1 KiB, 32..2048).
+  std::uint32_t ooo_max_segments = 0;
+  // In-order segments kept by reference before the application reads them; 0 sizes it
+  // from recv_buffer (one slot per 512 bytes, 64..4096), which keeps per-connection
+  // metadata small while full-sized segments can always fill the window.
+  std::uint32_t recv_max_segments = 0;
 
   // RFC 5961 §7: challenge ACKs per second per connection.
   std::uint32_t challenge_ack_limit = 10;
