@@ -26,6 +26,9 @@
 #include "ip/ip_stack.h"
 #include "port/packet_port.h"
 #include "shardtcp/stack_options.h"
+#include "tcp/shard_handler.h"
+#include "tcp/tcp_layer.h"
+#include "udp/udp_layer.h"
 
 namespace shardtcp {
 
@@ -43,6 +46,9 @@ struct StackConfig {
   // application may pass its own.
   Clock* clock = nullptr;
   bool promiscuous = false;
+  // Per-engine transports. tx_cksum_offload / zero_copy_tx are filled from the port.
+  TcpLayerConfig tcp;
+  UdpConfig udp;
 };
 
 class Stack {
@@ -60,6 +66,9 @@ class Stack {
   std::uint16_t engine_count() const { return static_cast<std::uint16_t>(shards_.size()); }
   Engine& engine(std::uint16_t i = 0) { return *shards_[i].engine; }
   IpStack& ip(std::uint16_t i = 0) { return *shards_[i].ip; }
+  // Engine i's transports; call them from that engine's thread only.
+  TcpLayer& tcp(std::uint16_t i = 0) { return *shards_[i].tcp; }
+  UdpLayer& udp(std::uint16_t i = 0) { return *shards_[i].udp; }
   // A context for calls made from engine i's own thread outside its poll loop.
   PacketContext context(std::uint16_t i = 0);
   const PortInfo& port_info() const { return port_->info(); }
@@ -81,10 +90,15 @@ class Stack {
 
  private:
   struct Shard {
+    // Declaration order is construction order; destruction runs backwards, so the
+    // transports return their mbufs before the engine and the IP layer go.
     std::unique_ptr<IpStack> ip;
+    std::unique_ptr<ShardHandler> handler;  // IP input + IP and TCP timers
     std::unique_ptr<Engine> engine;
+    std::unique_ptr<TcpLayer> tcp;
+    std::unique_ptr<UdpLayer> udp;
   };
-  explicit Stack(const StackConfig& config) : config_(config) {}
+  explicit Stack(const StackConfig& config);
   Status build();
 
   StackConfig config_;

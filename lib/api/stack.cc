@@ -23,7 +23,9 @@ std::string unique_name(const char* what) {
 Result<std::uint16_t> pick_port(const std::string& device) {
   if (!device.empty()) return EthdevPort::find(device);
   std::uint16_t id;
-  RTE_ETH_FOREACH_DEV(id) { return id; }
+  RTE_ETH_FOREACH_DEV(id) {
+    return id;
+  }
   return Result<std::uint16_t>::failure(
       "no DPDK port available: name one with --vdev (e.g. --vdev=net_tap0,iface=stap0)");
 }
@@ -46,7 +48,8 @@ Result<std::unique_ptr<Stack>> Stack::create(int argc, char** argv,
 
 Result<std::unique_ptr<Stack>> Stack::create(const StackConfig& config) {
   if (!eal_initialized()) return Result<std::unique_ptr<Stack>>::failure("EAL is not initialised");
-  if (config.engines == 0) return Result<std::unique_ptr<Stack>>::failure("need at least one engine");
+  if (config.engines == 0)
+    return Result<std::unique_ptr<Stack>>::failure("need at least one engine");
   std::unique_ptr<Stack> s(new Stack(config));
   Status st = s->build();
   if (!st) return st;
@@ -102,7 +105,8 @@ Status Stack::build() {
   ipc.port = port_->info();
   for (const auto& a : opt.addresses)
     if (a.addr.is_v4()) ipc.addresses.push_back({a.addr, a.prefix_len});
-  if (ipc.addresses.empty()) return Status::error("no IPv4 address configured (IPv6 is not supported yet)");
+  if (ipc.addresses.empty())
+    return Status::error("no IPv4 address configured (IPv6 is not supported yet)");
   if (opt.gateway_v4) ipc.gateway = *opt.gateway_v4;
   for (const auto& r : opt.routes) {
     if (!r.network.is_v4()) continue;
@@ -118,12 +122,27 @@ Status Stack::build() {
   for (std::uint16_t i = 0; i < config_.engines; ++i) {
     Shard& sh = shards_[i];
     sh.ip = std::make_unique<IpStack>(ipc);
+    sh.handler = std::make_unique<ShardHandler>(*sh.ip);
     EngineConfig engc;
     engc.engine_id = i;
     engc.queue = i;
-    sh.engine = std::make_unique<Engine>(*port_, pool_, *sh.ip, *clock_, engc);
+    sh.engine = std::make_unique<Engine>(*port_, pool_, *sh.handler, *clock_, engc);
+    TcpLayerConfig tc = config_.tcp;
+    tc.tx_cksum_offload = port_->info().tx_l4_cksum;
+    tc.zero_copy_tx = tc.zero_copy_tx && port_->info().tx_multi_seg;
+    sh.tcp = std::make_unique<TcpLayer>(*sh.ip, *sh.engine, tc);
+    UdpConfig uc = config_.udp;
+    uc.tx_cksum_offload = port_->info().tx_l4_cksum;
+    uc.seed = config_.udp.seed + i;
+    sh.udp = std::make_unique<UdpLayer>(*sh.ip, *sh.engine, uc);
+    sh.ip->set_transport(TcpLayer::kProtocol, sh.tcp.get());
+    sh.ip->set_transport(UdpLayer::kProtocol, sh.udp.get());
+    sh.handler->set_tcp(sh.tcp.get());
     registry_.add(sh.engine->counters());
     for (const CounterGroup* g : sh.ip->counters()) registry_.add(*g);
+    registry_.add(sh.tcp->tcb_counters());
+    registry_.add(sh.tcp->counters());
+    registry_.add(sh.udp->counters());
   }
   return Status::ok();
 }
@@ -135,6 +154,9 @@ Stack::~Stack() {
   for (Shard& sh : shards_) {
     registry_.remove(sh.engine->counters());
     for (const CounterGroup* g : sh.ip->counters()) registry_.remove(*g);
+    registry_.remove(sh.tcp->tcb_counters());
+    registry_.remove(sh.tcp->counters());
+    registry_.remove(sh.udp->counters());
   }
   if (faults_)
     for (const CounterGroup* g : faults_->counter_groups()) registry_.remove(*g);

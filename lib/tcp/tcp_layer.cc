@@ -975,9 +975,12 @@ void TcpLayer::listener_input(Slot& l, const TcpSegment& seg, const TcpTuple& t,
     return;
   }
   counters_.inc(TcpLayerCounter::kListenSyns);
-  if (l.accept_count >= l.backlog) {
+  // Half-open connections count against the backlog too: each would need a place in
+  // the accept queue once its handshake completes, and a TCB that is already
+  // ESTABLISHED cannot be put back. The peer retransmits its SYN; maybe there is room then.
+  if (l.accept_count + l.syn_count >= l.backlog) {
     counters_.inc(TcpLayerCounter::kListenOverflows);
-    return;  // the peer retransmits its SYN; maybe there is room then
+    return;
   }
   if (l.syn_count >= config_.syn_queue || ops_.exhausted()) {
     counters_.inc(TcpLayerCounter::kSynQueueFull);

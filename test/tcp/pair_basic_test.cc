@@ -1,0 +1,311 @@
+// TCP over two stacks on a ring pair: handshakes, data, close, and the ways opening
+// fails (refused, SYN flood answered with cookies, accept-queue overflow, no mbufs,
+// blackholed peer, ICMP unreachable).
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "pair_harness.h"
+
+namespace shardtcp::testing {
+namespace {
+
+constexpr std::uint16_t kPort = 80;
+
+class TcpPairBasic : public TcpPairTest {
+ protected:
+  // Reads everything readable from `id` into a string.
+  std::string read_all(TcpLayer& tcp, TcpConnId id) {
+    std::string s;
+    char buf[4096];
+    for (;;) {
+      const long n = tcp.recv(id, buf, sizeof buf);
+      if (n <= 0) break;
+      s.append(buf, static_cast<std::size_t>(n));
+    }
+    return s;
+  }
+
+  EventLog client_log_, server_log_;
+};
+
+TEST_F(TcpPairBasic, HandshakeDataAndCloseBothWays) {
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  build(a, b);
+  int err = 0;
+  TcpConnId l = b_.tcp->listen({IpAddr{}, kPort}, 16, server_log_.callback(), &err);
+  ASSERT_TRUE(l.valid()) << err;
+  TcpConnId c = a_.tcp->connect({kAddrB, kPort}, client_log_.callback(), &err);
+  ASSERT_TRUE(c.valid()) << err;
+  EXPECT_EQ(a_.tcp->state(c), TcpState::kSynSent);
+  EXPECT_EQ(a_.tcp->connect(c, {kAddrB, kPort}), -EALREADY);
+
+  ASSERT_TRUE(run_until([&] { return client_log_.has(c, TcpSocketEvent::kConnected); }));
+  EXPECT_EQ(a_.tcp->connect(c, {kAddrB, kPort}), -EISCONN);
+  ASSERT_TRUE(run_until([&] { return server_log_.has(l, TcpSocketEvent::kAcceptable); }));
+  Endpoint peer;
+  TcpConnId s = b_.tcp->accept(l, &err, &peer);
+  ASSERT_TRUE(s.valid()) << err;
+  EXPECT_EQ(peer.addr, kAddrA);
+  Endpoint local;
+  ASSERT_EQ(a_.tcp->local_endpoint(c, &local), 0);
+  EXPECT_EQ(local.addr, kAddrA);
+  EXPECT_EQ(peer.port, local.port);
+  EXPECT_GE(local.port, 32768);
+  EXPECT_FALSE(b_.tcp->accept(l, &err).valid());
+  EXPECT_EQ(err, -EAGAIN);
+
+  const std::string req = "GET / HTTP/1.0\r\n\r\n";
+  ASSERT_EQ(a_.tcp->send(c, req.data(), req.size()), static_cast<long>(req.size()));
+  ASSERT_TRUE(
+      run_until([&] { return b_.tcp->readable_bytes(s) == static_cast<long>(req.size()); }));
+  char peek[4];
+  EXPECT_EQ(b_.tcp->recv(s, peek, sizeof peek, /*peek=*/true), 4);
+  EXPECT_EQ(read_all(*b_.tcp, s), req);
+  char buf[16];
+  EXPECT_EQ(b_.tcp->recv(s, buf, sizeof buf), -EAGAIN);
+
+  const std::string resp(5000, 'x');
+  ASSERT_EQ(b_.tcp->send(s, resp.data(), resp.size()), static_cast<long>(resp.size()));
+  ASSERT_EQ(b_.tcp->close(s), 0);
+  EXPECT_EQ(b_.tcp->send(s, "y", 1), -EBADF);  // the id is released by close
+  ASSERT_TRUE(run_until([&] { return client_log_.has(c, TcpSocketEvent::kPeerFin); }));
+  EXPECT_EQ(read_all(*a_.tcp, c), resp);
+  EXPECT_EQ(a_.tcp->recv(c, buf, sizeof buf), 0);  // end of stream
+  EXPECT_TRUE(client_log_.has(c, TcpSocketEvent::kAcked));
+  ASSERT_EQ(a_.tcp->close(c), 0);
+  ASSERT_TRUE(
+      run_until([&] { return a_.tcp->slots_in_use() == 0 && b_.tcp->slots_in_use() == 1; }));
+  // The server closed first: its side holds TIME_WAIT, in the table, not in a slot.
+  EXPECT_EQ(b_.tcp->time_wait_records(), 1u);
+  EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kTimeWaitCreated), 1u);
+  run_for(3s);
+  EXPECT_EQ(b_.tcp->time_wait_records(), 0u);
+  EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kTimeWaitExpired), 1u);
+  EXPECT_EQ(a_.tcp->counter(TcpCounter::kActiveOpens), 1u);
+  EXPECT_EQ(b_.tcp->counter(TcpCounter::kPassiveOpens), 1u);
+  EXPECT_EQ(b_.tcp->close(l), 0);
+  EXPECT_EQ(b_.tcp->slots_in_use(), 0u);
+}
+
+TEST_F(TcpPairBasic, ConnectToClosedPortIsRefused) {
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  build(a, b);
+  int err = 0;
+  TcpConnId c = a_.tcp->connect({kAddrB, 81}, client_log_.callback(), &err);
+  ASSERT_TRUE(c.valid()) << err;
+  ASSERT_TRUE(run_until([&] { return client_log_.has(c, TcpSocketEvent::kClosed); }));
+  std::uint32_t e = 0;
+  ASSERT_TRUE(client_log_.has(c, TcpSocketEvent::kError, &e));
+  EXPECT_EQ(static_cast<int>(e), ECONNREFUSED);
+  EXPECT_EQ(a_.tcp->pending_error(c), ECONNREFUSED);
+  EXPECT_EQ(a_.tcp->pending_error(c), 0);  // SO_ERROR clears it
+  EXPECT_EQ(a_.tcp->state(c), TcpState::kClosed);
+  EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kRxNoConnection), 1u);
+  EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kRstSentNoConn), 1u);
+  EXPECT_EQ(a_.tcp->close(c), 0);
+  EXPECT_EQ(a_.tcp->slots_in_use(), 0u);
+  EXPECT_EQ(a_.tcp->close(c), -EBADF);  // stale id
+}
+
+TEST_F(TcpPairBasic, SynFloodBeyondTheSynQueueIsAnsweredWithCookies) {
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  b.tcp.syn_queue = 4;
+  build(a, b);
+  int err = 0;
+  TcpConnId l = b_.tcp->listen({IpAddr{}, kPort}, 64, server_log_.callback(), &err);
+  ASSERT_TRUE(l.valid());
+  // Resolve ARP first so the SYNs of the flood leave together.
+  TcpConnId first = a_.tcp->connect({kAddrB, kPort}, client_log_.callback(), &err);
+  ASSERT_TRUE(run_until([&] { return client_log_.has(first, TcpSocketEvent::kConnected); }));
+  ASSERT_TRUE(b_.tcp->accept(l, &err).valid());
+
+  constexpr int kFlood = 12;
+  std::vector<TcpConnId> cs;
+  for (int i = 0; i < kFlood; ++i) {
+    cs.push_back(a_.tcp->connect({kAddrB, kPort}, client_log_.callback(), &err));
+    ASSERT_TRUE(cs.back().valid()) << err;
+  }
+  // B sees all SYNs before A sees any SYN-ACK: 4 fill the SYN queue, 8 get cookies.
+  a_.engine->poll_once();
+  b_.engine->poll_once();
+  EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kSynQueueFull), 8u);
+  EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kCookiesSent), 8u);
+  ASSERT_TRUE(run_until([&] {
+    for (TcpConnId c : cs)
+      if (!client_log_.has(c, TcpSocketEvent::kConnected)) return false;
+    return true;
+  }));
+  ASSERT_TRUE(
+      run_until([&] { return server_log_.count(TcpSocketEvent::kAcceptable) >= kFlood + 1; }));
+  EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kCookiesValidated), 8u);
+  EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kCookiesFailed), 0u);
+  std::vector<TcpConnId> ss;
+  for (;;) {
+    TcpConnId s = b_.tcp->accept(l, &err);
+    if (!s.valid()) break;
+    ss.push_back(s);
+  }
+  ASSERT_EQ(ss.size(), static_cast<std::size_t>(kFlood));
+  // Data both ways over every connection, cookie-born ones included.
+  for (int i = 0; i < kFlood; ++i) {
+    const std::string msg = "hello " + std::to_string(i);
+    ASSERT_EQ(a_.tcp->send(cs[i], msg.data(), msg.size()), static_cast<long>(msg.size()));
+  }
+  run_for(100ms);
+  std::vector<std::string> got;
+  for (TcpConnId s : ss) {
+    got.push_back(read_all(*b_.tcp, s));
+    ASSERT_EQ(b_.tcp->send(s, "ok", 2), 2);
+  }
+  std::sort(got.begin(), got.end());
+  std::vector<std::string> want;
+  for (int i = 0; i < kFlood; ++i) want.push_back("hello " + std::to_string(i));
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+  run_for(100ms);
+  for (TcpConnId c : cs) EXPECT_EQ(read_all(*a_.tcp, c), "ok");
+  // A cookie connection negotiated window scaling, SACK and timestamps through the TSval.
+  int cookie_with_sack = 0;
+  for (TcpConnId s : ss) cookie_with_sack += b_.tcp->tcb(s)->sack_enabled() ? 1 : 0;
+  EXPECT_EQ(cookie_with_sack, kFlood);
+  for (TcpConnId c : cs) a_.tcp->abort(c);
+  for (TcpConnId s : ss) b_.tcp->abort(s);
+  a_.tcp->abort(first);
+  run_for(50ms);
+}
+
+TEST_F(TcpPairBasic, AcceptQueueOverflowIsCounted) {
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  build(a, b);
+  int err = 0;
+  TcpConnId l = b_.tcp->listen({IpAddr{}, kPort}, 2, server_log_.callback(), &err);
+  ASSERT_TRUE(l.valid());
+  std::vector<TcpConnId> cs;
+  for (int i = 0; i < 5; ++i) cs.push_back(a_.tcp->connect({kAddrB, kPort}, {}, &err));
+  run_for(500ms);
+  EXPECT_GT(b_.tcp->counter(TcpLayerCounter::kListenOverflows), 0u);
+  int accepted = 0;
+  while (b_.tcp->accept(l, &err).valid()) ++accepted;
+  EXPECT_EQ(accepted, 2);
+  // Room again: the clients' SYN retransmissions get in now.
+  run_for(5s);
+  while (b_.tcp->accept(l, &err).valid()) ++accepted;
+  EXPECT_EQ(accepted, 4);  // 2 more: backlog 2
+  for (TcpConnId c : cs) a_.tcp->abort(c);
+  b_.tcp->close(l);
+  run_for(100ms);
+}
+
+TEST_F(TcpPairBasic, ConnectReturnsEnobufsWhenThePoolIsExhausted) {
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  a.pool = make_pool(1023);
+  a.tcp.mbuf_reserve = 64;
+  build(a, b);
+  int err = 0;
+  TcpConnId l = b_.tcp->listen({IpAddr{}, kPort}, 16, {}, &err);
+  ASSERT_TRUE(l.valid());
+  TcpConnId c = a_.tcp->connect({kAddrB, kPort}, client_log_.callback(), &err);
+  ASSERT_TRUE(run_until([&] { return client_log_.has(c, TcpSocketEvent::kConnected); }));
+
+  // Take the pool down to the reserve.
+  std::vector<rte_mbuf*> held;
+  while (rte_mempool_avail_count(a.pool) > a.tcp.mbuf_reserve)
+    held.push_back(rte_pktmbuf_alloc(a.pool));
+  TcpConnId d = a_.tcp->connect({kAddrB, kPort}, {}, &err);
+  EXPECT_FALSE(d.valid());
+  EXPECT_EQ(err, -ENOBUFS);
+  EXPECT_GT(a_.tcp->counter(TcpLayerCounter::kConnectNoBuffer), 0u);
+  // Send storage is refused too (the reserve is for headers and ACKs): EAGAIN, no stall.
+  EXPECT_EQ(a_.tcp->send(c, "abc", 3), -EAGAIN);
+  // All of it, now: even the SYN cannot be built.
+  while (rte_mbuf* m = rte_pktmbuf_alloc(a.pool)) held.push_back(m);
+  a_.tcp->buffer_ops();
+  for (rte_mbuf* m : held) rte_pktmbuf_free(m);
+  held.clear();
+  d = a_.tcp->connect({kAddrB, kPort}, client_log_.callback(), &err);
+  ASSERT_TRUE(d.valid()) << err;
+  EXPECT_EQ(a_.tcp->send(c, "abc", 3), 3);
+  ASSERT_TRUE(run_until([&] { return client_log_.has(d, TcpSocketEvent::kConnected); }));
+  a_.tcp->abort(c);
+  a_.tcp->abort(d);
+  b_.tcp->close(l);
+  run_for(100ms);
+  EXPECT_EQ(a_.tcp->slots_in_use(), 0u);
+}
+
+TEST_F(TcpPairBasic, ConnectToBlackholedPeerTimesOut) {
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  ImpairmentConfig drop_all;
+  drop_all.drop = 1.0;
+  a.impair = drop_all;
+  build(a, b);
+  int err = 0;
+  TcpConnId c = a_.tcp->open(client_log_.callback(), &err);
+  ASSERT_TRUE(c.valid());
+  ASSERT_EQ(a_.tcp->set_connect_timeout(c, 3s), 0);
+  const Instant start = clock_.now();
+  ASSERT_EQ(a_.tcp->connect(c, {kAddrB, kPort}), 0);
+  EXPECT_EQ(a_.tcp->set_connect_timeout(c, 3s), -EISCONN);
+  ASSERT_TRUE(run_until([&] { return client_log_.has(c, TcpSocketEvent::kClosed); }, 10s));
+  std::uint32_t e = 0;
+  ASSERT_TRUE(client_log_.has(c, TcpSocketEvent::kError, &e));
+  EXPECT_EQ(static_cast<int>(e), ETIMEDOUT);
+  EXPECT_GE(clock_.now() - start, Duration(3s));
+  EXPECT_LT(clock_.now() - start, Duration(4s));
+  EXPECT_GT(a_.tcp->counter(TcpCounter::kConnectTimeouts), 0u);
+  EXPECT_EQ(a_.tcp->close(c), 0);
+  EXPECT_EQ(a_.tcp->slots_in_use(), 0u);
+}
+
+TEST_F(TcpPairBasic, IcmpUnreachableThenTimeoutIsEhostunreach) {
+  PairSideOptions a, b;
+  a.tcp = default_tcp();
+  b.with_tcp = false;  // B answers TCP with ICMP protocol unreachable
+  build(a, b);
+  int err = 0;
+  TcpConnId c = a_.tcp->open(client_log_.callback(), &err);
+  ASSERT_EQ(a_.tcp->set_connect_timeout(c, 3s), 0);
+  ASSERT_EQ(a_.tcp->connect(c, {kAddrB, kPort}), 0);
+  ASSERT_TRUE(run_until([&] { return client_log_.has(c, TcpSocketEvent::kClosed); }, 10s));
+  EXPECT_GT(a_.tcp->counter(TcpLayerCounter::kIcmpUnreachable), 0u);
+  std::uint32_t e = 0;
+  ASSERT_TRUE(client_log_.has(c, TcpSocketEvent::kError, &e));
+  EXPECT_EQ(static_cast<int>(e), EHOSTUNREACH);
+  EXPECT_EQ(a_.tcp->pending_error(c), EHOSTUNREACH);
+  a_.tcp->close(c);
+}
+
+TEST_F(TcpPairBasic, NoRouteIsEnetunreachAndBadArgumentsAreRejected) {
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  build(a, b);
+  int err = 0;
+  EXPECT_FALSE(a_.tcp->connect({IpAddr::v4(0xC6130001), 80}, {}, &err).valid());  // 198.19.0.1
+  EXPECT_EQ(err, -ENETUNREACH);
+  EXPECT_FALSE(a_.tcp->connect({kAddrB, 0}, {}, &err).valid());
+  EXPECT_EQ(err, -EDESTADDRREQ);
+  TcpConnId l = a_.tcp->listen({IpAddr{}, 7}, 4, {}, &err);
+  ASSERT_TRUE(l.valid());
+  EXPECT_FALSE(a_.tcp->listen({IpAddr{}, 7}, 4, {}, &err).valid());
+  EXPECT_EQ(err, -EADDRINUSE);
+  EXPECT_EQ(a_.tcp->connect(l, {kAddrB, 80}), -EOPNOTSUPP);
+  EXPECT_EQ(a_.tcp->send(l, "x", 1), -EOPNOTSUPP);
+  EXPECT_FALSE(a_.tcp->listen({IpAddr::v4(0xC6120009), 8}, 4, {}, &err).valid());
+  EXPECT_EQ(err, -EADDRNOTAVAIL);
+  EXPECT_EQ(a_.tcp->recv(TcpConnId{12345}, nullptr, 0), -EBADF);
+  a_.tcp->close(l);
+  EXPECT_EQ(a_.tcp->slots_in_use(), 0u);
+}
+
+}  // namespace
+}  // namespace shardtcp::testing
