@@ -260,6 +260,68 @@ TEST_F(StackInput, IcmpAndProtocolDropsAreCounted) {
   EXPECT_TRUE(node_.out.frames.empty());
 }
 
+// An ICMP error from the Linux peer (a router, as far as we know) quoting a TCP
+// segment we sent: 198.18.0.2:40000 -> 198.18.0.1:80, seq 0x01020304.
+Bytes icmp_error_frame(std::uint8_t type, std::uint8_t code, std::uint16_t mtu,
+                       std::uint32_t quoted_src_host = 0xC6120002) {
+  Bytes quote(28, 0);
+  Ipv4Header q;
+  q.src = IpAddr::v4(quoted_src_host);
+  q.dst = kLinux;
+  q.protocol = kIpProtoTcp;
+  q.dont_fragment = true;
+  q.payload_len = 40;
+  emit_ipv4(quote.data(), 20, q);
+  const std::uint8_t tcp8[8] = {0x9c, 0x40, 0x00, 0x50, 0x01, 0x02, 0x03, 0x04};
+  std::memcpy(quote.data() + 20, tcp8, 8);
+  Bytes f(14 + 20 + 8 + quote.size());
+  emit_ethernet(f.data(), 14,
+                {rte_ether_addr{{0x02, 0, 0, 0, 0, 0x02}}, kLinuxMac, kEtherTypeIpv4});
+  Ipv4Header h;
+  h.src = kLinux;
+  h.dst = IpAddr::v4(0xC6120002);
+  h.protocol = kIpProtoIcmp;
+  h.payload_len = static_cast<std::uint16_t>(8 + quote.size());
+  emit_ipv4(f.data() + 14, 20, h);
+  emit_icmp_error(f.data() + 34, f.size() - 34, type, code, mtu, quote.data(), quote.size());
+  return f;
+}
+
+TEST_F(StackInput, IcmpErrorsReachTheQuotedTransport) {
+  l3test::RecordingTransport tcp;
+  node_.stack.set_transport(kIpProtoTcp, &tcp);
+  feed(icmp_error_frame(kIcmpDestUnreachable, kIcmpCodeFragNeeded, 1280));
+  ASSERT_EQ(tcp.errors.size(), 1u);
+  const IcmpErrorInfo& e = tcp.errors[0];
+  EXPECT_EQ(e.type, kIcmpDestUnreachable);
+  EXPECT_EQ(e.code, kIcmpCodeFragNeeded);
+  EXPECT_EQ(e.next_hop_mtu, 1280);
+  EXPECT_EQ(e.reporter, kLinux);
+  EXPECT_EQ(e.src, IpAddr::v4(0xC6120002));
+  EXPECT_EQ(e.dst, kLinux);
+  EXPECT_EQ(e.protocol, kIpProtoTcp);
+  EXPECT_EQ(e.src_port, 40000);
+  EXPECT_EQ(e.dst_port, 80);
+  EXPECT_EQ(e.l4_word1, 0x01020304u);
+
+  feed(icmp_error_frame(kIcmpTimeExceeded, 0, 0));
+  ASSERT_EQ(tcp.errors.size(), 2u);
+  EXPECT_EQ(tcp.errors[1].type, kIcmpTimeExceeded);
+  EXPECT_EQ(tcp.errors[1].next_hop_mtu, 0);
+  EXPECT_EQ(icmp(IcmpCounter::kRxTimeExceeded), 1u);
+
+  // Errors about packets we did not send are not passed on.
+  feed(icmp_error_frame(kIcmpDestUnreachable, kIcmpCodePortUnreachable, 0, 0xC6120063));
+  EXPECT_EQ(tcp.errors.size(), 2u);
+  EXPECT_EQ(icmp(IcmpCounter::kRxErrorNotOurs), 1u);
+  // Nor to a protocol nobody registered.
+  node_.stack.set_transport(kIpProtoTcp, nullptr);
+  feed(icmp_error_frame(kIcmpDestUnreachable, kIcmpCodePortUnreachable, 0));
+  EXPECT_EQ(icmp(IcmpCounter::kRxErrorNoTransport), 1u);
+  EXPECT_EQ(icmp(IcmpCounter::kRxErrorsDelivered), 2u);
+  EXPECT_TRUE(node_.out.frames.empty());  // no ICMP error is ever answered
+}
+
 TEST_F(StackInput, TrustsDeviceChecksumVerdict) {
   IpStackConfig c = config();
   c.port.rx_ipv4_cksum = true;
