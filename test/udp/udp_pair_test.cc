@@ -492,6 +492,33 @@ TEST_F(UdpPair, ZeroCopyReceiveAndSend) {
   EXPECT_EQ(err, -EAGAIN);
 }
 
+// The event-driven pattern of include/shardtcp/udp.h: the server echoes from its
+// readable callback, zero-copy, inside the engine's poll.
+TEST_F(UdpPair, EventDrivenZeroCopyEchoServer) {
+  UdpLayer& udp = *b_.udp;
+  int echoed = 0;
+  UdpSocketId echo = udp.open([&](UdpSocketId s, UdpEvent ev) {
+    if (ev != UdpEvent::kReadable) return;
+    Endpoint from;
+    while (rte_mbuf* m = udp.recv_mbuf(s, &from)) {
+      EXPECT_GT(udp.send_mbuf(s, m, from), -1);
+      ++echoed;
+    }
+  });
+  ASSERT_EQ(udp.bind(echo, Endpoint{IpAddr{}, 7}), 0);
+  UdpSocketId client = a_.udp->open();
+  ASSERT_EQ(a_.udp->connect(client, Endpoint{kAddrB, 7}), 0);
+  for (std::size_t n : {std::size_t{0}, std::size_t{10}, std::size_t{5000}}) {
+    const auto data = pattern(n, static_cast<std::uint8_t>(n));
+    ASSERT_EQ(a_.udp->send(client, data.data(), data.size()), static_cast<long>(n));
+    pump();
+    std::vector<std::uint8_t> buf(6000);
+    ASSERT_EQ(a_.udp->recv_from(client, buf.data(), buf.size()), static_cast<long>(n));
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), buf.begin()));
+  }
+  EXPECT_EQ(echoed, 3);
+}
+
 TEST_F(UdpPair, BroadcastToAClosedPortIsDroppedSilently) {
   UdpSocketId client = bound(a_, 0);
   UdpSocketId listener = bound(b_, 6000);
