@@ -1218,7 +1218,14 @@ void Tcb::on_rto(Instant now, TcpOutput& out) {
   high_rxt_ = snd_una_;
   rtt_seq_.reset();
   snd_nxt_ = snd_una_;  // go back N: resend from the first unacknowledged byte
+  std::size_t before = out.segment_count();
   output(now, out);
+  if (out.segment_count() == before && snd_max_ > snd_una_) {
+    // The window shrank to nothing under outstanding data: the head segment goes out
+    // anyway, it is what probes the peer (as Linux does).
+    std::uint32_t n = std::min<std::uint32_t>(effective_mss(true), bytes_in_flight());
+    if (retransmit_range(now, out, snd_una_, n)) snd_nxt_ = seq_max(snd_nxt_, snd_una_ + n);
+  }
   if (rto_at_ == Instant::never() && snd_max_ > snd_una_) arm_rto(now);
 }
 

@@ -219,3 +219,21 @@ TEST_F(RecoveryReno, Established_DupAcksBelowThresholdDoNotRetransmit) {
 
 }  // namespace
 }  // namespace shardtcp::testing
+
+namespace shardtcp::testing {
+namespace {
+
+TEST_F(TcbTest, Established_RtoRetransmitsHeadEvenIntoAShrunkWindow) {
+  establish_active(true, false);
+  send(seg(kAck, peer_seq_, our_seq_));
+  std::string d(2000, 'h');
+  tcb->send(reinterpret_cast<const std::uint8_t*>(d.data()), 2000);
+  ASSERT_EQ(flush().segs.size(), 1u);       // 1460 out, Nagle holds the tail
+  send(seg(kAck, peer_seq_, our_seq_, 0));  // the peer shrinks its window to zero
+  const OutSegment& r = expect_one(fire_next());
+  EXPECT_EQ(r.seg.seq, SeqNum(our_seq_));
+  EXPECT_EQ(r.payload_len, 1460u);
+}
+
+}  // namespace
+}  // namespace shardtcp::testing
