@@ -3,6 +3,7 @@
 // alternately from the test thread, so every run is the same. Every test ends by
 // checking that the mbuf pool is back to where it started (nothing leaked).
 #include <gtest/gtest.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 
 #include <cerrno>
@@ -517,6 +518,45 @@ TEST_F(UdpPair, EventDrivenZeroCopyEchoServer) {
     EXPECT_TRUE(std::equal(data.begin(), data.end(), buf.begin()));
   }
   EXPECT_EQ(echoed, 3);
+}
+
+// With TX checksum offload the layer leaves the pseudo-header sum for the device and
+// flags the mbuf; a fragmented datagram is summed by the IP layer instead.
+TEST_F(UdpPair, ChecksumOffloadLeavesThePseudoHeaderSumForTheDevice) {
+  UdpConfig uc;
+  uc.tx_cksum_offload = true;
+  UdpLayer offload(*a_.ip, *a_.engine, uc);  // sends only; a_.udp stays the receiver
+  UdpSocketId s = offload.open();
+  UdpSocketId server = bound(b_, 7);
+  const auto data = pattern(100, 8);
+  ASSERT_EQ(offload.send_to(s, data.data(), data.size(), Endpoint{kAddrB, 7}), 100);
+  a_.engine->poll_once();
+  rte_mbuf* f = nullptr;
+  ASSERT_EQ(pair_->b().rx_burst(0, &f, 1), 1);
+  EXPECT_EQ(f->ol_flags & RTE_MBUF_F_TX_L4_MASK, RTE_MBUF_F_TX_UDP_CKSUM);
+  EXPECT_NE(f->ol_flags & RTE_MBUF_F_TX_IPV4, 0u);
+  EXPECT_EQ(f->l4_len, 8);
+  // Do what the device would: sum the datagram over the stored pseudo-header sum.
+  auto* udp_hdr = rte_pktmbuf_mtod_offset(f, std::uint8_t*, kL2L3);
+  const auto* ip_hdr = rte_pktmbuf_mtod_offset(f, const rte_ipv4_hdr*, 14);
+  std::uint16_t stored;
+  std::memcpy(&stored, udp_hdr + 6, 2);
+  EXPECT_EQ(stored, rte_ipv4_phdr_cksum(ip_hdr, 0));
+  const std::uint16_t zero = 0;
+  std::memcpy(udp_hdr + 6, &zero, 2);
+  const std::uint16_t full = rte_ipv4_udptcp_cksum(ip_hdr, udp_hdr);
+  std::memcpy(udp_hdr + 6, &full, 2);
+  f->ol_flags = 0;
+  b_.engine->inject(&f, 1);
+  std::vector<std::uint8_t> buf(2000);
+  EXPECT_EQ(b_.udp->recv_from(server, buf.data(), buf.size()), 100);
+  // Too big for one frame: IpStack finishes the checksum before fragmenting.
+  const auto big = pattern(1473, 9);
+  ASSERT_EQ(offload.send_to(s, big.data(), big.size(), Endpoint{kAddrB, 7}), 1473);
+  pump();
+  EXPECT_EQ(b_.udp->recv_from(server, buf.data(), buf.size()), 1473);
+  EXPECT_TRUE(std::equal(big.begin(), big.end(), buf.begin()));
+  EXPECT_EQ(b_.udp->counter(UdpCounter::kRxBadChecksum), 0u);
 }
 
 TEST_F(UdpPair, BroadcastToAClosedPortIsDroppedSilently) {
