@@ -895,12 +895,10 @@ void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpA
         ack.ack = a.ack;
         ack.flags = tcp_flags::kAck;
         ack.window = 0xffff;
-        if (a.tsecr) {
-          // Our timestamp clock is per connection and gone with the TCB; the peer's own
-          // value keeps its PAWS check satisfied (it is its TS.Recent at most).
-          ack.options.timestamps =
-              TcpTimestamps{*a.tsecr, seg.options.timestamps ? seg.options.timestamps->value : 0};
-        }
+        // No timestamp option: our TS clock is per connection (offset from the ISS) and
+        // the record does not keep it, and a made-up TSval could fail the peer's PAWS
+        // check. Peers accept ACKs without timestamps (RFC 7323 §3.2 allows it; Linux
+        // and our Tcb do), and a re-ACK only has to end the peer's LAST_ACK.
         emitter_.emit_control(ack, dst, src, ctx);
         return;
       }
