@@ -369,3 +369,102 @@ TEST_F(TcpPairBasic, ZeroCopyTransmitIsByteExact) {
 
 }  // namespace
 }  // namespace shardtcp::testing
+
+namespace shardtcp::testing {
+namespace {
+
+// An echo server that lives entirely in event callbacks: it accepts, reads, writes and
+// closes from inside them, so the layer's dispatch must survive re-entry (a connection
+// closed while its own events are being delivered).
+struct CallbackEchoServer {
+  TcpLayer* tcp = nullptr;
+  int accepted = 0, closed = 0;
+  std::uint64_t echoed = 0;
+
+  static void on_event(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
+    auto* s = static_cast<CallbackEchoServer*>(user);
+    if (ev == TcpSocketEvent::kAcceptable) {
+      int err = 0;
+      for (TcpConnId c = s->tcp->accept(id, &err); c.valid(); c = s->tcp->accept(id, &err)) {
+        ++s->accepted;
+        s->drain(c);  // data and even the FIN may have come with the handshake
+      }
+    } else if (ev == TcpSocketEvent::kReadable || ev == TcpSocketEvent::kPeerFin) {
+      s->drain(id);
+    }
+  }
+  void drain(TcpConnId c) {
+    char buf[4096];
+    for (;;) {
+      const long n = tcp->recv(c, buf, sizeof buf);
+      if (n > 0) {
+        EXPECT_EQ(tcp->send(c, buf, static_cast<std::size_t>(n)), n);
+        echoed += static_cast<std::uint64_t>(n);
+        continue;
+      }
+      if (n == 0) {
+        EXPECT_EQ(tcp->close(c), 0);
+        ++closed;
+      }
+      return;
+    }
+  }
+};
+
+TEST_F(TcpPairBasic, CallbackDrivenEchoServerSurvivesReentry) {
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  build(a, b);
+  CallbackEchoServer srv;
+  srv.tcp = b_.tcp.get();
+  int err = 0;
+  TcpConnId l = b_.tcp->listen({IpAddr{}, kPort}, 32, {&CallbackEchoServer::on_event, &srv}, &err);
+  ASSERT_TRUE(l.valid());
+  constexpr int kClients = 20;
+  constexpr std::size_t kBytes = 10000;
+  std::vector<TcpConnId> cs;
+  std::vector<std::string> got(kClients);
+  std::vector<bool> eof(kClients, false);
+  for (int i = 0; i < kClients; ++i) cs.push_back(a_.tcp->connect({kAddrB, kPort}, {}, &err));
+  ASSERT_TRUE(run_until([&] {
+    for (TcpConnId c : cs)
+      if (a_.tcp->state(c) != TcpState::kEstablished) return false;
+    return true;
+  }));
+  for (int i = 0; i < kClients; ++i) {
+    const std::string msg(kBytes, static_cast<char>('a' + i));
+    ASSERT_EQ(a_.tcp->send(cs[i], msg.data(), msg.size()), static_cast<long>(kBytes));
+    ASSERT_EQ(a_.tcp->shutdown_write(cs[i]), 0);
+    EXPECT_EQ(a_.tcp->send(cs[i], "x", 1), -EPIPE);
+  }
+  ASSERT_TRUE(run_until([&] {
+    bool all = true;
+    char buf[4096];
+    for (int i = 0; i < kClients; ++i) {
+      for (;;) {
+        const long n = a_.tcp->recv(cs[i], buf, sizeof buf);
+        if (n > 0) {
+          got[i].append(buf, static_cast<std::size_t>(n));
+          continue;
+        }
+        if (n == 0) eof[i] = true;
+        break;
+      }
+      all = all && eof[i];
+    }
+    return all;
+  }));
+  for (int i = 0; i < kClients; ++i)
+    EXPECT_EQ(got[i], std::string(kBytes, static_cast<char>('a' + i))) << i;
+  EXPECT_EQ(srv.accepted, kClients);
+  EXPECT_EQ(srv.closed, kClients);
+  EXPECT_EQ(srv.echoed, kClients * kBytes);
+  for (TcpConnId c : cs) EXPECT_EQ(a_.tcp->close(c), 0);
+  ASSERT_TRUE(
+      run_until([&] { return a_.tcp->slots_in_use() == 0 && b_.tcp->slots_in_use() == 1; }));
+  EXPECT_EQ(b_.tcp->close(l), 0);
+  run_for(3s);
+}
+
+}  // namespace
+}  // namespace shardtcp::testing
