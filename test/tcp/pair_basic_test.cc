@@ -5,10 +5,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "pair_harness.h"
+#include "wire/tcp.h"
 
 namespace shardtcp::testing {
 namespace {
@@ -464,6 +466,77 @@ TEST_F(TcpPairBasic, CallbackDrivenEchoServerSurvivesReentry) {
       run_until([&] { return a_.tcp->slots_in_use() == 0 && b_.tcp->slots_in_use() == 1; }));
   EXPECT_EQ(b_.tcp->close(l), 0);
   run_for(3s);
+}
+
+}  // namespace
+}  // namespace shardtcp::testing
+
+namespace shardtcp::testing {
+namespace {
+
+// Garbage straight into TcpLayer::on_l4 (as IpStack would hand it over): short
+// headers, bad data offsets, bad checksums, and checksummed random segments aimed at a
+// listener and at closed ports. Each is dropped and counted or answered (RST, cookie
+// check); nothing leaks, and the listener still accepts a real connection afterwards.
+TEST_F(TcpPairBasic, MalformedAndRandomSegmentsAreDroppedAndCounted) {
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  build(a, b);
+  int err = 0;
+  TcpConnId l = b_.tcp->listen({IpAddr{}, kPort}, 8, server_log_.callback(), &err);
+  ASSERT_TRUE(l.valid());
+  std::mt19937 rng(77);
+  PacketContext ctx{clock_.now(), b_.engine.get(), shared_, 0};
+  auto inject = [&](const std::vector<std::uint8_t>& bytes) {
+    rte_mbuf* m = rte_pktmbuf_alloc(shared_);
+    ASSERT_NE(m, nullptr);
+    std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(bytes.size())), bytes.data(),
+                bytes.size());
+    L3Meta meta;
+    meta.src = kAddrA;
+    meta.dst = kAddrB;
+    meta.protocol = 6;
+    meta.l4_len = static_cast<std::uint16_t>(bytes.size());
+    b_.tcp->on_l4(m, meta, ctx);
+  };
+  for (int i = 0; i < 2000; ++i) {
+    const int kind = i % 4;
+    std::vector<std::uint8_t> seg(kind == 0 ? rng() % 20 : 20 + rng() % 200);
+    for (auto& x : seg) x = static_cast<std::uint8_t>(rng());
+    if (kind == 0) {
+      inject(seg);  // shorter than a header
+      continue;
+    }
+    if (kind == 1) seg[12] = static_cast<std::uint8_t>((rng() % 16) << 4);  // any offset, bad sum
+    if (kind >= 2) {
+      seg[12] = 5 << 4;  // a plain header, then a valid checksum
+      if (kind == 3) {
+        seg[2] = kPort >> 8;
+        seg[3] = kPort & 0xff;
+      }
+      seg[16] = seg[17] = 0;
+      const std::uint16_t ck = l4_checksum(kAddrA, kAddrB, 6, seg.data(), seg.size());
+      std::memcpy(seg.data() + 16, &ck, 2);
+    }
+    inject(seg);
+  }
+  b_.engine->poll_once();  // flush the answers
+  EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kRxTruncated), 500u);
+  EXPECT_GT(b_.tcp->counter(TcpLayerCounter::kRxBadDataOffset), 100u);
+  EXPECT_GT(b_.tcp->counter(TcpLayerCounter::kRxBadChecksum), 100u);
+  EXPECT_GT(b_.tcp->counter(TcpLayerCounter::kCookiesFailed), 0u);    // random ACKs to the listener
+  EXPECT_GT(b_.tcp->counter(TcpLayerCounter::kRstSentNoConn), 300u);  // closed ports answer
+  EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kCookiesValidated), 0u);
+  // Random SYNs to the listener created half-open connections at most up to the backlog.
+  EXPECT_LE(b_.tcp->slots_in_use(), 1u + 8u);
+  run_for(100ms);
+  TcpConnId c = a_.tcp->connect({kAddrB, kPort}, client_log_.callback(), &err);
+  ASSERT_TRUE(c.valid());
+  // The half-open ones time out (SYN-ACK retries) and free the backlog.
+  ASSERT_TRUE(run_until([&] { return client_log_.has(c, TcpSocketEvent::kConnected); }, 120s));
+  a_.tcp->abort(c);
+  b_.tcp->close(l);
+  ASSERT_TRUE(run_until([&] { return b_.tcp->slots_in_use() == 0; }, 200s));
 }
 
 }  // namespace
