@@ -541,3 +541,67 @@ TEST_F(TcpPairBasic, MalformedAndRandomSegmentsAreDroppedAndCounted) {
 
 }  // namespace
 }  // namespace shardtcp::testing
+
+namespace shardtcp::testing {
+namespace {
+
+// ICMP errors reach the connection they quote: fragmentation needed lowers the MSS
+// (data still arrives intact); errors quoting a sequence number that is not in flight
+// or an unknown connection are ignored (RFC 5927).
+TEST_F(TcpPairBasic, IcmpFragNeededLowersTheMssAndForgedErrorsAreIgnored) {
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  build(a, b);
+  int err = 0;
+  TcpConnId l = b_.tcp->listen({IpAddr{}, kPort}, 8, {}, &err);
+  TcpConnId c = a_.tcp->connect({kAddrB, kPort}, {}, &err);
+  TcpConnId s;
+  ASSERT_TRUE(run_until([&] {
+    return (s.valid() || (s = b_.tcp->accept(l, &err)).valid()) &&
+           a_.tcp->state(c) == TcpState::kEstablished;
+  }));
+  Endpoint local;
+  ASSERT_EQ(a_.tcp->local_endpoint(c, &local), 0);
+  const std::uint32_t mss_before = a_.tcp->tcb(c)->mss();
+  EXPECT_EQ(mss_before, 1460u);  // the peer's MSS for a 1500-byte MTU (options come off later)
+  PacketContext ctx{clock_.now(), a_.engine.get(), shared_, 0};
+  IcmpErrorInfo e;
+  e.type = 3;
+  e.code = 4;
+  e.next_hop_mtu = 1000;
+  e.reporter = kAddrB;
+  e.src = kAddrA;
+  e.dst = kAddrB;
+  e.protocol = 6;
+  e.src_port = local.port;
+  e.dst_port = kPort;
+  e.l4_word1 = a_.tcp->tcb(c)->snd_una().raw() + 100000;  // not in flight: forged
+  a_.tcp->on_icmp_error(e, ctx);
+  EXPECT_EQ(a_.tcp->tcb(c)->mss(), mss_before);
+  EXPECT_EQ(a_.tcp->counter(TcpLayerCounter::kIcmpIgnored), 1u);
+  e.dst_port = kPort + 1;  // no such connection
+  e.l4_word1 = a_.tcp->tcb(c)->snd_una().raw();
+  a_.tcp->on_icmp_error(e, ctx);
+  EXPECT_EQ(a_.tcp->counter(TcpLayerCounter::kIcmpIgnored), 2u);
+  e.dst_port = kPort;
+  a_.tcp->on_icmp_error(e, ctx);
+  EXPECT_EQ(a_.tcp->counter(TcpLayerCounter::kIcmpFragNeeded), 1u);
+  EXPECT_LT(a_.tcp->tcb(c)->mss(), 1000u);
+  const std::string data(20000, 'm');
+  ASSERT_EQ(a_.tcp->send(c, data.data(), data.size()), static_cast<long>(data.size()));
+  std::string got;
+  ASSERT_TRUE(run_until([&] {
+    char buf[4096];
+    for (long n; (n = b_.tcp->recv(s, buf, sizeof buf)) > 0;)
+      got.append(buf, static_cast<std::size_t>(n));
+    return got.size() == data.size();
+  }));
+  EXPECT_EQ(got, data);
+  a_.tcp->abort(c);
+  b_.tcp->abort(s);
+  b_.tcp->close(l);
+  run_for(50ms);
+}
+
+}  // namespace
+}  // namespace shardtcp::testing
