@@ -1,0 +1,211 @@
+// The shardtcp-echo binary against Linux, each run in the test's private namespace on
+// its own TAP (the test process itself runs no EAL): its client sends 100 MiB on each
+// of two connections through a kernel echo server and verifies it; its server echoes a
+// kernel client and stops cleanly on SIGTERM with its counters; a connect to a closed
+// kernel port fails with the strerror text of ECONNREFUSED and a non-zero exit; the UDP
+// client and server echo through/for the kernel.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "netns.h"
+#include "port/eal.h"
+
+#ifndef SHARDTCP_ECHO_APP
+#error "meson defines SHARDTCP_ECHO_APP (the shardtcp-echo binary)"
+#endif
+#ifndef SHARDTCP_INTEROP_DIR
+#error "meson defines SHARDTCP_INTEROP_DIR"
+#endif
+
+using namespace std::chrono_literals;
+using shardtcp::testing::BackgroundCommand;
+using shardtcp::testing::run_command;
+
+namespace {
+
+const std::string kTap = "stechoapp";
+const std::string kKernel = "198.18.0.1";
+const std::string kStack = "198.18.0.2";
+
+std::string peer(const std::string& script) {
+  return std::string("exec python3 ") + SHARDTCP_INTEROP_DIR + "/" + script;
+}
+
+bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return done();
+}
+
+bool wait_output(BackgroundCommand& cmd, const std::string& text, std::chrono::milliseconds t) {
+  return wait_for([&] { return cmd.output().find(text) != std::string::npos || cmd.finished(); },
+                  t) &&
+         cmd.output().find(text) != std::string::npos;
+}
+
+// Starts shardtcp-echo on a fresh TAP with `args` after the stack options, waits for
+// "ready" and brings the kernel side of the TAP up (the app's --start-delay-ms covers
+// the moment in between).
+class EchoApp {
+ public:
+  explicit EchoApp(const std::string& args) {
+    static unsigned serial = 0;
+    std::string eal = "--no-pci -l 0 --file-prefix echoapp" + std::to_string(getpid()) + "_" +
+                      std::to_string(serial++) + " --vdev=net_tap0,iface=" + kTap;
+    eal += shardtcp::hugepages_available() ? " --in-memory" : " --no-huge --no-shconf -m 512";
+    // The shell writes its pid, then becomes the app: that pid is the app's, for SIGTERM.
+    char tmpl[] = "/tmp/shardtcp-echoapp-XXXXXX";
+    const int fd = mkstemp(tmpl);
+    if (fd >= 0) close(fd);
+    pid_file_ = tmpl;
+    cmd_ = std::make_unique<BackgroundCommand>("echo $$ > " + pid_file_ + "; exec " +
+                                               SHARDTCP_ECHO_APP + " " + eal + " -- --ip " +
+                                               kStack + "/24 " + args);
+  }
+  ~EchoApp() {
+    cmd_.reset();  // kills the app if it still runs
+    unlink(pid_file_.c_str());
+  }
+  // SIGTERM to the app: it prints its summary and counters and exits.
+  bool terminate() {
+    FILE* f = std::fopen(pid_file_.c_str(), "r");
+    if (f == nullptr) return false;
+    int pid = 0;
+    const bool ok = std::fscanf(f, "%d", &pid) == 1 && pid > 1;
+    std::fclose(f);
+    return ok && !cmd_->finished() && kill(pid, SIGTERM) == 0;
+  }
+  // Empty when up, else why not.
+  std::string bring_up() {
+    if (!cmd_->started()) return "could not start " SHARDTCP_ECHO_APP;
+    if (!wait_output(*cmd_, "\nready", 30s) && cmd_->output().rfind("ready", 0) != 0)
+      return "the app did not print ready:\n" + cmd_->output();
+    const std::string k = "ip link set " + kTap + " address 02:4b:45:52:4e:01 && ip addr add " +
+                          kKernel + "/24 dev " + kTap + " && ip link set " + kTap + " up";
+    if (run_command(k) != 0) return "could not configure the kernel side";
+    return {};
+  }
+  BackgroundCommand& cmd() { return *cmd_; }
+  bool wait_exit(std::chrono::milliseconds t) {
+    return wait_for([&] { return cmd_->finished(); }, t);
+  }
+
+ private:
+  std::unique_ptr<BackgroundCommand> cmd_;
+  std::string pid_file_;
+};
+
+#define REQUIRE_NETNS_OR_SKIP() SHARDTCP_REQUIRE_NETNS()
+
+TEST(EchoAppInterop, TcpClientSends100MiBOnTwoConnectionsThroughKernelEchoServer) {
+  REQUIRE_NETNS_OR_SKIP();
+  BackgroundCommand server(peer("tcp_echo_peer.py") + " server --port 7001 --timeout 60");
+  ASSERT_TRUE(wait_output(server, "listening", 10s)) << server.output();
+  EchoApp app("--connect " + kKernel +
+              ":7001 --bytes 100m --conns 2 --start-delay-ms 300 --timeout 90");
+  ASSERT_EQ(app.bring_up(), "");
+  ASSERT_TRUE(app.wait_exit(120s)) << app.cmd().output();
+  const std::string out = app.cmd().output();
+  std::printf("%s",
+              out.substr(out.find("tcp echo:") == std::string::npos ? 0 : out.find("tcp echo:"))
+                  .substr(0, 200)
+                  .c_str());
+  EXPECT_EQ(app.cmd().exit_status(), 0) << out;
+  EXPECT_NE(out.find("tcp echo: 2 conns x 104857600 bytes, 209715200 bytes echoed and verified"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("counters:"), std::string::npos) << out;
+  EXPECT_NE(out.find("tcp.ActiveOpens 2"), std::string::npos) << out;
+  // The kernel echo server saw both connections end cleanly.
+  EXPECT_TRUE(wait_for(
+      [&] {
+        const std::string so = server.output();
+        std::size_t n = 0, pos = 0;
+        while ((pos = so.find("echoed 104857600 bytes", pos)) != std::string::npos) ++n, ++pos;
+        return n == 2;
+      },
+      5s))
+      << server.output();
+}
+
+TEST(EchoAppInterop, TcpClientReportsConnectionRefused) {
+  REQUIRE_NETNS_OR_SKIP();
+  EchoApp app("--connect " + kKernel + ":9 --bytes 1k --start-delay-ms 300 --timeout 20");
+  ASSERT_EQ(app.bring_up(), "");
+  ASSERT_TRUE(app.wait_exit(30s)) << app.cmd().output();
+  const std::string out = app.cmd().output();
+  EXPECT_EQ(app.cmd().exit_status(), 1) << out;
+  EXPECT_NE(out.find("shardtcp-echo: conn 0 to " + kKernel + ":9: Connection refused"),
+            std::string::npos)
+      << out;
+}
+
+TEST(EchoAppInterop, TcpServerEchoesKernelClientAndStopsOnSigterm) {
+  REQUIRE_NETNS_OR_SKIP();
+  EchoApp app("--listen 7002");
+  ASSERT_EQ(app.bring_up(), "");
+  ASSERT_TRUE(wait_output(app.cmd(), "echoing tcp on port 7002", 5s)) << app.cmd().output();
+  BackgroundCommand client(peer("tcp_echo_peer.py") + " client --host " + kStack +
+                           " --port 7002 --conns 4 --bytes 8388608 --timeout 30");
+  ASSERT_TRUE(wait_for([&] { return client.finished(); }, 60s)) << client.output();
+  std::printf("%s", client.output().c_str());
+  EXPECT_EQ(client.exit_status(), 0) << client.output();
+  EXPECT_NE(client.output().find("all verified"), std::string::npos);
+  ASSERT_TRUE(app.terminate());
+  ASSERT_TRUE(app.wait_exit(10s)) << app.cmd().output();
+  const std::string out = app.cmd().output();
+  EXPECT_EQ(app.cmd().exit_status(), 0) << out;
+  EXPECT_NE(out.find("tcp echo server: 4 connections (4 completed, 0 failed, 0 open), 33554432 "
+                     "bytes echoed"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("counters:"), std::string::npos) << out;
+}
+
+TEST(EchoAppInterop, UdpClientAndServerEchoWithKernel) {
+  REQUIRE_NETNS_OR_SKIP();
+  {
+    BackgroundCommand server(peer("udp_echo_peer.py") + " server --port 7003 --timeout 20");
+    ASSERT_TRUE(wait_output(server, "listening", 10s)) << server.output();
+    EchoApp app("--udp --connect " + kKernel +
+                ":7003 --bytes 4m --conns 2 --datagram 1400 --start-delay-ms 300 --timeout 30");
+    ASSERT_EQ(app.bring_up(), "");
+    ASSERT_TRUE(app.wait_exit(40s)) << app.cmd().output();
+    const std::string out = app.cmd().output();
+    EXPECT_EQ(app.cmd().exit_status(), 0) << out;
+    EXPECT_NE(out.find("udp echo: 2 conns x 4194304 bytes, 8388608 bytes echoed and verified"),
+              std::string::npos)
+        << out;
+    const auto l = out.find("udp echo:");
+    if (l != std::string::npos) std::printf("%s", out.substr(l, out.find("counters:") - l).c_str());
+  }
+  {
+    EchoApp app("--udp --listen 7004");
+    ASSERT_EQ(app.bring_up(), "");
+    ASSERT_TRUE(wait_output(app.cmd(), "echoing udp on port 7004", 5s)) << app.cmd().output();
+    BackgroundCommand client(peer("udp_echo_peer.py") + " client --host " + kStack +
+                             " --port 7004 --count 2000 --size 1200 --timeout 30");
+    ASSERT_TRUE(wait_for([&] { return client.finished(); }, 40s)) << client.output();
+    std::printf("%s", client.output().c_str());
+    EXPECT_EQ(client.exit_status(), 0) << client.output();
+    ASSERT_TRUE(app.terminate());
+    ASSERT_TRUE(app.wait_exit(10s)) << app.cmd().output();
+    const std::string out = app.cmd().output();
+    EXPECT_EQ(app.cmd().exit_status(), 0) << out;
+    EXPECT_NE(out.find("udp echo server: "), std::string::npos) << out;
+  }
+}
+
+}  // namespace
+std::printf("%s\n", out.substr(l, out.find('\n', l) - l).c_str())
