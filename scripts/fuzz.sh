@@ -14,9 +14,13 @@ done
 
 export CC=clang CXX=clang++
 dir=build-fuzz
-opts=(-Dbuildtype=debug -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=false)
+# The library is built with coverage instrumentation (fuzzer-no-link) so libFuzzer is
+# guided by the stack's own branches, not only the harness's.
+opts=(-Dbuildtype=debug -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=false
+      -Dtests=true -Dcpp_args=-fsanitize=fuzzer-no-link -Dc_args=-fsanitize=fuzzer-no-link)
 if [ -f "$dir/build.ninja" ]; then meson configure "$dir" "${opts[@]}" >/dev/null; else meson setup "$dir" "${opts[@]}" >/dev/null; fi
-targets=$(ninja -C "$dir" -t targets all | sed -n 's/^\(test\/fuzz\/fuzz_[a-z0-9_]*\): .*/\1/p' | sort -u)
+# Every executable defined in test/fuzz/meson.build is a libFuzzer target.
+targets=$(ninja -C "$dir" -t targets all | sed -n 's/^\(test\/fuzz\/[A-Za-z0-9_]*\): .*/\1/p' | sort -u)
 if [ -z "$targets" ]; then echo "fuzz: no fuzz targets defined"; exit 1; fi
 ninja -C "$dir" -j "$(nproc)" $targets
 

@@ -45,15 +45,15 @@ Result<std::unique_ptr<PcapngCapturePort>> PcapngCapturePort::open(PacketPort& i
     rte_mempool_free(pool);
     return R::failure("pcapng: rte_pcapng_fdopen(" + path + ") failed: " + rte_strerror(rte_errno));
   }
-  return R(std::unique_ptr<PcapngCapturePort>(new PcapngCapturePort(inner, pc, pool, fd, snaplen)));
+  return R(std::unique_ptr<PcapngCapturePort>(new PcapngCapturePort(inner, pc, pool, snaplen)));
 }
 
 PcapngCapturePort::PcapngCapturePort(PacketPort& inner, rte_pcapng_t* pcapng, rte_mempool* pool,
-                                     int fd, std::uint32_t snaplen)
-    : inner_(inner), pcapng_(pcapng), pool_(pool), fd_(fd), snaplen_(snaplen) {}
+                                     std::uint32_t snaplen)
+    : inner_(inner), pcapng_(pcapng), pool_(pool), snaplen_(snaplen) {}
 
 PcapngCapturePort::~PcapngCapturePort() {
-  rte_pcapng_close(pcapng_);  // closes fd_ too
+  rte_pcapng_close(pcapng_);  // closes the file descriptor too
   rte_mempool_free(pool_);
 }
 

@@ -37,7 +37,7 @@ class PcapngCapturePort final : public PacketPort {
   std::uint64_t frames_missed() const { return missed_; }  // copy or write failed
 
  private:
-  PcapngCapturePort(PacketPort& inner, rte_pcapng_t* pcapng, rte_mempool* pool, int fd,
+  PcapngCapturePort(PacketPort& inner, rte_pcapng_t* pcapng, rte_mempool* pool,
                     std::uint32_t snaplen);
   void record(std::uint16_t queue, rte_mbuf* const* pkts, std::uint16_t n,
               rte_pcapng_direction dir);
@@ -45,7 +45,6 @@ class PcapngCapturePort final : public PacketPort {
   PacketPort& inner_;
   rte_pcapng_t* pcapng_;
   rte_mempool* pool_;  // copies handed to rte_pcapng_write_packets
-  int fd_;
   std::uint32_t snaplen_;
   rte_spinlock_t lock_ = RTE_SPINLOCK_INITIALIZER;
   std::uint64_t written_ = 0;

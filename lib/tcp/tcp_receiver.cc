@@ -216,28 +216,50 @@ std::uint8_t TcpReceiver::sack_blocks(SackBlock* out, std::uint8_t max) const {
   if (max == 0) return 0;
   if (dsack_pending_) out[n++] = dsack_;
   if (ooo_count_ == 0) return n;
-  // The merged block holding the piece at index i.
-  auto block_of = [&](std::uint32_t i) {
-    std::uint32_t lo = i, hi = i;
-    while (lo > 0 && ooo_[lo - 1].seq + ooo_[lo - 1].len == ooo_[lo].seq) --lo;
-    while (hi + 1 < ooo_count_ && ooo_[hi].seq + ooo_[hi].len == ooo_[hi + 1].seq) ++hi;
-    return SackBlock{ooo_[lo].seq, ooo_[hi].seq + ooo_[hi].len};
+  // The merged run of contiguous pieces holding the piece at index i: [lo, hi].
+  struct Run {
+    std::uint32_t lo, hi;
+  };
+  auto run_of = [&](std::uint32_t i) {
+    Run r{i, i};
+    while (r.lo > 0 && ooo_[r.lo - 1].seq + ooo_[r.lo - 1].len == ooo_[r.lo].seq) --r.lo;
+    while (r.hi + 1 < ooo_count_ && ooo_[r.hi].seq + ooo_[r.hi].len == ooo_[r.hi + 1].seq) ++r.hi;
+    return r;
+  };
+  auto block = [&](const Run& r) {
+    return SackBlock{ooo_[r.lo].seq, ooo_[r.hi].seq + ooo_[r.hi].len};
   };
   auto add = [&](const SackBlock& b) {
     for (std::uint8_t k = dsack_pending_ ? 1 : 0; k < n; ++k)
       if (out[k] == b) return;
     if (n < max) out[n++] = b;
   };
-  for (std::uint8_t r = 0; r < recent_count_ && n < max; ++r) {
-    SeqNum s = recent_[r];
-    for (std::uint32_t i = 0; i < ooo_count_; ++i) {
-      if (s >= ooo_[i].seq && s < ooo_[i].seq + ooo_[i].len) {
-        add(block_of(i));
-        break;
+  // Pieces are sorted and disjoint: find the one holding `s` by binary search, so an
+  // ACK costs O(log n) per recent block plus the walk of the runs it reports (this
+  // runs for every ACK sent while holes are open, with hundreds of pieces queued).
+  auto piece_holding = [&](SeqNum s) -> std::int64_t {
+    std::uint32_t lo = 0, hi = ooo_count_;
+    while (lo < hi) {
+      const std::uint32_t mid = lo + (hi - lo) / 2;
+      if (ooo_[mid].seq + ooo_[mid].len <= s) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
       }
     }
+    if (lo < ooo_count_ && s >= ooo_[lo].seq) return lo;
+    return -1;
+  };
+  for (std::uint8_t r = 0; r < recent_count_ && n < max; ++r) {
+    const std::int64_t i = piece_holding(recent_[r]);
+    if (i >= 0) add(block(run_of(static_cast<std::uint32_t>(i))));
   }
-  for (std::uint32_t i = ooo_count_; i > 0 && n < max; --i) add(block_of(i - 1));
+  // Then the highest runs, each visited once.
+  for (std::uint32_t i = ooo_count_; i > 0 && n < max;) {
+    const Run r = run_of(i - 1);
+    add(block(r));
+    i = r.lo;
+  }
   return n;
 }
 
