@@ -1,1 +1,106 @@
-// placeholder until the sockets API lands (issue 4)
+/* <sockets.h>: the TargetTCP-style sockets API of shardtcp (see SOCKETS-API.md).
+ *
+ * The library exports prefixed C symbols (shardtcp_socket, shardtcp_connect, ...) so
+ * that DPDK's own use of the kernel's sockets is never captured. This header maps the
+ * manual's names onto them with object-like macros (as lwIP's compat switch does): a
+ * translation unit that includes <sockets.h> uses the stack, one that includes only
+ * <sys/socket.h> uses the kernel.
+ *
+ * Include it LAST: the macros rename `socket`, `bind`, `connect`, `send`, `select`, ...
+ * in everything that follows (a later header declaring or using one of those names,
+ * e.g. C++'s std::bind, would be renamed too). Define SHARDTCP_NO_COMPAT before
+ * including it to get only the prefixed names.
+ *
+ * Types and constants (sockaddr_in, sockaddr_in6, fd_set, timeval, AF_*, SOCK_*,
+ * SO_*, MSG_*, FIONBIO, FIONREAD, htons ...) are the system's own.
+ *
+ * Errors: -1 and errno (standard <errno.h> values); before shardtcp_init() every call
+ * fails with ENETDOWN.
+ */
+#ifndef SHARDTCP_SOCKETS_H
+#define SHARDTCP_SOCKETS_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Stack-specific socket option (level SOL_SOCKET, value a struct timeval): how long a
+ * TCP connect() waits for an answer to its SYN before failing with ETIMEDOUT. Set it
+ * before connect(). */
+#define SHARDTCP_SO_CONNECT_TIMEOUT 0x5354
+
+/* ---- start-up */
+/* Brings the stack up: EAL arguments, then "--", then the stack options the apps take
+ * (--ip ADDR/PREFIX, --gw, --route, --mtu, --pcap, --impair). A driver thread runs the
+ * engines. 0, or -1 with errno (EINVAL bad arguments, EALREADY already initialised). */
+int shardtcp_init(int argc, char** argv);
+/* Closes every socket, stops the driver thread and releases the stack (if
+ * shardtcp_init built it). Afterwards calls fail with ENETDOWN again. */
+int shardtcp_fini(void);
+
+/* ---- the manual's calls */
+int shardtcp_socket(int family, int type, int protocol);
+int shardtcp_bind(int s, const void* addr, socklen_t addrlen);
+int shardtcp_listen(int s, int backlog);
+int shardtcp_accept(int s, void* addr, socklen_t* addrlen);
+int shardtcp_connect(int s, const void* addr, socklen_t addrlen);
+int shardtcp_send(int s, const void* buf, int len, int flags);
+int shardtcp_recv(int s, void* buf, int len, int flags);
+int shardtcp_sendto(int s, const void* buf, int len, int flags, const void* to, socklen_t tolen);
+int shardtcp_recvfrom(int s, void* buf, int len, int flags, void* from, socklen_t* fromlen);
+int shardtcp_closesocket(int s);
+int shardtcp_shutdown(int s, int how);
+int shardtcp_select(int nfds, fd_set* rd, fd_set* wr, fd_set* ex, struct timeval* timeout);
+int shardtcp_setsockopt(int s, int level, int name, const void* val, socklen_t len);
+int shardtcp_getsockopt(int s, int level, int name, void* val, socklen_t* len);
+int shardtcp_getsockname(int s, void* addr, socklen_t* len);
+int shardtcp_getpeername(int s, void* addr, socklen_t* len);
+int shardtcp_ioctlsocket(int s, int request, void* arg);
+
+/* ---- the manual's extras */
+/* Adds / deletes a route: network/prefix_len via gateway (network byte order; gateway
+ * 0 = on-link). -1/errno: EINVAL, EEXIST, ESRCH (delete of an unknown route). */
+int shardtcp_route_add(in_addr_t network, int prefix_len, in_addr_t gateway);
+int shardtcp_route_delete(in_addr_t network, int prefix_len);
+/* Sends `count` echo requests to `host` (network byte order) and waits up to
+ * `timeout_ms` for the replies; returns the number of replies received. */
+int shardtcp_ping(in_addr_t host, int count, int timeout_ms);
+/* Writes a diagnostic dump of sockets, buffers and routes to `out` (a FILE*). */
+int shardtcp_dump(void* out);
+/* The text of an errno value (strerror's). */
+const char* shardtcp_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#ifndef SHARDTCP_NO_COMPAT
+#define socket shardtcp_socket
+#define bind shardtcp_bind
+#define listen shardtcp_listen
+#define accept shardtcp_accept
+#define connect shardtcp_connect
+#define send shardtcp_send
+#define recv shardtcp_recv
+#define sendto shardtcp_sendto
+#define recvfrom shardtcp_recvfrom
+#define closesocket shardtcp_closesocket
+#define shutdown shardtcp_shutdown
+#define select shardtcp_select
+#define setsockopt shardtcp_setsockopt
+#define getsockopt shardtcp_getsockopt
+#define getsockname shardtcp_getsockname
+#define getpeername shardtcp_getpeername
+#define ioctlsocket shardtcp_ioctlsocket
+#endif
+
+#endif /* SHARDTCP_SOCKETS_H */

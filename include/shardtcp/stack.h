@@ -15,6 +15,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,9 @@ struct StackConfig {
   // application may pass its own.
   Clock* clock = nullptr;
   bool promiscuous = false;
+  // The port's MAC; unset: the device's own (net_ring ports start all-zero, so
+  // in-process tests that pair two stacks give each one).
+  std::optional<rte_ether_addr> mac;
   // Per-engine transports. tx_cksum_offload / zero_copy_tx are filled from the port.
   TcpLayerConfig tcp;
   UdpConfig udp;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 
+#include "common/log.h"
 #include "common/tsc_clock.h"
 #include "port/eal.h"
 #include "port/ethdev_port.h"
@@ -81,6 +82,7 @@ Status Stack::build() {
   ec.rx_pools = {pool_};
   ec.mtu = opt.mtu.value_or(0);
   ec.promiscuous = config_.promiscuous;
+  ec.mac = config_.mac;
   // A capture records frames before the device sees them: with TX checksum offload
   // the recorded checksums would be blanks, so capturing stacks checksum in software.
   if (!opt.pcap_path.empty()) ec.want_tx_cksum = false;
@@ -144,6 +146,10 @@ Status Stack::build() {
     registry_.add(sh.tcp->counters());
     registry_.add(sh.udp->counters());
   }
+  // Counters are readable from outside the process through DPDK telemetry
+  // (dpdk-telemetry.py: /shardtcp/counters); a failure here costs only that view.
+  if (Status t = registry_.export_telemetry(); !t)
+    SHARDTCP_LOG(kStack, WARNING, "%s\n", t.message().c_str());
   return Status::ok();
 }
 

@@ -1,0 +1,791 @@
+// The C calls of <sockets.h>. Each validates its arguments and the handle on the
+// calling thread, then runs the native-layer part on the owning engine (inline on the
+// engine thread, else as a request) and, for blocking calls, sleeps on the socket's
+// event counter between tries. Errors: -1 and errno.
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "api/sockets_internal.h"
+#define SHARDTCP_NO_COMPAT  // this file uses the native layers' send/connect/...
+#include "sockets.h"
+
+namespace shardtcp::sockets {
+namespace {
+
+int fail(long err) {
+  errno = static_cast<int>(-err);
+  return -1;
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t timeval_ns(const timeval& tv) {
+  return static_cast<std::int64_t>(tv.tv_sec) * 1000000000 +
+         static_cast<std::int64_t>(tv.tv_usec) * 1000;
+}
+
+timeval ns_timeval(std::int64_t ns) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ns / 1000000000);
+  tv.tv_usec = static_cast<suseconds_t>((ns % 1000000000) / 1000);
+  return tv;
+}
+
+// The live entry of `h`, or null with the errno to report in *err.
+SocketEntry* entry(int h, std::uint32_t* gen, long* err) {
+  Runtime& rt = runtime();
+  if (rt.stack.load(std::memory_order_acquire) == nullptr) {
+    *err = -ENETDOWN;
+    return nullptr;
+  }
+  SocketEntry* e = rt.table.lookup(h, gen);
+  if (e == nullptr) *err = -ENOTSOCK;
+  return e;
+}
+
+Stack& stack() {
+  return *runtime().stack.load(std::memory_order_acquire);
+}
+
+// sockaddr -> Endpoint. EFAULT null, EINVAL too short, EAFNOSUPPORT not AF_INET
+// (AF_INET6 included until IPv6 lands).
+long parse_addr(const void* addr, socklen_t len, Endpoint* out, bool allow_unspec = false) {
+  if (addr == nullptr) return -EFAULT;
+  if (len < static_cast<socklen_t>(sizeof(sa_family_t))) return -EINVAL;
+  sa_family_t family;
+  std::memcpy(&family, addr, sizeof family);
+  if (family == AF_INET6)
+    return len < static_cast<socklen_t>(sizeof(sockaddr_in6)) ? -EINVAL : -EAFNOSUPPORT;
+  if (family == AF_UNSPEC && allow_unspec) {
+    *out = Endpoint{};
+    return 1;
+  }
+  if (family != AF_INET) return -EAFNOSUPPORT;
+  if (len < static_cast<socklen_t>(sizeof(sockaddr_in))) return -EINVAL;
+  sockaddr_in sin;
+  std::memcpy(&sin, addr, sizeof sin);
+  out->addr = IpAddr::v4_be(sin.sin_addr.s_addr);
+  out->port = ntohs(sin.sin_port);
+  return 0;
+}
+
+// Endpoint -> caller's sockaddr (truncated to *len; *len gets the full size).
+long write_addr(const Endpoint& ep, void* addr, socklen_t* len) {
+  if (addr == nullptr || len == nullptr) return -EFAULT;
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(ep.port);
+  sin.sin_addr.s_addr = ep.addr.is_v4() ? ep.addr.v4_be() : 0;
+  const socklen_t n = *len < static_cast<socklen_t>(sizeof sin) ? *len : sizeof sin;
+  std::memcpy(addr, &sin, n);
+  *len = sizeof sin;
+  return 0;
+}
+
+// Retries `op` (run on the engine) while it says EAGAIN, sleeping on the socket's
+// events in between, until `timeout_ns` (0: forever). Never blocks on the engine
+// thread or when `nonblock`.
+template <class F>
+long blocking(SocketEntry& e, bool nonblock, std::int64_t timeout_ns, F&& op) {
+  const std::int64_t deadline = timeout_ns > 0 ? now_ns() + timeout_ns : 0;
+  for (;;) {
+    const std::uint32_t seq = e.events.load();
+    const long r = on_engine(e.engine, op);
+    if (r != -EAGAIN || nonblock || on_engine_thread()) return r;
+    std::int64_t wait = -1;
+    if (deadline != 0) {
+      wait = deadline - now_ns();
+      if (wait <= 0) return -EAGAIN;
+    }
+    e.waiters.fetch_add(1);
+    futex_wait(&e.events, seq, wait);
+    e.waiters.fetch_sub(1);
+  }
+}
+
+bool still(int h, std::uint32_t gen) {
+  return runtime().table.still(h, gen);
+}
+
+// Engine thread: the error a failed connect left, read once from the native layer and
+// then remembered (connect() repeats it, as BSD stacks do until the socket is closed).
+int take_connect_error(SocketEntry& e) {
+  const int err = stack().tcp(e.engine).pending_error(e.tcp);
+  if (err > 0) e.last_error = err;
+  e.has_error = false;
+  refresh(e);
+  return e.last_error != 0 ? e.last_error : ECONNABORTED;
+}
+
+long tcp_connect(int h, SocketEntry& e, std::uint32_t gen, const Endpoint& to) {
+  const bool nonblock = e.nonblock.load() || on_engine_thread();
+  const long r = on_engine(e.engine, [&]() -> long {
+    if (!still(h, gen)) return -ENOTSOCK;
+    TcpLayer& tcp = stack().tcp(e.engine);
+    if (e.listening) return -EOPNOTSUPP;
+    if (e.connect_failed) return -take_connect_error(e);
+    if (e.connected) return -EISCONN;
+    if (e.connecting) return -EALREADY;
+    if (e.connect_timeout_ns > 0) tcp.set_connect_timeout(e.tcp, Duration(e.connect_timeout_ns));
+    e.connecting = true;
+    const int c = tcp.connect(e.tcp, to);
+    if (c < 0) {
+      e.connecting = false;
+      return c == -EBADF ? -ENOTSOCK : c;
+    }
+    refresh(e);
+    return -EINPROGRESS;
+  });
+  if (r != -EINPROGRESS || nonblock) return r;
+  // Blocking: wait for kConnected or the error.
+  return blocking(e, false, 0, [&]() -> long {
+    if (!still(h, gen)) return -ENOTSOCK;
+    if (e.connected) return 0;
+    if (e.connect_failed) return -take_connect_error(e);
+    if (e.connecting) return -EAGAIN;
+    return -ECONNABORTED;
+  });
+}
+
+long udp_connect(int h, SocketEntry& e, std::uint32_t gen, const Endpoint& to, bool unspec) {
+  if (!unspec && (to.addr.is_unspecified() || to.port == 0)) return -EDESTADDRREQ;
+  return on_engine(e.engine, [&]() -> long {
+    if (!still(h, gen)) return -ENOTSOCK;
+    const int r = stack().udp(e.engine).connect(e.udp, unspec ? Endpoint{} : to);
+    if (r == 0) e.connected = !unspec;
+    refresh(e);
+    return r;
+  });
+}
+
+long tcp_send(int h, SocketEntry& e, std::uint32_t gen, const char* p, std::size_t len,
+              bool nonblock) {
+  std::size_t done = 0;
+  while (done < len || len == 0) {
+    const long r = blocking(e, nonblock, e.sndtimeo_ns.load(), [&]() -> long {
+      if (!still(h, gen)) return -ENOTSOCK;
+      if (e.wr_shut) return -EPIPE;
+      const long n = stack().tcp(e.engine).send(e.tcp, p + done, len - done);
+      refresh(e);
+      return n;
+    });
+    if (r < 0) return done > 0 ? static_cast<long>(done) : r;
+    done += static_cast<std::size_t>(r);
+    if (nonblock || len == 0) break;
+  }
+  return static_cast<long>(done);
+}
+
+long tcp_recv(int h, SocketEntry& e, std::uint32_t gen, char* p, std::size_t len, int flags,
+              bool nonblock) {
+  const bool peek = (flags & MSG_PEEK) != 0;
+  const bool all = (flags & MSG_WAITALL) != 0 && !peek && !nonblock;
+  std::size_t done = 0;
+  do {
+    const long r = blocking(e, nonblock, e.rcvtimeo_ns.load(), [&]() -> long {
+      if (!still(h, gen)) return -ENOTSOCK;
+      if (e.rd_shut) return 0;
+      if (e.listening) return -ENOTCONN;
+      const long n = stack().tcp(e.engine).recv(e.tcp, p + done, len - done, peek);
+      refresh(e);
+      return n;
+    });
+    if (r < 0) return done > 0 ? static_cast<long>(done) : r;
+    if (r == 0) break;
+    done += static_cast<std::size_t>(r);
+  } while (all && done < len);
+  return static_cast<long>(done);
+}
+
+}  // namespace
+}  // namespace shardtcp::sockets
+
+using namespace shardtcp;
+using namespace shardtcp::sockets;
+
+extern "C" {
+
+int shardtcp_init(int argc, char** argv) {
+  if (attached()) return fail(-EALREADY);
+  std::vector<std::string> rest;
+  auto st = Stack::create(argc, argv, &rest);
+  if (!st) {
+    std::fprintf(stderr, "shardtcp_init: %s\n", st.error().c_str());
+    return fail(-EINVAL);
+  }
+  Stack& s = *st.value();
+  const Status a = attach(s);
+  if (!a) return fail(-EALREADY);
+  adopt(std::move(st.value()));
+  return 0;
+}
+
+int shardtcp_fini(void) {
+  if (!attached()) return fail(-ENETDOWN);
+  detach();
+  return 0;
+}
+
+int shardtcp_socket(int family, int type, int protocol) {
+  Runtime& rt = runtime();
+  Stack* stk = rt.stack.load(std::memory_order_acquire);
+  if (stk == nullptr) return fail(-ENETDOWN);
+  if (family != AF_INET) return fail(-EAFNOSUPPORT);  // AF_INET6 until IPv6 lands
+  const bool nonblock = (type & SOCK_NONBLOCK) != 0;
+  type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (type != SOCK_STREAM && type != SOCK_DGRAM) return fail(-ESOCKTNOSUPPORT);
+  if (protocol != 0 && protocol != (type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP))
+    return fail(-EPROTONOSUPPORT);
+  const int h = rt.table.allocate();
+  if (h < 0) return fail(-EMFILE);
+  SocketEntry& e = rt.table.at(h);
+  e.engine = static_cast<std::uint16_t>(rt.next_engine.fetch_add(1) % stk->engine_count());
+  e.type = type;
+  e.family = family;
+  e.nonblock.store(nonblock);
+  const long r = on_engine(e.engine, [&]() -> long {
+    int err = 0;
+    if (type == SOCK_STREAM) {
+      TcpConnId id = stk->tcp(e.engine).open(
+          TcpCallback{&on_tcp_event, reinterpret_cast<void*>(static_cast<std::uintptr_t>(h))},
+          &err);
+      if (!id.valid()) return err != 0 ? err : -ENOBUFS;
+      e.tcp = id;
+    } else {
+      UdpSocketId id = stk->udp(e.engine).open(
+          [h](UdpSocketId u, UdpEvent ev) { on_udp_event(h, u, ev); }, IpFamily::kV4, &err);
+      if (!id.valid()) return err != 0 ? err : -ENOBUFS;
+      e.udp = id;
+    }
+    rt.table.make_live(h);
+    refresh(e);
+    return 0;
+  });
+  if (r < 0) {
+    rt.table.release(h);
+    return fail(r == -ENFILE ? -ENOBUFS : r);
+  }
+  return h;
+}
+
+int shardtcp_bind(int s, const void* addr, socklen_t addrlen) {
+  long err = 0;
+  std::uint32_t gen = 0;
+  SocketEntry* e = entry(s, &gen, &err);
+  if (e == nullptr) return fail(err);
+  Endpoint ep;
+  if (const long r = parse_addr(addr, addrlen, &ep); r < 0) return fail(r);
+  const long r = on_engine(e->engine, [&]() -> long {
+    if (!still(s, gen)) return -ENOTSOCK;
+    const int b = e->type == SOCK_STREAM ? stack().tcp(e->engine).bind(e->tcp, ep)
+                                         : stack().udp(e->engine).bind(e->udp, ep);
+    return b == -EAGAIN ? -EADDRINUSE : b;
+  });
+  return r < 0 ? fail(r) : 0;
+}
+
+int shardtcp_listen(int s, int backlog) {
+  long err = 0;
+  std::uint32_t gen = 0;
+  SocketEntry* e = entry(s, &gen, &err);
+  if (e == nullptr) return fail(err);
+  if (e->type != SOCK_STREAM) return fail(-EOPNOTSUPP);
+  if (backlog <= 0) backlog = 1;
+  const long r = on_engine(e->engine, [&]() -> long {
+    if (!still(s, gen)) return -ENOTSOCK;
+    if (e->listening) return 0;
+    if (e->connecting || e->connected) return -EINVAL;
+    TcpLayer& tcp = stack().tcp(e->engine);
+    Endpoint local;
+    if (tcp.local_endpoint(e->tcp, &local) != 0 || local.port == 0) {
+      // Unbound: Linux binds an ephemeral port first; we do the same.
+      const int b = tcp.bind(e->tcp, Endpoint{IpAddr::v4(0), 0});
+      if (b < 0) return b;
+    }
+    const int l = tcp.listen(e->tcp, static_cast<std::uint32_t>(backlog));
+    if (l == 0) e->listening = true;
+    refresh(*e);
+    return l;
+  });
+  return r < 0 ? fail(r) : 0;
+}
+
+int shardtcp_accept(int s, void* addr, socklen_t* addrlen) {
+  long err = 0;
+  std::uint32_t gen = 0;
+  SocketEntry* e = entry(s, &gen, &err);
+  if (e == nullptr) return fail(err);
+  if (e->type != SOCK_STREAM) return fail(-EOPNOTSUPP);
+  if (addr != nullptr && addrlen == nullptr) return fail(-EFAULT);
+  Endpoint peer;
+  Runtime& rt = runtime();
+  const long r = blocking(*e, e->nonblock.load(), e->rcvtimeo_ns.load(), [&]() -> long {
+    if (!still(s, gen)) return -ENOTSOCK;
+    if (!e->listening) return -EINVAL;
+    TcpLayer& tcp = stack().tcp(e->engine);
+    int aerr = 0;
+    const TcpConnId c = tcp.accept(e->tcp, &aerr, &peer);
+    if (!c.valid()) {
+      e->acceptable = false;
+      refresh(*e);
+      return aerr != 0 ? aerr : -EAGAIN;
+    }
+    const int nh = rt.table.allocate();
+    if (nh < 0) {
+      tcp.abort(c);
+      return -EMFILE;
+    }
+    SocketEntry& n = rt.table.at(nh);
+    n.engine = e->engine;
+    n.type = SOCK_STREAM;
+    n.family = AF_INET;
+    n.tcp = c;
+    n.connected = true;
+    const TcpState st = tcp.state(c);
+    n.peer_fin = st == TcpState::kCloseWait || st == TcpState::kLastAck ||
+                 st == TcpState::kClosing || st == TcpState::kClosed || st == TcpState::kTimeWait;
+    tcp.set_callback(
+        c, TcpCallback{&on_tcp_event, reinterpret_cast<void*>(static_cast<std::uintptr_t>(nh))});
+    rt.table.make_live(nh);
+    refresh(n);
+    refresh(*e);
+    return nh;
+  });
+  if (r < 0) return fail(r);
+  if (addr != nullptr) write_addr(peer, addr, addrlen);
+  return static_cast<int>(r);
+}
+
+int shardtcp_connect(int s, const void* addr, socklen_t addrlen) {
+  long err = 0;
+  std::uint32_t gen = 0;
+  SocketEntry* e = entry(s, &gen, &err);
+  if (e == nullptr) return fail(err);
+  Endpoint to;
+  const long p = parse_addr(addr, addrlen, &to, /*allow_unspec=*/e->type == SOCK_DGRAM);
+  if (p < 0) return fail(p);
+  const long r =
+      e->type == SOCK_STREAM ? tcp_connect(s, *e, gen, to) : udp_connect(s, *e, gen, to, p == 1);
+  return r < 0 ? fail(r) : 0;
+}
+
+int shardtcp_send(int s, const void* buf, int len, int flags) {
+  long err = 0;
+  std::uint32_t gen = 0;
+  SocketEntry* e = entry(s, &gen, &err);
+  if (e == nullptr) return fail(err);
+  if (len < 0) return fail(-EINVAL);
+  if (buf == nullptr && len > 0) return fail(-EFAULT);
+  const bool nonblock = e->nonblock.load() || (flags & MSG_DONTWAIT) != 0;
+  long r;
+  if (e->type == SOCK_STREAM) {
+    r = tcp_send(s, *e, gen, static_cast<const char*>(buf), static_cast<std::size_t>(len),
+                 nonblock);
+  } else {
+    r = on_engine(e->engine, [&]() -> long {
+      if (!still(s, gen)) return -ENOTSOCK;
+      if (e->wr_shut) return -EPIPE;
+      return stack().udp(e->engine).send(e->udp, buf, static_cast<std::size_t>(len));
+    });
+  }
+  return r < 0 ? fail(r) : static_cast<int>(r);
+}
+
+int shardtcp_recv(int s, void* buf, int len, int flags) {
+  return shardtcp_recvfrom(s, buf, len, flags, nullptr, nullptr);
+}
+
+int shardtcp_sendto(int s, const void* buf, int len, int flags, const void* to, socklen_t tolen) {
+  long err = 0;
+  std::uint32_t gen = 0;
+  SocketEntry* e = entry(s, &gen, &err);
+  if (e == nullptr) return fail(err);
+  if (e->type == SOCK_STREAM || to == nullptr) return shardtcp_send(s, buf, len, flags);
+  if (len < 0) return fail(-EINVAL);
+  if (buf == nullptr && len > 0) return fail(-EFAULT);
+  Endpoint dst;
+  if (const long p = parse_addr(to, tolen, &dst); p < 0) return fail(p);
+  if (dst.port == 0) return fail(-EINVAL);
+  const long r = on_engine(e->engine, [&]() -> long {
+    if (!still(s, gen)) return -ENOTSOCK;
+    if (e->wr_shut) return -EPIPE;
+    return stack().udp(e->engine).send_to(e->udp, buf, static_cast<std::size_t>(len), dst);
+  });
+  return r < 0 ? fail(r) : static_cast<int>(r);
+}
+
+int shardtcp_recvfrom(int s, void* buf, int len, int flags, void* from, socklen_t* fromlen) {
+  long err = 0;
+  std::uint32_t gen = 0;
+  SocketEntry* e = entry(s, &gen, &err);
+  if (e == nullptr) return fail(err);
+  if (len < 0) return fail(-EINVAL);
+  if (buf == nullptr && len > 0) return fail(-EFAULT);
+  if (from != nullptr && fromlen == nullptr) return fail(-EFAULT);
+  const bool nonblock = e->nonblock.load() || (flags & MSG_DONTWAIT) != 0;
+  long r;
+  Endpoint src;
+  if (e->type == SOCK_STREAM) {
+    r = tcp_recv(s, *e, gen, static_cast<char*>(buf), static_cast<std::size_t>(len), flags,
+                 nonblock);
+    if (r >= 0 && from != nullptr) {
+      on_engine(e->engine, [&]() -> long {
+        return still(s, gen) ? stack().tcp(e->engine).remote_endpoint(e->tcp, &src) : 0;
+      });
+    }
+  } else {
+    r = blocking(*e, nonblock, e->rcvtimeo_ns.load(), [&]() -> long {
+      if (!still(s, gen)) return -ENOTSOCK;
+      if (e->rd_shut) return 0;
+      const long n = stack().udp(e->engine).recv_from(e->udp, buf, static_cast<std::size_t>(len),
+                                                      &src, (flags & MSG_PEEK) ? kUdpPeek : 0);
+      if (n < 0 && n != -EAGAIN) e->has_error = false;  // the pending error was returned
+      refresh(*e);
+      return n;
+    });
+  }
+  if (r < 0) return fail(r);
+  if (from != nullptr) write_addr(src, from, fromlen);
+  return static_cast<int>(r);
+}
+
+int shardtcp_closesocket(int s) {
+  long err = 0;
+  std::uint32_t gen = 0;
+  SocketEntry* e = entry(s, &gen, &err);
+  if (e == nullptr) return fail(err);
+  Runtime& rt = runtime();
+  const long r = on_engine(e->engine, [&]() -> long {
+    if (!still(s, gen)) return -ENOTSOCK;
+    if (e->type == SOCK_STREAM) {
+      TcpLayer& tcp = stack().tcp(e->engine);
+      tcp.set_callback(e->tcp, {});
+      tcp.close(e->tcp);
+    } else {
+      stack().udp(e->engine).close(e->udp);
+    }
+    e->tcp = {};
+    e->udp = {};
+    rt.table.release(s);
+    e->ready.store(0);
+    refresh(*e);  // wakes anyone blocked on it: they find the handle gone
+    return 0;
+  });
+  return r < 0 ? fail(r) : 0;
+}
+
+int shardtcp_shutdown(int s, int how) {
+  long err = 0;
+  std::uint32_t gen = 0;
+  SocketEntry* e = entry(s, &gen, &err);
+  if (e == nullptr) return fail(err);
+  if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) return fail(-EINVAL);
+  const long r = on_engine(e->engine, [&]() -> long {
+    if (!still(s, gen)) return -ENOTSOCK;
+    if (!e->connected) return -ENOTCONN;
+    if (how != SHUT_WR) e->rd_shut = true;
+    if (how != SHUT_RD && !e->wr_shut) {
+      e->wr_shut = true;
+      if (e->type == SOCK_STREAM) {
+        const int w = stack().tcp(e->engine).shutdown_write(e->tcp);
+        if (w < 0 && w != -ENOTCONN) return w;
+      }
+    }
+    refresh(*e);
+    return 0;
+  });
+  return r < 0 ? fail(r) : 0;
+}
+
+int shardtcp_setsockopt(int s, int level, int name, const void* val, socklen_t len) {
+  long err = 0;
+  std::uint32_t gen = 0;
+  SocketEntry* e = entry(s, &gen, &err);
+  if (e == nullptr) return fail(err);
+  if (val == nullptr) return fail(-EFAULT);
+  const bool tcp = e->type == SOCK_STREAM;
+  auto int_val = [&](int* out) -> long {
+    if (len < static_cast<socklen_t>(sizeof(int))) return -EINVAL;
+    std::memcpy(out, val, sizeof(int));
+    return 0;
+  };
+  auto tv_val = [&](std::int64_t* out) -> long {
+    if (len < static_cast<socklen_t>(sizeof(timeval))) return -EINVAL;
+    timeval tv;
+    std::memcpy(&tv, val, sizeof tv);
+    if (tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1000000) return -EDOM;
+    *out = timeval_ns(tv);
+    return 0;
+  };
+  int v = 0;
+  long r = 0;
+  if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
+    std::int64_t ns = 0;
+    if ((r = tv_val(&ns)) < 0) return fail(r);
+    (name == SO_RCVTIMEO ? e->rcvtimeo_ns : e->sndtimeo_ns).store(ns);
+    return 0;
+  }
+  if (level == SOL_SOCKET && name == SHARDTCP_SO_CONNECT_TIMEOUT) {
+    std::int64_t ns = 0;
+    if ((r = tv_val(&ns)) < 0) return fail(r);
+    if (!tcp) return fail(-ENOPROTOOPT);
+    r = on_engine(e->engine, [&]() -> long {
+      if (!still(s, gen)) return -ENOTSOCK;
+      if (e->connecting || e->connected) return -EISCONN;
+      e->connect_timeout_ns = ns;
+      return 0;
+    });
+    return r < 0 ? fail(r) : 0;
+  }
+  linger lg{};
+  if (level == SOL_SOCKET && name == SO_LINGER) {
+    if (len < static_cast<socklen_t>(sizeof lg)) return fail(-EINVAL);
+    std::memcpy(&lg, val, sizeof lg);
+  } else if ((r = int_val(&v)) < 0) {
+    return fail(r);
+  }
+  r = on_engine(e->engine, [&]() -> long {
+    if (!still(s, gen)) return -ENOTSOCK;
+    Stack& st = stack();
+    if (level == IPPROTO_TCP && name == TCP_NODELAY) {
+      if (!tcp) return -ENOPROTOOPT;
+      e->nodelay = v != 0;
+      return st.tcp(e->engine).set_nodelay(e->tcp, v != 0);
+    }
+    if (level != SOL_SOCKET) return -ENOPROTOOPT;
+    switch (name) {
+      case SO_REUSEADDR:
+        e->reuseaddr = v != 0;
+        return tcp ? st.tcp(e->engine).set_reuse_addr(e->tcp, v != 0)
+                   : st.udp(e->engine).set_reuse_addr(e->udp, v != 0);
+      case SO_KEEPALIVE:
+        if (!tcp) return -ENOPROTOOPT;
+        e->keepalive = v != 0;
+        return st.tcp(e->engine).set_keepalive(e->tcp, v != 0);
+      case SO_LINGER:
+        if (!tcp) return -ENOPROTOOPT;
+        e->linger_on = lg.l_onoff != 0;
+        e->linger_sec = lg.l_linger;
+        // Only the abortive form (on, zero time: RST on close) changes what close does.
+        return st.tcp(e->engine).set_linger_zero(e->tcp, lg.l_onoff != 0 && lg.l_linger == 0);
+      case SO_RCVBUF: {
+        if (v <= 0) return -EINVAL;
+        e->rcvbuf = v;
+        const int b = tcp ? st.tcp(e->engine).set_recv_buffer(e->tcp, static_cast<std::uint32_t>(v))
+                          : st.udp(e->engine).set_rcvbuf(e->udp, static_cast<std::size_t>(v));
+        return b;
+      }
+      case SO_SNDBUF:
+        if (v <= 0) return -EINVAL;
+        e->sndbuf = v;
+        return tcp ? st.tcp(e->engine).set_send_buffer(e->tcp, static_cast<std::uint32_t>(v)) : 0;
+      default:
+        return -ENOPROTOOPT;
+    }
+  });
+  if (r == -EBADF) r = -ENOTSOCK;
+  return r < 0 ? fail(r) : 0;
+}
+
+int shardtcp_getsockopt(int s, int level, int name, void* val, socklen_t* len) {
+  long err = 0;
+  std::uint32_t gen = 0;
+  SocketEntry* e = entry(s, &gen, &err);
+  if (e == nullptr) return fail(err);
+  if (val == nullptr || len == nullptr) return fail(-EFAULT);
+  const bool tcp = e->type == SOCK_STREAM;
+  auto put = [&](const void* p, socklen_t n) -> int {
+    if (*len < n) return fail(-EINVAL);
+    std::memcpy(val, p, n);
+    *len = n;
+    return 0;
+  };
+  if (level == SOL_SOCKET &&
+      (name == SO_RCVTIMEO || name == SO_SNDTIMEO || name == SHARDTCP_SO_CONNECT_TIMEOUT)) {
+    std::int64_t ns = name == SO_RCVTIMEO   ? e->rcvtimeo_ns.load()
+                      : name == SO_SNDTIMEO ? e->sndtimeo_ns.load()
+                                            : 0;
+    if (name == SHARDTCP_SO_CONNECT_TIMEOUT)
+      on_engine(e->engine, [&]() -> long {
+        ns = e->connect_timeout_ns;
+        return 0;
+      });
+    const timeval tv = ns_timeval(ns);
+    return put(&tv, sizeof tv);
+  }
+  if (level == SOL_SOCKET && name == SO_TYPE) {
+    const int t = e->type;
+    return put(&t, sizeof t);
+  }
+  linger lg{};
+  int v = 0;
+  const long r = on_engine(e->engine, [&]() -> long {
+    if (!still(s, gen)) return -ENOTSOCK;
+    Stack& st = stack();
+    if (level == IPPROTO_TCP && name == TCP_NODELAY) {
+      if (!tcp) return -ENOPROTOOPT;
+      v = e->nodelay;
+      return 0;
+    }
+    if (level != SOL_SOCKET) return -ENOPROTOOPT;
+    switch (name) {
+      case SO_ERROR: {
+        int pe =
+            tcp ? st.tcp(e->engine).pending_error(e->tcp) : st.udp(e->engine).pending_error(e->udp);
+        if (pe < 0) pe = 0;
+        if (tcp && e->connect_failed && pe > 0) e->last_error = pe;
+        e->has_error = false;
+        refresh(*e);
+        v = pe;
+        return 0;
+      }
+      case SO_REUSEADDR:
+        v = e->reuseaddr;
+        return 0;
+      case SO_KEEPALIVE:
+        v = e->keepalive;
+        return 0;
+      case SO_RCVBUF:
+        v = e->rcvbuf != 0 ? e->rcvbuf
+            : tcp          ? static_cast<int>(st.config().tcp.defaults.recv_buffer)
+                           : static_cast<int>(st.config().udp.default_rcvbuf);
+        return 0;
+      case SO_SNDBUF:
+        v = e->sndbuf != 0 ? e->sndbuf : static_cast<int>(st.config().tcp.defaults.send_buffer);
+        return 0;
+      case SO_LINGER:
+        lg.l_onoff = e->linger_on;
+        lg.l_linger = e->linger_sec;
+        return 1;
+      default:
+        return -ENOPROTOOPT;
+    }
+  });
+  if (r < 0) return fail(r);
+  if (r == 1) return put(&lg, sizeof lg);
+  return put(&v, sizeof v);
+}
+
+int shardtcp_getsockname(int s, void* addr, socklen_t* len) {
+  long err = 0;
+  std::uint32_t gen = 0;
+  SocketEntry* e = entry(s, &gen, &err);
+  if (e == nullptr) return fail(err);
+  if (addr == nullptr || len == nullptr) return fail(-EFAULT);
+  Endpoint ep;
+  const long r = on_engine(e->engine, [&]() -> long {
+    if (!still(s, gen)) return -ENOTSOCK;
+    const int g = e->type == SOCK_STREAM ? stack().tcp(e->engine).local_endpoint(e->tcp, &ep)
+                                         : stack().udp(e->engine).local_endpoint(e->udp, &ep);
+    return g < 0 ? 0 : 0;  // an unbound socket shows 0.0.0.0:0
+  });
+  if (r < 0) return fail(r);
+  return static_cast<int>(write_addr(ep, addr, len));
+}
+
+int shardtcp_getpeername(int s, void* addr, socklen_t* len) {
+  long err = 0;
+  std::uint32_t gen = 0;
+  SocketEntry* e = entry(s, &gen, &err);
+  if (e == nullptr) return fail(err);
+  if (addr == nullptr || len == nullptr) return fail(-EFAULT);
+  Endpoint ep;
+  const long r = on_engine(e->engine, [&]() -> long {
+    if (!still(s, gen)) return -ENOTSOCK;
+    if (e->type == SOCK_STREAM) {
+      if (!e->connected) return -ENOTCONN;
+      return stack().tcp(e->engine).remote_endpoint(e->tcp, &ep);
+    }
+    return stack().udp(e->engine).peer_endpoint(e->udp, &ep);
+  });
+  if (r < 0) return fail(r);
+  return static_cast<int>(write_addr(ep, addr, len));
+}
+
+int shardtcp_ioctlsocket(int s, int request, void* arg) {
+  long err = 0;
+  std::uint32_t gen = 0;
+  SocketEntry* e = entry(s, &gen, &err);
+  if (e == nullptr) return fail(err);
+  if (arg == nullptr) return fail(-EFAULT);
+  if (static_cast<unsigned long>(request) == FIONBIO) {
+    int on = 0;
+    std::memcpy(&on, arg, sizeof on);
+    e->nonblock.store(on != 0);
+    return 0;
+  }
+  if (static_cast<unsigned long>(request) == FIONREAD) {
+    const long r = on_engine(e->engine, [&]() -> long {
+      if (!still(s, gen)) return -ENOTSOCK;
+      if (e->type == SOCK_STREAM) {
+        const long n = stack().tcp(e->engine).readable_bytes(e->tcp);
+        return n < 0 ? 0 : n;
+      }
+      const long n = stack().udp(e->engine).next_datagram_size(e->udp);
+      return n < 0 ? 0 : n;
+    });
+    if (r < 0) return fail(r);
+    const int n = static_cast<int>(r);
+    std::memcpy(arg, &n, sizeof n);
+    return 0;
+  }
+  return fail(-EINVAL);
+}
+
+int shardtcp_select(int nfds, fd_set* rd, fd_set* wr, fd_set* ex, struct timeval* timeout) {
+  Runtime& rt = runtime();
+  if (rt.stack.load(std::memory_order_acquire) == nullptr) return fail(-ENETDOWN);
+  if (nfds < 0 || nfds > FD_SETSIZE) return fail(-EINVAL);
+  std::int64_t wait_ns = -1;
+  if (timeout != nullptr) {
+    if (timeout->tv_sec < 0 || timeout->tv_usec < 0) return fail(-EINVAL);
+    wait_ns = timeval_ns(*timeout);
+  }
+  // Every handle in the sets must be a live socket.
+  for (int h = 0; h < nfds; ++h) {
+    const bool asked =
+        (rd && FD_ISSET(h, rd)) || (wr && FD_ISSET(h, wr)) || (ex && FD_ISSET(h, ex));
+    if (asked && rt.table.lookup(h) == nullptr) return fail(-ENOTSOCK);
+  }
+  const std::int64_t deadline = wait_ns > 0 ? now_ns() + wait_ns : 0;
+  fd_set ord, owr, oex;
+  for (;;) {
+    const std::uint32_t epoch = rt.epoch.load();
+    FD_ZERO(&ord);
+    FD_ZERO(&owr);
+    FD_ZERO(&oex);
+    int count = 0;
+    for (int h = 0; h < nfds; ++h) {
+      SocketEntry* e = rt.table.lookup(h);
+      if (e == nullptr) continue;
+      const std::uint32_t bits = e->ready.load(std::memory_order_acquire);
+      if (rd && FD_ISSET(h, rd) && (bits & kReadable)) FD_SET(h, &ord), ++count;
+      if (wr && FD_ISSET(h, wr) && (bits & kWritable)) FD_SET(h, &owr), ++count;
+      if (ex && FD_ISSET(h, ex) && (bits & kErrorBit)) FD_SET(h, &oex), ++count;
+    }
+    std::int64_t left = -1;
+    if (wait_ns == 0) {
+      left = 0;
+    } else if (deadline != 0) {
+      left = deadline - now_ns();
+      if (left < 0) left = 0;
+    }
+    if (count > 0 || left == 0 || on_engine_thread()) {
+      if (rd) *rd = ord;
+      if (wr) *wr = owr;
+      if (ex) *ex = oex;
+      return count;
+    }
+    rt.epoch_waiters.fetch_add(1);
+    futex_wait(&rt.epoch, epoch, left);
+    rt.epoch_waiters.fetch_sub(1);
+  }
+}
+
+}  // extern "C"

@@ -1,0 +1,74 @@
+// Internals shared by the sockets runtime and the calls: the global Runtime, posting a
+// function to an engine, and the readiness bookkeeping run on the engine thread.
+#pragma once
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "api/handle_table.h"
+#include "api/request_ring.h"
+#include "api/sockets_runtime.h"
+
+namespace shardtcp::sockets {
+
+struct Runtime {
+  std::atomic<Stack*> stack{nullptr};
+  std::unique_ptr<Stack> owned;  // built by shardtcp_init
+  HandleTable table;
+  std::vector<std::unique_ptr<RequestRing>> rings;
+  AttachOptions options;
+  std::thread driver;
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint32_t> driver_word{0};  // posters bump it to wake an idle driver
+  std::atomic<bool> driver_sleeping{false};
+  std::atomic<std::uint32_t> next_engine{0};
+  // Bumped on every socket event; select() sleeps on it.
+  std::atomic<std::uint32_t> epoch{0};
+  std::atomic<std::uint32_t> epoch_waiters{0};
+};
+
+Runtime& runtime();
+// True on the thread that runs the engines (driver thread, or the embedding
+// application's polling thread): calls run inline and never block there.
+bool on_engine_thread();
+
+template <class F>
+long invoke_request(void* arg) {
+  return (*static_cast<F*>(arg))();
+}
+
+// Runs `f` on the owning engine: inline on the engine thread, else posted to its ring
+// and waited for. A full ring blocks (yields) unless `may_wait` is false: ENOBUFS.
+template <class F>
+long on_engine(std::uint16_t engine, F&& f, bool may_wait = true) {
+  if (on_engine_thread()) return f();
+  Runtime& rt = runtime();
+  using Fn = std::remove_reference_t<F>;
+  Request r;
+  r.fn = &invoke_request<Fn>;
+  r.arg = static_cast<void*>(&f);
+  while (!rt.rings[engine]->post(&r)) {
+    if (!may_wait) return -ENOBUFS;
+    std::this_thread::yield();
+  }
+  if (rt.driver_sleeping.load(std::memory_order_acquire)) {
+    rt.driver_word.fetch_add(1, std::memory_order_release);
+    futex_wake_all(&rt.driver_word);
+  }
+  wait_done(r);
+  return r.result;
+}
+
+// Engine thread: recomputes the entry's readiness from the native layer and wakes
+// whoever waits on it.
+void refresh(SocketEntry& e);
+// Native-layer callbacks; `user` is the handle.
+void on_tcp_event(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t value);
+void on_udp_event(int handle, UdpSocketId id, UdpEvent ev);
+
+}  // namespace shardtcp::sockets

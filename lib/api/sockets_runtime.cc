@@ -1,0 +1,206 @@
+#include "api/sockets_runtime.h"
+
+#include "api/sockets_internal.h"
+
+namespace shardtcp::sockets {
+
+namespace {
+
+thread_local bool tl_engine_thread = false;
+
+Runtime g_runtime;
+
+void notify(SocketEntry& e) {
+  e.events.fetch_add(1, std::memory_order_release);
+  if (e.waiters.load(std::memory_order_acquire) != 0) futex_wake_all(&e.events);
+  Runtime& rt = g_runtime;
+  rt.epoch.fetch_add(1, std::memory_order_release);
+  if (rt.epoch_waiters.load(std::memory_order_acquire) != 0) futex_wake_all(&rt.epoch);
+}
+
+unsigned drain_all(Runtime& rt) {
+  unsigned n = 0;
+  for (auto& ring : rt.rings) n += ring->drain();
+  return n;
+}
+
+void driver_loop(Runtime* rt) {
+  tl_engine_thread = true;
+  Stack& stack = *rt->stack.load();
+  unsigned idle = 0;
+  while (!rt->stop.load(std::memory_order_acquire)) {
+    unsigned work = drain_all(*rt);
+    for (std::uint16_t i = 0; i < stack.engine_count(); ++i) work += stack.engine(i).poll_once();
+    if (rt->options.extra_poll) work += rt->options.extra_poll();
+    idle = work != 0 ? 0 : idle + 1;
+    if (idle > 20000) {
+      // Nothing for a while: sleep briefly (timers still run every 200 us); a poster
+      // wakes us at once.
+      const std::uint32_t w = rt->driver_word.load(std::memory_order_acquire);
+      rt->driver_sleeping.store(true, std::memory_order_release);
+      bool empty = true;
+      for (auto& ring : rt->rings) empty = empty && ring->empty();
+      if (empty) futex_wait(&rt->driver_word, w, 200000);
+      rt->driver_sleeping.store(false, std::memory_order_release);
+    }
+  }
+}
+
+}  // namespace
+
+Runtime& runtime() {
+  return g_runtime;
+}
+bool on_engine_thread() {
+  return tl_engine_thread;
+}
+
+void refresh(SocketEntry& e) {
+  Stack* stack = g_runtime.stack.load(std::memory_order_acquire);
+  if (stack == nullptr) return;
+  std::uint32_t bits = 0;
+  if (e.type == SOCK_STREAM) {
+    TcpLayer& tcp = stack->tcp(e.engine);
+    if (e.listening) {
+      if (e.acceptable) bits |= kReadable;
+    } else {
+      if (e.tcp.valid() && tcp.readable_bytes(e.tcp) > 0) bits |= kReadable;
+      if (e.peer_fin || e.rd_shut || e.has_error || (e.closed && !e.connecting)) bits |= kReadable;
+      if (e.connected && !e.wr_shut && tcp.writable_bytes(e.tcp) > 0) bits |= kWritable;
+      if (e.connect_failed || e.has_error || (e.closed && e.connected)) bits |= kWritable;
+    }
+  } else {
+    UdpLayer& udp = stack->udp(e.engine);
+    if (e.udp.valid() && udp.pending_datagrams(e.udp) > 0) bits |= kReadable;
+    if (e.has_error) bits |= kReadable;
+    bits |= kWritable;  // UDP never blocks on send
+  }
+  if (e.has_error) bits |= kErrorBit;
+  e.ready.store(bits, std::memory_order_release);
+  notify(e);
+}
+
+void on_tcp_event(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t value) {
+  const int h = static_cast<int>(reinterpret_cast<std::uintptr_t>(user));
+  Runtime& rt = g_runtime;
+  if (rt.table.lookup(h) == nullptr) return;
+  SocketEntry& e = rt.table.at(h);
+  // Events of a listener's children before accept() come with the child's id: only
+  // the listener's own events matter here.
+  if (!(e.tcp == id)) return;
+  switch (ev) {
+    case TcpSocketEvent::kConnected:
+      e.connected = true;
+      e.connecting = false;
+      break;
+    case TcpSocketEvent::kAcceptable:
+      e.acceptable = true;
+      break;
+    case TcpSocketEvent::kPeerFin:
+      e.peer_fin = true;
+      break;
+    case TcpSocketEvent::kClosed:
+      e.closed = true;
+      break;
+    case TcpSocketEvent::kError:
+      e.has_error = value != 0;
+      if (e.connecting) {
+        e.connect_failed = true;
+        e.connecting = false;
+      }
+      break;
+    case TcpSocketEvent::kReadable:
+    case TcpSocketEvent::kWritable:
+    case TcpSocketEvent::kAcked:
+      break;
+  }
+  refresh(e);
+}
+
+void on_udp_event(int h, UdpSocketId id, UdpEvent ev) {
+  Runtime& rt = g_runtime;
+  if (rt.table.lookup(h) == nullptr) return;
+  SocketEntry& e = rt.table.at(h);
+  if (!(e.udp == id)) return;
+  if (ev == UdpEvent::kError) e.has_error = true;
+  refresh(e);
+}
+
+Status attach(Stack& stack, const AttachOptions& options) {
+  Runtime& rt = g_runtime;
+  if (rt.stack.load() != nullptr) return Status::error("a stack is already attached");
+  rt.options = options;
+  rt.rings.clear();
+  for (std::uint16_t i = 0; i < stack.engine_count(); ++i)
+    rt.rings.push_back(std::make_unique<RequestRing>());
+  rt.stop.store(false);
+  rt.stack.store(&stack, std::memory_order_release);
+  if (options.mode == DriveMode::kOwnThread) rt.driver = std::thread(driver_loop, &rt);
+  return Status::ok();
+}
+
+void adopt(std::unique_ptr<Stack> stack) {
+  g_runtime.owned = std::move(stack);
+}
+
+bool attached() {
+  return g_runtime.stack.load(std::memory_order_acquire) != nullptr;
+}
+
+void detach() {
+  Runtime& rt = g_runtime;
+  Stack* stack = rt.stack.load();
+  if (stack == nullptr) return;
+  // Close every live socket on the engine (abort: nothing lingers past the stack).
+  auto close_all = [&]() -> long {
+    for (int h = 1; h < HandleTable::kMaxSockets; ++h) {
+      if (rt.table.lookup(h) == nullptr) continue;
+      SocketEntry& e = rt.table.at(h);
+      if (e.type == SOCK_STREAM && e.tcp.valid()) {
+        stack->tcp(e.engine).set_callback(e.tcp, {});
+        stack->tcp(e.engine).abort(e.tcp);
+      } else if (e.udp.valid()) {
+        stack->udp(e.engine).close(e.udp);
+      }
+      e.tcp = {};
+      e.udp = {};
+      rt.table.release(h);
+      notify(e);
+    }
+    return 0;
+  };
+  if (rt.driver.joinable()) {
+    on_engine(0, close_all);
+    rt.stop.store(true, std::memory_order_release);
+    rt.driver_word.fetch_add(1);
+    futex_wake_all(&rt.driver_word);
+    rt.driver.join();
+  } else {
+    close_all();
+  }
+  drain_all(rt);  // nobody should be waiting, but never strand a poster
+  rt.stack.store(nullptr, std::memory_order_release);
+  rt.rings.clear();
+  rt.options = {};
+  rt.owned.reset();
+}
+
+void drain_requests() {
+  tl_engine_thread = true;
+  drain_all(g_runtime);
+}
+
+void poll() {
+  Runtime& rt = g_runtime;
+  Stack* stack = rt.stack.load(std::memory_order_acquire);
+  if (stack == nullptr) return;
+  tl_engine_thread = true;
+  drain_all(rt);
+  for (std::uint16_t i = 0; i < stack->engine_count(); ++i) stack->engine(i).poll_once();
+}
+
+int open_sockets() {
+  return g_runtime.table.live_count();
+}
+
+}  // namespace shardtcp::sockets

@@ -1,0 +1,197 @@
+#include "sockets_pair_env.h"
+
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_ring.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "api/sockets_runtime.h"
+#include "port/eal.h"
+
+namespace shardtcp::testing {
+namespace {
+
+struct PeerJobs {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::function<void()>*> jobs;
+  std::uint64_t done = 0;
+};
+
+// B's echo service over the native API (runs on the driver thread).
+struct EchoServer {
+  TcpLayer* tcp = nullptr;
+  TcpConnId listener;
+  char buf[16384];
+
+  static void on_conn(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
+    auto* self = static_cast<EchoServer*>(user);
+    TcpLayer& tcp = *self->tcp;
+    if (ev == TcpSocketEvent::kReadable || ev == TcpSocketEvent::kWritable) {
+      // Echo what fits; data that does not fit stays unread until kWritable.
+      for (;;) {
+        const long room = tcp.writable_bytes(id);
+        if (room <= 0) break;
+        const std::size_t want =
+            std::min<std::size_t>(sizeof self->buf, static_cast<std::size_t>(room));
+        const long n = tcp.recv(id, self->buf, want);
+        if (n <= 0) break;
+        tcp.send(id, self->buf, static_cast<std::size_t>(n));
+      }
+    }
+    if (ev == TcpSocketEvent::kPeerFin && tcp.readable_bytes(id) == 0) tcp.close(id);
+    if (ev == TcpSocketEvent::kError) tcp.close(id);
+  }
+  static void on_listener(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t v) {
+    auto* self = static_cast<EchoServer*>(user);
+    if (!(id == self->listener)) return on_conn(user, id, ev, v);
+    if (ev != TcpSocketEvent::kAcceptable) return;
+    int err = 0;
+    for (;;) {
+      const TcpConnId c = self->tcp->accept(self->listener, &err);
+      if (!c.valid()) break;
+      self->tcp->set_callback(c, TcpCallback{&on_conn, self});
+      on_conn(self, c, TcpSocketEvent::kReadable, 0);
+    }
+  }
+};
+
+SocketsPairEnv* g_env = nullptr;
+PeerJobs g_jobs;
+EchoServer g_echo;
+std::unique_ptr<Stack> g_a, g_b;
+UdpSocketId g_udp_echo;
+
+unsigned poll_peer() {
+  {
+    std::lock_guard<std::mutex> lock(g_jobs.mu);
+    if (!g_jobs.jobs.empty()) {
+      for (auto* fn : g_jobs.jobs) (*fn)();
+      g_jobs.done += g_jobs.jobs.size();
+      g_jobs.jobs.clear();
+      g_jobs.cv.notify_all();
+    }
+  }
+  if (g_env->peer_paused.load()) return 0;
+  return g_b->engine(0).poll_once();
+}
+
+Stack* make_stack(const char* device, std::uint32_t addr, bool route_blackhole) {
+  StackConfig c;
+  c.device = device;
+  // net_ring ports start with an all-zero MAC: each stack gets a distinct local one.
+  c.mac = rte_ether_addr{{0x02, 0x73, 0x6f, 0x63, 0x00, static_cast<std::uint8_t>(addr & 0xff)}};
+  c.n_mbufs = 8191;
+  InterfaceAddress ia;
+  ia.addr = IpAddr::v4(addr);
+  ia.prefix_len = 24;
+  c.options.addresses.push_back(ia);
+  if (route_blackhole) {
+    RouteOption r;
+    r.network = IpAddr::v4(0xC6130000);  // 198.19.0.0/16 via B
+    r.prefix_len = 16;
+    r.gateway = IpAddr::v4(kSockAddrB);
+    c.options.routes.push_back(r);
+  }
+  c.tcp.max_connections = 4096;
+  c.tcp.defaults.msl = std::chrono::milliseconds(200);  // short TIME_WAIT for churn tests
+  auto s = Stack::create(c);
+  if (!s) {
+    ADD_FAILURE() << device << ": " << s.error();
+    return nullptr;
+  }
+  return s.value().release();
+}
+
+void build() {
+  TestEalOptions o;
+  o.file_prefix = "sock_pair_tests";
+  const Status st = eal_init_for_tests(o);
+  ASSERT_TRUE(st.is_ok()) << st.message();
+  rte_ring* ab = rte_ring_create("sock_ab", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  rte_ring* ba = rte_ring_create("sock_ba", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  ASSERT_NE(ab, nullptr);
+  ASSERT_NE(ba, nullptr);
+  const int id_a = rte_eth_from_rings("sock_a", &ba, 1, &ab, 1, SOCKET_ID_ANY);
+  const int id_b = rte_eth_from_rings("sock_b", &ab, 1, &ba, 1, SOCKET_ID_ANY);
+  ASSERT_GE(id_a, 0);
+  ASSERT_GE(id_b, 0);
+  // The ethdev names net_ring gives them ("net_ring_sock_a").
+  char name_a[RTE_ETH_NAME_MAX_LEN], name_b[RTE_ETH_NAME_MAX_LEN];
+  ASSERT_EQ(rte_eth_dev_get_name_by_port(static_cast<std::uint16_t>(id_a), name_a), 0);
+  ASSERT_EQ(rte_eth_dev_get_name_by_port(static_cast<std::uint16_t>(id_b), name_b), 0);
+  g_a.reset(make_stack(name_a, kSockAddrA, true));
+  g_b.reset(make_stack(name_b, kSockAddrB, false));
+  ASSERT_TRUE(g_a && g_b);
+  g_env->a = g_a.get();
+  g_env->b = g_b.get();
+
+  TcpLayer& tcp = g_b->tcp(0);
+  g_echo.tcp = &tcp;
+  int err = 0;
+  g_echo.listener =
+      tcp.listen({IpAddr{}, kEchoPort}, 1024, TcpCallback{&EchoServer::on_listener, &g_echo}, &err);
+  ASSERT_TRUE(g_echo.listener.valid()) << err;
+  UdpLayer& udp = g_b->udp(0);
+  g_udp_echo = udp.open([&udp](UdpSocketId id, UdpEvent ev) {
+    if (ev != UdpEvent::kReadable) return;
+    char buf[2048];
+    Endpoint from;
+    for (;;) {
+      const long n = udp.recv_from(id, buf, sizeof buf, &from);
+      if (n < 0) break;
+      udp.send_to(id, buf, static_cast<std::size_t>(n), from);
+    }
+  });
+  ASSERT_EQ(udp.bind(g_udp_echo, {IpAddr{}, kEchoPort}), 0);
+
+  sockets::AttachOptions ao;
+  ao.extra_poll = &poll_peer;
+  const Status a = sockets::attach(*g_a, ao);
+  ASSERT_TRUE(a.is_ok()) << a.message();
+}
+
+// Registered before RUN_ALL_TESTS (static initialiser) so its TearDown runs at the end.
+class Env : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    sockets::detach();
+    g_a.reset();
+    g_b.reset();
+  }
+};
+[[maybe_unused]] ::testing::Environment* const g_registered =
+    ::testing::AddGlobalTestEnvironment(new Env);
+
+}  // namespace
+
+void SocketsPairEnv::run_on_peer(const std::function<void()>& fn) {
+  std::function<void()> job = fn;
+  std::unique_lock<std::mutex> lock(g_jobs.mu);
+  g_jobs.jobs.push_back(&job);
+  const std::uint64_t target = g_jobs.done + g_jobs.jobs.size();
+  g_jobs.cv.wait(lock, [&] { return g_jobs.done >= target; });
+}
+
+unsigned SocketsPairEnv::a_pool_avail() const {
+  return rte_mempool_avail_count(a->pool());
+}
+
+std::size_t SocketsPairEnv::b_connections() const {
+  return b->tcp(0).connections();
+}
+
+SocketsPairEnv& sockets_env() {
+  static SocketsPairEnv* env = [] {
+    g_env = new SocketsPairEnv;
+    build();
+    return g_env;
+  }();
+  return *env;
+}
+
+}  // namespace shardtcp::testing

@@ -1,0 +1,88 @@
+// Helpers of the sockets tests: addresses as sockaddr_in, and connect() driven the
+// three ways a caller can (blocking thread, non-blocking thread, engine thread).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "sockets_pair_env.h"
+// Last: <sockets.h> renames socket/connect/send/... for what follows.
+#include "sockets.h"
+
+namespace shardtcp::testing {
+
+inline sockaddr_in sin4(std::uint32_t host_addr, std::uint16_t port) {
+  sockaddr_in a;
+  std::memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(host_addr);
+  return a;
+}
+
+enum class Caller { kBlocking, kNonBlocking, kEngineThread };
+
+inline std::string caller_name(const ::testing::TestParamInfo<Caller>& i) {
+  switch (i.param) {
+    case Caller::kBlocking:
+      return "Blocking";
+    case Caller::kNonBlocking:
+      return "NonBlocking";
+    case Caller::kEngineThread:
+      return "EngineThread";
+  }
+  return "?";
+}
+
+struct ConnectOutcome {
+  int first = 0;  // errno of the connect() call itself (0: it returned 0)
+  int final = 0;  // how the attempt ended: 0 connected, else the errno (SO_ERROR)
+};
+
+// A socket set up for `caller` (non-blocking for the last two).
+inline int make_socket(Caller caller, int type = SOCK_STREAM) {
+  const int s = socket(AF_INET, type, 0);
+  EXPECT_GT(s, 0) << strerror(errno);
+  if (caller != Caller::kBlocking) {
+    int on = 1;
+    EXPECT_EQ(ioctlsocket(s, FIONBIO, &on), 0);
+  }
+  return s;
+}
+
+inline int connect_errno(int s, const void* addr, socklen_t len) {
+  errno = 0;
+  const int r = connect(s, addr, len);
+  return r == 0 ? 0 : errno;
+}
+
+// connect() as `caller` would; for an attempt in progress, waits (select, 15 s) for
+// writability and reads SO_ERROR.
+inline ConnectOutcome connect_as(Caller caller, int s, const void* addr, socklen_t len) {
+  ConnectOutcome o;
+  if (caller == Caller::kEngineThread) {
+    sockets_env().run_on_peer([&] { o.first = connect_errno(s, addr, len); });
+  } else {
+    o.first = connect_errno(s, addr, len);
+  }
+  o.final = o.first;
+  if (o.first == EINPROGRESS) {
+    fd_set wr;
+    FD_ZERO(&wr);
+    FD_SET(s, &wr);
+    timeval tv{15, 0};
+    const int n = select(s + 1, nullptr, &wr, nullptr, &tv);
+    EXPECT_EQ(n, 1) << "connect did not finish";
+    int err = -1;
+    socklen_t el = sizeof err;
+    EXPECT_EQ(getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+    o.final = err;
+  }
+  return o;
+}
+
+}  // namespace shardtcp::testing
