@@ -60,6 +60,25 @@ struct EchoServer {
   }
 };
 
+// B's native clients (peer_connect): what each sends first and what it received.
+struct PeerClient {
+  TcpLayer* tcp = nullptr;
+  TcpConnId id;
+  std::string hello;
+  std::string got;
+  static void cb(void* u, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
+    auto* p = static_cast<PeerClient*>(u);
+    if (ev == TcpSocketEvent::kConnected && !p->hello.empty())
+      p->tcp->send(id, p->hello.data(), p->hello.size());
+    if (ev == TcpSocketEvent::kReadable) {
+      char b[2048];
+      long n;
+      while ((n = p->tcp->recv(id, b, sizeof b)) > 0) p->got.append(b, static_cast<std::size_t>(n));
+    }
+  }
+};
+std::vector<std::unique_ptr<PeerClient>> g_clients;
+
 SocketsPairEnv* g_env = nullptr;
 PeerJobs g_jobs;
 EchoServer g_echo;
@@ -175,6 +194,37 @@ void SocketsPairEnv::run_on_peer(const std::function<void()>& fn) {
   g_jobs.jobs.push_back(&job);
   const std::uint64_t target = g_jobs.done + g_jobs.jobs.size();
   g_jobs.cv.wait(lock, [&] { return g_jobs.done >= target; });
+}
+
+std::uint32_t SocketsPairEnv::peer_connect(std::uint16_t port, const std::string& hello) {
+  std::uint32_t id = 0;
+  run_on_peer([&] {
+    auto c = std::make_unique<PeerClient>();
+    c->tcp = &b->tcp(0);
+    c->hello = hello;
+    int err = 0;
+    c->id = c->tcp->connect({IpAddr::v4(kSockAddrA), port}, TcpCallback{&PeerClient::cb, c.get()},
+                            &err);
+    id = c->id.value;
+    if (id != 0) g_clients.push_back(std::move(c));
+  });
+  return id;
+}
+
+std::string SocketsPairEnv::peer_received(std::uint32_t conn) {
+  std::string got;
+  run_on_peer([&] {
+    for (auto& c : g_clients)
+      if (c->id.value == conn) got = c->got;
+  });
+  return got;
+}
+
+void SocketsPairEnv::peer_abort(std::uint32_t conn) {
+  run_on_peer([&] {
+    for (auto& c : g_clients)
+      if (c->id.value == conn) c->tcp->abort(c->id);
+  });
 }
 
 unsigned SocketsPairEnv::a_pool_avail() const {

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "shardtcp/stack.h"
 
@@ -32,6 +33,11 @@ struct SocketsPairEnv {
   // Frees in A's pool (for leak checks).
   unsigned a_pool_avail() const;
   std::size_t b_connections() const;
+  // B opens a native connection to A:port, sends `hello` once connected and keeps
+  // what it receives (these run on the driver thread; no <sockets.h> macros here).
+  std::uint32_t peer_connect(std::uint16_t port, const std::string& hello);
+  std::string peer_received(std::uint32_t conn);
+  void peer_abort(std::uint32_t conn);
 };
 
 SocketsPairEnv& sockets_env();
