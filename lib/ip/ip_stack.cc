@@ -124,7 +124,12 @@ IpStack::IpStack(const IpStackConfig& cfg)
   if (cfg_.reassembly) reassembly_ = std::make_unique<Ipv4Reassembly>(cfg_.reassembly_cfg);
 }
 
-IpStack::~IpStack() = default;
+IpStack::~IpStack() {
+  // Packets still waiting for ARP belong to us: free them (nothing is sent now).
+  PacketContext ctx;
+  Sink sink(*this, ctx);
+  neighbors_.clear(sink);
+}
 
 bool IpStack::add_address(const IpAddr& a, std::uint8_t prefix_len) {
   if (!routes_.add_address(a, prefix_len)) return false;
