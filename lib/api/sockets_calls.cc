@@ -132,6 +132,8 @@ long tcp_connect(int h, SocketEntry& e, std::uint32_t gen, const Endpoint& to) {
     if (e.connect_failed) return -take_connect_error(e);
     if (e.connected) return -EISCONN;
     if (e.connecting) return -EALREADY;
+    // A directed broadcast of one of our subnets is as unusable as 255.255.255.255.
+    if (stack().ip(e.engine).routes().is_subnet_broadcast(to.addr)) return -EADDRNOTAVAIL;
     if (e.connect_timeout_ns > 0) tcp.set_connect_timeout(e.tcp, Duration(e.connect_timeout_ns));
     e.connecting = true;
     const int c = tcp.connect(e.tcp, to);

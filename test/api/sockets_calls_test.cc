@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -363,6 +365,50 @@ TEST_F(Calls, SelectOverListeningConnectingAndConnectedSockets) {
   errno = 0;
   EXPECT_EQ(select(gone + 1, &rd, nullptr, nullptr, &tv5), -1);
   EXPECT_EQ(errno, ENOTSOCK);
+}
+
+TEST_F(Calls, RouteAddDeletePingDumpAndErrorText) {
+  // 198.21.0.0/16 has no route until we add one via B.
+  const sockaddr_in far = sin4(0xC6150001, 80);
+  const int s1 = sock();
+  int on = 1;
+  ASSERT_EQ(ioctlsocket(s1, FIONBIO, &on), 0);
+  errno = 0;
+  EXPECT_EQ(connect(s1, &far, sizeof far), -1);
+  EXPECT_EQ(errno, ENETUNREACH);
+  ASSERT_EQ(shardtcp_route_add(htonl(0xC6150000), 16, htonl(kSockAddrB)), 0);
+  errno = 0;
+  EXPECT_EQ(shardtcp_route_add(htonl(0xC6150000), 16, htonl(kSockAddrB)), -1);
+  EXPECT_EQ(errno, EEXIST);
+  errno = 0;
+  EXPECT_EQ(connect(s1, &far, sizeof far), -1);
+  EXPECT_EQ(errno, EINPROGRESS);  // routed now (B drops it, which does not matter here)
+  // The dump shows the sockets, the buffers and the new route.
+  char* text = nullptr;
+  std::size_t text_len = 0;
+  FILE* f = open_memstream(&text, &text_len);
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(shardtcp_dump(f), 0);
+  std::fclose(f);
+  const std::string dump(text, text_len);
+  std::free(text);
+  EXPECT_NE(dump.find("sockets:"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("198.21.0.1:80"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("SYN_SENT"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("buffers:"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("198.21.0.0/16 via 198.18.0.2"), std::string::npos) << dump;
+  ASSERT_EQ(shardtcp_route_delete(htonl(0xC6150000), 16), 0);
+  errno = 0;
+  EXPECT_EQ(shardtcp_route_delete(htonl(0xC6150000), 16), -1);
+  EXPECT_EQ(errno, ESRCH);
+  const int s2 = sock();
+  errno = 0;
+  EXPECT_EQ(connect(s2, &far, sizeof far), -1);
+  EXPECT_EQ(errno, ENETUNREACH);
+  // Ping B: every echo request is answered.
+  EXPECT_EQ(shardtcp_ping(htonl(kSockAddrB), 3, 2000), 3);
+  EXPECT_EQ(shardtcp_ping(htonl(0xC6140001), 1, 100), -1);  // no route
+  EXPECT_STREQ(shardtcp_strerror(ECONNREFUSED), "Connection refused");
 }
 
 TEST_F(Calls, ManyThreadsConnectSendRecvCloseWithoutLeaks) {

@@ -78,6 +78,7 @@ TEST_P(Connect, ReturnsEADDRINUSE) {
 TEST_P(Connect, ReturnsEADDRNOTAVAIL) {
   expect_sync(sock(), sin4(0xE0000001, 80), EADDRNOTAVAIL);  // 224.0.0.1 multicast
   expect_sync(sock(), sin4(0xFFFFFFFF, 80), EADDRNOTAVAIL);  // limited broadcast
+  expect_sync(sock(), sin4(0xC61200FF, 80), EADDRNOTAVAIL);  // 198.18.0.255: our subnet's
 }
 
 TEST_P(Connect, ReturnsEAFNOSUPPORT) {
