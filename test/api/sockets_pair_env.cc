@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "api/sockets_runtime.h"
@@ -80,6 +81,10 @@ struct PeerClient {
 std::vector<std::unique_ptr<PeerClient>> g_clients;
 
 SocketsPairEnv* g_env = nullptr;
+#ifdef SOCKETS_ENV_EMBEDDED
+std::thread g_app_thread;
+std::atomic<bool> g_app_stop{false};
+#endif
 PeerJobs g_jobs;
 EchoServer g_echo;
 std::unique_ptr<Stack> g_a, g_b;
@@ -169,15 +174,37 @@ void build() {
   ASSERT_EQ(udp.bind(g_udp_echo, {IpAddr{}, kEchoPort}), 0);
 
   sockets::AttachOptions ao;
+#ifdef SOCKETS_ENV_EMBEDDED
+  // Embedding mode: the application (this thread of ours) polls the stack itself and
+  // lets the sockets runtime drain its requests in between; blocking calls from other
+  // threads wait for that loop.
+  ao.mode = sockets::DriveMode::kApplication;
+  const Status a = sockets::attach(*g_a, ao);
+  ASSERT_TRUE(a.is_ok()) << a.message();
+  g_app_thread = std::thread([] {
+    while (!g_app_stop.load()) {
+      sockets::poll();
+      poll_peer();
+    }
+  });
+#else
   ao.extra_poll = &poll_peer;
   const Status a = sockets::attach(*g_a, ao);
   ASSERT_TRUE(a.is_ok()) << a.message();
+#endif
 }
 
 // Registered before RUN_ALL_TESTS (static initialiser) so its TearDown runs at the end.
 class Env : public ::testing::Environment {
  public:
   void TearDown() override {
+#ifdef SOCKETS_ENV_EMBEDDED
+    if (g_app_thread.joinable()) {
+      // Stop the application loop; detach() then closes the sockets from here.
+      g_app_stop = true;
+      g_app_thread.join();
+    }
+#endif
     sockets::detach();
     g_a.reset();
     g_b.reset();
