@@ -17,6 +17,16 @@
 namespace shardtcp::sockets {
 
 struct Runtime {
+  // At process exit without detach(): stop the driver thread (a joinable std::thread
+  // would terminate the process); sockets are left to the Stack's destructor.
+  ~Runtime() {
+    if (driver.joinable()) {
+      stop.store(true);
+      driver_word.fetch_add(1);
+      futex_wake_all(&driver_word);
+      driver.join();
+    }
+  }
   std::atomic<Stack*> stack{nullptr};
   std::unique_ptr<Stack> owned;  // built by shardtcp_init
   HandleTable table;
