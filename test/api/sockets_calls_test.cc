@@ -95,6 +95,30 @@ TEST_F(Calls, PeekDontwaitFionreadAndNonBlockingRecv) {
   EXPECT_EQ(errno, EWOULDBLOCK);
 }
 
+TEST_F(Calls, SendBlocksWhileTheBufferIsFullUntilSndtimeo) {
+  const int s = connected_to_echo();
+  env_->peer_paused = true;  // nothing is acknowledged: the send buffer fills
+  timeval tv{0, 200000};
+  ASSERT_EQ(setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv), 0);
+  const std::string big = pattern(4 << 20, 9);
+  const auto start = std::chrono::steady_clock::now();
+  const int n = send(s, big.data(), static_cast<int>(big.size()), 0);
+  const auto took = std::chrono::steady_clock::now() - start;
+  // It queued what fitted, waited for room until the timeout, and reports the part.
+  EXPECT_GT(n, 0);
+  EXPECT_LT(n, static_cast<int>(big.size()));
+  EXPECT_GE(took, 190ms);
+  errno = 0;
+  EXPECT_EQ(send(s, big.data(), 1000, MSG_DONTWAIT), -1);
+  EXPECT_EQ(errno, EWOULDBLOCK);
+  fd_set wr;
+  FD_ZERO(&wr);
+  FD_SET(s, &wr);
+  timeval zero{0, 0};
+  EXPECT_EQ(select(s + 1, nullptr, &wr, nullptr, &zero), 0);  // not writable while full
+  env_->peer_paused = false;
+}
+
 TEST_F(Calls, ReceiveTimeoutEndsWithEwouldblock) {
   const int s = connected_to_echo();
   timeval tv{0, 200000};
