@@ -66,6 +66,21 @@ int shardtcp_getsockname(int s, void* addr, socklen_t* len);
 int shardtcp_getpeername(int s, void* addr, socklen_t* len);
 int shardtcp_ioctlsocket(int s, int request, void* arg);
 
+/* ---- per-socket events (TargetTCP's asynchronous callback), for run-to-completion
+ * code. The callback runs on the engine's thread, inside packet processing; it may
+ * call any of the calls above on its own or other sockets (they run inline there and
+ * never block). One callback per socket; NULL removes it. */
+#define SHARDTCP_EV_DATA 1     /* data (or the end of the stream) to read */
+#define SHARDTCP_EV_ACKED 2    /* `value` bytes of ours were acknowledged */
+#define SHARDTCP_EV_OPENED 3   /* connect() completed (UDP: a peer was set) */
+#define SHARDTCP_EV_ACCEPTED 4 /* listener: a connection waits for accept() */
+#define SHARDTCP_EV_CLOSED 5   /* the connection is gone */
+#define SHARDTCP_EV_PEER_FIN 6 /* the peer will send no more */
+#define SHARDTCP_EV_ERROR 7    /* `value` is the errno (ECONNREFUSED, ECONNRESET, ...) */
+#define SHARDTCP_EV_WRITABLE 8 /* send space freed after a short send */
+typedef void (*shardtcp_event_fn)(int s, int event, int value, void* user);
+int shardtcp_set_event_callback(int s, shardtcp_event_fn fn, void* user);
+
 /* ---- the manual's extras */
 /* Adds / deletes a route: network/prefix_len via gateway (network byte order; gateway
  * 0 = on-link). -1/errno: EINVAL, EEXIST, ESRCH (delete of an unknown route). */

@@ -20,6 +20,8 @@ int HandleTable::allocate() {
   e.linger_on = e.linger_sec = 0;
   e.connect_timeout_ns = 0;
   e.last_error = 0;
+  e.event_fn = nullptr;
+  e.event_user = nullptr;
   e.ready.store(0, std::memory_order_relaxed);
   e.nonblock.store(false, std::memory_order_relaxed);
   e.rcvtimeo_ns.store(0, std::memory_order_relaxed);

@@ -60,6 +60,9 @@ struct SocketEntry {
   int keepalive = 0, reuseaddr = 0, nodelay = 0, rcvbuf = 0, sndbuf = 0;
   int linger_on = 0, linger_sec = 0;
   std::int64_t connect_timeout_ns = 0;
+  // The application's event callback (shardtcp_set_event_callback).
+  void (*event_fn)(int s, int event, int value, void* user) = nullptr;
+  void* event_user = nullptr;
 
   std::uint32_t generation() const { return state.load(std::memory_order_acquire) >> 1; }
 };

@@ -740,6 +740,20 @@ int shardtcp_ioctlsocket(int s, int request, void* arg) {
   return fail(-EINVAL);
 }
 
+int shardtcp_set_event_callback(int s, shardtcp_event_fn fn, void* user) {
+  long err = 0;
+  std::uint32_t gen = 0;
+  SocketEntry* e = entry(s, &gen, &err);
+  if (e == nullptr) return fail(err);
+  const long r = on_engine(e->engine, [&]() -> long {
+    if (!still(s, gen)) return -ENOTSOCK;
+    e->event_fn = fn;
+    e->event_user = user;
+    return 0;
+  });
+  return r < 0 ? fail(r) : 0;
+}
+
 int shardtcp_select(int nfds, fd_set* rd, fd_set* wr, fd_set* ex, struct timeval* timeout) {
   Runtime& rt = runtime();
   if (rt.stack.load(std::memory_order_acquire) == nullptr) return fail(-ENETDOWN);

@@ -80,6 +80,36 @@ void refresh(SocketEntry& e) {
   notify(e);
 }
 
+namespace {
+
+// TargetTCP-style event numbers (SHARDTCP_EV_* in <sockets.h>).
+constexpr int kEvData = 1, kEvAcked = 2, kEvOpened = 3, kEvAccepted = 4, kEvClosed = 5,
+              kEvPeerFin = 6, kEvError = 7, kEvWritable = 8;
+
+int event_number(TcpSocketEvent ev) {
+  switch (ev) {
+    case TcpSocketEvent::kConnected:
+      return kEvOpened;
+    case TcpSocketEvent::kAcceptable:
+      return kEvAccepted;
+    case TcpSocketEvent::kReadable:
+      return kEvData;
+    case TcpSocketEvent::kWritable:
+      return kEvWritable;
+    case TcpSocketEvent::kAcked:
+      return kEvAcked;
+    case TcpSocketEvent::kPeerFin:
+      return kEvPeerFin;
+    case TcpSocketEvent::kClosed:
+      return kEvClosed;
+    case TcpSocketEvent::kError:
+      return kEvError;
+  }
+  return 0;
+}
+
+}  // namespace
+
 void on_tcp_event(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t value) {
   const int h = static_cast<int>(reinterpret_cast<std::uintptr_t>(user));
   Runtime& rt = g_runtime;
@@ -115,6 +145,8 @@ void on_tcp_event(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t val
       break;
   }
   refresh(e);
+  // Last: the application's callback may close the socket.
+  if (e.event_fn != nullptr) e.event_fn(h, event_number(ev), static_cast<int>(value), e.event_user);
 }
 
 void on_udp_event(int h, UdpSocketId id, UdpEvent ev) {
@@ -124,6 +156,12 @@ void on_udp_event(int h, UdpSocketId id, UdpEvent ev) {
   if (!(e.udp == id)) return;
   if (ev == UdpEvent::kError) e.has_error = true;
   refresh(e);
+  if (e.event_fn != nullptr) {
+    const int n = ev == UdpEvent::kReadable ? kEvData
+                  : ev == UdpEvent::kError  ? kEvError
+                                            : kEvOpened;
+    e.event_fn(h, n, 0, e.event_user);
+  }
 }
 
 Status attach(Stack& stack, const AttachOptions& options) {

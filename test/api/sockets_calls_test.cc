@@ -435,6 +435,57 @@ TEST_F(Calls, RouteAddDeletePingDumpAndErrorText) {
   EXPECT_STREQ(shardtcp_strerror(ECONNREFUSED), "Connection refused");
 }
 
+// Records what the per-socket callback heard (it runs on the engine thread).
+struct EventRecorder {
+  std::atomic<int> counts[9] = {};
+  std::atomic<long> acked{0};
+  std::atomic<int> last_socket{0};
+  static void on_event(int s, int ev, int value, void* user) {
+    auto* r = static_cast<EventRecorder*>(user);
+    if (ev > 0 && ev < 9) r->counts[ev].fetch_add(1);
+    if (ev == SHARDTCP_EV_ACKED) r->acked.fetch_add(value);
+    r->last_socket = s;
+  }
+  bool wait_for(int ev, int n = 1) {
+    for (int i = 0; i < 1000 && counts[ev].load() < n; ++i) std::this_thread::sleep_for(2ms);
+    return counts[ev].load() >= n;
+  }
+};
+
+TEST_F(Calls, EventCallbacksReportOpenedDataAckedPeerFinAndAccepted) {
+  EventRecorder rec;
+  const int s = sock();
+  ASSERT_EQ(shardtcp_set_event_callback(s, &EventRecorder::on_event, &rec), 0);
+  const sockaddr_in to = sin4(kSockAddrB, kEchoPort);
+  ASSERT_EQ(connect(s, &to, sizeof to), 0);
+  EXPECT_TRUE(rec.wait_for(SHARDTCP_EV_OPENED));
+  ASSERT_EQ(send(s, "events", 6, 0), 6);
+  EXPECT_TRUE(rec.wait_for(SHARDTCP_EV_DATA));
+  EXPECT_TRUE(rec.wait_for(SHARDTCP_EV_ACKED));
+  EXPECT_GE(rec.acked.load(), 6);
+  char buf[8];
+  EXPECT_EQ(recv(s, buf, 6, MSG_WAITALL), 6);
+  ASSERT_EQ(shutdown(s, SHUT_WR), 0);
+  EXPECT_TRUE(rec.wait_for(SHARDTCP_EV_PEER_FIN));
+  EXPECT_EQ(rec.last_socket.load(), s);
+  // A listener hears of a waiting connection.
+  EventRecorder lrec;
+  const int l = sock();
+  const sockaddr_in local = sin4(kSockAddrA, 5003);
+  ASSERT_EQ(bind(l, &local, sizeof local), 0);
+  ASSERT_EQ(listen(l, 4), 0);
+  ASSERT_EQ(shardtcp_set_event_callback(l, &EventRecorder::on_event, &lrec), 0);
+  const std::uint32_t c = env_->peer_connect(5003, "");
+  EXPECT_TRUE(lrec.wait_for(SHARDTCP_EV_ACCEPTED));
+  const int a = accept(l, nullptr, nullptr);
+  EXPECT_GT(a, 0);
+  open_.push_back(a);
+  env_->peer_abort(c);
+  errno = 0;
+  EXPECT_EQ(shardtcp_set_event_callback(-5, nullptr, nullptr), -1);
+  EXPECT_EQ(errno, ENOTSOCK);
+}
+
 TEST_F(Calls, ManyThreadsConnectSendRecvCloseWithoutLeaks) {
   constexpr int kThreads = 8;
   const int cycles =
