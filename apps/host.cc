@@ -16,7 +16,9 @@
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+void on_signal(int) {
+  g_stop = 1;
+}
 
 struct HostOptions {
   std::string ping;
@@ -24,7 +26,7 @@ struct HostOptions {
   unsigned interval_ms = 200;
   unsigned size = 56;
   unsigned ping_delay_ms = 300;  // let the peer come up and ARP settle first
-  double duration_s = 0;  // 0: until a signal (or until the pings are done)
+  double duration_s = 0;         // 0: until a signal (or until the pings are done)
   bool quiet = false;
 };
 
@@ -108,8 +110,9 @@ int main(int argc, char** argv) {
   const shardtcp::Instant start = clock.now();
   shardtcp::Instant next_ping = start + std::chrono::milliseconds(ho.ping_delay_ms);
   const shardtcp::Instant end =
-      ho.duration_s > 0 ? start + std::chrono::nanoseconds(static_cast<std::int64_t>(ho.duration_s * 1e9))
-                        : shardtcp::Instant::never();
+      ho.duration_s > 0
+          ? start + std::chrono::nanoseconds(static_cast<std::int64_t>(ho.duration_s * 1e9))
+          : shardtcp::Instant::never();
   shardtcp::Instant pings_done = shardtcp::Instant::never();
   while (!g_stop) {
     stack.poll_once();
@@ -125,9 +128,9 @@ int main(int argc, char** argv) {
     if (target && (replies == ho.count || now >= pings_done) && ho.duration_s == 0) break;
   }
   if (target) {
-    std::printf("--- %s ping statistics ---\n%u packets transmitted, %u received, %u%% packet loss\n",
-                target->to_string().c_str(), sent, replies,
-                sent ? 100 * (sent - replies) / sent : 0);
+    std::printf(
+        "--- %s ping statistics ---\n%u packets transmitted, %u received, %u%% packet loss\n",
+        target->to_string().c_str(), sent, replies, sent ? 100 * (sent - replies) / sent : 0);
   }
   if (!ho.quiet) std::printf("counters:\n%s", stack.counters().dump().c_str());
   std::fflush(stdout);

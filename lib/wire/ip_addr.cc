@@ -28,7 +28,9 @@ bool IpAddr::is_multicast() const {
   return false;
 }
 
-bool IpAddr::is_broadcast() const { return is_v4() && v4_host() == 0xffffffffu; }
+bool IpAddr::is_broadcast() const {
+  return is_v4() && v4_host() == 0xffffffffu;
+}
 
 bool IpAddr::is_loopback() const {
   if (is_v4()) return bytes_[0] == 127;

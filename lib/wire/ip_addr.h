@@ -67,8 +67,8 @@ class IpAddr {
   }
 
   bool is_unspecified() const;  // 0.0.0.0 or ::
-  bool is_multicast() const;     // 224/4 or ff00::/8
-  bool is_broadcast() const;     // 255.255.255.255 (subnet broadcast needs the route table)
+  bool is_multicast() const;    // 224/4 or ff00::/8
+  bool is_broadcast() const;    // 255.255.255.255 (subnet broadcast needs the route table)
   bool is_loopback() const;
 
   // Keeps the first `prefix_len` bits, zeroes the rest.

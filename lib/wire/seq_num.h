@@ -13,7 +13,10 @@ class SeqNum {
 
   constexpr SeqNum operator+(std::uint32_t n) const { return SeqNum(v_ + n); }
   constexpr SeqNum operator-(std::uint32_t n) const { return SeqNum(v_ - n); }
-  constexpr SeqNum& operator+=(std::uint32_t n) { v_ += n; return *this; }
+  constexpr SeqNum& operator+=(std::uint32_t n) {
+    v_ += n;
+    return *this;
+  }
   // Distance from `o` to this, as a signed count (wrap-aware).
   constexpr std::int32_t operator-(SeqNum o) const { return static_cast<std::int32_t>(v_ - o.v_); }
 
@@ -32,7 +35,11 @@ class SeqNum {
   std::uint32_t v_ = 0;
 };
 
-constexpr SeqNum seq_max(SeqNum a, SeqNum b) { return a < b ? b : a; }
-constexpr SeqNum seq_min(SeqNum a, SeqNum b) { return a < b ? a : b; }
+constexpr SeqNum seq_max(SeqNum a, SeqNum b) {
+  return a < b ? b : a;
+}
+constexpr SeqNum seq_min(SeqNum a, SeqNum b) {
+  return a < b ? a : b;
+}
 
 }  // namespace shardtcp

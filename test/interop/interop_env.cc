@@ -68,6 +68,8 @@ InteropEnv* interop_env(const std::string& name, std::string* why) {
   return g_env.get();
 }
 
-void close_interop_env() { g_env.reset(); }
+void close_interop_env() {
+  g_env.reset();
+}
 
 }  // namespace shardtcp::testing

@@ -19,8 +19,8 @@
 namespace shardtcp::testing {
 
 struct InteropEnv {
-  std::string tap;          // kernel interface name
-  std::string pcap_path;    // capture of everything the stack saw and sent
+  std::string tap;        // kernel interface name
+  std::string pcap_path;  // capture of everything the stack saw and sent
   std::unique_ptr<Stack> stack;
   IpAddr kernel_addr = IpAddr::v4(0xC6120001);  // 198.18.0.1
   IpAddr stack_addr = IpAddr::v4(0xC6120002);   // 198.18.0.2
@@ -41,10 +41,10 @@ void close_interop_env();
 }  // namespace shardtcp::testing
 
 // Gets the shared environment or skips/fails the test with the reason.
-#define SHARDTCP_INTEROP_ENV(var, name)                                               \
-  std::string why_##var;                                                              \
-  ::shardtcp::testing::InteropEnv* var = ::shardtcp::testing::interop_env(name, &why_##var); \
-  if (var == nullptr) {                                                               \
+#define SHARDTCP_INTEROP_ENV(var, name)                                                         \
+  std::string why_##var;                                                                        \
+  ::shardtcp::testing::InteropEnv* var = ::shardtcp::testing::interop_env(name, &why_##var);    \
+  if (var == nullptr) {                                                                         \
     if (::shardtcp::testing::running_in_ci()) FAIL() << "interop set-up failed: " << why_##var; \
-    GTEST_SKIP() << "interop test skipped: " << why_##var;                            \
+    GTEST_SKIP() << "interop test skipped: " << why_##var;                                      \
   }

@@ -54,7 +54,8 @@ TEST(PingInterop, StackPingsKernel) {
   });
   for (unsigned seq = 1; seq <= 20; ++seq) {
     shardtcp::PacketContext ctx = env->stack->context();
-    auto res = env->stack->ip().ping(env->kernel_addr, 0x7777, static_cast<std::uint16_t>(seq), 56, ctx);
+    auto res =
+        env->stack->ip().ping(env->kernel_addr, 0x7777, static_cast<std::uint16_t>(seq), 56, ctx);
     EXPECT_TRUE(res == shardtcp::OutputResult::kSent ||
                 res == shardtcp::OutputResult::kQueuedForResolution);
     env->poll_until([&] { return replies >= seq; }, 20ms);

@@ -175,8 +175,8 @@ TEST_F(IpRingPair, BlackholedPeerIsUnresolvedWithinRetryBudget) {
     EXPECT_EQ(ping(a_, kB, seq), OutputResult::kQueuedForResolution);
   const Instant start = clock_.now();
   // 3 requests, 1 s apart, then one more interval to give up.
-  EXPECT_TRUE(run_until([&] { return a_.ip->arp_counters().get(ArpCounter::kResolveFailed) == 1; },
-                        5s));
+  EXPECT_TRUE(
+      run_until([&] { return a_.ip->arp_counters().get(ArpCounter::kResolveFailed) == 1; }, 5s));
   EXPECT_LE(clock_.now() - start, Duration(3s + 10ms));
   EXPECT_EQ(a_.ip->arp_counters().get(ArpCounter::kTxRequests), 3u);
   EXPECT_EQ(a_.ip->arp_counters().get(ArpCounter::kQueuedDropped), 3u);

@@ -15,7 +15,8 @@ std::string enter_private_netns() {
   static bool entered = false;
   if (entered) return {};
   if (geteuid() != 0) return "not running as root";
-  if (unshare(CLONE_NEWNET) != 0) return std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
+  if (unshare(CLONE_NEWNET) != 0)
+    return std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
   if (run_command("ip link set lo up") != 0) return "could not bring up loopback in the namespace";
   entered = true;
   return {};

@@ -24,13 +24,13 @@ std::string command_output(const std::string& cmd);
 }  // namespace shardtcp::testing
 
 // Skips the test with the reason outside CI; fails it under CI=true.
-#define SHARDTCP_REQUIRE_NETNS()                                                        \
-  do {                                                                                  \
-    static const std::string why_ = ::shardtcp::testing::enter_private_netns();         \
-    if (!why_.empty()) {                                                                \
-      if (::shardtcp::testing::running_in_ci()) FAIL() << "interop needs netns: " << why_; \
+#define SHARDTCP_REQUIRE_NETNS()                                                            \
+  do {                                                                                      \
+    static const std::string why_ = ::shardtcp::testing::enter_private_netns();             \
+    if (!why_.empty()) {                                                                    \
+      if (::shardtcp::testing::running_in_ci()) FAIL() << "interop needs netns: " << why_;  \
       GTEST_SKIP() << "interop test skipped (needs root and network namespaces): " << why_; \
-    }                                                                                   \
+    }                                                                                       \
   } while (0)
 
 // Note: a namespace change applies to the calling thread and the threads it creates
