@@ -96,7 +96,9 @@ long blocking(SocketEntry& e, bool nonblock, std::int64_t timeout_ns, F&& op) {
   const std::int64_t deadline = timeout_ns > 0 ? now_ns() + timeout_ns : 0;
   for (;;) {
     const std::uint32_t seq = e.events.load();
-    const long r = on_engine(e.engine, op);
+    // Back-pressure: a full request ring makes a non-blocking call fail with ENOBUFS
+    // and a blocking one wait for room.
+    const long r = on_engine(e.engine, op, /*may_wait=*/!nonblock);
     if (r != -EAGAIN || nonblock || on_engine_thread()) return r;
     std::int64_t wait = -1;
     if (deadline != 0) {
