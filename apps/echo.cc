@@ -11,6 +11,8 @@
 // mismatch or error. Both run to completion on the engine thread: poll the stack,
 // react to socket events. "ready" is printed once the port is up; the stack's
 // counters are printed on exit.
+#include <rte_ethdev.h>
+
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -188,6 +190,22 @@ bool parse_echo_options(const std::vector<std::string>& args, EchoOptions* o) {
   return true;
 }
 
+// The device's own counters: RX frames it dropped for want of an mbuf or a free
+// descriptor do not reach the stack's counters.
+void print_port_stats() {
+  std::uint16_t id;
+  RTE_ETH_FOREACH_DEV(id) {
+    rte_eth_stats st{};
+    if (rte_eth_stats_get(id, &st) != 0) continue;
+    std::printf(
+        "port%u.rx_nombuf %llu\nport%u.imissed %llu\nport%u.ierrors %llu\nport%u.oerrors %llu\n",
+        id, static_cast<unsigned long long>(st.rx_nombuf), id,
+        static_cast<unsigned long long>(st.imissed), id,
+        static_cast<unsigned long long>(st.ierrors), id,
+        static_cast<unsigned long long>(st.oerrors));
+  }
+}
+
 double seconds(shardtcp::Duration d) {
   return std::chrono::duration<double>(d).count();
 }
@@ -308,6 +326,7 @@ int run_client(shardtcp::Stack& stack, const EchoOptions& o) {
                    client.connected(), o.conns,
                    static_cast<unsigned long long>(client.bytes_verified()),
                    static_cast<unsigned long long>(o.bytes * o.conns));
+      std::fprintf(stderr, "%s", client.describe_unfinished().c_str());
       client.abort_all();
       rc = 1;
     } else if (client.failed()) {
@@ -341,7 +360,10 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
 
   const int rc = eo.listen ? run_server(stack, eo) : run_client(stack, eo);
-  if (!eo.quiet) std::printf("counters:\n%s", stack.counters().dump().c_str());
+  if (!eo.quiet) {
+    std::printf("counters:\n%s", stack.counters().dump().c_str());
+    print_port_stats();
+  }
   std::fflush(stdout);
   return rc;
 }

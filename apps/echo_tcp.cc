@@ -344,6 +344,24 @@ std::uint64_t TcpEchoClient::bytes_verified() const {
   return n;
 }
 
+std::string TcpEchoClient::describe_unfinished() const {
+  std::string out;
+  for (const auto& c : conns_) {
+    if (c->eof || c->closed) continue;
+    char line[256];
+    const Tcb* t = tcp_.tcb(c->id);
+    std::snprintf(line, sizeof line,
+                  "  %s: sent %llu, verified %llu, readable %ld, writable %ld, state %d, "
+                  "snd_wnd %u, rcv_wnd %u\n",
+                  conn_name(*c).c_str(), static_cast<unsigned long long>(c->sent),
+                  static_cast<unsigned long long>(c->received), tcp_.readable_bytes(c->id),
+                  tcp_.writable_bytes(c->id), static_cast<int>(tcp_.state(c->id)),
+                  t ? t->snd_wnd() : 0, t ? t->rcv_wnd() : 0);
+    out += line;
+  }
+  return out;
+}
+
 Duration TcpEchoClient::elapsed() const {
   return (ended_ ? end_ : clock_.now()) - start_;
 }

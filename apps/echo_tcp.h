@@ -111,6 +111,9 @@ class TcpEchoClient {
   Duration elapsed() const;
   // Connections that completed the handshake.
   std::uint32_t connected() const { return connected_; }
+  // One line per unfinished connection (progress, buffers, TCP state): what to print
+  // when the client gives up.
+  std::string describe_unfinished() const;
 
  private:
   struct Conn {
