@@ -961,13 +961,22 @@ void Tcb::send_syn(Instant now, TcpOutput& out, bool with_ack) {
   last_send_ = now;
 }
 
+// The sequence number for a segment without data (ACK, RST): SND.MAX, so it stays
+// acceptable after an RTO pulled SND.NXT back -- unless the peer's window has since
+// shrunk below what we sent, in which case a receiver drops a segment beyond its
+// window unread (RFC 9293 §3.10.7.4) and our ACKs would never arrive: then the right
+// edge of the peer's window, as Linux does (tcp_acceptable_seq).
+SeqNum Tcb::acceptable_seq() const {
+  const SeqNum wnd_end = snd_una_ + snd_wnd_;
+  return snd_max_ <= wnd_end ? snd_max_ : wnd_end;
+}
+
 bool Tcb::send_ack(Instant now, TcpOutput& out) {
-  // Pure ACKs carry SND.MAX so they stay acceptable after an RTO pulled SND.NXT back.
-  return emit(now, out, snd_max_, 0, kAck);
+  return emit(now, out, acceptable_seq(), 0, kAck);
 }
 
 void Tcb::send_rst(Instant now, TcpOutput& out) {
-  if (emit(now, out, snd_max_, 0, kRst | kAck)) count(TcpCounter::kResetsSent);
+  if (emit(now, out, acceptable_seq(), 0, kRst | kAck)) count(TcpCounter::kResetsSent);
 }
 
 void Tcb::send_challenge_ack(Instant now, TcpOutput& out) {

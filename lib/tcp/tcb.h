@@ -166,6 +166,7 @@ class Tcb {
   void output(Instant now, TcpOutput& out);
   bool send_new_data(Instant now, TcpOutput& out, std::uint32_t budget);
   bool send_ack(Instant now, TcpOutput& out);
+  SeqNum acceptable_seq() const;  // seq of a segment without data
   void send_challenge_ack(Instant now, TcpOutput& out);
   void send_syn(Instant now, TcpOutput& out, bool with_ack);
   void send_rst(Instant now, TcpOutput& out);

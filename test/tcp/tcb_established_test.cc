@@ -62,6 +62,27 @@ TEST_F(Established, DuplicateDataDrawsDsack) {
   EXPECT_EQ(tcb->readable_bytes(), 100u);
 }
 
+// A peer that shrinks its window below what we already sent drops segments beyond
+// its window unread (RFC 9293 §3.10.7.4): our pure ACKs must then carry the window's
+// right edge, not SND.MAX, or they never arrive and both sides wait forever (seen
+// against Linux with full receive queues).
+TEST_F(Established, AckAfterPeerShrankWindowCarriesWindowEdge) {
+  Emitted e = app_send(bytes(2920));  // two full segments
+  ASSERT_EQ(e.segs.size(), 2u);
+  ASSERT_EQ(tcb->snd_max(), SeqNum(our_seq_ + 2920));
+  // The peer acknowledges 1000 bytes and closes its window there.
+  expect_nothing(send(seg(kAck, peer_seq_, our_seq_ + 1000, /*window=*/0)));
+  EXPECT_EQ(tcb->snd_wnd(), 0u);
+  // Out-of-order data from the peer draws an immediate ACK.
+  const OutSegment& ack = expect_one(send(data(peer_seq_ + 100, our_seq_ + 1000, bytes(10), 0)));
+  EXPECT_EQ(ack.seg.seq, SeqNum(our_seq_ + 1000));
+  EXPECT_EQ(ack.seg.ack, SeqNum(peer_seq_));
+  // With the window open again, ACKs carry SND.MAX as before.
+  send(seg(kAck, peer_seq_, our_seq_ + 1000, 1000));
+  const OutSegment& ack2 = expect_one(send(data(peer_seq_ + 200, our_seq_ + 1000, bytes(10), 1000)));
+  EXPECT_EQ(ack2.seg.seq, SeqNum(our_seq_ + 2920));
+}
+
 TEST_F(Established, DataIsSentAndAckedReleasesBuffer) {
   Emitted e = app_send("abcdef");
   const OutSegment& d = expect_one(e);
