@@ -136,14 +136,12 @@ TEST(TcpEchoInterop, StackConnectToClosedKernelPortGetsRst) {
 
 namespace {
 
-// Known stall (disabled until lib/tcp fixes it; run with --gtest_also_run_disabled_tests):
 // 50 connections x 1 MiB through python's threaded echo server. Linux's receive queues
 // fill, it prunes out-of-order data and advertises a zero window at a RCV.NXT below
-// what we had sent; our pure ACKs carry SND.MAX (Tcb::send_ack), which is then outside
-// Linux's window, so Linux discards them without reading their ACK field and keeps
-// retransmitting data we acknowledged long ago: both sides wait forever. Linux's own
-// answer is tcp_acceptable_seq(): ACKs carry min(SND.NXT, SND.UNA + SND.WND).
-TEST(TcpEchoInterop, DISABLED_StackClientFiftyConnectionsThroughKernelEchoServer) {
+// what we had sent. Our pure ACKs used to carry SND.MAX, outside Linux's window, so
+// Linux discarded them unread and both sides waited forever; they now carry the
+// window's right edge (Tcb::acceptable_seq, as Linux's tcp_acceptable_seq).
+TEST(TcpEchoInterop, StackClientFiftyConnectionsThroughKernelEchoServer) {
   SHARDTCP_ECHO_ENV(env, "tcpecho", false);
   BackgroundCommand peer(shardtcp::testing::echo_peer_command("tcp_echo_peer.py") +
                          " server --port 5003 --timeout 60");
