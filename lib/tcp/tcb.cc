@@ -24,7 +24,6 @@ std::uint32_t sack_option_len(std::uint8_t blocks) {
 
 Tcb::Tcb(const TcpConfig& cfg, BufferOps& ops, CounterGroup* stats)
     : cfg_(cfg),
-      ops_(ops),
       stats_(stats),
       cc_(cfg.congestion, 536),
       sndbuf_(ops, cfg.send_buffer, ops.chunk_size()),

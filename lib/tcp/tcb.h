@@ -196,7 +196,6 @@ class Tcb {
   }
 
   TcpConfig cfg_;
-  BufferOps& ops_;
   CounterGroup* stats_;
   CongestionController cc_;  // by value: no allocation, no virtual call
   SendBuffer sndbuf_;
