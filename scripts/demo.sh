@@ -118,3 +118,26 @@ show_echo_log
 kill "$udppid" 2>/dev/null; wait "$udppid" 2>/dev/null || true
 [ "$rc" -eq 0 ] || { echo "demo: shardtcp-echo --udp --connect failed ($rc)"; exit 1; }
 echo "== echo demo done"
+
+# <sockets.h>: the plain C programs written against the TargetTCP-style API.
+echo
+echo "== <sockets.h>: apps/echo-server.c (plain C, select()) echoes the kernel's client"
+echo_app=build/apps/echo-server
+start_echo --port 7 --duration 60
+ip netns exec "$ns" python3 "$peer" client --host 198.18.0.2 --port 7 --conns 2 --bytes 1048576
+kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=
+echo "== <sockets.h>: apps/echo-client.c (the manual's connect() example) against a kernel echo server"
+ip netns exec "$ns" python3 "$peer" server --port 7010 --timeout 60 >/dev/null 2>&1 &
+pypid=$!
+: >"$log"
+ip netns exec "$ns" build/apps/echo-client "${eal[@]}" -- --ip 198.18.0.2/24 \
+  --server 198.18.0.1 --port 7010 --attempts 20 --message "hello from the manual's example" >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do ip netns exec "$ns" ip link show "$tap" >/dev/null 2>&1 && break; sleep 0.1; done
+ip netns exec "$ns" ip link set "$tap" address 02:4b:45:52:4e:01
+ip netns exec "$ns" ip addr add 198.18.0.1/24 dev "$tap"
+ip netns exec "$ns" ip link set "$tap" up
+rc=0; wait "$pid" || rc=$?; pid=
+grep '^Echo' "$log" || true
+[ "$rc" -eq 0 ] || { cat "$log"; echo "demo: echo-client failed ($rc)"; exit 1; }
+echo "== demo done"
