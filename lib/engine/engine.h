@@ -68,6 +68,8 @@ class Engine final : public FrameSink {
   rte_mempool* pool() const { return pool_; }
   Clock& clock() { return clock_; }
   std::uint16_t tx_pending() const { return tx_count_; }
+  // What transports keep of this engine (see EngineServices).
+  EngineServices services() { return EngineServices{this, pool_, &clock_, config_.engine_id}; }
   const CounterGroup& counters() const { return counters_; }
   std::uint64_t counter(EngineCounter c) const { return counters_.get(c); }
 

@@ -29,6 +29,15 @@ struct PacketContext {
   std::uint16_t engine_id = 0;
 };
 
+// What a transport layer keeps of its engine so application calls made outside the
+// poll loop (on the engine's thread) can allocate, send and read the time.
+struct EngineServices {
+  FrameSink* tx = nullptr;
+  rte_mempool* pool = nullptr;
+  Clock* clock = nullptr;
+  std::uint16_t engine_id = 0;
+};
+
 class PacketHandler {
  public:
   virtual ~PacketHandler() = default;

@@ -16,15 +16,6 @@ constexpr std::uint8_t kIcmpDestUnreachable = 3;
 constexpr std::uint8_t kCodeFragNeeded = 4;
 constexpr std::uint32_t kGenerationMask = (1u << (32 - TcpConnId::kSlotBits)) - 1;
 
-TcpEnv env_of(Engine& e) {
-  TcpEnv env;
-  env.tx = &e;
-  env.pool = e.pool();
-  env.clock = &e.clock();
-  env.engine_id = e.id();
-  return env;
-}
-
 bool is_any(const IpAddr& a) {
   return a.is_none() || a.is_unspecified();
 }
@@ -80,7 +71,7 @@ TcpLayer::TcpLayer(IpStack& ip, const TcpEnv& env, const TcpLayerConfig& config)
 }
 
 TcpLayer::TcpLayer(IpStack& ip, Engine& engine, const TcpLayerConfig& config)
-    : TcpLayer(ip, env_of(engine), config) {}
+    : TcpLayer(ip, engine.services(), config) {}
 
 TcpLayer::~TcpLayer() {
   for (Slot& s : slots_) {

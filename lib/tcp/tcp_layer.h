@@ -83,12 +83,7 @@ struct TcpCallback {
 };
 
 // Where calls made outside on_l4 send and allocate. An Engine provides all of them.
-struct TcpEnv {
-  FrameSink* tx = nullptr;
-  rte_mempool* pool = nullptr;
-  Clock* clock = nullptr;
-  std::uint16_t engine_id = 0;
-};
+using TcpEnv = EngineServices;
 
 struct TcpLayerConfig {
   std::uint32_t max_connections = 4096;  // slots for connections and listeners (< 2^20)

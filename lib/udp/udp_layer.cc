@@ -54,15 +54,6 @@ int icmp_errno(std::uint8_t type, std::uint8_t code) {
   }
 }
 
-UdpEnv env_of(Engine& e) {
-  UdpEnv env;
-  env.tx = &e;
-  env.pool = e.pool();
-  env.clock = &e.clock();
-  env.engine_id = e.id();
-  return env;
-}
-
 }  // namespace
 
 UdpLayer::UdpLayer(IpStack& ip, const UdpEnv& env, const UdpConfig& config)
@@ -84,7 +75,7 @@ UdpLayer::UdpLayer(IpStack& ip, const UdpEnv& env, const UdpConfig& config)
 }
 
 UdpLayer::UdpLayer(IpStack& ip, Engine& engine, const UdpConfig& config)
-    : UdpLayer(ip, env_of(engine), config) {}
+    : UdpLayer(ip, engine.services(), config) {}
 
 UdpLayer::~UdpLayer() {
   for (auto& s : slots_) s.queue.clear(nodes_);

@@ -73,12 +73,7 @@ struct UdpRecvInfo {
 };
 
 // Where an API call outside on_l4 sends and allocates. Engine provides all four.
-struct UdpEnv {
-  FrameSink* tx = nullptr;
-  rte_mempool* pool = nullptr;
-  Clock* clock = nullptr;
-  std::uint16_t engine_id = 0;
-};
+using UdpEnv = EngineServices;
 
 struct UdpConfig {
   std::uint16_t max_sockets = 1024;         // slots (<= 65535)
