@@ -25,7 +25,7 @@ bool InteropEnv::poll_while_running(BackgroundCommand& cmd, std::chrono::millise
   return poll_until([&] { return cmd.finished(); }, timeout);
 }
 
-InteropEnv* interop_env(const std::string& name, std::string* why) {
+InteropEnv* interop_env(const std::string& name, std::string* why, bool capture) {
   if (g_tried) {
     *why = g_why;
     return g_env.get();
@@ -41,7 +41,8 @@ InteropEnv* interop_env(const std::string& name, std::string* why) {
 
   auto env = std::make_unique<InteropEnv>();
   env->tap = "st" + name.substr(0, 8);
-  env->pcap_path = "/tmp/shardtcp-" + name + "-" + std::to_string(getpid()) + ".pcapng";
+  if (capture)
+    env->pcap_path = "/tmp/shardtcp-" + name + "-" + std::to_string(getpid()) + ".pcapng";
   TestEalOptions eo;
   eo.file_prefix = "interop_" + name + std::to_string(getpid());
   eo.vdevs = {"net_tap0,iface=" + env->tap};

@@ -33,7 +33,9 @@ struct InteropEnv {
 
 // Creates the environment on first use; returns null with a reason when the machine
 // cannot (the caller skips outside CI, fails under CI).
-InteropEnv* interop_env(const std::string& name, std::string* why);
+// With `capture`, everything the stack sees and sends goes to pcap_path (volume tests
+// turn it off: the capture would cost more than the transfer).
+InteropEnv* interop_env(const std::string& name, std::string* why, bool capture = true);
 
 // Ends the environment (closes the capture file so it can be read).
 void close_interop_env();
