@@ -57,6 +57,20 @@ PcapngCapturePort::~PcapngCapturePort() {
   rte_mempool_free(pool_);
 }
 
+void PcapngCapturePort::write_copies(rte_mbuf** copies, std::uint16_t n) {
+  if (n == 0) return;
+  // Queues share one file: serialise the writes (a debugging path, not the data path).
+  rte_spinlock_lock(&lock_);
+  const ssize_t w = rte_pcapng_write_packets(pcapng_, copies, n);
+  if (w < 0) {
+    missed_ += n;
+  } else {
+    written_ += n;
+  }
+  rte_spinlock_unlock(&lock_);
+  rte_pktmbuf_free_bulk(copies, n);
+}
+
 void PcapngCapturePort::record(std::uint16_t queue, rte_mbuf* const* pkts, std::uint16_t n,
                                rte_pcapng_direction dir) {
   const std::uint16_t port_id = inner_.info().port_id;
@@ -73,17 +87,7 @@ void PcapngCapturePort::record(std::uint16_t queue, rte_mbuf* const* pkts, std::
         copies[nc++] = c;
       }
     }
-    if (nc > 0) {
-      rte_spinlock_lock(&lock_);
-      const ssize_t w = rte_pcapng_write_packets(pcapng_, copies, nc);
-      if (w < 0) {
-        missed_ += nc;
-      } else {
-        written_ += nc;
-      }
-      rte_spinlock_unlock(&lock_);
-      rte_pktmbuf_free_bulk(copies, nc);
-    }
+    write_copies(copies, nc);
     done += chunk;
   }
 }
@@ -117,17 +121,7 @@ std::uint16_t PcapngCapturePort::tx_burst(std::uint16_t queue, rte_mbuf** pkts, 
         rte_pktmbuf_free(copies[i]);  // null-safe
       }
     }
-    if (nc > 0) {
-      rte_spinlock_lock(&lock_);
-      const ssize_t w = rte_pcapng_write_packets(pcapng_, copies, nc);
-      if (w < 0) {
-        missed_ += nc;
-      } else {
-        written_ += nc;
-      }
-      rte_spinlock_unlock(&lock_);
-      rte_pktmbuf_free_bulk(copies, nc);
-    }
+    write_copies(copies, nc);
     total += sent;
     if (sent < chunk) break;
   }

@@ -39,6 +39,8 @@ class PcapngCapturePort final : public PacketPort {
  private:
   PcapngCapturePort(PacketPort& inner, rte_pcapng_t* pcapng, rte_mempool* pool,
                     std::uint32_t snaplen);
+  // Writes pcapng copies to the file and frees them.
+  void write_copies(rte_mbuf** copies, std::uint16_t n);
   void record(std::uint16_t queue, rte_mbuf* const* pkts, std::uint16_t n,
               rte_pcapng_direction dir);
 

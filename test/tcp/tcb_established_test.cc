@@ -79,7 +79,8 @@ TEST_F(Established, AckAfterPeerShrankWindowCarriesWindowEdge) {
   EXPECT_EQ(ack.seg.ack, SeqNum(peer_seq_));
   // With the window open again, ACKs carry SND.MAX as before.
   send(seg(kAck, peer_seq_, our_seq_ + 1000, 1000));
-  const OutSegment& ack2 = expect_one(send(data(peer_seq_ + 200, our_seq_ + 1000, bytes(10), 1000)));
+  const OutSegment& ack2 =
+      expect_one(send(data(peer_seq_ + 200, our_seq_ + 1000, bytes(10), 1000)));
   EXPECT_EQ(ack2.seg.seq, SeqNum(our_seq_ + 2920));
 }
 
