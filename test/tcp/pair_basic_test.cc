@@ -493,8 +493,8 @@ TEST_F(TcpPairBasic, MalformedAndRandomSegmentsAreDroppedAndCounted) {
   auto inject = [&](const std::vector<std::uint8_t>& bytes) {
     rte_mbuf* m = rte_pktmbuf_alloc(shared_);
     ASSERT_NE(m, nullptr);
-    std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(bytes.size())), bytes.data(),
-                bytes.size());
+    auto* dst = rte_pktmbuf_append(m, static_cast<std::uint16_t>(bytes.size()));
+    if (!bytes.empty()) std::memcpy(dst, bytes.data(), bytes.size());  // empty: data() may be null
     L3Meta meta;
     meta.src = kAddrA;
     meta.dst = kAddrB;
