@@ -20,10 +20,9 @@ run_suites() {  # run_suites <build dir> <label> <suite>...
   local dir=$1 label=$2; shift 2
   local args=()
   for s in "$@"; do args+=(--suite "$s"); done
-  mkdir -p "$results/$label/gtest"
+  mkdir -p "$results/$label"
   echo "== $label: meson test ${args[*]}"
-  GTEST_OUTPUT="json:$results/$label/gtest/" \
-    meson test -C "$dir" "${args[@]}" --print-errorlogs --num-processes 1 --timeout-multiplier 3 \
+  meson test -C "$dir" "${args[@]}" --print-errorlogs --num-processes 1 --timeout-multiplier 3 \
     --logbase "testlog-$label" || status=1
   cp "$dir/meson-logs/testlog-$label.json" "$results/$label/testlog.json" 2>/dev/null || true
 }
