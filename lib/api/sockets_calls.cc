@@ -685,9 +685,13 @@ int shardtcp_getsockname(int s, void* addr, socklen_t* len) {
   Endpoint ep;
   const long r = on_engine(e->engine, [&]() -> long {
     if (!still(s, gen)) return -ENOTSOCK;
-    const int g = e->type == SOCK_STREAM ? stack().tcp(e->engine).local_endpoint(e->tcp, &ep)
-                                         : stack().udp(e->engine).local_endpoint(e->udp, &ep);
-    return g < 0 ? 0 : 0;  // an unbound socket shows 0.0.0.0:0
+    // An unbound socket has no local endpoint: it shows 0.0.0.0:0, not an error.
+    if (e->type == SOCK_STREAM) {
+      stack().tcp(e->engine).local_endpoint(e->tcp, &ep);
+    } else {
+      stack().udp(e->engine).local_endpoint(e->udp, &ep);
+    }
+    return 0;
   });
   if (r < 0) return fail(r);
   return static_cast<int>(write_addr(ep, addr, len));
