@@ -78,8 +78,23 @@ void Engine::flush() {
   tx_count_ = 0;
 }
 
-std::uint16_t Engine::poll_once() {
+bool Engine::add_poll_hook(PollHookFn fn, void* arg) {
+  if (hook_count_ == hooks_.size() || fn == nullptr) return false;
+  hooks_[hook_count_++] = PollHook{fn, arg};
+  return true;
+}
+
+void Engine::remove_poll_hooks(void* arg) {
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < hook_count_; ++i)
+    if (hooks_[i].arg != arg) hooks_[kept++] = hooks_[i];
+  hook_count_ = kept;
+}
+
+unsigned Engine::poll_once() {
   counters_.inc(EngineCounter::kIterations);
+  unsigned work = 0;
+  for (std::size_t i = 0; i < hook_count_; ++i) work += hooks_[i].fn(hooks_[i].arg);
   PacketContext ctx = make_context();
   std::uint16_t n = 0;
   if (port_ != nullptr) {
@@ -95,7 +110,7 @@ std::uint16_t Engine::poll_once() {
   }
   handler_.on_timers(ctx);
   flush();
-  return n;
+  return work + n;
 }
 
 void Engine::run(const std::atomic<bool>& stop) {

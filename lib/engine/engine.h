@@ -5,6 +5,7 @@
 // engines. See include/shardtcp/engine.h for the embedding-mode example.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <vector>
@@ -46,8 +47,20 @@ class Engine final : public FrameSink {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // One loop iteration; returns the number of frames received (0 in embedding mode).
-  std::uint16_t poll_once();
+  // One loop iteration: the poll hooks, rx_burst -> handler -> timers -> flush.
+  // Returns the work done: frames received (0 in embedding mode) plus what the hooks
+  // reported, so a caller can tell an idle iteration from a busy one.
+  unsigned poll_once();
+
+  // Work the engine runs at the start of every iteration on its own thread: draining
+  // the sockets API's request ring, frames steered from other engines. `fn(arg)`
+  // returns how much it did. Register before the engine runs (not thread-safe
+  // against a running loop). False when all kMaxPollHooks slots are taken.
+  static constexpr std::size_t kMaxPollHooks = 4;
+  using PollHookFn = unsigned (*)(void* arg);
+  bool add_poll_hook(PollHookFn fn, void* arg);
+  // Removes every hook registered with `arg` (before the arg goes away).
+  void remove_poll_hooks(void* arg);
   // poll_once until `stop` becomes true.
   void run(const std::atomic<bool>& stop);
 
@@ -85,6 +98,12 @@ class Engine final : public FrameSink {
   std::vector<rte_mbuf*> tx_;  // sized once; never grows on the packet path
   std::uint16_t tx_count_ = 0;
   CounterGroup counters_;
+  struct PollHook {
+    PollHookFn fn = nullptr;
+    void* arg = nullptr;
+  };
+  std::array<PollHook, kMaxPollHooks> hooks_{};
+  std::size_t hook_count_ = 0;
 };
 
 }  // namespace shardtcp
