@@ -840,7 +840,15 @@ void Tcb::process_fin(Instant now, TcpOutput& out) {
 // Output
 
 std::uint32_t Tcb::ts_now(Instant now) const {
-  return static_cast<std::uint32_t>(now.ns / 1'000'000) + ts_offset_;
+  // Never decreasing (RFC 7323 section 5.4): a call made from an application callback
+  // inside an engine iteration reads a fresher clock than the iteration's own `now`,
+  // and a TSval that stepped back a millisecond would make the peer's PAWS check
+  // drop the later segment as old.
+  const std::uint32_t t = static_cast<std::uint32_t>(now.ns / 1'000'000) + ts_offset_;
+  if (ts_sent_any_ && static_cast<std::int32_t>(t - ts_last_) < 0) return ts_last_;
+  ts_last_ = t;
+  ts_sent_any_ = true;
+  return t;
 }
 
 SeqNum Tcb::data_end() const {

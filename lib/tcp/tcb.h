@@ -244,6 +244,8 @@ class Tcb {
   std::uint32_t ts_recent_ = 0;
   Instant ts_recent_age_;
   std::uint32_t ts_offset_ = 0;
+  mutable std::uint32_t ts_last_ = 0;  // the highest TSval handed out (ts_now)
+  mutable bool ts_sent_any_ = false;
 
   // Loss recovery.
   bool in_recovery_ = false;

@@ -66,6 +66,49 @@ TEST_F(Calls, BlockingEchoOfHundredKilobytesWithWaitall) {
   EXPECT_EQ(in, out);
 }
 
+// Bulk through the echo both ways at once from two ordinary threads: every byte comes
+// back in order. The rate is printed (a figure, not a pass/fail threshold).
+TEST_F(Calls, BulkEchoIsByteExactAndReportsItsRate) {
+  const int s = connected_to_echo();
+  const std::size_t total = std::getenv("SHARDTCP_SOCK_BULK")
+                                ? std::strtoul(std::getenv("SHARDTCP_SOCK_BULK"), nullptr, 10)
+                                : (16u << 20);
+  constexpr std::size_t kChunk = 64 * 1024;
+  const std::string block = pattern(kChunk * 3, 11);  // 3 chunks: offsets cycle mod 26
+  std::atomic<bool> mismatch{false};
+  std::size_t got = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::thread reader([&] {
+    std::string buf(kChunk, '\0');
+    while (got < total) {
+      const int n = recv(s, buf.data(), static_cast<int>(buf.size()), 0);
+      if (n <= 0) break;
+      for (int i = 0; i < n; ++i)
+        if (buf[static_cast<std::size_t>(i)] !=
+            block[(got + static_cast<std::size_t>(i)) % block.size()])
+          mismatch = true;
+      got += static_cast<std::size_t>(n);
+    }
+  });
+  std::size_t sent = 0;
+  while (sent < total) {
+    const std::size_t n = std::min(kChunk, total - sent);
+    const int r = send(s, block.data() + sent % block.size(), static_cast<int>(n), 0);
+    ASSERT_EQ(r, static_cast<int>(n)) << strerror(errno);
+    sent += n;
+  }
+  reader.join();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(got, total);
+  EXPECT_FALSE(mismatch.load());
+  std::printf("sockets bulk echo: %zu bytes each way in %.3f s = %.1f Mbit/s each way\n", total,
+              secs, static_cast<double>(total) * 8 / secs / 1e6);
+  if (std::getenv("SHARDTCP_SOCK_BULK_COUNTERS")) {
+    std::printf("A:\n%s\nB:\n%s\n", env_->a->counters().dump().c_str(),
+                env_->b->counters().dump().c_str());
+  }
+}
+
 TEST_F(Calls, PeekDontwaitFionreadAndNonBlockingRecv) {
   const int s = connected_to_echo();
   char buf[64];
