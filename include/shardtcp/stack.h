@@ -14,6 +14,7 @@
 // options are those of stack_options.h (--ip, --gw, --route, --mtu, --pcap, --impair).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +25,8 @@
 #include "common/time.h"
 #include "engine/engine.h"
 #include "engine/engine_launcher.h"
+#include "engine/flow_ownership.h"
+#include "engine/steering.h"
 #include "ip/ip_stack.h"
 #include "port/packet_port.h"
 #include "shardtcp/stack_options.h"
@@ -41,7 +44,15 @@ struct StackConfig {
   StackOptions options;
   // The ethdev to use by EAL name ("net_tap0"); empty: the first available port.
   std::string device;
+  // Engines, each on its own worker lcore (start()) with its own queue pair; the
+  // options' --engines overrides. More engines than the device has queue pairs is
+  // refused by create() with a message naming both numbers.
   std::uint16_t engines = 1;
+  // Software steering between engines (used whenever engines > 1).
+  SteeringConfig steering;
+  // Wraps the port (outermost, after fault injection and capture): tests put a
+  // DeliveryPolicyPort here to play a NIC's queue choice. Null: no wrapper.
+  std::function<std::unique_ptr<PacketPort>(PacketPort& inner)> wrap_port;
   unsigned n_mbufs = 16383;
   // Clock for the engines; null: the TSC. Tests pass a VirtualClock; an embedding
   // application may pass its own.
@@ -86,6 +97,21 @@ class Stack {
   Status start();
   void stop();
 
+  // ---- sharding
+  // Who owns a flow: owner(TcpTuple{local, remote}) is the engine whose queue (by RSS
+  // or steering) receives the connection's packets; only that engine may hold it.
+  const FlowOwnership& flow_ownership() const { return *ownership_; }
+  std::uint16_t owner(const TcpTuple& t) const { return ownership_->owner(t); }
+  // Engine i's steering counters (null with one engine).
+  const SteeringHandler* steering(std::uint16_t i) const { return shards_[i].steer.get(); }
+  // A listener on every engine (each engine accepts the connections whose SYN it
+  // owns). Engine threads must not be running (before start(), or in poll_once
+  // mode); ids are per engine, index = engine. On failure nothing stays listening.
+  Result<std::vector<TcpConnId>> listen_all(const Endpoint& local, std::uint32_t backlog,
+                                            const TcpCallback& cb = {});
+  // Closes listen_all's listeners (same threading rule).
+  void close_all(const std::vector<TcpConnId>& listeners);
+
   // Counters of every layer, summed over engines.
   CounterRegistry& counters() { return registry_; }
   // Fault injector / capture, when the options asked for them (else null).
@@ -97,7 +123,8 @@ class Stack {
     // Declaration order is construction order; destruction runs backwards, so the
     // transports return their mbufs before the engine and the IP layer go.
     std::unique_ptr<IpStack> ip;
-    std::unique_ptr<ShardHandler> handler;  // IP input + IP and TCP timers
+    std::unique_ptr<ShardHandler> handler;   // IP input + IP and TCP timers
+    std::unique_ptr<SteeringHandler> steer;  // wraps handler when engines > 1
     std::unique_ptr<Engine> engine;
     std::unique_ptr<TcpLayer> tcp;
     std::unique_ptr<UdpLayer> udp;
@@ -112,7 +139,10 @@ class Stack {
   std::unique_ptr<EthdevPort> ethdev_;
   std::unique_ptr<FaultInjectingPort> faults_;
   std::unique_ptr<PcapngCapturePort> capture_;
-  PacketPort* port_ = nullptr;  // the outermost wrapper
+  std::unique_ptr<PacketPort> wrapper_;  // config_.wrap_port's
+  std::unique_ptr<FlowOwnership> ownership_;
+  std::unique_ptr<SteeringFabric> fabric_;  // before shards_: destroyed after them
+  PacketPort* port_ = nullptr;              // the outermost wrapper
   std::vector<Shard> shards_;
   CounterRegistry registry_;
   EngineLauncher launcher_;

@@ -3,7 +3,8 @@
 //
 //   app -l 0-1 --vdev=net_tap0,iface=tap0 -- --ip 198.18.0.2/24 --gw 198.18.0.1
 //       --route 198.19.0.0/16,198.18.0.254 --mtu 1500 --pcap /tmp/x.pcapng
-//       --impair drop=0.01,dup=0.001,reorder=8,corrupt=0.0001,delay=200,seed=7 --port 8080
+//       --impair drop=0.01,dup=0.001,reorder=8,corrupt=0.0001,delay=200,seed=7 --engines 2
+//       --port 8080
 //
 // parse_stack_options() takes what it knows and returns the rest in order (here
 // "--port 8080") for the application's own parser. Both "--opt value" and
@@ -40,6 +41,9 @@ struct StackOptions {
   //          [,reorder_p=P][,delay_p=P][,dir=rx|tx|both]
   // reorder=N sets the window; its probability is reorder_p (default 0.1).
   std::optional<ImpairmentConfig> impair;
+  // --engines N (1..64): engines on N worker lcores with N queue pairs (unset: the
+  // StackConfig's, 1 by default).
+  std::optional<std::uint16_t> engines;
 };
 
 struct ParsedStackOptions {

@@ -3,6 +3,7 @@
 #include <rte_ethdev.h>
 
 #include <atomic>
+#include <cstring>
 
 #include "common/log.h"
 #include "common/tsc_clock.h"
@@ -44,6 +45,7 @@ Result<std::unique_ptr<Stack>> Stack::create(int argc, char** argv,
   if (rest != nullptr) *rest = parsed->rest;
   StackConfig config;
   config.options = parsed->options;
+  if (parsed->options.engines) config.engines = *parsed->options.engines;
   return create(config);
 }
 
@@ -52,6 +54,7 @@ Result<std::unique_ptr<Stack>> Stack::create(const StackConfig& config) {
   if (config.engines == 0)
     return Result<std::unique_ptr<Stack>>::failure("need at least one engine");
   std::unique_ptr<Stack> s(new Stack(config));
+  if (config.options.engines) s->config_.engines = *config.options.engines;
   Status st = s->build();
   if (!st) return st;
   return s;
@@ -79,6 +82,7 @@ Status Stack::build() {
   EthdevConfig ec;
   ec.port_id = *port_id;
   ec.nb_queues = config_.engines;
+  ec.rss_key.assign(FlowOwnership::default_key().begin(), FlowOwnership::default_key().end());
   ec.rx_pools = {pool_};
   ec.mtu = opt.mtu.value_or(0);
   ec.promiscuous = config_.promiscuous;
@@ -87,7 +91,12 @@ Status Stack::build() {
   // the recorded checksums would be blanks, so capturing stacks checksum in software.
   if (!opt.pcap_path.empty()) ec.want_tx_cksum = false;
   auto ethdev = EthdevPort::open(ec);
-  if (!ethdev) return ethdev.status();
+  if (!ethdev) {
+    if (config_.engines > 1)
+      return Status::error(std::to_string(config_.engines) +
+                           " engines need as many queue pairs: " + ethdev.error());
+    return ethdev.status();
+  }
   ethdev_ = std::move(*ethdev);
   port_ = ethdev_.get();
 
@@ -101,6 +110,26 @@ Status Stack::build() {
     if (!cap) return cap.status();
     capture_ = std::move(*cap);
     port_ = capture_.get();
+  }
+
+  if (config_.wrap_port) {
+    wrapper_ = config_.wrap_port(*port_);
+    if (wrapper_) port_ = wrapper_.get();
+  }
+
+  // The ownership function: the device's RETA when our key and RETA are programmed
+  // (the same i % engines mapping, at the device's size), otherwise our own.
+  if (ethdev_->info().rss_active) {
+    ownership_ = std::make_unique<FlowOwnership>(config_.engines, ethdev_->rss_reta(),
+                                                 FlowOwnership::default_key());
+  } else {
+    ownership_ = std::make_unique<FlowOwnership>(config_.engines);
+  }
+  if (config_.engines > 1) {
+    fabric_ = std::make_unique<SteeringFabric>(*ownership_, config_.steering);
+    SHARDTCP_LOG(kStack, INFO, "%u engines; RSS %s; software steering verifies every frame\n",
+                 config_.engines,
+                 ethdev_->info().rss_active ? "programmed (our key and RETA)" : "not available");
   }
 
   IpStackConfig ipc;
@@ -128,7 +157,14 @@ Status Stack::build() {
     EngineConfig engc;
     engc.engine_id = i;
     engc.queue = i;
-    sh.engine = std::make_unique<Engine>(*port_, pool_, *sh.handler, *clock_, engc);
+    PacketHandler* handler = sh.handler.get();
+    if (fabric_) {
+      sh.steer = std::make_unique<SteeringHandler>(*fabric_, i, *sh.handler);
+      handler = sh.steer.get();
+    }
+    sh.engine = std::make_unique<Engine>(*port_, pool_, *handler, *clock_, engc);
+    if (sh.steer && !sh.steer->attach(*sh.engine))
+      return Status::error("engine " + std::to_string(i) + ": no poll hook slot for steering");
     TcpLayerConfig tc = config_.tcp;
     tc.tx_cksum_offload = port_->info().tx_l4_cksum;
     tc.zero_copy_tx = tc.zero_copy_tx && port_->info().tx_multi_seg;
@@ -140,6 +176,8 @@ Status Stack::build() {
     sh.ip->set_transport(TcpLayer::kProtocol, sh.tcp.get());
     sh.ip->set_transport(UdpLayer::kProtocol, sh.udp.get());
     sh.handler->set_tcp(sh.tcp.get());
+    if (config_.engines > 1) sh.tcp->set_flow_ownership(ownership_.get());
+    if (sh.steer) registry_.add(sh.steer->counters());
     registry_.add(sh.engine->counters());
     for (const CounterGroup* g : sh.ip->counters()) registry_.add(*g);
     registry_.add(sh.tcp->tcb_counters());
@@ -163,10 +201,13 @@ Stack::~Stack() {
     registry_.remove(sh.tcp->tcb_counters());
     registry_.remove(sh.tcp->counters());
     registry_.remove(sh.udp->counters());
+    if (sh.steer) registry_.remove(sh.steer->counters());
   }
   if (faults_)
     for (const CounterGroup* g : faults_->counter_groups()) registry_.remove(*g);
   shards_.clear();  // engines free their buffered frames before the port goes
+  fabric_.reset();  // frames still in steering rings go back before the pool
+  wrapper_.reset();
   capture_.reset();
   faults_.reset();
   ethdev_.reset();
@@ -180,6 +221,28 @@ PacketContext Stack::context(std::uint16_t i) {
   ctx.pool = pool_;
   ctx.engine_id = i;
   return ctx;
+}
+
+Result<std::vector<TcpConnId>> Stack::listen_all(const Endpoint& local, std::uint32_t backlog,
+                                                 const TcpCallback& cb) {
+  using R = Result<std::vector<TcpConnId>>;
+  if (launched_) return R::failure("listen_all: engines are running (call it before start())");
+  std::vector<TcpConnId> ids;
+  for (std::uint16_t i = 0; i < engine_count(); ++i) {
+    int e = 0;
+    const TcpConnId id = tcp(i).listen(local, backlog, cb, &e);
+    if (!id.valid()) {
+      for (std::uint16_t k = 0; k < ids.size(); ++k) tcp(k).close(ids[k]);
+      return R::failure("listen_all: engine " + std::to_string(i) + ": " + std::strerror(-e));
+    }
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+void Stack::close_all(const std::vector<TcpConnId>& listeners) {
+  for (std::uint16_t i = 0; i < listeners.size() && i < engine_count(); ++i)
+    tcp(i).close(listeners[i]);
 }
 
 void Stack::poll_once() {

@@ -175,7 +175,7 @@ Result<ParsedStackOptions> parse_stack_options(std::span<const std::string> args
       name = name.substr(0, eq);
     }
     const bool known = name == "--ip" || name == "--gw" || name == "--route" || name == "--mtu" ||
-                       name == "--pcap" || name == "--impair";
+                       name == "--pcap" || name == "--impair" || name == "--engines";
     if (!known) {
       out.rest.push_back(arg);
       continue;
@@ -215,6 +215,13 @@ Result<ParsedStackOptions> parse_stack_options(std::span<const std::string> args
     } else if (name == "--pcap") {
       if (!o.pcap_path.empty()) return R::failure("--pcap given twice");
       o.pcap_path = std::string(value);
+    } else if (name == "--engines") {
+      if (o.engines) return R::failure("--engines given twice");
+      auto n = parse_uint<unsigned>(value);
+      if (!n || *n < 1 || *n > 64) {
+        return R::failure("--engines: " + quoted(value) + " must be a number from 1 to 64");
+      }
+      o.engines = static_cast<std::uint16_t>(*n);
     } else if (name == "--impair") {
       if (o.impair) return R::failure("--impair given twice");
       auto c = parse_impairment(value);

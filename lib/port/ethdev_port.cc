@@ -30,6 +30,73 @@ std::uint32_t frame_len_for_mtu(std::uint16_t mtu) {
   return mtu + RTE_ETHER_HDR_LEN + 2 * RTE_VLAN_HLEN + RTE_ETHER_CRC_LEN;
 }
 
+// Programs our key and a RETA spreading over `nb_queues` (entry i -> i % nb_queues).
+// True only when the device took both: a device that keeps its own key or RETA
+// delivers flows to queues our FlowOwnership does not predict.
+bool program_rss(std::uint16_t pid, const rte_eth_dev_info& dev, const EthdevConfig& c,
+                 std::uint64_t rss_hf, std::vector<std::uint8_t>* key_out,
+                 std::vector<std::uint16_t>* reta_out) {
+  const char* drv = dev.driver_name;
+  if (c.rss_key.empty() || dev.hash_key_size < c.rss_key.size() || dev.reta_size == 0) {
+    SHARDTCP_LOG(kPort, INFO,
+                 "port %u (%s): no programmable RSS (key %u bytes, RETA %u entries, hash types "
+                 "0x%llx): engines steer in software\n",
+                 pid, drv, dev.hash_key_size, dev.reta_size,
+                 static_cast<unsigned long long>(dev.flow_type_rss_offloads));
+    return false;
+  }
+  // Devices with longer keys (52 bytes) hash our inputs with the first 40 only; the
+  // rest is padding.
+  std::vector<std::uint8_t> key(dev.hash_key_size, 0);
+  std::copy(c.rss_key.begin(), c.rss_key.end(), key.begin());
+  rte_eth_rss_conf conf{};
+  conf.rss_key = key.data();
+  conf.rss_key_len = static_cast<std::uint8_t>(key.size());
+  conf.rss_hf = rss_hf;
+  int rc = rte_eth_dev_rss_hash_update(pid, &conf);
+  if (rc != 0) {
+    SHARDTCP_LOG(kPort, INFO,
+                 "port %u (%s): RSS key not settable (%s): engines steer in software\n", pid, drv,
+                 rte_strerror(-rc));
+    return false;
+  }
+  std::vector<rte_eth_rss_reta_entry64> reta(dev.reta_size / RTE_ETH_RETA_GROUP_SIZE +
+                                             (dev.reta_size % RTE_ETH_RETA_GROUP_SIZE != 0));
+  std::vector<std::uint16_t> queues(dev.reta_size);
+  for (std::uint16_t i = 0; i < dev.reta_size; ++i) {
+    auto& group = reta[i / RTE_ETH_RETA_GROUP_SIZE];
+    group.mask |= 1ULL << (i % RTE_ETH_RETA_GROUP_SIZE);
+    queues[i] = static_cast<std::uint16_t>(i % c.nb_queues);
+    group.reta[i % RTE_ETH_RETA_GROUP_SIZE] = queues[i];
+  }
+  rc = rte_eth_dev_rss_reta_update(pid, reta.data(), dev.reta_size);
+  if (rc != 0) {
+    SHARDTCP_LOG(kPort, INFO, "port %u (%s): RETA not settable (%s): engines steer in software\n",
+                 pid, drv, rte_strerror(-rc));
+    return false;
+  }
+  // Read the key back: a PMD that accepts and ignores it must not be trusted.
+  std::vector<std::uint8_t> back(key.size(), 0);
+  rte_eth_rss_conf got{};
+  got.rss_key = back.data();
+  got.rss_key_len = static_cast<std::uint8_t>(back.size());
+  if (rte_eth_dev_rss_hash_conf_get(pid, &got) != 0 || back != key) {
+    SHARDTCP_LOG(
+        kPort, INFO,
+        "port %u (%s): RSS key did not read back as programmed: engines steer in software\n", pid,
+        drv);
+    return false;
+  }
+  SHARDTCP_LOG(kPort, INFO,
+               "port %u (%s): RSS programmed: %zu-byte key %02x%02x%02x%02x..., hash types 0x%llx, "
+               "RETA %u entries -> %u queues (entry i -> queue i %% %u)\n",
+               pid, drv, key.size(), key[0], key[1], key[2], key[3],
+               static_cast<unsigned long long>(rss_hf), dev.reta_size, c.nb_queues, c.nb_queues);
+  *key_out = std::move(key);
+  *reta_out = std::move(queues);
+  return true;
+}
+
 }  // namespace
 
 Result<std::uint16_t> EthdevPort::find(const std::string& device_name) {
@@ -122,8 +189,11 @@ Result<std::unique_ptr<EthdevPort>> EthdevPort::open(const EthdevConfig& c) {
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
     conf.rx_adv_conf.rss_conf.rss_key = nullptr;  // device default; steering programs its own
     conf.rx_adv_conf.rss_conf.rss_hf =
-        (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & dev.flow_type_rss_offloads;
+        (RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_NONFRAG_IPV4_UDP |
+         RTE_ETH_RSS_IPV6 | RTE_ETH_RSS_NONFRAG_IPV6_TCP | RTE_ETH_RSS_NONFRAG_IPV6_UDP) &
+        dev.flow_type_rss_offloads;
     info.rss = conf.rx_adv_conf.rss_conf.rss_hf != 0;
+    if (!info.rss) conf.rxmode.mq_mode = RTE_ETH_MQ_RX_NONE;
   }
   info.reta_size = dev.reta_size;
   info.hash_key_size = dev.hash_key_size;
@@ -186,6 +256,17 @@ Result<std::unique_ptr<EthdevPort>> EthdevPort::open(const EthdevConfig& c) {
   if (rc != 0) return R::failure(err(pid, "rte_eth_dev_start", rc));
   port->started_ = true;
 
+  if (conf.rxmode.mq_mode == RTE_ETH_MQ_RX_RSS) {
+    info.rss_active = program_rss(pid, dev, c, conf.rx_adv_conf.rss_conf.rss_hf, &port->rss_key_,
+                                  &port->rss_reta_);
+  } else if (c.nb_queues > 1) {
+    SHARDTCP_LOG(kPort, INFO,
+                 "port %u (%s): %u queues without RSS (hash types 0x%llx): engines steer in "
+                 "software\n",
+                 pid, dev.driver_name, c.nb_queues,
+                 static_cast<unsigned long long>(dev.flow_type_rss_offloads));
+  }
+
   // Promiscuous/allmulticast are best effort: some PMDs cannot change them, and
   // promiscuous-on is harmless for a stack that filters by MAC anyway.
   rc = c.promiscuous ? rte_eth_promiscuous_enable(pid) : rte_eth_promiscuous_disable(pid);
@@ -227,10 +308,12 @@ Result<std::unique_ptr<EthdevPort>> EthdevPort::open(const EthdevConfig& c) {
 
   SHARDTCP_LOG(kPort, INFO,
                "port %u (%s): %u queue pair(s), rxd %u txd %u, mac %s, mtu %u, link %s; "
-               "rx cksum ipv4=%d l4=%d, tx cksum ipv4=%d l4=%d, tso=%d, multiseg=%d, rss=%d\n",
+               "rx cksum ipv4=%d l4=%d, tx cksum ipv4=%d l4=%d, tso=%d, multiseg=%d, rss=%d "
+               "(ours programmed: %d)\n",
                pid, dev.driver_name, c.nb_queues, nb_rxd, nb_txd, mac_text(info.mac).c_str(),
                info.mtu, up ? "up" : "down", info.rx_ipv4_cksum, info.rx_l4_cksum,
-               info.tx_ipv4_cksum, info.tx_l4_cksum, info.tx_tso, info.tx_multi_seg, info.rss);
+               info.tx_ipv4_cksum, info.tx_l4_cksum, info.tx_tso, info.tx_multi_seg, info.rss,
+               info.rss_active);
   if (!up) {
     if (c.require_link_up) {
       return R::failure("port " + std::to_string(pid) + ": link still down after " +

@@ -32,7 +32,12 @@ struct EthdevConfig {
   bool want_rx_cksum = true;
   bool want_tx_cksum = true;
   bool want_tso = true;
-  bool want_rss = true;                          // only meaningful with nb_queues > 1
+  bool want_rss = true;  // only meaningful with nb_queues > 1
+  // RSS programming (nb_queues > 1, want_rss): this Toeplitz key (empty: keep the
+  // device's) and a RETA of the device's size mapping entry i to queue i % nb_queues,
+  // for TCP and UDP over IPv4 and IPv6 where dev_info offers them. PortInfo::rss_active
+  // says whether the device took both; otherwise engines steer in software.
+  std::vector<std::uint8_t> rss_key;
   std::chrono::milliseconds link_timeout{1000};  // wait this long for link up
   bool require_link_up = false;                  // fail open() if the link stays down
 };
@@ -55,6 +60,9 @@ class EthdevPort final : public PacketPort {
   const PortInfo& info() const override { return info_; }
 
   bool link_up() const;
+  // What open() programmed for RSS (empty when rss_active is false).
+  const std::vector<std::uint8_t>& rss_key() const { return rss_key_; }
+  const std::vector<std::uint16_t>& rss_reta() const { return rss_reta_; }
   std::uint64_t tx_offloads() const { return tx_offloads_; }
   std::uint64_t rx_offloads() const { return rx_offloads_; }
 
@@ -64,6 +72,8 @@ class EthdevPort final : public PacketPort {
   std::uint64_t rx_offloads_ = 0;
   std::uint64_t tx_offloads_ = 0;
   bool started_ = false;
+  std::vector<std::uint8_t> rss_key_;
+  std::vector<std::uint16_t> rss_reta_;
 };
 
 }  // namespace shardtcp

@@ -24,6 +24,9 @@ struct PortInfo {
   bool tx_multi_seg = false;       // device sends mbuf chains (else the sender linearises)
   std::uint16_t reta_size = 0;     // RSS redirection table entries (0: none)
   std::uint8_t hash_key_size = 0;  // RSS hash key bytes (0: device default / none)
+  // Our key and RETA (queue i % nb_queues) are programmed: flows arrive on the queue of
+  // the engine that owns them (engines still verify; see engine/steering.h).
+  bool rss_active = false;
 };
 
 class PacketPort {

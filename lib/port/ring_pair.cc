@@ -18,6 +18,45 @@ void free_ring(rte_ring* r) {
 
 }  // namespace
 
+RingCable::~RingCable() {
+  for (rte_ring* r : rings_) free_ring(r);
+}
+
+Result<std::unique_ptr<RingCable>> RingCable::create(const RingCableOptions& o) {
+  using R = Result<std::unique_ptr<RingCable>>;
+  if (o.nb_queues == 0) return R::failure("ring cable " + o.name + ": nb_queues is 0");
+  std::unique_ptr<RingCable> cable(new RingCable());
+  std::vector<rte_ring*> a_to_b(o.nb_queues), b_to_a(o.nb_queues);
+  const unsigned flags = o.multi_producer ? RING_F_SC_DEQ : (RING_F_SP_ENQ | RING_F_SC_DEQ);
+  for (std::uint16_t q = 0; q < o.nb_queues; ++q) {
+    for (int dir = 0; dir < 2; ++dir) {
+      const std::string rname = o.name + (dir == 0 ? "_ab" : "_ba") + std::to_string(q);
+      rte_ring* r = rte_ring_create(rname.c_str(), o.ring_size, SOCKET_ID_ANY, flags);
+      if (r == nullptr) {
+        return R::failure("ring cable " + o.name + ": rte_ring_create(" + rname +
+                          ") failed: " + rte_strerror(rte_errno));
+      }
+      cable->rings_.push_back(r);
+      (dir == 0 ? a_to_b : b_to_a)[q] = r;
+    }
+  }
+  const std::string name_a = o.name + "_a";
+  const std::string name_b = o.name + "_b";
+  if (rte_eth_from_rings(name_a.c_str(), b_to_a.data(), o.nb_queues, a_to_b.data(), o.nb_queues,
+                         SOCKET_ID_ANY) < 0) {
+    return R::failure("ring cable: rte_eth_from_rings(" + name_a +
+                      ") failed: " + rte_strerror(rte_errno));
+  }
+  if (rte_eth_from_rings(name_b.c_str(), a_to_b.data(), o.nb_queues, b_to_a.data(), o.nb_queues,
+                         SOCKET_ID_ANY) < 0) {
+    return R::failure("ring cable: rte_eth_from_rings(" + name_b +
+                      ") failed: " + rte_strerror(rte_errno));
+  }
+  cable->a_name_ = "net_ring_" + name_a;
+  cable->b_name_ = "net_ring_" + name_b;
+  return R(std::move(cable));
+}
+
 RingPair::~RingPair() {
   a_.reset();
   b_.reset();

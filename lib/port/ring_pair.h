@@ -26,6 +26,35 @@ struct RingPairOptions {
   std::optional<rte_ether_addr> mac_b;
 };
 
+// The same cable without opening the ports: two net_ring ethdevs by name, for code
+// that opens its device itself (a Stack given `device = a_name()`). The rings outlive
+// the ports: destroy the cable after whatever opened them has closed them.
+struct RingCableOptions {
+  std::string name = "cable";
+  std::uint16_t nb_queues = 1;
+  unsigned ring_size = 1024;
+  // Several producers per ring: needed when a wrapper on the sending side picks the
+  // receiving queue itself (DeliveryPolicyPort), so engines share TX rings.
+  bool multi_producer = false;
+};
+
+class RingCable {
+ public:
+  static Result<std::unique_ptr<RingCable>> create(const RingCableOptions& options);
+  ~RingCable();  // frees the rings and any frames left in them
+  RingCable(const RingCable&) = delete;
+  RingCable& operator=(const RingCable&) = delete;
+
+  // EAL device names ("net_ring_<name>_a") for StackConfig::device.
+  const std::string& a_name() const { return a_name_; }
+  const std::string& b_name() const { return b_name_; }
+
+ private:
+  RingCable() = default;
+  std::vector<rte_ring*> rings_;
+  std::string a_name_, b_name_;
+};
+
 class RingPair {
  public:
   static Result<std::unique_ptr<RingPair>> create(const RingPairOptions& options);

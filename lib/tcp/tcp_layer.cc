@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "engine/engine.h"
+#include "engine/flow_ownership.h"
 #include "wire/tcp.h"
 
 namespace shardtcp {
@@ -452,7 +453,7 @@ TcpConnId TcpLayer::listen(const Endpoint& local, std::uint32_t backlog, const T
   return id;
 }
 
-int TcpLayer::connect(TcpConnId id, const Endpoint& remote) {
+int TcpLayer::connect(TcpConnId id, const Endpoint& remote, std::uint16_t* owner_engine) {
   Slot* s = find(id);
   if (s == nullptr) return -EBADF;
   if (s->kind == Kind::kListener) return -EOPNOTSUPP;
@@ -476,13 +477,20 @@ int TcpLayer::connect(TcpConnId id, const Endpoint& remote) {
   const IpAddr local_addr = s->bound && !is_any(s->local.addr) ? s->local.addr : rt->source;
   TcpTuple t{Endpoint{local_addr, s->local.port}, remote};
   if (s->bound && s->local.port != 0) {
+    if (ownership_ != nullptr && ownership_->owner(t) != env_.engine_id) {
+      if (owner_engine != nullptr) *owner_engine = ownership_->owner(t);
+      return kNotOwner;
+    }
     if (conn_table_.find(t) != nullptr || time_wait_.find(t)) return -EADDRINUSE;
   } else {
     auto in_use = [&](const TcpTuple& c) {
       return conn_table_.find(c) != nullptr || time_wait_.find(c).has_value();
     };
     const PortAllocator::Result r =
-        ports_.connect(local_addr, remote, in_use, [](std::uint16_t) { return true; });
+        ports_.connect(local_addr, remote, in_use, [&](std::uint16_t port) {
+          return ownership_ == nullptr ||
+                 ownership_->owner(TcpTuple{Endpoint{local_addr, port}, remote}) == env_.engine_id;
+        });
     if (r.error != 0) return -r.error;
     t.local.port = r.port;
     s->ephemeral = true;
@@ -861,6 +869,7 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
 void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
                              PacketContext& ctx) {
   const TcpTuple t{Endpoint{dst, seg.dst_port}, Endpoint{src, seg.src_port}};
+  if (ownership_ != nullptr && ownership_->owner(t) != env_.engine_id) ++segments_not_owned_;
   if (Slot* c = conn_table_.find(t); c != nullptr && c->tcb) {
     const std::uint32_t i = slot_index(*c);
     TcpOutput& out = begin_output();

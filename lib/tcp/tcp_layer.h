@@ -48,6 +48,7 @@
 namespace shardtcp {
 
 class Engine;
+class FlowOwnership;
 
 // A connection or listener of one TcpLayer: slot in the low 20 bits, generation in
 // the high 12, so a closed-and-reused slot does not answer to an old id. 0 is never
@@ -121,7 +122,12 @@ class TcpLayer final : public TransportHandler {
   int listen(TcpConnId id, std::uint32_t backlog);
   // Non-blocking connect: sends the SYN; kConnected or kError (then kClosed) follow.
   // ENETUNREACH, EADDRINUSE (tuple taken), ENOBUFS, EISCONN, EALREADY, EINVAL.
-  int connect(TcpConnId id, const Endpoint& remote);
+  // With a FlowOwnership set (several engines): the ephemeral port is one whose reply
+  // tuple this engine owns (EADDRNOTAVAIL when none is free here), and a socket bound
+  // to a port whose tuple another engine owns gets kNotOwner (nothing sent, the socket
+  // unchanged); *owner_engine then names the engine to ask instead.
+  static constexpr int kNotOwner = -EXDEV;
+  int connect(TcpConnId id, const Endpoint& remote, std::uint16_t* owner_engine = nullptr);
   // One-call forms of the above.
   TcpConnId listen(const Endpoint& local, std::uint32_t backlog, const TcpCallback& cb = {},
                    int* error = nullptr);
@@ -189,6 +195,14 @@ class TcpLayer final : public TransportHandler {
   std::uint64_t counter(TcpCounter c) const { return tcb_counters_.get(c); }
   const MbufBufferOps& buffer_ops() const { return ops_; }
   const TcpEmitter& emitter() const { return emitter_; }
+
+  // ---- sharding (several engines)
+  // The stack's ownership function (outlives this layer; null: one engine owns all).
+  // Used by connect() to pick owned ports, and to count segments that reach an engine
+  // which does not own them (a steering or RSS bug: should stay 0).
+  void set_flow_ownership(const FlowOwnership* ownership) { ownership_ = ownership; }
+  const FlowOwnership* flow_ownership() const { return ownership_; }
+  std::uint64_t segments_not_owned() const { return segments_not_owned_; }
 
  private:
   static constexpr std::uint32_t kNone = UINT32_MAX;
@@ -284,6 +298,8 @@ class TcpLayer final : public TransportHandler {
   SynCookies cookies_;
   PortAllocator ports_;
   TimerWheel wheel_;
+  const FlowOwnership* ownership_ = nullptr;
+  std::uint64_t segments_not_owned_ = 0;
   std::array<TcpOutput, 4> outs_;  // one per nesting level of callbacks into the API
   std::uint32_t out_depth_ = 0;
 };
