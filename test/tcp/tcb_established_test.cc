@@ -329,5 +329,27 @@ TEST_F(EstablishedTs, MssLeavesRoomForTimestampOption) {
   EXPECT_EQ(e.segs[0].payload_len, 1448u);
 }
 
+// An application call made inside an engine iteration passes a fresher `now` than the
+// iteration's later output does: the TSval must not step back, or the peer's PAWS
+// drops the later segment.
+TEST_F(EstablishedTs, TsvalNeverDecreasesWhenNowStepsBack) {
+  now = now + 5ms;
+  const OutSegment& first = expect_one(app_send("a"));
+  const std::uint32_t tsval = first.seg.options.timestamps->value;
+  now = now - 3ms;  // the iteration's own (earlier) time
+  TcpSegment a1 = seg(kAck, peer_seq_, our_seq_ + 1);
+  a1.options.timestamps = TcpTimestamps{peer_ts_ + 1, tsval};
+  expect_nothing(send(a1));
+  const OutSegment& second = expect_one(app_send("b"));
+  ASSERT_TRUE(second.seg.options.timestamps.has_value());
+  EXPECT_EQ(second.seg.options.timestamps->value, tsval);
+  now = now + 10ms;  // time moves on again: the TSval follows the clock
+  TcpSegment a2 = seg(kAck, peer_seq_, our_seq_ + 2);
+  a2.options.timestamps = TcpTimestamps{peer_ts_ + 2, tsval};
+  expect_nothing(send(a2));
+  const OutSegment& later = expect_one(app_send("c"));
+  EXPECT_EQ(later.seg.options.timestamps->value, tsval + 7);
+}
+
 }  // namespace
 }  // namespace shardtcp::testing
