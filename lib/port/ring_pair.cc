@@ -42,18 +42,26 @@ Result<std::unique_ptr<RingCable>> RingCable::create(const RingCableOptions& o) 
   }
   const std::string name_a = o.name + "_a";
   const std::string name_b = o.name + "_b";
-  if (rte_eth_from_rings(name_a.c_str(), b_to_a.data(), o.nb_queues, a_to_b.data(), o.nb_queues,
-                         SOCKET_ID_ANY) < 0) {
+  const int id_a = rte_eth_from_rings(name_a.c_str(), b_to_a.data(), o.nb_queues, a_to_b.data(),
+                                      o.nb_queues, SOCKET_ID_ANY);
+  if (id_a < 0) {
     return R::failure("ring cable: rte_eth_from_rings(" + name_a +
                       ") failed: " + rte_strerror(rte_errno));
   }
-  if (rte_eth_from_rings(name_b.c_str(), a_to_b.data(), o.nb_queues, b_to_a.data(), o.nb_queues,
-                         SOCKET_ID_ANY) < 0) {
+  const int id_b = rte_eth_from_rings(name_b.c_str(), a_to_b.data(), o.nb_queues, b_to_a.data(),
+                                      o.nb_queues, SOCKET_ID_ANY);
+  if (id_b < 0) {
     return R::failure("ring cable: rte_eth_from_rings(" + name_b +
                       ") failed: " + rte_strerror(rte_errno));
   }
-  cable->a_name_ = "net_ring_" + name_a;
-  cable->b_name_ = "net_ring_" + name_b;
+  // The names net_ring gives the devices ("net_ring_<name>_a").
+  char dev_name[RTE_ETH_NAME_MAX_LEN];
+  if (rte_eth_dev_get_name_by_port(static_cast<std::uint16_t>(id_a), dev_name) != 0)
+    return R::failure("ring cable " + o.name + ": no name for port " + std::to_string(id_a));
+  cable->a_name_ = dev_name;
+  if (rte_eth_dev_get_name_by_port(static_cast<std::uint16_t>(id_b), dev_name) != 0)
+    return R::failure("ring cable " + o.name + ": no name for port " + std::to_string(id_b));
+  cable->b_name_ = dev_name;
   return R(std::move(cable));
 }
 
