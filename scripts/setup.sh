@@ -10,6 +10,7 @@ PACKAGES=(
   clang libclang-rt-14-dev clang-format valgrind
   iproute2 iperf3 curl netcat-openbsd iputils-ping arping tshark python3 python3-scapy
   procps
+  python3-matplotlib wrk nginx-light linux-perf
 )
 
 missing=()

@@ -567,8 +567,12 @@ static int client_conns(const struct options* o, const struct sockaddr_in* addr,
   /* Each one still works: one byte each way (the server echoes). */
   for (i = 0; i < held.n; ++i) {
     unsigned char b = (unsigned char)i, back = 0;
-    if (send_all(held.s[i], &b, 1) != 0 || recv(held.s[i], &back, 1, 0) != 1 || back != b)
-      r->verify_errors++;
+    int n = -2;
+    if (send_all(held.s[i], &b, 1) != 0 || (n = recv(held.s[i], &back, 1, 0)) != 1 || back != b) {
+      if (r->verify_errors++ == 0)
+        fprintf(stderr, "perf: connection #%d did not echo (recv %d: %s)\n", i, n,
+                n < 0 ? strerror(errno) : "");
+    }
   }
   for (i = 0; i < held.n; ++i) closesocket(held.s[i]);
   free(held.s);

@@ -1,0 +1,119 @@
+# The two benchmark pairs, sourced by scripts/bench.sh and test/perf/perf_smoke_test.sh.
+#
+#   kernel pair: kernel-perf server in namespace ${PAIR_NS}s (198.18.0.1) and client in
+#                ${PAIR_NS}c (198.18.0.2), joined by a veth pair, default offloads; the
+#                client's namespace is tuned as a performance-minded user would
+#                (tcp_tw_reuse=1, a wide ephemeral port range); the app sets TCP_NODELAY.
+#   stack pair:  shardtcp-perf server (198.18.1.1) and client (198.18.1.2), one stack
+#                each, connected by DPDK net_memif (shared-memory rings between the two
+#                processes).
+# Server on core 0, client on core 1 in both pairs.
+#
+# Set before sourcing: PERF_BIN (folder holding shardtcp-perf and kernel-perf),
+# PAIR_NS (a short unique name), PAIR_DIR (a scratch folder). Needs root.
+
+PAIR_SERVER_CPU=${PAIR_SERVER_CPU:-0}
+PAIR_CLIENT_CPU=${PAIR_CLIENT_CPU:-1}
+PAIR_EAL_MEM=()
+
+pair_eal_memory() {
+  # Hugepages when there are enough free ones (about 4x faster), else plain memory.
+  local free
+  free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)
+  if [ "$free" -ge 256 ] && mountpoint -q /dev/hugepages 2>/dev/null; then
+    PAIR_EAL_MEM=(--in-memory)
+  else
+    PAIR_EAL_MEM=(--no-huge --no-shconf -m 512)
+  fi
+}
+
+kernel_pair_up() {
+  kernel_pair_down
+  ip netns add "${PAIR_NS}s"
+  ip netns add "${PAIR_NS}c"
+  ip link add "${PAIR_NS}v0" netns "${PAIR_NS}s" type veth peer name "${PAIR_NS}v1" netns "${PAIR_NS}c"
+  ip -n "${PAIR_NS}s" addr add 198.18.0.1/24 dev "${PAIR_NS}v0"
+  ip -n "${PAIR_NS}c" addr add 198.18.0.2/24 dev "${PAIR_NS}v1"
+  local ns
+  for ns in "${PAIR_NS}s" "${PAIR_NS}c"; do
+    ip -n "$ns" link set lo up
+  done
+  ip -n "${PAIR_NS}s" link set "${PAIR_NS}v0" up
+  ip -n "${PAIR_NS}c" link set "${PAIR_NS}v1" up
+  ip netns exec "${PAIR_NS}c" sysctl -qw net.ipv4.tcp_tw_reuse=1
+  ip netns exec "${PAIR_NS}c" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+  ip netns exec "${PAIR_NS}s" sysctl -qw net.core.somaxconn=4096
+}
+
+kernel_pair_down() {
+  ip netns del "${PAIR_NS}s" 2>/dev/null || true
+  ip netns del "${PAIR_NS}c" 2>/dev/null || true
+}
+
+# Waits until the server printed "ready" (or died). 0 when ready.
+pair_wait_ready() {
+  local out=$1 pid=$2 i
+  for i in $(seq 300); do
+    grep -q '^ready' "$out" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# Stops a server with SIGTERM (it prints its JSON and exits), SIGKILL if it hangs.
+pair_stop_server() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# run_pair kernel|shardtcp WORKLOAD SECONDS [perf client options...]
+# Prints the client's JSON line on stdout; the server's JSON line goes to
+# $PAIR_DIR/server.json, logs to $PAIR_DIR/{server,client}.err. Returns the client's
+# exit status (or 90 when the server did not come up).
+run_pair() {
+  local side=$1 workload=$2 seconds=$3
+  shift 3
+  local sout="$PAIR_DIR/server.out" serr="$PAIR_DIR/server.err" cerr="$PAIR_DIR/client.err"
+  local cout="$PAIR_DIR/client.out" spid rc=0
+  : >"$sout"
+  : >"$cout"
+  if [ "$side" = kernel ]; then
+    ip netns exec "${PAIR_NS}s" taskset -c "$PAIR_SERVER_CPU" "$PERF_BIN/kernel-perf" \
+      --role server --workload "$workload" --port 5201 >"$sout" 2>"$serr" &
+    spid=$!
+    if ! pair_wait_ready "$sout" "$spid"; then
+      pair_stop_server "$spid"
+      return 90
+    fi
+    ip netns exec "${PAIR_NS}c" taskset -c "$PAIR_CLIENT_CPU" timeout $((${seconds%.*} + 60)) \
+      "$PERF_BIN/kernel-perf" --role client --workload "$workload" --server 198.18.0.1 \
+      --port 5201 --seconds "$seconds" "$@" >"$cout" 2>"$cerr" || rc=$?
+  else
+    local sock="$PAIR_DIR/memif.sock"
+    rm -f "$sock"
+    "$PERF_BIN/shardtcp-perf" -l "$PAIR_SERVER_CPU" --no-pci "${PAIR_EAL_MEM[@]}" \
+      --file-prefix "${PAIR_NS}s" --vdev="net_memif0,role=server,socket=$sock" -- \
+      --ip 198.18.1.1/24 --role server --workload "$workload" --port 5201 >"$sout" 2>"$serr" &
+    spid=$!
+    if ! pair_wait_ready "$sout" "$spid"; then
+      pair_stop_server "$spid"
+      return 90
+    fi
+    timeout $((${seconds%.*} + 60)) "$PERF_BIN/shardtcp-perf" -l "$PAIR_CLIENT_CPU" --no-pci \
+      "${PAIR_EAL_MEM[@]}" --file-prefix "${PAIR_NS}c" \
+      --vdev="net_memif0,role=client,socket=$sock" -- --ip 198.18.1.2/24 \
+      --role client --workload "$workload" --server 198.18.1.1 --port 5201 \
+      --seconds "$seconds" "$@" >"$cout" 2>"$cerr" || rc=$?
+  fi
+  pair_stop_server "$spid"
+  grep '^{' "$sout" >"$PAIR_DIR/server.json" || true
+  grep '^{' "$cout" || true
+  return "$rc"
+}

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Turns the runs scripts/bench.sh recorded into the comparison table, the JSON
+summary (bench/results/latest.json) and a PNG bar chart.
+
+    report.py RUNS.jsonl OUT.json OUT.png [--machine TEXT] [--extra EXTRA.json]
+
+RUNS.jsonl holds one client result per line (apps/perf's JSON, plus "rep"); EXTRA.json
+(optional) holds rows measured otherwise (instructions per segment, wrk), each
+{"name", "unit", "shardtcp", "kernel" (or null), ...}.
+"""
+import argparse
+import datetime
+import json
+import statistics
+import sys
+
+ORDER = ["TCP_STREAM", "TCP_RR", "TCP_CRR", "CONNS"]
+
+
+def load_runs(path):
+    runs = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("{"):
+                runs.append(json.loads(line))
+    return runs
+
+
+def summarise(values):
+    if not values:
+        return None, None, None
+    return statistics.median(values), min(values), max(values)
+
+
+def build(runs, extra):
+    rows = []
+    names = [n for n in ORDER if any(r["workload"] == n for r in runs)]
+    for name in names:
+        row = {"name": name}
+        for side in ("shardtcp", "kernel"):
+            mine = [r for r in runs if r["workload"] == name and r["side"] == side]
+            ok = [r for r in mine if r.get("errors", 0) == 0 and r.get("verify_errors", 0) == 0]
+            vals = [r["value"] for r in ok]
+            med, lo, hi = summarise(vals)
+            row[side] = med
+            row[side + "_min"] = lo
+            row[side + "_max"] = hi
+            row[side + "_runs"] = vals
+            row[side + "_failed_runs"] = len(mine) - len(ok)
+            if mine:
+                row["unit"] = mine[0]["unit"]
+            if name in ("TCP_RR", "TCP_CRR") and ok:
+                row[side + "_p50_us"] = statistics.median(r["p50_us"] for r in ok)
+                row[side + "_p99_us"] = statistics.median(r["p99_us"] for r in ok)
+                row["concurrency"] = ok[0]["concurrency"]
+            if name == "CONNS" and ok:
+                row[side + "_rss_bytes_per_conn"] = statistics.median(
+                    r["rss_bytes_per_conn"] for r in ok)
+                if side == "shardtcp":
+                    row["shardtcp_mbufs_per_conn"] = statistics.median(
+                        (r["mbufs_in_use_after"] - r["mbufs_in_use_before"]) / max(r["conns_held"], 1)
+                        for r in ok)
+        row.setdefault("unit", "")
+        if row.get("shardtcp") and row.get("kernel"):
+            row["ratio"] = row["shardtcp"] / row["kernel"]
+        else:
+            row["ratio"] = None
+        rows.append(row)
+    for e in extra:
+        e = dict(e)
+        if e.get("shardtcp") is not None and e.get("kernel"):
+            e.setdefault("ratio", e["shardtcp"] / e["kernel"])
+        else:
+            e.setdefault("ratio", None)
+        rows.append(e)
+    return rows
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}".replace(",", " ")
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.3g}"
+
+
+def table(rows):
+    head = ["workload", "unit", "shardtcp median", "min", "max", "kernel median", "min", "max",
+            "ratio"]
+    lines = []
+    body = []
+    for r in rows:
+        body.append([
+            r["name"], r.get("unit", ""),
+            fmt(r.get("shardtcp")), fmt(r.get("shardtcp_min")), fmt(r.get("shardtcp_max")),
+            fmt(r.get("kernel")), fmt(r.get("kernel_min")), fmt(r.get("kernel_max")),
+            "-" if r.get("ratio") is None else f"{r['ratio']:.2f}x",
+        ])
+    widths = [max(len(x) for x in col) for col in zip(head, *body)]
+    lines.append("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |")
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for b in body:
+        lines.append("| " + " | ".join(x.ljust(w) for x, w in zip(b, widths)) + " |")
+    notes = []
+    for r in rows:
+        if "shardtcp_p50_us" in r or "kernel_p50_us" in r:
+            notes.append(f"{r['name']} (concurrency {r.get('concurrency')}): latency p50/p99 "
+                         f"shardtcp {fmt(r.get('shardtcp_p50_us'))}/{fmt(r.get('shardtcp_p99_us'))} us, "
+                         f"kernel {fmt(r.get('kernel_p50_us'))}/{fmt(r.get('kernel_p99_us'))} us")
+        if r["name"] == "CONNS":
+            notes.append(f"CONNS: RSS growth per connection shardtcp {fmt(r.get('shardtcp_rss_bytes_per_conn'))} B "
+                         f"(mbufs held per idle connection {fmt(r.get('shardtcp_mbufs_per_conn'))}), "
+                         f"kernel-perf process {fmt(r.get('kernel_rss_bytes_per_conn'))} B "
+                         "(the kernel's sockets live in kernel memory, not in that RSS)")
+        failed = (r.get("shardtcp_failed_runs") or 0) + (r.get("kernel_failed_runs") or 0)
+        if failed:
+            notes.append(f"{r['name']}: {r.get('shardtcp_failed_runs')} shardtcp and "
+                         f"{r.get('kernel_failed_runs')} kernel runs failed and are not counted")
+    return "\n".join(lines + [""] + notes)
+
+
+def chart(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("report: python3-matplotlib missing, no chart", file=sys.stderr)
+        return
+    pairs = [r for r in rows if r.get("shardtcp") is not None and r.get("kernel")]
+    if not pairs:
+        return
+    fig, axes = plt.subplots(1, len(pairs), figsize=(3.2 * len(pairs), 3.6), squeeze=False)
+    for ax, r in zip(axes[0], pairs):
+        vals = [r["kernel"], r["shardtcp"]]
+        errs_lo = [r["kernel"] - (r.get("kernel_min") or r["kernel"]),
+                   r["shardtcp"] - (r.get("shardtcp_min") or r["shardtcp"])]
+        errs_hi = [(r.get("kernel_max") or r["kernel"]) - r["kernel"],
+                   (r.get("shardtcp_max") or r["shardtcp"]) - r["shardtcp"]]
+        ax.bar(["kernel", "shardtcp"], vals, color=["#888888", "#2a7ab9"],
+               yerr=[errs_lo, errs_hi], capsize=4)
+        ratio = r.get("ratio")
+        ax.set_title(f"{r['name']}\n{'' if ratio is None else f'{ratio:.2f}x'}", fontsize=10)
+        ax.set_ylabel(r.get("unit", ""))
+    fig.suptitle("shardtcp vs Linux kernel TCP (median, min-max)", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("runs")
+    ap.add_argument("out_json")
+    ap.add_argument("out_png")
+    ap.add_argument("--machine", default="")
+    ap.add_argument("--seconds", type=float, default=None)
+    ap.add_argument("--repetitions", type=int, default=None)
+    ap.add_argument("--extra", default=None)
+    a = ap.parse_args()
+    runs = load_runs(a.runs)
+    extra = []
+    if a.extra:
+        with open(a.extra) as f:
+            extra = json.load(f)
+    rows = build(runs, extra)
+    doc = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": a.machine,
+        "seconds": a.seconds,
+        "repetitions": a.repetitions,
+        "workloads": rows,
+    }
+    with open(a.out_json, "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    chart(rows, a.out_png)
+    print(f"{doc['date']}, {a.machine}")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# shardtcp against the Linux kernel, same machine, same run (issue 6).
+#
+#   sudo scripts/bench.sh [--seconds N] [--quick] [--reps N] [--workloads A,B] [--instr]
+#                         [--no-build] [--no-setup] [--bin DIR] [--no-wrk]
+#
+# Builds the release flavour (-O3 -march=native, LTO), reserves hugepages, then runs
+# every workload on both pairs (bench/pairs.sh: two stacks over memif on cores 0 and 1;
+# two kernel-perf processes over a veth pair between two namespaces, pinned the same
+# way), alternating which side goes first, --reps times. Prints the table (median, min,
+# max, ratio shardtcp/kernel), writes bench/results/latest.json and latest.png.
+#   --seconds N   length of each run (default 10; --quick: 3)
+#   --quick       one repetition of each workload
+#   --instr       also: instructions per in-order 1448-byte segment received (callgrind)
+#   --no-wrk      skip the wrk rows (HTTP: the stack's httpd against nginx)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+seconds=""
+reps=3
+quick=0
+instr=0
+build=1
+setup=1
+wrk_rows=1
+bin=""
+workloads="TCP_STREAM,TCP_RR,TCP_CRR,CONNS"
+concurrency=${BENCH_CONCURRENCY:-16}
+conns=${BENCH_CONNS:-1000}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds=$2; shift ;;
+    --reps) reps=$2; shift ;;
+    --quick) quick=1 ;;
+    --instr) instr=1 ;;
+    --no-build) build=0 ;;
+    --no-setup) setup=0 ;;
+    --no-wrk) wrk_rows=0 ;;
+    --bin) bin=$2; shift ;;
+    --workloads) workloads=$2; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "bench: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ "$quick" -eq 1 ]; then
+  reps=1
+  seconds=${seconds:-3}
+fi
+seconds=${seconds:-10}
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "bench: needs root (network namespaces, hugepages)" >&2
+  exit 1
+fi
+
+[ "$setup" -eq 1 ] && scripts/setup.sh
+if [ "$build" -eq 1 ]; then
+  SHARDTCP_JOBS=${SHARDTCP_JOBS:-2} scripts/build.sh release
+fi
+PERF_BIN=${bin:-$root/build-release/apps/perf}
+bindir=$(dirname "$PERF_BIN")/..
+for b in shardtcp-perf kernel-perf; do
+  [ -x "$PERF_BIN/$b" ] || { echo "bench: $PERF_BIN/$b missing (build first)" >&2; exit 1; }
+done
+
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+mkdir -p bench/results
+PAIR_NS="bp$$"
+PAIR_DIR=$(mktemp -d /tmp/shardtcp-bench.XXXXXX)
+# shellcheck source=../bench/pairs.sh
+source bench/pairs.sh
+cleanup() {
+  kernel_pair_down
+  [ -n "${nginx_pid:-}" ] && kill "$nginx_pid" 2>/dev/null
+  rm -rf "$PAIR_DIR"
+}
+trap cleanup EXIT
+pair_eal_memory
+kernel_pair_up
+
+machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(uname -r)"
+echo "bench: $machine; ${seconds}s per run, $reps repetition(s); EAL memory: ${PAIR_EAL_MEM[*]}"
+runs=bench/results/runs.jsonl
+: >"$runs"
+
+client_opts() {
+  case "$1" in
+    TCP_RR|TCP_CRR) echo "--concurrency $concurrency --size 64" ;;
+    CONNS) echo "--conns $conns" ;;
+    *) echo "--write 65536" ;;
+  esac
+}
+
+one_run() {
+  local side=$1 w=$2 rep=$3 line rc=0
+  # shellcheck disable=SC2046
+  line=$(run_pair "$side" "$w" "$seconds" --quiet $(client_opts "$w")) || rc=$?
+  if [ -z "$line" ]; then
+    echo "bench: $side $w run $rep produced no result (exit $rc); last lines of its logs:" >&2
+    tail -n 5 "$PAIR_DIR/server.err" "$PAIR_DIR/client.err" >&2 || true
+    return 0
+  fi
+  echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["rep"]=int(sys.argv[1]); print(json.dumps(d))' "$rep" >>"$runs"
+  printf 'bench: rep %d %-10s %-8s %12.4g %s%s\n' "$rep" "$w" "$side" \
+    "$(echo "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"])')" \
+    "$(echo "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["unit"])')" \
+    "$([ "$rc" -eq 0 ] || echo "  (FAILED: exit $rc)")"
+}
+
+IFS=, read -r -a wl <<<"$workloads"
+for rep in $(seq "$reps"); do
+  for w in "${wl[@]}"; do
+    # Alternate who goes first so that drift (thermal, other load) hits both sides.
+    if [ $((rep % 2)) -eq 1 ]; then
+      one_run kernel "$w" "$rep"
+      one_run shardtcp "$w" "$rep"
+    else
+      one_run shardtcp "$w" "$rep"
+      one_run kernel "$w" "$rep"
+    fi
+  done
+done
+
+extra=$PAIR_DIR/extra.json
+echo "[]" >"$extra"
+add_extra() { # JSON object
+  python3 - "$extra" "$1" <<'EOF'
+import json, sys
+rows = json.load(open(sys.argv[1]))
+rows.append(json.loads(sys.argv[2]))
+json.dump(rows, open(sys.argv[1], "w"))
+EOF
+}
+
+if [ "$instr" -eq 1 ]; then
+  ibin=$bindir/bench/micro/rx_segment_instr
+  if [ -x "$ibin" ]; then
+    out=$(bench/instr.sh "$ibin")
+    echo "bench: $out"
+    add_extra "$(echo "$out" | python3 -c 'import json,sys
+d=json.loads(sys.stdin.readlines()[-1]); print(json.dumps({"name": "RX instructions/segment", "unit": "instr/seg", "shardtcp": d["instructions_per_segment"], "kernel": None, "detail": d}))')"
+  else
+    echo "bench: $ibin missing: no --instr figure" >&2
+  fi
+fi
+
+if [ "$wrk_rows" -eq 1 ] && [ -x bench/wrk.sh ]; then
+  for r in $(bench/wrk.sh "$bindir" "$seconds" "$PAIR_DIR" 2>"$PAIR_DIR/wrk.err"); do
+    add_extra "$r"
+  done || true
+  grep -q . "$PAIR_DIR/wrk.err" && sed 's/^/bench: wrk: /' "$PAIR_DIR/wrk.err" >&2 || true
+fi
+
+"$PY" bench/report.py "$runs" bench/results/latest.json bench/results/latest.png \
+  --machine "$machine" --seconds "$seconds" --repetitions "$reps" --extra "$extra" |
+  tee bench/results/latest.txt
+echo "bench: wrote bench/results/latest.json, latest.png, latest.txt"
