@@ -176,4 +176,97 @@ inline constexpr const char* kIcmpCounterNames[] = {
 };
 static_assert(std::size(kIcmpCounterNames) == static_cast<std::size_t>(IcmpCounter::kCount));
 
+// IPv6 and Neighbor Discovery (the cache itself counts under "ndp" with the ARP
+// names: requests = solicitations, replies = advertisements).
+enum class Ipv6Counter : std::uint8_t {
+  kRxPackets,
+  kRxDelivered,
+  kRxTruncated,
+  kRxBadVersion,
+  kRxBadLength,
+  kRxBadSource,
+  kRxNotForUs,
+  kRxMulticastNotJoined,
+  kRxExtTruncated,   // an extension header runs past the packet (or past 256 bytes)
+  kRxOptionDiscard,  // an unknown option whose action says discard
+  kRxTooManyExt,
+  kRxParameterProblem,  // dropped with an ICMPv6 parameter problem (RFC 8200 §4)
+  kRxNoNextHeader,
+  kRxUnknownProtocol,
+  kRxFragments,
+  kRxReassembled,
+  kRxReassemblyFailed,
+  kRxFragmentUnsupported,  // fragment header not right after the fixed header
+  kTxPackets,
+  kTxNoRoute,
+  kTxNoBuffer,
+  kTxBadArgs,
+  kTxTooBig,
+  kTxFragmented,
+  kTxFragments,
+  kTxFragmentFailed,
+  kTxQueuedForResolution,
+  kTxResolutionDropped,
+  kNdInvalid,  // NS/NA/RA failing RFC 4861 validation (hop limit, code, options)
+  kNsReceived,
+  kNaReceived,
+  kNaSent,
+  kNaDefended,  // answered another node's DAD for an address we hold
+  kDadStarted,
+  kDadSucceeded,
+  kDadDuplicate,
+  kRsSent,
+  kRaReceived,
+  kRaDefaultRouter,
+  kRaRouterExpired,
+  kPmtuUpdated,
+  kTxParameterProblem,
+  kCount
+};
+inline constexpr const char* kIpv6CounterNames[] = {
+    "rx_packets",
+    "rx_delivered",
+    "rx_truncated",
+    "rx_bad_version",
+    "rx_bad_length",
+    "rx_bad_source",
+    "rx_not_for_us",
+    "rx_multicast_not_joined",
+    "rx_ext_truncated",
+    "rx_option_discard",
+    "rx_too_many_ext",
+    "rx_parameter_problem",
+    "rx_no_next_header",
+    "rx_unknown_protocol",
+    "rx_fragments",
+    "rx_reassembled",
+    "rx_reassembly_failed",
+    "rx_fragment_unsupported",
+    "tx_packets",
+    "tx_no_route",
+    "tx_no_buffer",
+    "tx_bad_args",
+    "tx_too_big",
+    "tx_fragmented",
+    "tx_fragments",
+    "tx_fragment_failed",
+    "tx_queued_for_resolution",
+    "tx_resolution_dropped",
+    "nd_invalid",
+    "ns_received",
+    "na_received",
+    "na_sent",
+    "na_defended",
+    "dad_started",
+    "dad_succeeded",
+    "dad_duplicate",
+    "rs_sent",
+    "ra_received",
+    "ra_default_router",
+    "ra_router_expired",
+    "pmtu_updated",
+    "tx_parameter_problem",
+};
+static_assert(std::size(kIpv6CounterNames) == static_cast<std::size_t>(Ipv6Counter::kCount));
+
 }  // namespace shardtcp

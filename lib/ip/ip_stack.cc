@@ -8,11 +8,15 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ip/ip_stack_sink.h"
+#include "ip/mbuf_pullup.h"
 #include "wire/arp.h"
 #include "wire/checksum.h"
 #include "wire/ethernet.h"
 #include "wire/icmp.h"
+#include "wire/icmpv6.h"
 #include "wire/ipv4.h"
+#include "wire/ipv6.h"
 
 namespace shardtcp {
 namespace {
@@ -33,37 +37,6 @@ void store_be16(std::uint8_t* p, std::uint16_t host) {
   std::memcpy(p, &be, sizeof(be));
 }
 
-// Makes the first `n` bytes of a chained packet contiguous in its first segment by
-// moving bytes from the following segments into its tailroom (frames we fragmented
-// ourselves arrive as a 34-byte header segment followed by the payload). No-op when
-// they already are. False if the first segment cannot take them (not a private
-// direct buffer, or too little room).
-bool pullup(rte_mbuf* m, std::uint32_t n) {
-  if (n > m->pkt_len) return false;
-  if (m->data_len >= n) return true;
-  if (!RTE_MBUF_DIRECT(m) || rte_mbuf_refcnt_read(m) != 1 ||
-      rte_pktmbuf_tailroom(m) < n - m->data_len)
-    return false;
-  while (m->data_len < n && m->next != nullptr) {
-    rte_mbuf* seg = m->next;
-    const auto k =
-        static_cast<std::uint16_t>(std::min<std::uint32_t>(n - m->data_len, seg->data_len));
-    std::memcpy(rte_pktmbuf_mtod_offset(m, std::uint8_t*, m->data_len),
-                rte_pktmbuf_mtod(seg, const std::uint8_t*), k);
-    m->data_len = static_cast<std::uint16_t>(m->data_len + k);
-    seg->data_off = static_cast<std::uint16_t>(seg->data_off + k);
-    seg->data_len = static_cast<std::uint16_t>(seg->data_len - k);
-    if (seg->data_len == 0) {
-      // Unlink the emptied segment: zero-length segments upset some TX paths.
-      m->next = seg->next;
-      seg->next = nullptr;
-      m->nb_segs = static_cast<std::uint16_t>(m->nb_segs - 1);
-      rte_pktmbuf_free_seg(seg);
-    }
-  }
-  return m->data_len >= n;
-}
-
 }  // namespace
 
 // What ipv4_input learned about a datagram, for the layers above.
@@ -76,52 +49,18 @@ struct IpStack::RxIp {
   bool first_fragment = true;  // false only for unreassembled non-first fragments
 };
 
-// Connects the NeighborCache's decisions to this call's PacketContext.
-class IpStack::Sink final : public NeighborOutput {
- public:
-  Sink(IpStack& s, PacketContext& ctx) : s_(s), ctx_(ctx) {}
-
-  void send_arp(const ArpPacket& p, const rte_ether_addr& eth_dst) override {
-    rte_mbuf* m = ctx_.pool ? rte_pktmbuf_alloc(ctx_.pool) : nullptr;
-    if (m == nullptr) {
-      s_.eth_.inc(EthCounter::kTxNoMbuf);
-      return;
-    }
-    auto* buf = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, kEthLen + ArpView::kLen));
-    if (buf == nullptr) {
-      rte_pktmbuf_free(m);
-      s_.eth_.inc(EthCounter::kTxNoMbuf);
-      return;
-    }
-    emit_ethernet(buf, kEthLen, {eth_dst, s_.cfg_.port.mac, kEtherTypeArp});
-    emit_arp(buf + kEthLen, ArpView::kLen, p);
-    s_.transmit(m, ctx_);
-  }
-  void send_resolved(rte_mbuf* pkt, const rte_ether_addr& mac) override {
-    std::memcpy(rte_pktmbuf_mtod(pkt, std::uint8_t*) + offsetof(rte_ether_hdr, dst_addr),
-                mac.addr_bytes, RTE_ETHER_ADDR_LEN);
-    s_.transmit(pkt, ctx_);
-  }
-  void drop_unresolved(rte_mbuf* pkt) override {
-    s_.ipv4_.inc(Ipv4Counter::kTxResolutionDropped);
-    rte_pktmbuf_free(pkt);
-  }
-
- private:
-  IpStack& s_;
-  PacketContext& ctx_;
-};
-
 IpStack::IpStack(const IpStackConfig& cfg)
     : cfg_(cfg),
       mtu_(cfg.mtu != 0 ? cfg.mtu : cfg.port.mtu),
       routes_(mtu_),
       neighbors_(cfg.arp, cfg.port.mac),
-      icmp_bucket_(cfg.icmp_errors_per_second, cfg.icmp_error_burst) {
+      icmp_bucket_(cfg.icmp_errors_per_second, cfg.icmp_error_burst),
+      neighbors6_(cfg.ndp, cfg.port.mac) {
   for (const auto& a : cfg_.addresses) add_address(a.addr, a.prefix_len);
   for (const auto& r : cfg_.routes) routes_.add_route(r);
   if (!cfg_.gateway.is_none()) routes_.set_default_gateway(cfg_.gateway);
   if (cfg_.reassembly) reassembly_ = std::make_unique<Ipv4Reassembly>(cfg_.reassembly_cfg);
+  setup_ipv6();
 }
 
 IpStack::~IpStack() {
@@ -129,22 +68,36 @@ IpStack::~IpStack() {
   PacketContext ctx;
   Sink sink(*this, ctx);
   neighbors_.clear(sink);
+  neighbors6_.clear(sink);
 }
 
 bool IpStack::add_address(const IpAddr& a, std::uint8_t prefix_len) {
   if (!routes_.add_address(a, prefix_len)) return false;
-  neighbors_.add_local_address(a, prefix_len);
+  if (a.is_v6()) {
+    neighbors6_.add_local_address(a, prefix_len);
+    // Duplicate address detection runs for it at start (or at the next poll if we
+    // are already running); the address is used meanwhile (optimistic, RFC 4429).
+    dad_.push_back(Dad{a, 0, Instant{}, false, false});
+    ipv6_ = true;
+  } else {
+    neighbors_.add_local_address(a, prefix_len);
+  }
   return true;
 }
 
 bool IpStack::remove_address(const IpAddr& a) {
   if (!routes_.remove_address(a)) return false;
-  neighbors_.remove_local_address(a);
+  if (a.is_v6())
+    neighbors6_.remove_local_address(a);
+  else
+    neighbors_.remove_local_address(a);
   return true;
 }
 
 void IpStack::start(PacketContext& ctx) {
   started_ = true;
+  now_ = ctx.now;
+  if (ipv6_) start_ipv6(ctx);
   if (!cfg_.announce_at_start) return;
   Sink sink(*this, ctx);
   neighbors_.announce(sink);
@@ -152,8 +105,13 @@ void IpStack::start(PacketContext& ctx) {
 
 void IpStack::on_timers(PacketContext& ctx) {
   if (!started_) start(ctx);
+  now_ = ctx.now;
   Sink sink(*this, ctx);
   neighbors_.on_timer(ctx.now, sink);
+  if (ipv6_) {
+    neighbors6_.on_timer(ctx.now, sink);
+    ipv6_timers(ctx);
+  }
   if (reassembly_ != nullptr) {
     const std::uint32_t expired = reassembly_->collect(ctx.now);
     if (expired > 0) ipv4_.inc(Ipv4Counter::kRxReassemblyTimeout, expired);
@@ -172,6 +130,7 @@ void IpStack::transmit(rte_mbuf* frame, PacketContext& ctx) {
 // ---------------------------------------------------------------- input
 
 void IpStack::on_frames(rte_mbuf** frames, std::uint16_t n, PacketContext& ctx) {
+  now_ = ctx.now;
   for (std::uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(frames[i + 1], void*));
     handle_frame(frames[i], ctx);
@@ -187,7 +146,8 @@ void IpStack::handle_frame(rte_mbuf* m, PacketContext& ctx) {
     return;
   }
   const rte_ether_addr dst = eth->dst();
-  if (!mac_equal(dst, cfg_.port.mac) && !rte_is_broadcast_ether_addr(&dst)) {
+  if (!mac_equal(dst, cfg_.port.mac) && !rte_is_broadcast_ether_addr(&dst) &&
+      !joined_multicast_mac(dst)) {
     eth_.inc(is_multicast_mac(dst) ? EthCounter::kRxMulticastNotJoined : EthCounter::kRxNotOurMac);
     rte_pktmbuf_free(m);
     return;
@@ -200,6 +160,10 @@ void IpStack::handle_frame(rte_mbuf* m, PacketContext& ctx) {
       ipv4_input(m, ctx);
       return;
     case kEtherTypeIpv6:
+      if (ipv6_) {
+        ipv6_input(m, ctx);
+        return;
+      }
       eth_.inc(EthCounter::kRxIpv6Unsupported);
       break;
     case kEtherTypeVlan:
@@ -554,6 +518,20 @@ bool IpStack::send_icmp_error(const std::uint8_t* ip_hdr, std::size_t ihl, const
 
 bool IpStack::send_dest_unreachable(const rte_mbuf* l4, const L3Meta& meta, std::uint8_t code,
                                     PacketContext& ctx) {
+  if (meta.src.is_v6()) {
+    if (l4 == nullptr || meta.l3_len < Ipv6View::kHeaderLen || l4->data_off < meta.l3_len)
+      return false;
+    // Transports speak ICMPv4 codes; RFC 4443 §3.1 names the IPv6 ones.
+    const std::uint8_t code6 = code == kIcmpCodePortUnreachable   ? kIcmp6CodePortUnreachable
+                               : code == kIcmpCodeHostUnreachable ? kIcmp6CodeAddressUnreachable
+                                                                  : kIcmp6CodeNoRoute;
+    const std::uint8_t* hdr = rte_pktmbuf_mtod(l4, const std::uint8_t*) - meta.l3_len;
+    if (code == kIcmpCodeProtoUnreachable)
+      return send_icmpv6_error(hdr, meta.l3_len, l4, 0, l4->pkt_len, kIcmp6ParameterProblem,
+                               kIcmp6CodeUnknownNextHeader, 6, false, ctx);
+    return send_icmpv6_error(hdr, meta.l3_len, l4, 0, l4->pkt_len, kIcmp6DestUnreachable, code6, 0,
+                             false, ctx);
+  }
   if (l4 == nullptr || meta.dst_is_broadcast || meta.l3_len < kIpLen || l4->data_off < meta.l3_len)
     return false;
   const std::uint8_t* ip_hdr = rte_pktmbuf_mtod(l4, const std::uint8_t*) - meta.l3_len;
@@ -562,6 +540,7 @@ bool IpStack::send_dest_unreachable(const rte_mbuf* l4, const L3Meta& meta, std:
 
 OutputResult IpStack::ping(const IpAddr& dst, std::uint16_t ident, std::uint16_t seq,
                            std::size_t payload_len, PacketContext& ctx) {
+  if (dst.is_v6()) return ping6(dst, ident, seq, payload_len, ctx);
   if (ctx.pool == nullptr || payload_len > 0xffff - kIpLen - IcmpView::kHeaderLen)
     return OutputResult::kDropped;
   rte_mbuf* head = rte_pktmbuf_alloc(ctx.pool);
@@ -631,6 +610,7 @@ void IpStack::finish_ipv4_header(rte_mbuf* m, rte_ipv4_hdr* h) {
 OutputResult IpStack::output(rte_mbuf* m, const IpAddr& src, const IpAddr& dst, std::uint8_t proto,
                              PacketContext& ctx) {
   if (m == nullptr) return OutputResult::kDropped;
+  if (dst.is_v6()) return output6(m, src, dst, proto, ctx);
   if (!dst.is_v4() || (!src.is_none() && !src.is_v4())) {
     ipv4_.inc(Ipv4Counter::kTxBadArgs);
     rte_pktmbuf_free(m);

@@ -1,7 +1,9 @@
 // The IP layer of one engine: Ethernet demultiplexing, ARP (NeighborCache), routes
 // (RouteTable), IPv4 input/output with reassembly and fragmentation, and ICMP (echo,
-// ping, errors in both directions). It is the engine's PacketHandler and hands L4
-// datagrams to the TransportHandler registered for their protocol.
+// ping, errors in both directions); IPv6 the same way (ipv6_input.cc, ipv6_output.cc):
+// extension headers, reassembly, Neighbor Discovery with a second NeighborCache,
+// DAD, router solicitation/advertisement, ICMPv6 and a small path-MTU cache. It is the engine's
+// PacketHandler and hands L4 datagrams to the TransportHandler registered for their protocol.
 //
 // One instance per engine, used only from that engine's thread: no locks. Nothing on
 // the per-packet path allocates from the heap (mbufs come from the context's pool).
@@ -45,6 +47,23 @@ struct IpStackConfig {
   double icmp_errors_per_second = 100;  // token bucket for generated ICMP errors
   double icmp_error_burst = 10;
   bool announce_at_start = true;  // gratuitous ARP on the first on_timers/start()
+  // IPv6 runs when an IPv6 address is configured or `ipv6` is set: a link-local
+  // address from the MAC (EUI-64) is added, DAD and router solicitation run at start.
+  bool ipv6 = false;
+  NeighborConfig ndp = default_ndp_config();
+  std::uint32_t dad_transmits = 1;                  // RFC 4862 DupAddrDetectTransmits
+  Duration dad_interval = std::chrono::seconds(1);  // RetransTimer
+  std::uint32_t router_solicitations = 3;           // MAX_RTR_SOLICITATIONS
+  Duration router_solicitation_interval = std::chrono::seconds(4);
+  bool accept_router_advert = true;                   // learn a default router from RAs
+  Duration pmtu_lifetime = std::chrono::minutes(10);  // RFC 8201 §4
+
+  static NeighborConfig default_ndp_config() {
+    NeighborConfig c;
+    c.family = IpFamily::kV6;
+    c.delay_first_probe = std::chrono::seconds(5);  // RFC 4861 DELAY_FIRST_PROBE_TIME
+    return c;
+  }
 };
 
 enum class OutputResult : std::uint8_t {
@@ -93,7 +112,8 @@ class IpStack final : public PacketHandler {
                       PacketContext& ctx);
 
   // Source address, next hop and MTU for reaching `dst`; nullopt = ENETUNREACH.
-  std::optional<RouteResult> route(const IpAddr& dst) const { return routes_.lookup(dst); }
+  // For IPv6 the MTU is lowered to a path MTU learned from a packet too big.
+  std::optional<RouteResult> route(const IpAddr& dst) const;
 
   // Sends ICMP destination unreachable (code: 3 port, 2 protocol, ...) quoting a
   // datagram the transport received: `l4` and `meta` as given to on_l4 (the IP header
@@ -108,6 +128,16 @@ class IpStack final : public PacketHandler {
                     std::size_t payload_len, PacketContext& ctx);
   void set_ping_handler(std::function<void(const PingReply&)> h) { ping_handler_ = std::move(h); }
 
+  // IPv6: our link-local address (none when IPv6 is off), whether DAD is still
+  // running for an address, and the default router learned from an RA (or configured).
+  bool ipv6_enabled() const { return ipv6_; }
+  const IpAddr& link_local() const { return link_local_; }
+  bool dad_pending(const IpAddr& a) const;
+  bool dad_failed(const IpAddr& a) const;
+  const IpAddr& ipv6_router() const { return router6_; }
+  // The path MTU recorded for `dst` from a packet-too-big (0: none).
+  std::uint16_t path_mtu(const IpAddr& dst, Instant now) const;
+
   // Runtime address changes keep routes and ARP in step.
   bool add_address(const IpAddr& a, std::uint8_t prefix_len);
   bool remove_address(const IpAddr& a);
@@ -116,14 +146,20 @@ class IpStack final : public PacketHandler {
   const RouteTable& routes() const { return routes_; }
   NeighborCache& neighbors() { return neighbors_; }
   const NeighborCache& neighbors() const { return neighbors_; }
+  NeighborCache& neighbors6() { return neighbors6_; }
+  const NeighborCache& neighbors6() const { return neighbors6_; }
   const rte_ether_addr& mac() const { return cfg_.port.mac; }
   std::uint16_t mtu() const { return mtu_; }
   bool reassembly_ok() const { return reassembly_ != nullptr && reassembly_->ok(); }
 
-  // eth, arp, ipv4, icmp.
-  std::array<const CounterGroup*, 4> counters() const {
-    return {&eth_, &neighbors_.counters(), &ipv4_, &icmp_};
+  // eth, arp, ipv4, icmp, ndp, ipv6, icmp6.
+  std::array<const CounterGroup*, 7> counters() const {
+    return {&eth_,  &neighbors_.counters(), &ipv4_, &icmp_, &neighbors6_.counters(), &ipv6_c_,
+            &icmp6_};
   }
+  const CounterGroup& ipv6_counters() const { return ipv6_c_; }
+  const CounterGroup& icmp6_counters() const { return icmp6_; }
+  const CounterGroup& ndp_counters() const { return neighbors6_.counters(); }
   const CounterGroup& eth_counters() const { return eth_; }
   const CounterGroup& arp_counters() const { return neighbors_.counters(); }
   const CounterGroup& ipv4_counters() const { return ipv4_; }
@@ -150,6 +186,57 @@ class IpStack final : public PacketHandler {
   void transmit(rte_mbuf* frame, PacketContext& ctx);
   void finish_ipv4_header(rte_mbuf* m, rte_ipv4_hdr* h);
 
+  // IPv6 (ipv6_input.cc / ipv6_output.cc).
+  struct RxIp6;
+  struct Dad {
+    IpAddr addr;
+    std::uint32_t sent = 0;
+    Instant next{};
+    bool done = false, duplicate = false;
+  };
+  struct Pmtu {
+    IpAddr dst;
+    std::uint16_t mtu = 0;
+    Instant expires{};
+  };
+  void setup_ipv6();
+  void start_ipv6(PacketContext& ctx);
+  void ipv6_timers(PacketContext& ctx);
+  bool joined_multicast_mac(const rte_ether_addr& mac) const;
+  bool joined_group(const IpAddr& group) const;
+  void ipv6_input(rte_mbuf* m, PacketContext& ctx, bool reassembled = false);
+  void deliver6(rte_mbuf* m, const RxIp6& rx, PacketContext& ctx);
+  void icmpv6_input(rte_mbuf* m, const RxIp6& rx, PacketContext& ctx);
+  void icmpv6_error_input(const std::uint8_t* msg, std::size_t len, const RxIp6& rx,
+                          PacketContext& ctx);
+  void ns_input(const std::uint8_t* msg, std::size_t len, const RxIp6& rx,
+                const rte_ether_addr& eth_src, PacketContext& ctx);
+  void na_input(const std::uint8_t* msg, std::size_t len, const RxIp6& rx, PacketContext& ctx);
+  void ra_input(const std::uint8_t* msg, std::size_t len, const RxIp6& rx, PacketContext& ctx);
+  void dad_conflict(const IpAddr& a);
+  OutputResult output6(rte_mbuf* l4, const IpAddr& src, const IpAddr& dst, std::uint8_t proto,
+                       PacketContext& ctx, std::uint8_t hop_limit = 0);
+  OutputResult send_ip6(rte_mbuf* ip, const IpAddr& dst, const IpAddr& next_hop,
+                        PacketContext& ctx);
+  OutputResult fragment6_and_send(rte_mbuf* ip, const IpAddr& dst, const IpAddr& next_hop,
+                                  std::uint16_t mtu, PacketContext& ctx);
+  // Sends an ND message (hop limit 255) straight to `eth_dst`, no resolution.
+  void send_nd(const std::uint8_t* msg, std::size_t len, const IpAddr& src, const IpAddr& dst,
+               const rte_ether_addr& eth_dst, PacketContext& ctx);
+  void send_ns(const IpAddr& target, const IpAddr& src, const rte_ether_addr* unicast,
+               PacketContext& ctx);
+  void send_na(const IpAddr& target, const IpAddr& dst, const rte_ether_addr& eth_dst,
+               bool solicited, PacketContext& ctx);
+  // Quotes the header chain `hdr` (hdr_len bytes, fixed header first) and up to the
+  // minimum MTU of the L4 bytes of `m` from l4_off. Rate-limited; RFC 4443 §2.4(e).
+  bool send_icmpv6_error(const std::uint8_t* hdr, std::size_t hdr_len, const rte_mbuf* m,
+                         std::uint32_t l4_off, std::uint32_t l4_len, std::uint8_t type,
+                         std::uint8_t code, std::uint32_t word1, bool allow_multicast,
+                         PacketContext& ctx);
+  OutputResult ping6(const IpAddr& dst, std::uint16_t ident, std::uint16_t seq,
+                     std::size_t payload_len, PacketContext& ctx);
+  void update_pmtu(const IpAddr& dst, std::uint32_t mtu, Instant now);
+
   IpStackConfig cfg_;
   std::uint16_t mtu_;
   RouteTable routes_;
@@ -163,6 +250,22 @@ class IpStack final : public PacketHandler {
   CounterGroup eth_{"eth", kEthCounterNames};
   CounterGroup ipv4_{"ipv4", kIpv4CounterNames};
   CounterGroup icmp_{"icmp", kIcmpCounterNames};
+
+  bool ipv6_ = false;
+  IpAddr link_local_;
+  NeighborCache neighbors6_;
+  std::vector<Dad> dad_;  // one per IPv6 address, kept after it finishes
+  IpAddr router6_;        // default router (RA or configured)
+  bool router6_from_ra_ = false;
+  Instant router6_expires_ = Instant::never();
+  std::uint32_t rs_sent_ = 0;
+  Instant next_rs_{};
+  bool ra_seen_ = false;
+  std::array<Pmtu, 32> pmtu_{};
+  std::uint32_t next_id6_ = 1;
+  Instant now_{};  // time of the last poll, for route()'s path-MTU expiry
+  CounterGroup ipv6_c_{"ipv6", kIpv6CounterNames};
+  CounterGroup icmp6_{"icmp6", kIcmpCounterNames};
 };
 
 }  // namespace shardtcp

@@ -52,6 +52,25 @@ Ipv4Reassembly::Result Ipv4Reassembly::process(rte_mbuf* m, Instant now, rte_mbu
   return dr_.cnt > before ? Result::kDropped : Result::kHeld;
 }
 
+Ipv4Reassembly::Result Ipv4Reassembly::process_v6(rte_mbuf* m, Instant now, rte_mbuf** out) {
+  *out = nullptr;
+  if (tbl_ == nullptr) {
+    rte_pktmbuf_free(m);
+    return Result::kDropped;
+  }
+  if (dr_.cnt + RTE_LIBRTE_IP_FRAG_MAX_FRAG + 1 > RTE_IP_FRAG_DEATH_ROW_MBUF_LEN) free_death_row();
+  auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr*, m->l2_len);
+  auto* fh = rte_pktmbuf_mtod_offset(m, rte_ipv6_fragment_ext*, m->l2_len + sizeof(rte_ipv6_hdr));
+  const std::uint32_t before = dr_.cnt;
+  rte_mbuf* done =
+      rte_ipv6_frag_reassemble_packet(tbl_, &dr_, m, static_cast<std::uint64_t>(now.ns), ip, fh);
+  if (done != nullptr) {
+    *out = done;
+    return Result::kComplete;
+  }
+  return dr_.cnt > before ? Result::kDropped : Result::kHeld;
+}
+
 std::uint32_t Ipv4Reassembly::collect(Instant now) {
   std::uint32_t expired = 0;
   free_death_row();  // room for what expiry adds

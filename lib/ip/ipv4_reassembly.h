@@ -1,4 +1,4 @@
-// IPv4 reassembly over DPDK's rte_ip_frag table: bounded in flows (table entries)
+// IPv4 (and IPv6) reassembly over DPDK's rte_ip_frag table: bounded in flows (table entries)
 // and in memory (at most RTE_LIBRTE_IP_FRAG_MAX_FRAG fragments held per flow, and
 // incomplete flows time out). The table is keyed by (src, dst, id, protocol) and
 // takes time as a plain number, so we feed it our own nanosecond `now`.
@@ -39,6 +39,10 @@ class Ipv4Reassembly {
   // `m` holds one fragment with its data at the L2 header; m->l2_len and m->l3_len
   // must be set. Takes ownership.
   Result process(rte_mbuf* m, Instant now, rte_mbuf** out);
+  // The same for an IPv6 fragment (the table is keyed by family too): the fragment
+  // header must follow the fixed header directly (m->l3_len = 48), as DPDK expects.
+  // A complete datagram comes back without the fragment header.
+  Result process_v6(rte_mbuf* m, Instant now, rte_mbuf** out);
 
   // Expires flows older than the timeout and frees everything the table gave up on.
   // Call once per poll. Returns the number of fragments freed because their flow

@@ -1,6 +1,7 @@
 #include "ip/neighbor_cache.h"
 
 #include <algorithm>
+#include <array>
 
 #include "wire/ethernet.h"
 
@@ -14,7 +15,9 @@ bool unicast_mac(const rte_ether_addr& m) {
 }  // namespace
 
 NeighborCache::NeighborCache(const NeighborConfig& cfg, const rte_ether_addr& our_mac)
-    : cfg_(cfg), mac_(our_mac) {
+    : cfg_(cfg),
+      mac_(our_mac),
+      counters_(cfg.family == IpFamily::kV6 ? "ndp" : "arp", kArpCounterNames) {
   if (cfg_.max_entries == 0) cfg_.max_entries = 1;
   if (cfg_.max_requests == 0) cfg_.max_requests = 1;
   entries_.resize(cfg_.max_entries);
@@ -26,16 +29,19 @@ NeighborCache::NeighborCache(const NeighborConfig& cfg, const rte_ether_addr& ou
 }
 
 void NeighborCache::add_local_address(const IpAddr& a, std::uint8_t prefix_len) {
-  if (!a.is_v4() || is_local(a)) return;
+  if (a.family() != cfg_.family || is_local(a)) return;
   local_.push_back(a);
-  local_prefix_.push_back(std::min<std::uint8_t>(prefix_len, 32));
+  local_prefix_.push_back(
+      std::min<std::uint8_t>(prefix_len, cfg_.family == IpFamily::kV6 ? 128 : 32));
 }
 
 IpAddr NeighborCache::source_for(const IpAddr& target) const {
   // The address on the neighbour's subnet, so it can answer (and learn us) on-link.
   for (std::size_t i = 0; i < local_.size(); ++i)
     if (target.masked(local_prefix_[i]) == local_[i].masked(local_prefix_[i])) return local_[i];
-  return local_.empty() ? IpAddr::v4(0) : local_.front();
+  if (!local_.empty()) return local_.front();
+  return cfg_.family == IpFamily::kV6 ? IpAddr::v6(std::array<std::uint8_t, 16>{}.data())
+                                      : IpAddr::v4(0);
 }
 
 void NeighborCache::remove_local_address(const IpAddr& a) {
@@ -158,6 +164,14 @@ void NeighborCache::drop_queue(Entry& e, NeighborOutput& out) {
 }
 
 void NeighborCache::send_request(Entry& e, Instant now, NeighborOutput& out, bool unicast) {
+  if (cfg_.family == IpFamily::kV6) {
+    out.send_solicit(e.ip, source_for(e.ip), unicast ? &e.mac : nullptr);
+    counters_.inc(unicast ? ArpCounter::kTxProbes : ArpCounter::kTxRequests);
+    ++e.requests;
+    e.next_action = now + cfg_.retry_interval;
+    lower_deadline(e.next_action);
+    return;
+  }
   ArpPacket p;
   p.op = ArpOp::kRequest;
   p.sha = mac_;
@@ -196,13 +210,20 @@ NeighborCache::Resolve NeighborCache::resolve(const IpAddr& next_hop, rte_mbuf* 
       // §2.3.2.1); if the probes go unanswered the entry is removed.
       e->probing = true;
       e->requests = 0;
-      send_request(*e, now, out, true);
+      if (cfg_.delay_first_probe > Duration{}) {
+        // DELAY (RFC 4861 §7.3.3): upper layers get a chance to confirm first.
+        e->next_action = now + cfg_.delay_first_probe;
+        lower_deadline(e->next_action);
+      } else {
+        send_request(*e, now, out, true);
+      }
     }
     if (mac) *mac = e->mac;
     return Resolve::kResolved;
   }
   if (e == nullptr) {
-    if (!next_hop.is_v4() || next_hop.is_unspecified()) return Resolve::kDropped;
+    if (next_hop.family() != cfg_.family || next_hop.is_unspecified() || next_hop.is_multicast())
+      return Resolve::kDropped;
     e = create(next_hop, now, out);
     if (e == nullptr) return Resolve::kDropped;
     if (pkt != nullptr && !enqueue(*e, pkt)) {
@@ -277,6 +298,9 @@ Instant NeighborCache::entry_deadline(const Entry& e) const {
       const Instant age_out = std::max(e.confirmed, e.last_used) + cfg_.stale_lifetime;
       return e.probing ? std::min(e.next_action, age_out) : age_out;
     }
+    case NeighborState::kDelay:  // never stored (see find())
+    case NeighborState::kProbe:
+      break;
   }
   return Instant::never();
 }
@@ -321,6 +345,9 @@ void NeighborCache::on_timer(Instant now, NeighborOutput& out) {
           removed = true;
         }
         break;
+      case NeighborState::kDelay:  // never stored (see find())
+      case NeighborState::kProbe:
+        break;
     }
     if (!removed) ++i;  // a removal moved the last entry into slot i: look at it again
   }
@@ -328,7 +355,87 @@ void NeighborCache::on_timer(Instant now, NeighborOutput& out) {
   for (std::size_t j = 0; j < used_; ++j) lower_deadline(entry_deadline(entries_[j]));
 }
 
+void NeighborCache::on_solicit_source(const IpAddr& src, const rte_ether_addr& mac, Instant now,
+                                      NeighborOutput& out) {
+  if (!unicast_mac(mac)) {
+    counters_.inc(ArpCounter::kRxBadSender);
+    return;
+  }
+  Entry* e = lookup(src);
+  if (e == nullptr) {
+    e = create(src, now, out);
+    if (e == nullptr) return;
+    counters_.inc(ArpCounter::kLearned);
+    e->mac = mac;
+    e->state = NeighborState::kStale;
+    lower_deadline(entry_deadline(*e));
+    return;
+  }
+  if (e->state == NeighborState::kIncomplete) {
+    e->mac = mac;
+    e->state = NeighborState::kStale;
+    e->confirmed = now;
+    e->requests = 0;
+    counters_.inc(ArpCounter::kResolved);
+    lower_deadline(entry_deadline(*e));
+    release(*e, out);
+    return;
+  }
+  if (!mac_equal(e->mac, mac)) {
+    counters_.inc(ArpCounter::kUpdated);
+    e->mac = mac;
+    e->state = NeighborState::kStale;
+    e->probing = false;
+    e->confirmed = now;
+    lower_deadline(entry_deadline(*e));
+  }
+}
+
+void NeighborCache::on_advert(const IpAddr& target, const rte_ether_addr* mac, bool solicited,
+                              bool override_flag, Instant now, NeighborOutput& out) {
+  counters_.inc(ArpCounter::kRxReplies);
+  if (mac != nullptr && !unicast_mac(*mac)) {
+    counters_.inc(ArpCounter::kRxBadSender);
+    return;
+  }
+  Entry* e = lookup(target);
+  if (e == nullptr) return;  // §7.2.5: no entry, silently discard
+  if (e->state == NeighborState::kIncomplete) {
+    if (mac == nullptr) return;
+    e->mac = *mac;
+    if (solicited) {
+      confirm(*e, *mac, now, out);
+    } else {
+      e->state = NeighborState::kStale;
+      e->confirmed = now;
+      e->requests = 0;
+      counters_.inc(ArpCounter::kResolved);
+      lower_deadline(entry_deadline(*e));
+      release(*e, out);
+    }
+    return;
+  }
+  const bool different = mac != nullptr && !mac_equal(*mac, e->mac);
+  if (!override_flag && different) {
+    // Keep the binding we have but stop trusting it.
+    if (e->state == NeighborState::kReachable) e->state = NeighborState::kStale;
+    return;
+  }
+  if (different) {
+    counters_.inc(ArpCounter::kUpdated);
+    e->mac = *mac;
+  }
+  if (solicited) {
+    confirm(*e, e->mac, now, out);
+  } else if (different) {
+    e->state = NeighborState::kStale;
+    e->probing = false;
+    lower_deadline(entry_deadline(*e));
+  }
+}
+
 void NeighborCache::announce(NeighborOutput& out) {
+  if (cfg_.family != IpFamily::kV4) return;  // IPv6 announces through the IpStack (DAD)
   for (std::uint32_t n = 0; n < cfg_.gratuitous_count; ++n) {
     for (const IpAddr& a : local_) {
       ArpPacket p;
@@ -345,7 +452,7 @@ void NeighborCache::announce(NeighborOutput& out) {
 
 bool NeighborCache::insert_reachable(const IpAddr& ip, const rte_ether_addr& mac, Instant now,
                                      NeighborOutput& out) {
-  if (!ip.is_v4() || !unicast_mac(mac)) return false;
+  if (ip.family() != cfg_.family || !unicast_mac(mac)) return false;
   Entry* e = lookup(ip);
   if (e == nullptr) e = create(ip, now, out);
   if (e == nullptr) return false;
@@ -368,7 +475,10 @@ void NeighborCache::clear(NeighborOutput& out) {
 std::optional<NeighborInfo> NeighborCache::find(const IpAddr& ip) const {
   const Entry* e = lookup(ip);
   if (e == nullptr) return std::nullopt;
-  return NeighborInfo{e->ip, e->state, e->mac, e->q_len, e->requests};
+  NeighborState st = e->state;
+  if (st == NeighborState::kStale && e->probing)
+    st = e->requests == 0 ? NeighborState::kDelay : NeighborState::kProbe;
+  return NeighborInfo{e->ip, st, e->mac, e->q_len, e->requests};
 }
 
 }  // namespace shardtcp

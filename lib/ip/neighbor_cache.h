@@ -1,7 +1,9 @@
-// The ARP neighbour cache of one engine (RFC 826, with RFC 1122 §2.3.2 queueing and
-// RFC 5227 announcements). Pure logic: time comes in as `now`, frames go out through
-// NeighborOutput, and queued packets are opaque handles the cache never dereferences,
-// so tests drive it with fake packets and a virtual clock.
+// The neighbour cache of one engine: ARP for IPv4 (RFC 826, with RFC 1122 §2.3.2
+// queueing and RFC 5227 announcements) or, built with family kV6, the cache of IPv6
+// Neighbor Discovery (RFC 4861 §7.3: incomplete, reachable, stale, delay, probe; the
+// IpStack parses NS/NA and feeds them in through on_solicit_source / on_advert). Pure logic: time
+// comes in as `now`, frames go out through NeighborOutput, and queued packets are opaque handles
+// the cache never dereferences, so tests drive it with fake packets and a virtual clock.
 //
 // Storage is fixed at construction (entries and one pool of queue slots shared by all
 // entries), so nothing is allocated on the packet path. Lookups scan the live entries
@@ -33,9 +35,15 @@ struct NeighborConfig {
   Duration reachable_time = std::chrono::seconds(30);  // then stale: re-confirm on use
   Duration stale_lifetime = std::chrono::minutes(5);   // unused stale entries are removed
   std::uint32_t gratuitous_count = 1;                  // announcements per address at start
+  IpFamily family = IpFamily::kV4;                     // kV6: NDP (solicitations, no ARP)
+  // Time a stale entry in use waits before its first unicast probe (RFC 4861
+  // DELAY_FIRST_PROBE_TIME, 5 s for NDP); 0 probes at once (ARP).
+  Duration delay_first_probe{};
 };
 
-enum class NeighborState : std::uint8_t { kIncomplete, kReachable, kStale };
+// kDelay and kProbe are a stale entry in use whose reachability is being re-checked
+// (reported by find(); the cache keeps them as kStale with probing set).
+enum class NeighborState : std::uint8_t { kIncomplete, kReachable, kStale, kDelay, kProbe };
 
 struct NeighborInfo {
   IpAddr ip;
@@ -57,6 +65,14 @@ class NeighborOutput {
   virtual void drop_unresolved(rte_mbuf* pkt) = 0;
   // Resolution of `ip` failed after max_requests requests.
   virtual void on_unresolved(const IpAddr& ip) { (void)ip; }
+  // NDP caches only: send a neighbour solicitation for `target` from `source`, to
+  // its solicited-node group (multicast) or, for a probe, to `unicast` .
+  virtual void send_solicit(const IpAddr& target, const IpAddr& source,
+                            const rte_ether_addr* unicast) {
+    (void)target;
+    (void)source;
+    (void)unicast;
+  }
 };
 
 class NeighborCache {
@@ -81,6 +97,15 @@ class NeighborCache {
   // A received, well-formed ARP message: answers requests for our addresses, learns
   // senders that talk to us, updates bindings we hold, releases waiting packets.
   void on_arp(const ArpPacket& p, Instant now, NeighborOutput& out);
+
+  // NDP: a neighbour solicitation from `src` carrying its link-layer address (RFC 4861
+  // §7.2.3): creates or updates the entry as stale, releasing what waited on it.
+  void on_solicit_source(const IpAddr& src, const rte_ether_addr& mac, Instant now,
+                         NeighborOutput& out);
+  // NDP: a neighbour advertisement for `target` (§7.2.5); `mac` may be null (no
+  // target link-layer option).
+  void on_advert(const IpAddr& target, const rte_ether_addr* mac, bool solicited,
+                 bool override_flag, Instant now, NeighborOutput& out);
 
   // Retries, failures, reachable→stale, ageing. Cheap when nothing is due.
   void on_timer(Instant now, NeighborOutput& out);
@@ -150,7 +175,7 @@ class NeighborCache {
   std::int32_t free_slot_ = -1;
   std::uint32_t queued_total_ = 0;
   Instant next_deadline_ = Instant::never();
-  CounterGroup counters_{"arp", kArpCounterNames};
+  CounterGroup counters_;
 };
 
 }  // namespace shardtcp

@@ -131,6 +131,19 @@ std::optional<RouteResult> RouteTable::lookup(const IpAddr& dst) const {
   }
   r.source = e->route.source.is_none() ? pick_source(r.next_hop) : e->route.source;
   if (r.source.is_none()) return std::nullopt;
+  // IPv6 through a router known by its link-local address: a global destination
+  // still wants a global source (RFC 6724 rule 2, prefer matching scope).
+  auto link_local = [](const IpAddr& a) {
+    return a.is_v6() && a.bytes()[0] == 0xfe && (a.bytes()[1] & 0xc0) == 0x80;
+  };
+  if (e->route.source.is_none() && link_local(r.source) && !link_local(dst)) {
+    for (const auto& a : addresses_) {
+      if (a.addr.is_v6() && !link_local(a.addr)) {
+        r.source = a.addr;
+        break;
+      }
+    }
+  }
   r.mtu = e->route.mtu != 0 ? std::min(e->route.mtu, mtu_) : mtu_;
   return r;
 }

@@ -18,6 +18,15 @@ constexpr std::uint8_t kIcmpDestUnreachable = 3;
 constexpr std::uint8_t kIcmpParameterProblem = 12;
 constexpr std::uint8_t kCodePortUnreachable = 3;
 
+// The wildcard address of a family (0.0.0.0 or ::).
+IpAddr any_of(IpFamily f) {
+  if (f == IpFamily::kV6) {
+    const std::uint8_t zero[16] = {};
+    return IpAddr::v6(&zero[0]);
+  }
+  return IpAddr::v4(0);
+}
+
 bool is_any(const IpAddr& a) {
   return a.is_none() || a.is_unspecified();
 }
@@ -107,8 +116,7 @@ PacketContext UdpLayer::make_context() const {
 }
 
 UdpSocketId UdpLayer::open(UdpEventFn on_event, IpFamily family, int* error) {
-  if (family != IpFamily::kV4) {
-    // The IP layer speaks IPv4 only so far.
+  if (family != IpFamily::kV4 && family != IpFamily::kV6) {
     if (error) *error = -EAFNOSUPPORT;
     return {};
   }
@@ -124,7 +132,7 @@ UdpSocketId UdpLayer::open(UdpEventFn on_event, IpFamily family, int* error) {
   s.generation = gen;
   s.open = true;
   s.family = family;
-  s.local.addr = IpAddr::v4(0);
+  s.local.addr = any_of(family);
   s.rcvbuf = config_.default_rcvbuf;
   s.on_event = std::move(on_event);
   ++open_count_;
@@ -237,7 +245,7 @@ int UdpLayer::bind(UdpSocketId id, const Endpoint& local) {
   Socket* s = find(id);
   if (s == nullptr) return -ENOTSOCK;
   if (s->bound) return -EINVAL;
-  IpAddr addr = local.addr.is_none() ? IpAddr::v4(0) : local.addr;
+  IpAddr addr = local.addr.is_none() ? any_of(s->family) : local.addr;
   if (addr.family() != s->family) return -EAFNOSUPPORT;
   if (!is_any(addr) && !ip_.routes().is_local(addr)) return -EADDRNOTAVAIL;
   const std::uint32_t slot = id.slot();
@@ -257,7 +265,7 @@ int UdpLayer::connect(UdpSocketId id, const Endpoint& peer) {
     // us goes back; what bind() chose stays.
     s->connected = false;
     s->peer = Endpoint{};
-    if (!s->addr_locked) s->local.addr = IpAddr::v4(0);
+    if (!s->addr_locked) s->local.addr = any_of(s->family);
     if (!s->port_locked && s->bound) {
       unhash(slot);
       s->local.port = 0;
@@ -389,7 +397,8 @@ long UdpLayer::send_datagram(Socket& s, rte_mbuf* m, const IpAddr& src, const En
     // The device finishes the sum; IpStack::output computes it itself if it has to
     // fragment.
     set_udp_checksum(hdr, l4_pseudo_header_checksum(src, to.addr, kProtocol, m->pkt_len));
-    m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM | RTE_MBUF_F_TX_IPV4;
+    m->ol_flags |=
+        RTE_MBUF_F_TX_UDP_CKSUM | (to.addr.is_v6() ? RTE_MBUF_F_TX_IPV6 : RTE_MBUF_F_TX_IPV4);
     m->l4_len = UdpView::kHeaderLen;
   } else {
     set_udp_checksum(hdr, udp_checksum_mbuf(m, src, to.addr));
