@@ -79,6 +79,7 @@ bool IpStack::add_address(const IpAddr& a, std::uint8_t prefix_len) {
     // are already running); the address is used meanwhile (optimistic, RFC 4429).
     dad_.push_back(Dad{a, 0, Instant{}, false, false});
     ipv6_ = true;
+    if (link_local_.is_none()) setup_ipv6();  // the first IPv6 address brings link-local
   } else {
     neighbors_.add_local_address(a, prefix_len);
   }

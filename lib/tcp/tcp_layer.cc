@@ -41,8 +41,11 @@ std::uint8_t window_shift(const TcpConfig& cfg) {
   return ws;
 }
 
-std::uint16_t advertised_mss(std::uint32_t mtu) {
-  return static_cast<std::uint16_t>(std::min<std::uint32_t>(mtu > 40 + 64 ? mtu - 40 : 64, 65495));
+// IPv6 headers take 60 bytes with TCP's (1440 at a 1500 MTU), IPv4 40.
+std::uint16_t advertised_mss(std::uint32_t mtu, bool ipv6) {
+  const std::uint32_t hdr = ipv6 ? 60 : 40;
+  return static_cast<std::uint16_t>(
+      std::min<std::uint32_t>(mtu > hdr + 64 ? mtu - hdr : 64, 65495));
 }
 
 }  // namespace
@@ -406,7 +409,7 @@ int TcpLayer::bind(TcpConnId id, const Endpoint& local) {
   if (s == nullptr) return -EBADF;
   if (s->kind != Kind::kSocket || s->bound) return -EINVAL;
   const IpAddr addr = local.addr.is_none() ? IpAddr::v4(0) : local.addr;
-  if (!addr.is_v4()) return -EAFNOSUPPORT;
+  if (!addr.is_v4() && !addr.is_v6()) return -EAFNOSUPPORT;
   if (!is_any(addr) && !ip_.routes().is_local(addr)) return -EADDRNOTAVAIL;
   const PortAllocator::Result r = ports_.bind(addr, local.port, s->reuse_addr);
   if (r.error != 0) return -r.error;
@@ -461,7 +464,8 @@ int TcpLayer::connect(TcpConnId id, const Endpoint& remote, std::uint16_t* owner
     if (s->tcb && s->tcb->state() == TcpState::kSynSent) return -EALREADY;
     return -EISCONN;
   }
-  if (remote.addr.is_none() || !remote.addr.is_v4()) return -EAFNOSUPPORT;
+  if (!remote.addr.is_v4() && !remote.addr.is_v6()) return -EAFNOSUPPORT;
+  if (s->bound && s->local.addr.family() != remote.addr.family()) return -EAFNOSUPPORT;
   if (is_any(remote.addr) || remote.port == 0) return -EDESTADDRREQ;
   if (remote.addr.is_broadcast() || remote.addr.is_multicast()) return -EADDRNOTAVAIL;
   const auto rt = ip_.route(remote.addr);
@@ -506,7 +510,7 @@ int TcpLayer::connect(TcpConnId id, const Endpoint& remote, std::uint16_t* owner
   s->kind = Kind::kConnection;
   s->finished = false;
   if (rt->mtu != 0) s->cfg.mtu = rt->mtu;
-  s->cfg.ipv6 = false;
+  s->cfg.ipv6 = remote.addr.is_v6();
   s->tcb.emplace(s->cfg, ops_, &tcb_counters_);
 
   PacketContext ctx = make_context();
@@ -941,7 +945,7 @@ std::uint32_t TcpLayer::new_child(Slot& l, const TcpTuple& t) {
   c.parent = li;
   c.parent_generation = lis.generation;
   if (const auto rt = ip_.route(t.remote.addr); rt && rt->mtu != 0) c.cfg.mtu = rt->mtu;
-  c.cfg.ipv6 = false;
+  c.cfg.ipv6 = t.remote.addr.is_v6();
   if (conn_table_.insert(t, &c) != 0) {
     c.parent = kNone;
     release_slot(i);
@@ -1035,7 +1039,7 @@ void TcpLayer::send_syn_cookie(Slot& l, const TcpSegment& syn, const TcpTuple& t
   sa.ack = syn.seq + 1;
   sa.flags = tcp_flags::kSyn | tcp_flags::kAck;
   sa.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(cfg.recv_buffer, 65535));
-  sa.options.mss = advertised_mss(mtu);
+  sa.options.mss = advertised_mss(mtu, t.remote.addr.is_v6());
   if (req.peer_window_scale) sa.options.window_scale = window_shift(cfg);
   sa.options.sack_permitted = req.sack;
   if (req.timestamps && c.tsval)
