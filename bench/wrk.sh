@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The wrk rows of scripts/bench.sh: Debian's wrk (-t1 -c16), a client nobody here wrote,
+#   against the stack: shardtcp-httpd on a TAP in namespace ${ns}h (198.18.2.2), wrk on
+#                      the kernel side of that TAP (198.18.2.1);
+#   against the kernel: Debian's nginx (one worker, access log off, the same 438-byte
+#                      body) in ${ns}s (198.18.3.1), wrk in ${ns}c over a veth pair;
+# each server on core 0, wrk on core 1; keep-alive, then "Connection: close".
+# Prints one compact JSON row per line.
+#   bench/wrk.sh BUILD_DIR SECONDS SCRATCH_DIR
+set -euo pipefail
+bindir=$1
+seconds=${2%.*}
+dir=$3
+ns=bw$$
+command -v wrk >/dev/null || { echo "wrk not installed" >&2; exit 1; }
+httpd=$bindir/apps/httpd/shardtcp-httpd
+[ -x "$httpd" ] || { echo "$httpd missing" >&2; exit 1; }
+hpid=""
+npid=""
+cleanup() {
+  [ -n "$hpid" ] && kill -TERM "$hpid" 2>/dev/null && wait "$hpid" 2>/dev/null
+  [ -n "$npid" ] && kill -TERM "$npid" 2>/dev/null && wait "$npid" 2>/dev/null
+  for n in h s c; do ip netns del "$ns$n" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+# wrk's requests/s from its output.
+rps() { awk '/^Requests\/sec:/ {print $2}'; }
+
+# ---- the stack: httpd on a TAP
+ip netns add "${ns}h"
+ip -n "${ns}h" link set lo up
+ip netns exec "${ns}h" "$httpd" -l 0 --no-pci --in-memory --file-prefix "${ns}h" \
+  --vdev="net_tap0,iface=${ns}t" -- --ip 198.18.2.2/24 --port 80 >"$dir/httpd.out" 2>"$dir/httpd.err" &
+hpid=$!
+for _ in $(seq 100); do ip netns exec "${ns}h" ip link show "${ns}t" >/dev/null 2>&1 && break; sleep 0.1; done
+ip -n "${ns}h" addr add 198.18.2.1/24 dev "${ns}t"
+ip -n "${ns}h" link set "${ns}t" up
+for _ in $(seq 100); do grep -q ready "$dir/httpd.out" && break; sleep 0.1; done
+mkdir -p "$dir/www"
+ip netns exec "${ns}h" curl -s --max-time 10 -o "$dir/www/index.html" http://198.18.2.2/
+[ "$(stat -c %s "$dir/www/index.html")" = 438 ] || { echo "httpd did not serve the body" >&2; exit 1; }
+st_ka=$(ip netns exec "${ns}h" taskset -c 1 wrk -t1 -c16 -d"${seconds}s" http://198.18.2.2/ | rps)
+st_close=$(ip netns exec "${ns}h" taskset -c 1 wrk -t1 -c16 -d"${seconds}s" -H "Connection: close" \
+  http://198.18.2.2/ | rps)
+kill -TERM "$hpid"
+wait "$hpid" || true
+hpid=""
+grep '^{' "$dir/httpd.out" | sed 's/^/httpd: /' >&2 || true
+
+# ---- the kernel: nginx over a veth pair
+ip netns add "${ns}s"
+ip netns add "${ns}c"
+ip link add "${ns}v0" netns "${ns}s" type veth peer name "${ns}v1" netns "${ns}c"
+ip -n "${ns}s" addr add 198.18.3.1/24 dev "${ns}v0"
+ip -n "${ns}c" addr add 198.18.3.2/24 dev "${ns}v1"
+for n in s c; do ip -n "$ns$n" link set lo up; done
+ip -n "${ns}s" link set "${ns}v0" up
+ip -n "${ns}c" link set "${ns}v1" up
+ip netns exec "${ns}c" sysctl -qw net.ipv4.tcp_tw_reuse=1
+ip netns exec "${ns}c" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+worker_cpu_affinity 01;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/nginx.err;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path $dir/tmp;
+  proxy_temp_path $dir/tmp;
+  fastcgi_temp_path $dir/tmp;
+  uwsgi_temp_path $dir/tmp;
+  scgi_temp_path $dir/tmp;
+  default_type text/html;
+  server {
+    listen 198.18.3.1:80 reuseport backlog=4096;
+    root $dir/www;
+    location / { index index.html; }
+  }
+}
+EOF
+mkdir -p "$dir/tmp"
+ip netns exec "${ns}s" taskset -c 0 nginx -c "$dir/nginx.conf" 2>"$dir/nginx.stderr" &
+npid=$!
+for _ in $(seq 50); do
+  ip netns exec "${ns}c" curl -s --max-time 1 -o /dev/null http://198.18.3.1/ && break
+  sleep 0.1
+done
+k_ka=$(ip netns exec "${ns}c" taskset -c 1 wrk -t1 -c16 -d"${seconds}s" http://198.18.3.1/ | rps)
+k_close=$(ip netns exec "${ns}c" taskset -c 1 wrk -t1 -c16 -d"${seconds}s" -H "Connection: close" \
+  http://198.18.3.1/ | rps)
+
+row() { # name shardtcp kernel
+  echo "{\"name\":\"$1\",\"unit\":\"req/s\",\"shardtcp\":${2:-null},\"kernel\":${3:-null}}"
+}
+row "wrk keep-alive" "$st_ka" "$k_ka"
+row "wrk Connection: close" "$st_close" "$k_close"
