@@ -54,6 +54,10 @@ struct StackConfig {
   // DeliveryPolicyPort here to play a NIC's queue choice. Null: no wrapper.
   std::function<std::unique_ptr<PacketPort>(PacketPort& inner)> wrap_port;
   unsigned n_mbufs = 16383;
+  // An mbuf pool to use instead of making one (n_mbufs is then unused); it must
+  // outlive the stack. In-process pairs over net_ring share one: the rings carry the
+  // sender's mbufs, so each stack ends up holding the other's.
+  rte_mempool* pool = nullptr;
   // Clock for the engines; null: the TSC. Tests pass a VirtualClock; an embedding
   // application may pass its own.
   Clock* clock = nullptr;
@@ -134,6 +138,7 @@ class Stack {
 
   StackConfig config_;
   rte_mempool* pool_ = nullptr;
+  bool own_pool_ = false;
   std::unique_ptr<Clock> own_clock_;
   Clock* clock_ = nullptr;
   std::unique_ptr<EthdevPort> ethdev_;

@@ -64,11 +64,16 @@ Status Stack::build() {
   const StackOptions& opt = config_.options;
   if (opt.addresses.empty()) return Status::error("no address configured: pass --ip ADDR/PREFIX");
 
-  MbufPoolOptions po;
-  po.n_mbufs = config_.n_mbufs;
-  auto pool = create_mbuf_pool(unique_name("pool"), po);
-  if (!pool) return pool.status();
-  pool_ = *pool;
+  if (config_.pool != nullptr) {
+    pool_ = config_.pool;
+  } else {
+    MbufPoolOptions po;
+    po.n_mbufs = config_.n_mbufs;
+    auto pool = create_mbuf_pool(unique_name("pool"), po);
+    if (!pool) return pool.status();
+    pool_ = *pool;
+    own_pool_ = true;
+  }
 
   if (config_.clock != nullptr) {
     clock_ = config_.clock;
@@ -134,13 +139,11 @@ Status Stack::build() {
 
   IpStackConfig ipc;
   ipc.port = port_->info();
-  for (const auto& a : opt.addresses)
-    if (a.addr.is_v4()) ipc.addresses.push_back({a.addr, a.prefix_len});
-  if (ipc.addresses.empty())
-    return Status::error("no IPv4 address configured (IPv6 is not supported yet)");
+  // IPv4 and IPv6 addresses alike; an IPv6 one also brings a link-local address.
+  for (const auto& a : opt.addresses) ipc.addresses.push_back({a.addr, a.prefix_len});
   if (opt.gateway_v4) ipc.gateway = *opt.gateway_v4;
+  if (opt.gateway_v6) ipc.gateway6 = *opt.gateway_v6;
   for (const auto& r : opt.routes) {
-    if (!r.network.is_v4()) continue;
     Route route;
     route.prefix = r.network;
     route.prefix_len = r.prefix_len;
@@ -211,7 +214,7 @@ Stack::~Stack() {
   capture_.reset();
   faults_.reset();
   ethdev_.reset();
-  if (pool_ != nullptr) rte_mempool_free(pool_);
+  if (pool_ != nullptr && own_pool_) rte_mempool_free(pool_);
 }
 
 PacketContext Stack::context(std::uint16_t i) {

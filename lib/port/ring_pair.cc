@@ -19,7 +19,14 @@ void free_ring(rte_ring* r) {
 }  // namespace
 
 RingCable::~RingCable() {
-  for (rte_ring* r : rings_) free_ring(r);
+  for (rte_ring* r : rings_) rte_ring_free(r);
+}
+
+void RingCable::discard_in_flight() {
+  for (rte_ring* r : rings_) {
+    rte_mbuf* m = nullptr;
+    while (rte_ring_dequeue(r, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+  }
 }
 
 Result<std::unique_ptr<RingCable>> RingCable::create(const RingCableOptions& o) {

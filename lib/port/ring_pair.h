@@ -41,7 +41,11 @@ struct RingCableOptions {
 class RingCable {
  public:
   static Result<std::unique_ptr<RingCable>> create(const RingCableOptions& options);
-  ~RingCable();  // frees the rings and any frames left in them
+  // Frees the rings. Frames still on them are not freed: their pools (the stacks')
+  // may be gone by now; call discard_in_flight() first, while they are alive.
+  ~RingCable();
+  // Frees the frames on the wire (engines stopped, pools alive).
+  void discard_in_flight();
   RingCable(const RingCable&) = delete;
   RingCable& operator=(const RingCable&) = delete;
 

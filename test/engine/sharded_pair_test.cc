@@ -200,6 +200,11 @@ class ShardedPair : public ::testing::TestWithParam<DeliveryPolicy> {
     o.file_prefix = "sharded_pair_tests";
     const Status st = eal_init_for_tests(o);
     ASSERT_TRUE(st.is_ok()) << st.message();
+    MbufPoolOptions po;
+    po.n_mbufs = 65535;
+    auto p = create_mbuf_pool("sharded_pair_pool", po);
+    ASSERT_TRUE(p.is_ok()) << p.error();
+    pool_ = *p;
   }
 
   std::unique_ptr<Stack> make_stack(const std::string& device, const IpAddr& addr, std::uint8_t n,
@@ -208,7 +213,7 @@ class ShardedPair : public ::testing::TestWithParam<DeliveryPolicy> {
     c.device = device;
     c.engines = kEngines;
     c.mac = mac_for(n);
-    c.n_mbufs = 32767;
+    c.pool = pool_;  // shared: net_ring carries the sender's mbufs
     c.clock = &clock_;
     c.options.addresses.push_back(InterfaceAddress{addr, 24});
     c.tcp.max_connections = kMaxConns;
@@ -223,6 +228,7 @@ class ShardedPair : public ::testing::TestWithParam<DeliveryPolicy> {
   }
 
   VirtualClock clock_;
+  static inline rte_mempool* pool_ = nullptr;
 };
 
 TEST_P(ShardedPair, TenThousandConnectionsEachWayByteExactOnTheirOwners) {
@@ -332,6 +338,7 @@ TEST_P(ShardedPair, TenThousandConnectionsEachWayByteExactOnTheirOwners) {
     }
     s->stack->close_all(s->listeners);
   }
+  (*cable)->discard_in_flight();
   stack_a.reset();
   stack_b.reset();
 }

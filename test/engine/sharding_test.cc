@@ -51,7 +51,9 @@ rte_mempool* pool() {
       ADD_FAILURE() << "EAL did not come up";
       return nullptr;
     }
-    auto r = create_mbuf_pool("sharding_pool", MbufPoolOptions{});
+    MbufPoolOptions po;
+    po.n_mbufs = 65535;
+    auto r = create_mbuf_pool("sharding_pool", po);
     return r ? *r : nullptr;
   }();
   return p;
@@ -197,7 +199,7 @@ std::unique_ptr<Stack> make_stack(const std::string& dev, const IpAddr& addr, st
   c.device = dev;
   c.engines = engines;
   c.mac = rte_ether_addr{{0x02, 0x73, 0x68, 0x65, 0x00, mac}};
-  c.n_mbufs = 16383;
+  c.pool = pool();  // shared: each stack ends up holding the other's frames
   c.options.addresses.push_back(InterfaceAddress{addr, 24});
   c.tcp.max_connections = 4096;
   auto s = Stack::create(c);
@@ -331,6 +333,7 @@ TEST(ShardedStack, TwoEnginesPerSideOnWorkerLcoresThousandConnectionsEachWay) {
   std::this_thread::sleep_for(200ms);  // the last closes
   a->stop();
   b->stop();
+  c->discard_in_flight();
   for (workload::EchoPair* p : {&a_to_b, &b_to_a}) {
     EXPECT_EQ(p->sum(&Tally::connections), 1000u);
     EXPECT_EQ(p->sum(&Tally::transactions), 1000u);
