@@ -146,11 +146,16 @@ d=json.loads(sys.stdin.readlines()[-1]); print(json.dumps({"name": "RX instructi
   fi
 fi
 
-if [ "$wrk_rows" -eq 1 ] && [ -x bench/wrk.sh ]; then
-  for r in $(bench/wrk.sh "$bindir" "$seconds" "$PAIR_DIR" 2>"$PAIR_DIR/wrk.err"); do
-    add_extra "$r"
-  done || true
-  grep -q . "$PAIR_DIR/wrk.err" && sed 's/^/bench: wrk: /' "$PAIR_DIR/wrk.err" >&2 || true
+if [ "$wrk_rows" -eq 1 ]; then
+  if bench/wrk.sh "$bindir" "$seconds" "$PAIR_DIR" >"$PAIR_DIR/wrk.rows" 2>"$PAIR_DIR/wrk.err"; then
+    while read -r r; do
+      echo "bench: $r"
+      add_extra "$r"
+    done <"$PAIR_DIR/wrk.rows"
+  else
+    echo "bench: the wrk rows failed:" >&2
+  fi
+  sed 's/^/bench: wrk: /' "$PAIR_DIR/wrk.err" >&2 || true
 fi
 
 "$PY" bench/report.py "$runs" bench/results/latest.json bench/results/latest.png \
