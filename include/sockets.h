@@ -11,8 +11,12 @@
  * e.g. C++'s std::bind, would be renamed too). Define SHARDTCP_NO_COMPAT before
  * including it to get only the prefixed names.
  *
- * Types and constants (sockaddr_in, sockaddr_in6, fd_set, timeval, AF_*, SOCK_*,
- * SO_*, MSG_*, FIONBIO, FIONREAD, htons ...) are the system's own.
+ * Types and constants (sockaddr_in, sockaddr_in6, timeval, AF_*, SOCK_*, SO_*, MSG_*,
+ * FIONBIO, FIONREAD, htons ...) are the system's own, except fd_set: a handle encodes
+ * its engine, slot and generation and is usually far above glibc's FD_SETSIZE, so
+ * select() takes a set of handles of its own (a count and an array, as Winsock's
+ * fd_set is). With the compat names, fd_set, FD_SETSIZE, FD_ZERO, FD_SET, FD_CLR and
+ * FD_ISSET mean that set; select()'s first argument is accepted and ignored.
  *
  * Errors: -1 and errno (standard <errno.h> values); before shardtcp_init() every call
  * fails with ENETDOWN.
@@ -32,6 +36,36 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---- the set of handles select() takes (see above) */
+#define SHARDTCP_FD_SETSIZE 1024
+typedef struct shardtcp_fd_set {
+  unsigned int count;                 /* handles in use at the front of `handles` */
+  int handles[SHARDTCP_FD_SETSIZE];
+} shardtcp_fd_set;
+
+static inline void shardtcp_fd_zero(shardtcp_fd_set* set) {
+  set->count = 0;
+}
+static inline int shardtcp_fd_isset(int s, const shardtcp_fd_set* set) {
+  unsigned int i;
+  for (i = 0; i < set->count; ++i)
+    if (set->handles[i] == s) return 1;
+  return 0;
+}
+/* Adds `s` once; a full set ignores it (as Winsock's FD_SET does). */
+static inline void shardtcp_fd_add(int s, shardtcp_fd_set* set) {
+  if (!shardtcp_fd_isset(s, set) && set->count < SHARDTCP_FD_SETSIZE) set->handles[set->count++] = s;
+}
+static inline void shardtcp_fd_clr(int s, shardtcp_fd_set* set) {
+  unsigned int i;
+  for (i = 0; i < set->count; ++i) {
+    if (set->handles[i] == s) {
+      set->handles[i] = set->handles[--set->count];
+      return;
+    }
+  }
+}
 
 /* Stack-specific socket option (level SOL_SOCKET, value a struct timeval): how long a
  * TCP connect() waits for an answer to its SYN before failing with ETIMEDOUT. Set it
@@ -59,7 +93,12 @@ int shardtcp_sendto(int s, const void* buf, int len, int flags, const void* to, 
 int shardtcp_recvfrom(int s, void* buf, int len, int flags, void* from, socklen_t* fromlen);
 int shardtcp_closesocket(int s);
 int shardtcp_shutdown(int s, int how);
-int shardtcp_select(int nfds, fd_set* rd, fd_set* wr, fd_set* ex, struct timeval* timeout);
+/* Waits until a handle of `rd` is readable, of `wr` writable or of `ex` has an error,
+ * or `timeout` passes (NULL: no limit); rewrites each set to the ready handles and
+ * returns their total. `nfds` is ignored (handles are not small integers). A handle
+ * in a set that is not a socket: -1/ENOTSOCK. */
+int shardtcp_select(int nfds, shardtcp_fd_set* rd, shardtcp_fd_set* wr, shardtcp_fd_set* ex,
+                    struct timeval* timeout);
 int shardtcp_setsockopt(int s, int level, int name, const void* val, socklen_t len);
 int shardtcp_getsockopt(int s, int level, int name, void* val, socklen_t* len);
 int shardtcp_getsockname(int s, void* addr, socklen_t* len);
@@ -116,6 +155,17 @@ const char* shardtcp_strerror(int err);
 #define getsockname shardtcp_getsockname
 #define getpeername shardtcp_getpeername
 #define ioctlsocket shardtcp_ioctlsocket
+#undef FD_SETSIZE
+#undef FD_ZERO
+#undef FD_SET
+#undef FD_CLR
+#undef FD_ISSET
+#define fd_set shardtcp_fd_set
+#define FD_SETSIZE SHARDTCP_FD_SETSIZE
+#define FD_ZERO(set) shardtcp_fd_zero(set)
+#define FD_SET(s, set) shardtcp_fd_add((s), (set))
+#define FD_CLR(s, set) shardtcp_fd_clr((s), (set))
+#define FD_ISSET(s, set) shardtcp_fd_isset((s), (set))
 #endif
 
 #endif /* SHARDTCP_SOCKETS_H */

@@ -2,37 +2,73 @@
 
 namespace shardtcp::sockets {
 
-HandleTable::HandleTable() {
-  // Handle 0 is never issued (0 is falsy and stdin's number in the manual's world).
-  for (int i = 1; i < kMaxSockets; ++i) free_.bounded_push(static_cast<std::uint16_t>(i));
+namespace {
+
+constexpr std::uint32_t kMaxGeneration = (1u << HandleTable::kGenerationBits) - 1;
+
+}  // namespace
+
+HandleTable::HandleTable() = default;
+
+HandleTable::~HandleTable() {
+  for (auto& c : chunks_) delete[] c.load();
 }
 
-int HandleTable::allocate() {
-  std::uint16_t h = 0;
-  if (!free_.pop(h)) return -1;
-  SocketEntry& e = entries_[h];
+SocketEntry* HandleTable::fresh_slot(std::uint32_t* slot) {
+  const std::uint32_t s = fresh_.fetch_add(1, std::memory_order_acq_rel);
+  if (s >= kMaxSlots) {
+    fresh_.fetch_sub(1, std::memory_order_acq_rel);
+    return nullptr;
+  }
+  std::atomic<SocketEntry*>& chunk = chunks_[s >> kChunkBits];
+  if (chunk.load(std::memory_order_acquire) == nullptr) {
+    // Several threads may race to create the same chunk: one CAS wins, the others
+    // free theirs. Not the packet path: socket() and accept() only.
+    auto* fresh = new SocketEntry[kChunkSize];
+    SocketEntry* expected = nullptr;
+    if (!chunk.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) delete[] fresh;
+  }
+  *slot = s;
+  return entry_of(s);
+}
+
+int HandleTable::allocate(std::uint16_t engine) {
+  if (engine >= kMaxEngines) return -1;
+  std::uint32_t slot = 0;
+  SocketEntry* e = nullptr;
+  if (free_.pop(slot)) {
+    e = entry_of(slot);
+  } else {
+    e = fresh_slot(&slot);
+    if (e == nullptr) return -1;
+  }
   // Reset the engine-owned part; the atomics keep counting (waiters compare values).
-  e.tcp = {};
-  e.udp = {};
-  e.listening = e.connecting = e.connected = e.connect_failed = false;
-  e.acceptable = e.peer_fin = e.closed = e.rd_shut = e.wr_shut = e.has_error = false;
-  e.keepalive = e.reuseaddr = e.nodelay = e.rcvbuf = e.sndbuf = 0;
-  e.linger_on = e.linger_sec = 0;
-  e.connect_timeout_ns = 0;
-  e.last_error = 0;
-  e.event_fn = nullptr;
-  e.event_user = nullptr;
-  e.ready.store(0, std::memory_order_relaxed);
-  e.nonblock.store(false, std::memory_order_relaxed);
-  e.rcvtimeo_ns.store(0, std::memory_order_relaxed);
-  e.sndtimeo_ns.store(0, std::memory_order_relaxed);
-  return h;
+  e->tcp = {};
+  e->udp = {};
+  e->listening = e->connecting = e->connected = e->connect_failed = false;
+  e->acceptable = e->peer_fin = e->closed = e->rd_shut = e->wr_shut = e->has_error = false;
+  e->keepalive = e->reuseaddr = e->nodelay = e->rcvbuf = e->sndbuf = 0;
+  e->linger_on = e->linger_sec = 0;
+  e->connect_timeout_ns = 0;
+  e->last_error = 0;
+  e->event_fn = nullptr;
+  e->event_user = nullptr;
+  e->ready.store(0, std::memory_order_relaxed);
+  e->nonblock.store(false, std::memory_order_relaxed);
+  e->rcvtimeo_ns.store(0, std::memory_order_relaxed);
+  e->sndtimeo_ns.store(0, std::memory_order_relaxed);
+  e->engine = engine;
+  // The next generation (1..kMaxGeneration, never 0, so a handle is never 0), kept
+  // not-live until make_live().
+  const std::uint32_t gen =
+      (e->state.load(std::memory_order_relaxed) >> kStateGenShift) % kMaxGeneration + 1;
+  e->state.store(state_word(gen, engine, false), std::memory_order_release);
+  return encode(gen, engine, slot);
 }
 
 void HandleTable::make_live(int handle) {
   SocketEntry& e = at(handle);
-  const std::uint32_t gen = (e.state.load(std::memory_order_relaxed) >> 1) + 1;
-  e.state.store((gen << 1) | 1u, std::memory_order_release);
+  e.state.store(e.state.load(std::memory_order_relaxed) | 1u, std::memory_order_release);
   live_.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -43,16 +79,21 @@ void HandleTable::release(int handle) {
     e.state.store(st & ~1u, std::memory_order_release);
     live_.fetch_sub(1, std::memory_order_relaxed);
   }
-  free_.bounded_push(static_cast<std::uint16_t>(handle));
+  free_.push(slot_of(handle));
 }
 
 SocketEntry* HandleTable::lookup(int handle, std::uint32_t* generation) {
-  if (handle <= 0 || handle >= kMaxSockets) return nullptr;
-  SocketEntry& e = entries_[static_cast<std::size_t>(handle)];
-  const std::uint32_t st = e.state.load(std::memory_order_acquire);
-  if ((st & 1u) == 0) return nullptr;
-  if (generation != nullptr) *generation = st >> 1;
-  return &e;
+  if (handle <= 0) return nullptr;
+  const auto h = static_cast<std::uint32_t>(handle);
+  const std::uint32_t gen = h >> (kSlotBits + kEngineBits);
+  const auto engine = static_cast<std::uint16_t>((h >> kSlotBits) & (kMaxEngines - 1));
+  SocketEntry* e = entry_of(slot_of(handle));
+  if (e == nullptr || gen == 0) return nullptr;
+  // One load checks liveness, generation and engine together.
+  const std::uint32_t want = state_word(gen, engine, true);
+  if (e->state.load(std::memory_order_acquire) != want) return nullptr;
+  if (generation != nullptr) *generation = want;
+  return e;
 }
 
 }  // namespace shardtcp::sockets

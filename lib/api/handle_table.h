@@ -1,12 +1,22 @@
 // The table of sockets behind <sockets.h> handles.
 //
-// A handle is a small positive int (1 .. kMaxSockets-1) so that it fits an fd_set for
-// select(). Each entry carries a generation and a live bit in one atomic word: a
-// handle that was never issued, was closed, or is negative or too large is rejected
-// (ENOTSOCK) in O(1) with one load, no lock. Freed entries go to the back of a FIFO
-// free list, so a closed handle is reused as late as possible. Requests carry the
-// generation they validated, and the owning engine re-checks it before acting, so a
-// request racing a close never touches the socket that next takes the entry.
+// A handle is a positive int that encodes the socket's slot, the engine that owned it
+// when it was created, and a generation:
+//
+//   bit 31: 0 | bits 30..24: generation (1..127) | bits 23..20: engine | bits 19..0: slot
+//
+// so a handle that was never issued, was closed (its slot's generation moved on), is
+// negative, names another engine or a slot beyond the table is rejected (ENOTSOCK) in
+// O(1) with one load, no lock. Handles do not fit a glibc fd_set: <sockets.h> gives
+// select() its own set of handles, as Winsock does.
+//
+// Slots live in chunks of 4096 entries, created on demand (lock-free: a fetch_add for
+// the next fresh slot, a CAS to publish the chunk) and kept until the table goes, so an
+// entry's address never changes and up to 2^20 sockets can be open. Freed slots go to
+// the back of a FIFO free list, so a slot (and its handle's generation) is reused as
+// late as possible. Requests carry the generation they validated, and the owning
+// engine re-checks it before acting, so a request racing a close never touches the
+// socket that next takes the slot.
 //
 // Fields below "engine-owned" are read and written only on the owning engine's thread
 // (inside requests and native-layer callbacks). The atomics are what other threads
@@ -16,6 +26,7 @@
 
 #include <boost/lockfree/queue.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -31,7 +42,7 @@ inline constexpr std::uint32_t kWritable = 2;  // connected with send space, or 
 inline constexpr std::uint32_t kErrorBit = 4;  // a pending error (exception set)
 
 struct SocketEntry {
-  std::atomic<std::uint32_t> state{0};   // generation << 1 | live
+  std::atomic<std::uint32_t> state{0};   // generation, engine, live (HandleTable::state_word)
   std::atomic<std::uint32_t> events{0};  // bumped on every event; blocking calls wait on it
   std::atomic<std::uint32_t> ready{0};
   std::atomic<std::uint32_t> waiters{0};  // threads asleep on `events`
@@ -63,33 +74,78 @@ struct SocketEntry {
   // The application's event callback (shardtcp_set_event_callback).
   void (*event_fn)(int s, int event, int value, void* user) = nullptr;
   void* event_user = nullptr;
-
-  std::uint32_t generation() const { return state.load(std::memory_order_acquire) >> 1; }
 };
 
 class HandleTable {
  public:
-  static constexpr int kMaxSockets = 1024;  // FD_SETSIZE: handles must fit an fd_set
+  static constexpr int kSlotBits = 20;
+  static constexpr int kEngineBits = 4;
+  static constexpr int kGenerationBits = 7;
+  static constexpr std::uint32_t kMaxSlots = 1u << kSlotBits;
+  static constexpr std::uint16_t kMaxEngines = 1u << kEngineBits;
+  static constexpr std::uint32_t kChunkBits = 12;
+  static constexpr std::uint32_t kChunkSize = 1u << kChunkBits;
 
   HandleTable();
-  // A fresh entry (not yet live); -1 when all are in use.
-  int allocate();
+  ~HandleTable();
+  HandleTable(const HandleTable&) = delete;
+  HandleTable& operator=(const HandleTable&) = delete;
+
+  // A fresh entry owned by `engine` (< kMaxEngines), not yet live, and the handle it
+  // will answer to; -1 when all kMaxSlots are in use.
+  int allocate(std::uint16_t engine);
   // Publishes an allocated entry: it answers to its handle from now on.
   void make_live(int handle);
-  // Retires a live entry (the next generation) and returns it to the free list.
+  // Retires the entry (a live one stops answering) and returns its slot to the free list.
   void release(int handle);
-  // The live entry of `handle` and its generation, or null (ENOTSOCK).
+  // The live entry of `handle`, or null (ENOTSOCK). *generation gets the entry's state
+  // word as validated, for still().
   SocketEntry* lookup(int handle, std::uint32_t* generation = nullptr);
-  SocketEntry& at(int handle) { return entries_[static_cast<std::size_t>(handle)]; }
+  // The entry of an allocated handle (live or not yet).
+  SocketEntry& at(int handle) { return *entry_of(slot_of(handle)); }
+  // True while the entry is still the live socket that lookup() validated.
   bool still(int handle, std::uint32_t generation) {
-    return entries_[static_cast<std::size_t>(handle)].state.load(std::memory_order_acquire) ==
-           ((generation << 1) | 1u);
+    SocketEntry* e = entry_of(slot_of(handle));
+    return e != nullptr && e->state.load(std::memory_order_acquire) == generation;
   }
   int live_count() const { return live_.load(std::memory_order_relaxed); }
+  // Calls f(handle) for every live handle (snapshot; entries may close meanwhile).
+  template <class F>
+  void for_each_live(F&& f) {
+    const std::uint32_t n = std::min(fresh_.load(std::memory_order_acquire), kMaxSlots);
+    for (std::uint32_t slot = 0; slot < n; ++slot) {
+      SocketEntry* e = entry_of(slot);
+      if (e == nullptr) continue;
+      const std::uint32_t st = e->state.load(std::memory_order_acquire);
+      if ((st & 1u) != 0)
+        f(encode(st >> kStateGenShift, static_cast<std::uint16_t>((st >> 1) & (kMaxEngines - 1)),
+                 slot));
+    }
+  }
+
+  static int encode(std::uint32_t generation, std::uint16_t engine, std::uint32_t slot) {
+    return static_cast<int>((generation << (kSlotBits + kEngineBits)) |
+                            (std::uint32_t{engine} << kSlotBits) | slot);
+  }
+  // The entry's state word: generation, the engine the handle names, live.
+  static constexpr int kStateGenShift = 1 + kEngineBits;
+  static std::uint32_t state_word(std::uint32_t generation, std::uint16_t engine, bool live) {
+    return (generation << kStateGenShift) | (std::uint32_t{engine} << 1) | (live ? 1u : 0u);
+  }
+  static std::uint32_t slot_of(int handle) {
+    return static_cast<std::uint32_t>(handle) & (kMaxSlots - 1);
+  }
 
  private:
-  std::array<SocketEntry, kMaxSockets> entries_;
-  boost::lockfree::queue<std::uint16_t, boost::lockfree::capacity<kMaxSockets>> free_;
+  SocketEntry* entry_of(std::uint32_t slot) const {
+    SocketEntry* chunk = chunks_[slot >> kChunkBits].load(std::memory_order_acquire);
+    return chunk == nullptr ? nullptr : chunk + (slot & (kChunkSize - 1));
+  }
+  SocketEntry* fresh_slot(std::uint32_t* slot);
+
+  std::array<std::atomic<SocketEntry*>, kMaxSlots / kChunkSize> chunks_{};
+  std::atomic<std::uint32_t> fresh_{0};  // slots below it have been handed out once
+  boost::lockfree::queue<std::uint32_t> free_{kChunkSize};
   std::atomic<int> live_{0};
 };
 

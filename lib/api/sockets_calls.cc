@@ -246,10 +246,10 @@ int shardtcp_socket(int family, int type, int protocol) {
   if (type != SOCK_STREAM && type != SOCK_DGRAM) return fail(-ESOCKTNOSUPPORT);
   if (protocol != 0 && protocol != (type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP))
     return fail(-EPROTONOSUPPORT);
-  const int h = rt.table.allocate();
+  const auto engine = static_cast<std::uint16_t>(rt.next_engine.fetch_add(1) % stk->engine_count());
+  const int h = rt.table.allocate(engine);
   if (h < 0) return fail(-EMFILE);
   SocketEntry& e = rt.table.at(h);
-  e.engine = static_cast<std::uint16_t>(rt.next_engine.fetch_add(1) % stk->engine_count());
   e.type = type;
   e.family = family;
   e.nonblock.store(nonblock);
@@ -340,13 +340,12 @@ int shardtcp_accept(int s, void* addr, socklen_t* addrlen) {
       refresh(*e);
       return aerr != 0 ? aerr : -EAGAIN;
     }
-    const int nh = rt.table.allocate();
+    const int nh = rt.table.allocate(e->engine);
     if (nh < 0) {
       tcp.abort(c);
       return -EMFILE;
     }
     SocketEntry& n = rt.table.at(nh);
-    n.engine = e->engine;
     n.type = SOCK_STREAM;
     n.family = AF_INET;
     n.tcp = c;
@@ -760,37 +759,37 @@ int shardtcp_set_event_callback(int s, shardtcp_event_fn fn, void* user) {
   return r < 0 ? fail(r) : 0;
 }
 
-int shardtcp_select(int nfds, fd_set* rd, fd_set* wr, fd_set* ex, struct timeval* timeout) {
+int shardtcp_select(int nfds, shardtcp_fd_set* rd, shardtcp_fd_set* wr, shardtcp_fd_set* ex,
+                    struct timeval* timeout) {
   Runtime& rt = runtime();
   if (rt.stack.load(std::memory_order_acquire) == nullptr) return fail(-ENETDOWN);
-  if (nfds < 0 || nfds > FD_SETSIZE) return fail(-EINVAL);
+  if (nfds < 0) return fail(-EINVAL);
   std::int64_t wait_ns = -1;
   if (timeout != nullptr) {
     if (timeout->tv_sec < 0 || timeout->tv_usec < 0) return fail(-EINVAL);
     wait_ns = timeval_ns(*timeout);
   }
+  shardtcp_fd_set* sets[3] = {rd, wr, ex};
+  constexpr std::uint32_t kWant[3] = {kReadable, kWritable, kErrorBit};
   // Every handle in the sets must be a live socket.
-  for (int h = 0; h < nfds; ++h) {
-    const bool asked =
-        (rd && FD_ISSET(h, rd)) || (wr && FD_ISSET(h, wr)) || (ex && FD_ISSET(h, ex));
-    if (asked && rt.table.lookup(h) == nullptr) return fail(-ENOTSOCK);
+  for (shardtcp_fd_set* set : sets) {
+    if (set == nullptr) continue;
+    if (set->count > SHARDTCP_FD_SETSIZE) return fail(-EINVAL);
+    for (unsigned i = 0; i < set->count; ++i)
+      if (rt.table.lookup(set->handles[i]) == nullptr) return fail(-ENOTSOCK);
   }
   const std::int64_t deadline = wait_ns > 0 ? now_ns() + wait_ns : 0;
-  fd_set ord, owr, oex;
   for (;;) {
     const std::uint32_t epoch = rt.epoch.load();
-    FD_ZERO(&ord);
-    FD_ZERO(&owr);
-    FD_ZERO(&oex);
-    int count = 0;
-    for (int h = 0; h < nfds; ++h) {
-      SocketEntry* e = rt.table.lookup(h);
-      if (e == nullptr) continue;
-      const std::uint32_t bits = e->ready.load(std::memory_order_acquire);
-      if (rd && FD_ISSET(h, rd) && (bits & kReadable)) FD_SET(h, &ord), ++count;
-      if (wr && FD_ISSET(h, wr) && (bits & kWritable)) FD_SET(h, &owr), ++count;
-      if (ex && FD_ISSET(h, ex) && (bits & kErrorBit)) FD_SET(h, &oex), ++count;
+    unsigned ready[3] = {0, 0, 0};
+    for (int k = 0; k < 3; ++k) {
+      if (sets[k] == nullptr) continue;
+      for (unsigned i = 0; i < sets[k]->count; ++i) {
+        SocketEntry* e = rt.table.lookup(sets[k]->handles[i]);
+        if (e != nullptr && (e->ready.load(std::memory_order_acquire) & kWant[k]) != 0) ++ready[k];
+      }
     }
+    const unsigned count = ready[0] + ready[1] + ready[2];
     std::int64_t left = -1;
     if (wait_ns == 0) {
       left = 0;
@@ -799,10 +798,23 @@ int shardtcp_select(int nfds, fd_set* rd, fd_set* wr, fd_set* ex, struct timeval
       if (left < 0) left = 0;
     }
     if (count > 0 || left == 0 || on_engine_thread()) {
-      if (rd) *rd = ord;
-      if (wr) *wr = owr;
-      if (ex) *ex = oex;
-      return count;
+      // Keep the ready handles of each set, in order (a socket that became ready since
+      // the count is kept too; one that stopped being ready is dropped).
+      unsigned total = 0;
+      for (int k = 0; k < 3; ++k) {
+        if (sets[k] == nullptr) continue;
+        unsigned kept = 0;
+        for (unsigned i = 0; i < sets[k]->count; ++i) {
+          const int h = sets[k]->handles[i];
+          SocketEntry* e = rt.table.lookup(h);
+          if (e != nullptr && (e->ready.load(std::memory_order_acquire) & kWant[k]) != 0)
+            sets[k]->handles[kept++] = h;
+        }
+        sets[k]->count = kept;
+        total += kept;
+      }
+      if (total > 0 || left == 0 || on_engine_thread()) return static_cast<int>(total);
+      continue;
     }
     rt.epoch_waiters.fetch_add(1);
     futex_wait(&rt.epoch, epoch, left);

@@ -118,11 +118,11 @@ int shardtcp_dump(void* out) {
   Runtime& rt = runtime();
   std::fprintf(f, "shardtcp: %u engine(s), %d open socket(s)\n", s->engine_count(),
                rt.table.live_count());
-  std::fprintf(f,
-               "sockets:\n  handle engine type   state        local                  remote        "
-               "         rx-bytes\n");
-  for (int h = 1; h < HandleTable::kMaxSockets; ++h) {
-    if (rt.table.lookup(h) == nullptr) continue;
+  std::fprintf(
+      f,
+      "sockets:\n      handle engine type   state        local                  remote        "
+      "         rx-bytes\n");
+  rt.table.for_each_live([&](int h) {
     SocketEntry& e = rt.table.at(h);
     on_engine(e.engine, [&]() -> long {
       if (rt.table.lookup(h) == nullptr) return 0;
@@ -142,12 +142,12 @@ int shardtcp_dump(void* out) {
         rx = udp.readable_bytes(e.udp);
         state = e.connected ? "CONNECTED" : "-";
       }
-      std::fprintf(f, "  %6d %6u %-6s %-12s %-22s %-22s %ld\n", h, e.engine,
+      std::fprintf(f, "  %10d %6u %-6s %-12s %-22s %-22s %ld\n", h, e.engine,
                    e.type == SOCK_STREAM ? "tcp" : "udp", state, endpoint_text(local).c_str(),
                    endpoint_text(remote).c_str(), rx < 0 ? 0 : rx);
       return 0;
     });
-  }
+  });
   rte_mempool* pool = s->pool();
   std::fprintf(f, "buffers:\n  pool %s: %u of %u mbufs free\n", pool->name,
                rte_mempool_avail_count(pool), pool->size);

@@ -191,8 +191,7 @@ void detach() {
   if (stack == nullptr) return;
   // Close every live socket on the engine (abort: nothing lingers past the stack).
   auto close_all = [&]() -> long {
-    for (int h = 1; h < HandleTable::kMaxSockets; ++h) {
-      if (rt.table.lookup(h) == nullptr) continue;
+    rt.table.for_each_live([&](int h) {
       SocketEntry& e = rt.table.at(h);
       if (e.type == SOCK_STREAM && e.tcp.valid()) {
         stack->tcp(e.engine).set_callback(e.tcp, {});
@@ -204,7 +203,7 @@ void detach() {
       e.udp = {};
       rt.table.release(h);
       notify(e);
-    }
+    });
     return 0;
   };
   if (rt.driver.joinable()) {
