@@ -59,6 +59,7 @@ IpStack::IpStack(const IpStackConfig& cfg)
   for (const auto& a : cfg_.addresses) add_address(a.addr, a.prefix_len);
   for (const auto& r : cfg_.routes) routes_.add_route(r);
   if (!cfg_.gateway.is_none()) routes_.set_default_gateway(cfg_.gateway);
+  if (cfg_.gateway6.is_v6()) routes_.set_default_gateway(cfg_.gateway6);
   if (cfg_.reassembly) reassembly_ = std::make_unique<Ipv4Reassembly>(cfg_.reassembly_cfg);
   setup_ipv6();
 }

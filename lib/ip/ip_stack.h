@@ -38,6 +38,7 @@ struct IpStackConfig {
   PortInfo port;  // our MAC, MTU and offload flags
   std::vector<InterfaceAddress> addresses;
   IpAddr gateway;             // none: no default route
+  IpAddr gateway6;            // IPv6 default router (none: learned from advertisements)
   std::vector<Route> routes;  // static routes
   std::uint16_t mtu = 0;      // 0: port.mtu
   std::uint8_t ttl = 64;

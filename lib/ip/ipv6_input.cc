@@ -488,7 +488,7 @@ void IpStack::ra_input(const std::uint8_t* msg, std::size_t len, const RxIp6& rx
       routes_.add_route(r);  // false when it is already there
     }
   }
-  const bool configured = cfg_.gateway.is_v6();
+  const bool configured = cfg_.gateway.is_v6() || cfg_.gateway6.is_v6();
   if (configured) return;  // a configured default router wins over advertisements
   if (ra->router_lifetime > 0) {
     if (router6_ != rx.src || !router6_from_ra_) {

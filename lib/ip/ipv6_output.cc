@@ -51,6 +51,7 @@ void IpStack::setup_ipv6() {
   link_local_ = ipv6_link_local_from_mac(cfg_.port.mac);
   if (!routes_.is_local(link_local_)) add_address(link_local_, 64);
   if (cfg_.gateway.is_v6()) router6_ = cfg_.gateway;
+  if (cfg_.gateway6.is_v6()) router6_ = cfg_.gateway6;
 }
 
 bool IpStack::dad_pending(const IpAddr& a) const {
@@ -87,7 +88,7 @@ void IpStack::ipv6_timers(PacketContext& ctx) {
       ipv6_c_.inc(Ipv6Counter::kDadSucceeded);
     }
   }
-  if (!ra_seen_ && cfg_.accept_router_advert && !cfg_.gateway.is_v6() &&
+  if (!ra_seen_ && cfg_.accept_router_advert && !(cfg_.gateway.is_v6() || cfg_.gateway6.is_v6()) &&
       rs_sent_ < cfg_.router_solicitations && ctx.now >= next_rs_ && !link_local_.is_none() &&
       routes_.is_local(link_local_)) {
     std::uint8_t rs[16];
