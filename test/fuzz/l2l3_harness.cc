@@ -96,6 +96,10 @@ bool l2l3_init() {
   c.port.mtu = 1500;
   c.addresses.push_back({IpAddr::v4(0xC6120002), 24});  // 198.18.0.2/24
   c.gateway = IpAddr::v4(0xC61200FE);
+  // IPv6 too (the v6 seeds are Linux frames to 2001:db8:6::2): NDP, extension
+  // headers, reassembly and ICMPv6 are reached as well.
+  c.addresses.push_back({*IpAddr::parse("2001:db8:6::2"), 64});
+  c.gateway6 = *IpAddr::parse("fe80::ff:fe00:601");
   c.arp.retry_interval = 100ms;
   c.reassembly_cfg.max_flows = 64;
   c.icmp_errors_per_second = 1e9;  // do not let the rate limit hide the error path

@@ -10,6 +10,7 @@
 
 #include "../fuzz/l2l3_harness.h"
 #include "../wire/captured_frames.h"
+#include "../wire/ipv6_captured_frames.h"
 #include "ip/ip_stack.h"
 
 namespace shardtcp {
@@ -22,10 +23,38 @@ Bytes frame(const std::uint8_t (&a)[N]) {
   return {a, a + N};
 }
 
+// An IPv6 frame captured from Linux, re-addressed to the harness's MAC when unicast.
+template <std::size_t N>
+Bytes frame6(const std::uint8_t (&a)[N]) {
+  Bytes f(a, a + N);
+  if ((f[0] & 1) == 0) {
+    const std::uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x02};
+    std::copy(mac, mac + 6, f.begin());
+  }
+  return f;
+}
+
 std::vector<Bytes> seeds() {
-  return {frame(captured::kArpRequest), frame(captured::kArpReply), frame(captured::kEchoRequest),
-          frame(captured::kEchoReply),  frame(captured::kFrag0),    frame(captured::kFrag1),
-          frame(captured::kFragLast)};
+  return {frame(captured::kArpRequest),
+          frame(captured::kArpReply),
+          frame(captured::kEchoRequest),
+          frame(captured::kEchoReply),
+          frame(captured::kFrag0),
+          frame(captured::kFrag1),
+          frame(captured::kFragLast),
+          frame6(captured6::kNeighborSolicit),
+          frame6(captured6::kEchoRequest),
+          frame6(captured6::kEchoFragment0),
+          frame6(captured6::kEchoFragment1),
+          frame6(captured6::kEchoFragment2),
+          frame6(captured6::kEchoDestOptions),
+          frame6(captured6::kEchoRouting),
+          frame6(captured6::kUnknownNextHeader),
+          frame6(captured6::kPacketTooBig),
+          frame6(captured6::kTimeExceeded),
+          frame6(captured6::kPortUnreachable),
+          frame6(captured6::kRouterAdvert),
+          frame6(captured6::kMldReportHopByHop)};
 }
 
 // The seeds are addressed to 198.18.0.2 from 198.18.0.1: the harness's stack owns
@@ -56,6 +85,14 @@ TEST_F(L2L3FuzzSeeds, CapturedFramesInEveryMode) {
   // ARP requests were answered and the echo request and fragments produced replies.
   EXPECT_GT(fuzz::l2l3_stack().eth_counters().get(EthCounter::kTxFrames), replies_before);
   EXPECT_GT(fuzz::l2l3_stack().ipv4_counters().get(Ipv4Counter::kRxReassembled), 0u);
+  // The IPv6 seeds got past validation: echo answered, fragments reassembled, the
+  // unknown next header and the extension headers walked.
+  const IpStack& st = fuzz::l2l3_stack();
+  EXPECT_GT(st.icmp6_counters().get(IcmpCounter::kTxEchoReplies), 0u);
+  EXPECT_GT(st.ipv6_counters().get(Ipv6Counter::kRxReassembled), 0u);
+  EXPECT_GT(st.ipv6_counters().get(Ipv6Counter::kRxUnknownProtocol), 0u);
+  EXPECT_GT(st.ipv6_counters().get(Ipv6Counter::kNaSent), 0u);
+  EXPECT_GT(st.ipv6_counters().get(Ipv6Counter::kPmtuUpdated), 0u);
   fuzz::l2l3_drain();
   EXPECT_EQ(fuzz::l2l3_pool_avail(), fuzz::l2l3_pool_size());
 }
