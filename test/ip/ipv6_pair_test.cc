@@ -234,6 +234,28 @@ TEST_F(Ipv6Pair, UdpEchoAcrossSizes) {
   b_.ip->set_transport(UdpLayer::kProtocol, nullptr);
 }
 
+// B runs no TCP: its IP layer answers A's SYNs with an ICMPv6 parameter problem
+// (unknown next header), which A's TCP takes as a soft unreachable; when the connect
+// times out the error it reports is EHOSTUNREACH, as over IPv4.
+TEST_F(Ipv6Pair, TimedOutConnectThatSawAnUnreachableFailsWithEhostunreach) {
+  PairSideOptions a, b;
+  a.tcp = default_tcp();
+  b.with_tcp = false;
+  build6(a, b);
+  run_for(2s);
+  EventLog log;
+  int err = 0;
+  TcpConnId c = a_.tcp->connect({kB6, kPort}, log.callback(), &err);
+  ASSERT_TRUE(c.valid()) << err;
+  std::uint32_t code = 0;
+  ASSERT_TRUE(run_until([&] { return log.has(c, TcpSocketEvent::kError, &code); }, 300s));
+  EXPECT_EQ(code, static_cast<std::uint32_t>(EHOSTUNREACH));
+  EXPECT_GT(b_.ip->ipv6_counters().get(Ipv6Counter::kTxParameterProblem), 0u);
+  EXPECT_GT(a_.ip->icmp6_counters().get(IcmpCounter::kRxErrorsDelivered), 0u);
+  a_.tcp->close(c);
+  run_for(10ms);
+}
+
 TEST_F(Ipv6Pair, TcpEachWayAtOnceByteExactUnderLossDupReorderCorruption) {
   ImpairmentConfig faults;
   faults.drop = 0.02;
