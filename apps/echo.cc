@@ -94,10 +94,13 @@ bool parse_u64(const std::string& s, std::uint64_t* out, bool suffixes) {
 std::optional<shardtcp::Endpoint> parse_endpoint(const std::string& text) {
   const auto colon = text.rfind(':');
   if (colon == std::string::npos) return std::nullopt;
-  auto addr = shardtcp::IpAddr::parse(text.substr(0, colon));
+  std::string host = text.substr(0, colon);
+  // IPv6 as [ADDR]:PORT.
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto addr = shardtcp::IpAddr::parse(host);
   std::uint64_t port = 0;
-  if (!addr || !addr->is_v4() || !parse_u64(text.substr(colon + 1), &port, false) || port == 0 ||
-      port > 65535)
+  if (!addr || !parse_u64(text.substr(colon + 1), &port, false) || port == 0 || port > 65535)
     return std::nullopt;
   return shardtcp::Endpoint{*addr, static_cast<std::uint16_t>(port)};
 }

@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   std::optional<shardtcp::IpAddr> target;
   if (!ho.ping.empty()) {
     target = shardtcp::IpAddr::parse(ho.ping);
-    if (!target || !target->is_v4()) {
+    if (!target) {  // IPv4 or IPv6: the ping API covers both
       std::fprintf(stderr, "shardtcp-host: bad --ping address '%s'\n", ho.ping.c_str());
       return 2;
     }
