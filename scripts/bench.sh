@@ -2,7 +2,7 @@
 # shardtcp against the Linux kernel, same machine, same run (issue 6).
 #
 #   sudo scripts/bench.sh [--seconds N] [--quick] [--reps N] [--workloads A,B] [--instr]
-#                         [--no-build] [--no-setup] [--bin DIR] [--no-wrk]
+#                         [--no-build] [--no-setup] [--bin DIR] [--no-wrk] [--out DIR]
 #
 # Builds the release flavour (-O3 -march=native, LTO), reserves hugepages, then runs
 # every workload on both pairs (bench/pairs.sh: two stacks over memif on cores 0 and 1;
@@ -13,6 +13,8 @@
 #   --quick       one repetition of each workload
 #   --instr       also: instructions per in-order 1448-byte segment received (callgrind)
 #   --no-wrk      skip the wrk rows (HTTP: the stack's httpd against nginx)
+#   --bin DIR     use the perf programs in DIR (default build-release/apps/perf)
+#   --out DIR     where the results go (default bench/results)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -25,6 +27,7 @@ build=1
 setup=1
 wrk_rows=1
 bin=""
+out_dir=bench/results
 workloads="TCP_STREAM,TCP_RR,TCP_CRR,CONNS"
 concurrency=${BENCH_CONCURRENCY:-16}
 conns=${BENCH_CONNS:-1000}
@@ -38,8 +41,9 @@ while [ $# -gt 0 ]; do
     --no-setup) setup=0 ;;
     --no-wrk) wrk_rows=0 ;;
     --bin) bin=$2; shift ;;
+    --out) out_dir=$2; shift ;;
     --workloads) workloads=$2; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "bench: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -66,7 +70,7 @@ for b in shardtcp-perf kernel-perf; do
 done
 
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
-mkdir -p bench/results
+mkdir -p "$out_dir"
 PAIR_NS="bp$$"
 PAIR_DIR=$(mktemp -d /tmp/shardtcp-bench.XXXXXX)
 # shellcheck source=../bench/pairs.sh
@@ -82,7 +86,7 @@ kernel_pair_up
 
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(uname -r)"
 echo "bench: $machine; ${seconds}s per run, $reps repetition(s); EAL memory: ${PAIR_EAL_MEM[*]}"
-runs=bench/results/runs.jsonl
+runs=$out_dir/runs.jsonl
 : >"$runs"
 
 client_opts() {
@@ -158,7 +162,7 @@ if [ "$wrk_rows" -eq 1 ]; then
   sed 's/^/bench: wrk: /' "$PAIR_DIR/wrk.err" >&2 || true
 fi
 
-"$PY" bench/report.py "$runs" bench/results/latest.json bench/results/latest.png \
+"$PY" bench/report.py "$runs" "$out_dir/latest.json" "$out_dir/latest.png" \
   --machine "$machine" --seconds "$seconds" --repetitions "$reps" --extra "$extra" |
-  tee bench/results/latest.txt
-echo "bench: wrote bench/results/latest.json, latest.png, latest.txt"
+  tee "$out_dir/latest.txt"
+echo "bench: wrote $out_dir/latest.json, latest.png, latest.txt"

@@ -16,6 +16,17 @@ case "$flavour" in
   *) echo "build: unknown flavour '$flavour' (debug|asan|release|fuzz)" >&2; exit 2 ;;
 esac
 
+if [ "$flavour" = release ]; then
+  # DPDK's pkg-config Cflags end with -march=corei7, which lands after our
+  # -march=native on every command line (the last -march wins): give Meson copies of
+  # libdpdk's .pc files without it, so release code may use AVX2/AVX-512 where present.
+  pcdir=$PWD/$dir-pkgconfig
+  src=$(pkg-config --variable=pcfiledir libdpdk)
+  mkdir -p "$pcdir"
+  for f in libdpdk.pc libdpdk-libs.pc; do sed 's/ -march=[^ ]*//' "$src/$f" >"$pcdir/$f"; done
+  export PKG_CONFIG_PATH=$pcdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+fi
+
 if [ -f "$dir/build.ninja" ]; then
   meson configure "$dir" "${opts[@]}" >/dev/null
 else

@@ -202,3 +202,12 @@ show_echo_log | grep -v '^counters\|^[a-z_0-9]*\.[A-Za-z_0-9]* ' || true
 echo "== IPv6 demo done"
 
 echo "== demo done"
+
+# ---------------------------------------------------------------- bench
+# A quick comparison with the kernel (the full run: sudo scripts/bench.sh).
+echo
+echo "== scripts/bench.sh --quick --seconds 2: shardtcp against the kernel (debug build)"
+bench_out=$(mktemp -d /tmp/shardtcp-demo-bench.XXXXXX)
+scripts/bench.sh --quick --seconds 2 --no-setup --no-build --no-wrk --bin build/apps/perf \
+  --out "$bench_out" | grep -v '^bench: rep'
+rm -rf "$bench_out"
