@@ -7,7 +7,12 @@
 #   stack pair:  shardtcp-perf server (198.18.1.1) and client (198.18.1.2), one stack
 #                each, connected by DPDK net_memif (shared-memory rings between the two
 #                processes).
-# Server on core 0, client on core 1 in both pairs.
+# Server on core 0, client on core 1 in both pairs. A sockets-API program on the stack
+# has two busy threads: the stack's driver (engine) thread, which stays on the EAL
+# lcore, and the application's thread. With PAIR_STACK_APP_CPU=other (the default) each
+# application thread runs on the other core (--app-cpu), so it never takes turns with
+# its own engine; "same" keeps both on the lcore (measured ~25x slower for TCP_RR:
+# the application's blocking calls spin in wait_done while their engine cannot run).
 #
 # Set before sourcing: PERF_BIN (folder holding shardtcp-perf and kernel-perf),
 # PAIR_NS (a short unique name), PAIR_DIR (a scratch folder). Needs root.
@@ -15,6 +20,7 @@
 PAIR_SERVER_CPU=${PAIR_SERVER_CPU:-0}
 PAIR_CLIENT_CPU=${PAIR_CLIENT_CPU:-1}
 PAIR_EAL_MEM=()
+PAIR_STACK_APP_CPU=${PAIR_STACK_APP_CPU:-other}
 
 pair_eal_memory() {
   # Hugepages when there are enough free ones (about 4x faster), else plain memory.
@@ -96,11 +102,15 @@ run_pair() {
       "$PERF_BIN/kernel-perf" --role client --workload "$workload" --server 198.18.0.1 \
       --port 5201 --seconds "$seconds" "$@" >"$cout" 2>"$cerr" || rc=$?
   else
-    local sock="$PAIR_DIR/memif.sock"
+    local sock="$PAIR_DIR/memif.sock" s_app=() c_app=()
+    if [ "$PAIR_STACK_APP_CPU" = other ]; then
+      s_app=(--app-cpu "$PAIR_CLIENT_CPU")
+      c_app=(--app-cpu "$PAIR_SERVER_CPU")
+    fi
     rm -f "$sock"
     "$PERF_BIN/shardtcp-perf" -l "$PAIR_SERVER_CPU" --no-pci "${PAIR_EAL_MEM[@]}" \
       --file-prefix "${PAIR_NS}s" --vdev="net_memif0,role=server,socket=$sock" -- \
-      --ip 198.18.1.1/24 --role server --workload "$workload" --port 5201 >"$sout" 2>"$serr" &
+      --ip 198.18.1.1/24 --role server --workload "$workload" --port 5201 "${s_app[@]}" >"$sout" 2>"$serr" &
     spid=$!
     if ! pair_wait_ready "$sout" "$spid"; then
       pair_stop_server "$spid"
@@ -110,7 +120,7 @@ run_pair() {
       "${PAIR_EAL_MEM[@]}" --file-prefix "${PAIR_NS}c" \
       --vdev="net_memif0,role=client,socket=$sock" -- --ip 198.18.1.2/24 \
       --role client --workload "$workload" --server 198.18.1.1 --port 5201 \
-      --seconds "$seconds" "$@" >"$cout" 2>"$cerr" || rc=$?
+      --seconds "$seconds" "${c_app[@]}" "$@" >"$cout" 2>"$cerr" || rc=$?
   fi
   pair_stop_server "$spid"
   grep '^{' "$sout" >"$PAIR_DIR/server.json" || true

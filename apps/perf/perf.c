@@ -15,6 +15,9 @@
  *   --conns N                    CONNS: connections opened and held (default 1000)
  *   --size N                     TCP_RR / TCP_CRR request and response bytes (default 64)
  *   --write N                    TCP_STREAM write size (default 65536)
+ *   --app-cpu N                  pin the application's thread to CPU N after start-up
+ *                                (shardtcp: the stack's driver thread stays on the EAL
+ *                                lcore, so the two do not take turns on one core)
  *   --quiet                      no progress line on stderr
  *
  * Every workload checks its data: TCP_STREAM sends a known pattern the server
@@ -26,6 +29,7 @@
  * program does not care how large a handle is.
  */
 #define _GNU_SOURCE
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -80,6 +84,7 @@ struct options {
   int size;
   int write_size;
   int quiet;
+  int app_cpu;
 };
 
 static volatile sig_atomic_t g_stop = 0;
@@ -813,6 +818,7 @@ static int parse_options(int argc, char** argv, struct options* o) {
   o->size = atoi(arg_value(argc, argv, "--size", "64"));
   o->write_size = atoi(arg_value(argc, argv, "--write", "65536"));
   o->quiet = arg_flag(argc, argv, "--quiet");
+  o->app_cpu = atoi(arg_value(argc, argv, "--app-cpu", "-1"));
   if (o->port <= 0 || o->port > 65535 || o->concurrency <= 0 || o->conns <= 0 || o->size <= 0 ||
       o->size > MAX_SIZE || o->write_size <= 0 || o->write_size > MAX_SIZE)
     return -1;
@@ -827,7 +833,8 @@ int main(int argc, char** argv) {
     fprintf(stderr,
             "usage: %s [EAL options -- stack options] --role server|client "
             "--workload TCP_STREAM|TCP_RR|TCP_CRR|CONNS [--server ADDR] [--port N] "
-            "[--seconds S] [--concurrency N] [--conns N] [--size N] [--write N] [--quiet]\n",
+            "[--seconds S] [--concurrency N] [--conns N] [--size N] [--write N] [--app-cpu N] "
+            "[--quiet]\n",
             argv[0]);
     return 2;
   }
@@ -840,6 +847,13 @@ int main(int argc, char** argv) {
   if (perf_init(argc, argv) != 0) {
     perror("perf: shardtcp_init");
     return 1;
+  }
+  if (o.app_cpu >= 0) {
+    /* This thread only: threads the stack started keep their own affinity. */
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(o.app_cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) perror("perf: --app-cpu");
   }
   rc = o.server ? run_server(&o) : run_client(&o);
   perf_fini();
