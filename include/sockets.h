@@ -40,7 +40,7 @@ extern "C" {
 /* ---- the set of handles select() takes (see above) */
 #define SHARDTCP_FD_SETSIZE 1024
 typedef struct shardtcp_fd_set {
-  unsigned int count;                 /* handles in use at the front of `handles` */
+  unsigned int count; /* handles in use at the front of `handles` */
   int handles[SHARDTCP_FD_SETSIZE];
 } shardtcp_fd_set;
 
@@ -55,7 +55,8 @@ static inline int shardtcp_fd_isset(int s, const shardtcp_fd_set* set) {
 }
 /* Adds `s` once; a full set ignores it (as Winsock's FD_SET does). */
 static inline void shardtcp_fd_add(int s, shardtcp_fd_set* set) {
-  if (!shardtcp_fd_isset(s, set) && set->count < SHARDTCP_FD_SETSIZE) set->handles[set->count++] = s;
+  if (!shardtcp_fd_isset(s, set) && set->count < SHARDTCP_FD_SETSIZE)
+    set->handles[set->count++] = s;
 }
 static inline void shardtcp_fd_clr(int s, shardtcp_fd_set* set) {
   unsigned int i;

@@ -45,8 +45,9 @@ int HandleTable::allocate(std::uint16_t engine) {
   // Reset the engine-owned part; the atomics keep counting (waiters compare values).
   e->tcp = {};
   e->udp = {};
+  e->group.reset();
   e->listening = e->connecting = e->connected = e->connect_failed = false;
-  e->acceptable = e->peer_fin = e->closed = e->rd_shut = e->wr_shut = e->has_error = false;
+  e->peer_fin = e->closed = e->rd_shut = e->wr_shut = e->has_error = false;
   e->keepalive = e->reuseaddr = e->nodelay = e->rcvbuf = e->sndbuf = 0;
   e->linger_on = e->linger_sec = 0;
   e->connect_timeout_ns = 0;

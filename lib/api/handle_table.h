@@ -41,6 +41,15 @@ inline constexpr std::uint32_t kReadable = 1;  // data, EOF, error, or (listener
 inline constexpr std::uint32_t kWritable = 2;  // connected with send space, or failed connect
 inline constexpr std::uint32_t kErrorBit = 4;  // a pending error (exception set)
 
+// A listening socket's listeners, one per engine (each engine accepts the connections
+// whose SYN it owns). `acceptable` has bit k set while engine k's accept queue is not
+// empty; only engine k's thread changes bit k.
+struct ListenGroup {
+  std::vector<TcpConnId> ids;  // index: engine
+  std::atomic<std::uint32_t> acceptable{0};
+  std::atomic<std::uint32_t> next{0};  // where accept() starts looking: fairness
+};
+
 struct SocketEntry {
   std::atomic<std::uint32_t> state{0};   // generation, engine, live (HandleTable::state_word)
   std::atomic<std::uint32_t> events{0};  // bumped on every event; blocking calls wait on it
@@ -57,10 +66,10 @@ struct SocketEntry {
   TcpConnId tcp;
   UdpSocketId udp;
   bool listening = false;
-  bool connecting = false;      // a TCP connect was started and has not been reported
-  bool connected = false;       // established (TCP) / has a peer (UDP)
-  bool connect_failed = false;  // the handshake failed; the error is pending
-  bool acceptable = false;      // listener: kAcceptable seen, not yet drained
+  std::unique_ptr<ListenGroup> group;  // a listener's per-engine listeners
+  bool connecting = false;             // a TCP connect was started and has not been reported
+  bool connected = false;              // established (TCP) / has a peer (UDP)
+  bool connect_failed = false;         // the handshake failed; the error is pending
   bool peer_fin = false;
   bool closed = false;     // the native layer reported kClosed
   int last_error = 0;      // a failed connect's error, once read (repeated by connect)

@@ -33,21 +33,33 @@ unsigned RequestRing::drain() {
   Request* r = nullptr;
   while (queue_.pop(r)) {
     r->result = r->fn(r->arg);
-    r->done.store(1, std::memory_order_release);
-    // The poster may already have returned (it saw done while spinning); waking a
-    // futex word that is gone wakes nobody, or spuriously someone who re-checks.
-    futex_wake_all(&r->done);
+    // A system call only when the poster went to sleep. It may have returned already
+    // (it saw kDone while re-checking); waking a futex word that is gone wakes nobody,
+    // or spuriously someone who re-checks.
+    if (r->done.exchange(Request::kDone, std::memory_order_acq_rel) == Request::kSleeping)
+      futex_wake_all(&r->done);
     ++n;
   }
   return n;
 }
 
-void wait_done(Request& r) {
+void wait_done(Request& r, RequestRing* help) {
+  if (help != nullptr) {
+    while (r.done.load(std::memory_order_acquire) != Request::kDone) {
+      help->drain();
+      _mm_pause();
+    }
+    return;
+  }
   for (int i = 0; i < 4000; ++i) {
-    if (r.done.load(std::memory_order_acquire) != 0) return;
+    if (r.done.load(std::memory_order_acquire) == Request::kDone) return;
     _mm_pause();
   }
-  while (r.done.load(std::memory_order_acquire) == 0) futex_wait(&r.done, 0, -1);
+  std::uint32_t expected = Request::kPending;
+  if (!r.done.compare_exchange_strong(expected, Request::kSleeping, std::memory_order_acq_rel))
+    return;  // completed meanwhile
+  while (r.done.load(std::memory_order_acquire) != Request::kDone)
+    futex_wait(&r.done, Request::kSleeping, -1);
 }
 
 }  // namespace shardtcp::sockets

@@ -17,28 +17,39 @@ bool futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected, std::i
 void futex_wake_all(std::atomic<std::uint32_t>* word);
 
 struct Request {
+  // done: kPending, then kSleeping if the poster went to sleep on it, then kDone.
+  static constexpr std::uint32_t kPending = 0, kDone = 1, kSleeping = 2;
   long (*fn)(void* arg) = nullptr;
   void* arg = nullptr;
   long result = 0;
-  std::atomic<std::uint32_t> done{0};
+  std::atomic<std::uint32_t> done{kPending};
 };
 
 class RequestRing {
  public:
-  static constexpr std::size_t kCapacity = 1024;
+  static constexpr std::size_t kDefaultCapacity = 1024;
 
+  // The ring of `engine`, holding at most `capacity` requests (nodes are allocated
+  // here, once: posting never allocates).
+  explicit RequestRing(std::uint16_t engine, std::size_t capacity = kDefaultCapacity)
+      : engine_(engine), queue_(capacity) {}
   // False when the ring is full (back-pressure: the caller retries or fails ENOBUFS).
   bool post(Request* r) { return queue_.bounded_push(r); }
   // Runs and completes every request queued now; returns how many.
   unsigned drain();
   bool empty() const { return queue_.empty(); }
+  std::uint16_t engine() const { return engine_; }
 
  private:
-  boost::lockfree::queue<Request*, boost::lockfree::capacity<kCapacity>> queue_;
+  std::uint16_t engine_;
+  boost::lockfree::queue<Request*, boost::lockfree::fixed_sized<true>> queue_;
 };
 
 // Waits until the engine completed `r`: spins briefly (the engine usually answers
-// within one loop iteration), then sleeps on r->done.
-void wait_done(Request& r);
+// within one loop iteration), then sleeps on r->done. `help`, when not null, is the
+// caller's own engine ring (the caller is another engine's thread): it keeps being
+// drained while waiting and the caller never sleeps, so two engines asking each
+// other at once cannot deadlock.
+void wait_done(Request& r, RequestRing* help = nullptr);
 
 }  // namespace shardtcp::sockets

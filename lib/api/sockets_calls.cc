@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <rte_lcore.h>
+
 #include "api/sockets_internal.h"
 #define SHARDTCP_NO_COMPAT  // this file uses the native layers' send/connect/...
 #include "sockets.h"
@@ -91,14 +93,13 @@ long write_addr(const Endpoint& ep, void* addr, socklen_t* len) {
 // Retries `op` (run on the engine) while it says EAGAIN, sleeping on the socket's
 // events in between, until `timeout_ns` (0: forever). Never blocks on the engine
 // thread or when `nonblock`.
+// `attempt` runs on the calling thread (it posts to whichever engine it needs).
 template <class F>
-long blocking(SocketEntry& e, bool nonblock, std::int64_t timeout_ns, F&& op) {
+long blocking_attempts(SocketEntry& e, bool nonblock, std::int64_t timeout_ns, F&& attempt) {
   const std::int64_t deadline = timeout_ns > 0 ? now_ns() + timeout_ns : 0;
   for (;;) {
     const std::uint32_t seq = e.events.load();
-    // Back-pressure: a full request ring makes a non-blocking call fail with ENOBUFS
-    // and a blocking one wait for room.
-    const long r = on_engine(e.engine, op, /*may_wait=*/!nonblock);
+    const long r = attempt();
     if (r != -EAGAIN || nonblock || on_engine_thread()) return r;
     std::int64_t wait = -1;
     if (deadline != 0) {
@@ -109,6 +110,15 @@ long blocking(SocketEntry& e, bool nonblock, std::int64_t timeout_ns, F&& op) {
     futex_wait(&e.events, seq, wait);
     e.waiters.fetch_sub(1);
   }
+}
+
+template <class F>
+long blocking(SocketEntry& e, bool nonblock, std::int64_t timeout_ns, F&& op) {
+  return blocking_attempts(e, nonblock, timeout_ns, [&]() -> long {
+    // Back-pressure: a full request ring makes a non-blocking call fail with ENOBUFS
+    // and a blocking one wait for room.
+    return on_engine(e.engine, op, /*may_wait=*/!nonblock);
+  });
 }
 
 bool still(int h, std::uint32_t gen) {
@@ -125,9 +135,50 @@ int take_connect_error(SocketEntry& e) {
   return e.last_error != 0 ? e.last_error : ECONNABORTED;
 }
 
+// The calling thread: moves an unconnected TCP socket to engine `to_engine` (its
+// bound address and options come along), because the tuple a connect() would make
+// belongs to that engine. The handle keeps naming the engine it was created on.
+long move_to_engine(int h, SocketEntry& e, std::uint32_t gen, std::uint16_t to_engine) {
+  Endpoint local;
+  const long closed = on_engine(e.engine, [&]() -> long {
+    if (!still(h, gen)) return -ENOTSOCK;
+    TcpLayer& tcp = stack().tcp(e.engine);
+    if (tcp.local_endpoint(e.tcp, &local) != 0) local = Endpoint{};
+    tcp.set_callback(e.tcp, {});
+    tcp.close(e.tcp);
+    e.tcp = {};
+    return 0;
+  });
+  if (closed < 0) return closed;
+  return on_engine(to_engine, [&]() -> long {
+    if (!still(h, gen)) return -ENOTSOCK;
+    TcpLayer& tcp = stack().tcp(to_engine);
+    int err = 0;
+    const TcpConnId id = tcp.open(
+        TcpCallback{&on_tcp_event, reinterpret_cast<void*>(static_cast<std::uintptr_t>(h))}, &err);
+    if (!id.valid()) return err != 0 ? err : -ENOBUFS;
+    e.tcp = id;
+    e.engine = to_engine;
+    if (e.reuseaddr) tcp.set_reuse_addr(id, true);
+    if (e.nodelay) tcp.set_nodelay(id, true);
+    if (e.keepalive) tcp.set_keepalive(id, true);
+    if (e.rcvbuf > 0) tcp.set_recv_buffer(id, static_cast<std::uint32_t>(e.rcvbuf));
+    if (e.sndbuf > 0) tcp.set_send_buffer(id, static_cast<std::uint32_t>(e.sndbuf));
+    if (e.linger_on && e.linger_sec == 0) tcp.set_linger_zero(id, true);
+    // Only a bound port matters (it is why the socket moves); an address bound with
+    // port 0 is left for connect() to fill in from the route.
+    if (local.port != 0) {
+      const int b = tcp.bind(id, local);
+      if (b < 0) return b == -EAGAIN ? -EADDRINUSE : b;
+    }
+    return 0;
+  });
+}
+
 long tcp_connect(int h, SocketEntry& e, std::uint32_t gen, const Endpoint& to) {
   const bool nonblock = e.nonblock.load() || on_engine_thread();
-  const long r = on_engine(e.engine, [&]() -> long {
+  std::uint16_t owner = 0;
+  auto start = [&]() -> long {
     if (!still(h, gen)) return -ENOTSOCK;
     TcpLayer& tcp = stack().tcp(e.engine);
     if (e.listening) return -EOPNOTSUPP;
@@ -138,14 +189,24 @@ long tcp_connect(int h, SocketEntry& e, std::uint32_t gen, const Endpoint& to) {
     if (stack().ip(e.engine).routes().is_subnet_broadcast(to.addr)) return -EADDRNOTAVAIL;
     if (e.connect_timeout_ns > 0) tcp.set_connect_timeout(e.tcp, Duration(e.connect_timeout_ns));
     e.connecting = true;
-    const int c = tcp.connect(e.tcp, to);
+    const int c = tcp.connect(e.tcp, to, &owner);
     if (c < 0) {
       e.connecting = false;
+      if (c == TcpLayer::kNotOwner) return TcpLayer::kNotOwner;
       return c == -EBADF ? -ENOTSOCK : c;
     }
     refresh(e);
     return -EINPROGRESS;
-  });
+  };
+  long r = on_engine(e.engine, start);
+  if (r == TcpLayer::kNotOwner) {
+    // The socket is bound to a port whose tuple another engine owns (the engine picks
+    // owned ephemeral ports itself): the connection must live there.
+    const long m = move_to_engine(h, e, gen, owner);
+    if (m < 0) return m;
+    r = on_engine(e.engine, start);
+    if (r == TcpLayer::kNotOwner) return -EADDRNOTAVAIL;  // ownership moved again: give up
+  }
   if (r != -EINPROGRESS || nonblock) return r;
   // Blocking: wait for kConnected or the error.
   return blocking(e, false, 0, [&]() -> long {
@@ -224,8 +285,15 @@ int shardtcp_init(int argc, char** argv) {
     return fail(-EINVAL);
   }
   Stack& s = *st.value();
-  const Status a = attach(s);
-  if (!a) return fail(-EALREADY);
+  // Engines on worker lcores when the EAL gave us one per engine (-l 0-N), else one
+  // driver thread polls them all.
+  AttachOptions ao;
+  ao.mode = rte_lcore_count() > s.engine_count() ? DriveMode::kLcores : DriveMode::kOwnThread;
+  const Status a = attach(s, ao);
+  if (!a) {
+    std::fprintf(stderr, "shardtcp_init: %s\n", a.message().c_str());
+    return fail(-EINVAL);
+  }
   adopt(std::move(st.value()));
   return 0;
 }
@@ -294,6 +362,14 @@ int shardtcp_bind(int s, const void* addr, socklen_t addrlen) {
   return r < 0 ? fail(r) : 0;
 }
 
+// Engine `k`'s thread: closes listener `id` of a group (its pending connections go
+// with it).
+void close_listener(std::uint16_t k, TcpConnId id) {
+  TcpLayer& tcp = stack().tcp(k);
+  tcp.set_callback(id, {});
+  tcp.close(id);
+}
+
 int shardtcp_listen(int s, int backlog) {
   long err = 0;
   std::uint32_t gen = 0;
@@ -301,23 +377,81 @@ int shardtcp_listen(int s, int backlog) {
   if (e == nullptr) return fail(err);
   if (e->type != SOCK_STREAM) return fail(-EOPNOTSUPP);
   if (backlog <= 0) backlog = 1;
+  const std::uint16_t engines = stack().engine_count();
+  Endpoint local;
+  bool fresh = false;
   const long r = on_engine(e->engine, [&]() -> long {
     if (!still(s, gen)) return -ENOTSOCK;
     if (e->listening) return 0;
     if (e->connecting || e->connected) return -EINVAL;
     TcpLayer& tcp = stack().tcp(e->engine);
-    Endpoint local;
     if (tcp.local_endpoint(e->tcp, &local) != 0 || local.port == 0) {
       // Unbound: Linux binds an ephemeral port first; we do the same.
       const int b = tcp.bind(e->tcp, Endpoint{IpAddr::v4(0), 0});
       if (b < 0) return b;
+      tcp.local_endpoint(e->tcp, &local);
     }
     const int l = tcp.listen(e->tcp, static_cast<std::uint32_t>(backlog));
-    if (l == 0) e->listening = true;
+    if (l != 0) return l;
+    auto group = std::make_unique<ListenGroup>();
+    group->ids.assign(engines, TcpConnId{});
+    group->ids[e->engine] = e->tcp;
+    e->group = std::move(group);
+    e->listening = true;
+    fresh = true;
     refresh(*e);
-    return l;
+    return 0;
   });
-  return r < 0 ? fail(r) : 0;
+  if (r < 0) return fail(r);
+  if (!fresh) return 0;
+  // The same address on every other engine: each accepts the SYNs it owns.
+  for (std::uint16_t k = 0; k < engines; ++k) {
+    if (k == e->engine) continue;
+    const long lk = on_engine(k, [&]() -> long {
+      if (!still(s, gen)) return -ENOTSOCK;
+      TcpLayer& tcp = stack().tcp(k);
+      int oerr = 0;
+      const TcpConnId id = tcp.open(
+          TcpCallback{&on_tcp_event, reinterpret_cast<void*>(static_cast<std::uintptr_t>(s))},
+          &oerr);
+      if (!id.valid()) return oerr != 0 ? oerr : -ENOBUFS;
+      if (e->reuseaddr) tcp.set_reuse_addr(id, true);
+      int c = tcp.bind(id, local);
+      if (c == 0) c = tcp.listen(id, static_cast<std::uint32_t>(backlog));
+      if (c != 0) {
+        close_listener(k, id);
+        return c == -EAGAIN ? -EADDRINUSE : c;
+      }
+      e->group->ids[k] = id;  // read by engine k only (and by close, after it)
+      return 0;
+    });
+    if (lk < 0) {
+      // Nothing stays listening: undo the engines done so far, then our own.
+      for (std::uint16_t j = 0; j < k; ++j) {
+        if (j == e->engine) continue;
+        on_engine(j, [&]() -> long {
+          close_listener(j, e->group->ids[j]);
+          e->group->ids[j] = {};
+          return 0;
+        });
+      }
+      on_engine(e->engine, [&]() -> long {
+        TcpLayer& tcp = stack().tcp(e->engine);
+        tcp.set_callback(e->tcp, {});
+        tcp.close(e->tcp);
+        e->listening = false;
+        e->group.reset();
+        int oerr = 0;
+        e->tcp = tcp.open(
+            TcpCallback{&on_tcp_event, reinterpret_cast<void*>(static_cast<std::uintptr_t>(s))},
+            &oerr);
+        refresh(*e);
+        return 0;
+      });
+      return fail(lk);
+    }
+  }
+  return 0;
 }
 
 int shardtcp_accept(int s, void* addr, socklen_t* addrlen) {
@@ -329,18 +463,20 @@ int shardtcp_accept(int s, void* addr, socklen_t* addrlen) {
   if (addr != nullptr && addrlen == nullptr) return fail(-EFAULT);
   Endpoint peer;
   Runtime& rt = runtime();
-  const long r = blocking(*e, e->nonblock.load(), e->rcvtimeo_ns.load(), [&]() -> long {
+  const bool nonblock = e->nonblock.load();
+  // One engine's accept queue (run on engine k).
+  auto accept_on = [&](std::uint16_t k) -> long {
     if (!still(s, gen)) return -ENOTSOCK;
-    if (!e->listening) return -EINVAL;
-    TcpLayer& tcp = stack().tcp(e->engine);
+    ListenGroup& g = *e->group;
+    TcpLayer& tcp = stack().tcp(k);
     int aerr = 0;
-    const TcpConnId c = tcp.accept(e->tcp, &aerr, &peer);
+    const TcpConnId c = tcp.accept(g.ids[k], &aerr, &peer);
     if (!c.valid()) {
-      e->acceptable = false;
+      g.acceptable.fetch_and(~(1u << k), std::memory_order_acq_rel);
       refresh(*e);
       return aerr != 0 ? aerr : -EAGAIN;
     }
-    const int nh = rt.table.allocate(e->engine);
+    const int nh = rt.table.allocate(k);
     if (nh < 0) {
       tcp.abort(c);
       return -EMFILE;
@@ -359,6 +495,26 @@ int shardtcp_accept(int s, void* addr, socklen_t* addrlen) {
     refresh(n);
     refresh(*e);
     return nh;
+  };
+  const long r = blocking_attempts(*e, nonblock, e->rcvtimeo_ns.load(), [&]() -> long {
+    if (!still(s, gen)) return -ENOTSOCK;
+    if (!e->listening || e->group == nullptr) return -EINVAL;
+    ListenGroup& g = *e->group;
+    const auto n = static_cast<std::uint16_t>(g.ids.size());
+    // Fair: start at the engine after the one that gave the last connection, and try
+    // only engines that reported a pending connection.
+    const std::uint32_t start = g.next.load(std::memory_order_relaxed);
+    const std::uint32_t mask = g.acceptable.load(std::memory_order_acquire);
+    for (std::uint16_t i = 0; i < n; ++i) {
+      const auto k = static_cast<std::uint16_t>((start + i) % n);
+      if ((mask & (1u << k)) == 0) continue;
+      const long a = on_engine(
+          k, [&]() -> long { return accept_on(k); }, !nonblock);
+      if (a == -EAGAIN) continue;
+      if (a >= 0) g.next.store(k + 1u, std::memory_order_relaxed);
+      return a;
+    }
+    return -EAGAIN;
   });
   if (r < 0) return fail(r);
   if (addr != nullptr) write_addr(peer, addr, addrlen);
@@ -464,6 +620,18 @@ int shardtcp_closesocket(int s) {
   SocketEntry* e = entry(s, &gen, &err);
   if (e == nullptr) return fail(err);
   Runtime& rt = runtime();
+  // A listener's other engines first (their pending connections are reset there).
+  if (e->group != nullptr) {
+    for (std::uint16_t k = 0; k < e->group->ids.size(); ++k) {
+      if (k == e->engine || !e->group->ids[k].valid()) continue;
+      on_engine(k, [&]() -> long {
+        if (!still(s, gen)) return -ENOTSOCK;
+        close_listener(k, e->group->ids[k]);
+        e->group->ids[k] = {};
+        return 0;
+      });
+    }
+  }
   const long r = on_engine(e->engine, [&]() -> long {
     if (!still(s, gen)) return -ENOTSOCK;
     if (e->type == SOCK_STREAM) {

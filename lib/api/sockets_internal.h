@@ -43,9 +43,13 @@ struct Runtime {
 };
 
 Runtime& runtime();
-// True on the thread that runs the engines (driver thread, or the embedding
-// application's polling thread): calls run inline and never block there.
+// True on a thread that runs an engine (the driver thread, the embedding application's
+// polling thread, a worker lcore): calls never block there.
 bool on_engine_thread();
+// True when the calling thread runs `engine` itself: its work runs inline.
+bool runs_engine(std::uint16_t engine);
+// The calling engine thread's own ring (a worker lcore's), or null.
+RequestRing* own_ring();
 
 template <class F>
 long invoke_request(void* arg) {
@@ -56,7 +60,7 @@ long invoke_request(void* arg) {
 // and waited for. A full ring blocks (yields) unless `may_wait` is false: ENOBUFS.
 template <class F>
 long on_engine(std::uint16_t engine, F&& f, bool may_wait = true) {
-  if (on_engine_thread()) return f();
+  if (runs_engine(engine)) return f();
   Runtime& rt = runtime();
   using Fn = std::remove_reference_t<F>;
   Request r;
@@ -70,7 +74,7 @@ long on_engine(std::uint16_t engine, F&& f, bool may_wait = true) {
     rt.driver_word.fetch_add(1, std::memory_order_release);
     futex_wake_all(&rt.driver_word);
   }
-  wait_done(r);
+  wait_done(r, own_ring());
   return r.result;
 }
 

@@ -6,7 +6,11 @@ namespace shardtcp::sockets {
 
 namespace {
 
-thread_local bool tl_engine_thread = false;
+// Which engine the calling thread runs: none, all of them (the driver thread, an
+// embedding application's polling thread) or one (a worker lcore).
+constexpr int kNoEngine = -1;
+constexpr int kAllEngines = -2;
+thread_local int tl_engine = kNoEngine;
 
 Runtime g_runtime;
 
@@ -24,12 +28,19 @@ unsigned drain_all(Runtime& rt) {
   return n;
 }
 
+// The Engine poll hook: runs on the engine's thread at the start of each iteration.
+unsigned drain_hook(void* arg) {
+  auto* ring = static_cast<RequestRing*>(arg);
+  if (tl_engine == kNoEngine) tl_engine = ring->engine();  // a worker lcore
+  return ring->drain();
+}
+
 void driver_loop(Runtime* rt) {
-  tl_engine_thread = true;
+  tl_engine = kAllEngines;
   Stack& stack = *rt->stack.load();
   unsigned idle = 0;
   while (!rt->stop.load(std::memory_order_acquire)) {
-    unsigned work = drain_all(*rt);
+    unsigned work = 0;
     for (std::uint16_t i = 0; i < stack.engine_count(); ++i) work += stack.engine(i).poll_once();
     if (rt->options.extra_poll) work += rt->options.extra_poll();
     idle = work != 0 ? 0 : idle + 1;
@@ -52,7 +63,14 @@ Runtime& runtime() {
   return g_runtime;
 }
 bool on_engine_thread() {
-  return tl_engine_thread;
+  return tl_engine != kNoEngine;
+}
+bool runs_engine(std::uint16_t engine) {
+  return tl_engine == kAllEngines || tl_engine == engine;
+}
+RequestRing* own_ring() {
+  if (tl_engine < 0) return nullptr;
+  return g_runtime.rings[static_cast<std::size_t>(tl_engine)].get();
 }
 
 void refresh(SocketEntry& e) {
@@ -62,7 +80,8 @@ void refresh(SocketEntry& e) {
   if (e.type == SOCK_STREAM) {
     TcpLayer& tcp = stack->tcp(e.engine);
     if (e.listening) {
-      if (e.acceptable) bits |= kReadable;
+      if (e.group != nullptr && e.group->acceptable.load(std::memory_order_acquire) != 0)
+        bits |= kReadable;
     } else {
       if (e.tcp.valid() && tcp.readable_bytes(e.tcp) > 0) bits |= kReadable;
       if (e.peer_fin || e.rd_shut || e.has_error || (e.closed && !e.connecting)) bits |= kReadable;
@@ -115,6 +134,18 @@ void on_tcp_event(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t val
   Runtime& rt = g_runtime;
   if (rt.table.lookup(h) == nullptr) return;
   SocketEntry& e = rt.table.at(h);
+  // A listener's per-engine listeners (this runs on the engine that owns `id`).
+  if (e.group != nullptr && ev == TcpSocketEvent::kAcceptable) {
+    for (std::size_t k = 0; k < e.group->ids.size(); ++k) {
+      if (e.group->ids[k] == id) {
+        e.group->acceptable.fetch_or(1u << k, std::memory_order_acq_rel);
+        refresh(e);
+        if (e.event_fn != nullptr)
+          e.event_fn(h, kEvAccepted, static_cast<int>(value), e.event_user);
+        return;
+      }
+    }
+  }
   // Events of a listener's children before accept() come with the child's id: only
   // the listener's own events matter here.
   if (!(e.tcp == id)) return;
@@ -123,8 +154,7 @@ void on_tcp_event(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t val
       e.connected = true;
       e.connecting = false;
       break;
-    case TcpSocketEvent::kAcceptable:
-      e.acceptable = true;
+    case TcpSocketEvent::kAcceptable:  // handled through the group above
       break;
     case TcpSocketEvent::kPeerFin:
       e.peer_fin = true;
@@ -167,13 +197,31 @@ void on_udp_event(int h, UdpSocketId id, UdpEvent ev) {
 Status attach(Stack& stack, const AttachOptions& options) {
   Runtime& rt = g_runtime;
   if (rt.stack.load() != nullptr) return Status::error("a stack is already attached");
+  if (stack.engine_count() > HandleTable::kMaxEngines)
+    return Status::error("more engines than <sockets.h> handles can name");
   rt.options = options;
   rt.rings.clear();
-  for (std::uint16_t i = 0; i < stack.engine_count(); ++i)
-    rt.rings.push_back(std::make_unique<RequestRing>());
+  for (std::uint16_t i = 0; i < stack.engine_count(); ++i) {
+    rt.rings.push_back(std::make_unique<RequestRing>(i, options.request_ring_capacity));
+    if (!stack.engine(i).add_poll_hook(&drain_hook, rt.rings.back().get())) {
+      for (std::uint16_t k = 0; k < i; ++k) stack.engine(k).remove_poll_hooks(rt.rings[k].get());
+      rt.rings.clear();
+      return Status::error("engine has no free poll hook");
+    }
+  }
   rt.stop.store(false);
   rt.stack.store(&stack, std::memory_order_release);
   if (options.mode == DriveMode::kOwnThread) rt.driver = std::thread(driver_loop, &rt);
+  if (options.mode == DriveMode::kLcores) {
+    const Status st = stack.start();
+    if (!st) {
+      rt.stack.store(nullptr, std::memory_order_release);
+      for (std::uint16_t i = 0; i < stack.engine_count(); ++i)
+        stack.engine(i).remove_poll_hooks(rt.rings[i].get());
+      rt.rings.clear();
+      return st;
+    }
+  }
   return Status::ok();
 }
 
@@ -189,33 +237,40 @@ void detach() {
   Runtime& rt = g_runtime;
   Stack* stack = rt.stack.load();
   if (stack == nullptr) return;
-  // Close every live socket on the engine (abort: nothing lingers past the stack).
-  auto close_all = [&]() -> long {
-    rt.table.for_each_live([&](int h) {
-      SocketEntry& e = rt.table.at(h);
-      if (e.type == SOCK_STREAM && e.tcp.valid()) {
-        stack->tcp(e.engine).set_callback(e.tcp, {});
-        stack->tcp(e.engine).abort(e.tcp);
-      } else if (e.udp.valid()) {
-        stack->udp(e.engine).close(e.udp);
-      }
-      e.tcp = {};
-      e.udp = {};
-      rt.table.release(h);
-      notify(e);
+  // Close every live socket on its engine (abort: nothing lingers past the stack). In
+  // embedding mode the application is not polling now: this thread is the engine.
+  const int was = tl_engine;
+  if (rt.options.mode == DriveMode::kApplication) tl_engine = kAllEngines;
+  for (std::uint16_t engine = 0; engine < stack->engine_count(); ++engine) {
+    on_engine(engine, [&]() -> long {
+      rt.table.for_each_live([&](int h) {
+        SocketEntry& e = rt.table.at(h);
+        if (e.engine != engine) return;
+        if (e.type == SOCK_STREAM && e.tcp.valid()) {
+          stack->tcp(e.engine).set_callback(e.tcp, {});
+          stack->tcp(e.engine).abort(e.tcp);
+        } else if (e.udp.valid()) {
+          stack->udp(e.engine).close(e.udp);
+        }
+        e.tcp = {};
+        e.udp = {};
+        rt.table.release(h);
+        notify(e);
+      });
+      return 0;
     });
-    return 0;
-  };
+  }
+  tl_engine = was;
   if (rt.driver.joinable()) {
-    on_engine(0, close_all);
     rt.stop.store(true, std::memory_order_release);
     rt.driver_word.fetch_add(1);
     futex_wake_all(&rt.driver_word);
     rt.driver.join();
-  } else {
-    close_all();
   }
+  if (rt.options.mode == DriveMode::kLcores) stack->stop();
   drain_all(rt);  // nobody should be waiting, but never strand a poster
+  for (std::uint16_t i = 0; i < stack->engine_count(); ++i)
+    stack->engine(i).remove_poll_hooks(rt.rings[i].get());
   rt.stack.store(nullptr, std::memory_order_release);
   rt.rings.clear();
   rt.options = {};
@@ -223,7 +278,7 @@ void detach() {
 }
 
 void drain_requests() {
-  tl_engine_thread = true;
+  tl_engine = kAllEngines;
   drain_all(g_runtime);
 }
 
@@ -231,8 +286,7 @@ void poll() {
   Runtime& rt = g_runtime;
   Stack* stack = rt.stack.load(std::memory_order_acquire);
   if (stack == nullptr) return;
-  tl_engine_thread = true;
-  drain_all(rt);
+  tl_engine = kAllEngines;
   for (std::uint16_t i = 0; i < stack->engine_count(); ++i) stack->engine(i).poll_once();
 }
 
