@@ -3,12 +3,20 @@
 // 1 and then 2 engines per side, each engine on its own worker lcore. Prints
 // connections/s and transactions/s and the 2-engine / 1-engine ratio.
 //
-//   scaling [--seconds S] [--concurrency C]
+//   scaling [--seconds S] [--concurrency C] [--repeats N] [--busy-poll]
+//
+// Engines yield their CPU after an idle iteration unless --busy-poll: with more
+// engines than CPUs, busy-polling engines hold a CPU for a whole time slice while the
+// engine they wait for cannot run, and the figures then measure the scheduler.
 //
 // Figures, not a test: nothing here passes or fails on time. On a machine with fewer
 // cores than engines (this one has 2, the 2-engine pair runs 4 busy-polling engines)
 // the engines share cores, which the output says.
+#include <rte_launch.h>
 #include <rte_lcore.h>
+#include <sched.h>
+
+#include <algorithm>
 
 #include <chrono>
 #include <cstdio>
@@ -66,13 +74,55 @@ std::unique_ptr<Stack> make_stack(const std::string& dev, const IpAddr& addr, st
   return std::move(s.value());
 }
 
+// Runs engines on worker lcores like Stack::start, optionally yielding after idle
+// iterations (see the top of this file).
+class Launcher {
+ public:
+  bool launch(const std::vector<Engine*>& engines, bool yield) {
+    jobs_.reserve(engines.size());
+    unsigned lcore = 0;
+    std::size_t i = 0;
+    RTE_LCORE_FOREACH_WORKER(lcore) {
+      if (i == engines.size()) break;
+      if (rte_eal_get_lcore_state(lcore) != WAIT) continue;
+      jobs_.push_back(Job{engines[i++], &stop_, yield});
+      if (rte_eal_remote_launch(&Launcher::loop, &jobs_.back(), lcore) != 0) return false;
+      lcores_.push_back(lcore);
+    }
+    return i == engines.size();
+  }
+  void stop() {
+    stop_.store(true);
+    for (unsigned l : lcores_) rte_eal_wait_lcore(l);
+    lcores_.clear();
+  }
+
+ private:
+  struct Job {
+    Engine* engine;
+    std::atomic<bool>* stop;
+    bool yield;
+  };
+  static int loop(void* arg) {
+    auto* j = static_cast<Job*>(arg);
+    while (!j->stop->load(std::memory_order_relaxed)) {
+      if (j->engine->poll_once() == 0 && j->yield) sched_yield();
+    }
+    return 0;
+  }
+  std::atomic<bool> stop_{false};
+  std::vector<Job> jobs_;
+  std::vector<unsigned> lcores_;
+};
+
 struct Figures {
   double rate = 0;  // per second
   std::uint64_t failures = 0, mismatches = 0;
   std::uint64_t steered = 0;
 };
 
-Figures run(workload::Mode mode, std::uint16_t engines, double seconds, std::uint32_t concurrency) {
+Figures run(workload::Mode mode, std::uint16_t engines, double seconds, std::uint32_t concurrency,
+            bool yield) {
   static int serial = 0;
   RingCableOptions co;
   co.name = "scale" + std::to_string(serial++);
@@ -95,12 +145,12 @@ Figures run(workload::Mode mode, std::uint16_t engines, double seconds, std::uin
       std::fprintf(stderr, "setup: %s\n", err.c_str());
       std::exit(1);
     }
-    if (Status s = server->start(); !s) {
-      std::fprintf(stderr, "start: %s\n", s.message().c_str());
-      std::exit(1);
-    }
-    if (Status s = client->start(); !s) {
-      std::fprintf(stderr, "start: %s\n", s.message().c_str());
+    std::vector<Engine*> all;
+    for (Stack* st : {server.get(), client.get()})
+      for (std::uint16_t e = 0; e < engines; ++e) all.push_back(&st->engine(e));
+    Launcher launcher;
+    if (!launcher.launch(all, yield)) {
+      std::fprintf(stderr, "not enough worker lcores for %zu engines\n", all.size());
       std::exit(1);
     }
     pair.go();
@@ -113,8 +163,7 @@ Figures run(workload::Mode mode, std::uint16_t engines, double seconds, std::uin
     const std::uint64_t n1 = pair.sum(field);
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (auto& c : pair.clients) c->halt.store(true);
-    client->stop();
-    server->stop();
+    launcher.stop();
     f.rate = static_cast<double>(n1 - n0) / dt;
     f.failures = pair.sum(&Tally::failures) + pair.sum(&Tally::failures, false);
     f.mismatches = pair.sum(&Tally::owner_mismatches) + pair.sum(&Tally::owner_mismatches, false);
@@ -122,7 +171,7 @@ Figures run(workload::Mode mode, std::uint16_t engines, double seconds, std::uin
       for (std::uint16_t e = 0; e < engines && engines > 1; ++e)
         f.steered += s->steering(e)->counter(SteeringCounter::kSteeredOut);
     pair.teardown();
-    (*cable)->discard_in_flight();  // before the stacks free their pools
+    (*cable)->discard_in_flight();  // before the stacks go
   }
   return f;
 }
@@ -133,10 +182,15 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   double seconds = 3;
   std::uint32_t concurrency = 32;
+  int repeats = 3;
+  bool yield = true;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = std::atof(argv[++i]);
     if (std::strcmp(argv[i], "--concurrency") == 0 && i + 1 < argc)
       concurrency = static_cast<std::uint32_t>(std::atoi(argv[++i]));
+    if (std::strcmp(argv[i], "--repeats") == 0 && i + 1 < argc)
+      repeats = std::max(1, std::atoi(argv[++i]));
+    if (std::strcmp(argv[i], "--busy-poll") == 0) yield = false;
   }
   const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
   // Five lcores (main + up to four engines) mapped onto the machine's CPUs.
@@ -165,8 +219,9 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "scaling: two in-process stacks over a ring cable (software steering), %u CPU(s), "
-      "%s, %.1f s per run, %u connections per client engine\n",
-      cpus, eal_without_hugepages() ? "no hugepages" : "hugepages", seconds, concurrency);
+      "%s, %.1f s per run, median of %d, %u connections per client engine, engines %s\n",
+      cpus, eal_without_hugepages() ? "no hugepages" : "hugepages", seconds, repeats, concurrency,
+      yield ? "yield the CPU when idle" : "busy-poll");
   struct Row {
     const char* name;
     workload::Mode mode;
@@ -175,11 +230,29 @@ int main(int argc, char** argv) {
   const Row rows[] = {{"CRR", workload::Mode::kCrr, "connections/s"},
                       {"RR", workload::Mode::kRr, "transactions/s"}};
   for (const Row& r : rows) {
-    const Figures one = run(r.mode, 1, seconds, concurrency);
-    const Figures two = run(r.mode, 2, seconds, concurrency);
+    auto median = [&](std::uint16_t engines) {
+      std::vector<Figures> runs;
+      Figures total;
+      for (int k = 0; k < repeats; ++k) {
+        runs.push_back(run(r.mode, engines, seconds, concurrency, yield));
+        total.failures += runs.back().failures;
+        total.mismatches += runs.back().mismatches;
+      }
+      std::printf("  %-3s %u engine(s)/side, each run:", r.name, engines);
+      for (const Figures& f : runs) std::printf(" %.0f", f.rate);
+      std::printf("\n");
+      std::sort(runs.begin(), runs.end(),
+                [](const Figures& x, const Figures& y) { return x.rate < y.rate; });
+      Figures m = runs[runs.size() / 2];
+      m.failures = total.failures;
+      m.mismatches = total.mismatches;
+      return m;
+    };
+    const Figures one = median(1);
+    const Figures two = median(2);
     std::printf(
-        "%-4s 1 engine/side: %10.0f %s   2 engines/side: %10.0f %s   ratio 2/1: %.2f"
-        "   (failures %llu, owner mismatches %llu, frames steered in the 2-engine run %llu)\n",
+        "%-4s 1 engine/side: %8.0f %s   2 engines/side: %8.0f %s   ratio 2/1: %.2f   "
+        "(failures %llu, owner mismatches %llu, frames steered in a 2-engine run %llu)\n",
         r.name, one.rate, r.unit, two.rate, r.unit, one.rate > 0 ? two.rate / one.rate : 0.0,
         static_cast<unsigned long long>(one.failures + two.failures),
         static_cast<unsigned long long>(one.mismatches + two.mismatches),
@@ -187,9 +260,9 @@ int main(int argc, char** argv) {
   }
   if (cpus < 4) {
     std::printf(
-        "note: the 2-engine pair runs 4 busy-polling engines on this machine's %u CPU(s), "
-        "so its engines share cores (as does the 1-engine pair's 2 engines when CPUs < 2); "
-        "the ratio shows sharding overhead here, not scaling.\n",
+        "note: this machine has %u CPU(s): the 1-engine pair runs 2 engines, the 2-engine "
+        "pair runs 4, so the 2-engine pair's engines share cores and the ratio shows the "
+        "cost of sharding on shared cores, not scaling.\n",
         cpus);
   }
   return 0;
