@@ -119,6 +119,7 @@ struct Figures {
   double rate = 0;  // per second
   std::uint64_t failures = 0, mismatches = 0;
   std::uint64_t steered = 0;
+  std::uint64_t rtos = 0, tx_dropped = 0, steer_drops = 0;  // why a run may be slow
 };
 
 Figures run(workload::Mode mode, std::uint16_t engines, double seconds, std::uint32_t concurrency,
@@ -170,6 +171,13 @@ Figures run(workload::Mode mode, std::uint16_t engines, double seconds, std::uin
     for (Stack* s : {client.get(), server.get()})
       for (std::uint16_t e = 0; e < engines && engines > 1; ++e)
         f.steered += s->steering(e)->counter(SteeringCounter::kSteeredOut);
+    for (Stack* s : {client.get(), server.get()}) {
+      for (std::uint16_t e = 0; e < engines; ++e) {
+        f.rtos += s->tcp(e).counter(TcpCounter::kRtoTimeouts);
+        f.tx_dropped += s->engine(e).counter(EngineCounter::kTxDropped);
+        if (engines > 1) f.steer_drops += s->steering(e)->counter(SteeringCounter::kSteerDrops);
+      }
+    }
     pair.teardown();
     (*cable)->discard_in_flight();  // before the stacks go
   }
@@ -239,7 +247,11 @@ int main(int argc, char** argv) {
         total.mismatches += runs.back().mismatches;
       }
       std::printf("  %-3s %u engine(s)/side, each run:", r.name, engines);
-      for (const Figures& f : runs) std::printf(" %.0f", f.rate);
+      for (const Figures& f : runs)
+        std::printf(" %.0f (RTOs %llu, TX drops %llu, steering drops %llu)", f.rate,
+                    static_cast<unsigned long long>(f.rtos),
+                    static_cast<unsigned long long>(f.tx_dropped),
+                    static_cast<unsigned long long>(f.steer_drops));
       std::printf("\n");
       std::sort(runs.begin(), runs.end(),
                 [](const Figures& x, const Figures& y) { return x.rate < y.rate; });
