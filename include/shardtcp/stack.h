@@ -113,6 +113,10 @@ class Stack {
   // mode); ids are per engine, index = engine. On failure nothing stays listening.
   Result<std::vector<TcpConnId>> listen_all(const Endpoint& local, std::uint32_t backlog,
                                             const TcpCallback& cb = {});
+  // The same with one callback per engine (size engine_count()), so a callback knows
+  // which engine's TcpLayer it is called from.
+  Result<std::vector<TcpConnId>> listen_all(const Endpoint& local, std::uint32_t backlog,
+                                            const std::vector<TcpCallback>& per_engine);
   // Closes listen_all's listeners (same threading rule).
   void close_all(const std::vector<TcpConnId>& listeners);
 

@@ -228,12 +228,18 @@ PacketContext Stack::context(std::uint16_t i) {
 
 Result<std::vector<TcpConnId>> Stack::listen_all(const Endpoint& local, std::uint32_t backlog,
                                                  const TcpCallback& cb) {
+  return listen_all(local, backlog, std::vector<TcpCallback>(engine_count(), cb));
+}
+
+Result<std::vector<TcpConnId>> Stack::listen_all(const Endpoint& local, std::uint32_t backlog,
+                                                 const std::vector<TcpCallback>& per_engine) {
   using R = Result<std::vector<TcpConnId>>;
   if (launched_) return R::failure("listen_all: engines are running (call it before start())");
+  if (per_engine.size() != engine_count()) return R::failure("listen_all: one callback per engine");
   std::vector<TcpConnId> ids;
   for (std::uint16_t i = 0; i < engine_count(); ++i) {
     int e = 0;
-    const TcpConnId id = tcp(i).listen(local, backlog, cb, &e);
+    const TcpConnId id = tcp(i).listen(local, backlog, per_engine[i], &e);
     if (!id.valid()) {
       for (std::uint16_t k = 0; k < ids.size(); ++k) tcp(k).close(ids[k]);
       return R::failure("listen_all: engine " + std::to_string(i) + ": " + std::strerror(-e));

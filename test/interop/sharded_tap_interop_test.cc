@@ -227,12 +227,11 @@ TEST(ShardedTapInterop, ThousandKernelInitiatedConnectionsEchoOnTheirOwners) {
   SHARDED_ENV(env);
   EXPECT_EQ(env->stack->port_info().nb_queues, kEngines);
   EXPECT_FALSE(env->stack->port_info().rss_active);  // TAP: key not settable
-  auto listeners =
-      env->stack->listen_all(Endpoint{IpAddr{}, 7}, 1024, TcpCallback{&server_cb, &env->refs[0]});
+  // One callback per engine: each knows which engine's TcpLayer calls it.
+  auto listeners = env->stack->listen_all(
+      Endpoint{IpAddr{}, 7}, 1024,
+      {TcpCallback{&server_cb, &env->refs[0]}, TcpCallback{&server_cb, &env->refs[1]}});
   ASSERT_TRUE(listeners.is_ok()) << listeners.error();
-  // Each engine's listener reports to its own Ref.
-  for (std::uint16_t e = 0; e < kEngines; ++e)
-    env->stack->tcp(e).set_callback((*listeners)[e], TcpCallback{&server_cb, &env->refs[e]});
   BackgroundCommand client(peer() + " client --host " + kStack.to_string() +
                            " --port 7 --conns 1000 --parallel 20");
   const auto deadline = std::chrono::steady_clock::now() + 60s;
