@@ -314,7 +314,13 @@ int shardtcp_socket(int family, int type, int protocol) {
   if (type != SOCK_STREAM && type != SOCK_DGRAM) return fail(-ESOCKTNOSUPPORT);
   if (protocol != 0 && protocol != (type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP))
     return fail(-EPROTONOSUPPORT);
-  const auto engine = static_cast<std::uint16_t>(rt.next_engine.fetch_add(1) % stk->engine_count());
+  // TCP sockets are spread over the engines (a connect picks a local port whose
+  // tuple its engine owns); UDP datagrams are all steered to the home engine, so UDP
+  // sockets live there.
+  const auto engine =
+      type == SOCK_DGRAM && stk->engine_count() > 1
+          ? stk->config().steering.home_engine
+          : static_cast<std::uint16_t>(rt.next_engine.fetch_add(1) % stk->engine_count());
   const int h = rt.table.allocate(engine);
   if (h < 0) return fail(-EMFILE);
   SocketEntry& e = rt.table.at(h);

@@ -45,8 +45,10 @@ bool has_arg(std::span<const std::string> args, std::string_view a) {
 }  // namespace
 
 std::vector<std::string> make_test_eal_args(const TestEalOptions& options, bool hugepages) {
-  std::vector<std::string> args = {"shardtcp", "--no-pci", "-l", options.lcores,
-                                   "--file-prefix=" + options.file_prefix};
+  // A mapping such as "0@0,1@1,2@(0-1)" (more lcores than CPUs) needs --lcores.
+  const bool mapped = options.lcores.find('@') != std::string::npos;
+  std::vector<std::string> args = {"shardtcp", "--no-pci", mapped ? "--lcores" : "-l",
+                                   options.lcores, "--file-prefix=" + options.file_prefix};
   if (hugepages) {
     args.push_back("--in-memory");
   } else {

@@ -20,7 +20,8 @@ namespace shardtcp {
 struct TestEalOptions {
   std::string file_prefix = "shardtcp";  // must be unique per concurrently running process
   std::vector<std::string> vdevs;        // e.g. "net_tap0,iface=eng0"; each becomes --vdev=...
-  std::string lcores = "0";              // -l argument; "0-1" for one worker lcore
+  std::string lcores = "0";              // -l argument ("0-1": one worker lcore), or an "L@CPU,..."
+                                         // mapping for --lcores (more lcores than CPUs)
   std::vector<std::string> extra;        // appended verbatim (e.g. "--log-level=shardtcp.*:debug")
 };
 

@@ -1,0 +1,383 @@
+// <sockets.h> over a stack with two engines on two worker lcores (DriveMode::kLcores):
+// the engines drain their own request rings, connections are spread over both and
+// each lives on the engine that owns its tuple, a bound-port connect moves to the
+// owning engine, a listener listens on every engine and accept() from an ordinary
+// thread takes from both, closing it stops every engine's listener, and UDP sockets
+// live on the home engine. The peer is a second two-engine stack (native API echo on
+// every engine) polled by a test thread, over a two-queue net_ring cable: neither side
+// has RSS, so software steering carries what arrives on the wrong queue.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/sockets_internal.h"
+#include "port/eal.h"
+#include "port/ring_pair.h"
+#include "shardtcp/stack.h"
+// The prefixed names: this file also calls the native layers' send/listen/accept.
+#define SHARDTCP_NO_COMPAT
+#include "sockets.h"
+
+namespace shardtcp::testing {
+namespace {
+
+constexpr std::uint16_t kEngines = 2;
+constexpr std::uint32_t kAddrA = 0xC6120101;  // 198.18.1.1 (the sockets side)
+constexpr std::uint32_t kAddrB = 0xC6120102;  // 198.18.1.2 (the native peer)
+constexpr std::uint16_t kEchoPort = 7;
+
+sockaddr_in sin4(std::uint32_t host, std::uint16_t port) {
+  sockaddr_in a;
+  std::memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(host);
+  return a;
+}
+
+int engine_of_handle(int h) {
+  return (h >> sockets::HandleTable::kSlotBits) & (sockets::HandleTable::kMaxEngines - 1);
+}
+
+// The peer's echo on one engine: what it reads it writes back.
+struct PeerEngine {
+  TcpLayer* tcp = nullptr;
+  char buf[16384];
+  static void on_event(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
+    auto* self = static_cast<PeerEngine*>(user);
+    TcpLayer& tcp = *self->tcp;
+    if (ev == TcpSocketEvent::kAcceptable) {
+      for (;;) {
+        const TcpConnId c = tcp.accept(id);
+        if (!c.valid()) break;
+        tcp.set_callback(c, TcpCallback{&on_event, self});
+        on_event(self, c, TcpSocketEvent::kReadable, 0);
+      }
+      return;
+    }
+    if (ev == TcpSocketEvent::kReadable || ev == TcpSocketEvent::kWritable) {
+      for (;;) {
+        const long room = tcp.writable_bytes(id);
+        if (room <= 0) break;
+        const long n =
+            tcp.recv(id, self->buf, std::min<std::size_t>(sizeof self->buf, std::size_t(room)));
+        if (n <= 0) break;
+        tcp.send(id, self->buf, static_cast<std::size_t>(n));
+      }
+    }
+    if (ev == TcpSocketEvent::kPeerFin && tcp.readable_bytes(id) == 0) tcp.close(id);
+    if (ev == TcpSocketEvent::kError) tcp.close(id);
+  }
+};
+
+// A native client of the peer: sends `hello` once connected, records how it ended.
+struct PeerClient {
+  TcpLayer* tcp = nullptr;
+  std::string hello;
+  std::atomic<bool> connected{false};
+  std::atomic<int> error{0};
+  static void on_event(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t value) {
+    auto* c = static_cast<PeerClient*>(user);
+    if (ev == TcpSocketEvent::kConnected) {
+      c->tcp->send(id, c->hello.data(), c->hello.size());
+      c->connected = true;
+    }
+    if (ev == TcpSocketEvent::kError) c->error = static_cast<int>(value);
+  }
+};
+
+class ShardedSockets : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    TestEalOptions o;
+    o.file_prefix = "sock_sharded_tests";
+    o.lcores = "0@(0-1),1@(0-1),2@(0-1)";  // the main lcore and one worker per engine
+    const Status st = eal_init_for_tests(o);
+    ASSERT_TRUE(st.is_ok()) << st.message();
+    MbufPoolOptions po;
+    po.n_mbufs = 32767;
+    auto p = create_mbuf_pool("sock_sharded_pool", po);
+    ASSERT_TRUE(p.is_ok()) << p.error();
+    RingCableOptions co;
+    co.name = "socksh";
+    co.nb_queues = kEngines;
+    auto cable = RingCable::create(co);
+    ASSERT_TRUE(cable.is_ok()) << cable.error();
+    cable_ = std::move(cable.value());
+    a_ = make_stack(cable_->a_name(), kAddrA, 1, *p);
+    b_ = make_stack(cable_->b_name(), kAddrB, 2, *p);
+    ASSERT_TRUE(a_ && b_);
+    for (std::uint16_t e = 0; e < kEngines; ++e) peer_[e].tcp = &b_->tcp(e);
+    // One echo listener per peer engine; the callback's user data names the engine.
+    for (std::uint16_t e = 0; e < kEngines; ++e) {
+      int err = 0;
+      const TcpConnId l = b_->tcp(e).listen(Endpoint{IpAddr{}, kEchoPort}, 1024,
+                                            TcpCallback{&PeerEngine::on_event, &peer_[e]}, &err);
+      ASSERT_TRUE(l.valid()) << err;
+    }
+    UdpLayer& udp = b_->udp(0);  // the home engine: UDP is steered there
+    udp_echo_ = udp.open([&udp](UdpSocketId id, UdpEvent ev) {
+      if (ev != UdpEvent::kReadable) return;
+      char buf[2048];
+      Endpoint from;
+      for (;;) {
+        const long n = udp.recv_from(id, buf, sizeof buf, &from);
+        if (n < 0) break;
+        udp.send_to(id, buf, static_cast<std::size_t>(n), from);
+      }
+    });
+    ASSERT_EQ(udp.bind(udp_echo_, {IpAddr{}, kEchoPort}), 0);
+    peer_thread_ = std::thread([] {
+      while (!stop_.load()) {
+        {
+          std::lock_guard<std::mutex> lock(jobs_mu_);
+          for (auto& j : jobs_) j();
+          jobs_.clear();
+        }
+        b_->poll_once();
+      }
+    });
+    sockets::AttachOptions ao;
+    ao.mode = sockets::DriveMode::kLcores;
+    const Status at = sockets::attach(*a_, ao);
+    ASSERT_TRUE(at.is_ok()) << at.message();
+  }
+  static void TearDownTestSuite() {
+    sockets::detach();
+    stop_ = true;
+    if (peer_thread_.joinable()) peer_thread_.join();
+    a_.reset();
+    b_.reset();
+    if (cable_) cable_->discard_in_flight();
+    cable_.reset();
+  }
+
+  static std::unique_ptr<Stack> make_stack(const std::string& device, std::uint32_t addr,
+                                           std::uint8_t n, rte_mempool* pool) {
+    StackConfig c;
+    c.device = device;
+    c.engines = kEngines;
+    c.mac = rte_ether_addr{{0x02, 0x73, 0x68, 0x64, 0x00, n}};
+    c.pool = pool;  // shared: net_ring carries the sender's mbufs
+    c.options.addresses.push_back(InterfaceAddress{IpAddr::v4(addr), 24});
+    c.tcp.max_connections = 4096;
+    c.tcp.defaults.msl = std::chrono::milliseconds(200);
+    auto s = Stack::create(c);
+    EXPECT_TRUE(s.is_ok()) << s.error();
+    return s ? std::move(s.value()) : nullptr;
+  }
+
+  // Runs `fn` on the peer's polling thread and waits.
+  static void on_peer(const std::function<void()>& fn) {
+    std::atomic<bool> done{false};
+    {
+      std::lock_guard<std::mutex> lock(jobs_mu_);
+      jobs_.push_back([&] {
+        fn();
+        done = true;
+      });
+    }
+    while (!done.load()) std::this_thread::yield();
+  }
+
+  // The engine a live socket of A lives on now, and the engine owning its tuple.
+  static std::pair<int, int> engine_and_owner(int h) {
+    sockets::SocketEntry* e = sockets::runtime().table.lookup(h);
+    if (e == nullptr) return {-1, -2};
+    const std::uint16_t engine = e->engine;
+    Endpoint local, remote;
+    sockets::on_engine(engine, [&]() -> long {
+      a_->tcp(engine).local_endpoint(e->tcp, &local);
+      a_->tcp(engine).remote_endpoint(e->tcp, &remote);
+      return 0;
+    });
+    return {engine, a_->owner(TcpTuple{local, remote})};
+  }
+
+  static inline std::unique_ptr<RingCable> cable_;
+  static inline std::unique_ptr<Stack> a_, b_;
+  static inline PeerEngine peer_[kEngines];
+  static inline UdpSocketId udp_echo_;
+  static inline std::thread peer_thread_;
+  static inline std::atomic<bool> stop_{false};
+  static inline std::mutex jobs_mu_;
+  static inline std::vector<std::function<void()>> jobs_;
+};
+
+TEST_F(ShardedSockets, ConnectionsSpreadOverBothEnginesEachOnItsOwnerAndEchoByteExact) {
+  constexpr int kThreads = 4, kCycles = 100;
+  const int open_before = sockets::open_sockets();
+  std::atomic<int> failures{0}, misplaced{0};
+  std::atomic<int> per_engine[kEngines] = {};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const sockaddr_in to = sin4(kAddrB, kEchoPort);
+      for (int i = 0; i < kCycles; ++i) {
+        const int s = shardtcp_socket(AF_INET, SOCK_STREAM, 0);
+        if (s <= 0) {
+          ++failures;
+          continue;
+        }
+        std::string msg(100 + (t * 37 + i * 11) % 1300, '\0');
+        for (std::size_t k = 0; k < msg.size(); ++k)
+          msg[k] = static_cast<char>('a' + (k + i + t) % 26);
+        std::string in(msg.size(), '\0');
+        if (shardtcp_connect(s, &to, sizeof to) != 0) {
+          ++failures;
+        } else {
+          const auto [engine, owner] = engine_and_owner(s);
+          if (engine != owner) ++misplaced;
+          if (engine >= 0 && engine < kEngines) ++per_engine[engine];
+          if (shardtcp_send(s, msg.data(), static_cast<int>(msg.size()), 0) !=
+                  static_cast<int>(msg.size()) ||
+              shardtcp_recv(s, in.data(), static_cast<int>(in.size()), MSG_WAITALL) !=
+                  static_cast<int>(in.size()) ||
+              in != msg)
+            ++failures;
+        }
+        if (shardtcp_closesocket(s) != 0) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(misplaced.load(), 0);
+  EXPECT_GT(per_engine[0].load(), 0);
+  EXPECT_GT(per_engine[1].load(), 0);
+  EXPECT_EQ(per_engine[0].load() + per_engine[1].load(), kThreads * kCycles);
+  EXPECT_EQ(sockets::open_sockets(), open_before);
+  for (std::uint16_t e = 0; e < kEngines; ++e) {
+    std::uint64_t not_owned = 1;
+    sockets::on_engine(e, [&]() -> long {
+      not_owned = a_->tcp(e).segments_not_owned();
+      return 0;
+    });
+    EXPECT_EQ(not_owned, 0u) << "engine " << e;
+  }
+}
+
+TEST_F(ShardedSockets, BoundPortConnectMovesTheSocketToTheEngineOwningItsTuple) {
+  int moved = 0;
+  for (std::uint16_t port = 41000; port < 41016; ++port) {
+    SCOPED_TRACE(port);
+    const int s = shardtcp_socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GT(s, 0);
+    const sockaddr_in local = sin4(0, port);
+    ASSERT_EQ(shardtcp_bind(s, &local, sizeof local), 0) << strerror(errno);
+    const sockaddr_in to = sin4(kAddrB, kEchoPort);
+    ASSERT_EQ(shardtcp_connect(s, &to, sizeof to), 0) << strerror(errno);
+    const auto [engine, owner] = engine_and_owner(s);
+    EXPECT_EQ(engine, owner);
+    if (engine != engine_of_handle(s)) ++moved;
+    sockaddr_in name{};
+    socklen_t len = sizeof name;
+    ASSERT_EQ(shardtcp_getsockname(s, &name, &len), 0);
+    EXPECT_EQ(ntohs(name.sin_port), port);  // the bound port came along
+    char out[32], in[32];
+    const int n = std::snprintf(out, sizeof out, "port %u", port);
+    ASSERT_EQ(shardtcp_send(s, out, n, 0), n);
+    ASSERT_EQ(shardtcp_recv(s, in, n, MSG_WAITALL), n);
+    EXPECT_EQ(std::string(in, static_cast<std::size_t>(n)),
+              std::string(out, static_cast<std::size_t>(n)));
+    EXPECT_EQ(shardtcp_closesocket(s), 0);
+  }
+  // 16 ports, two engines: some tuples belong to the engine the socket did not start on.
+  EXPECT_GT(moved, 0);
+}
+
+TEST_F(ShardedSockets, ListenerOnEveryEngineAcceptsFromBothAndCloseStopsThemAll) {
+  constexpr std::uint16_t kPort = 8080;
+  constexpr int kConns = 48;
+  const int l = shardtcp_socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GT(l, 0);
+  const sockaddr_in local = sin4(0, kPort);
+  ASSERT_EQ(shardtcp_bind(l, &local, sizeof local), 0);
+  ASSERT_EQ(shardtcp_listen(l, 128), 0);
+  std::vector<std::unique_ptr<PeerClient>> clients;
+  for (int i = 0; i < kConns; ++i) {
+    auto c = std::make_unique<PeerClient>();
+    c->hello = "hello " + std::to_string(i) + ";";
+    clients.push_back(std::move(c));
+  }
+  on_peer([&] {
+    for (int i = 0; i < kConns; ++i) {
+      // Any peer engine may open it: the peer's ownership picks the port.
+      const std::uint16_t e = static_cast<std::uint16_t>(i % kEngines);
+      TcpLayer& tcp = b_->tcp(e);
+      clients[static_cast<std::size_t>(i)]->tcp = &tcp;
+      int err = 0;
+      const TcpConnId id = tcp.open(
+          TcpCallback{&PeerClient::on_event, clients[static_cast<std::size_t>(i)].get()}, &err);
+      ASSERT_TRUE(id.valid()) << err;
+      ASSERT_EQ(tcp.connect(id, Endpoint{IpAddr::v4(kAddrA), kPort}), 0);
+    }
+  });
+  int per_engine[kEngines] = {};
+  std::set<std::string> got;
+  for (int i = 0; i < kConns; ++i) {
+    const int a = shardtcp_accept(l, nullptr, nullptr);
+    ASSERT_GT(a, 0) << strerror(errno);
+    const auto [engine, owner] = engine_and_owner(a);
+    EXPECT_EQ(engine, owner);
+    EXPECT_EQ(engine, engine_of_handle(a));  // accepted where the SYN was owned
+    if (engine >= 0 && engine < kEngines) ++per_engine[engine];
+    std::string msg;
+    char c = 0;
+    while (shardtcp_recv(a, &c, 1, 0) == 1 && c != ';') msg += c;
+    got.insert(msg);
+    shardtcp_closesocket(a);
+  }
+  EXPECT_EQ(got.size(), static_cast<std::size_t>(kConns));
+  EXPECT_GT(per_engine[0], 0);
+  EXPECT_GT(per_engine[1], 0);
+  // Closed: every engine's listener is gone, so a SYN to either is refused.
+  ASSERT_EQ(shardtcp_closesocket(l), 0);
+  std::vector<std::unique_ptr<PeerClient>> late;
+  for (int i = 0; i < 8; ++i) late.push_back(std::make_unique<PeerClient>());
+  on_peer([&] {
+    for (int i = 0; i < 8; ++i) {
+      TcpLayer& tcp = b_->tcp(static_cast<std::uint16_t>(i % kEngines));
+      late[static_cast<std::size_t>(i)]->tcp = &tcp;
+      const TcpConnId id =
+          tcp.open(TcpCallback{&PeerClient::on_event, late[static_cast<std::size_t>(i)].get()});
+      ASSERT_EQ(tcp.connect(id, Endpoint{IpAddr::v4(kAddrA), kPort}), 0);
+    }
+  });
+  for (auto& c : late) {
+    for (int k = 0; k < 500 && c->error.load() == 0 && !c->connected.load(); ++k)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    EXPECT_FALSE(c->connected.load());
+    EXPECT_EQ(c->error.load(), ECONNREFUSED);
+  }
+}
+
+TEST_F(ShardedSockets, UdpSocketsLiveOnTheHomeEngineAndEcho) {
+  const int u = shardtcp_socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GT(u, 0);
+  EXPECT_EQ(engine_of_handle(u), 0);
+  const timeval tv{2, 0};  // a lost answer fails the test instead of hanging it
+  ASSERT_EQ(shardtcp_setsockopt(u, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+  const sockaddr_in to = sin4(kAddrB, kEchoPort);
+  for (int i = 0; i < 20; ++i) {
+    const std::string msg = "datagram " + std::to_string(i);
+    ASSERT_EQ(shardtcp_sendto(u, msg.data(), static_cast<int>(msg.size()), 0, &to, sizeof to),
+              static_cast<int>(msg.size()));
+    char buf[64];
+    const int n = shardtcp_recv(u, buf, sizeof buf, 0);
+    ASSERT_EQ(n, static_cast<int>(msg.size()));
+    EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)), msg);
+  }
+  EXPECT_EQ(shardtcp_closesocket(u), 0);
+}
+
+}  // namespace
+}  // namespace shardtcp::testing
