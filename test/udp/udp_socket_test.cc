@@ -137,10 +137,19 @@ TEST_F(UdpUnit, TableFullIsEnfile) {
   EXPECT_TRUE(udp.open().valid());
 }
 
-TEST_F(UdpUnit, Ipv6SocketsAreNotSupportedYet) {
+TEST_F(UdpUnit, Ipv6SocketsTakeOnlyIpv6Addresses) {
   int err = 0;
-  EXPECT_FALSE(udp.open({}, IpFamily::kV6, &err).valid());
+  UdpSocketId s = udp.open({}, IpFamily::kV6, &err);
+  ASSERT_TRUE(s.valid());
+  EXPECT_EQ(err, 0);
+  Endpoint local;
+  ASSERT_EQ(udp.local_endpoint(s, &local), 0);
+  EXPECT_TRUE(local.addr.is_v6() && local.addr.is_unspecified());  // ::, not 0.0.0.0
+  EXPECT_EQ(udp.bind(s, Endpoint{IpAddr::v4(0), 0}), -EAFNOSUPPORT);
+  EXPECT_EQ(udp.send_to(s, "x", 1, Endpoint{IpAddr::v4(0xC6120001), 9}), -EAFNOSUPPORT);
+  EXPECT_FALSE(udp.open({}, IpFamily::kNone, &err).valid());
   EXPECT_EQ(err, -EAFNOSUPPORT);
+  udp.close(s);
 }
 
 TEST_F(UdpUnit, SendWithoutConnectIsEdestaddrreq) {
