@@ -32,6 +32,7 @@ unsigned RequestRing::drain() {
   unsigned n = 0;
   Request* r = nullptr;
   while (queue_.pop(r)) {
+    pending_.fetch_sub(1, std::memory_order_relaxed);
     r->result = r->fn(r->arg);
     // A system call only when the poster went to sleep. It may have returned already
     // (it saw kDone while re-checking); waking a futex word that is gone wakes nobody,

@@ -34,7 +34,13 @@ class RequestRing {
   explicit RequestRing(std::uint16_t engine, std::size_t capacity = kDefaultCapacity)
       : engine_(engine), queue_(capacity) {}
   // False when the ring is full (back-pressure: the caller retries or fails ENOBUFS).
-  bool post(Request* r) { return queue_.bounded_push(r); }
+  bool post(Request* r) {
+    if (!queue_.bounded_push(r)) return false;
+    pending_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  // Requests posted and not yet taken by drain() (a snapshot, for tests and dumps).
+  std::size_t pending() const { return pending_.load(std::memory_order_relaxed); }
   // Runs and completes every request queued now; returns how many.
   unsigned drain();
   bool empty() const { return queue_.empty(); }
@@ -42,6 +48,7 @@ class RequestRing {
 
  private:
   std::uint16_t engine_;
+  std::atomic<std::size_t> pending_{0};
   boost::lockfree::queue<Request*, boost::lockfree::fixed_sized<true>> queue_;
 };
 

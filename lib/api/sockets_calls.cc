@@ -638,12 +638,57 @@ int shardtcp_closesocket(int s) {
       });
     }
   }
+  // SO_LINGER with a time, called from an ordinary thread (blocking or not, as on
+  // Linux): send the FIN after the data, then wait until all of it and the FIN are
+  // acknowledged or the time passes; when it passes the connection is reset (the
+  // unacknowledged data is discarded), as Winsock's closesocket does. On an engine
+  // thread nothing may block: the close is the ordinary graceful one.
+  bool linger_expired = false;
+  if (e->type == SOCK_STREAM && !on_engine_thread()) {
+    int linger_sec = 0;
+    const long started = on_engine(e->engine, [&]() -> long {
+      if (!still(s, gen)) return -ENOTSOCK;
+      if (!e->linger_on || e->linger_sec <= 0 || !e->connected || e->listening) return 0;
+      linger_sec = e->linger_sec;
+      // The FIN after the data; the id stays ours (a close would release it) and the
+      // callback stays, so ACKs wake us.
+      stack().tcp(e->engine).shutdown_write(e->tcp);
+      return 1;
+    });
+    if (started < 0) return fail(started);
+    if (started == 1) {
+      const std::int64_t deadline = now_ns() + std::int64_t{linger_sec} * 1000000000;
+      for (;;) {
+        const std::uint32_t seq = e->events.load();
+        const long done = on_engine(e->engine, [&]() -> long {
+          if (!still(s, gen)) return -ENOTSOCK;
+          const TcpState st = stack().tcp(e->engine).state(e->tcp);
+          return st == TcpState::kFinWait2 || st == TcpState::kTimeWait || st == TcpState::kClosed
+                     ? 1
+                     : 0;
+        });
+        if (done != 0) break;  // acknowledged (or the handle went: reported below)
+        const std::int64_t left = deadline - now_ns();
+        if (left <= 0) {
+          linger_expired = true;
+          break;
+        }
+        // The last ACK raises no socket event of its own: look again every 2 ms.
+        e->waiters.fetch_add(1);
+        futex_wait(&e->events, seq, std::min<std::int64_t>(left, 2000000));
+        e->waiters.fetch_sub(1);
+      }
+    }
+  }
   const long r = on_engine(e->engine, [&]() -> long {
     if (!still(s, gen)) return -ENOTSOCK;
     if (e->type == SOCK_STREAM) {
       TcpLayer& tcp = stack().tcp(e->engine);
       tcp.set_callback(e->tcp, {});
-      tcp.close(e->tcp);
+      if (linger_expired)
+        tcp.abort(e->tcp);
+      else
+        tcp.close(e->tcp);
     } else {
       stack().udp(e->engine).close(e->udp);
     }
@@ -749,7 +794,8 @@ int shardtcp_setsockopt(int s, int level, int name, const void* val, socklen_t l
         if (!tcp) return -ENOPROTOOPT;
         e->linger_on = lg.l_onoff != 0;
         e->linger_sec = lg.l_linger;
-        // Only the abortive form (on, zero time: RST on close) changes what close does.
+        // On with zero time: RST on close (the native layer's linger-zero). On with a
+        // time: closesocket() waits for the ACK of everything sent (see there).
         return st.tcp(e->engine).set_linger_zero(e->tcp, lg.l_onoff != 0 && lg.l_linger == 0);
       case SO_RCVBUF: {
         if (v <= 0) return -EINVAL;

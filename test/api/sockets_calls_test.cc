@@ -319,6 +319,53 @@ TEST_F(Calls, LingerZeroClosesWithReset) {
   EXPECT_EQ(errno, ENOTSOCK);
 }
 
+// SO_LINGER with a time: closesocket() waits while what we sent is unacknowledged
+// (the peer is not polled: no ACK can come), and returns once the peer acknowledges.
+TEST_F(Calls, LingerWithATimeWaitsUntilTheDataIsAcknowledged) {
+  const int s = connected_to_echo();
+  linger lg{1, 30};
+  ASSERT_EQ(setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+  env_->peer_paused = true;
+  const std::string data = pattern(20000, 5);
+  ASSERT_EQ(send(s, data.data(), static_cast<int>(data.size()), 0), static_cast<int>(data.size()));
+  std::atomic<bool> returned{false};
+  int rc = -2;
+  std::thread closer([&] {
+    rc = closesocket(s);
+    returned = true;
+  });
+  std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(returned.load());  // nothing acknowledged yet
+  env_->peer_paused = false;
+  closer.join();
+  open_.clear();
+  EXPECT_EQ(rc, 0);
+  errno = 0;
+  EXPECT_EQ(send(s, "x", 1, 0), -1);
+  EXPECT_EQ(errno, ENOTSOCK);
+}
+
+// SO_LINGER with a time that passes: closesocket() returns and the connection is reset.
+TEST_F(Calls, LingerTimeoutResetsTheConnection) {
+  const int s = connected_to_echo();
+  linger lg{1, 1};
+  ASSERT_EQ(setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+  std::uint64_t before = 0;
+  env_->run_on_peer([&] { before = env_->b->tcp(0).counter(TcpCounter::kResetsReceived); });
+  env_->peer_paused = true;
+  const std::string data = pattern(20000, 6);
+  ASSERT_EQ(send(s, data.data(), static_cast<int>(data.size()), 0), static_cast<int>(data.size()));
+  EXPECT_EQ(closesocket(s), 0);
+  open_.clear();
+  env_->peer_paused = false;
+  std::uint64_t after = before;
+  for (int i = 0; i < 500 && after == before; ++i) {
+    std::this_thread::sleep_for(2ms);
+    env_->run_on_peer([&] { after = env_->b->tcp(0).counter(TcpCounter::kResetsReceived); });
+  }
+  EXPECT_EQ(after, before + 1);
+}
+
 TEST_F(Calls, UdpSendtoRecvfromConnectAndReconnect) {
   const int u = sock(SOCK_DGRAM);
   errno = 0;
