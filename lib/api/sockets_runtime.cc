@@ -241,6 +241,21 @@ void detach() {
   // embedding mode the application is not polling now: this thread is the engine.
   const int was = tl_engine;
   if (rt.options.mode == DriveMode::kApplication) tl_engine = kAllEngines;
+  // First the listeners a listening socket keeps on engines other than its own.
+  for (std::uint16_t engine = 0; engine < stack->engine_count(); ++engine) {
+    on_engine(engine, [&]() -> long {
+      rt.table.for_each_live([&](int h) {
+        SocketEntry& e = rt.table.at(h);
+        if (e.group == nullptr || e.engine == engine || engine >= e.group->ids.size()) return;
+        TcpConnId& id = e.group->ids[engine];
+        if (!id.valid()) return;
+        stack->tcp(engine).set_callback(id, {});
+        stack->tcp(engine).abort(id);
+        id = {};
+      });
+      return 0;
+    });
+  }
   for (std::uint16_t engine = 0; engine < stack->engine_count(); ++engine) {
     on_engine(engine, [&]() -> long {
       rt.table.for_each_live([&](int h) {
