@@ -219,7 +219,9 @@ TEST_F(Ipv6Pair, UdpEchoAcrossSizes) {
     ASSERT_TRUE(run_until([&] { return ua.pending_datagrams(c) == 1; }, 2s));
     ASSERT_EQ(ua.recv_from(c, in.data(), in.size(), &from), static_cast<long>(size));
     EXPECT_EQ(from, (Endpoint{kB6, 7}));
-    EXPECT_EQ(0, std::memcmp(in.data(), out.data(), size));
+    if (size > 0) {
+      EXPECT_EQ(0, std::memcmp(in.data(), out.data(), size));
+    }
   }
   EXPECT_GE(b_.ip->ipv6_counters().get(Ipv6Counter::kRxReassembled), 2u);
   // A closed port answers with an ICMPv6 port unreachable that reaches the socket.
