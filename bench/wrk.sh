@@ -5,7 +5,8 @@
 #   against the kernel: Debian's nginx (one worker, access log off, the same 438-byte
 #                      body) in ${ns}s (198.18.3.1), wrk in ${ns}c over a veth pair;
 # each server on core 0, wrk on core 1; keep-alive, then "Connection: close".
-# Prints one compact JSON row per line.
+# WRK_HTTPD_APP_CPU=1 moves httpd's application thread off its driver's core (onto
+# wrk's). Prints one compact JSON row per line.
 #   bench/wrk.sh BUILD_DIR SECONDS SCRATCH_DIR
 set -euo pipefail
 bindir=$1
@@ -31,7 +32,8 @@ rps() { awk '/^Requests\/sec:/ {print $2}'; }
 ip netns add "${ns}h"
 ip -n "${ns}h" link set lo up
 ip netns exec "${ns}h" "$httpd" -l 0 --no-pci --in-memory --file-prefix "${ns}h" \
-  --vdev="net_tap0,iface=${ns}t" -- --ip 198.18.2.2/24 --port 80 >"$dir/httpd.out" 2>"$dir/httpd.err" &
+  --vdev="net_tap0,iface=${ns}t" -- --ip 198.18.2.2/24 --port 80 \
+  ${WRK_HTTPD_APP_CPU:+--app-cpu "$WRK_HTTPD_APP_CPU"} >"$dir/httpd.out" 2>"$dir/httpd.err" &
 hpid=$!
 for _ in $(seq 100); do ip netns exec "${ns}h" ip link show "${ns}t" >/dev/null 2>&1 && break; sleep 0.1; done
 ip -n "${ns}h" addr add 198.18.2.1/24 dev "${ns}t"

@@ -5,11 +5,14 @@
  *
  *   shardtcp-httpd [EAL options] -- --ip ADDR/PREFIX [stack options] [--port N] [--seconds S]
  *   kernel-httpd [--port N] [--seconds S]      (same source, kernel sockets)
+ *   --app-cpu N pins the application's thread to CPU N after start-up (the stack's
+ *   driver thread stays on the EAL lcore).
  *
  * Prints "ready" once listening; at exit (SIGINT/SIGTERM or --seconds) one JSON line
  * with the requests served.
  */
 #define _GNU_SOURCE
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,6 +201,12 @@ int main(int argc, char** argv) {
   if (httpd_init(argc, argv) != 0) {
     perror("httpd: shardtcp_init");
     return 1;
+  }
+  if (atoi(arg_value(argc, argv, "--app-cpu", "-1")) >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(atoi(arg_value(argc, argv, "--app-cpu", "-1")), &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) perror("httpd: --app-cpu");
   }
   listener = socket(AF_INET, SOCK_STREAM, 0);
   if (listener < 0) {
