@@ -132,8 +132,10 @@ class Stack {
     // transports return their mbufs before the engine and the IP layer go.
     std::unique_ptr<IpStack> ip;
     std::unique_ptr<ShardHandler> handler;   // IP input + IP and TCP timers
-    std::unique_ptr<SteeringHandler> steer;  // wraps handler when engines > 1
     std::unique_ptr<Engine> engine;
+    // Wraps handler when engines > 1; built before the engine but declared after it,
+    // so it goes first and takes its poll hook off the still-living engine.
+    std::unique_ptr<SteeringHandler> steer;
     std::unique_ptr<TcpLayer> tcp;
     std::unique_ptr<UdpLayer> udp;
   };
