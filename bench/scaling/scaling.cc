@@ -1,7 +1,9 @@
 // Scaling run: CRR (connect, 64-byte request, echo, close) and RR (64-byte ping-pong
 // over persistent connections) between two in-process stacks over a ring cable, with
 // 1 and then 2 engines per side, each engine on its own worker lcore. Prints
-// connections/s and transactions/s and the 2-engine / 1-engine ratio.
+// connections/s and transactions/s and the 2-engine / 1-engine ratio, once with the
+// plain cable (frames arrive on the sender's queue: engines steer in software) and
+// once with an emulated RSS NIC (DeliveryPolicyPort: frames arrive on their owner).
 //
 //   scaling [--seconds S] [--concurrency C] [--repeats N] [--busy-poll]
 //
@@ -27,6 +29,7 @@
 #include <vector>
 
 #include "echo_workload.h"
+#include "port/delivery_policy_port.h"
 #include "port/eal.h"
 #include "port/ring_pair.h"
 #include "shardtcp/stack.h"
@@ -56,7 +59,7 @@ rte_mempool* shared_pool() {
 }
 
 std::unique_ptr<Stack> make_stack(const std::string& dev, const IpAddr& addr, std::uint8_t mac,
-                                  std::uint16_t engines) {
+                                  std::uint16_t engines, bool rss) {
   StackConfig c;
   c.device = dev;
   c.engines = engines;
@@ -66,6 +69,13 @@ std::unique_ptr<Stack> make_stack(const std::string& dev, const IpAddr& addr, st
   c.tcp.max_connections = 8192;
   c.tcp.time_wait_capacity = 65536;
   c.tcp.defaults.msl = std::chrono::milliseconds(20);  // ports and records recycle quickly
+  if (rss) {
+    // The peer's "NIC" hashes with our key and RETA: frames arrive on their owner.
+    c.wrap_port = [engines](PacketPort& inner) -> std::unique_ptr<PacketPort> {
+      return std::make_unique<DeliveryPolicyPort>(inner, DeliveryPolicy::kEmulatedRss,
+                                                  FlowOwnership(engines));
+    };
+  }
   auto s = Stack::create(c);
   if (!s) {
     std::fprintf(stderr, "stack: %s\n", s.error().c_str());
@@ -123,12 +133,13 @@ struct Figures {
 };
 
 Figures run(workload::Mode mode, std::uint16_t engines, double seconds, std::uint32_t concurrency,
-            bool yield) {
+            bool yield, bool rss) {
   static int serial = 0;
   RingCableOptions co;
   co.name = "scale" + std::to_string(serial++);
   co.nb_queues = engines;
   co.ring_size = 4096;
+  co.multi_producer = rss;  // the emulated NIC picks the queue: engines share TX rings
   auto cable = RingCable::create(co);
   if (!cable) {
     std::fprintf(stderr, "cable: %s\n", cable.error().c_str());
@@ -136,8 +147,8 @@ Figures run(workload::Mode mode, std::uint16_t engines, double seconds, std::uin
   }
   Figures f;
   {
-    auto client = make_stack((*cable)->a_name(), kClient, 1, engines);
-    auto server = make_stack((*cable)->b_name(), kServer, 2, engines);
+    auto client = make_stack((*cable)->a_name(), kClient, 1, engines, rss);
+    auto server = make_stack((*cable)->b_name(), kServer, 2, engines, rss);
     if (!client || !server) std::exit(1);
     workload::EchoPair pair;
     const std::string err =
@@ -226,7 +237,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf(
-      "scaling: two in-process stacks over a ring cable (software steering), %u CPU(s), "
+      "scaling: two in-process stacks over a ring cable, %u CPU(s), "
       "%s, %.1f s per run, median of %d, %u connections per client engine, engines %s\n",
       cpus, eal_without_hugepages() ? "no hugepages" : "hugepages", seconds, repeats, concurrency,
       yield ? "yield the CPU when idle" : "busy-poll");
@@ -234,19 +245,24 @@ int main(int argc, char** argv) {
     const char* name;
     workload::Mode mode;
     const char* unit;
+    bool rss;
   };
-  const Row rows[] = {{"CRR", workload::Mode::kCrr, "connections/s"},
-                      {"RR", workload::Mode::kRr, "transactions/s"}};
+  // "steer": a plain cable delivers on the sender's queue, engines steer what is not
+  // theirs; "rss": an emulated RSS NIC delivers every frame to its owner.
+  const Row rows[] = {{"CRR/steer", workload::Mode::kCrr, "conn/s", false},
+                      {"CRR/rss", workload::Mode::kCrr, "conn/s", true},
+                      {"RR/steer", workload::Mode::kRr, "trans/s", false},
+                      {"RR/rss", workload::Mode::kRr, "trans/s", true}};
   for (const Row& r : rows) {
     auto median = [&](std::uint16_t engines) {
       std::vector<Figures> runs;
       Figures total;
       for (int k = 0; k < repeats; ++k) {
-        runs.push_back(run(r.mode, engines, seconds, concurrency, yield));
+        runs.push_back(run(r.mode, engines, seconds, concurrency, yield, r.rss));
         total.failures += runs.back().failures;
         total.mismatches += runs.back().mismatches;
       }
-      std::printf("  %-3s %u engine(s)/side, each run:", r.name, engines);
+      std::printf("  %-9s %u engine(s)/side, each run:", r.name, engines);
       for (const Figures& f : runs)
         std::printf(" %.0f (RTOs %llu, TX drops %llu, steering drops %llu)", f.rate,
                     static_cast<unsigned long long>(f.rtos),
@@ -263,7 +279,7 @@ int main(int argc, char** argv) {
     const Figures one = median(1);
     const Figures two = median(2);
     std::printf(
-        "%-4s 1 engine/side: %8.0f %s   2 engines/side: %8.0f %s   ratio 2/1: %.2f   "
+        "%-9s 1 engine/side: %8.0f %s   2 engines/side: %8.0f %s   ratio 2/1: %.2f   "
         "(failures %llu, owner mismatches %llu, frames steered in a 2-engine run %llu)\n",
         r.name, one.rate, r.unit, two.rate, r.unit, one.rate > 0 ? two.rate / one.rate : 0.0,
         static_cast<unsigned long long>(one.failures + two.failures),
