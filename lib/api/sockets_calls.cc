@@ -55,20 +55,29 @@ Stack& stack() {
   return *runtime().stack.load(std::memory_order_acquire);
 }
 
-// sockaddr -> Endpoint. EFAULT null, EINVAL too short, EAFNOSUPPORT not AF_INET
-// (AF_INET6 included until IPv6 lands).
-long parse_addr(const void* addr, socklen_t len, Endpoint* out, bool allow_unspec = false) {
+// sockaddr -> Endpoint for a socket of `sock_family`. EFAULT null, EINVAL shorter
+// than its structure (sockaddr_in or sockaddr_in6), EAFNOSUPPORT another family than
+// the socket's (IPv6 sockets take no v4-mapped addresses: IPV6_V6ONLY is always on).
+long parse_addr(const void* addr, socklen_t len, Endpoint* out, int sock_family,
+                bool allow_unspec = false) {
   if (addr == nullptr) return -EFAULT;
   if (len < static_cast<socklen_t>(sizeof(sa_family_t))) return -EINVAL;
   sa_family_t family;
   std::memcpy(&family, addr, sizeof family);
-  if (family == AF_INET6)
-    return len < static_cast<socklen_t>(sizeof(sockaddr_in6)) ? -EINVAL : -EAFNOSUPPORT;
+  if (family == AF_INET6) {
+    if (len < static_cast<socklen_t>(sizeof(sockaddr_in6))) return -EINVAL;
+    if (sock_family != AF_INET6) return -EAFNOSUPPORT;
+    sockaddr_in6 sin6;
+    std::memcpy(&sin6, addr, sizeof sin6);
+    out->addr = IpAddr::v6(&sin6.sin6_addr.s6_addr[0]);
+    out->port = ntohs(sin6.sin6_port);
+    return 0;
+  }
   if (family == AF_UNSPEC && allow_unspec) {
     *out = Endpoint{};
     return 1;
   }
-  if (family != AF_INET) return -EAFNOSUPPORT;
+  if (family != AF_INET || sock_family != AF_INET) return -EAFNOSUPPORT;
   if (len < static_cast<socklen_t>(sizeof(sockaddr_in))) return -EINVAL;
   sockaddr_in sin;
   std::memcpy(&sin, addr, sizeof sin);
@@ -77,9 +86,20 @@ long parse_addr(const void* addr, socklen_t len, Endpoint* out, bool allow_unspe
   return 0;
 }
 
-// Endpoint -> caller's sockaddr (truncated to *len; *len gets the full size).
-long write_addr(const Endpoint& ep, void* addr, socklen_t* len) {
+// Endpoint -> caller's sockaddr of the socket's family (truncated to *len; *len gets
+// the full size).
+long write_addr(const Endpoint& ep, void* addr, socklen_t* len, int family = AF_INET) {
   if (addr == nullptr || len == nullptr) return -EFAULT;
+  if (family == AF_INET6 || ep.addr.is_v6()) {
+    sockaddr_in6 sin6{};
+    sin6.sin6_family = AF_INET6;
+    sin6.sin6_port = htons(ep.port);
+    if (ep.addr.is_v6()) std::memcpy(sin6.sin6_addr.s6_addr, ep.addr.bytes(), 16);
+    const socklen_t n = *len < static_cast<socklen_t>(sizeof sin6) ? *len : sizeof sin6;
+    std::memcpy(addr, &sin6, n);
+    *len = sizeof sin6;
+    return 0;
+  }
   sockaddr_in sin{};
   sin.sin_family = AF_INET;
   sin.sin_port = htons(ep.port);
@@ -308,7 +328,7 @@ int shardtcp_socket(int family, int type, int protocol) {
   Runtime& rt = runtime();
   Stack* stk = rt.stack.load(std::memory_order_acquire);
   if (stk == nullptr) return fail(-ENETDOWN);
-  if (family != AF_INET) return fail(-EAFNOSUPPORT);  // AF_INET6 until IPv6 lands
+  if (family != AF_INET && family != AF_INET6) return fail(-EAFNOSUPPORT);
   const bool nonblock = (type & SOCK_NONBLOCK) != 0;
   type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (type != SOCK_STREAM && type != SOCK_DGRAM) return fail(-ESOCKTNOSUPPORT);
@@ -336,8 +356,9 @@ int shardtcp_socket(int family, int type, int protocol) {
       if (!id.valid()) return err != 0 ? err : -ENOBUFS;
       e.tcp = id;
     } else {
-      UdpSocketId id = stk->udp(e.engine).open(
-          [h](UdpSocketId u, UdpEvent ev) { on_udp_event(h, u, ev); }, IpFamily::kV4, &err);
+      UdpSocketId id =
+          stk->udp(e.engine).open([h](UdpSocketId u, UdpEvent ev) { on_udp_event(h, u, ev); },
+                                  family == AF_INET6 ? IpFamily::kV6 : IpFamily::kV4, &err);
       if (!id.valid()) return err != 0 ? err : -ENOBUFS;
       e.udp = id;
     }
@@ -358,7 +379,7 @@ int shardtcp_bind(int s, const void* addr, socklen_t addrlen) {
   SocketEntry* e = entry(s, &gen, &err);
   if (e == nullptr) return fail(err);
   Endpoint ep;
-  if (const long r = parse_addr(addr, addrlen, &ep); r < 0) return fail(r);
+  if (const long r = parse_addr(addr, addrlen, &ep, e->family); r < 0) return fail(r);
   const long r = on_engine(e->engine, [&]() -> long {
     if (!still(s, gen)) return -ENOTSOCK;
     const int b = e->type == SOCK_STREAM ? stack().tcp(e->engine).bind(e->tcp, ep)
@@ -393,7 +414,9 @@ int shardtcp_listen(int s, int backlog) {
     TcpLayer& tcp = stack().tcp(e->engine);
     if (tcp.local_endpoint(e->tcp, &local) != 0 || local.port == 0) {
       // Unbound: Linux binds an ephemeral port first; we do the same.
-      const int b = tcp.bind(e->tcp, Endpoint{IpAddr::v4(0), 0});
+      const int b = tcp.bind(
+          e->tcp,
+          Endpoint{e->family == AF_INET6 ? IpAddr::v6(&in6addr_any.s6_addr[0]) : IpAddr::v4(0), 0});
       if (b < 0) return b;
       tcp.local_endpoint(e->tcp, &local);
     }
@@ -489,7 +512,7 @@ int shardtcp_accept(int s, void* addr, socklen_t* addrlen) {
     }
     SocketEntry& n = rt.table.at(nh);
     n.type = SOCK_STREAM;
-    n.family = AF_INET;
+    n.family = e->family;
     n.tcp = c;
     n.connected = true;
     const TcpState st = tcp.state(c);
@@ -523,7 +546,7 @@ int shardtcp_accept(int s, void* addr, socklen_t* addrlen) {
     return -EAGAIN;
   });
   if (r < 0) return fail(r);
-  if (addr != nullptr) write_addr(peer, addr, addrlen);
+  if (addr != nullptr) write_addr(peer, addr, addrlen, e->family);
   return static_cast<int>(r);
 }
 
@@ -533,7 +556,7 @@ int shardtcp_connect(int s, const void* addr, socklen_t addrlen) {
   SocketEntry* e = entry(s, &gen, &err);
   if (e == nullptr) return fail(err);
   Endpoint to;
-  const long p = parse_addr(addr, addrlen, &to, /*allow_unspec=*/e->type == SOCK_DGRAM);
+  const long p = parse_addr(addr, addrlen, &to, e->family, /*allow_unspec=*/e->type == SOCK_DGRAM);
   if (p < 0) return fail(p);
   const long r =
       e->type == SOCK_STREAM ? tcp_connect(s, *e, gen, to) : udp_connect(s, *e, gen, to, p == 1);
@@ -575,7 +598,7 @@ int shardtcp_sendto(int s, const void* buf, int len, int flags, const void* to, 
   if (len < 0) return fail(-EINVAL);
   if (buf == nullptr && len > 0) return fail(-EFAULT);
   Endpoint dst;
-  if (const long p = parse_addr(to, tolen, &dst); p < 0) return fail(p);
+  if (const long p = parse_addr(to, tolen, &dst, e->family); p < 0) return fail(p);
   if (dst.port == 0) return fail(-EINVAL);
   const long r = on_engine(e->engine, [&]() -> long {
     if (!still(s, gen)) return -ENOTSOCK;
@@ -616,7 +639,7 @@ int shardtcp_recvfrom(int s, void* buf, int len, int flags, void* from, socklen_
     });
   }
   if (r < 0) return fail(r);
-  if (from != nullptr) write_addr(src, from, fromlen);
+  if (from != nullptr) write_addr(src, from, fromlen, e->family);
   return static_cast<int>(r);
 }
 
@@ -780,6 +803,11 @@ int shardtcp_setsockopt(int s, int level, int name, const void* val, socklen_t l
       e->nodelay = v != 0;
       return st.tcp(e->engine).set_nodelay(e->tcp, v != 0);
     }
+    if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
+      // IPv6 sockets carry IPv6 only (no v4-mapped addresses): on, and it stays on.
+      if (e->family != AF_INET6) return -ENOPROTOOPT;
+      return v != 0 ? 0 : -ENOPROTOOPT;
+    }
     if (level != SOL_SOCKET) return -ENOPROTOOPT;
     switch (name) {
       case SO_REUSEADDR:
@@ -856,6 +884,11 @@ int shardtcp_getsockopt(int s, int level, int name, void* val, socklen_t* len) {
       v = e->nodelay;
       return 0;
     }
+    if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
+      if (e->family != AF_INET6) return -ENOPROTOOPT;
+      v = 1;
+      return 0;
+    }
     if (level != SOL_SOCKET) return -ENOPROTOOPT;
     switch (name) {
       case SO_ERROR: {
@@ -913,7 +946,7 @@ int shardtcp_getsockname(int s, void* addr, socklen_t* len) {
     return 0;
   });
   if (r < 0) return fail(r);
-  return static_cast<int>(write_addr(ep, addr, len));
+  return static_cast<int>(write_addr(ep, addr, len, e->family));
 }
 
 int shardtcp_getpeername(int s, void* addr, socklen_t* len) {
@@ -932,7 +965,7 @@ int shardtcp_getpeername(int s, void* addr, socklen_t* len) {
     return stack().udp(e->engine).peer_endpoint(e->udp, &ep);
   });
   if (r < 0) return fail(r);
-  return static_cast<int>(write_addr(ep, addr, len));
+  return static_cast<int>(write_addr(ep, addr, len, e->family));
 }
 
 int shardtcp_ioctlsocket(int s, int request, void* arg) {
