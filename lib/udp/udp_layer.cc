@@ -192,7 +192,9 @@ bool UdpLayer::clashes(std::uint32_t slot, const IpAddr& addr, std::uint16_t por
   for (std::uint32_t i = port_heads_[port]; i != kNoSlot; i = slots_[i].next_on_port) {
     if (i == slot) continue;
     const Socket& o = slots_[i];
-    const bool overlap = is_any(o.local.addr) || is_any(addr) || o.local.addr == addr;
+    // IPv4 and IPv6 sockets share port numbers but never addresses (no v4-mapped).
+    const bool overlap = o.local.addr.family() == addr.family() &&
+                         (is_any(o.local.addr) || is_any(addr) || o.local.addr == addr);
     if (overlap && !(reuse && o.reuse_addr)) return true;
   }
   return false;
@@ -528,7 +530,8 @@ std::uint32_t UdpLayer::lookup(const IpAddr& local, std::uint16_t local_port, co
   int best_score = 0;
   for (std::uint32_t i = port_heads_[local_port]; i != kNoSlot; i = slots_[i].next_on_port) {
     const Socket& o = slots_[i];
-    const bool addr_ok = is_any(o.local.addr) || o.local.addr == local;
+    const bool addr_ok =
+        o.local.addr.family() == local.family() && (is_any(o.local.addr) || o.local.addr == local);
     if (!addr_ok) continue;
     if (o.connected) {
       if (o.peer.port == remote_port && o.peer.addr == remote) return i;  // exact 4-tuple

@@ -1,26 +1,52 @@
 // Native-API side of the IPv6 sockets tests (no <sockets.h> macros here).
 #include "sockets6_peer.h"
 
+#include <algorithm>
+
 #include "shardtcp/stack.h"
 #include "tcp/tcp_layer.h"
+#include "udp/udp_layer.h"
 
 namespace shardtcp::testing {
 namespace {
 
-// B's [::]:7: accepts and closes (driver thread).
-struct AcceptAndClose {
+// B's TCP echo on [::]:7 (driver thread), as sockets_pair_env.cc's IPv4 one.
+struct Echo6 {
   TcpLayer* tcp = nullptr;
   TcpConnId listener;
-  static void on_event(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
-    auto* self = static_cast<AcceptAndClose*>(user);
-    if (!(id == self->listener) || ev != TcpSocketEvent::kAcceptable) return;
+  char buf[16384];
+
+  static void on_conn(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
+    auto* self = static_cast<Echo6*>(user);
+    TcpLayer& tcp = *self->tcp;
+    if (ev == TcpSocketEvent::kReadable || ev == TcpSocketEvent::kWritable) {
+      for (;;) {
+        const long room = tcp.writable_bytes(id);
+        if (room <= 0) break;
+        const std::size_t want =
+            std::min<std::size_t>(sizeof self->buf, static_cast<std::size_t>(room));
+        const long n = tcp.recv(id, self->buf, want);
+        if (n <= 0) break;
+        tcp.send(id, self->buf, static_cast<std::size_t>(n));
+      }
+    }
+    if (ev == TcpSocketEvent::kPeerFin && tcp.readable_bytes(id) == 0) tcp.close(id);
+    if (ev == TcpSocketEvent::kError) tcp.close(id);
+  }
+  static void on_listener(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t v) {
+    auto* self = static_cast<Echo6*>(user);
+    if (!(id == self->listener)) return on_conn(user, id, ev, v);
+    if (ev != TcpSocketEvent::kAcceptable) return;
     int err = 0;
     for (TcpConnId c = self->tcp->accept(self->listener, &err); c.valid();
-         c = self->tcp->accept(self->listener, &err))
-      self->tcp->close(c);
+         c = self->tcp->accept(self->listener, &err)) {
+      self->tcp->set_callback(c, TcpCallback{&on_conn, self});
+      on_conn(self, c, TcpSocketEvent::kReadable, 0);
+    }
   }
 };
-AcceptAndClose g_listener;
+Echo6 g_echo6;
+UdpSocketId g_udp6;
 bool g_done = false, g_ok = false;
 
 }  // namespace
@@ -38,12 +64,24 @@ bool add_ipv6_to_pair(SocketsPairEnv& env, const std::uint8_t (&a)[16],
     blackhole.prefix_len = 64;
     blackhole.gateway = IpAddr::v6(&b[0]);
     ok = ok && env.a->ip().routes().add_route(blackhole);
-    g_listener.tcp = &env.b->tcp(0);
+    const IpAddr any6 = *IpAddr::parse("::");
+    g_echo6.tcp = &env.b->tcp(0);
     int err = 0;
-    g_listener.listener =
-        g_listener.tcp->listen({*IpAddr::parse("::"), kEchoPort}, 1024,
-                               TcpCallback{&AcceptAndClose::on_event, &g_listener}, &err);
-    ok = ok && g_listener.listener.valid();
+    g_echo6.listener = g_echo6.tcp->listen({any6, kEchoPort}, 1024,
+                                           TcpCallback{&Echo6::on_listener, &g_echo6}, &err);
+    ok = ok && g_echo6.listener.valid();
+    UdpLayer& udp = env.b->udp(0);
+    g_udp6 = udp.open(
+        [&udp](UdpSocketId id, UdpEvent ev) {
+          if (ev != UdpEvent::kReadable) return;
+          char d[2048];
+          Endpoint from;
+          long n;
+          while ((n = udp.recv_from(id, d, sizeof d, &from)) >= 0)
+            udp.send_to(id, d, static_cast<std::size_t>(n), from);
+        },
+        IpFamily::kV6, &err);
+    ok = ok && g_udp6.valid() && udp.bind(g_udp6, {any6, kEchoPort}) == 0;
   });
   g_ok = ok;
   return ok;

@@ -1,6 +1,6 @@
 // IPv6 for the sockets pair environment (sockets_pair_env.h), added at run time on the
 // driver thread: A and B get the given /64 addresses, A routes 2001:db8:7::/64 via B
-// (which drops it), and B accepts and closes every connection to [::]:7.
+// (which drops it), and B echoes TCP and UDP on [::]:7.
 #pragma once
 
 #include <cstdint>

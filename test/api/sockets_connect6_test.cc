@@ -1,7 +1,7 @@
 // connect() over IPv6: the manual's errno table again with sockaddr_in6 on AF_INET6
 // sockets, each row run three ways (blocking thread, non-blocking thread, engine
 // thread), over the ring pair of sockets_pair_env.h with IPv6 added at run time:
-// A 2001:db8:5::1/64, B 2001:db8:5::2/64 (B accepts and closes on [::]:7; port 9 is
+// A 2001:db8:5::1/64, B 2001:db8:5::2/64 (B echoes TCP and UDP on [::]:7; port 9 is
 // closed), and 2001:db8:7::/64 routed via B, which drops it (a blackhole).
 #include <rte_mbuf.h>
 
@@ -280,6 +280,47 @@ TEST_P(Connect6, UdpConnectAndV6OnlyOption) {
   errno = 0;
   EXPECT_EQ(getsockopt(s4, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len), -1);
   EXPECT_EQ(errno, ENOPROTOOPT);
+}
+
+// Data through AF_INET6 sockets: TCP and UDP echoes from B, peers named in sockaddr_in6.
+TEST_P(Connect6, TcpAndUdpEchoOverIpv6) {
+  const sockaddr_in6 to = sin6(kB6, kEchoPort);
+  const int s = sock();
+  ASSERT_EQ(connect_as(GetParam(), s, &to, sizeof to).final, 0);
+  const char msg[] = "hello over IPv6";
+  char got[64] = {};
+  timeval tv{5, 0};
+  ASSERT_EQ(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+  if (GetParam() == Caller::kBlocking) {
+    ASSERT_EQ(send(s, msg, sizeof msg, 0), static_cast<int>(sizeof msg));
+    std::size_t n = 0;
+    while (n < sizeof msg) {
+      const int r = recv(s, got + n, static_cast<int>(sizeof got - n), 0);
+      ASSERT_GT(r, 0) << strerror(errno);
+      n += static_cast<std::size_t>(r);
+    }
+    EXPECT_STREQ(got, msg);
+  }
+  const int u = sock(SOCK_DGRAM);
+  int off = 0;
+  ASSERT_EQ(ioctlsocket(u, FIONBIO, &off), 0);
+  ASSERT_EQ(setsockopt(u, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+  ASSERT_EQ(sendto(u, msg, sizeof msg, 0, &to, sizeof to), static_cast<int>(sizeof msg));
+  sockaddr_in6 from{};
+  socklen_t fl = sizeof from;
+  std::memset(got, 0, sizeof got);
+  ASSERT_EQ(recvfrom(u, got, sizeof got, 0, &from, &fl), static_cast<int>(sizeof msg))
+      << strerror(errno);
+  EXPECT_STREQ(got, msg);
+  EXPECT_EQ(fl, sizeof(sockaddr_in6));
+  EXPECT_EQ(from.sin6_family, AF_INET6);
+  EXPECT_EQ(0, std::memcmp(from.sin6_addr.s6_addr, kB6, 16));
+  EXPECT_EQ(ntohs(from.sin6_port), kEchoPort);
+  // A v4 destination on this socket is refused.
+  const sockaddr_in v4 = sin4(kSockAddrB, kEchoPort);
+  errno = 0;
+  EXPECT_EQ(sendto(u, msg, sizeof msg, 0, &v4, sizeof v4), -1);
+  EXPECT_EQ(errno, EAFNOSUPPORT);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCallers, Connect6,

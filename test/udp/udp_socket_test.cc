@@ -149,6 +149,14 @@ TEST_F(UdpUnit, Ipv6SocketsTakeOnlyIpv6Addresses) {
   EXPECT_EQ(udp.send_to(s, "x", 1, Endpoint{IpAddr::v4(0xC6120001), 9}), -EAFNOSUPPORT);
   EXPECT_FALSE(udp.open({}, IpFamily::kNone, &err).valid());
   EXPECT_EQ(err, -EAFNOSUPPORT);
+  // 0.0.0.0:53 and [::]:53 are different sockets (no v4-mapped addresses).
+  UdpSocketId v4 = open_ok();
+  ASSERT_EQ(udp.bind(v4, Endpoint{IpAddr::v4(0), 53}), 0);
+  EXPECT_EQ(udp.bind(s, Endpoint{*IpAddr::parse("::"), 53}), 0);
+  UdpSocketId v4b = open_ok();
+  EXPECT_EQ(udp.bind(v4b, Endpoint{IpAddr::v4(0), 53}), -EADDRINUSE);
+  udp.close(v4b);
+  udp.close(v4);
   udp.close(s);
 }
 
