@@ -42,6 +42,21 @@ class Calls : public ::testing::Test {
     EXPECT_EQ(connect(s, &to, sizeof to), 0) << strerror(errno);
     return s;
   }
+  // Resets the peer received so far, and a wait (up to a second) until it has more
+  // than `before`.
+  std::uint64_t peer_resets() {
+    std::uint64_t n = 0;
+    env_->run_on_peer([&] { n = env_->b->tcp(0).counter(TcpCounter::kResetsReceived); });
+    return n;
+  }
+  std::uint64_t wait_peer_resets_above(std::uint64_t before) {
+    std::uint64_t after = before;
+    for (int i = 0; i < 500 && after == before; ++i) {
+      std::this_thread::sleep_for(2ms);
+      after = peer_resets();
+    }
+    return after;
+  }
   SocketsPairEnv* env_ = nullptr;
   std::vector<int> open_;
 };
@@ -303,16 +318,10 @@ TEST_F(Calls, LingerZeroClosesWithReset) {
   const int s = connected_to_echo();
   linger lg{1, 0};
   ASSERT_EQ(setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
-  std::uint64_t before = 0;
-  env_->run_on_peer([&] { before = env_->b->tcp(0).counter(TcpCounter::kResetsReceived); });
+  const std::uint64_t before = peer_resets();
   ASSERT_EQ(closesocket(s), 0);
   open_.clear();
-  std::uint64_t after = before;
-  for (int i = 0; i < 500 && after == before; ++i) {
-    std::this_thread::sleep_for(2ms);
-    env_->run_on_peer([&] { after = env_->b->tcp(0).counter(TcpCounter::kResetsReceived); });
-  }
-  EXPECT_EQ(after, before + 1);
+  EXPECT_EQ(wait_peer_resets_above(before), before + 1);
   // The handle is gone.
   errno = 0;
   EXPECT_EQ(send(s, "x", 1, 0), -1);
@@ -350,20 +359,14 @@ TEST_F(Calls, LingerTimeoutResetsTheConnection) {
   const int s = connected_to_echo();
   linger lg{1, 1};
   ASSERT_EQ(setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
-  std::uint64_t before = 0;
-  env_->run_on_peer([&] { before = env_->b->tcp(0).counter(TcpCounter::kResetsReceived); });
+  const std::uint64_t before = peer_resets();
   env_->peer_paused = true;
   const std::string data = pattern(20000, 6);
   ASSERT_EQ(send(s, data.data(), static_cast<int>(data.size()), 0), static_cast<int>(data.size()));
   EXPECT_EQ(closesocket(s), 0);
   open_.clear();
   env_->peer_paused = false;
-  std::uint64_t after = before;
-  for (int i = 0; i < 500 && after == before; ++i) {
-    std::this_thread::sleep_for(2ms);
-    env_->run_on_peer([&] { after = env_->b->tcp(0).counter(TcpCounter::kResetsReceived); });
-  }
-  EXPECT_EQ(after, before + 1);
+  EXPECT_EQ(wait_peer_resets_above(before), before + 1);
 }
 
 TEST_F(Calls, UdpSendtoRecvfromConnectAndReconnect) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "api/sockets_runtime.h"
+#include "peer_services.h"
 #include "port/eal.h"
 
 namespace shardtcp::testing {
@@ -32,18 +33,8 @@ struct EchoServer {
   static void on_conn(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
     auto* self = static_cast<EchoServer*>(user);
     TcpLayer& tcp = *self->tcp;
-    if (ev == TcpSocketEvent::kReadable || ev == TcpSocketEvent::kWritable) {
-      // Echo what fits; data that does not fit stays unread until kWritable.
-      for (;;) {
-        const long room = tcp.writable_bytes(id);
-        if (room <= 0) break;
-        const std::size_t want =
-            std::min<std::size_t>(sizeof self->buf, static_cast<std::size_t>(room));
-        const long n = tcp.recv(id, self->buf, want);
-        if (n <= 0) break;
-        tcp.send(id, self->buf, static_cast<std::size_t>(n));
-      }
-    }
+    if (ev == TcpSocketEvent::kReadable || ev == TcpSocketEvent::kWritable)
+      echo_what_fits(tcp, id, self->buf, sizeof self->buf);
     if (ev == TcpSocketEvent::kPeerFin && tcp.readable_bytes(id) == 0) tcp.close(id);
     if (ev == TcpSocketEvent::kError) tcp.close(id);
   }
@@ -160,18 +151,8 @@ void build() {
   g_echo.listener =
       tcp.listen({IpAddr{}, kEchoPort}, 1024, TcpCallback{&EchoServer::on_listener, &g_echo}, &err);
   ASSERT_TRUE(g_echo.listener.valid()) << err;
-  UdpLayer& udp = g_b->udp(0);
-  g_udp_echo = udp.open([&udp](UdpSocketId id, UdpEvent ev) {
-    if (ev != UdpEvent::kReadable) return;
-    char buf[2048];
-    Endpoint from;
-    for (;;) {
-      const long n = udp.recv_from(id, buf, sizeof buf, &from);
-      if (n < 0) break;
-      udp.send_to(id, buf, static_cast<std::size_t>(n), from);
-    }
-  });
-  ASSERT_EQ(udp.bind(g_udp_echo, {IpAddr{}, kEchoPort}), 0);
+  g_udp_echo = open_udp_echo(g_b->udp(0), kEchoPort);
+  ASSERT_TRUE(g_udp_echo.valid());
 
   sockets::AttachOptions ao;
 #ifdef SOCKETS_ENV_EMBEDDED

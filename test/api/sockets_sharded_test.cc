@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "api/sockets_internal.h"
+#include "peer_services.h"
 #include "port/eal.h"
 #include "port/ring_pair.h"
 #include "shardtcp/stack.h"
@@ -33,15 +34,6 @@ constexpr std::uint16_t kEngines = 2;
 constexpr std::uint32_t kAddrA = 0xC6120101;  // 198.18.1.1 (the sockets side)
 constexpr std::uint32_t kAddrB = 0xC6120102;  // 198.18.1.2 (the native peer)
 constexpr std::uint16_t kEchoPort = 7;
-
-sockaddr_in sin4(std::uint32_t host, std::uint16_t port) {
-  sockaddr_in a;
-  std::memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(host);
-  return a;
-}
 
 int engine_of_handle(int h) {
   return (h >> sockets::HandleTable::kSlotBits) & (sockets::HandleTable::kMaxEngines - 1);
@@ -63,16 +55,8 @@ struct PeerEngine {
       }
       return;
     }
-    if (ev == TcpSocketEvent::kReadable || ev == TcpSocketEvent::kWritable) {
-      for (;;) {
-        const long room = tcp.writable_bytes(id);
-        if (room <= 0) break;
-        const long n =
-            tcp.recv(id, self->buf, std::min<std::size_t>(sizeof self->buf, std::size_t(room)));
-        if (n <= 0) break;
-        tcp.send(id, self->buf, static_cast<std::size_t>(n));
-      }
-    }
+    if (ev == TcpSocketEvent::kReadable || ev == TcpSocketEvent::kWritable)
+      echo_what_fits(tcp, id, self->buf, sizeof self->buf);
     if (ev == TcpSocketEvent::kPeerFin && tcp.readable_bytes(id) == 0) tcp.close(id);
     if (ev == TcpSocketEvent::kError) tcp.close(id);
   }
@@ -123,18 +107,8 @@ class ShardedSockets : public ::testing::Test {
                                             TcpCallback{&PeerEngine::on_event, &peer_[e]}, &err);
       ASSERT_TRUE(l.valid()) << err;
     }
-    UdpLayer& udp = b_->udp(0);  // the home engine: UDP is steered there
-    udp_echo_ = udp.open([&udp](UdpSocketId id, UdpEvent ev) {
-      if (ev != UdpEvent::kReadable) return;
-      char buf[2048];
-      Endpoint from;
-      for (;;) {
-        const long n = udp.recv_from(id, buf, sizeof buf, &from);
-        if (n < 0) break;
-        udp.send_to(id, buf, static_cast<std::size_t>(n), from);
-      }
-    });
-    ASSERT_EQ(udp.bind(udp_echo_, {IpAddr{}, kEchoPort}), 0);
+    udp_echo_ = open_udp_echo(b_->udp(0), kEchoPort);  // the home engine: UDP goes there
+    ASSERT_TRUE(udp_echo_.valid());
     peer_thread_ = std::thread([] {
       while (!stop_.load()) {
         {

@@ -9,20 +9,12 @@
 #include <cstring>
 #include <string>
 
+#include "peer_services.h"
 #include "sockets_pair_env.h"
 // Last: <sockets.h> renames socket/connect/send/... for what follows.
 #include "sockets.h"
 
 namespace shardtcp::testing {
-
-inline sockaddr_in sin4(std::uint32_t host_addr, std::uint16_t port) {
-  sockaddr_in a;
-  std::memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(host_addr);
-  return a;
-}
 
 enum class Caller { kBlocking, kNonBlocking, kEngineThread };
 
