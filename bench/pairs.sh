@@ -8,11 +8,13 @@
 #                each, connected by DPDK net_memif (shared-memory rings between the two
 #                processes).
 # Server on core 0, client on core 1 in both pairs. A sockets-API program on the stack
-# has two busy threads: the stack's driver (engine) thread, which stays on the EAL
-# lcore, and the application's thread. With PAIR_STACK_APP_CPU=other (the default) each
-# application thread runs on the other core (--app-cpu), so it never takes turns with
-# its own engine; "same" keeps both on the lcore (measured ~25x slower for TCP_RR:
-# the application's blocking calls spin in wait_done while their engine cannot run).
+# has two busy threads: the application's thread, on the EAL lcore, and the stack's
+# driver (engine) thread, which the library runs off that lcore's CPU when there is
+# another (lib/api/sockets_runtime.cc), so the two never take turns on one core. In the
+# stack pair each core thus runs one process's application and the other's driver.
+# PAIR_STACK_APP_CPU=other moves each application thread to the other core as well
+# (--app-cpu): then it shares that core with its own driver, the slow layout (measured
+# ~25x slower for TCP_RR), kept for comparison.
 #
 # Set before sourcing: PERF_BIN (folder holding shardtcp-perf and kernel-perf),
 # PAIR_NS (a short unique name), PAIR_DIR (a scratch folder). Needs root.
@@ -20,7 +22,7 @@
 PAIR_SERVER_CPU=${PAIR_SERVER_CPU:-0}
 PAIR_CLIENT_CPU=${PAIR_CLIENT_CPU:-1}
 PAIR_EAL_MEM=()
-PAIR_STACK_APP_CPU=${PAIR_STACK_APP_CPU:-other}
+PAIR_STACK_APP_CPU=${PAIR_STACK_APP_CPU:-lcore}
 
 pair_eal_memory() {
   # Hugepages when there are enough free ones (about 4x faster), else plain memory.

@@ -5,8 +5,9 @@
 #   against the kernel: Debian's nginx (one worker, access log off, the same 438-byte
 #                      body) in ${ns}s (198.18.3.1), wrk in ${ns}c over a veth pair;
 # each server on core 0, wrk on core 1; keep-alive, then "Connection: close".
-# WRK_HTTPD_APP_CPU=1 moves httpd's application thread off its driver's core (onto
-# wrk's). Prints one compact JSON row per line.
+# httpd's application thread stays on core 0; the library runs its driver thread off
+# that core (on wrk's). WRK_HTTPD_APP_CPU=N pins the application thread to CPU N.
+# Prints one compact JSON row per line.
 #   bench/wrk.sh BUILD_DIR SECONDS SCRATCH_DIR
 set -euo pipefail
 bindir=$1
