@@ -52,11 +52,15 @@ class RingCable {
   // EAL device names ("net_ring_<name>_a") for StackConfig::device.
   const std::string& a_name() const { return a_name_; }
   const std::string& b_name() const { return b_name_; }
+  // Their ethdev port ids.
+  std::uint16_t a_port() const { return a_port_; }
+  std::uint16_t b_port() const { return b_port_; }
 
  private:
   RingCable() = default;
   std::vector<rte_ring*> rings_;
   std::string a_name_, b_name_;
+  std::uint16_t a_port_ = 0, b_port_ = 0;
 };
 
 class RingPair {
@@ -71,7 +75,7 @@ class RingPair {
 
  private:
   RingPair() = default;
-  std::vector<rte_ring*> rings_;  // declared before the ports: destroyed after them
+  std::unique_ptr<RingCable> cable_;  // declared before the ports: destroyed after them
   std::unique_ptr<EthdevPort> a_;
   std::unique_ptr<EthdevPort> b_;
 };
