@@ -20,34 +20,7 @@
 #include <strings.h>
 #include <time.h>
 
-#ifdef HTTPD_KERNEL
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/ioctl.h>
-#include <sys/select.h>
-#include <sys/socket.h>
-#include <unistd.h>
-#define closesocket close
-#define ioctlsocket ioctl
-#define HTTPD_SIDE "kernel"
-static int httpd_init(int argc, char** argv) {
-  (void)argc;
-  (void)argv;
-  return 0;
-}
-static void httpd_fini(void) {}
-#else
-#include <sockets.h> /* last: it maps the manual's names onto the stack's */
-#define HTTPD_SIDE "shardtcp"
-static int httpd_init(int argc, char** argv) {
-  return shardtcp_init(argc, argv);
-}
-static void httpd_fini(void) {
-  shardtcp_fini();
-}
-#endif
+#include "app_sockets.h" /* last: the stack's or the kernel's sockets */
 
 #define BODY_LEN 438
 #define REQ_BUF 8192
@@ -198,7 +171,7 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
-  if (httpd_init(argc, argv) != 0) {
+  if (app_init(argc, argv) != 0) {
     perror("httpd: shardtcp_init");
     return 1;
   }
@@ -257,7 +230,7 @@ int main(int argc, char** argv) {
         struct conn* c;
         int s = accept(listener, &peer, &len);
         if (s < 0) break;
-#ifdef HTTPD_KERNEL
+#ifdef APP_KERNEL_SOCKETS
         if (s >= FD_SETSIZE) {
           closesocket(s);
           continue;
@@ -307,8 +280,8 @@ int main(int argc, char** argv) {
   printf(
       "{\"side\": \"%s\", \"accepted\": %ld, \"requests\": %ld, \"closed_by_request\": %ld, "
       "\"bad_requests\": %ld, \"errors\": %ld}\n",
-      HTTPD_SIDE, st.accepted, st.requests, st.closed_by_request, st.bad_requests, st.errors);
+      APP_SIDE, st.accepted, st.requests, st.closed_by_request, st.bad_requests, st.errors);
   fflush(stdout);
-  httpd_fini();
+  app_fini();
   return st.errors == 0 ? 0 : 1;
 }

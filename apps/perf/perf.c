@@ -1,5 +1,5 @@
 /* perf: netperf-style TCP workloads written once against the sockets API and built
- * twice: shardtcp-perf (<sockets.h>, the stack) and kernel-perf (-DPERF_KERNEL, the
+ * twice: shardtcp-perf (<sockets.h>, the stack) and kernel-perf (-DAPP_KERNEL_SOCKETS, the
  * kernel's sockets), so that both sides run the same code.
  *
  *   shardtcp-perf [EAL options] -- --ip ADDR/PREFIX [stack options] [perf options]
@@ -38,34 +38,7 @@
 #include <strings.h>
 #include <time.h>
 
-#ifdef PERF_KERNEL
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/ioctl.h>
-#include <sys/select.h>
-#include <sys/socket.h>
-#include <unistd.h>
-#define closesocket close
-#define ioctlsocket ioctl
-#define PERF_SIDE "kernel"
-static int perf_init(int argc, char** argv) {
-  (void)argc;
-  (void)argv;
-  return 0;
-}
-static void perf_fini(void) {}
-#else
-#include <sockets.h> /* last: it maps the manual's names onto the stack's */
-#define PERF_SIDE "shardtcp"
-static int perf_init(int argc, char** argv) {
-  return shardtcp_init(argc, argv);
-}
-static void perf_fini(void) {
-  shardtcp_fini();
-}
-#endif
+#include "app_sockets.h" /* last: the stack's or the kernel's sockets */
 
 #define PATTERN_PERIOD 251 /* prime: a shifted or dropped byte never lines up again */
 #define MAX_SIZE 65536
@@ -136,7 +109,7 @@ static long rss_kib(void) {
 /* The stack's own accounting of packet buffers in use (shardtcp only): the mbuf pool's
  * in-use count from shardtcp_dump(). -1 where there is none (the kernel). */
 static long stack_mbufs_in_use(void) {
-#ifdef PERF_KERNEL
+#ifdef APP_KERNEL_SOCKETS
   return -1;
 #else
   char* text = NULL;
@@ -230,7 +203,7 @@ struct progress {
 static void progress_tick(struct progress* p, double count, const char* unit, double scale) {
   double t = now_s();
   if (p->quiet || t - p->last < 1.0) return;
-  fprintf(stderr, "perf: %s %5.1fs %12.1f %s\n", PERF_SIDE, t - p->start,
+  fprintf(stderr, "perf: %s %5.1fs %12.1f %s\n", APP_SIDE, t - p->start,
           (count - p->last_count) * scale / (t - p->last), unit);
   p->last = t;
   p->last_count = count;
@@ -604,7 +577,7 @@ static void print_client_json(const struct options* o, const struct result* r) {
       "\"unit\": \"%s\", \"seconds\": %.3f, \"transactions\": %.0f, \"bytes\": %.0f, "
       "\"concurrency\": %d, \"size\": %d, \"p50_us\": %.2f, \"p99_us\": %.2f, "
       "\"errors\": %ld, \"verify_errors\": %ld",
-      PERF_SIDE, workload_names[o->workload], r->value, r->unit, r->seconds, r->transactions,
+      APP_SIDE, workload_names[o->workload], r->value, r->unit, r->seconds, r->transactions,
       r->bytes, o->workload == W_STREAM ? 1 : o->concurrency, o->size, r->p50_us, r->p99_us,
       r->errors, r->verify_errors);
   if (o->workload == W_CONNS) {
@@ -774,7 +747,7 @@ static int run_server(const struct options* o) {
         struct conn* c;
         int s = accept(listener, &peer, &len);
         if (s < 0) break;
-#ifdef PERF_KERNEL
+#ifdef APP_KERNEL_SOCKETS
         if (s >= FD_SETSIZE) { /* the kernel's select() cannot watch it */
           closesocket(s);
           st.errors++;
@@ -826,7 +799,7 @@ static int run_server(const struct options* o) {
       "\"closed\": %ld, \"max_open\": %ld, \"bytes\": %llu, \"errors\": %ld, "
       "\"verify_errors\": %llu, \"rss_listen_kib\": %ld, \"rss_at_max_kib\": %ld, "
       "\"mbufs_in_use_listen\": %ld, \"mbufs_in_use_at_max\": %ld}\n",
-      PERF_SIDE, workload_names[o->workload], st.accepted, st.closed, st.max_open,
+      APP_SIDE, workload_names[o->workload], st.accepted, st.closed, st.max_open,
       (unsigned long long)st.bytes, st.errors, (unsigned long long)st.verify_errors,
       st.rss_listen_kib, st.rss_at_max_kib, st.mbufs_listen, st.mbufs_at_max);
   fflush(stdout);
@@ -881,7 +854,7 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
-  if (perf_init(argc, argv) != 0) {
+  if (app_init(argc, argv) != 0) {
     perror("perf: shardtcp_init");
     return 1;
   }
@@ -893,6 +866,6 @@ int main(int argc, char** argv) {
     if (sched_setaffinity(0, sizeof set, &set) != 0) perror("perf: --app-cpu");
   }
   rc = o.server ? run_server(&o) : run_client(&o);
-  perf_fini();
+  app_fini();
   return rc;
 }
