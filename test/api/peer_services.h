@@ -23,11 +23,16 @@ inline sockaddr_in sin4(std::uint32_t host_addr, std::uint16_t port) {
 }
 
 // Echoes what fits in the send buffer; data that does not fit stays unread until the
-// connection reports kWritable. `buf` is scratch space.
+// connection reports kWritable. kWritable follows only a send() that came up short, so
+// when the buffer is full and data waits, a one-byte offer (refused) arms it: without
+// that the echo would stall for good once the buffer filled. `buf` is scratch space.
 inline void echo_what_fits(TcpLayer& tcp, TcpConnId id, char* buf, std::size_t size) {
   for (;;) {
     const long room = tcp.writable_bytes(id);
-    if (room <= 0) break;
+    if (room <= 0) {
+      if (room == 0 && tcp.readable_bytes(id) > 0) tcp.send(id, buf, 1);
+      break;
+    }
     const long n = tcp.recv(id, buf, std::min(size, static_cast<std::size_t>(room)));
     if (n <= 0) break;
     tcp.send(id, buf, static_cast<std::size_t>(n));

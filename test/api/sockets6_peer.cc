@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "peer_services.h"
 #include "shardtcp/stack.h"
 #include "tcp/tcp_layer.h"
 #include "udp/udp_layer.h"
@@ -19,17 +20,8 @@ struct Echo6 {
   static void on_conn(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
     auto* self = static_cast<Echo6*>(user);
     TcpLayer& tcp = *self->tcp;
-    if (ev == TcpSocketEvent::kReadable || ev == TcpSocketEvent::kWritable) {
-      for (;;) {
-        const long room = tcp.writable_bytes(id);
-        if (room <= 0) break;
-        const std::size_t want =
-            std::min<std::size_t>(sizeof self->buf, static_cast<std::size_t>(room));
-        const long n = tcp.recv(id, self->buf, want);
-        if (n <= 0) break;
-        tcp.send(id, self->buf, static_cast<std::size_t>(n));
-      }
-    }
+    if (ev == TcpSocketEvent::kReadable || ev == TcpSocketEvent::kWritable)
+      echo_what_fits(tcp, id, self->buf, sizeof self->buf);
     if (ev == TcpSocketEvent::kPeerFin && tcp.readable_bytes(id) == 0) tcp.close(id);
     if (ev == TcpSocketEvent::kError) tcp.close(id);
   }

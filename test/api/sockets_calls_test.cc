@@ -85,6 +85,8 @@ TEST_F(Calls, BlockingEchoOfHundredKilobytesWithWaitall) {
 // back in order. The rate is printed (a figure, not a pass/fail threshold).
 TEST_F(Calls, BulkEchoIsByteExactAndReportsItsRate) {
   const int s = connected_to_echo();
+  const timeval tv{20, 0};  // a stalled stream fails the test instead of hanging it
+  ASSERT_EQ(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
   const std::size_t total = std::getenv("SHARDTCP_SOCK_BULK")
                                 ? std::strtoul(std::getenv("SHARDTCP_SOCK_BULK"), nullptr, 10)
                                 : (16u << 20);

@@ -39,31 +39,14 @@ sockaddr_in6 sin6(const char* text, std::uint16_t port) {
   return s;
 }
 
-class Connect6 : public ::testing::TestWithParam<Caller> {
+class Connect6 : public ConnectMatrix {
  protected:
   static void SetUpTestSuite() {
     SocketsPairEnv& env = sockets_env();
     ASSERT_NE(env.a, nullptr);
     ASSERT_TRUE(add_ipv6_to_pair(env, kA6, kB6));
   }
-  void SetUp() override {
-    env_ = &sockets_env();
-    ASSERT_NE(env_->a, nullptr);
-  }
-  void TearDown() override {
-    for (int s : open_) closesocket(s);
-    env_->peer_paused = false;
-  }
-  int sock(int type = SOCK_STREAM) {
-    const int s = socket(AF_INET6, type, 0);
-    EXPECT_GT(s, 0) << strerror(errno);
-    if (GetParam() != Caller::kBlocking) {
-      int on = 1;
-      EXPECT_EQ(ioctlsocket(s, FIONBIO, &on), 0);
-    }
-    open_.push_back(s);
-    return s;
-  }
+  int sock(int type = SOCK_STREAM) { return sock_of(AF_INET6, type); }
   int on_callers_thread(const std::function<int()>& f) {
     int r = 0;
     if (GetParam() == Caller::kEngineThread)
@@ -72,27 +55,6 @@ class Connect6 : public ::testing::TestWithParam<Caller> {
       r = f();
     return r;
   }
-  void expect_sync(int s, const sockaddr_in6& to, int expected) {
-    const ConnectOutcome o = connect_as(GetParam(), s, &to, sizeof to);
-    EXPECT_EQ(o.first, expected) << strerror(o.first);
-  }
-  void expect_async(int s, const sockaddr_in6& to, int expected) {
-    const ConnectOutcome o = connect_as(GetParam(), s, &to, sizeof to);
-    if (GetParam() == Caller::kBlocking) {
-      EXPECT_EQ(o.first, expected) << strerror(o.first);
-    } else {
-      EXPECT_EQ(o.first, EINPROGRESS) << strerror(o.first);
-      EXPECT_EQ(o.final, expected) << strerror(o.final);
-      EXPECT_EQ(connect_errno(s, &to, sizeof to), expected);
-    }
-  }
-  void set_connect_timeout(int s, long ms) {
-    timeval tv{ms / 1000, (ms % 1000) * 1000};
-    ASSERT_EQ(setsockopt(s, SOL_SOCKET, SHARDTCP_SO_CONNECT_TIMEOUT, &tv, sizeof tv), 0);
-  }
-
-  SocketsPairEnv* env_ = nullptr;
-  std::vector<int> open_;
 };
 
 TEST_P(Connect6, ConnectsAndNamesBothEndsWithSockaddrIn6) {

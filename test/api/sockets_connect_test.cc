@@ -15,45 +15,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class Connect : public ::testing::TestWithParam<Caller> {
+class Connect : public ConnectMatrix {
  protected:
-  void SetUp() override {
-    env_ = &sockets_env();
-    ASSERT_NE(env_->a, nullptr);
-  }
-  void TearDown() override {
-    for (int s : open_) closesocket(s);
-    env_->peer_paused = false;
-  }
-  int sock(int type = SOCK_STREAM) {
-    const int s = make_socket(GetParam(), type);
-    open_.push_back(s);
-    return s;
-  }
-  // The first call's errno for a synchronous failure is the same for every caller.
-  void expect_sync(int s, const sockaddr_in& to, int expected) {
-    const ConnectOutcome o = connect_as(GetParam(), s, &to, sizeof to);
-    EXPECT_EQ(o.first, expected) << strerror(o.first);
-  }
-  // An asynchronous failure: blocking connect returns it; the others start with
-  // EINPROGRESS and end with it in SO_ERROR, and connect() then repeats it.
-  void expect_async(int s, const sockaddr_in& to, int expected) {
-    const ConnectOutcome o = connect_as(GetParam(), s, &to, sizeof to);
-    if (GetParam() == Caller::kBlocking) {
-      EXPECT_EQ(o.first, expected) << strerror(o.first);
-    } else {
-      EXPECT_EQ(o.first, EINPROGRESS) << strerror(o.first);
-      EXPECT_EQ(o.final, expected) << strerror(o.final);
-      EXPECT_EQ(connect_errno(s, &to, sizeof to), expected);
-    }
-  }
-  void set_connect_timeout(int s, long ms) {
-    timeval tv{ms / 1000, (ms % 1000) * 1000};
-    ASSERT_EQ(setsockopt(s, SOL_SOCKET, SHARDTCP_SO_CONNECT_TIMEOUT, &tv, sizeof tv), 0);
-  }
-
-  SocketsPairEnv* env_ = nullptr;
-  std::vector<int> open_;
+  int sock(int type = SOCK_STREAM) { return sock_of(AF_INET, type); }
 };
 
 TEST_P(Connect, ReturnsEADDRINUSE) {

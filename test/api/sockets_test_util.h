@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "peer_services.h"
 #include "sockets_pair_env.h"
@@ -36,8 +37,8 @@ struct ConnectOutcome {
 };
 
 // A socket set up for `caller` (non-blocking for the last two).
-inline int make_socket(Caller caller, int type = SOCK_STREAM) {
-  const int s = socket(AF_INET, type, 0);
+inline int make_socket(Caller caller, int type = SOCK_STREAM, int family = AF_INET) {
+  const int s = socket(family, type, 0);
   EXPECT_GT(s, 0) << strerror(errno);
   if (caller != Caller::kBlocking) {
     int on = 1;
@@ -76,5 +77,50 @@ inline ConnectOutcome connect_as(Caller caller, int s, const void* addr, socklen
   }
   return o;
 }
+
+// The fixture of the connect() matrices (IPv4 and IPv6): sockets made for the caller
+// kind under test and closed after each test, and the two shapes of expectation.
+class ConnectMatrix : public ::testing::TestWithParam<Caller> {
+ protected:
+  void SetUp() override {
+    env_ = &sockets_env();
+    ASSERT_NE(env_->a, nullptr);
+  }
+  void TearDown() override {
+    for (int s : open_) closesocket(s);
+    env_->peer_paused = false;
+  }
+  int sock_of(int family, int type) {
+    const int s = make_socket(GetParam(), type, family);
+    open_.push_back(s);
+    return s;
+  }
+  // The first call's errno for a synchronous failure is the same for every caller.
+  template <class Addr>
+  void expect_sync(int s, const Addr& to, int expected) {
+    const ConnectOutcome o = connect_as(GetParam(), s, &to, sizeof to);
+    EXPECT_EQ(o.first, expected) << strerror(o.first);
+  }
+  // An asynchronous failure: blocking connect returns it; the others start with
+  // EINPROGRESS and end with it in SO_ERROR, and connect() then repeats it.
+  template <class Addr>
+  void expect_async(int s, const Addr& to, int expected) {
+    const ConnectOutcome o = connect_as(GetParam(), s, &to, sizeof to);
+    if (GetParam() == Caller::kBlocking) {
+      EXPECT_EQ(o.first, expected) << strerror(o.first);
+    } else {
+      EXPECT_EQ(o.first, EINPROGRESS) << strerror(o.first);
+      EXPECT_EQ(o.final, expected) << strerror(o.final);
+      EXPECT_EQ(connect_errno(s, &to, sizeof to), expected);
+    }
+  }
+  void set_connect_timeout(int s, long ms) {
+    timeval tv{ms / 1000, (ms % 1000) * 1000};
+    ASSERT_EQ(setsockopt(s, SOL_SOCKET, SHARDTCP_SO_CONNECT_TIMEOUT, &tv, sizeof tv), 0);
+  }
+
+  SocketsPairEnv* env_ = nullptr;
+  std::vector<int> open_;
+};
 
 }  // namespace shardtcp::testing
