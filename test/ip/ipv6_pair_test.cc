@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../tcp/pair_harness.h"
+#include "../tcp/pair_stream.h"
 #include "udp/udp_layer.h"
 #include "wire/ethernet.h"
 #include "wire/icmpv6.h"
@@ -29,64 +30,6 @@ std::uint64_t transfer_bytes() {
   }
   return 256ull << 20;
 }
-
-// Byte `off` of stream `seed` (SplitMix64 per 8-byte word: misplaced bytes differ).
-std::uint64_t stream_word(std::uint64_t word, std::uint64_t seed) {
-  std::uint64_t z = word + seed * 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-std::uint8_t stream_byte(std::uint64_t off, std::uint64_t seed) {
-  return static_cast<std::uint8_t>(stream_word(off >> 3, seed) >> ((off & 7) * 8));
-}
-
-// One side's application in the bulk test: writes its stream, checks the peer's.
-struct Flow {
-  TcpLayer* tcp = nullptr;
-  TcpConnId id;
-  std::uint64_t out_seed = 0, in_seed = 0, total = 0;
-  std::uint64_t sent = 0, received = 0, mismatches = 0;
-  bool shut = false, eof = false;
-  std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(64 * 1024);
-  std::vector<std::uint8_t> tx = std::vector<std::uint8_t>(64 * 1024);
-  std::uint64_t tx_base = UINT64_MAX;  // stream offset of tx[0]
-
-  void step() {
-    while (sent < total) {
-      // The pattern is written once per 64 KiB window, not once per send attempt.
-      if (tx_base == UINT64_MAX || sent >= tx_base + tx.size()) {
-        tx_base = sent;
-        for (std::size_t i = 0; i < tx.size(); ++i) tx[i] = stream_byte(tx_base + i, out_seed);
-      }
-      const std::size_t off = sent - tx_base;
-      const std::size_t n = std::min<std::uint64_t>(tx.size() - off, total - sent);
-      const long r = tcp->send(id, tx.data() + off, n);
-      if (r <= 0) {
-        ASSERT_EQ(r, -EAGAIN);
-        break;
-      }
-      sent += static_cast<std::uint64_t>(r);
-    }
-    if (sent == total && !shut) {
-      ASSERT_EQ(tcp->shutdown_write(id), 0);
-      shut = true;
-    }
-    while (!eof) {
-      const long r = tcp->recv(id, buf.data(), buf.size());
-      if (r == -EAGAIN) break;
-      ASSERT_GE(r, 0);
-      if (r == 0) {
-        eof = true;
-        break;
-      }
-      for (long i = 0; i < r; ++i)
-        mismatches += buf[static_cast<std::size_t>(i)] != stream_byte(received + i, in_seed);
-      received += static_cast<std::uint64_t>(r);
-    }
-  }
-  bool done() const { return shut && eof; }
-};
 
 class Ipv6Pair : public TcpPairTest {
  protected:
@@ -286,7 +229,7 @@ TEST_F(Ipv6Pair, TcpEachWayAtOnceByteExactUnderLossDupReorderCorruption) {
   EXPECT_EQ(a_.tcp->tcb(c)->mss(), 1440u);
   EXPECT_EQ(b_.tcp->tcb(s)->mss(), 1440u);
   Endpoint peer;
-  Flow fa, fb;
+  StreamFlow fa, fb;
   fa.tcp = a_.tcp.get();
   fa.id = c;
   fb.tcp = b_.tcp.get();
