@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ip/icmp_error_buffer.h"
 #include "ip/ip_stack_sink.h"
 #include "ip/mbuf_pullup.h"
 #include "wire/arp.h"
@@ -487,29 +488,18 @@ bool IpStack::send_icmp_error(const std::uint8_t* ip_hdr, std::size_t ihl, const
     icmp_.inc(IcmpCounter::kTxRateLimited);
     return false;
   }
-  rte_mbuf* e = ctx.pool ? rte_pktmbuf_alloc(ctx.pool) : nullptr;
   const std::uint32_t l4_quote = std::min<std::uint32_t>(l4_len, kQuoteL4Bytes);
-  const std::size_t total = IcmpView::kHeaderLen + ihl + l4_quote;
-  auto* buf =
-      e ? reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(e, static_cast<std::uint16_t>(total)))
-        : nullptr;
-  if (buf == nullptr) {
-    if (e) rte_pktmbuf_free(e);
-    icmp_.inc(IcmpCounter::kTxNoBuffer);
+  bool no_buffer = false;
+  rte_mbuf* e = alloc_icmp_error(ctx.pool, IcmpView::kHeaderLen, ip_hdr, ihl, m, l4_off, l4_quote,
+                                 &no_buffer);
+  if (e == nullptr) {
+    if (no_buffer) icmp_.inc(IcmpCounter::kTxNoBuffer);
     return false;
   }
-  // Assemble the quote right after the ICMP header, then checksum the whole message.
+  // The quote sits right after the ICMP header; emit checksums the whole message.
+  auto* buf = rte_pktmbuf_mtod(e, std::uint8_t*);
+  const std::size_t total = IcmpView::kHeaderLen + ihl + l4_quote;
   std::uint8_t* quote = buf + IcmpView::kHeaderLen;
-  std::memcpy(quote, ip_hdr, ihl);
-  if (l4_quote > 0) {
-    // rte_pktmbuf_read copies only when the bytes straddle segments; else it points in.
-    const void* p = rte_pktmbuf_read(m, l4_off, l4_quote, quote + ihl);
-    if (p == nullptr) {
-      rte_pktmbuf_free(e);
-      return false;
-    }
-    if (p != quote + ihl) std::memcpy(quote + ihl, p, l4_quote);
-  }
   emit_icmp_error(buf, total, type, code, 0, quote, ihl + l4_quote);
   icmp_.inc(IcmpCounter::kTxDestUnreachable);
   // Answer from the address the offending packet was sent to, when it is ours.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ip/icmp_error_buffer.h"
 #include "ip/ip_stack.h"
 #include "ip/ip_stack_sink.h"
 #include "wire/ethernet.h"
@@ -361,25 +362,15 @@ bool IpStack::send_icmpv6_error(const std::uint8_t* hdr, std::size_t hdr_len, co
   const std::uint32_t lq =
       std::min<std::uint32_t>(l4_len, static_cast<std::uint32_t>(kMaxQuote - hq));
   const std::size_t total = Icmpv6View::kHeaderLen + hq + lq;
-  rte_mbuf* e = ctx.pool ? rte_pktmbuf_alloc(ctx.pool) : nullptr;
-  auto* buf =
-      e ? reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(e, static_cast<std::uint16_t>(total)))
-        : nullptr;
-  if (buf == nullptr) {
-    if (e) rte_pktmbuf_free(e);
-    icmp6_.inc(IcmpCounter::kTxNoBuffer);
+  bool no_buffer = false;
+  rte_mbuf* e =
+      alloc_icmp_error(ctx.pool, Icmpv6View::kHeaderLen, hdr, hq, m, l4_off, lq, &no_buffer);
+  if (e == nullptr) {
+    if (no_buffer) icmp6_.inc(IcmpCounter::kTxNoBuffer);
     return false;
   }
+  auto* buf = rte_pktmbuf_mtod(e, std::uint8_t*);
   std::uint8_t* quote = buf + Icmpv6View::kHeaderLen;
-  std::memcpy(quote, hdr, hq);
-  if (lq > 0) {
-    const void* p = rte_pktmbuf_read(m, l4_off, lq, quote + hq);
-    if (p == nullptr) {
-      rte_pktmbuf_free(e);
-      return false;
-    }
-    if (p != quote + hq) std::memcpy(quote + hq, p, lq);
-  }
   emit_icmpv6_error(buf, total, type, code, word1, quote, hq + lq);
   IpAddr from = dst;
   if (!routes_.is_local(dst)) {
