@@ -39,6 +39,39 @@ inline void echo_what_fits(TcpLayer& tcp, TcpConnId id, char* buf, std::size_t s
   }
 }
 
+// A TCP echo service on one engine: give its on_event as the callback of a listener;
+// it accepts what the listener reports and echoes each connection, closing after the
+// peer's FIN once everything is echoed.
+struct TcpEchoService {
+  TcpLayer* tcp = nullptr;
+  TcpConnId listener;
+  char buf[16384];
+
+  static void on_event(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
+    auto* self = static_cast<TcpEchoService*>(user);
+    TcpLayer& tcp = *self->tcp;
+    if (ev == TcpSocketEvent::kAcceptable) {
+      for (;;) {
+        const TcpConnId c = tcp.accept(id);
+        if (!c.valid()) break;
+        tcp.set_callback(c, TcpCallback{&on_event, self});
+        on_event(self, c, TcpSocketEvent::kReadable, 0);
+      }
+      return;
+    }
+    if (ev == TcpSocketEvent::kReadable || ev == TcpSocketEvent::kWritable)
+      echo_what_fits(tcp, id, self->buf, sizeof self->buf);
+    if (ev == TcpSocketEvent::kPeerFin && tcp.readable_bytes(id) == 0) tcp.close(id);
+    if (ev == TcpSocketEvent::kError) tcp.close(id);
+  }
+  // Listens on `local` with this service (false on failure, *err the reason).
+  bool listen(TcpLayer& layer, const Endpoint& local, int* err) {
+    tcp = &layer;
+    listener = layer.listen(local, 1024, TcpCallback{&on_event, this}, err);
+    return listener.valid();
+  }
+};
+
 // A UDP echo socket bound to `port` on `udp` (every datagram goes back to its sender).
 inline UdpSocketId open_udp_echo(UdpLayer& udp, std::uint16_t port) {
   const UdpSocketId id = udp.open([&udp](UdpSocketId s, UdpEvent ev) {

@@ -11,33 +11,7 @@
 namespace shardtcp::testing {
 namespace {
 
-// B's TCP echo on [::]:7 (driver thread), as sockets_pair_env.cc's IPv4 one.
-struct Echo6 {
-  TcpLayer* tcp = nullptr;
-  TcpConnId listener;
-  char buf[16384];
-
-  static void on_conn(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
-    auto* self = static_cast<Echo6*>(user);
-    TcpLayer& tcp = *self->tcp;
-    if (ev == TcpSocketEvent::kReadable || ev == TcpSocketEvent::kWritable)
-      echo_what_fits(tcp, id, self->buf, sizeof self->buf);
-    if (ev == TcpSocketEvent::kPeerFin && tcp.readable_bytes(id) == 0) tcp.close(id);
-    if (ev == TcpSocketEvent::kError) tcp.close(id);
-  }
-  static void on_listener(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t v) {
-    auto* self = static_cast<Echo6*>(user);
-    if (!(id == self->listener)) return on_conn(user, id, ev, v);
-    if (ev != TcpSocketEvent::kAcceptable) return;
-    int err = 0;
-    for (TcpConnId c = self->tcp->accept(self->listener, &err); c.valid();
-         c = self->tcp->accept(self->listener, &err)) {
-      self->tcp->set_callback(c, TcpCallback{&on_conn, self});
-      on_conn(self, c, TcpSocketEvent::kReadable, 0);
-    }
-  }
-};
-Echo6 g_echo6;
+TcpEchoService g_echo6;  // B's TCP echo on [::]:7 (driver thread)
 UdpSocketId g_udp6;
 bool g_done = false, g_ok = false;
 
@@ -57,11 +31,8 @@ bool add_ipv6_to_pair(SocketsPairEnv& env, const std::uint8_t (&a)[16],
     blackhole.gateway = IpAddr::v6(&b[0]);
     ok = ok && env.a->ip().routes().add_route(blackhole);
     const IpAddr any6 = *IpAddr::parse("::");
-    g_echo6.tcp = &env.b->tcp(0);
     int err = 0;
-    g_echo6.listener = g_echo6.tcp->listen({any6, kEchoPort}, 1024,
-                                           TcpCallback{&Echo6::on_listener, &g_echo6}, &err);
-    ok = ok && g_echo6.listener.valid();
+    ok = ok && g_echo6.listen(env.b->tcp(0), {any6, kEchoPort}, &err);
     UdpLayer& udp = env.b->udp(0);
     g_udp6 = udp.open(
         [&udp](UdpSocketId id, UdpEvent ev) {

@@ -24,34 +24,6 @@ struct PeerJobs {
   std::uint64_t done = 0;
 };
 
-// B's echo service over the native API (runs on the driver thread).
-struct EchoServer {
-  TcpLayer* tcp = nullptr;
-  TcpConnId listener;
-  char buf[16384];
-
-  static void on_conn(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
-    auto* self = static_cast<EchoServer*>(user);
-    TcpLayer& tcp = *self->tcp;
-    if (ev == TcpSocketEvent::kReadable || ev == TcpSocketEvent::kWritable)
-      echo_what_fits(tcp, id, self->buf, sizeof self->buf);
-    if (ev == TcpSocketEvent::kPeerFin && tcp.readable_bytes(id) == 0) tcp.close(id);
-    if (ev == TcpSocketEvent::kError) tcp.close(id);
-  }
-  static void on_listener(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t v) {
-    auto* self = static_cast<EchoServer*>(user);
-    if (!(id == self->listener)) return on_conn(user, id, ev, v);
-    if (ev != TcpSocketEvent::kAcceptable) return;
-    int err = 0;
-    for (;;) {
-      const TcpConnId c = self->tcp->accept(self->listener, &err);
-      if (!c.valid()) break;
-      self->tcp->set_callback(c, TcpCallback{&on_conn, self});
-      on_conn(self, c, TcpSocketEvent::kReadable, 0);
-    }
-  }
-};
-
 // B's native clients (peer_connect): what each sends first and what it received.
 struct PeerClient {
   TcpLayer* tcp = nullptr;
@@ -77,7 +49,7 @@ std::thread g_app_thread;
 std::atomic<bool> g_app_stop{false};
 #endif
 PeerJobs g_jobs;
-EchoServer g_echo;
+TcpEchoService g_echo;  // B's echo (runs on the driver thread)
 std::unique_ptr<Stack> g_a, g_b;
 UdpSocketId g_udp_echo;
 
@@ -146,11 +118,8 @@ void build() {
   g_env->b = g_b.get();
 
   TcpLayer& tcp = g_b->tcp(0);
-  g_echo.tcp = &tcp;
   int err = 0;
-  g_echo.listener =
-      tcp.listen({IpAddr{}, kEchoPort}, 1024, TcpCallback{&EchoServer::on_listener, &g_echo}, &err);
-  ASSERT_TRUE(g_echo.listener.valid()) << err;
+  ASSERT_TRUE(g_echo.listen(tcp, {IpAddr{}, kEchoPort}, &err)) << err;
   g_udp_echo = open_udp_echo(g_b->udp(0), kEchoPort);
   ASSERT_TRUE(g_udp_echo.valid());
 

@@ -39,29 +39,6 @@ int engine_of_handle(int h) {
   return (h >> sockets::HandleTable::kSlotBits) & (sockets::HandleTable::kMaxEngines - 1);
 }
 
-// The peer's echo on one engine: what it reads it writes back.
-struct PeerEngine {
-  TcpLayer* tcp = nullptr;
-  char buf[16384];
-  static void on_event(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
-    auto* self = static_cast<PeerEngine*>(user);
-    TcpLayer& tcp = *self->tcp;
-    if (ev == TcpSocketEvent::kAcceptable) {
-      for (;;) {
-        const TcpConnId c = tcp.accept(id);
-        if (!c.valid()) break;
-        tcp.set_callback(c, TcpCallback{&on_event, self});
-        on_event(self, c, TcpSocketEvent::kReadable, 0);
-      }
-      return;
-    }
-    if (ev == TcpSocketEvent::kReadable || ev == TcpSocketEvent::kWritable)
-      echo_what_fits(tcp, id, self->buf, sizeof self->buf);
-    if (ev == TcpSocketEvent::kPeerFin && tcp.readable_bytes(id) == 0) tcp.close(id);
-    if (ev == TcpSocketEvent::kError) tcp.close(id);
-  }
-};
-
 // A native client of the peer: sends `hello` once connected, records how it ended.
 struct PeerClient {
   TcpLayer* tcp = nullptr;
@@ -103,8 +80,9 @@ class ShardedSockets : public ::testing::Test {
     // One echo listener per peer engine; the callback's user data names the engine.
     for (std::uint16_t e = 0; e < kEngines; ++e) {
       int err = 0;
-      const TcpConnId l = b_->tcp(e).listen(Endpoint{IpAddr{}, kEchoPort}, 1024,
-                                            TcpCallback{&PeerEngine::on_event, &peer_[e]}, &err);
+      const TcpConnId l =
+          b_->tcp(e).listen(Endpoint{IpAddr{}, kEchoPort}, 1024,
+                            TcpCallback{&TcpEchoService::on_event, &peer_[e]}, &err);
       ASSERT_TRUE(l.valid()) << err;
     }
     udp_echo_ = open_udp_echo(b_->udp(0), kEchoPort);  // the home engine: UDP goes there
@@ -178,7 +156,7 @@ class ShardedSockets : public ::testing::Test {
 
   static inline std::unique_ptr<RingCable> cable_;
   static inline std::unique_ptr<Stack> a_, b_;
-  static inline PeerEngine peer_[kEngines];
+  static inline TcpEchoService peer_[kEngines];
   static inline UdpSocketId udp_echo_;
   static inline std::thread peer_thread_;
   static inline std::atomic<bool> stop_{false};
