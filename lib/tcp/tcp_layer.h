@@ -199,7 +199,8 @@ class TcpLayer final : public TransportHandler {
   // ---- sharding (several engines)
   // The stack's ownership function (outlives this layer; null: one engine owns all).
   // Used by connect() to pick owned ports, and to count segments that reach an engine
-  // which does not own them (a steering or RSS bug: should stay 0).
+  // which does not own them (a steering or RSS bug: should stay 0). Counted in debug
+  // builds only (NDEBUG unset); release builds skip the second hash per segment.
   void set_flow_ownership(const FlowOwnership* ownership) { ownership_ = ownership; }
   const FlowOwnership* flow_ownership() const { return ownership_; }
   std::uint64_t segments_not_owned() const { return segments_not_owned_; }
