@@ -2,7 +2,13 @@
 //
 //   server: shardtcp-echo [EAL options] -- [stack options] --listen PORT [--udp] [--verbose]
 //   client: shardtcp-echo [EAL options] -- [stack options] --connect ADDR:PORT --bytes N
-//           [--conns K] [--udp] [--datagram BYTES] [--start-delay-ms MS] [--timeout SEC]
+//           [--conns K] [--udp] [--datagram BYTES] [--start-delay-ms MS] [--wait-signal]
+//           [--timeout SEC]
+//
+// With --engines N the server listens on every engine and the client spreads its
+// connections over them. --listen PORT takes IPv4 and IPv6 alike. --wait-signal: the
+// client connects only once SIGUSR1 arrives (then --start-delay-ms), so a script
+// starts it when its peer is really listening instead of guessing a delay.
 //
 // The server echoes everything on every connection (or every datagram) until
 // SIGINT/SIGTERM. The client sends N bytes (suffixes k/m/g: KiB/MiB/GiB) on each of K
@@ -29,8 +35,12 @@
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
+volatile std::sig_atomic_t g_go = 0;
 void on_signal(int) {
   g_stop = 1;
+}
+void on_go(int) {
+  g_go = 1;
 }
 
 struct EchoOptions {
@@ -43,6 +53,7 @@ struct EchoOptions {
   bool udp = false;
   std::size_t datagram = 1024;
   unsigned start_delay_ms = 0;
+  bool wait_signal = false;  // client: start at SIGUSR1
   double timeout_s = 0;  // client: give up after this long (0: never)
   bool verbose = false;
   bool quiet = false;  // no counters at exit
@@ -54,7 +65,8 @@ void usage() {
                "[--verbose]\n"
                "       shardtcp-echo [EAL options] -- [stack options] --connect ADDR:PORT "
                "--bytes N[k|m|g] [--conns K] [--udp]\n"
-               "                     [--datagram BYTES] [--start-delay-ms MS] [--timeout SEC]\n"
+               "                     [--datagram BYTES] [--start-delay-ms MS] [--wait-signal]\n"
+               "                     [--timeout SEC]\n"
                "       [--quiet] omits the counters printed at exit\n");
 }
 
@@ -169,6 +181,8 @@ bool parse_echo_options(const std::vector<std::string>& args, EchoOptions* o) {
       o->udp = true;
     } else if (a == "--verbose" && !has_inline) {
       o->verbose = true;
+    } else if (a == "--wait-signal" && !has_inline) {
+      o->wait_signal = true;
     } else if (a == "--quiet" && !has_inline) {
       o->quiet = true;
     } else if (a == "--help" || a == "-h") {
@@ -229,13 +243,13 @@ int run_server(shardtcp::Stack& stack, const EchoOptions& o) {
   std::optional<shardtcp::echo::UdpEchoServer> udp;
   int r = 0;
   if (o.udp) {
-    udp.emplace(stack.udp(), *o.listen);
+    udp.emplace(stack.engine_udp(0), *o.listen);
     r = udp->start();
   } else {
     shardtcp::echo::TcpEchoServerConfig cfg;
     cfg.port = *o.listen;
     cfg.verbose = o.verbose;
-    tcp.emplace(stack.tcp(), cfg);
+    tcp.emplace(stack, cfg);
     r = tcp->start();
   }
   if (r != 0) {
@@ -274,7 +288,9 @@ int run_client(shardtcp::Stack& stack, const EchoOptions& o) {
   shardtcp::Clock& clock = stack.clock();
   std::printf("ready\n");
   std::fflush(stdout);
-  // The peer may still be coming up (a TAP's kernel side is configured after we start).
+  // The peer may still be coming up (a TAP's kernel side is configured after we start):
+  // a script says when with SIGUSR1 (--wait-signal).
+  while (o.wait_signal && !g_go && !g_stop) stack.poll_once();
   const shardtcp::Instant go = clock.now() + std::chrono::milliseconds(o.start_delay_ms);
   while (!g_stop && clock.now() < go) stack.poll_once();
   if (g_stop) return 1;
@@ -290,7 +306,7 @@ int run_client(shardtcp::Stack& stack, const EchoOptions& o) {
     cfg.bytes = o.bytes;
     cfg.conns = o.conns;
     cfg.datagram = o.datagram;
-    shardtcp::echo::UdpEchoClient client(stack.udp(), clock, cfg);
+    shardtcp::echo::UdpEchoClient client(stack.engine_udp(0), clock, cfg);
     client.start();
     while (!g_stop && !client.finished() && clock.now() < give_up) {
       stack.poll_once();
@@ -318,7 +334,7 @@ int run_client(shardtcp::Stack& stack, const EchoOptions& o) {
     cfg.server = *o.connect;
     cfg.bytes = o.bytes;
     cfg.conns = o.conns;
-    shardtcp::echo::TcpEchoClient client(stack.tcp(), clock, cfg);
+    shardtcp::echo::TcpEchoClient client(stack, cfg);
     client.start();
     while (!g_stop && !client.finished() && clock.now() < give_up) stack.poll_once();
     if (!client.finished()) {
@@ -341,7 +357,13 @@ int run_client(shardtcp::Stack& stack, const EchoOptions& o) {
     }
     // Let the last ACKs and FINs (or RSTs) leave before the port goes.
     const shardtcp::Instant until = clock.now() + std::chrono::milliseconds(200);
-    while (clock.now() < until && stack.tcp().connections() > 0) stack.poll_once();
+    auto open_connections = [&] {
+      std::size_t n = 0;
+      for (std::uint16_t e = 0; e < stack.engine_count(); ++e)
+        n += stack.engine_tcp(e).connections();
+      return n;
+    };
+    while (clock.now() < until && open_connections() > 0) stack.poll_once();
   }
   return rc;
 }
@@ -361,6 +383,7 @@ int main(int argc, char** argv) {
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::signal(SIGUSR1, on_go);
 
   const int rc = eo.listen ? run_server(stack, eo) : run_client(stack, eo);
   if (!eo.quiet) {

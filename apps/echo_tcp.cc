@@ -11,9 +11,10 @@ namespace shardtcp::echo {
 
 // ------------------------------------------------------------------ server
 
-TcpEchoServer::TcpEchoServer(TcpLayer& tcp, const TcpEchoServerConfig& config)
-    : tcp_(tcp), config_(config) {
+TcpEchoServer::TcpEchoServer(Stack& stack, const TcpEchoServerConfig& config)
+    : stack_(stack), config_(config) {
   if (config_.buffer == 0) config_.buffer = 64 * 1024;
+  for (std::uint16_t e = 0; e < stack_.engine_count(); ++e) listener_ctx_.push_back({this, e});
 }
 
 TcpEchoServer::~TcpEchoServer() {
@@ -21,30 +22,32 @@ TcpEchoServer::~TcpEchoServer() {
 }
 
 int TcpEchoServer::start() {
-  if (listener_.valid()) return -EISCONN;
+  if (!listeners_.empty()) return -EISCONN;
+  std::vector<TcpCallback> callbacks;
+  for (Listener& l : listener_ctx_) callbacks.push_back({&on_listener_event, &l});
   int err = 0;
-  listener_ =
-      tcp_.listen({IpAddr{}, config_.port}, config_.backlog, {&on_listener_event, this}, &err);
-  if (!listener_.valid()) return err != 0 ? err : -EINVAL;
+  auto ids = stack_.listen_all({config_.address, config_.port}, config_.backlog, callbacks, &err);
+  if (!ids) return err != 0 ? err : -EINVAL;
+  listeners_ = std::move(*ids);
   return 0;
 }
 
 void TcpEchoServer::stop() {
-  if (listener_.valid()) {
-    tcp_.close(listener_);
-    listener_ = {};
+  if (!listeners_.empty()) {
+    stack_.close_all(listeners_);
+    listeners_.clear();
   }
   for (auto& c : conns_) {
     if (!c->in_use) continue;
     // Echo still owed cannot be delivered any more: say so with a RST, not a FIN.
-    if (c->len > 0 || !c->eof) tcp_.set_linger_zero(c->id, true);
+    if (c->len > 0 || !c->eof) c->tcp->set_linger_zero(c->id, true);
     finish(*c, 0);
   }
 }
 
 void TcpEchoServer::on_listener_event(void* user, TcpConnId, TcpSocketEvent ev, std::uint32_t) {
-  auto* self = static_cast<TcpEchoServer*>(user);
-  if (ev == TcpSocketEvent::kAcceptable) self->accept_all();
+  auto* l = static_cast<Listener*>(user);
+  if (ev == TcpSocketEvent::kAcceptable) l->server->accept_all(l->engine);
 }
 
 TcpEchoServer::Conn* TcpEchoServer::take_conn() {
@@ -60,13 +63,16 @@ TcpEchoServer::Conn* TcpEchoServer::take_conn() {
   return conns_.back().get();
 }
 
-void TcpEchoServer::accept_all() {
+void TcpEchoServer::accept_all(std::uint16_t engine) {
+  if (listeners_.empty()) return;
+  TcpLayer& tcp = stack_.engine_tcp(engine);
   for (;;) {
     int err = 0;
     Endpoint peer;
-    const TcpConnId id = tcp_.accept(listener_, &err, &peer);
+    const TcpConnId id = tcp.accept(listeners_[engine], &err, &peer);
     if (!id.valid()) return;  // EAGAIN: the queue is empty
     Conn* c = take_conn();
+    c->tcp = &tcp;
     c->id = id;
     c->peer = peer;
     c->head = c->len = 0;
@@ -76,7 +82,7 @@ void TcpEchoServer::accept_all() {
     c->pumping = c->again = false;
     ++active_;
     ++accepted_;
-    tcp_.set_callback(id, {&on_conn_event, c});
+    tcp.set_callback(id, {&on_conn_event, c});
     // Bytes (even the FIN) may have arrived before the accept.
     pump(*c);
   }
@@ -121,7 +127,7 @@ void TcpEchoServer::pump(Conn& c) {
 void TcpEchoServer::pump_once(Conn& c) {
   while (c.in_use) {
     if (c.len > 0) {
-      const long n = tcp_.send(c.id, c.buf.get() + c.head, c.len);
+      const long n = c.tcp->send(c.id, c.buf.get() + c.head, c.len);
       if (n == -EAGAIN) return;  // kWritable resumes us
       if (n < 0) {
         finish(c, static_cast<int>(-n));
@@ -138,7 +144,7 @@ void TcpEchoServer::pump_once(Conn& c) {
       finish(c, 0);  // everything echoed: close() sends our FIN after it
       return;
     }
-    const long r = tcp_.recv(c.id, c.buf.get(), config_.buffer);
+    const long r = c.tcp->recv(c.id, c.buf.get(), config_.buffer);
     if (r == -EAGAIN) return;
     if (r < 0) {
       finish(c, static_cast<int>(-r));
@@ -154,7 +160,7 @@ void TcpEchoServer::pump_once(Conn& c) {
 void TcpEchoServer::finish(Conn& c, int error) {
   if (!c.in_use) return;
   c.in_use = false;
-  tcp_.close(c.id);  // stale after an error's kClosed: then a harmless -EBADF
+  c.tcp->close(c.id);  // stale after an error's kClosed: then a harmless -EBADF
   --active_;
   if (error == 0)
     ++completed_;
@@ -175,8 +181,8 @@ void TcpEchoServer::finish(Conn& c, int error) {
 
 // ------------------------------------------------------------------ client
 
-TcpEchoClient::TcpEchoClient(TcpLayer& tcp, Clock& clock, const TcpEchoClientConfig& config)
-    : tcp_(tcp), clock_(clock), config_(config) {
+TcpEchoClient::TcpEchoClient(Stack& stack, const TcpEchoClientConfig& config)
+    : stack_(stack), clock_(stack.clock()), config_(config) {
   if (config_.chunk == 0) config_.chunk = 64 * 1024;
   scratch_.resize(config_.chunk);
 }
@@ -196,11 +202,13 @@ int TcpEchoClient::start() {
     auto c = std::make_unique<Conn>();
     c->client = this;
     c->index = k;
+    // Spread over the engines: each picks a local port whose tuple it owns.
+    c->tcp = &stack_.engine_tcp(static_cast<std::uint16_t>(k % stack_.engine_count()));
     conns_.push_back(std::move(c));
   }
   for (auto& c : conns_) {
     int err = 0;
-    c->id = tcp_.connect(config_.server, {&on_event, c.get()}, &err);
+    c->id = c->tcp->connect(config_.server, {&on_event, c.get()}, &err);
     if (!c->id.valid()) {
       fail(*c, "connect: " + std::string(std::strerror(-err)));
       return err;
@@ -213,7 +221,7 @@ void TcpEchoClient::abort_all() {
   for (auto& c : conns_) {
     if (c->closed || !c->id.valid()) continue;
     c->closed = true;
-    tcp_.abort(c->id);
+    c->tcp->abort(c->id);
   }
 }
 
@@ -221,7 +229,7 @@ void TcpEchoClient::fail(Conn& c, const std::string& what) {
   if (error_.empty()) error_ = conn_name(c) + ": " + what;
   if (!c.closed) {
     c.closed = true;
-    tcp_.abort(c.id);
+    c.tcp->abort(c.id);
   }
 }
 
@@ -269,7 +277,7 @@ void TcpEchoClient::pump_once(Conn& c) {
   // Send: generate only what the send buffer can take. Offering bytes when it has no
   // room makes send() fail with EAGAIN and arms kWritable for us.
   while (!c.closed && c.sent < config_.bytes) {
-    const long room = tcp_.writable_bytes(c.id);
+    const long room = c.tcp->writable_bytes(c.id);
     std::size_t n =
         static_cast<std::size_t>(std::min<std::uint64_t>(config_.bytes - c.sent, scratch_.size()));
     if (room > 0)
@@ -277,7 +285,7 @@ void TcpEchoClient::pump_once(Conn& c) {
     else
       n = std::min<std::size_t>(n, 1);
     fill_pattern(scratch_.data(), n, c.sent, seed);
-    const long r = tcp_.send(c.id, scratch_.data(), n);
+    const long r = c.tcp->send(c.id, scratch_.data(), n);
     if (r == -EAGAIN) break;
     if (r < 0) {
       fail(c, "send: " + std::string(std::strerror(static_cast<int>(-r))));
@@ -288,10 +296,10 @@ void TcpEchoClient::pump_once(Conn& c) {
   if (!c.closed && c.sent == config_.bytes && !c.shut) {
     // Our EOF tells the server when to stop: its FIN after the echo is our end.
     c.shut = true;
-    tcp_.shutdown_write(c.id);
+    c.tcp->shutdown_write(c.id);
   }
   while (!c.closed && !c.eof) {
-    const long r = tcp_.recv(c.id, scratch_.data(), scratch_.size());
+    const long r = c.tcp->recv(c.id, scratch_.data(), scratch_.size());
     if (r == -EAGAIN) break;
     if (r < 0) {
       fail(c, std::strerror(static_cast<int>(-r)));
@@ -305,7 +313,7 @@ void TcpEchoClient::pump_once(Conn& c) {
         return;
       }
       c.closed = true;
-      tcp_.close(c.id);
+      c.tcp->close(c.id);
       ++done_;
       if (done_ == conns_.size() && !ended_) {
         ended_ = true;
@@ -349,13 +357,13 @@ std::string TcpEchoClient::describe_unfinished() const {
   for (const auto& c : conns_) {
     if (c->eof || c->closed) continue;
     char line[256];
-    const Tcb* t = tcp_.tcb(c->id);
+    const Tcb* t = c->tcp->tcb(c->id);
     std::snprintf(line, sizeof line,
                   "  %s: sent %llu, verified %llu, readable %ld, writable %ld, state %d, "
                   "snd_wnd %u, rcv_wnd %u\n",
                   conn_name(*c).c_str(), static_cast<unsigned long long>(c->sent),
-                  static_cast<unsigned long long>(c->received), tcp_.readable_bytes(c->id),
-                  tcp_.writable_bytes(c->id), static_cast<int>(tcp_.state(c->id)),
+                  static_cast<unsigned long long>(c->received), c->tcp->readable_bytes(c->id),
+                  c->tcp->writable_bytes(c->id), static_cast<int>(c->tcp->state(c->id)),
                   t ? t->snd_wnd() : 0, t ? t->rcv_wnd() : 0);
     out += line;
   }

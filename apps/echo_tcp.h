@@ -1,12 +1,16 @@
 // TCP echo server and client on the native API (tcp/tcp_layer.h), event-driven on the
-// engine's thread: every reaction happens inside a TcpLayer callback (readable,
-// writable, peer FIN, error), so the owner only has to keep polling the stack.
+// engines' threads: every reaction happens inside a TcpLayer callback (readable,
+// writable, peer FIN, error), so the owner only has to keep polling the stack. Both
+// use every engine of the stack: the server listens on all of them (each accepts the
+// connections it owns), the client opens connection k on engine k mod N.
 //
-//   echo::TcpEchoServer server(stack.tcp(), {.port = 7});
+//   echo::TcpEchoServer server(stack, {.port = 7});
 //   server.start();                       // listens; echoes every connection until stop()
-//   echo::TcpEchoClient client(stack.tcp(), stack.clock(), {{server_addr, 7}, 1 << 20, 4});
+//   echo::TcpEchoClient client(stack, {{server_addr, 7}, 1 << 20, 4});
 //   client.start();                       // 4 connections, 1 MiB each, verified on return
 //   while (!client.finished()) stack.poll_once();
+//
+// Both run from one thread that polls every engine (Stack::poll_once).
 //
 // Per connection the server holds one buffer (allocated when the connection is
 // accepted, reused for later ones); the client verifies what comes back against the
@@ -19,6 +23,7 @@
 #include <vector>
 
 #include "common/time.h"
+#include "shardtcp/stack.h"
 #include "tcp/tcp_layer.h"
 #include "wire/ip_addr.h"
 
@@ -26,6 +31,8 @@ namespace shardtcp::echo {
 
 struct TcpEchoServerConfig {
   std::uint16_t port = 7;
+  // IpAddr{}: every address of both families (IPv4 and IPv6 with addresses of both).
+  IpAddr address;
   std::uint32_t backlog = 128;
   std::size_t buffer = 64 * 1024;  // bytes read ahead of the echo, per connection
   bool verbose = false;            // a line per finished connection on stdout
@@ -33,12 +40,12 @@ struct TcpEchoServerConfig {
 
 class TcpEchoServer {
  public:
-  TcpEchoServer(TcpLayer& tcp, const TcpEchoServerConfig& config);
+  TcpEchoServer(Stack& stack, const TcpEchoServerConfig& config);
   ~TcpEchoServer();  // stop()
   TcpEchoServer(const TcpEchoServer&) = delete;
   TcpEchoServer& operator=(const TcpEchoServer&) = delete;
 
-  // Listens on the port (any local address). 0, or a negative errno.
+  // Listens on the port on every engine. 0, or a negative errno.
   int start();
   // Closes the listener and every connection (RST for those with unsent echo).
   void stop();
@@ -52,6 +59,7 @@ class TcpEchoServer {
  private:
   struct Conn {
     TcpEchoServer* server = nullptr;
+    TcpLayer* tcp = nullptr;  // the engine that owns the connection
     TcpConnId id;
     Endpoint peer;
     std::unique_ptr<std::uint8_t[]> buf;
@@ -62,17 +70,24 @@ class TcpEchoServer {
     bool pumping = false, again = false;  // re-entrancy: events raised by our own calls
   };
 
+  // One engine's listener: the callback's user data.
+  struct Listener {
+    TcpEchoServer* server = nullptr;
+    std::uint16_t engine = 0;
+  };
+
   static void on_listener_event(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t value);
   static void on_conn_event(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t value);
-  void accept_all();
+  void accept_all(std::uint16_t engine);
   void pump(Conn& c);
   void pump_once(Conn& c);
   void finish(Conn& c, int error);
   Conn* take_conn();
 
-  TcpLayer& tcp_;
+  Stack& stack_;
   TcpEchoServerConfig config_;
-  TcpConnId listener_;
+  std::vector<Listener> listener_ctx_;  // per engine
+  std::vector<TcpConnId> listeners_;    // per engine; empty when not listening
   std::vector<std::unique_ptr<Conn>> conns_;  // stable addresses: the callbacks' user data
   std::vector<Conn*> free_;
   std::size_t active_ = 0;
@@ -89,7 +104,7 @@ struct TcpEchoClientConfig {
 
 class TcpEchoClient {
  public:
-  TcpEchoClient(TcpLayer& tcp, Clock& clock, const TcpEchoClientConfig& config);
+  TcpEchoClient(Stack& stack, const TcpEchoClientConfig& config);
   ~TcpEchoClient();  // aborts connections still open
   TcpEchoClient(const TcpEchoClient&) = delete;
   TcpEchoClient& operator=(const TcpEchoClient&) = delete;
@@ -118,6 +133,7 @@ class TcpEchoClient {
  private:
   struct Conn {
     TcpEchoClient* client = nullptr;
+    TcpLayer* tcp = nullptr;  // engine index mod engine_count()
     std::uint32_t index = 0;
     TcpConnId id;
     std::uint64_t sent = 0, received = 0;
@@ -131,7 +147,7 @@ class TcpEchoClient {
   void fail(Conn& c, const std::string& what);
   std::string conn_name(const Conn& c) const;
 
-  TcpLayer& tcp_;
+  Stack& stack_;
   Clock& clock_;
   TcpEchoClientConfig config_;
   std::vector<std::unique_ptr<Conn>> conns_;

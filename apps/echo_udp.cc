@@ -26,7 +26,7 @@ int UdpEchoServer::start() {
       [this](UdpSocketId, UdpEvent ev) {
         if (ev == UdpEvent::kReadable) on_readable();
       },
-      IpFamily::kV4, &err);
+      IpFamily::kNone, &err);  // both families: datagrams to any of our addresses
   if (!sock_.valid()) return err != 0 ? err : -ENFILE;
   if (const int r = udp_.bind(sock_, {IpAddr{}, port_}); r != 0) {
     udp_.close(sock_);
@@ -119,7 +119,7 @@ int UdpEchoClient::start() {
             if (e > 0) fail(*c, std::strerror(e));
           }
         },
-        IpFamily::kV4, &err);
+        config_.server.addr.family(), &err);
     if (!c->sock.valid()) {
       fail(*c, "socket: " + std::string(std::strerror(-err)));
       return err;

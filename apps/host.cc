@@ -1,10 +1,15 @@
 // shardtcp-host: brings the stack up on a port and keeps it answering ARP and ping
 // until SIGINT/SIGTERM; optionally pings a host itself. Prints "ready" once the port
-// is up and the addresses are configured, and the stack's counters when it stops.
+// is up and the addresses are configured, one line per IPv6 address when duplicate
+// address detection has decided about it ("ipv6 address fe80::1/64 usable" or
+// "... duplicate"), and the stack's counters when it stops.
 //
 //   shardtcp-host [EAL options] -- [stack options] [--ping ADDR] [--count N]
 //                 [--interval-ms MS] [--ping-delay-ms MS] [--size BYTES]
-//                 [--duration SEC] [--quiet]
+//                 [--wait-signal] [--duration SEC] [--quiet]
+//
+// --wait-signal: the pings start only once SIGUSR1 arrives (plus --ping-delay-ms), so
+// a script can start them when the peer is really configured instead of guessing.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -16,8 +21,12 @@
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
+volatile std::sig_atomic_t g_go = 0;
 void on_signal(int) {
   g_stop = 1;
+}
+void on_go(int) {
+  g_go = 1;
 }
 
 struct HostOptions {
@@ -27,6 +36,7 @@ struct HostOptions {
   unsigned size = 56;
   unsigned ping_delay_ms = 300;  // let the peer come up and ARP settle first
   double duration_s = 0;         // 0: until a signal (or until the pings are done)
+  bool wait_signal = false;      // pings start at SIGUSR1
   bool quiet = false;
 };
 
@@ -61,6 +71,8 @@ bool parse_host_options(const std::vector<std::string>& args, HostOptions* o) {
       o->duration_s = std::strtod(v->c_str(), nullptr);
     } else if (a == "--quiet") {
       o->quiet = true;
+    } else if (a == "--wait-signal") {
+      o->wait_signal = true;
     } else {
       std::fprintf(stderr, "shardtcp-host: unknown option '%s'\n", a.c_str());
       return false;
@@ -93,6 +105,7 @@ int main(int argc, char** argv) {
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::signal(SIGUSR1, on_go);
 
   unsigned replies = 0, sent = 0;
   stack.ip().set_ping_handler([&](const shardtcp::PingReply& r) {
@@ -103,12 +116,32 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   });
 
+  // IPv6 addresses whose duplicate address detection has not been reported yet.
+  std::vector<shardtcp::InterfaceAddress> dad_unreported;
+  for (const auto& a : stack.ip().routes().addresses())
+    if (a.addr.is_v6()) dad_unreported.push_back(a);
+  auto report_dad = [&] {
+    for (auto it = dad_unreported.begin(); it != dad_unreported.end();) {
+      if (stack.ip().dad_pending(it->addr)) {
+        ++it;
+        continue;
+      }
+      std::printf("ipv6 address %s/%u %s\n", it->addr.to_string().c_str(),
+                  static_cast<unsigned>(it->prefix_len),
+                  stack.ip().dad_failed(it->addr) ? "duplicate (DAD failed): not used" : "usable");
+      std::fflush(stdout);
+      it = dad_unreported.erase(it);
+    }
+  };
+
   std::printf("ready\n");
   std::fflush(stdout);
 
   shardtcp::Clock& clock = stack.clock();
   const shardtcp::Instant start = clock.now();
-  shardtcp::Instant next_ping = start + std::chrono::milliseconds(ho.ping_delay_ms);
+  shardtcp::Instant next_ping = ho.wait_signal
+                                    ? shardtcp::Instant::never()
+                                    : start + std::chrono::milliseconds(ho.ping_delay_ms);
   const shardtcp::Instant end =
       ho.duration_s > 0
           ? start + std::chrono::nanoseconds(static_cast<std::int64_t>(ho.duration_s * 1e9))
@@ -116,8 +149,12 @@ int main(int argc, char** argv) {
   shardtcp::Instant pings_done = shardtcp::Instant::never();
   while (!g_stop) {
     stack.poll_once();
+    if (!dad_unreported.empty()) report_dad();
     const shardtcp::Instant now = clock.now();
     if (now >= end) break;
+    if (g_go && ho.wait_signal && next_ping == shardtcp::Instant::never()) {
+      next_ping = now + std::chrono::milliseconds(ho.ping_delay_ms);
+    }
     if (target && sent < ho.count && now >= next_ping) {
       shardtcp::PacketContext ctx = stack.context();
       stack.ip().ping(*target, 0x5354, static_cast<std::uint16_t>(sent + 1), ho.size, ctx);

@@ -15,6 +15,9 @@ case "$flavour" in
            export CC=clang CXX=clang++ ;;
   *) echo "build: unknown flavour '$flavour' (debug|asan|release|fuzz)" >&2; exit 2 ;;
 esac
+# Warnings are errors in every build the project makes (not a default of meson.build,
+# so a packager's plain `meson setup` is not broken by a compiler's false positive).
+opts+=(-Dwerror=true)
 
 if [ "$flavour" = release ]; then
   # DPDK's pkg-config Cflags end with -march=corei7, which lands after our

@@ -36,7 +36,7 @@ struct Tally {
 
 inline void check_owner(Stack& s, std::uint16_t e, TcpConnId id, Tally& t) {
   Endpoint l, r;
-  if (s.tcp(e).local_endpoint(id, &l) != 0 || s.tcp(e).remote_endpoint(id, &r) != 0) return;
+  if (s.engine_tcp(e).local_endpoint(id, &l) != 0 || s.engine_tcp(e).remote_endpoint(id, &r) != 0) return;
   t.owner_checks.fetch_add(1, std::memory_order_relaxed);
   if (s.owner(TcpTuple{l, r}) != e) t.owner_mismatches.fetch_add(1, std::memory_order_relaxed);
 }
@@ -50,7 +50,7 @@ struct ServerEngine {
 
   static void cb(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
     auto* self = static_cast<ServerEngine*>(user);
-    TcpLayer& tcp = self->stack->tcp(self->engine);
+    TcpLayer& tcp = self->stack->engine_tcp(self->engine);
     switch (ev) {
       case TcpSocketEvent::kAcceptable:
         for (;;) {
@@ -107,7 +107,7 @@ struct ClientEngine {
     std::uint8_t buf[4096];
     for (std::uint32_t i = 0; i < request; ++i) buf[i] = pattern(c.index, i);
     c.got = 0;
-    if (stack->tcp(engine).send(id, buf, request) != static_cast<long>(request))
+    if (stack->engine_tcp(engine).send(id, buf, request) != static_cast<long>(request))
       tally.failures.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -116,12 +116,12 @@ struct ClientEngine {
     c.active = false;
     --in_flight;
     if (ok) tally.connections.fetch_add(1, std::memory_order_relaxed);
-    stack->tcp(engine).close(id);
+    stack->engine_tcp(engine).close(id);
   }
 
   static void cb(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
     auto* self = static_cast<ClientEngine*>(user);
-    TcpLayer& tcp = self->stack->tcp(self->engine);
+    TcpLayer& tcp = self->stack->engine_tcp(self->engine);
     Conn& c = self->conns[id.slot()];
     switch (ev) {
       case TcpSocketEvent::kConnected:
@@ -169,7 +169,7 @@ struct ClientEngine {
            (self->limit == 0 || self->started < self->limit)) {
       int err = 0;
       const TcpConnId id =
-          self->stack->tcp(self->engine).connect(self->server, TcpCallback{&cb, self}, &err);
+          self->stack->engine_tcp(self->engine).connect(self->server, TcpCallback{&cb, self}, &err);
       if (!id.valid()) {
         // Out of ports or buffers for now: try again next iteration.
         if (err != -EADDRNOTAVAIL && err != -ENOBUFS)
@@ -203,7 +203,7 @@ struct EchoPair {
       s->stack = &server;
       s->engine = e;
       int err = 0;
-      s->listener = server.tcp(e).listen(Endpoint{IpAddr{}, where.port}, 4096,
+      s->listener = server.engine_tcp(e).listen(Endpoint{IpAddr{}, where.port}, 4096,
                                          TcpCallback{&ServerEngine::cb, s.get()}, &err);
       if (!s->listener.valid()) return "listen on engine " + std::to_string(e) + " failed";
       servers.push_back(std::move(s));

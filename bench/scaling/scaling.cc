@@ -184,7 +184,7 @@ Figures run(workload::Mode mode, std::uint16_t engines, double seconds, std::uin
         f.steered += s->steering(e)->counter(SteeringCounter::kSteeredOut);
     for (Stack* s : {client.get(), server.get()}) {
       for (std::uint16_t e = 0; e < engines; ++e) {
-        f.rtos += s->tcp(e).counter(TcpCounter::kRtoTimeouts);
+        f.rtos += s->engine_tcp(e).counter(TcpCounter::kRtoTimeouts);
         f.tx_dropped += s->engine(e).counter(EngineCounter::kTxDropped);
         if (engines > 1) f.steer_drops += s->steering(e)->counter(SteeringCounter::kSteerDrops);
       }

@@ -85,9 +85,12 @@ class Stack {
   std::uint16_t engine_count() const { return static_cast<std::uint16_t>(shards_.size()); }
   Engine& engine(std::uint16_t i = 0) { return *shards_[i].engine; }
   IpStack& ip(std::uint16_t i = 0) { return *shards_[i].ip; }
-  // Engine i's transports; call them from that engine's thread only.
-  TcpLayer& tcp(std::uint16_t i = 0) { return *shards_[i].tcp; }
-  UdpLayer& udp(std::uint16_t i = 0) { return *shards_[i].udp; }
+  // One engine's transports; call them from that engine's thread only. A listener
+  // opened on engine_tcp(i) hears only the SYNs engine i owns (about 1/N of them with
+  // N engines): to serve a port, listen on the stack (listen_all below), which
+  // listens on every engine. UDP sockets live on the steering's home engine (0).
+  TcpLayer& engine_tcp(std::uint16_t engine) { return *shards_[engine].tcp; }
+  UdpLayer& engine_udp(std::uint16_t engine) { return *shards_[engine].udp; }
   // A context for calls made from engine i's own thread outside its poll loop.
   PacketContext context(std::uint16_t i = 0);
   const PortInfo& port_info() const { return port_->info(); }
@@ -109,14 +112,17 @@ class Stack {
   // Engine i's steering counters (null with one engine).
   const SteeringHandler* steering(std::uint16_t i) const { return shards_[i].steer.get(); }
   // A listener on every engine (each engine accepts the connections whose SYN it
-  // owns). Engine threads must not be running (before start(), or in poll_once
-  // mode); ids are per engine, index = engine. On failure nothing stays listening.
+  // owns): how a server listens. `local.addr` IpAddr{} listens on every address of
+  // both families. Engine threads must not be running (before start(), or in poll_once
+  // mode); ids are per engine, index = engine. On failure nothing stays listening
+  // and *error (optional) holds the negative errno (EADDRINUSE, ENOBUFS ...).
   Result<std::vector<TcpConnId>> listen_all(const Endpoint& local, std::uint32_t backlog,
-                                            const TcpCallback& cb = {});
+                                            const TcpCallback& cb = {}, int* error = nullptr);
   // The same with one callback per engine (size engine_count()), so a callback knows
   // which engine's TcpLayer it is called from.
   Result<std::vector<TcpConnId>> listen_all(const Endpoint& local, std::uint32_t backlog,
-                                            const std::vector<TcpCallback>& per_engine);
+                                            const std::vector<TcpCallback>& per_engine,
+                                            int* error = nullptr);
   // Closes listen_all's listeners (same threading rule).
   void close_all(const std::vector<TcpConnId>& listeners);
 

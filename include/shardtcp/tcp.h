@@ -1,7 +1,7 @@
 // The native C++ TCP API: one TcpLayer per engine, called from that engine's thread.
-// A Stack exposes engine i's layer as stack.tcp(i); see tcp/tcp_layer.h for the calls:
+// A Stack exposes engine i's layer as stack.engine_tcp(i); see tcp/tcp_layer.h for the calls:
 //
-//   TcpLayer& tcp = stack->tcp(0);
+//   TcpLayer& tcp = stack->engine_tcp(0);
 //   TcpConnId l = tcp.listen({IpAddr{}, 7}, 128, {&on_event, &app});   // any address, port 7
 //   TcpConnId c = tcp.connect({server, 7}, {&on_event, &app}, &err);   // SYN sent; kConnected
 //   later tcp.send(c, data, len);          // bytes queued, or -EAGAIN / -errno tcp.recv(c, buf,

@@ -148,7 +148,7 @@ bool still(int h, std::uint32_t gen) {
 // Engine thread: the error a failed connect left, read once from the native layer and
 // then remembered (connect() repeats it, as BSD stacks do until the socket is closed).
 int take_connect_error(SocketEntry& e) {
-  const int err = stack().tcp(e.engine).pending_error(e.tcp);
+  const int err = stack().engine_tcp(e.engine).pending_error(e.tcp);
   if (err > 0) e.last_error = err;
   e.has_error = false;
   refresh(e);
@@ -162,7 +162,7 @@ long move_to_engine(int h, SocketEntry& e, std::uint32_t gen, std::uint16_t to_e
   Endpoint local;
   const long closed = on_engine(e.engine, [&]() -> long {
     if (!still(h, gen)) return -ENOTSOCK;
-    TcpLayer& tcp = stack().tcp(e.engine);
+    TcpLayer& tcp = stack().engine_tcp(e.engine);
     if (tcp.local_endpoint(e.tcp, &local) != 0) local = Endpoint{};
     tcp.set_callback(e.tcp, {});
     tcp.close(e.tcp);
@@ -172,7 +172,7 @@ long move_to_engine(int h, SocketEntry& e, std::uint32_t gen, std::uint16_t to_e
   if (closed < 0) return closed;
   return on_engine(to_engine, [&]() -> long {
     if (!still(h, gen)) return -ENOTSOCK;
-    TcpLayer& tcp = stack().tcp(to_engine);
+    TcpLayer& tcp = stack().engine_tcp(to_engine);
     int err = 0;
     const TcpConnId id = tcp.open(
         TcpCallback{&on_tcp_event, reinterpret_cast<void*>(static_cast<std::uintptr_t>(h))}, &err);
@@ -200,7 +200,7 @@ long tcp_connect(int h, SocketEntry& e, std::uint32_t gen, const Endpoint& to) {
   std::uint16_t owner = 0;
   auto start = [&]() -> long {
     if (!still(h, gen)) return -ENOTSOCK;
-    TcpLayer& tcp = stack().tcp(e.engine);
+    TcpLayer& tcp = stack().engine_tcp(e.engine);
     if (e.listening) return -EOPNOTSUPP;
     if (e.connect_failed) return -take_connect_error(e);
     if (e.connected) return -EISCONN;
@@ -242,7 +242,7 @@ long udp_connect(int h, SocketEntry& e, std::uint32_t gen, const Endpoint& to, b
   if (!unspec && (to.addr.is_unspecified() || to.port == 0)) return -EDESTADDRREQ;
   return on_engine(e.engine, [&]() -> long {
     if (!still(h, gen)) return -ENOTSOCK;
-    const int r = stack().udp(e.engine).connect(e.udp, unspec ? Endpoint{} : to);
+    const int r = stack().engine_udp(e.engine).connect(e.udp, unspec ? Endpoint{} : to);
     if (r == 0) e.connected = !unspec;
     refresh(e);
     return r;
@@ -256,7 +256,7 @@ long tcp_send(int h, SocketEntry& e, std::uint32_t gen, const char* p, std::size
     const long r = blocking(e, nonblock, e.sndtimeo_ns.load(), [&]() -> long {
       if (!still(h, gen)) return -ENOTSOCK;
       if (e.wr_shut) return -EPIPE;
-      const long n = stack().tcp(e.engine).send(e.tcp, p + done, len - done);
+      const long n = stack().engine_tcp(e.engine).send(e.tcp, p + done, len - done);
       refresh(e);
       return n;
     });
@@ -277,7 +277,7 @@ long tcp_recv(int h, SocketEntry& e, std::uint32_t gen, char* p, std::size_t len
       if (!still(h, gen)) return -ENOTSOCK;
       if (e.rd_shut) return 0;
       if (e.listening) return -ENOTCONN;
-      const long n = stack().tcp(e.engine).recv(e.tcp, p + done, len - done, peek);
+      const long n = stack().engine_tcp(e.engine).recv(e.tcp, p + done, len - done, peek);
       refresh(e);
       return n;
     });
@@ -350,14 +350,14 @@ int shardtcp_socket(int family, int type, int protocol) {
   const long r = on_engine(e.engine, [&]() -> long {
     int err = 0;
     if (type == SOCK_STREAM) {
-      TcpConnId id = stk->tcp(e.engine).open(
+      TcpConnId id = stk->engine_tcp(e.engine).open(
           TcpCallback{&on_tcp_event, reinterpret_cast<void*>(static_cast<std::uintptr_t>(h))},
           &err);
       if (!id.valid()) return err != 0 ? err : -ENOBUFS;
       e.tcp = id;
     } else {
       UdpSocketId id =
-          stk->udp(e.engine).open([h](UdpSocketId u, UdpEvent ev) { on_udp_event(h, u, ev); },
+          stk->engine_udp(e.engine).open([h](UdpSocketId u, UdpEvent ev) { on_udp_event(h, u, ev); },
                                   family == AF_INET6 ? IpFamily::kV6 : IpFamily::kV4, &err);
       if (!id.valid()) return err != 0 ? err : -ENOBUFS;
       e.udp = id;
@@ -382,8 +382,8 @@ int shardtcp_bind(int s, const void* addr, socklen_t addrlen) {
   if (const long r = parse_addr(addr, addrlen, &ep, e->family); r < 0) return fail(r);
   const long r = on_engine(e->engine, [&]() -> long {
     if (!still(s, gen)) return -ENOTSOCK;
-    const int b = e->type == SOCK_STREAM ? stack().tcp(e->engine).bind(e->tcp, ep)
-                                         : stack().udp(e->engine).bind(e->udp, ep);
+    const int b = e->type == SOCK_STREAM ? stack().engine_tcp(e->engine).bind(e->tcp, ep)
+                                         : stack().engine_udp(e->engine).bind(e->udp, ep);
     return b == -EAGAIN ? -EADDRINUSE : b;
   });
   return r < 0 ? fail(r) : 0;
@@ -392,7 +392,7 @@ int shardtcp_bind(int s, const void* addr, socklen_t addrlen) {
 // Engine `k`'s thread: closes listener `id` of a group (its pending connections go
 // with it).
 void close_listener(std::uint16_t k, TcpConnId id) {
-  TcpLayer& tcp = stack().tcp(k);
+  TcpLayer& tcp = stack().engine_tcp(k);
   tcp.set_callback(id, {});
   tcp.close(id);
 }
@@ -411,7 +411,7 @@ int shardtcp_listen(int s, int backlog) {
     if (!still(s, gen)) return -ENOTSOCK;
     if (e->listening) return 0;
     if (e->connecting || e->connected) return -EINVAL;
-    TcpLayer& tcp = stack().tcp(e->engine);
+    TcpLayer& tcp = stack().engine_tcp(e->engine);
     if (tcp.local_endpoint(e->tcp, &local) != 0 || local.port == 0) {
       // Unbound: Linux binds an ephemeral port first; we do the same.
       const int b = tcp.bind(
@@ -438,7 +438,7 @@ int shardtcp_listen(int s, int backlog) {
     if (k == e->engine) continue;
     const long lk = on_engine(k, [&]() -> long {
       if (!still(s, gen)) return -ENOTSOCK;
-      TcpLayer& tcp = stack().tcp(k);
+      TcpLayer& tcp = stack().engine_tcp(k);
       int oerr = 0;
       const TcpConnId id = tcp.open(
           TcpCallback{&on_tcp_event, reinterpret_cast<void*>(static_cast<std::uintptr_t>(s))},
@@ -465,7 +465,7 @@ int shardtcp_listen(int s, int backlog) {
         });
       }
       on_engine(e->engine, [&]() -> long {
-        TcpLayer& tcp = stack().tcp(e->engine);
+        TcpLayer& tcp = stack().engine_tcp(e->engine);
         tcp.set_callback(e->tcp, {});
         tcp.close(e->tcp);
         e->listening = false;
@@ -497,7 +497,7 @@ int shardtcp_accept(int s, void* addr, socklen_t* addrlen) {
   auto accept_on = [&](std::uint16_t k) -> long {
     if (!still(s, gen)) return -ENOTSOCK;
     ListenGroup& g = *e->group;
-    TcpLayer& tcp = stack().tcp(k);
+    TcpLayer& tcp = stack().engine_tcp(k);
     int aerr = 0;
     const TcpConnId c = tcp.accept(g.ids[k], &aerr, &peer);
     if (!c.valid()) {
@@ -579,7 +579,7 @@ int shardtcp_send(int s, const void* buf, int len, int flags) {
     r = on_engine(e->engine, [&]() -> long {
       if (!still(s, gen)) return -ENOTSOCK;
       if (e->wr_shut) return -EPIPE;
-      return stack().udp(e->engine).send(e->udp, buf, static_cast<std::size_t>(len));
+      return stack().engine_udp(e->engine).send(e->udp, buf, static_cast<std::size_t>(len));
     });
   }
   return r < 0 ? fail(r) : static_cast<int>(r);
@@ -603,7 +603,7 @@ int shardtcp_sendto(int s, const void* buf, int len, int flags, const void* to, 
   const long r = on_engine(e->engine, [&]() -> long {
     if (!still(s, gen)) return -ENOTSOCK;
     if (e->wr_shut) return -EPIPE;
-    return stack().udp(e->engine).send_to(e->udp, buf, static_cast<std::size_t>(len), dst);
+    return stack().engine_udp(e->engine).send_to(e->udp, buf, static_cast<std::size_t>(len), dst);
   });
   return r < 0 ? fail(r) : static_cast<int>(r);
 }
@@ -624,14 +624,14 @@ int shardtcp_recvfrom(int s, void* buf, int len, int flags, void* from, socklen_
                  nonblock);
     if (r >= 0 && from != nullptr) {
       on_engine(e->engine, [&]() -> long {
-        return still(s, gen) ? stack().tcp(e->engine).remote_endpoint(e->tcp, &src) : 0;
+        return still(s, gen) ? stack().engine_tcp(e->engine).remote_endpoint(e->tcp, &src) : 0;
       });
     }
   } else {
     r = blocking(*e, nonblock, e->rcvtimeo_ns.load(), [&]() -> long {
       if (!still(s, gen)) return -ENOTSOCK;
       if (e->rd_shut) return 0;
-      const long n = stack().udp(e->engine).recv_from(e->udp, buf, static_cast<std::size_t>(len),
+      const long n = stack().engine_udp(e->engine).recv_from(e->udp, buf, static_cast<std::size_t>(len),
                                                       &src, (flags & MSG_PEEK) ? kUdpPeek : 0);
       if (n < 0 && n != -EAGAIN) e->has_error = false;  // the pending error was returned
       refresh(*e);
@@ -675,7 +675,7 @@ int shardtcp_closesocket(int s) {
       linger_sec = e->linger_sec;
       // The FIN after the data; the id stays ours (a close would release it) and the
       // callback stays, so ACKs wake us.
-      stack().tcp(e->engine).shutdown_write(e->tcp);
+      stack().engine_tcp(e->engine).shutdown_write(e->tcp);
       return 1;
     });
     if (started < 0) return fail(started);
@@ -685,7 +685,7 @@ int shardtcp_closesocket(int s) {
         const std::uint32_t seq = e->events.load();
         const long done = on_engine(e->engine, [&]() -> long {
           if (!still(s, gen)) return -ENOTSOCK;
-          const TcpState st = stack().tcp(e->engine).state(e->tcp);
+          const TcpState st = stack().engine_tcp(e->engine).state(e->tcp);
           return st == TcpState::kFinWait2 || st == TcpState::kTimeWait || st == TcpState::kClosed
                      ? 1
                      : 0;
@@ -706,14 +706,14 @@ int shardtcp_closesocket(int s) {
   const long r = on_engine(e->engine, [&]() -> long {
     if (!still(s, gen)) return -ENOTSOCK;
     if (e->type == SOCK_STREAM) {
-      TcpLayer& tcp = stack().tcp(e->engine);
+      TcpLayer& tcp = stack().engine_tcp(e->engine);
       tcp.set_callback(e->tcp, {});
       if (linger_expired)
         tcp.abort(e->tcp);
       else
         tcp.close(e->tcp);
     } else {
-      stack().udp(e->engine).close(e->udp);
+      stack().engine_udp(e->engine).close(e->udp);
     }
     e->tcp = {};
     e->udp = {};
@@ -738,7 +738,7 @@ int shardtcp_shutdown(int s, int how) {
     if (how != SHUT_RD && !e->wr_shut) {
       e->wr_shut = true;
       if (e->type == SOCK_STREAM) {
-        const int w = stack().tcp(e->engine).shutdown_write(e->tcp);
+        const int w = stack().engine_tcp(e->engine).shutdown_write(e->tcp);
         if (w < 0 && w != -ENOTCONN) return w;
       }
     }
@@ -801,7 +801,7 @@ int shardtcp_setsockopt(int s, int level, int name, const void* val, socklen_t l
     if (level == IPPROTO_TCP && name == TCP_NODELAY) {
       if (!tcp) return -ENOPROTOOPT;
       e->nodelay = v != 0;
-      return st.tcp(e->engine).set_nodelay(e->tcp, v != 0);
+      return st.engine_tcp(e->engine).set_nodelay(e->tcp, v != 0);
     }
     if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
       // IPv6 sockets carry IPv6 only (no v4-mapped addresses): on, and it stays on.
@@ -812,30 +812,30 @@ int shardtcp_setsockopt(int s, int level, int name, const void* val, socklen_t l
     switch (name) {
       case SO_REUSEADDR:
         e->reuseaddr = v != 0;
-        return tcp ? st.tcp(e->engine).set_reuse_addr(e->tcp, v != 0)
-                   : st.udp(e->engine).set_reuse_addr(e->udp, v != 0);
+        return tcp ? st.engine_tcp(e->engine).set_reuse_addr(e->tcp, v != 0)
+                   : st.engine_udp(e->engine).set_reuse_addr(e->udp, v != 0);
       case SO_KEEPALIVE:
         if (!tcp) return -ENOPROTOOPT;
         e->keepalive = v != 0;
-        return st.tcp(e->engine).set_keepalive(e->tcp, v != 0);
+        return st.engine_tcp(e->engine).set_keepalive(e->tcp, v != 0);
       case SO_LINGER:
         if (!tcp) return -ENOPROTOOPT;
         e->linger_on = lg.l_onoff != 0;
         e->linger_sec = lg.l_linger;
         // On with zero time: RST on close (the native layer's linger-zero). On with a
         // time: closesocket() waits for the ACK of everything sent (see there).
-        return st.tcp(e->engine).set_linger_zero(e->tcp, lg.l_onoff != 0 && lg.l_linger == 0);
+        return st.engine_tcp(e->engine).set_linger_zero(e->tcp, lg.l_onoff != 0 && lg.l_linger == 0);
       case SO_RCVBUF: {
         if (v <= 0) return -EINVAL;
         e->rcvbuf = v;
-        const int b = tcp ? st.tcp(e->engine).set_recv_buffer(e->tcp, static_cast<std::uint32_t>(v))
-                          : st.udp(e->engine).set_rcvbuf(e->udp, static_cast<std::size_t>(v));
+        const int b = tcp ? st.engine_tcp(e->engine).set_recv_buffer(e->tcp, static_cast<std::uint32_t>(v))
+                          : st.engine_udp(e->engine).set_rcvbuf(e->udp, static_cast<std::size_t>(v));
         return b;
       }
       case SO_SNDBUF:
         if (v <= 0) return -EINVAL;
         e->sndbuf = v;
-        return tcp ? st.tcp(e->engine).set_send_buffer(e->tcp, static_cast<std::uint32_t>(v)) : 0;
+        return tcp ? st.engine_tcp(e->engine).set_send_buffer(e->tcp, static_cast<std::uint32_t>(v)) : 0;
       default:
         return -ENOPROTOOPT;
     }
@@ -893,7 +893,7 @@ int shardtcp_getsockopt(int s, int level, int name, void* val, socklen_t* len) {
     switch (name) {
       case SO_ERROR: {
         int pe =
-            tcp ? st.tcp(e->engine).pending_error(e->tcp) : st.udp(e->engine).pending_error(e->udp);
+            tcp ? st.engine_tcp(e->engine).pending_error(e->tcp) : st.engine_udp(e->engine).pending_error(e->udp);
         if (pe < 0) pe = 0;
         if (tcp && e->connect_failed && pe > 0) e->last_error = pe;
         e->has_error = false;
@@ -939,9 +939,9 @@ int shardtcp_getsockname(int s, void* addr, socklen_t* len) {
     if (!still(s, gen)) return -ENOTSOCK;
     // An unbound socket has no local endpoint: it shows 0.0.0.0:0, not an error.
     if (e->type == SOCK_STREAM) {
-      stack().tcp(e->engine).local_endpoint(e->tcp, &ep);
+      stack().engine_tcp(e->engine).local_endpoint(e->tcp, &ep);
     } else {
-      stack().udp(e->engine).local_endpoint(e->udp, &ep);
+      stack().engine_udp(e->engine).local_endpoint(e->udp, &ep);
     }
     return 0;
   });
@@ -960,9 +960,9 @@ int shardtcp_getpeername(int s, void* addr, socklen_t* len) {
     if (!still(s, gen)) return -ENOTSOCK;
     if (e->type == SOCK_STREAM) {
       if (!e->connected) return -ENOTCONN;
-      return stack().tcp(e->engine).remote_endpoint(e->tcp, &ep);
+      return stack().engine_tcp(e->engine).remote_endpoint(e->tcp, &ep);
     }
-    return stack().udp(e->engine).peer_endpoint(e->udp, &ep);
+    return stack().engine_udp(e->engine).peer_endpoint(e->udp, &ep);
   });
   if (r < 0) return fail(r);
   return static_cast<int>(write_addr(ep, addr, len, e->family));
@@ -984,10 +984,10 @@ int shardtcp_ioctlsocket(int s, int request, void* arg) {
     const long r = on_engine(e->engine, [&]() -> long {
       if (!still(s, gen)) return -ENOTSOCK;
       if (e->type == SOCK_STREAM) {
-        const long n = stack().tcp(e->engine).readable_bytes(e->tcp);
+        const long n = stack().engine_tcp(e->engine).readable_bytes(e->tcp);
         return n < 0 ? 0 : n;
       }
-      const long n = stack().udp(e->engine).next_datagram_size(e->udp);
+      const long n = stack().engine_udp(e->engine).next_datagram_size(e->udp);
       return n < 0 ? 0 : n;
     });
     if (r < 0) return fail(r);

@@ -130,13 +130,13 @@ int shardtcp_dump(void* out) {
       long rx = 0;
       const char* state = "";
       if (e.type == SOCK_STREAM) {
-        TcpLayer& tcp = s->tcp(e.engine);
+        TcpLayer& tcp = s->engine_tcp(e.engine);
         tcp.local_endpoint(e.tcp, &local);
         tcp.remote_endpoint(e.tcp, &remote);
         rx = tcp.readable_bytes(e.tcp);
         state = e.listening ? "LISTEN" : to_string(tcp.state(e.tcp));
       } else {
-        UdpLayer& udp = s->udp(e.engine);
+        UdpLayer& udp = s->engine_udp(e.engine);
         udp.local_endpoint(e.udp, &local);
         udp.peer_endpoint(e.udp, &remote);
         rx = udp.readable_bytes(e.udp);
@@ -154,8 +154,8 @@ int shardtcp_dump(void* out) {
   for (std::uint16_t i = 0; i < s->engine_count(); ++i) {
     on_engine(i, [&]() -> long {
       std::fprintf(f, "  engine %u: %zu tcp connection(s), %zu TIME_WAIT, %zu udp socket(s)\n", i,
-                   s->tcp(i).connections(), s->tcp(i).time_wait_records(),
-                   s->udp(i).open_sockets());
+                   s->engine_tcp(i).connections(), s->engine_tcp(i).time_wait_records(),
+                   s->engine_udp(i).open_sockets());
       return 0;
     });
   }

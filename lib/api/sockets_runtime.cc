@@ -100,7 +100,7 @@ void refresh(SocketEntry& e) {
   if (stack == nullptr) return;
   std::uint32_t bits = 0;
   if (e.type == SOCK_STREAM) {
-    TcpLayer& tcp = stack->tcp(e.engine);
+    TcpLayer& tcp = stack->engine_tcp(e.engine);
     if (e.listening) {
       if (e.group != nullptr && e.group->acceptable.load(std::memory_order_acquire) != 0)
         bits |= kReadable;
@@ -111,7 +111,7 @@ void refresh(SocketEntry& e) {
       if (e.connect_failed || e.has_error || (e.closed && e.connected)) bits |= kWritable;
     }
   } else {
-    UdpLayer& udp = stack->udp(e.engine);
+    UdpLayer& udp = stack->engine_udp(e.engine);
     if (e.udp.valid() && udp.pending_datagrams(e.udp) > 0) bits |= kReadable;
     if (e.has_error) bits |= kReadable;
     bits |= kWritable;  // UDP never blocks on send
@@ -274,8 +274,8 @@ void detach() {
         if (e.group == nullptr || e.engine == engine || engine >= e.group->ids.size()) return;
         TcpConnId& id = e.group->ids[engine];
         if (!id.valid()) return;
-        stack->tcp(engine).set_callback(id, {});
-        stack->tcp(engine).abort(id);
+        stack->engine_tcp(engine).set_callback(id, {});
+        stack->engine_tcp(engine).abort(id);
         id = {};
       });
       return 0;
@@ -287,10 +287,10 @@ void detach() {
         SocketEntry& e = rt.table.at(h);
         if (e.engine != engine) return;
         if (e.type == SOCK_STREAM && e.tcp.valid()) {
-          stack->tcp(e.engine).set_callback(e.tcp, {});
-          stack->tcp(e.engine).abort(e.tcp);
+          stack->engine_tcp(e.engine).set_callback(e.tcp, {});
+          stack->engine_tcp(e.engine).abort(e.tcp);
         } else if (e.udp.valid()) {
-          stack->udp(e.engine).close(e.udp);
+          stack->engine_udp(e.engine).close(e.udp);
         }
         e.tcp = {};
         e.udp = {};

@@ -3,6 +3,7 @@
 #include <rte_ethdev.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 
 #include "common/log.h"
@@ -227,31 +228,35 @@ PacketContext Stack::context(std::uint16_t i) {
 }
 
 Result<std::vector<TcpConnId>> Stack::listen_all(const Endpoint& local, std::uint32_t backlog,
-                                                 const TcpCallback& cb) {
-  return listen_all(local, backlog, std::vector<TcpCallback>(engine_count(), cb));
+                                                 const TcpCallback& cb, int* error) {
+  return listen_all(local, backlog, std::vector<TcpCallback>(engine_count(), cb), error);
 }
 
 Result<std::vector<TcpConnId>> Stack::listen_all(const Endpoint& local, std::uint32_t backlog,
-                                                 const std::vector<TcpCallback>& per_engine) {
+                                                 const std::vector<TcpCallback>& per_engine,
+                                                 int* error) {
   using R = Result<std::vector<TcpConnId>>;
+  if (error) *error = -EINVAL;
   if (launched_) return R::failure("listen_all: engines are running (call it before start())");
   if (per_engine.size() != engine_count()) return R::failure("listen_all: one callback per engine");
   std::vector<TcpConnId> ids;
   for (std::uint16_t i = 0; i < engine_count(); ++i) {
     int e = 0;
-    const TcpConnId id = tcp(i).listen(local, backlog, per_engine[i], &e);
+    const TcpConnId id = engine_tcp(i).listen(local, backlog, per_engine[i], &e);
     if (!id.valid()) {
-      for (std::uint16_t k = 0; k < ids.size(); ++k) tcp(k).close(ids[k]);
+      for (std::uint16_t k = 0; k < ids.size(); ++k) engine_tcp(k).close(ids[k]);
+      if (error) *error = e;
       return R::failure("listen_all: engine " + std::to_string(i) + ": " + std::strerror(-e));
     }
     ids.push_back(id);
   }
+  if (error) *error = 0;
   return ids;
 }
 
 void Stack::close_all(const std::vector<TcpConnId>& listeners) {
   for (std::uint16_t i = 0; i < listeners.size() && i < engine_count(); ++i)
-    tcp(i).close(listeners[i]);
+    engine_tcp(i).close(listeners[i]);
 }
 
 void Stack::poll_once() {

@@ -129,11 +129,14 @@ class ListenerTable {
   // 0, EADDRINUSE when the exact (address, port) is taken, ENOBUFS, EINVAL.
   int insert(const Endpoint& local, T* value) { return table_.insert(key_of(local), value); }
   bool erase(const Endpoint& local) { return table_.erase(key_of(local)); }
-  // The listener for a SYN to `local`: exact address first, then the wildcard.
+  // The listener for a SYN to `local`: exact address first, then the wildcard of its
+  // family, then the dual-family wildcard (a listener bound to IpAddr{}: both families,
+  // as a Linux `::` socket without IPV6_V6ONLY).
   T* find(const Endpoint& local) const {
     if (T* exact = table_.find(key_of(local))) return exact;
-    Endpoint any{wildcard(local.addr.family()), local.port};
-    return table_.find(key_of(any));
+    if (T* any = table_.find(key_of(Endpoint{wildcard(local.addr.family()), local.port})))
+      return any;
+    return table_.find(key_of(Endpoint{IpAddr{}, local.port}));
   }
   T* find_exact(const Endpoint& local) const { return table_.find(key_of(local)); }
   std::size_t size() const { return table_.size(); }
@@ -151,11 +154,12 @@ class ListenerTable {
   }
 
  private:
-  // The remote half is unused: a zero endpoint of the same family.
+  // The remote half is unused: a zero endpoint of the same family (none for the
+  // dual-family wildcard, whose key's family byte keeps it apart from 0.0.0.0).
   static TcpTuple key_of(const Endpoint& local) {
     TcpTuple t;
     t.local = local;
-    t.remote.addr = wildcard(local.addr.family());
+    t.remote.addr = local.addr.is_none() ? IpAddr{} : wildcard(local.addr.family());
     return t;
   }
   ConnectionTable<T> table_;

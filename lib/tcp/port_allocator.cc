@@ -66,7 +66,6 @@ std::uint32_t PortAllocator::search_offset(const IpAddr& local, const Endpoint& 
 
 PortAllocator::Result PortAllocator::bind(const IpAddr& local, std::uint16_t port,
                                           bool reuse_addr) {
-  if (local.is_none()) return {EINVAL, 0};
   if (port == 0) {
     const std::uint32_t n = std::uint32_t{cfg_.last} - cfg_.first + 1;
     const std::uint32_t offset = search_offset(local, Endpoint{}) + next_ephemeral_++;

@@ -41,8 +41,10 @@ class PortAllocator {
   PortAllocator(const Config& cfg, const SipKey& key);
 
   // Explicit bind(). port 0 picks a free ephemeral port (as Linux's bind(0)).
-  // Conflicts with another bind of the same port on an overlapping address (equal,
-  // or either one the wildcard of the family) unless both set SO_REUSEADDR, and with
+  // `local` may be IpAddr{}: the wildcard of both families (a Linux `::` socket
+  // without IPV6_V6ONLY). Conflicts with another bind of the same port on an
+  // overlapping address (equal, either one the wildcard of the family, or either one
+  // the dual-family wildcard) unless both set SO_REUSEADDR, and with
   // connections that took the port as ephemeral unless this bind sets SO_REUSEADDR.
   Result bind(const IpAddr& local, std::uint16_t port, bool reuse_addr);
 
@@ -83,7 +85,9 @@ class PortAllocator {
   };
   using PortEntries = std::vector<Entry>;  // usually one address per port
 
+  // The dual-family wildcard (IpAddr{}, no family) overlaps every address of both.
   static bool overlaps(const IpAddr& a, const IpAddr& b) {
+    if (a.is_none() || b.is_none()) return true;
     return a.family() == b.family() && (a == b || a.is_unspecified() || b.is_unspecified());
   }
   // An explicit bind on an overlapping address holds `port`.

@@ -408,8 +408,8 @@ int TcpLayer::bind(TcpConnId id, const Endpoint& local) {
   Slot* s = find(id);
   if (s == nullptr) return -EBADF;
   if (s->kind != Kind::kSocket || s->bound) return -EINVAL;
-  const IpAddr addr = local.addr.is_none() ? IpAddr::v4(0) : local.addr;
-  if (!addr.is_v4() && !addr.is_v6()) return -EAFNOSUPPORT;
+  // IpAddr{} stays the dual-family wildcard: a listener on it takes SYNs of both.
+  const IpAddr& addr = local.addr;
   if (!is_any(addr) && !ip_.routes().is_local(addr)) return -EADDRNOTAVAIL;
   const PortAllocator::Result r = ports_.bind(addr, local.port, s->reuse_addr);
   if (r.error != 0) return -r.error;
@@ -428,7 +428,7 @@ int TcpLayer::listen(TcpConnId id, std::uint32_t backlog) {
   }
   if (s->kind != Kind::kSocket) return -EINVAL;
   if (!s->bound) {
-    if (const int r = bind(id, Endpoint{IpAddr::v4(0), 0}); r != 0) return r;
+    if (const int r = bind(id, Endpoint{IpAddr{}, 0}); r != 0) return r;
   }
   if (const int r = listeners_.insert(s->local, s); r != 0) return -r;
   s->in_table = true;
@@ -465,7 +465,8 @@ int TcpLayer::connect(TcpConnId id, const Endpoint& remote, std::uint16_t* owner
     return -EISCONN;
   }
   if (!remote.addr.is_v4() && !remote.addr.is_v6()) return -EAFNOSUPPORT;
-  if (s->bound && s->local.addr.family() != remote.addr.family()) return -EAFNOSUPPORT;
+  if (s->bound && !s->local.addr.is_none() && s->local.addr.family() != remote.addr.family())
+    return -EAFNOSUPPORT;
   if (is_any(remote.addr) || remote.port == 0) return -EDESTADDRREQ;
   if (remote.addr.is_broadcast() || remote.addr.is_multicast()) return -EADDRNOTAVAIL;
   const auto rt = ip_.route(remote.addr);

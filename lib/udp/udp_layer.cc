@@ -18,17 +18,32 @@ constexpr std::uint8_t kIcmpDestUnreachable = 3;
 constexpr std::uint8_t kIcmpParameterProblem = 12;
 constexpr std::uint8_t kCodePortUnreachable = 3;
 
-// The wildcard address of a family (0.0.0.0 or ::).
+bool is_any(const IpAddr& a) {
+  return a.is_none() || a.is_unspecified();
+}
+
+// The wildcard address of a family (0.0.0.0 or ::; IpAddr{} for a dual-family socket).
 IpAddr any_of(IpFamily f) {
   if (f == IpFamily::kV6) {
     const std::uint8_t zero[16] = {};
     return IpAddr::v6(&zero[0]);
   }
+  if (f == IpFamily::kNone) return IpAddr{};
   return IpAddr::v4(0);
 }
 
-bool is_any(const IpAddr& a) {
-  return a.is_none() || a.is_unspecified();
+// A socket of family `mine` may talk to (or bind) an address of family `theirs`:
+// the same family, or any family for a dual-family socket.
+bool family_fits(IpFamily mine, IpFamily theirs) {
+  return mine == IpFamily::kNone || mine == theirs;
+}
+
+// Two local addresses of sockets on one port would receive the same datagrams.
+// IPv4 and IPv6 sockets share port numbers but never addresses (no v4-mapped); the
+// dual-family wildcard overlaps both.
+bool addresses_overlap(const IpAddr& a, const IpAddr& b) {
+  if (a.is_none() || b.is_none()) return true;
+  return a.family() == b.family() && (is_any(a) || is_any(b) || a == b);
 }
 
 // Linux's icmp_err_convert for the codes a connected UDP socket reports; 0 for the
@@ -116,7 +131,7 @@ PacketContext UdpLayer::make_context() const {
 }
 
 UdpSocketId UdpLayer::open(UdpEventFn on_event, IpFamily family, int* error) {
-  if (family != IpFamily::kV4 && family != IpFamily::kV6) {
+  if (family != IpFamily::kV4 && family != IpFamily::kV6 && family != IpFamily::kNone) {
     if (error) *error = -EAFNOSUPPORT;
     return {};
   }
@@ -192,9 +207,7 @@ bool UdpLayer::clashes(std::uint32_t slot, const IpAddr& addr, std::uint16_t por
   for (std::uint32_t i = port_heads_[port]; i != kNoSlot; i = slots_[i].next_on_port) {
     if (i == slot) continue;
     const Socket& o = slots_[i];
-    // IPv4 and IPv6 sockets share port numbers but never addresses (no v4-mapped).
-    const bool overlap = o.local.addr.family() == addr.family() &&
-                         (is_any(o.local.addr) || is_any(addr) || o.local.addr == addr);
+    const bool overlap = addresses_overlap(o.local.addr, addr);
     if (overlap && !(reuse && o.reuse_addr)) return true;
   }
   return false;
@@ -248,7 +261,7 @@ int UdpLayer::bind(UdpSocketId id, const Endpoint& local) {
   if (s == nullptr) return -ENOTSOCK;
   if (s->bound) return -EINVAL;
   IpAddr addr = local.addr.is_none() ? any_of(s->family) : local.addr;
-  if (addr.family() != s->family) return -EAFNOSUPPORT;
+  if (!family_fits(s->family, addr.family())) return -EAFNOSUPPORT;
   if (!is_any(addr) && !ip_.routes().is_local(addr)) return -EADDRNOTAVAIL;
   const std::uint32_t slot = id.slot();
   const int r = local.port == 0 ? pick_ephemeral(slot, addr) : hash_port(slot, addr, local.port);
@@ -274,7 +287,7 @@ int UdpLayer::connect(UdpSocketId id, const Endpoint& peer) {
     }
     return 0;
   }
-  if (peer.addr.family() != s->family) return -EAFNOSUPPORT;
+  if (!family_fits(s->family, peer.addr.family())) return -EAFNOSUPPORT;
   if (peer.port == 0) return -EDESTADDRREQ;
   IpAddr source;
   if (peer.addr.is_broadcast()) {
@@ -308,7 +321,7 @@ long UdpLayer::send_to(UdpSocketId id, const void* data, std::size_t len, const 
   if (s == nullptr) return -ENOTSOCK;
   if (const int e = take_error(*s); e != 0) return -e;
   if (is_any(to.addr)) return -EDESTADDRREQ;
-  if (to.addr.family() != s->family) return -EAFNOSUPPORT;
+  if (!family_fits(s->family, to.addr.family())) return -EAFNOSUPPORT;
   if (to.port == 0) return -EINVAL;
   if (data == nullptr && len > 0) return -EFAULT;
   if (len > kMaxPayload) {
@@ -337,7 +350,7 @@ long UdpLayer::send_mbuf(UdpSocketId id, rte_mbuf* payload, const Endpoint& to) 
     r = -e;
   } else if (is_any(to.addr) && !s->connected) {
     r = -EDESTADDRREQ;
-  } else if (!is_any(to.addr) && to.addr.family() != s->family) {
+  } else if (!is_any(to.addr) && !family_fits(s->family, to.addr.family())) {
     r = -EAFNOSUPPORT;
   } else if (!is_any(to.addr) && to.port == 0) {
     r = -EINVAL;
@@ -364,6 +377,8 @@ int UdpLayer::prepare_send(Socket& s, UdpSocketId id, const Endpoint& to, IpAddr
     return -err;
   };
   *src = s.local.addr;
+  // A dual-family socket that bound or connected one address speaks its family only.
+  if (!is_any(*src) && src->family() != to.addr.family()) return -EAFNOSUPPORT;
   if (is_any(*src)) {
     if (to.addr.is_broadcast()) {
       if (ip_.routes().addresses().empty()) return fail(UdpCounter::kSendNoRoute, ENETUNREACH);
@@ -530,15 +545,17 @@ std::uint32_t UdpLayer::lookup(const IpAddr& local, std::uint16_t local_port, co
   int best_score = 0;
   for (std::uint32_t i = port_heads_[local_port]; i != kNoSlot; i = slots_[i].next_on_port) {
     const Socket& o = slots_[i];
-    const bool addr_ok =
-        o.local.addr.family() == local.family() && (is_any(o.local.addr) || o.local.addr == local);
+    // A dual-family wildcard socket takes datagrams of both families, after the
+    // exact address and the family's own wildcard.
+    const bool addr_ok = o.local.addr.is_none() || (o.local.addr.family() == local.family() &&
+                                                    (is_any(o.local.addr) || o.local.addr == local));
     if (!addr_ok) continue;
     if (o.connected) {
       if (o.peer.port == remote_port && o.peer.addr == remote) return i;  // exact 4-tuple
       *peer_filtered = true;
       continue;
     }
-    const int score = is_any(o.local.addr) ? 1 : 2;
+    const int score = o.local.addr.is_none() ? 1 : is_any(o.local.addr) ? 2 : 3;
     if (score > best_score) {
       best = i;
       best_score = score;

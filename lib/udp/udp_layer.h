@@ -99,7 +99,10 @@ class UdpLayer final : public TransportHandler {
 
   // ---- sockets (all return 0 / a count on success, -errno on failure)
   // A new unbound socket; an invalid id when the table is full (ENFILE) or the
-  // family is not IPv4 (EAFNOSUPPORT); `error` (optional) says which.
+  // family is neither IPv4, IPv6 nor kNone (EAFNOSUPPORT); `error` (optional) says
+  // which. kNone makes a dual-family socket: bound to the wildcard it receives
+  // datagrams of both families and may send to either (a Linux `::` socket without
+  // IPV6_V6ONLY); connect() or a bind to one address fixes its family.
   UdpSocketId open(UdpEventFn on_event = {}, IpFamily family = IpFamily::kV4, int* error = nullptr);
   // Address may be unspecified (any of ours); port 0 picks a free ephemeral port.
   // EINVAL already bound, EADDRNOTAVAIL not our address, EADDRINUSE clash (unless

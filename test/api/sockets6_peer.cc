@@ -32,8 +32,8 @@ bool add_ipv6_to_pair(SocketsPairEnv& env, const std::uint8_t (&a)[16],
     ok = ok && env.a->ip().routes().add_route(blackhole);
     const IpAddr any6 = *IpAddr::parse("::");
     int err = 0;
-    ok = ok && g_echo6.listen(env.b->tcp(0), {any6, kEchoPort}, &err);
-    UdpLayer& udp = env.b->udp(0);
+    ok = ok && g_echo6.listen(env.b->engine_tcp(0), {any6, kEchoPort}, &err);
+    UdpLayer& udp = env.b->engine_udp(0);
     g_udp6 = udp.open(
         [&udp](UdpSocketId id, UdpEvent ev) {
           if (ev != UdpEvent::kReadable) return;

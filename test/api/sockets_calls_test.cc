@@ -46,7 +46,7 @@ class Calls : public ::testing::Test {
   // than `before`.
   std::uint64_t peer_resets() {
     std::uint64_t n = 0;
-    env_->run_on_peer([&] { n = env_->b->tcp(0).counter(TcpCounter::kResetsReceived); });
+    env_->run_on_peer([&] { n = env_->b->engine_tcp(0).counter(TcpCounter::kResetsReceived); });
     return n;
   }
   std::uint64_t wait_peer_resets_above(std::uint64_t before) {
@@ -623,12 +623,12 @@ TEST_F(Calls, ManyThreadsConnectSendRecvCloseWithoutLeaks) {
   for (int i = 0; i < 300; ++i) {
     avail = env_->a_pool_avail();
     std::size_t conns = 0;
-    env_->run_on_peer([&] { conns = env_->a->tcp(0).connections(); });
+    env_->run_on_peer([&] { conns = env_->a->engine_tcp(0).connections(); });
     if (conns == 0 && avail + 600 >= env_->a->pool()->size) break;
     std::this_thread::sleep_for(10ms);
   }
   std::size_t conns = 1;
-  env_->run_on_peer([&] { conns = env_->a->tcp(0).connections(); });
+  env_->run_on_peer([&] { conns = env_->a->engine_tcp(0).connections(); });
   EXPECT_EQ(conns, 0u);
   // The pool's per-lcore cache may hold a few hundred; everything else is back.
   EXPECT_GE(avail + 600, env_->a->pool()->size);

@@ -120,7 +120,7 @@ TEST_P(Connect, ReturnsEHOSTUNREACH) {
   const int s = sock();
   set_connect_timeout(s, 700);
   expect_async(s, sin4(kSockAddrB, kEchoPort), EHOSTUNREACH);
-  env_->run_on_peer([&] { env_->b->ip().set_transport(6, &env_->b->tcp(0)); });
+  env_->run_on_peer([&] { env_->b->ip().set_transport(6, &env_->b->engine_tcp(0)); });
 }
 
 TEST_P(Connect, EINPROGRESSThenEALREADYThenEISCONN) {

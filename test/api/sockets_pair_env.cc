@@ -117,10 +117,10 @@ void build() {
   g_env->a = g_a.get();
   g_env->b = g_b.get();
 
-  TcpLayer& tcp = g_b->tcp(0);
+  TcpLayer& tcp = g_b->engine_tcp(0);
   int err = 0;
   ASSERT_TRUE(g_echo.listen(tcp, {IpAddr{}, kEchoPort}, &err)) << err;
-  g_udp_echo = open_udp_echo(g_b->udp(0), kEchoPort);
+  g_udp_echo = open_udp_echo(g_b->engine_udp(0), kEchoPort);
   ASSERT_TRUE(g_udp_echo.valid());
 
   sockets::AttachOptions ao;
@@ -177,7 +177,7 @@ std::uint32_t SocketsPairEnv::peer_connect(std::uint16_t port, const std::string
   std::uint32_t id = 0;
   run_on_peer([&] {
     auto c = std::make_unique<PeerClient>();
-    c->tcp = &b->tcp(0);
+    c->tcp = &b->engine_tcp(0);
     c->hello = hello;
     int err = 0;
     c->id = c->tcp->connect({IpAddr::v4(kSockAddrA), port}, TcpCallback{&PeerClient::cb, c.get()},
@@ -209,7 +209,7 @@ unsigned SocketsPairEnv::a_pool_avail() const {
 }
 
 std::size_t SocketsPairEnv::b_connections() const {
-  return b->tcp(0).connections();
+  return b->engine_tcp(0).connections();
 }
 
 SocketsPairEnv& sockets_env() {

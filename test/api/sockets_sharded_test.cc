@@ -76,16 +76,16 @@ class ShardedSockets : public ::testing::Test {
     a_ = make_stack(cable_->a_name(), kAddrA, 1, *p);
     b_ = make_stack(cable_->b_name(), kAddrB, 2, *p);
     ASSERT_TRUE(a_ && b_);
-    for (std::uint16_t e = 0; e < kEngines; ++e) peer_[e].tcp = &b_->tcp(e);
+    for (std::uint16_t e = 0; e < kEngines; ++e) peer_[e].tcp = &b_->engine_tcp(e);
     // One echo listener per peer engine; the callback's user data names the engine.
     for (std::uint16_t e = 0; e < kEngines; ++e) {
       int err = 0;
       const TcpConnId l =
-          b_->tcp(e).listen(Endpoint{IpAddr{}, kEchoPort}, 1024,
+          b_->engine_tcp(e).listen(Endpoint{IpAddr{}, kEchoPort}, 1024,
                             TcpCallback{&TcpEchoService::on_event, &peer_[e]}, &err);
       ASSERT_TRUE(l.valid()) << err;
     }
-    udp_echo_ = open_udp_echo(b_->udp(0), kEchoPort);  // the home engine: UDP goes there
+    udp_echo_ = open_udp_echo(b_->engine_udp(0), kEchoPort);  // the home engine: UDP goes there
     ASSERT_TRUE(udp_echo_.valid());
     peer_thread_ = std::thread([] {
       while (!stop_.load()) {
@@ -147,8 +147,8 @@ class ShardedSockets : public ::testing::Test {
     const std::uint16_t engine = e->engine;
     Endpoint local, remote;
     sockets::on_engine(engine, [&]() -> long {
-      a_->tcp(engine).local_endpoint(e->tcp, &local);
-      a_->tcp(engine).remote_endpoint(e->tcp, &remote);
+      a_->engine_tcp(engine).local_endpoint(e->tcp, &local);
+      a_->engine_tcp(engine).remote_endpoint(e->tcp, &remote);
       return 0;
     });
     return {engine, a_->owner(TcpTuple{local, remote})};
@@ -210,7 +210,7 @@ TEST_F(ShardedSockets, ConnectionsSpreadOverBothEnginesEachOnItsOwnerAndEchoByte
   for (std::uint16_t e = 0; e < kEngines; ++e) {
     std::uint64_t not_owned = 1;
     sockets::on_engine(e, [&]() -> long {
-      not_owned = a_->tcp(e).segments_not_owned();
+      not_owned = a_->engine_tcp(e).segments_not_owned();
       return 0;
     });
     EXPECT_EQ(not_owned, 0u) << "engine " << e;
@@ -264,7 +264,7 @@ TEST_F(ShardedSockets, ListenerOnEveryEngineAcceptsFromBothAndCloseStopsThemAll)
     for (int i = 0; i < kConns; ++i) {
       // Any peer engine may open it: the peer's ownership picks the port.
       const std::uint16_t e = static_cast<std::uint16_t>(i % kEngines);
-      TcpLayer& tcp = b_->tcp(e);
+      TcpLayer& tcp = b_->engine_tcp(e);
       clients[static_cast<std::size_t>(i)]->tcp = &tcp;
       int err = 0;
       const TcpConnId id = tcp.open(
@@ -297,7 +297,7 @@ TEST_F(ShardedSockets, ListenerOnEveryEngineAcceptsFromBothAndCloseStopsThemAll)
   for (int i = 0; i < 8; ++i) late.push_back(std::make_unique<PeerClient>());
   on_peer([&] {
     for (int i = 0; i < 8; ++i) {
-      TcpLayer& tcp = b_->tcp(static_cast<std::uint16_t>(i % kEngines));
+      TcpLayer& tcp = b_->engine_tcp(static_cast<std::uint16_t>(i % kEngines));
       late[static_cast<std::size_t>(i)]->tcp = &tcp;
       const TcpConnId id =
           tcp.open(TcpCallback{&PeerClient::on_event, late[static_cast<std::size_t>(i)].get()});

@@ -89,7 +89,7 @@ struct Side {
   // The per-connection ownership check: the engine running this callback must be the
   // one the ownership function names for the connection's tuple.
   void check_owner(std::uint16_t engine, TcpConnId id) {
-    TcpLayer& tcp = stack->tcp(engine);
+    TcpLayer& tcp = stack->engine_tcp(engine);
     Endpoint local, remote;
     if (tcp.local_endpoint(id, &local) != 0 || tcp.remote_endpoint(id, &remote) != 0) return;
     ++owner_checks;
@@ -100,7 +100,7 @@ struct Side {
 void server_cb(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
   auto* ref = static_cast<EngineRef*>(user);
   Side& s = *ref->side;
-  TcpLayer& tcp = s.stack->tcp(ref->engine);
+  TcpLayer& tcp = s.stack->engine_tcp(ref->engine);
   switch (ev) {
     case TcpSocketEvent::kAcceptable:
       for (;;) {
@@ -137,7 +137,7 @@ void server_cb(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
 void client_cb(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t value) {
   auto* ref = static_cast<EngineRef*>(user);
   Side& s = *ref->side;
-  TcpLayer& tcp = s.stack->tcp(ref->engine);
+  TcpLayer& tcp = s.stack->engine_tcp(ref->engine);
   ClientConn& c = s.clients[ref->engine][id.slot()];
   switch (ev) {
     case TcpSocketEvent::kConnected: {
@@ -189,7 +189,7 @@ void top_up(Side& s) {
     const std::uint32_t index = s.started++;
     const auto engine = static_cast<std::uint16_t>(index % kEngines);
     int err = 0;
-    const TcpConnId id = s.stack->tcp(engine).connect(
+    const TcpConnId id = s.stack->engine_tcp(engine).connect(
         Endpoint{s.peer, kPort}, TcpCallback{&client_cb, &s.refs[engine]}, &err);
     if (!id.valid()) {
       s.fail(s.name + ": connect failed " + std::to_string(err));
@@ -271,7 +271,7 @@ TEST_P(ShardedPair, TenThousandConnectionsEachWayByteExactOnTheirOwners) {
     // One callback per engine: the listener's user data names the engine.
     for (std::uint16_t e = 0; e < kEngines; ++e) {
       int err = 0;
-      const TcpConnId l = s->stack->tcp(e).listen(Endpoint{IpAddr{}, kPort}, 4096,
+      const TcpConnId l = s->stack->engine_tcp(e).listen(Endpoint{IpAddr{}, kPort}, 4096,
                                                   TcpCallback{&server_cb, &s->refs[e]}, &err);
       ASSERT_TRUE(l.valid()) << err;
       s->listeners.push_back(l);
@@ -310,7 +310,7 @@ TEST_P(ShardedPair, TenThousandConnectionsEachWayByteExactOnTheirOwners) {
     EXPECT_GE(s->owner_checks, 4 * kConnsPerSide);  // accept, connected, two reads
     std::uint64_t out = 0, in = 0, copies = 0, drops = 0;
     for (std::uint16_t e = 0; e < kEngines; ++e) {
-      EXPECT_EQ(s->stack->tcp(e).segments_not_owned(), 0u) << "engine " << e;
+      EXPECT_EQ(s->stack->engine_tcp(e).segments_not_owned(), 0u) << "engine " << e;
       // Both engines opened and accepted a share.
       EXPECT_GT(s->opened[e], kConnsPerSide / 4) << "engine " << e;
       EXPECT_GT(s->accepted[e], kConnsPerSide / 4) << "engine " << e;

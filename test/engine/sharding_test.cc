@@ -268,7 +268,7 @@ TEST(ShardedStack, ConnectFromABoundPortNamesTheOwnerEngine) {
   // A port engine 1 owns for this peer.
   std::uint16_t port = 20000;
   while (a->owner(TcpTuple{Endpoint{kLocal, port}, Endpoint{kRemote, 80}}) != 1) ++port;
-  TcpLayer& t0 = a->tcp(0);
+  TcpLayer& t0 = a->engine_tcp(0);
   const TcpConnId s0 = t0.open();
   ASSERT_EQ(t0.bind(s0, Endpoint{kLocal, port}), 0);
   std::uint16_t owner = 99;
@@ -276,7 +276,7 @@ TEST(ShardedStack, ConnectFromABoundPortNamesTheOwnerEngine) {
   EXPECT_EQ(owner, 1);
   EXPECT_EQ(t0.state(s0), TcpState::kClosed);  // nothing sent, still a plain socket
   EXPECT_EQ(t0.close(s0), 0);
-  TcpLayer& t1 = a->tcp(1);
+  TcpLayer& t1 = a->engine_tcp(1);
   const TcpConnId s1 = t1.open();
   ASSERT_EQ(t1.bind(s1, Endpoint{kLocal, port}), 0);
   ASSERT_EQ(t1.connect(s1, Endpoint{kRemote, 80}), 0);
@@ -285,17 +285,17 @@ TEST(ShardedStack, ConnectFromABoundPortNamesTheOwnerEngine) {
   // The accepting engine on B is the owner of B's view of the tuple.
   const std::uint16_t b_owner = b->owner(TcpTuple{Endpoint{kRemote, 80}, Endpoint{kLocal, port}});
   int err = 0;
-  EXPECT_TRUE(b->tcp(b_owner).accept((*listeners)[b_owner], &err).valid()) << err;
-  EXPECT_FALSE(b->tcp(1 - b_owner).accept((*listeners)[1 - b_owner], &err).valid());
+  EXPECT_TRUE(b->engine_tcp(b_owner).accept((*listeners)[b_owner], &err).valid()) << err;
+  EXPECT_FALSE(b->engine_tcp(1 - b_owner).accept((*listeners)[1 - b_owner], &err).valid());
   // Ephemeral connects on either engine always pick a port they own.
   for (std::uint16_t e = 0; e < 2; ++e) {
     for (int i = 0; i < 50; ++i) {
-      const TcpConnId id = a->tcp(e).connect(Endpoint{kRemote, 80}, {}, &err);
+      const TcpConnId id = a->engine_tcp(e).connect(Endpoint{kRemote, 80}, {}, &err);
       ASSERT_TRUE(id.valid()) << err;
       Endpoint local;
-      ASSERT_EQ(a->tcp(e).local_endpoint(id, &local), 0);
+      ASSERT_EQ(a->engine_tcp(e).local_endpoint(id, &local), 0);
       EXPECT_EQ(a->owner(TcpTuple{local, Endpoint{kRemote, 80}}), e);
-      a->tcp(e).abort(id);
+      a->engine_tcp(e).abort(id);
     }
   }
   b->close_all(*listeners);
@@ -345,7 +345,7 @@ TEST(ShardedStack, TwoEnginesPerSideOnWorkerLcoresThousandConnectionsEachWay) {
   }
   for (Stack* s : {a.get(), b.get()}) {
     for (std::uint16_t e = 0; e < 2; ++e) {
-      EXPECT_EQ(s->tcp(e).segments_not_owned(), 0u);
+      EXPECT_EQ(s->engine_tcp(e).segments_not_owned(), 0u);
       // A plain ring cable delivers by the sender's queue: replies cross engines.
       EXPECT_GT(s->steering(e)->counter(SteeringCounter::kSteeredIn), 0u);
       EXPECT_EQ(s->steering(e)->counter(SteeringCounter::kSteerDrops), 0u);

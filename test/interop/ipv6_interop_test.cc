@@ -197,7 +197,7 @@ struct EchoServer {
 
 TEST(Ipv6Interop, KernelClientEchoes20MBThroughTheStack) {
   SHARDTCP_ENV6(env);
-  TcpLayer& tcp = env->stack->tcp();
+  TcpLayer& tcp = env->stack->engine_tcp(0);
   int err = 0;
   EchoServer srv{tcp, tcp.listen({*IpAddr::parse("::"), 7}, 8, {}, &err), {}, {}};
   ASSERT_TRUE(srv.listener.valid()) << err;
@@ -232,7 +232,7 @@ TEST(Ipv6Interop, StackConnectsToKernelServer) {
   ASSERT_TRUE(env->poll_until(
       [&] { return server.output().find("listening") != std::string::npos || server.finished(); },
       10s));
-  TcpLayer& tcp = env->stack->tcp();
+  TcpLayer& tcp = env->stack->engine_tcp(0);
   int err = 0;
   TcpConnId c = tcp.connect({kKernel6, 5006}, {}, &err);
   ASSERT_TRUE(c.valid()) << err;

@@ -62,7 +62,7 @@ struct Env {
   }
   void check_owner(std::uint16_t e, TcpConnId id) {
     Endpoint l, r;
-    if (stack->tcp(e).local_endpoint(id, &l) != 0 || stack->tcp(e).remote_endpoint(id, &r) != 0)
+    if (stack->engine_tcp(e).local_endpoint(id, &l) != 0 || stack->engine_tcp(e).remote_endpoint(id, &r) != 0)
       return;
     ++owner_checks;
     if (stack->owner(TcpTuple{l, r}) != e) ++owner_mismatches;
@@ -76,7 +76,7 @@ struct Env {
 void server_cb(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
   auto* ref = static_cast<Ref*>(user);
   Env& env = *ref->env;
-  TcpLayer& tcp = env.stack->tcp(ref->engine);
+  TcpLayer& tcp = env.stack->engine_tcp(ref->engine);
   switch (ev) {
     case TcpSocketEvent::kAcceptable:
       for (;;) {
@@ -110,7 +110,7 @@ void server_cb(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t) {
 void client_cb(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t value) {
   auto* ref = static_cast<Ref*>(user);
   Env& env = *ref->env;
-  TcpLayer& tcp = env.stack->tcp(ref->engine);
+  TcpLayer& tcp = env.stack->engine_tcp(ref->engine);
   ClientConn& c = env.clients[ref->engine][id.slot()];
   switch (ev) {
     case TcpSocketEvent::kConnected: {
@@ -247,7 +247,7 @@ TEST(ShardedTapInterop, ThousandKernelInitiatedConnectionsEchoOnTheirOwners) {
   EXPECT_GE(env->owner_checks, 2000u);
   EXPECT_EQ(env->failures, 0u) << env->first_failure;
   for (std::uint16_t e = 0; e < kEngines; ++e) {
-    EXPECT_EQ(env->stack->tcp(e).segments_not_owned(), 0u);
+    EXPECT_EQ(env->stack->engine_tcp(e).segments_not_owned(), 0u);
     EXPECT_EQ(env->stack->steering(e)->counter(SteeringCounter::kSteerDrops), 0u);
   }
   print_steering(*env, "kernel-initiated");
@@ -271,7 +271,7 @@ TEST(ShardedTapInterop, ThousandStackInitiatedConnectionsEchoOnTheirOwners) {
       const std::uint32_t index = env->started++;
       const auto e = static_cast<std::uint16_t>(index % kEngines);
       int err = 0;
-      const TcpConnId id = env->stack->tcp(e).connect(Endpoint{kKernel, 9},
+      const TcpConnId id = env->stack->engine_tcp(e).connect(Endpoint{kKernel, 9},
                                                       TcpCallback{&client_cb, &env->refs[e]}, &err);
       if (!id.valid()) {
         env->fail("connect: " + std::to_string(err));
@@ -290,7 +290,7 @@ TEST(ShardedTapInterop, ThousandStackInitiatedConnectionsEchoOnTheirOwners) {
   EXPECT_EQ(env->opened[1], 500u);
   EXPECT_EQ(env->owner_mismatches, 0u) << "of " << env->owner_checks;
   for (std::uint16_t e = 0; e < kEngines; ++e) {
-    EXPECT_EQ(env->stack->tcp(e).segments_not_owned(), 0u);
+    EXPECT_EQ(env->stack->engine_tcp(e).segments_not_owned(), 0u);
     EXPECT_EQ(env->stack->steering(e)->counter(SteeringCounter::kSteerDrops), 0u);
   }
   print_steering(*env, "stack-initiated");

@@ -32,14 +32,14 @@ TEST(TcpCaptureInterop, CapturingStackChecksumsInSoftware) {
   SHARDTCP_ECHO_ENV(env, "tcpcap", true);
   ASSERT_NE(env->stack->capture(), nullptr);
   EXPECT_FALSE(env->stack->port_info().tx_l4_cksum);
-  EXPECT_FALSE(env->stack->tcp().emitter().config().tx_cksum_offload);
+  EXPECT_FALSE(env->stack->engine_tcp(0).emitter().config().tx_cksum_offload);
 }
 
 TEST(TcpCaptureInterop, KernelClientEchoes1MiBThroughStack) {
   SHARDTCP_ECHO_ENV(env, "tcpcap", true);
   shardtcp::echo::TcpEchoServerConfig cfg;
   cfg.port = 6001;
-  shardtcp::echo::TcpEchoServer server(env->stack->tcp(), cfg);
+  shardtcp::echo::TcpEchoServer server(*env->stack, cfg);
   ASSERT_EQ(server.start(), 0);
   BackgroundCommand client(shardtcp::testing::echo_peer_command("tcp_echo_peer.py") +
                            " client --host " + env->stack_addr.to_string() +
@@ -60,19 +60,19 @@ TEST(TcpCaptureInterop, StackClientEchoes1MiBThroughKernel) {
   shardtcp::echo::TcpEchoClientConfig cfg;
   cfg.server = {env->kernel_addr, 6002};
   cfg.bytes = kBytes;
-  shardtcp::echo::TcpEchoClient client(env->stack->tcp(), env->stack->clock(), cfg);
+  shardtcp::echo::TcpEchoClient client(*env->stack, cfg);
   ASSERT_EQ(client.start(), 0);
   ASSERT_TRUE(env->poll_until([&] { return client.finished(); }, 30s));
   EXPECT_FALSE(client.failed()) << client.error();
   EXPECT_EQ(client.bytes_verified(), kBytes);
-  env->poll_until([&] { return env->stack->tcp().connections() == 0; }, 2s);
+  env->poll_until([&] { return env->stack->engine_tcp(0).connections() == 0; }, 2s);
 }
 
 TEST(TcpCaptureInterop, ConnectToClosedKernelPortGetsRst) {
   SHARDTCP_ECHO_ENV(env, "tcpcap", true);
   shardtcp::echo::TcpEchoClientConfig cfg;
   cfg.server = {env->kernel_addr, 6009};
-  shardtcp::echo::TcpEchoClient client(env->stack->tcp(), env->stack->clock(), cfg);
+  shardtcp::echo::TcpEchoClient client(*env->stack, cfg);
   ASSERT_EQ(client.start(), 0);
   ASSERT_TRUE(env->poll_until([&] { return client.finished(); }, 5s));
   EXPECT_TRUE(client.failed());

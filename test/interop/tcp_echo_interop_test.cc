@@ -50,7 +50,7 @@ TEST(TcpEchoInterop, KernelClientSends100MiBThroughStackEchoServer) {
   SHARDTCP_ECHO_ENV(env, "tcpecho", false);
   shardtcp::echo::TcpEchoServerConfig cfg;
   cfg.port = 5001;
-  shardtcp::echo::TcpEchoServer server(env->stack->tcp(), cfg);
+  shardtcp::echo::TcpEchoServer server(*env->stack, cfg);
   ASSERT_EQ(server.start(), 0);
 
   BackgroundCommand client(shardtcp::testing::echo_peer_command("tcp_echo_peer.py") +
@@ -101,7 +101,7 @@ TEST(TcpEchoInterop, StackClientSends100MiBThroughKernelEchoServer) {
   cfg.server = {env->kernel_addr, 5002};
   cfg.bytes = kBulk;
   cfg.conns = 1;
-  shardtcp::echo::TcpEchoClient client(env->stack->tcp(), env->stack->clock(), cfg);
+  shardtcp::echo::TcpEchoClient client(*env->stack, cfg);
   ASSERT_EQ(client.start(), 0);
   ASSERT_TRUE(env->poll_until([&] { return client.finished(); }, 90s))
       << client.bytes_verified() << " bytes verified when the time ran out";
@@ -112,8 +112,8 @@ TEST(TcpEchoInterop, StackClientSends100MiBThroughKernelEchoServer) {
   std::printf("stack client -> kernel echo server: %llu bytes each way in %.3f s: %.1f Mbit/s\n",
               static_cast<unsigned long long>(client.bytes_verified()), s,
               s > 0 ? client.bytes_verified() * 8 / s / 1e6 : 0.0);
-  env->poll_until([&] { return env->stack->tcp().connections() == 0; }, 2s);
-  EXPECT_EQ(env->stack->tcp().connections(), 0u);
+  env->poll_until([&] { return env->stack->engine_tcp(0).connections() == 0; }, 2s);
+  EXPECT_EQ(env->stack->engine_tcp(0).connections(), 0u);
 }
 
 TEST(TcpEchoInterop, StackConnectToClosedKernelPortGetsRst) {
@@ -122,7 +122,7 @@ TEST(TcpEchoInterop, StackConnectToClosedKernelPortGetsRst) {
   shardtcp::echo::TcpEchoClientConfig cfg;
   cfg.server = {env->kernel_addr, 9};  // nothing listens there
   cfg.bytes = 1000;
-  shardtcp::echo::TcpEchoClient client(env->stack->tcp(), env->stack->clock(), cfg);
+  shardtcp::echo::TcpEchoClient client(*env->stack, cfg);
   ASSERT_EQ(client.start(), 0);
   ASSERT_TRUE(env->poll_until([&] { return client.finished(); }, 5s));
   ASSERT_TRUE(client.failed());
@@ -150,14 +150,14 @@ TEST(TcpEchoInterop, StackClientFiftyConnectionsThroughKernelEchoServer) {
   cfg.server = {env->kernel_addr, 5003};
   cfg.bytes = 1 << 20;
   cfg.conns = 50;
-  shardtcp::echo::TcpEchoClient client(env->stack->tcp(), env->stack->clock(), cfg);
+  shardtcp::echo::TcpEchoClient client(*env->stack, cfg);
   ASSERT_EQ(client.start(), 0);
   EXPECT_TRUE(env->poll_until([&] { return client.finished(); }, 30s))
       << client.bytes_verified() << " of " << 50 * cfg.bytes << " bytes verified; stuck:\n"
       << client.describe_unfinished();
   EXPECT_FALSE(client.failed()) << client.error();
   client.abort_all();
-  env->poll_until([&] { return env->stack->tcp().connections() == 0; }, 2s);
+  env->poll_until([&] { return env->stack->engine_tcp(0).connections() == 0; }, 2s);
 }
 
 }  // namespace

@@ -24,10 +24,21 @@ import time
 CHUNK = 256 * 1024
 
 
+def family_of(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def dual_stack_socket(kind):
+    """A `::` socket without IPV6_V6ONLY: IPv4 and IPv6 peers alike."""
+    s = socket.socket(socket.AF_INET6, kind)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    return s
+
+
 def serve(args):
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls = dual_stack_socket(socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("0.0.0.0", args.port))
+    ls.bind(("::", args.port))
     ls.listen(64)
     ls.settimeout(args.timeout)
     print("listening", flush=True)
@@ -129,7 +140,7 @@ def client(args):
 
 
 def refused(args):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(family_of(args.host), socket.SOCK_STREAM)
     s.settimeout(args.timeout)
     try:
         s.connect((args.host, args.port))

@@ -29,7 +29,7 @@ std::size_t count_lines(const std::string& s) {
 
 TEST(UdpEchoInterop, KernelClientThroughStackEchoServer) {
   SHARDTCP_ECHO_ENV(env, "udpecho", true);
-  shardtcp::echo::UdpEchoServer server(env->stack->udp(), 6101);
+  shardtcp::echo::UdpEchoServer server(env->stack->engine_udp(0), 6101);
   ASSERT_EQ(server.start(), 0);
   BackgroundCommand client(shardtcp::testing::echo_peer_command("udp_echo_peer.py") +
                            " client --host " + env->stack_addr.to_string() +
@@ -54,7 +54,7 @@ TEST(UdpEchoInterop, StackClientThroughKernelEchoServer) {
   cfg.bytes = 1 << 20;
   cfg.conns = 2;
   cfg.datagram = 1400;
-  shardtcp::echo::UdpEchoClient client(env->stack->udp(), env->stack->clock(), cfg);
+  shardtcp::echo::UdpEchoClient client(env->stack->engine_udp(0), env->stack->clock(), cfg);
   ASSERT_EQ(client.start(), 0);
   ASSERT_TRUE(env->poll_until(
       [&] {
@@ -76,7 +76,7 @@ TEST(UdpEchoInterop, ClosedKernelPortIsConnectionRefused) {
   shardtcp::echo::UdpEchoClientConfig cfg;
   cfg.server = {env->kernel_addr, 6109};  // nothing bound: the kernel answers ICMP
   cfg.bytes = 100;
-  shardtcp::echo::UdpEchoClient client(env->stack->udp(), env->stack->clock(), cfg);
+  shardtcp::echo::UdpEchoClient client(env->stack->engine_udp(0), env->stack->clock(), cfg);
   ASSERT_EQ(client.start(), 0);
   ASSERT_TRUE(env->poll_until(
       [&] {

@@ -18,8 +18,10 @@ import time
 
 
 def serve(args):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", args.port))
+    # `::` without IPV6_V6ONLY: IPv4 and IPv6 peers alike.
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", args.port))
     s.settimeout(args.timeout)
     print("listening", flush=True)
     n = 0
@@ -36,7 +38,7 @@ def serve(args):
 def client(args):
     rng = random.Random(7)
     payloads = [struct.pack("!I", i) + rng.randbytes(args.size - 4) for i in range(args.count)]
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_DGRAM)
     s.connect((args.host, args.port))
     s.settimeout(0.05)
     done = [False] * args.count
