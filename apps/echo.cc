@@ -270,6 +270,12 @@ int run_server(shardtcp::Stack& stack, const EchoOptions& o) {
         static_cast<unsigned long long>(tcp->completed()),
         static_cast<unsigned long long>(tcp->failed()), tcp->active(),
         static_cast<unsigned long long>(tcp->bytes_echoed()));
+    if (stack.engine_count() > 1) {
+      std::printf("tcp echo server: accepted per engine:");
+      for (std::uint16_t e = 0; e < stack.engine_count(); ++e)
+        std::printf(" %llu", static_cast<unsigned long long>(tcp->accepted_on(e)));
+      std::printf("\n");
+    }
     tcp->stop();
   } else {
     std::printf("udp echo server: %llu datagrams, %llu bytes echoed, %llu send errors\n",

@@ -15,6 +15,7 @@ TcpEchoServer::TcpEchoServer(Stack& stack, const TcpEchoServerConfig& config)
     : stack_(stack), config_(config) {
   if (config_.buffer == 0) config_.buffer = 64 * 1024;
   for (std::uint16_t e = 0; e < stack_.engine_count(); ++e) listener_ctx_.push_back({this, e});
+  accepted_per_engine_.assign(stack_.engine_count(), 0);
 }
 
 TcpEchoServer::~TcpEchoServer() {
@@ -82,6 +83,7 @@ void TcpEchoServer::accept_all(std::uint16_t engine) {
     c->pumping = c->again = false;
     ++active_;
     ++accepted_;
+    ++accepted_per_engine_[engine];
     tcp.set_callback(id, {&on_conn_event, c});
     // Bytes (even the FIN) may have arrived before the accept.
     pump(*c);

@@ -52,6 +52,10 @@ class TcpEchoServer {
 
   std::uint64_t bytes_echoed() const { return bytes_echoed_; }
   std::uint64_t accepted() const { return accepted_; }
+  // Connections accepted by one engine's listener.
+  std::uint64_t accepted_on(std::uint16_t engine) const {
+    return engine < accepted_per_engine_.size() ? accepted_per_engine_[engine] : 0;
+  }
   std::uint64_t completed() const { return completed_; }  // echoed to EOF and closed
   std::uint64_t failed() const { return failed_; }        // reset / timed out / send error
   std::size_t active() const { return active_; }
@@ -88,6 +92,7 @@ class TcpEchoServer {
   TcpEchoServerConfig config_;
   std::vector<Listener> listener_ctx_;  // per engine
   std::vector<TcpConnId> listeners_;    // per engine; empty when not listening
+  std::vector<std::uint64_t> accepted_per_engine_;
   std::vector<std::unique_ptr<Conn>> conns_;  // stable addresses: the callbacks' user data
   std::vector<Conn*> free_;
   std::size_t active_ = 0;

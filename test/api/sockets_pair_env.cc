@@ -119,7 +119,8 @@ void build() {
 
   TcpLayer& tcp = g_b->engine_tcp(0);
   int err = 0;
-  ASSERT_TRUE(g_echo.listen(tcp, {IpAddr{}, kEchoPort}, &err)) << err;
+  // IPv4 only: the IPv6 tests add their own [::] echo on the same port (sockets6_peer.cc).
+  ASSERT_TRUE(g_echo.listen(tcp, {IpAddr::v4(0), kEchoPort}, &err)) << err;
   g_udp_echo = open_udp_echo(g_b->engine_udp(0), kEchoPort);
   ASSERT_TRUE(g_udp_echo.valid());
 

@@ -3,7 +3,9 @@
 // of two connections through a kernel echo server and verifies it; its server echoes a
 // kernel client and stops cleanly on SIGTERM with its counters; a connect to a closed
 // kernel port fails with the strerror text of ECONNREFUSED and a non-zero exit; the UDP
-// client and server echo through/for the kernel.
+// client and server echo through/for the kernel; `--engines 2` serves 1 000 kernel
+// connections on both engines of a 2-queue TAP with none reset; one `--listen` port
+// serves kernel clients over IPv4 and IPv6 at once.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -34,6 +36,8 @@ namespace {
 const std::string kTap = "stechoapp";
 const std::string kKernel = "198.18.0.1";
 const std::string kStack = "198.18.0.2";
+const std::string kKernel6 = "2001:db8::1";
+const std::string kStack6 = "2001:db8::2";
 
 std::string peer(const std::string& script) {
   return std::string("exec python3 ") + SHARDTCP_INTEROP_DIR + "/" + script;
@@ -92,7 +96,8 @@ class EchoApp {
     if (!wait_output(*cmd_, "\nready", 30s) && cmd_->output().rfind("ready", 0) != 0)
       return "the app did not print ready:\n" + cmd_->output();
     const std::string k = "ip link set " + kTap + " address 02:4b:45:52:4e:01 && ip addr add " +
-                          kKernel + "/24 dev " + kTap + " && ip link set " + kTap + " up";
+                          kKernel + "/24 dev " + kTap + " && ip -6 addr add " + kKernel6 +
+                          "/64 dev " + kTap + " nodad && ip link set " + kTap + " up";
     if (run_command(k) != 0) return "could not configure the kernel side";
     return {};
   }
@@ -203,6 +208,77 @@ TEST(EchoAppInterop, UdpClientAndServerEchoWithKernel) {
     EXPECT_EQ(app.cmd().exit_status(), 0) << out;
     EXPECT_NE(out.find("udp echo server: "), std::string::npos) << out;
   }
+}
+
+// The number after `key` in the app's counter dump ("tcp_layer.rx_no_connection 0").
+long counter(const std::string& out, const std::string& key) {
+  const auto at = out.find("\n" + key + " ");
+  if (at == std::string::npos) return -1;
+  return std::strtol(out.c_str() + at + key.size() + 2, nullptr, 10);
+}
+
+// `--engines 2` on a 2-queue TAP (software steering): the listener is on both engines,
+// so every SYN finds one whichever engine owns it; none is answered with a RST.
+TEST(EchoAppInterop, TwoEnginesServeThousandKernelConnectionsNoneReset) {
+  REQUIRE_NETNS_OR_SKIP();
+  EchoApp app("--engines 2 --listen 7005");
+  ASSERT_EQ(app.bring_up(), "");
+  ASSERT_TRUE(wait_output(app.cmd(), "echoing tcp on port 7005", 5s)) << app.cmd().output();
+  BackgroundCommand client(std::string("exec python3 ") + SHARDTCP_INTEROP_DIR +
+                           "/sharded_echo_peer.py client --host " + kStack +
+                           " --port 7005 --conns 1000 --parallel 32 --timeout 60");
+  ASSERT_TRUE(wait_for([&] { return client.finished(); }, 120s)) << client.output();
+  std::printf("%s", client.output().c_str());
+  EXPECT_EQ(client.exit_status(), 0) << client.output();
+  EXPECT_NE(client.output().find("ok 1000"), std::string::npos) << client.output();
+  ASSERT_TRUE(app.terminate());
+  ASSERT_TRUE(app.wait_exit(10s)) << app.cmd().output();
+  const std::string out = app.cmd().output();
+  EXPECT_EQ(app.cmd().exit_status(), 0) << out;
+  EXPECT_NE(out.find("tcp echo server: 1000 connections (1000 completed, 0 failed, 0 open)"),
+            std::string::npos)
+      << out;
+  // Both engines accepted a share (the owner of a tuple is its Toeplitz hash's).
+  unsigned long long e0 = 0, e1 = 0;
+  const auto per = out.find("accepted per engine:");
+  ASSERT_NE(per, std::string::npos) << out;
+  ASSERT_EQ(std::sscanf(out.c_str() + per, "accepted per engine: %llu %llu", &e0, &e1), 2) << out;
+  std::printf("accepted per engine: %llu %llu\n", e0, e1);
+  EXPECT_EQ(e0 + e1, 1000u);
+  EXPECT_GT(e0, 300u);
+  EXPECT_GT(e1, 300u);
+  EXPECT_EQ(counter(out, "tcp_layer.rx_no_connection"), 0) << out;
+  EXPECT_EQ(counter(out, "tcp_layer.rst_sent_no_conn"), 0) << out;
+}
+
+// `--listen PORT` with addresses of both families: kernel clients over IPv4 and IPv6
+// echo through the same port at the same time.
+TEST(EchoAppInterop, ListenServesIpv4AndIpv6OnOnePort) {
+  REQUIRE_NETNS_OR_SKIP();
+  EchoApp app("--ip " + kStack6 + "/64 --listen 7006");
+  ASSERT_EQ(app.bring_up(), "");
+  ASSERT_TRUE(wait_output(app.cmd(), "echoing tcp on port 7006", 5s)) << app.cmd().output();
+  // The stack answers on its IPv6 address once duplicate address detection is done.
+  ASSERT_TRUE(wait_for([] { return run_command("ping -6 -n -c 1 -W 1 " + kStack6 + " >/dev/null") == 0; },
+                       20s));
+  BackgroundCommand v4(peer("tcp_echo_peer.py") + " client --host " + kStack +
+                       " --port 7006 --conns 2 --bytes 4194304 --timeout 30");
+  BackgroundCommand v6(peer("tcp_echo_peer.py") + " client --host " + kStack6 +
+                       " --port 7006 --conns 2 --bytes 4194304 --timeout 30");
+  ASSERT_TRUE(wait_for([&] { return v4.finished() && v6.finished(); }, 60s))
+      << v4.output() << v6.output();
+  std::printf("%s%s", v4.output().c_str(), v6.output().c_str());
+  EXPECT_EQ(v4.exit_status(), 0) << v4.output();
+  EXPECT_EQ(v6.exit_status(), 0) << v6.output();
+  EXPECT_NE(v4.output().find("all verified"), std::string::npos) << v4.output();
+  EXPECT_NE(v6.output().find("all verified"), std::string::npos) << v6.output();
+  ASSERT_TRUE(app.terminate());
+  ASSERT_TRUE(app.wait_exit(10s)) << app.cmd().output();
+  const std::string out = app.cmd().output();
+  EXPECT_NE(out.find("tcp echo server: 4 connections (4 completed, 0 failed, 0 open)"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(counter(out, "tcp_layer.rx_no_connection"), 0) << out;
 }
 
 }  // namespace

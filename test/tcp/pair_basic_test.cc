@@ -115,6 +115,63 @@ TEST_F(TcpPairBasic, ConnectToClosedPortIsRefused) {
   EXPECT_EQ(a_.tcp->close(c), -EBADF);  // stale id
 }
 
+// A listener on IpAddr{} (no family) serves both families, as a Linux `::` socket
+// without IPV6_V6ONLY; one on 0.0.0.0 serves IPv4 only; they share no port.
+TEST_F(TcpPairBasic, FamilylessWildcardListenerServesIpv4AndIpv6) {
+  const IpAddr a6 = *IpAddr::parse("2001:db8::a");
+  const IpAddr b6 = *IpAddr::parse("2001:db8::b");
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  a.more_addresses = {{a6, 64}};
+  b.more_addresses = {{b6, 64}};
+  build(a, b);
+  ASSERT_TRUE(run_until([&] { return !a_.ip->dad_pending(a6) && !b_.ip->dad_pending(b6); }));
+  int err = 0;
+  TcpConnId l = b_.tcp->listen({IpAddr{}, kPort}, 16, server_log_.callback(), &err);
+  ASSERT_TRUE(l.valid()) << err;
+  Endpoint bound;
+  ASSERT_EQ(b_.tcp->local_endpoint(l, &bound), 0);
+  EXPECT_TRUE(bound.addr.is_none());
+  // The dual wildcard holds the port in both families.
+  EXPECT_FALSE(b_.tcp->listen({IpAddr::v4(0), kPort}, 16, {}, &err).valid());
+  EXPECT_EQ(err, -EADDRINUSE);
+  EXPECT_FALSE(b_.tcp->listen({*IpAddr::parse("::"), kPort}, 16, {}, &err).valid());
+  EXPECT_EQ(err, -EADDRINUSE);
+  EXPECT_FALSE(b_.tcp->listen({b6, kPort}, 16, {}, &err).valid());
+  EXPECT_EQ(err, -EADDRINUSE);
+
+  TcpConnId c4 = a_.tcp->connect({kAddrB, kPort}, client_log_.callback(), &err);
+  ASSERT_TRUE(c4.valid()) << err;
+  TcpConnId c6 = a_.tcp->connect({b6, kPort}, client_log_.callback(), &err);
+  ASSERT_TRUE(c6.valid()) << err;
+  ASSERT_TRUE(run_until([&] {
+    return client_log_.has(c4, TcpSocketEvent::kConnected) &&
+           client_log_.has(c6, TcpSocketEvent::kConnected);
+  }));
+  Endpoint p1, p2;
+  TcpConnId s1 = b_.tcp->accept(l, &err, &p1);
+  TcpConnId s2 = b_.tcp->accept(l, &err, &p2);
+  ASSERT_TRUE(s1.valid() && s2.valid()) << err;
+  EXPECT_NE(p1.addr.family(), p2.addr.family());
+  EXPECT_TRUE(p1.addr == kAddrA || p1.addr == a6);
+  EXPECT_TRUE(p2.addr == kAddrA || p2.addr == a6);
+  Endpoint l1;
+  ASSERT_EQ(b_.tcp->local_endpoint(s1, &l1), 0);
+  EXPECT_EQ(l1.addr.family(), p1.addr.family());  // the address the SYN was sent to
+  EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kRxNoConnection), 0u);
+
+  // An IPv4-only wildcard listener refuses an IPv6 connect.
+  TcpConnId l4 = b_.tcp->listen({IpAddr::v4(0), kPort + 1}, 16, {}, &err);
+  ASSERT_TRUE(l4.valid()) << err;
+  TcpConnId r6 = a_.tcp->connect({b6, kPort + 1}, client_log_.callback(), &err);
+  ASSERT_TRUE(r6.valid()) << err;
+  ASSERT_TRUE(run_until([&] { return client_log_.has(r6, TcpSocketEvent::kClosed); }));
+  std::uint32_t e = 0;
+  ASSERT_TRUE(client_log_.has(r6, TcpSocketEvent::kError, &e));
+  EXPECT_EQ(static_cast<int>(e), ECONNREFUSED);
+  EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kRxNoConnection), 1u);
+}
+
 TEST_F(TcpPairBasic, SynFloodBeyondTheSynQueueIsAnsweredWithCookies) {
   PairSideOptions a, b;
   a.tcp = b.tcp = default_tcp();

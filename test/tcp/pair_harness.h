@@ -90,6 +90,7 @@ struct PairSideOptions {
   std::optional<ImpairmentConfig> impair;  // applied to frames this side transmits
   TcpLayerConfig tcp;
   rte_mempool* pool = nullptr;  // the engine's pool; null: the shared one
+  std::vector<InterfaceAddress> more_addresses;  // besides kAddrA/kAddrB /24 (IPv6 ones)
 };
 
 struct PairSide {
@@ -184,6 +185,7 @@ class TcpPairTest : public ::testing::Test {
     c.port = p->info();
     c.port.mtu = 1500;
     c.addresses.push_back({addr, 24});
+    for (const InterfaceAddress& a : opt.more_addresses) c.addresses.push_back(a);
     c.icmp_errors_per_second = 1000;
     s.ip = std::make_unique<IpStack>(c);
     s.handler = std::make_unique<ShardHandler>(*s.ip);

@@ -147,8 +147,6 @@ TEST_F(UdpUnit, Ipv6SocketsTakeOnlyIpv6Addresses) {
   EXPECT_TRUE(local.addr.is_v6() && local.addr.is_unspecified());  // ::, not 0.0.0.0
   EXPECT_EQ(udp.bind(s, Endpoint{IpAddr::v4(0), 0}), -EAFNOSUPPORT);
   EXPECT_EQ(udp.send_to(s, "x", 1, Endpoint{IpAddr::v4(0xC6120001), 9}), -EAFNOSUPPORT);
-  EXPECT_FALSE(udp.open({}, IpFamily::kNone, &err).valid());
-  EXPECT_EQ(err, -EAFNOSUPPORT);
   // 0.0.0.0:53 and [::]:53 are different sockets (no v4-mapped addresses).
   UdpSocketId v4 = open_ok();
   ASSERT_EQ(udp.bind(v4, Endpoint{IpAddr::v4(0), 53}), 0);
@@ -158,6 +156,45 @@ TEST_F(UdpUnit, Ipv6SocketsTakeOnlyIpv6Addresses) {
   udp.close(v4b);
   udp.close(v4);
   udp.close(s);
+}
+
+// IpFamily::kNone: a dual-family socket. On the wildcard it holds the port in both
+// families; connect() fixes its family, disconnect makes it dual again.
+TEST_F(UdpUnit, FamilylessSocketHoldsThePortInBothFamilies) {
+  int err = 0;
+  UdpSocketId d = udp.open({}, IpFamily::kNone, &err);
+  ASSERT_TRUE(d.valid());
+  EXPECT_EQ(err, 0);
+  ASSERT_EQ(udp.bind(d, Endpoint{IpAddr{}, 53}), 0);
+  Endpoint local;
+  ASSERT_EQ(udp.local_endpoint(d, &local), 0);
+  EXPECT_TRUE(local.addr.is_none());
+  EXPECT_EQ(local.port, 53);
+  UdpSocketId v4 = open_ok();
+  EXPECT_EQ(udp.bind(v4, Endpoint{IpAddr::v4(0), 53}), -EADDRINUSE);
+  EXPECT_EQ(udp.bind(v4, Endpoint{a1, 53}), -EADDRINUSE);
+  UdpSocketId v6 = udp.open({}, IpFamily::kV6, &err);
+  ASSERT_TRUE(v6.valid());
+  EXPECT_EQ(udp.bind(v6, Endpoint{*IpAddr::parse("::"), 53}), -EADDRINUSE);
+  // Another port is free in both families.
+  EXPECT_EQ(udp.bind(v4, Endpoint{IpAddr::v4(0), 54}), 0);
+  EXPECT_EQ(udp.bind(v6, Endpoint{*IpAddr::parse("::"), 54}), 0);
+  UdpSocketId d2 = udp.open({}, IpFamily::kNone, &err);
+  ASSERT_TRUE(d2.valid());
+  EXPECT_EQ(udp.bind(d2, Endpoint{IpAddr{}, 54}), -EADDRINUSE);
+  // connect() to an IPv4 peer takes the route's IPv4 source; AF_UNSPEC undoes it.
+  ASSERT_EQ(udp.connect(d, Endpoint{peer, 9}), 0);
+  ASSERT_EQ(udp.local_endpoint(d, &local), 0);
+  EXPECT_EQ(local.addr, a1);
+  // Bound to an IPv4 source now: IPv6 destinations are another family.
+  EXPECT_EQ(udp.send_to(d, "x", 1, Endpoint{*IpAddr::parse("2001:db8::9"), 9}), -EAFNOSUPPORT);
+  ASSERT_EQ(udp.connect(d, Endpoint{}), 0);
+  ASSERT_EQ(udp.local_endpoint(d, &local), 0);
+  EXPECT_TRUE(local.addr.is_none());
+  udp.close(d2);
+  udp.close(v6);
+  udp.close(v4);
+  udp.close(d);
 }
 
 TEST_F(UdpUnit, SendWithoutConnectIsEdestaddrreq) {
