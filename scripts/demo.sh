@@ -43,11 +43,15 @@ work=$(mktemp -d /tmp/shardtcp-demo-XXXXXX)
 log=$work/app.log
 pid=
 peers=()
+keep=${SHARDTCP_DEMO_KEEP:-1}  # 0: remove the captures too
 cleanup() {
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
   for p in "${peers[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  # Whatever else still runs in the namespace (nothing should) goes with it.
+  for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
   ip netns del "$ns" 2>/dev/null || true
   rm -f "$log"
+  [ "$keep" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -280,7 +284,7 @@ finish_app "shardtcp-echo --connect [2001:db8::1]:7011"
 show_log brief
 echo "== IPv6 demo done"
 echo "== demo done"
-echo "captures kept in $work"
+[ "$keep" != 1 ] || echo "captures kept in $work"
 
 # ---------------------------------------------------------------- bench
 # A quick comparison with the kernel (the full run: sudo scripts/bench.sh).

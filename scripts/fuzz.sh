@@ -1,28 +1,26 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (clang, ASan+UBSan) and runs each for a bounded time.
-#   scripts/fuzz.sh [--seconds N]     (default 30 s per target)
+# Runs each libFuzzer target for a bounded time. The targets live in the sanitizer
+# build (scripts/build.sh asan: clang, ASan + UBSan, the library instrumented with
+# fuzzer-no-link so libFuzzer is guided by the stack's own branches).
+#   scripts/fuzz.sh [--seconds N] [--no-build]   (default 30 s per target)
 # Corpora live in test/fuzz/corpus/<target>/ (seeds committed; new finds stay local).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=30
+seconds=30 build=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
+    --no-build) build=0; shift ;;
     *) echo "fuzz: unknown option $1" >&2; exit 2 ;;
   esac
 done
 
-export CC=clang CXX=clang++
-dir=build-fuzz
-# The library is built with coverage instrumentation (fuzzer-no-link) so libFuzzer is
-# guided by the stack's own branches, not only the harness's.
-opts=(-Dbuildtype=debug -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=false
-      -Dtests=true -Dcpp_args=-fsanitize=fuzzer-no-link -Dc_args=-fsanitize=fuzzer-no-link)
-if [ -f "$dir/build.ninja" ]; then meson configure "$dir" "${opts[@]}" >/dev/null; else meson setup "$dir" "${opts[@]}" >/dev/null; fi
+dir=build-asan
+[ $build -eq 0 ] || scripts/build.sh asan >/dev/null
 # Every executable defined in test/fuzz/meson.build is a libFuzzer target.
 targets=$(ninja -C "$dir" -t targets all | sed -n 's/^\(test\/fuzz\/[A-Za-z0-9_]*\): .*/\1/p' | sort -u)
 if [ -z "$targets" ]; then echo "fuzz: no fuzz targets defined"; exit 1; fi
-ninja -C "$dir" -j "$(nproc)" $targets
+ninja -C "$dir" -j "$(nproc)" $targets >/dev/null
 
 failed=0
 for t in $targets; do

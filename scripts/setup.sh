@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential pkgconf meson ninja-build
+  build-essential pkgconf meson ninja-build ccache
   dpdk dpdk-dev libdpdk-dev libnuma-dev libpcap-dev
   libboost-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format valgrind

@@ -228,7 +228,6 @@ TEST_F(Ipv6Pair, TcpEachWayAtOnceByteExactUnderLossDupReorderCorruption) {
   // MSS from the IPv6 MTU: 1500 - 40 - 20.
   EXPECT_EQ(a_.tcp->tcb(c)->mss(), 1440u);
   EXPECT_EQ(b_.tcp->tcb(s)->mss(), 1440u);
-  Endpoint peer;
   StreamFlow fa, fb;
   fa.tcp = a_.tcp.get();
   fa.id = c;
