@@ -75,9 +75,29 @@ static inline void shardtcp_fd_clr(int s, shardtcp_fd_set* set) {
 
 /* ---- start-up */
 /* Brings the stack up: EAL arguments, then "--", then the stack options the apps take
- * (--ip ADDR/PREFIX, --gw, --route, --mtu, --pcap, --impair). A driver thread runs the
- * engines. 0, or -1 with errno (EINVAL bad arguments, EALREADY already initialised). */
+ * (--ip ADDR/PREFIX, --gw, --route, --mtu, --pcap, --impair, --engines N). 0, or -1
+ * with errno (EINVAL bad arguments, EALREADY already initialised).
+ *
+ * Who runs the engines (run to completion):
+ *  - By default the thread that called shardtcp_init() runs them all itself: its
+ *    calls go straight to the engines, and a blocking call (connect, accept, recv,
+ *    recvfrom, send on a full buffer, select, closesocket with SO_LINGER, ping) keeps
+ *    every engine running from inside the call (packets, timers, transmission) until
+ *    it can return, so all its other sockets keep being served meanwhile. A program
+ *    that waits elsewhere (sleep, a file, its own loop) calls shardtcp_poll() often.
+ *  - With one EAL worker lcore per engine (-l 0-N), each engine runs on its lcore.
+ *  - SHARDTCP_SOCKETS_DRIVER=thread in the environment: a driver thread runs them;
+ *    =inline or =lcores forces the others.
+ * Calls from other threads are posted to the owning engine's lock-free ring and wait
+ * for it (with the default mode: until the initialising thread next runs the engines).
+ * Event callbacks (shardtcp_set_event_callback) run inside the engine; they may call
+ * the API, but there a blocking call acts as a non-blocking one (EWOULDBLOCK,
+ * EINPROGRESS) rather than wait inside another wait. */
 int shardtcp_init(int argc, char** argv);
+/* One round of every engine (receive, timers, transmit) from the thread that runs them
+ * inline; the frames handled. Elsewhere (another thread, a callback, a driver thread or
+ * lcores running the engines) it does nothing and returns 0. */
+int shardtcp_poll(void);
 /* Closes every socket, stops the driver thread and releases the stack (if
  * shardtcp_init built it). Afterwards calls fail with ENETDOWN again. */
 int shardtcp_fini(void);

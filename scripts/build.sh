@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Configures and builds one flavour of shardtcp.
-#   scripts/build.sh [debug|asan|release|fuzz]   (default: debug)
+#   scripts/build.sh [debug|asan|release|fuzz] [--configure-only | TARGET...]
+# (default: debug, everything). TARGETs (paths relative to the build directory, as
+# scripts/suite_targets.py prints them) build only those; SHARDTCP_JOBS sets ninja's -j.
 # Build directories: build/, build-asan/, build-release/.
 # asan is clang with ASan + UBSan and libFuzzer's coverage instrumentation: one build
 # runs the test suite under the sanitizers and links the fuzz targets (scripts/fuzz.sh),
@@ -9,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 flavour=${1:-debug}
+[ $# -gt 0 ] && shift
 jobs=${SHARDTCP_JOBS:-$(nproc)}
 case "$flavour" in
   debug)   dir=build;         opts=(-Dbuildtype=debugoptimized) ;;
@@ -36,10 +39,18 @@ if [ "$flavour" = release ]; then
   export PKG_CONFIG_PATH=$pcdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
 fi
 
+# ccache (when installed; Meson finds it) may reuse objects compiled in another clone:
+# CI builds a fresh clone in another folder.
+export CCACHE_NOHASHDIR=true CCACHE_BASEDIR=$PWD
+
 if [ -f "$dir/build.ninja" ]; then
   meson configure "$dir" "${opts[@]}" >/dev/null
 else
   meson setup "$dir" "${opts[@]}" >/dev/null
 fi
+if [ "${1:-}" = --configure-only ]; then exit 0; fi
+# Only some targets: ninja becomes this process, so a signal to it (scripts/test.sh
+# pauses a background build that way) reaches ninja itself.
+if [ $# -gt 0 ]; then exec ninja -C "$dir" -j "$jobs" "$@"; fi
 ninja -C "$dir" -j "$jobs"
 echo "build: $flavour build ready in $dir/"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Sets up the machine, builds, and runs the whole shardtcp test suite:
-#   1. the debug build (GCC): unit, stack-pair and kernel-interop tests, while the
-#      sanitizer build (clang, ASan + UBSan, fuzz-instrumented) compiles beside them;
-#   2. the README's demo, alone and next to a CPU-bound load (suite `demo`);
-#   3. the sanitizer build: unit and stack-pair tests again;
-#   4. the fuzz targets of the sanitizer build for a bounded time.
+#   1. the GCC build (-O2): the kernel-interop tests and the README's demo (alone and
+#      next to a CPU-bound load), which need realistic speed, and the install check;
+#   2. the clang ASan + UBSan build (fuzz-instrumented): the unit and stack-pair tests;
+#   3. its libFuzzer targets for a bounded time.
+# Each build compiles only what its tests need (scripts/suite_targets.py), and the
+# sanitizer build compiles on one core while the interop tests run on the other.
 # Ends with one line "N passed, N failed" counting every test case.
 # Interop and demo tests need root and network namespaces; they skip with a message
 # outside CI when those are missing, and fail under CI=true.
@@ -18,14 +19,20 @@ results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 status=0
 
-run_suites() {  # run_suites <build dir> <label> <suite>...
+stage() { echo "== [$((SECONDS - started)) s] $*"; }
+run_suites() {  # run_suites <build dir> <label> <suite or test name>...
   local dir=$1 label=$2; shift 2
   local args=()
-  for s in "$@"; do args+=(--suite "$s"); done
+  for s in "$@"; do
+    case "$s" in
+      --test=*) args+=("${s#--test=}") ;;
+      *) args+=(--suite "$s") ;;
+    esac
+  done
   mkdir -p "$results/$label"
-  echo "== $label: meson test ${args[*]}"
-  meson test -C "$dir" "${args[@]}" --print-errorlogs --num-processes 1 --timeout-multiplier 3 \
-    --logbase "testlog-$label" || status=1
+  stage "$label: meson test ${args[*]}"
+  meson test -C "$dir" --no-rebuild "${args[@]}" --print-errorlogs --num-processes 1 \
+    --timeout-multiplier 3 --logbase "testlog-$label" || status=1
   cp "$dir/meson-logs/testlog-$label.json" "$results/$label/testlog.json" 2>/dev/null || true
 }
 build_failed() {
@@ -33,36 +40,47 @@ build_failed() {
   echo "build-$1 FAIL" >> "$results/build-failures"
   status=1
 }
-stage() { echo "== [$((SECONDS - started)) s] $*"; }
 
-stage "building (debug)"
-debug_ok=1
-scripts/build.sh debug || { build_failed debug; debug_ok=0; }
-
-# The sanitizer build needs the CPU most while the debug tests mostly wait on the
-# kernel, the wire and their peers: build it beside them, on one core.
-stage "building (ASan+UBSan, clang) in the background; its log: $results/asan-build.log"
-SHARDTCP_JOBS=1 scripts/build.sh asan > "$results/asan-build.log" 2>&1 &
-asan_build=$!
-
-if [ $debug_ok -eq 1 ]; then
-  stage "debug suites"
-  # The lossy stack-pair transfer moves 256 MiB each way in this build (its assertions
-  # are the same at any size); the sanitizer build keeps the test's smaller default.
-  SHARDTCP_PAIR_BYTES=${SHARDTCP_PAIR_BYTES:-268435456} run_suites build main unit pair interop
+stage "configuring both builds"
+gcc_ok=1 asan_ok=1
+scripts/build.sh debug --configure-only || { build_failed debug; gcc_ok=0; }
+scripts/build.sh asan --configure-only || { build_failed asan; asan_ok=0; }
+gcc_targets=() asan_targets=()
+[ $gcc_ok -eq 0 ] ||
+  mapfile -t gcc_targets < <(python3 scripts/suite_targets.py build --installed interop demo install_consumer)
+if [ $asan_ok -eq 1 ]; then
+  mapfile -t asan_targets < <(python3 scripts/suite_targets.py build-asan unit pair)
+  # Every executable of test/fuzz is a libFuzzer target (scripts/fuzz.sh runs them).
+  mapfile -t -O "${#asan_targets[@]}" asan_targets < <(ninja -C build-asan -t targets all |
+    sed -n 's/^\(test\/fuzz\/[A-Za-z0-9_]*\): .*/\1/p' | sort -u)
 fi
 
-asan_ok=1
-stage "waiting for the sanitizer build"
-wait $asan_build || { tail -n 40 "$results/asan-build.log"; build_failed asan; asan_ok=0; }
+if [ $gcc_ok -eq 1 ]; then
+  stage "building the GCC build's ${#gcc_targets[@]} targets"
+  scripts/build.sh debug "${gcc_targets[@]}" || { build_failed debug; gcc_ok=0; }
+fi
 
-if [ $debug_ok -eq 1 ]; then
-  stage "the README's demo"
+asan_bg=
+if [ $asan_ok -eq 1 ]; then
+  stage "building the sanitizer build on one core while the interop tests run"
+  SHARDTCP_JOBS=1 scripts/build.sh asan "${asan_targets[@]}" > "$results/asan-build.log" 2>&1 &
+  asan_bg=$!
+fi
+if [ $gcc_ok -eq 1 ]; then
+  run_suites build main interop --test=install_consumer
   run_suites build demo demo
+fi
+if [ -n "$asan_bg" ]; then
+  # Whatever is left builds on both cores: stop the one-core ninja (it leaves no
+  # half-written outputs) and go on with two.
+  kill -TERM "$asan_bg" 2>/dev/null
+  wait "$asan_bg" 2>/dev/null
+  stage "finishing the sanitizer build"
+  scripts/build.sh asan "${asan_targets[@]}" >> "$results/asan-build.log" 2>&1 ||
+    { tail -n 60 "$results/asan-build.log"; build_failed asan; asan_ok=0; }
 fi
 
 if [ $asan_ok -eq 1 ]; then
-  stage "ASan+UBSan suites"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suites build-asan asan unit pair
   stage "fuzzing (bounded)"

@@ -37,8 +37,11 @@ class RequestRing {
   bool post(Request* r) {
     if (!queue_.bounded_push(r)) return false;
     pending_.fetch_add(1, std::memory_order_relaxed);
+    posted_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
+  // Requests ever posted (tests: the inline owner's calls post none).
+  std::uint64_t posted() const { return posted_.load(std::memory_order_relaxed); }
   // Requests posted and not yet taken by drain() (a snapshot, for tests and dumps).
   std::size_t pending() const { return pending_.load(std::memory_order_relaxed); }
   // Runs and completes every request queued now; returns how many.
@@ -49,6 +52,7 @@ class RequestRing {
  private:
   std::uint16_t engine_;
   std::atomic<std::size_t> pending_{0};
+  std::atomic<std::uint64_t> posted_{0};
   boost::lockfree::queue<Request*, boost::lockfree::fixed_sized<true>> queue_;
 };
 

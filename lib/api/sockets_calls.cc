@@ -5,7 +5,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include <rte_lcore.h>
 
@@ -110,9 +112,24 @@ long write_addr(const Endpoint& ep, void* addr, socklen_t* len, int family = AF_
   return 0;
 }
 
-// Retries `op` (run on the engine) while it says EAGAIN, sleeping on the socket's
-// events in between, until `timeout_ns` (0: forever). Never blocks on the engine
-// thread or when `nonblock`.
+// Waits until `word` moves past `seq` or `wait_ns` passes (< 0: no limit), the way the
+// calling thread waits (wait_style): an ordinary thread sleeps on the word (`waiters`
+// tells the engine someone does), the inline owner runs its engines once. kNever
+// threads do not come here.
+void wait_for_event(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
+                    std::uint32_t seq, std::int64_t wait_ns) {
+  if (wait_style() == WaitStyle::kPoll) {
+    poll_inline();
+    return;
+  }
+  waiters.fetch_add(1);
+  futex_wait(&word, seq, wait_ns);
+  waiters.fetch_sub(1);
+}
+
+// Retries `op` (run on the engine) while it says EAGAIN, waiting for the socket's
+// events in between (wait_for_event), until `timeout_ns` (0: forever). Never waits
+// when `nonblock` or inside an engine iteration.
 // `attempt` runs on the calling thread (it posts to whichever engine it needs).
 template <class F>
 long blocking_attempts(SocketEntry& e, bool nonblock, std::int64_t timeout_ns, F&& attempt) {
@@ -120,15 +137,13 @@ long blocking_attempts(SocketEntry& e, bool nonblock, std::int64_t timeout_ns, F
   for (;;) {
     const std::uint32_t seq = e.events.load();
     const long r = attempt();
-    if (r != -EAGAIN || nonblock || on_engine_thread()) return r;
+    if (r != -EAGAIN || nonblock || wait_style() == WaitStyle::kNever) return r;
     std::int64_t wait = -1;
     if (deadline != 0) {
       wait = deadline - now_ns();
       if (wait <= 0) return -EAGAIN;
     }
-    e.waiters.fetch_add(1);
-    futex_wait(&e.events, seq, wait);
-    e.waiters.fetch_sub(1);
+    wait_for_event(e.events, e.waiters, seq, wait);
   }
 }
 
@@ -196,7 +211,7 @@ long move_to_engine(int h, SocketEntry& e, std::uint32_t gen, std::uint16_t to_e
 }
 
 long tcp_connect(int h, SocketEntry& e, std::uint32_t gen, const Endpoint& to) {
-  const bool nonblock = e.nonblock.load() || on_engine_thread();
+  const bool nonblock = e.nonblock.load() || wait_style() == WaitStyle::kNever;
   std::uint16_t owner = 0;
   auto start = [&]() -> long {
     if (!still(h, gen)) return -ENOTSOCK;
@@ -305,10 +320,28 @@ int shardtcp_init(int argc, char** argv) {
     return fail(-EINVAL);
   }
   Stack& s = *st.value();
-  // Engines on worker lcores when the EAL gave us one per engine (-l 0-N), else one
-  // driver thread polls them all.
+  // Engines on worker lcores when the EAL gave us one per engine (-l 0-N); else the
+  // calling thread runs them all inline (run to completion), or a driver thread does
+  // when SHARDTCP_SOCKETS_DRIVER=thread asks for one.
   AttachOptions ao;
-  ao.mode = rte_lcore_count() > s.engine_count() ? DriveMode::kLcores : DriveMode::kOwnThread;
+  const char* driver = std::getenv("SHARDTCP_SOCKETS_DRIVER");
+  const std::string want = driver != nullptr ? driver : "";
+  if (!want.empty() && want != "inline" && want != "thread" && want != "lcores") {
+    std::fprintf(stderr, "shardtcp_init: SHARDTCP_SOCKETS_DRIVER=%s: want inline, thread or lcores\n",
+                 want.c_str());
+    return fail(-EINVAL);
+  }
+  const bool lcores = rte_lcore_count() > s.engine_count();
+  if (want == "lcores" && !lcores) {
+    std::fprintf(stderr, "shardtcp_init: SHARDTCP_SOCKETS_DRIVER=lcores needs a worker lcore per engine\n");
+    return fail(-EINVAL);
+  }
+  if (want == "thread")
+    ao.mode = DriveMode::kOwnThread;
+  else if (want == "inline" || !lcores)
+    ao.mode = DriveMode::kInline;
+  else
+    ao.mode = DriveMode::kLcores;
   const Status a = attach(s, ao);
   if (!a) {
     std::fprintf(stderr, "shardtcp_init: %s\n", a.message().c_str());
@@ -316,6 +349,12 @@ int shardtcp_init(int argc, char** argv) {
   }
   adopt(std::move(st.value()));
   return 0;
+}
+
+int shardtcp_poll(void) {
+  if (!attached()) return fail(-ENETDOWN);
+  if (wait_style() != WaitStyle::kPoll) return 0;
+  return static_cast<int>(poll_inline());
 }
 
 int shardtcp_fini(void) {
@@ -664,10 +703,10 @@ int shardtcp_closesocket(int s) {
   // SO_LINGER with a time, called from an ordinary thread (blocking or not, as on
   // Linux): send the FIN after the data, then wait until all of it and the FIN are
   // acknowledged or the time passes; when it passes the connection is reset (the
-  // unacknowledged data is discarded), as Winsock's closesocket does. On an engine
-  // thread nothing may block: the close is the ordinary graceful one.
+  // unacknowledged data is discarded), as Winsock's closesocket does. Inside an engine
+  // iteration nothing may block: the close is the ordinary graceful one.
   bool linger_expired = false;
-  if (e->type == SOCK_STREAM && !on_engine_thread()) {
+  if (e->type == SOCK_STREAM && wait_style() != WaitStyle::kNever) {
     int linger_sec = 0;
     const long started = on_engine(e->engine, [&]() -> long {
       if (!still(s, gen)) return -ENOTSOCK;
@@ -697,9 +736,7 @@ int shardtcp_closesocket(int s) {
           break;
         }
         // The last ACK raises no socket event of its own: look again every 2 ms.
-        e->waiters.fetch_add(1);
-        futex_wait(&e->events, seq, std::min<std::int64_t>(left, 2000000));
-        e->waiters.fetch_sub(1);
+        wait_for_event(e->events, e->waiters, seq, std::min<std::int64_t>(left, 2000000));
       }
     }
   }
@@ -1050,7 +1087,8 @@ int shardtcp_select(int nfds, shardtcp_fd_set* rd, shardtcp_fd_set* wr, shardtcp
       left = deadline - now_ns();
       if (left < 0) left = 0;
     }
-    if (count > 0 || left == 0 || on_engine_thread()) {
+    const bool never = wait_style() == WaitStyle::kNever;
+    if (count > 0 || left == 0 || never) {
       // Keep the ready handles of each set, in order (a socket that became ready since
       // the count is kept too; one that stopped being ready is dropped).
       unsigned total = 0;
@@ -1066,12 +1104,10 @@ int shardtcp_select(int nfds, shardtcp_fd_set* rd, shardtcp_fd_set* wr, shardtcp
         sets[k]->count = kept;
         total += kept;
       }
-      if (total > 0 || left == 0 || on_engine_thread()) return static_cast<int>(total);
+      if (total > 0 || left == 0 || never) return static_cast<int>(total);
       continue;
     }
-    rt.epoch_waiters.fetch_add(1);
-    futex_wait(&rt.epoch, epoch, left);
-    rt.epoch_waiters.fetch_sub(1);
+    wait_for_event(rt.epoch, rt.epoch_waiters, epoch, left);
   }
 }
 

@@ -73,7 +73,7 @@ int shardtcp_ping(in_addr_t host, int count, int timeout_ms) {
   Stack* s = current();
   if (s == nullptr) return fail(ENETDOWN);
   if (count <= 0 || timeout_ms < 0) return fail(EINVAL);
-  if (on_engine_thread()) return fail(EWOULDBLOCK);  // it waits for replies
+  if (wait_style() == WaitStyle::kNever) return fail(EWOULDBLOCK);  // it waits for replies
   static std::atomic<std::uint16_t> ident{0x5354};
   const std::uint16_t id = ident.fetch_add(1);
   std::atomic<int> replies{0};
@@ -101,8 +101,12 @@ int shardtcp_ping(in_addr_t host, int count, int timeout_ms) {
     return fail(static_cast<int>(-sent));
   }
   const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (replies.load() < count && std::chrono::steady_clock::now() < end)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (replies.load() < count && std::chrono::steady_clock::now() < end) {
+    if (wait_style() == WaitStyle::kPoll)
+      poll_inline();  // the replies arrive through our own engines
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   on_engine(0, [&]() -> long {
     s->ip(0).set_ping_handler({});
     return 0;

@@ -43,9 +43,23 @@ struct Runtime {
 };
 
 Runtime& runtime();
-// True on a thread that runs an engine (the driver thread, the embedding application's
-// polling thread, a worker lcore): calls never block there.
+// True on a thread that runs an engine (the inline owner, the driver thread, the
+// embedding application's polling thread, a worker lcore).
 bool on_engine_thread();
+
+// How the calling thread waits for a socket to become ready.
+enum class WaitStyle {
+  kSleep,  // an ordinary thread: sleeps on the socket's futex word, an engine serves it
+  kPoll,   // runs every engine itself and is not inside an engine iteration (the inline
+           // owner; an embedding application between its polls): runs the engines
+           // (poll_inline) until the socket is ready
+  kNever,  // inside an engine iteration (a callback, a request, InsideEngine) or on a
+           // worker lcore: blocking calls act as non-blocking ones
+};
+WaitStyle wait_style();
+// A kPoll thread's wait: one iteration of every engine, then AttachOptions::extra_poll.
+// Returns the frames handled.
+unsigned poll_inline();
 // True when the calling thread runs `engine` itself: its work runs inline.
 bool runs_engine(std::uint16_t engine);
 // The calling engine thread's own ring (a worker lcore's), or null.

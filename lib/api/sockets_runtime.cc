@@ -14,6 +14,21 @@ namespace {
 constexpr int kNoEngine = -1;
 constexpr int kAllEngines = -2;
 thread_local int tl_engine = kNoEngine;
+// > 0 while the thread is inside an engine iteration (its callbacks and requests run
+// there): blocking calls then act as non-blocking ones.
+thread_local int tl_inside = 0;
+
+struct Inside {
+  Inside() { ++tl_inside; }
+  ~Inside() { --tl_inside; }
+};
+
+unsigned poll_engines(Stack& stack) {
+  Inside in;
+  unsigned n = 0;
+  for (std::uint16_t i = 0; i < stack.engine_count(); ++i) n += stack.engine(i).poll_once();
+  return n;
+}
 
 Runtime g_runtime;
 
@@ -59,11 +74,11 @@ void unpin_driver_from_caller(std::thread& driver) {
 
 void driver_loop(Runtime* rt) {
   tl_engine = kAllEngines;
+  Inside in;  // the driver makes no calls of its own: only callbacks and requests do
   Stack& stack = *rt->stack.load();
   unsigned idle = 0;
   while (!rt->stop.load(std::memory_order_acquire)) {
-    unsigned work = 0;
-    for (std::uint16_t i = 0; i < stack.engine_count(); ++i) work += stack.engine(i).poll_once();
+    unsigned work = poll_engines(stack);
     if (rt->options.extra_poll) work += rt->options.extra_poll();
     idle = work != 0 ? 0 : idle + 1;
     if (idle > 20000) {
@@ -86,6 +101,27 @@ Runtime& runtime() {
 }
 bool on_engine_thread() {
   return tl_engine != kNoEngine;
+}
+WaitStyle wait_style() {
+  if (tl_engine == kNoEngine) return WaitStyle::kSleep;
+  if (tl_engine == kAllEngines && tl_inside == 0) return WaitStyle::kPoll;
+  return WaitStyle::kNever;
+}
+unsigned poll_inline() {
+  Stack* stack = g_runtime.stack.load(std::memory_order_acquire);
+  if (stack == nullptr) return 0;
+  unsigned n = poll_engines(*stack);
+  if (g_runtime.options.extra_poll) {
+    Inside in;
+    n += g_runtime.options.extra_poll();
+  }
+  return n;
+}
+InsideEngine::InsideEngine() {
+  ++tl_inside;
+}
+InsideEngine::~InsideEngine() {
+  --tl_inside;
 }
 bool runs_engine(std::uint16_t engine) {
   return tl_engine == kAllEngines || tl_engine == engine;
@@ -233,6 +269,7 @@ Status attach(Stack& stack, const AttachOptions& options) {
   }
   rt.stop.store(false);
   rt.stack.store(&stack, std::memory_order_release);
+  if (options.mode == DriveMode::kInline) tl_engine = kAllEngines;
   if (options.mode == DriveMode::kOwnThread) {
     rt.driver = std::thread(driver_loop, &rt);
     unpin_driver_from_caller(rt.driver);
@@ -265,7 +302,8 @@ void detach() {
   // Close every live socket on its engine (abort: nothing lingers past the stack). In
   // embedding mode the application is not polling now: this thread is the engine.
   const int was = tl_engine;
-  if (rt.options.mode == DriveMode::kApplication) tl_engine = kAllEngines;
+  if (rt.options.mode == DriveMode::kApplication || rt.options.mode == DriveMode::kInline)
+    tl_engine = kAllEngines;
   // First the listeners a listening socket keeps on engines other than its own.
   for (std::uint16_t engine = 0; engine < stack->engine_count(); ++engine) {
     on_engine(engine, [&]() -> long {
@@ -300,7 +338,7 @@ void detach() {
       return 0;
     });
   }
-  tl_engine = was;
+  tl_engine = rt.options.mode == DriveMode::kInline ? kNoEngine : was;
   if (rt.driver.joinable()) {
     rt.stop.store(true, std::memory_order_release);
     rt.driver_word.fetch_add(1);
@@ -326,12 +364,22 @@ void poll() {
   Runtime& rt = g_runtime;
   Stack* stack = rt.stack.load(std::memory_order_acquire);
   if (stack == nullptr) return;
-  tl_engine = kAllEngines;
-  for (std::uint16_t i = 0; i < stack->engine_count(); ++i) stack->engine(i).poll_once();
+  if (rt.options.mode == DriveMode::kApplication) tl_engine = kAllEngines;
+  if (tl_engine != kAllEngines) return;  // kInline: only the owner runs the engines
+  if (rt.options.mode == DriveMode::kInline)
+    poll_inline();
+  else
+    poll_engines(*stack);
 }
 
 int open_sockets() {
   return g_runtime.table.live_count();
+}
+
+std::uint64_t requests_posted() {
+  std::uint64_t n = 0;
+  for (const auto& ring : g_runtime.rings) n += ring->posted();
+  return n;
 }
 
 }  // namespace shardtcp::sockets

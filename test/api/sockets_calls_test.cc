@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,7 +53,7 @@ class Calls : public ::testing::Test {
   std::uint64_t wait_peer_resets_above(std::uint64_t before) {
     std::uint64_t after = before;
     for (int i = 0; i < 500 && after == before; ++i) {
-      std::this_thread::sleep_for(2ms);
+      serve_for(2ms);
       after = peer_resets();
     }
     return after;
@@ -72,7 +73,7 @@ TEST_F(Calls, BlockingEchoOfHundredKilobytesWithWaitall) {
   const std::string out = pattern(100000, 3);
   // A blocking send queues everything (it waits while the send buffer is full).
   std::string in(out.size(), '\0');
-  std::thread reader([&] {
+  ServedThread reader([&] {
     EXPECT_EQ(recv(s, in.data(), static_cast<int>(in.size()), MSG_WAITALL),
               static_cast<int>(in.size()));
   });
@@ -95,7 +96,7 @@ TEST_F(Calls, BulkEchoIsByteExactAndReportsItsRate) {
   std::atomic<bool> mismatch{false};
   std::size_t got = 0;
   const auto t0 = std::chrono::steady_clock::now();
-  std::thread reader([&] {
+  ServedThread reader([&] {
     std::string buf(kChunk, '\0');
     while (got < total) {
       const int n = recv(s, buf.data(), static_cast<int>(buf.size()), 0);
@@ -197,6 +198,101 @@ TEST_F(Calls, ReceiveTimeoutEndsWithEwouldblock) {
   EXPECT_LT(took, 2s);
 }
 
+// An echo made of event callbacks: the listener's accepts (non-blocking), each new
+// socket's echoes what arrives and closes its own socket when the connection ends.
+// Everything runs inside the engines, whichever thread runs them.
+struct CallbackEcho {
+  std::atomic<int> accepted{0}, echoed{0}, closed{0}, last{0};
+  static void on_listener(int l, int ev, int, void* user) {
+    auto* self = static_cast<CallbackEcho*>(user);
+    if (ev != SHARDTCP_EV_ACCEPTED) return;
+    for (;;) {
+      const int a = accept(l, nullptr, nullptr);
+      if (a < 0) return;  // EWOULDBLOCK: nothing more waits
+      ++self->accepted;
+      self->last = a;
+      shardtcp_set_event_callback(a, &on_conn, self);
+      on_conn(a, SHARDTCP_EV_DATA, 0, self);  // bytes may have come before the accept
+    }
+  }
+  static void on_conn(int s, int ev, int, void* user) {
+    auto* self = static_cast<CallbackEcho*>(user);
+    if (ev == SHARDTCP_EV_ERROR || ev == SHARDTCP_EV_CLOSED) {
+      if (closesocket(s) == 0) ++self->closed;  // our own socket, from its callback
+      return;
+    }
+    if (ev != SHARDTCP_EV_DATA) return;
+    char b[512];
+    int n;
+    // A blocking socket, but inside a callback its recv never waits.
+    while ((n = recv(s, b, sizeof b, 0)) > 0) self->echoed += send(s, b, n, 0);
+  }
+};
+
+// While one socket waits in a blocking recv with SO_RCVTIMEO, the engine keeps serving
+// the others: callbacks accept a peer's connection, echo it, and close their socket
+// when the peer resets it, all during the wait; the recv still ends with EWOULDBLOCK at
+// its timeout. Run to completion (the inline build) the waiting call itself runs them.
+TEST_F(Calls, BlockingReceiveTimeoutWhileCallbacksServeOtherSockets) {
+  CallbackEcho echo;
+  const int l = sock();
+  const sockaddr_in local = sin4(0, 5004);
+  ASSERT_EQ(bind(l, &local, sizeof local), 0);
+  ASSERT_EQ(listen(l, 8), 0);
+  int on = 1;
+  ASSERT_EQ(ioctlsocket(l, FIONBIO, &on), 0);
+  ASSERT_EQ(shardtcp_set_event_callback(l, &CallbackEcho::on_listener, &echo), 0);
+  const int s = connected_to_echo();
+  timeval tv{0, 300000};
+  ASSERT_EQ(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+  auto timed_out_recv = [&] {
+    char buf[8];
+    const auto start = std::chrono::steady_clock::now();
+    errno = 0;
+    EXPECT_EQ(recv(s, buf, sizeof buf, 0), -1);
+    EXPECT_EQ(errno, EWOULDBLOCK);
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(took, 290ms);
+    EXPECT_LT(took, 3s);
+  };
+  const std::uint32_t c = env_->peer_connect(5004, "served during the wait");
+  ASSERT_NE(c, 0u);
+  timed_out_recv();
+  EXPECT_EQ(echo.accepted.load(), 1);
+  EXPECT_EQ(echo.echoed.load(), 22);
+  EXPECT_EQ(env_->peer_received(c), "served during the wait");
+  // The peer resets; the callback closes its socket while we wait again.
+  env_->peer_abort(c);
+  timed_out_recv();
+  EXPECT_EQ(echo.closed.load(), 1);
+  errno = 0;
+  EXPECT_EQ(send(echo.last.load(), "x", 1, 0), -1);
+  EXPECT_EQ(errno, ENOTSOCK);  // closed from inside its callback
+}
+
+// Run to completion: the thread that runs the engines makes its calls on them directly,
+// blocking ones included; nothing goes through a request ring. The other builds of
+// this test (driver thread, embedding) post every call of this thread.
+TEST_F(Calls, CallsOfTheEnginesOwnThreadPostNoRequest) {
+  const std::uint64_t before = sockets::requests_posted();
+  const int s = connected_to_echo();  // blocking connect
+  ASSERT_EQ(send(s, "inline", 6, 0), 6);
+  char buf[8];
+  ASSERT_EQ(recv(s, buf, 6, MSG_WAITALL), 6);  // blocking receive
+  EXPECT_EQ(std::string(buf, 6), "inline");
+  fd_set rd;
+  FD_ZERO(&rd);
+  FD_SET(s, &rd);
+  timeval tv{0, 1000};
+  EXPECT_EQ(select(0, &rd, nullptr, nullptr, &tv), 0);
+  const std::uint64_t posted = sockets::requests_posted() - before;
+#ifdef SOCKETS_ENV_INLINE
+  EXPECT_EQ(posted, 0u);
+#else
+  EXPECT_GT(posted, 0u);
+#endif
+}
+
 TEST_F(Calls, AcceptAPeerConnectionAndTalk) {
   const int l = sock();
   const sockaddr_in local = sin4(0, 5001);  // any address
@@ -223,7 +319,7 @@ TEST_F(Calls, AcceptAPeerConnectionAndTalk) {
   bool got = false;
   for (int i = 0; i < 500 && !got; ++i) {
     got = env_->peer_received(c) == "pong";
-    if (!got) std::this_thread::sleep_for(2ms);
+    if (!got) serve_for(2ms);
   }
   EXPECT_TRUE(got);
   // Nothing more pending: a non-blocking accept says so.
@@ -341,11 +437,11 @@ TEST_F(Calls, LingerWithATimeWaitsUntilTheDataIsAcknowledged) {
   ASSERT_EQ(send(s, data.data(), static_cast<int>(data.size()), 0), static_cast<int>(data.size()));
   std::atomic<bool> returned{false};
   int rc = -2;
-  std::thread closer([&] {
+  ServedThread closer([&] {
     rc = closesocket(s);
     returned = true;
   });
-  std::this_thread::sleep_for(100ms);
+  serve_for(100ms);
   EXPECT_FALSE(returned.load());  // nothing acknowledged yet
   env_->peer_paused = false;
   closer.join();
@@ -542,7 +638,7 @@ struct EventRecorder {
     r->last_socket = s;
   }
   bool wait_for(int ev, int n = 1) {
-    for (int i = 0; i < 1000 && counts[ev].load() < n; ++i) std::this_thread::sleep_for(2ms);
+    for (int i = 0; i < 1000 && counts[ev].load() < n; ++i) serve_for(2ms);
     return counts[ev].load() >= n;
   }
 };
@@ -588,9 +684,9 @@ TEST_F(Calls, ManyThreadsConnectSendRecvCloseWithoutLeaks) {
   const int open_before = sockets::open_sockets();
   std::atomic<int> failures{0};
   std::atomic<long> bytes{0};
-  std::vector<std::thread> threads;
+  std::vector<std::unique_ptr<ServedThread>> threads;
   for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
+    threads.push_back(std::make_unique<ServedThread>([&, t] {
       const sockaddr_in to = sin4(kSockAddrB, kEchoPort);
       for (int i = 0; i < cycles; ++i) {
         const int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -612,9 +708,9 @@ TEST_F(Calls, ManyThreadsConnectSendRecvCloseWithoutLeaks) {
         }
         if (closesocket(s) != 0) ++failures;
       }
-    });
+    }));
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads) th->join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GT(bytes.load(), 0);
   EXPECT_EQ(sockets::open_sockets(), open_before);  // no leaked handles
@@ -625,7 +721,7 @@ TEST_F(Calls, ManyThreadsConnectSendRecvCloseWithoutLeaks) {
     std::size_t conns = 0;
     env_->run_on_peer([&] { conns = env_->a->engine_tcp(0).connections(); });
     if (conns == 0 && avail + 600 >= env_->a->pool()->size) break;
-    std::this_thread::sleep_for(10ms);
+    serve_for(10ms);
   }
   std::size_t conns = 1;
   env_->run_on_peer([&] { conns = env_->a->engine_tcp(0).connections(); });

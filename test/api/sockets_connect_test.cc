@@ -71,8 +71,8 @@ TEST_P(Connect, ReturnsEALREADY) {
   env_->peer_paused = true;  // the SYN waits in the ring: the request stays unanswered
   if (GetParam() == Caller::kBlocking) {
     int blocked = -1;
-    std::thread t([&] { blocked = connect_errno(s, &to, sizeof to); });
-    std::this_thread::sleep_for(100ms);
+    ServedThread t([&] { blocked = connect_errno(s, &to, sizeof to); });
+    serve_for(100ms);
     EXPECT_EQ(connect_errno(s, &to, sizeof to), EALREADY);
     env_->peer_paused = false;
     t.join();

@@ -48,6 +48,7 @@ SocketsPairEnv* g_env = nullptr;
 std::thread g_app_thread;
 std::atomic<bool> g_app_stop{false};
 #endif
+std::thread::id g_owner;  // SOCKETS_ENV_INLINE: the thread that runs the engines
 PeerJobs g_jobs;
 TcpEchoService g_echo;  // B's echo (runs on the driver thread)
 std::unique_ptr<Stack> g_a, g_b;
@@ -125,7 +126,15 @@ void build() {
   ASSERT_TRUE(g_udp_echo.valid());
 
   sockets::AttachOptions ao;
-#ifdef SOCKETS_ENV_EMBEDDED
+#if defined(SOCKETS_ENV_INLINE)
+  // Run to completion: this thread (the tests' own) runs A's engine inline; its blocking
+  // calls run A and, through extra_poll, B until they can return.
+  ao.mode = sockets::DriveMode::kInline;
+  ao.extra_poll = &poll_peer;
+  const Status a = sockets::attach(*g_a, ao);
+  ASSERT_TRUE(a.is_ok()) << a.message();
+  g_owner = std::this_thread::get_id();
+#elif defined(SOCKETS_ENV_EMBEDDED)
   // Embedding mode: the application (this thread of ours) polls the stack itself and
   // lets the sockets runtime drain its requests in between; blocking calls from other
   // threads wait for that loop.
@@ -135,6 +144,9 @@ void build() {
   g_app_thread = std::thread([] {
     while (!g_app_stop.load()) {
       sockets::poll();
+      // The peer's jobs run as part of the loop, as an application's handlers would:
+      // their calls act as an engine callback's (never waiting).
+      sockets::InsideEngine inside;
       poll_peer();
     }
   });
@@ -167,6 +179,12 @@ class Env : public ::testing::Environment {
 }  // namespace
 
 void SocketsPairEnv::run_on_peer(const std::function<void()>& fn) {
+  if (std::this_thread::get_id() == g_owner) {
+    // The engines' own thread: run it here, as a callback of theirs would run.
+    sockets::InsideEngine inside;
+    fn();
+    return;
+  }
   std::function<void()> job = fn;
   std::unique_lock<std::mutex> lock(g_jobs.mu);
   g_jobs.jobs.push_back(&job);

@@ -1,7 +1,9 @@
 // The process-wide set-up of the sockets pair tests: the EAL (once), a cable of two
 // net_ring ports, Stack A (198.18.0.1/24) attached to <sockets.h> with its own driver
 // thread, and Stack B (198.18.0.2/24) as the peer, polled by the same driver thread
-// through the runtime's extra_poll hook. B runs native-API services:
+// through the runtime's extra_poll hook. Built with SOCKETS_ENV_INLINE the tests' own
+// thread runs both stacks inline instead (run to completion: its blocking calls poll
+// them); with SOCKETS_ENV_EMBEDDED an application thread polls them. B runs native-API services:
 //   port 7  echo (TCP), port 9 closed (RST), UDP port 7 echo
 // and A routes 198.19.0.0/16 via B, which drops it (a blackhole). Tests change B only
 // through run_on_peer(), which runs a function on the driver thread.
@@ -28,7 +30,8 @@ struct SocketsPairEnv {
   Stack* b = nullptr;
   std::atomic<bool> peer_paused{false};  // true: B is not polled (frames wait in the ring)
   std::atomic<bool> peer_tcp{true};      // false: B answers TCP with ICMP unreachable
-  // Runs `fn` on the driver thread (the engine thread of A and B) and waits.
+  // Runs `fn` on the driver thread (the engine thread of A and B) and waits; on the
+  // inline owner it runs `fn` at once, as inside an engine iteration.
   void run_on_peer(const std::function<void()>& fn);
   // Frees in A's pool (for leak checks).
   unsigned a_pool_avail() const;

@@ -4,10 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "peer_services.h"
@@ -16,6 +20,42 @@
 #include "sockets.h"
 
 namespace shardtcp::testing {
+
+// A helper thread whose join() keeps the engines running while it waits, for a joining
+// thread that runs them inline (the helper's calls wait for the engines' next round,
+// which only the joiner can give them); elsewhere join() is a plain join.
+class ServedThread {
+ public:
+  template <class F>
+  explicit ServedThread(F&& f)
+      : thread_([this, fn = std::forward<F>(f)]() mutable {
+          fn();
+          done_.store(true);
+        }) {}
+  ~ServedThread() {
+    if (thread_.joinable()) join();
+  }
+  ServedThread(const ServedThread&) = delete;
+  ServedThread& operator=(const ServedThread&) = delete;
+  void join() {
+    while (!done_.load())
+      if (shardtcp_poll() <= 0) std::this_thread::yield();
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> done_{false};  // before thread_: set up before the thread starts
+  std::thread thread_;
+};
+
+// Lets `d` pass: the inline owner keeps running the engines meanwhile, another thread
+// sleeps.
+template <class Rep, class Period>
+void serve_for(std::chrono::duration<Rep, Period> d) {
+  const auto end = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < end)
+    if (shardtcp_poll() <= 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+}
 
 enum class Caller { kBlocking, kNonBlocking, kEngineThread };
 
