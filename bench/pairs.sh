@@ -7,14 +7,15 @@
 #   stack pair:  shardtcp-perf server (198.18.1.1) and client (198.18.1.2), one stack
 #                each, connected by DPDK net_memif (shared-memory rings between the two
 #                processes).
-# Server on core 0, client on core 1 in both pairs. A sockets-API program on the stack
-# has two busy threads: the application's thread, on the EAL lcore, and the stack's
-# driver (engine) thread, which the library runs off that lcore's CPU when there is
-# another (lib/api/sockets_runtime.cc), so the two never take turns on one core. In the
-# stack pair each core thus runs one process's application and the other's driver.
-# PAIR_STACK_APP_CPU=other moves each application thread to the other core as well
-# (--app-cpu): then it shares that core with its own driver, the slow layout (measured
-# ~25x slower for TCP_RR), kept for comparison.
+# Server on core 0, client on core 1 in both pairs, one process per core. A sockets-API
+# program on the stack runs to completion: its own thread, on the EAL lcore, runs the
+# engine inline (lib/api/sockets_runtime.h, DriveMode::kInline), so each side is one
+# thread on one core, as each kernel-perf process is. With SHARDTCP_SOCKETS_DRIVER=thread
+# in the environment (the bench's "TCP_RR ordinary thread" row) the application thread
+# calls through the request rings to a driver thread the library runs off its CPU: each
+# core then runs one process's application and the other's driver.
+# PAIR_STACK_APP_CPU=other moves each application thread to the other core (--app-cpu),
+# kept from the driver-thread layout for comparison.
 #
 # Set before sourcing: PERF_BIN (folder holding shardtcp-perf and kernel-perf),
 # PAIR_NS (a short unique name), PAIR_DIR (a scratch folder). Needs root.

@@ -4,7 +4,8 @@ summary (bench/results/latest.json) and a PNG bar chart.
 
     report.py RUNS.jsonl OUT.json OUT.png [--machine TEXT] [--extra EXTRA.json]
 
-RUNS.jsonl holds one client result per line (apps/perf's JSON, plus "rep"); EXTRA.json
+RUNS.jsonl holds one client result per line (apps/perf's JSON, plus "rep" and "row",
+the row it measures: "TCP_RR 1 conn" is a TCP_RR run with one connection); EXTRA.json
 (optional) holds rows measured otherwise (instructions per segment, wrk), each
 {"name", "unit", "shardtcp", "kernel" (or null), ...}.
 """
@@ -14,7 +15,12 @@ import json
 import statistics
 import sys
 
-ORDER = ["TCP_STREAM", "TCP_RR", "TCP_CRR", "CONNS"]
+ORDER = ["TCP_STREAM", "TCP_RR 1 conn", "TCP_RR", "TCP_RR 256 conns", "TCP_RR ordinary thread",
+         "TCP_CRR", "CONNS"]
+
+
+def row_of(run):
+    return run.get("row", run["workload"])
 
 
 def load_runs(path):
@@ -35,11 +41,12 @@ def summarise(values):
 
 def build(runs, extra):
     rows = []
-    names = [n for n in ORDER if any(r["workload"] == n for r in runs)]
+    seen = {row_of(r) for r in runs}
+    names = [n for n in ORDER if n in seen] + sorted(seen - set(ORDER))
     for name in names:
         row = {"name": name}
         for side in ("shardtcp", "kernel"):
-            mine = [r for r in runs if r["workload"] == name and r["side"] == side]
+            mine = [r for r in runs if row_of(r) == name and r["side"] == side]
             ok = [r for r in mine if r.get("errors", 0) == 0 and r.get("verify_errors", 0) == 0]
             vals = [r["value"] for r in ok]
             med, lo, hi = summarise(vals)
@@ -50,11 +57,11 @@ def build(runs, extra):
             row[side + "_failed_runs"] = len(mine) - len(ok)
             if mine:
                 row["unit"] = mine[0]["unit"]
-            if name in ("TCP_RR", "TCP_CRR") and ok:
+            if mine and mine[0]["workload"] in ("TCP_RR", "TCP_CRR") and ok:
                 row[side + "_p50_us"] = statistics.median(r["p50_us"] for r in ok)
                 row[side + "_p99_us"] = statistics.median(r["p99_us"] for r in ok)
                 row["concurrency"] = ok[0]["concurrency"]
-            if name == "CONNS" and ok:
+            if mine and mine[0]["workload"] == "CONNS" and ok:
                 row[side + "_rss_bytes_per_conn"] = statistics.median(
                     r["rss_bytes_per_conn"] for r in ok)
                 if side == "shardtcp":

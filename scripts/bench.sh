@@ -4,6 +4,12 @@
 #   sudo scripts/bench.sh [--seconds N] [--quick] [--reps N] [--workloads A,B] [--instr]
 #                         [--no-build] [--no-setup] [--bin DIR] [--no-wrk] [--out DIR]
 #
+# Rows (--workloads takes these names, comma-separated): TCP_STREAM, "TCP_RR 1 conn",
+# TCP_RR (16 connections), "TCP_RR 256 conns", "TCP_RR ordinary thread" (the stack
+# side's application thread calls through the request rings to a driver thread:
+# SHARDTCP_SOCKETS_DRIVER=thread), TCP_CRR (16 at a time), CONNS. Each side of a pair
+# is one process on one core; the stack's process runs its engine on its own thread.
+#
 # Builds the release flavour (-O3 -march=native, LTO), reserves hugepages, then runs
 # every workload on both pairs (bench/pairs.sh: two stacks over memif on cores 0 and 1;
 # two kernel-perf processes over a veth pair between two namespaces, pinned the same
@@ -28,7 +34,7 @@ setup=1
 wrk_rows=1
 bin=""
 out_dir=bench/results
-workloads="TCP_STREAM,TCP_RR,TCP_CRR,CONNS"
+workloads="TCP_STREAM,TCP_RR 1 conn,TCP_RR,TCP_RR 256 conns,TCP_RR ordinary thread,TCP_CRR,CONNS"
 concurrency=${BENCH_CONCURRENCY:-16}
 conns=${BENCH_CONNS:-1000}
 while [ $# -gt 0 ]; do
@@ -89,25 +95,41 @@ echo "bench: $machine; ${seconds}s per run, $reps repetition(s); EAL memory: ${P
 runs=$out_dir/runs.jsonl
 : >"$runs"
 
+# A row: the perf workload it runs and the client's options.
+row_workload() { echo "${1%% *}"; }
 client_opts() {
   case "$1" in
-    TCP_RR|TCP_CRR) echo "--concurrency $concurrency --size 64" ;;
+    "TCP_RR 1 conn") echo "--concurrency 1 --size 64" ;;
+    "TCP_RR 256 conns") echo "--concurrency 256 --size 64" ;;
+    TCP_RR*|TCP_CRR) echo "--concurrency $concurrency --size 64" ;;
     CONNS) echo "--conns $conns" ;;
     *) echo "--write 65536" ;;
   esac
 }
+# How the stack side runs its engines for a row (empty: the library's default, the
+# application's thread runs them).
+stack_driver() {
+  case "$1" in
+    "TCP_RR ordinary thread") echo thread ;;
+    *) echo "" ;;
+  esac
+}
 
 one_run() {
-  local side=$1 w=$2 rep=$3 line rc=0
+  local side=$1 row=$2 rep=$3 line rc=0 w
+  w=$(row_workload "$row")
   # shellcheck disable=SC2046
-  line=$(run_pair "$side" "$w" "$seconds" --quiet $(client_opts "$w")) || rc=$?
+  line=$(
+    if [ -n "$(stack_driver "$row")" ]; then export SHARDTCP_SOCKETS_DRIVER=$(stack_driver "$row"); fi
+    run_pair "$side" "$w" "$seconds" --quiet $(client_opts "$row")
+  ) || rc=$?
   if [ -z "$line" ]; then
     echo "bench: $side $w run $rep produced no result (exit $rc); last lines of its logs:" >&2
     tail -n 5 "$PAIR_DIR/server.err" "$PAIR_DIR/client.err" >&2 || true
     return 0
   fi
-  echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["rep"]=int(sys.argv[1]); print(json.dumps(d))' "$rep" >>"$runs"
-  printf 'bench: rep %d %-10s %-8s %12.4g %s%s\n' "$rep" "$w" "$side" \
+  echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["rep"]=int(sys.argv[1]); d["row"]=sys.argv[2]; print(json.dumps(d))' "$rep" "$row" >>"$runs"
+  printf 'bench: rep %d %-22s %-8s %12.4g %s%s\n' "$rep" "$row" "$side" \
     "$(echo "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"])')" \
     "$(echo "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["unit"])')" \
     "$([ "$rc" -eq 0 ] || echo "  (FAILED: exit $rc)")"

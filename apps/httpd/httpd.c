@@ -5,8 +5,8 @@
  *
  *   shardtcp-httpd [EAL options] -- --ip ADDR/PREFIX [stack options] [--port N] [--seconds S]
  *   kernel-httpd [--port N] [--seconds S]      (same source, kernel sockets)
- *   --app-cpu N pins the application's thread to CPU N after start-up (the stack's
- *   driver thread stays on the EAL lcore).
+ *   --app-cpu N pins the application's thread to CPU N after start-up (on the stack
+ *   that thread runs the engine inline: one thread, one core).
  *
  * Prints "ready" once listening; at exit (SIGINT/SIGTERM or --seconds) one JSON line
  * with the requests served.

@@ -16,8 +16,8 @@
  *   --size N                     TCP_RR / TCP_CRR request and response bytes (default 64)
  *   --write N                    TCP_STREAM write size (default 65536)
  *   --app-cpu N                  pin the application's thread to CPU N after start-up
- *                                (shardtcp: the stack's driver thread stays on the EAL
- *                                lcore, so the two do not take turns on one core)
+ *                                (shardtcp: that thread runs the engine inline, unless
+ *                                SHARDTCP_SOCKETS_DRIVER=thread gave it a driver thread)
  *   --quiet                      no progress line on stderr
  *
  * Every workload checks its data: TCP_STREAM sends a known pattern the server
