@@ -20,7 +20,10 @@ case "$flavour" in
            opts=(-Dbuildtype=debug -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
                  -Dbenchmarks=false -Dtests=true
                  -Dcpp_args=-fsanitize=fuzzer-no-link -Dc_args=-fsanitize=fuzzer-no-link)
-           export CC=clang CXX=clang++ ;;
+           # Meson wraps the compiler in ccache by itself only when it picks it; named
+           # here, it is wrapped here.
+           if command -v ccache >/dev/null; then export CC="ccache clang" CXX="ccache clang++"
+           else export CC=clang CXX=clang++; fi ;;
   release) dir=build-release; opts=(-Dbuildtype=release -Db_lto=true -Dcpp_args=-march=native -Dc_args=-march=native -Dtests=false) ;;
   *) echo "build: unknown flavour '$flavour' (debug|asan|release|fuzz)" >&2; exit 2 ;;
 esac

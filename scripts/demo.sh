@@ -100,11 +100,12 @@ tap_gone() { ! in_ns ip link show dev "$tap"; }
 kernel_side_up() {
   # The app brings its TAP up once it has configured it (MAC included).
   wait_until 30 "the TAP $tap to come up" tap_up
-  in_ns ip link set "$tap" address 02:4b:45:52:4e:01
-  in_ns ip addr replace 198.18.0.1/24 dev "$tap"
-  in_ns ip -6 addr replace fe80::4b:45ff:fe52:4e01/64 dev "$tap" nodad
-  in_ns ip -6 addr replace 2001:db8::1/64 dev "$tap" nodad
-  in_ns ip link set "$tap" up
+  in_ns ip link set "$tap" address 02:4b:45:52:4e:01 &&
+    in_ns ip addr replace 198.18.0.1/24 dev "$tap" &&
+    in_ns ip -6 addr replace fe80::4b:45ff:fe52:4e01/64 dev "$tap" nodad &&
+    in_ns ip -6 addr replace 2001:db8::1/64 dev "$tap" nodad &&
+    in_ns ip link set "$tap" up ||
+    fail "could not configure the kernel side of $tap (did the app exit?)"
 }
 eal=(--no-pci -l 0 --file-prefix "demo$$" --vdev "net_tap0,iface=$tap")
 if [ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" -gt 64 ]; then
@@ -112,9 +113,9 @@ if [ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null
 else
   eal+=(--no-huge --no-shconf -m 512)
 fi
-# start_app ready|tap BINARY ARGS...: runs an app on the TAP in the namespace, waits for
-# its "ready" (or, for the <sockets.h> client that prints none, for its TAP) and brings
-# the kernel side up.
+# start_app ready|port BINARY ARGS...: runs an app on the TAP in the namespace, waits for
+# its "ready" (or, for the <sockets.h> client that prints none, for the library's line
+# saying the port is up) and brings the kernel side up.
 start_app() {
   local wait_for=$1 bin=$2
   shift 2
@@ -123,7 +124,11 @@ start_app() {
   # subshell, so that signals reach it.
   ip netns exec "$ns" "$bin" "${eal[@]}" -- "$@" >"$log" 2>&1 &
   pid=$!
-  [ "$wait_for" = tap ] || wait_app '^ready' "$(basename "$bin") to say ready"
+  if [ "$wait_for" = port ]; then
+    wait_app '^shardtcp: port 0 .*link up' "$(basename "$bin") to bring its port up"
+  else
+    wait_app '^ready' "$(basename "$bin") to say ready"
+  fi
   kernel_side_up
 }
 # finish_app WHAT: waits for the app to end by itself; fails unless it exited 0.
@@ -239,7 +244,7 @@ in_ns python3 "$peer" client --host 198.18.0.2 --port 7 --conns 2 --bytes 104857
 stop_app
 echo "== <sockets.h>: apps/echo-client.c (the manual's connect() example) against a kernel echo server"
 start_peer tcp 7010 "$peer"
-start_app tap "$apps/echo-client" --ip 198.18.0.2/24 --server 198.18.0.1 --port 7010 \
+start_app port "$apps/echo-client" --ip 198.18.0.2/24 --server 198.18.0.1 --port 7010 \
   --attempts 20 --message "hello from the manual's example"
 finish_app "echo-client"
 grep '^Echo' "$log" || fail "echo-client printed no echo"
