@@ -23,7 +23,9 @@ int fail(long err) {
   return -1;
 }
 
+// Monotonic nanoseconds for deadlines: the TSC once a stack is attached.
 std::int64_t now_ns() {
+  if (TscClock* tsc = runtime().tsc.get()) return tsc->now().ns;
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();

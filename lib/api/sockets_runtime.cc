@@ -268,6 +268,7 @@ Status attach(Stack& stack, const AttachOptions& options) {
     }
   }
   rt.stop.store(false);
+  if (!rt.tsc) rt.tsc = std::make_unique<TscClock>();
   rt.stack.store(&stack, std::memory_order_release);
   if (options.mode == DriveMode::kInline) tl_engine = kAllEngines;
   if (options.mode == DriveMode::kOwnThread) {

@@ -47,10 +47,11 @@ TcpTuple TimeWaitTable::tuple_of(const Record& r) const {
 
 std::size_t TimeWaitTable::slot_of(const TcpTuple& t) const {
   const std::size_t mask = index_.size() - 1;
-  for (std::size_t s = hash_tuple(key_, t) & mask;; s = (s + 1) & mask) {
+  const auto h = static_cast<std::uint32_t>(hash_tuple(key_, t));
+  for (std::size_t s = h & mask;; s = (s + 1) & mask) {
     const std::uint32_t ri = index_[s];
     if (ri == kEmpty) return kNpos;
-    if (matches(ring_[ri], t)) return s;
+    if (ring_[ri].hash == h && matches(ring_[ri], t)) return s;
   }
 }
 
@@ -59,7 +60,7 @@ void TimeWaitTable::index_remove(std::size_t slot) {
   const std::size_t mask = index_.size() - 1;
   std::size_t hole = slot;
   for (std::size_t s = (slot + 1) & mask; index_[s] != kEmpty; s = (s + 1) & mask) {
-    const std::size_t home = hash_tuple(key_, tuple_of(ring_[index_[s]])) & mask;
+    const std::size_t home = ring_[index_[s]].hash & mask;
     // Move entry s into the hole if its home is not within (hole, s].
     const bool between = hole <= s ? (home > hole && home <= s) : (home > hole || home <= s);
     if (!between) {
@@ -111,11 +112,12 @@ bool TimeWaitTable::insert(const TcpTuple& t, const TimeWaitState& st, Instant n
   r.rcv_nxt = st.rcv_nxt.raw();
   r.ts_recent = st.ts_recent.value_or(0);
   r.expiry_ns = (now + duration_).ns;
+  r.hash = static_cast<std::uint32_t>(hash_tuple(key_, t));
   tail_ = (tail_ + 1) % ring_.size();
   ++used_;
   ++size_;
   const std::size_t mask = index_.size() - 1;
-  std::size_t s = hash_tuple(key_, t) & mask;
+  std::size_t s = r.hash & mask;
   while (index_[s] != kEmpty) s = (s + 1) & mask;
   index_[s] = ri;
   return evicted;
@@ -172,7 +174,7 @@ void TimeWaitTable::compact() {
   std::fill(index_.begin(), index_.end(), kEmpty);
   const std::size_t mask = index_.size() - 1;
   for (std::size_t i = 0, p = head_; i < used_; ++i, p = (p + 1) % n) {
-    std::size_t s = hash_tuple(key_, tuple_of(ring_[p])) & mask;
+    std::size_t s = ring_[p].hash & mask;
     while (index_[s] != kEmpty) s = (s + 1) & mask;
     index_[s] = static_cast<std::uint32_t>(p);
   }
