@@ -54,7 +54,7 @@ struct EchoOptions {
   std::size_t datagram = 1024;
   unsigned start_delay_ms = 0;
   bool wait_signal = false;  // client: start at SIGUSR1
-  double timeout_s = 0;  // client: give up after this long (0: never)
+  double timeout_s = 0;      // client: give up after this long (0: never)
   bool verbose = false;
   bool quiet = false;  // no counters at exit
 };

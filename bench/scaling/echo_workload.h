@@ -36,7 +36,8 @@ struct Tally {
 
 inline void check_owner(Stack& s, std::uint16_t e, TcpConnId id, Tally& t) {
   Endpoint l, r;
-  if (s.engine_tcp(e).local_endpoint(id, &l) != 0 || s.engine_tcp(e).remote_endpoint(id, &r) != 0) return;
+  if (s.engine_tcp(e).local_endpoint(id, &l) != 0 || s.engine_tcp(e).remote_endpoint(id, &r) != 0)
+    return;
   t.owner_checks.fetch_add(1, std::memory_order_relaxed);
   if (s.owner(TcpTuple{l, r}) != e) t.owner_mismatches.fetch_add(1, std::memory_order_relaxed);
 }
@@ -204,7 +205,7 @@ struct EchoPair {
       s->engine = e;
       int err = 0;
       s->listener = server.engine_tcp(e).listen(Endpoint{IpAddr{}, where.port}, 4096,
-                                         TcpCallback{&ServerEngine::cb, s.get()}, &err);
+                                                TcpCallback{&ServerEngine::cb, s.get()}, &err);
       if (!s->listener.valid()) return "listen on engine " + std::to_string(e) + " failed";
       servers.push_back(std::move(s));
     }

@@ -137,7 +137,7 @@ class Stack {
     // Declaration order is construction order; destruction runs backwards, so the
     // transports return their mbufs before the engine and the IP layer go.
     std::unique_ptr<IpStack> ip;
-    std::unique_ptr<ShardHandler> handler;   // IP input + IP and TCP timers
+    std::unique_ptr<ShardHandler> handler;  // IP input + IP and TCP timers
     std::unique_ptr<Engine> engine;
     // Wraps handler when engines > 1; built before the engine but declared after it,
     // so it goes first and takes its poll hook off the still-living engine.

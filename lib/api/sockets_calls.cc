@@ -329,13 +329,15 @@ int shardtcp_init(int argc, char** argv) {
   const char* driver = std::getenv("SHARDTCP_SOCKETS_DRIVER");
   const std::string want = driver != nullptr ? driver : "";
   if (!want.empty() && want != "inline" && want != "thread" && want != "lcores") {
-    std::fprintf(stderr, "shardtcp_init: SHARDTCP_SOCKETS_DRIVER=%s: want inline, thread or lcores\n",
+    std::fprintf(stderr,
+                 "shardtcp_init: SHARDTCP_SOCKETS_DRIVER=%s: want inline, thread or lcores\n",
                  want.c_str());
     return fail(-EINVAL);
   }
   const bool lcores = rte_lcore_count() > s.engine_count();
   if (want == "lcores" && !lcores) {
-    std::fprintf(stderr, "shardtcp_init: SHARDTCP_SOCKETS_DRIVER=lcores needs a worker lcore per engine\n");
+    std::fprintf(stderr,
+                 "shardtcp_init: SHARDTCP_SOCKETS_DRIVER=lcores needs a worker lcore per engine\n");
     return fail(-EINVAL);
   }
   if (want == "thread")
@@ -397,9 +399,9 @@ int shardtcp_socket(int family, int type, int protocol) {
       if (!id.valid()) return err != 0 ? err : -ENOBUFS;
       e.tcp = id;
     } else {
-      UdpSocketId id =
-          stk->engine_udp(e.engine).open([h](UdpSocketId u, UdpEvent ev) { on_udp_event(h, u, ev); },
-                                  family == AF_INET6 ? IpFamily::kV6 : IpFamily::kV4, &err);
+      UdpSocketId id = stk->engine_udp(e.engine).open(
+          [h](UdpSocketId u, UdpEvent ev) { on_udp_event(h, u, ev); },
+          family == AF_INET6 ? IpFamily::kV6 : IpFamily::kV4, &err);
       if (!id.valid()) return err != 0 ? err : -ENOBUFS;
       e.udp = id;
     }
@@ -672,8 +674,8 @@ int shardtcp_recvfrom(int s, void* buf, int len, int flags, void* from, socklen_
     r = blocking(*e, nonblock, e->rcvtimeo_ns.load(), [&]() -> long {
       if (!still(s, gen)) return -ENOTSOCK;
       if (e->rd_shut) return 0;
-      const long n = stack().engine_udp(e->engine).recv_from(e->udp, buf, static_cast<std::size_t>(len),
-                                                      &src, (flags & MSG_PEEK) ? kUdpPeek : 0);
+      const long n = stack().engine_udp(e->engine).recv_from(
+          e->udp, buf, static_cast<std::size_t>(len), &src, (flags & MSG_PEEK) ? kUdpPeek : 0);
       if (n < 0 && n != -EAGAIN) e->has_error = false;  // the pending error was returned
       refresh(*e);
       return n;
@@ -863,18 +865,21 @@ int shardtcp_setsockopt(int s, int level, int name, const void* val, socklen_t l
         e->linger_sec = lg.l_linger;
         // On with zero time: RST on close (the native layer's linger-zero). On with a
         // time: closesocket() waits for the ACK of everything sent (see there).
-        return st.engine_tcp(e->engine).set_linger_zero(e->tcp, lg.l_onoff != 0 && lg.l_linger == 0);
+        return st.engine_tcp(e->engine).set_linger_zero(e->tcp,
+                                                        lg.l_onoff != 0 && lg.l_linger == 0);
       case SO_RCVBUF: {
         if (v <= 0) return -EINVAL;
         e->rcvbuf = v;
-        const int b = tcp ? st.engine_tcp(e->engine).set_recv_buffer(e->tcp, static_cast<std::uint32_t>(v))
-                          : st.engine_udp(e->engine).set_rcvbuf(e->udp, static_cast<std::size_t>(v));
+        const int b =
+            tcp ? st.engine_tcp(e->engine).set_recv_buffer(e->tcp, static_cast<std::uint32_t>(v))
+                : st.engine_udp(e->engine).set_rcvbuf(e->udp, static_cast<std::size_t>(v));
         return b;
       }
       case SO_SNDBUF:
         if (v <= 0) return -EINVAL;
         e->sndbuf = v;
-        return tcp ? st.engine_tcp(e->engine).set_send_buffer(e->tcp, static_cast<std::uint32_t>(v)) : 0;
+        return tcp ? st.engine_tcp(e->engine).set_send_buffer(e->tcp, static_cast<std::uint32_t>(v))
+                   : 0;
       default:
         return -ENOPROTOOPT;
     }
@@ -931,8 +936,8 @@ int shardtcp_getsockopt(int s, int level, int name, void* val, socklen_t* len) {
     if (level != SOL_SOCKET) return -ENOPROTOOPT;
     switch (name) {
       case SO_ERROR: {
-        int pe =
-            tcp ? st.engine_tcp(e->engine).pending_error(e->tcp) : st.engine_udp(e->engine).pending_error(e->udp);
+        int pe = tcp ? st.engine_tcp(e->engine).pending_error(e->tcp)
+                     : st.engine_udp(e->engine).pending_error(e->udp);
         if (pe < 0) pe = 0;
         if (tcp && e->connect_failed && pe > 0) e->last_error = pe;
         e->has_error = false;

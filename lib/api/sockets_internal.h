@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "api/handle_table.h"
-#include "common/tsc_clock.h"
 #include "api/request_ring.h"
 #include "api/sockets_runtime.h"
+#include "common/tsc_clock.h"
 
 namespace shardtcp::sockets {
 

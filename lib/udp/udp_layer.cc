@@ -547,8 +547,9 @@ std::uint32_t UdpLayer::lookup(const IpAddr& local, std::uint16_t local_port, co
     const Socket& o = slots_[i];
     // A dual-family wildcard socket takes datagrams of both families, after the
     // exact address and the family's own wildcard.
-    const bool addr_ok = o.local.addr.is_none() || (o.local.addr.family() == local.family() &&
-                                                    (is_any(o.local.addr) || o.local.addr == local));
+    const bool addr_ok =
+        o.local.addr.is_none() || (o.local.addr.family() == local.family() &&
+                                   (is_any(o.local.addr) || o.local.addr == local));
     if (!addr_ok) continue;
     if (o.connected) {
       if (o.peer.port == remote_port && o.peer.addr == remote) return i;  // exact 4-tuple

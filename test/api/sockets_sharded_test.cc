@@ -82,7 +82,7 @@ class ShardedSockets : public ::testing::Test {
       int err = 0;
       const TcpConnId l =
           b_->engine_tcp(e).listen(Endpoint{IpAddr{}, kEchoPort}, 1024,
-                            TcpCallback{&TcpEchoService::on_event, &peer_[e]}, &err);
+                                   TcpCallback{&TcpEchoService::on_event, &peer_[e]}, &err);
       ASSERT_TRUE(l.valid()) << err;
     }
     udp_echo_ = open_udp_echo(b_->engine_udp(0), kEchoPort);  // the home engine: UDP goes there

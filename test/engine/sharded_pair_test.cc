@@ -271,8 +271,8 @@ TEST_P(ShardedPair, TenThousandConnectionsEachWayByteExactOnTheirOwners) {
     // One callback per engine: the listener's user data names the engine.
     for (std::uint16_t e = 0; e < kEngines; ++e) {
       int err = 0;
-      const TcpConnId l = s->stack->engine_tcp(e).listen(Endpoint{IpAddr{}, kPort}, 4096,
-                                                  TcpCallback{&server_cb, &s->refs[e]}, &err);
+      const TcpConnId l = s->stack->engine_tcp(e).listen(
+          Endpoint{IpAddr{}, kPort}, 4096, TcpCallback{&server_cb, &s->refs[e]}, &err);
       ASSERT_TRUE(l.valid()) << err;
       s->listeners.push_back(l);
     }

@@ -62,7 +62,8 @@ struct Env {
   }
   void check_owner(std::uint16_t e, TcpConnId id) {
     Endpoint l, r;
-    if (stack->engine_tcp(e).local_endpoint(id, &l) != 0 || stack->engine_tcp(e).remote_endpoint(id, &r) != 0)
+    if (stack->engine_tcp(e).local_endpoint(id, &l) != 0 ||
+        stack->engine_tcp(e).remote_endpoint(id, &r) != 0)
       return;
     ++owner_checks;
     if (stack->owner(TcpTuple{l, r}) != e) ++owner_mismatches;
@@ -271,8 +272,8 @@ TEST(ShardedTapInterop, ThousandStackInitiatedConnectionsEchoOnTheirOwners) {
       const std::uint32_t index = env->started++;
       const auto e = static_cast<std::uint16_t>(index % kEngines);
       int err = 0;
-      const TcpConnId id = env->stack->engine_tcp(e).connect(Endpoint{kKernel, 9},
-                                                      TcpCallback{&client_cb, &env->refs[e]}, &err);
+      const TcpConnId id = env->stack->engine_tcp(e).connect(
+          Endpoint{kKernel, 9}, TcpCallback{&client_cb, &env->refs[e]}, &err);
       if (!id.valid()) {
         env->fail("connect: " + std::to_string(err));
         continue;

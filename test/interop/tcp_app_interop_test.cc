@@ -102,6 +102,17 @@ class EchoApp {
     return {};
   }
   BackgroundCommand& cmd() { return *cmd_; }
+  // SIGTERM, then the app's whole output once it exited; a clean exit (status 0) is
+  // expected. Empty when it could not be stopped (reported).
+  std::string stop() {
+    EXPECT_TRUE(terminate());
+    if (!wait_exit(10s)) {
+      ADD_FAILURE() << "the app did not exit on SIGTERM:\n" << cmd_->output();
+      return {};
+    }
+    EXPECT_EQ(cmd_->exit_status(), 0) << cmd_->output();
+    return cmd_->output();
+  }
   bool wait_exit(std::chrono::milliseconds t) {
     return wait_for([&] { return cmd_->finished(); }, t);
   }
@@ -112,6 +123,16 @@ class EchoApp {
 };
 
 #define REQUIRE_NETNS_OR_SKIP() SHARDTCP_REQUIRE_NETNS()
+
+// Waits for a kernel-side client, prints its output and expects a clean exit and
+// `success` (its closing words) in that output.
+void expect_client_ok(BackgroundCommand& client, const std::string& success,
+                      std::chrono::milliseconds limit) {
+  ASSERT_TRUE(wait_for([&] { return client.finished(); }, limit)) << client.output();
+  std::printf("%s", client.output().c_str());
+  EXPECT_EQ(client.exit_status(), 0) << client.output();
+  EXPECT_NE(client.output().find(success), std::string::npos) << client.output();
+}
 
 TEST(EchoAppInterop, TcpClientSends100MiBOnTwoConnectionsThroughKernelEchoServer) {
   REQUIRE_NETNS_OR_SKIP();
@@ -161,14 +182,8 @@ TEST(EchoAppInterop, TcpServerEchoesKernelClientAndStopsOnSigterm) {
   ASSERT_TRUE(wait_output(app.cmd(), "echoing tcp on port 7002", 5s)) << app.cmd().output();
   BackgroundCommand client(peer("tcp_echo_peer.py") + " client --host " + kStack +
                            " --port 7002 --conns 4 --bytes 8388608 --timeout 30");
-  ASSERT_TRUE(wait_for([&] { return client.finished(); }, 60s)) << client.output();
-  std::printf("%s", client.output().c_str());
-  EXPECT_EQ(client.exit_status(), 0) << client.output();
-  EXPECT_NE(client.output().find("all verified"), std::string::npos);
-  ASSERT_TRUE(app.terminate());
-  ASSERT_TRUE(app.wait_exit(10s)) << app.cmd().output();
-  const std::string out = app.cmd().output();
-  EXPECT_EQ(app.cmd().exit_status(), 0) << out;
+  expect_client_ok(client, "all verified", 60s);
+  const std::string out = app.stop();
   EXPECT_NE(out.find("tcp echo server: 4 connections (4 completed, 0 failed, 0 open), 33554432 "
                      "bytes echoed"),
             std::string::npos)
@@ -199,13 +214,8 @@ TEST(EchoAppInterop, UdpClientAndServerEchoWithKernel) {
     ASSERT_TRUE(wait_output(app.cmd(), "echoing udp on port 7004", 5s)) << app.cmd().output();
     BackgroundCommand client(peer("udp_echo_peer.py") + " client --host " + kStack +
                              " --port 7004 --count 2000 --size 1200 --timeout 30");
-    ASSERT_TRUE(wait_for([&] { return client.finished(); }, 40s)) << client.output();
-    std::printf("%s", client.output().c_str());
-    EXPECT_EQ(client.exit_status(), 0) << client.output();
-    ASSERT_TRUE(app.terminate());
-    ASSERT_TRUE(app.wait_exit(10s)) << app.cmd().output();
-    const std::string out = app.cmd().output();
-    EXPECT_EQ(app.cmd().exit_status(), 0) << out;
+    expect_client_ok(client, "all verified", 40s);
+    const std::string out = app.stop();
     EXPECT_NE(out.find("udp echo server: "), std::string::npos) << out;
   }
 }
@@ -227,14 +237,8 @@ TEST(EchoAppInterop, TwoEnginesServeThousandKernelConnectionsNoneReset) {
   BackgroundCommand client(std::string("exec python3 ") + SHARDTCP_INTEROP_DIR +
                            "/sharded_echo_peer.py client --host " + kStack +
                            " --port 7005 --conns 1000 --parallel 32 --timeout 60");
-  ASSERT_TRUE(wait_for([&] { return client.finished(); }, 120s)) << client.output();
-  std::printf("%s", client.output().c_str());
-  EXPECT_EQ(client.exit_status(), 0) << client.output();
-  EXPECT_NE(client.output().find("ok 1000"), std::string::npos) << client.output();
-  ASSERT_TRUE(app.terminate());
-  ASSERT_TRUE(app.wait_exit(10s)) << app.cmd().output();
-  const std::string out = app.cmd().output();
-  EXPECT_EQ(app.cmd().exit_status(), 0) << out;
+  expect_client_ok(client, "ok 1000", 120s);
+  const std::string out = app.stop();
   EXPECT_NE(out.find("tcp echo server: 1000 connections (1000 completed, 0 failed, 0 open)"),
             std::string::npos)
       << out;
@@ -254,8 +258,7 @@ TEST(EchoAppInterop, TwoEnginesServeThousandKernelConnectionsNoneReset) {
   // Late segments that arrive after a connection closed are answered with a RST, as
   // Linux does (a few per thousand here, with PAWS drops before them: see issue 17);
   // printed, not asserted.
-  std::printf("late segments answered with RST: %ld\n",
-              counter(out, "tcp_layer.rst_sent_no_conn"));
+  std::printf("late segments answered with RST: %ld\n", counter(out, "tcp_layer.rst_sent_no_conn"));
 }
 
 // `--listen PORT` with addresses of both families: kernel clients over IPv4 and IPv6
@@ -266,22 +269,15 @@ TEST(EchoAppInterop, ListenServesIpv4AndIpv6OnOnePort) {
   ASSERT_EQ(app.bring_up(), "");
   ASSERT_TRUE(wait_output(app.cmd(), "echoing tcp on port 7006", 5s)) << app.cmd().output();
   // The stack answers on its IPv6 address once duplicate address detection is done.
-  ASSERT_TRUE(wait_for([] { return run_command("ping -6 -n -c 1 -W 1 " + kStack6 + " >/dev/null") == 0; },
-                       20s));
+  ASSERT_TRUE(wait_for(
+      [] { return run_command("ping -6 -n -c 1 -W 1 " + kStack6 + " >/dev/null") == 0; }, 20s));
   BackgroundCommand v4(peer("tcp_echo_peer.py") + " client --host " + kStack +
                        " --port 7006 --conns 2 --bytes 4194304 --timeout 30");
   BackgroundCommand v6(peer("tcp_echo_peer.py") + " client --host " + kStack6 +
                        " --port 7006 --conns 2 --bytes 4194304 --timeout 30");
-  ASSERT_TRUE(wait_for([&] { return v4.finished() && v6.finished(); }, 60s))
-      << v4.output() << v6.output();
-  std::printf("%s%s", v4.output().c_str(), v6.output().c_str());
-  EXPECT_EQ(v4.exit_status(), 0) << v4.output();
-  EXPECT_EQ(v6.exit_status(), 0) << v6.output();
-  EXPECT_NE(v4.output().find("all verified"), std::string::npos) << v4.output();
-  EXPECT_NE(v6.output().find("all verified"), std::string::npos) << v6.output();
-  ASSERT_TRUE(app.terminate());
-  ASSERT_TRUE(app.wait_exit(10s)) << app.cmd().output();
-  const std::string out = app.cmd().output();
+  expect_client_ok(v4, "all verified", 60s);
+  expect_client_ok(v6, "all verified", 60s);
+  const std::string out = app.stop();
   EXPECT_NE(out.find("tcp echo server: 4 connections (4 completed, 0 failed, 0 open)"),
             std::string::npos)
       << out;

@@ -89,7 +89,7 @@ struct PairSideOptions {
   bool with_tcp = true;
   std::optional<ImpairmentConfig> impair;  // applied to frames this side transmits
   TcpLayerConfig tcp;
-  rte_mempool* pool = nullptr;  // the engine's pool; null: the shared one
+  rte_mempool* pool = nullptr;                   // the engine's pool; null: the shared one
   std::vector<InterfaceAddress> more_addresses;  // besides kAddrA/kAddrB /24 (IPv6 ones)
 };
 
