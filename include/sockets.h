@@ -102,6 +102,35 @@ int shardtcp_poll(void);
  * shardtcp_init built it). Afterwards calls fail with ENETDOWN again. */
 int shardtcp_fini(void);
 
+/* ---- readiness of many sockets (an epoll-style extension; select() sets hold 1024)
+ * A set watches sockets for the events asked (SHARDTCP_EPOLLIN: data, end of stream or,
+ * on a listener, a connection to accept; SHARDTCP_EPOLLOUT: room to send or a finished
+ * connect; errors are always reported as SHARDTCP_EPOLLERR), level-triggered: a socket
+ * is reported by every wait while it stays ready. The engines queue a watched socket
+ * when its readiness changes, so a wait costs what is ready, not what is watched. A
+ * socket belongs to one set at a time; closing it removes it. Waiting blocks as the
+ * other blocking calls do (run to completion: the engines keep running inside it). */
+#define SHARDTCP_EPOLLIN 0x001u
+#define SHARDTCP_EPOLLOUT 0x004u
+#define SHARDTCP_EPOLLERR 0x008u
+#define SHARDTCP_EPOLL_CTL_ADD 1
+#define SHARDTCP_EPOLL_CTL_DEL 2
+#define SHARDTCP_EPOLL_CTL_MOD 3
+typedef struct shardtcp_epoll_event {
+  unsigned int events; /* asked (ctl) or ready (wait) */
+  void* data;          /* the caller's, given back with the socket's events */
+} shardtcp_epoll_event;
+/* A new set's id (> 0), or -1: EMFILE (1024 sets open), ENETDOWN. */
+int shardtcp_epoll_create(void);
+/* ADD (EEXIST if the socket is in a set), MOD or DEL (ENOENT if not in this one) socket
+ * `s`; `ev` may be NULL for DEL. EBADF bad set, ENOTSOCK bad socket, EFAULT, EINVAL op. */
+int shardtcp_epoll_ctl(int ep, int op, int s, const shardtcp_epoll_event* ev);
+/* Up to `maxevents` ready sockets into `events`, waiting up to `timeout_ms` for one
+ * (-1: no limit, 0: none). The count, or -1: EBADF, EFAULT, EINVAL (maxevents <= 0). */
+int shardtcp_epoll_wait(int ep, shardtcp_epoll_event* events, int maxevents, int timeout_ms);
+/* Closes the set; its sockets stay open. */
+int shardtcp_epoll_close(int ep);
+
 /* ---- the manual's calls */
 int shardtcp_socket(int family, int type, int protocol);
 int shardtcp_bind(int s, const void* addr, socklen_t addrlen);

@@ -36,7 +36,7 @@ bin=""
 out_dir=bench/results
 workloads="TCP_STREAM,TCP_RR 1 conn,TCP_RR,TCP_RR 256 conns,TCP_RR ordinary thread,TCP_CRR,CONNS"
 concurrency=${BENCH_CONCURRENCY:-16}
-conns=${BENCH_CONNS:-1000}
+conns=${BENCH_CONNS:-2000}
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift ;;

@@ -3,7 +3,7 @@
 
   suite_targets.py BUILD_DIR [--installed] SUITE_OR_TEST...
 
-Each argument names a suite (`interop`, `demo`) or a test (`install_consumer`); the
+Each argument names a suite (`interop`, `demo`, `install`) or a test; the
 targets are the executables of those tests and what they declare they depend on, and
 with --installed everything `meson install` installs (the library and the apps: the
 demo runs the apps, the install tests install). scripts/test.sh builds only these in a

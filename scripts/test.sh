@@ -20,15 +20,10 @@ trap 'rm -rf "$results"' EXIT
 status=0
 
 stage() { echo "== [$((SECONDS - started)) s] $*"; }
-run_suites() {  # run_suites <build dir> <label> <suite or test name>...
+run_suites() {  # run_suites <build dir> <label> <suite>...
   local dir=$1 label=$2; shift 2
   local args=()
-  for s in "$@"; do
-    case "$s" in
-      --test=*) args+=("${s#--test=}") ;;
-      *) args+=(--suite "$s") ;;
-    esac
-  done
+  for s in "$@"; do args+=(--suite "$s"); done
   mkdir -p "$results/$label"
   stage "$label: meson test ${args[*]}"
   meson test -C "$dir" --no-rebuild "${args[@]}" --print-errorlogs --num-processes 1 \
@@ -47,7 +42,7 @@ scripts/build.sh debug --configure-only || { build_failed debug; gcc_ok=0; }
 scripts/build.sh asan --configure-only || { build_failed asan; asan_ok=0; }
 gcc_targets=() asan_targets=()
 [ $gcc_ok -eq 0 ] ||
-  mapfile -t gcc_targets < <(python3 scripts/suite_targets.py build --installed interop demo install_consumer)
+  mapfile -t gcc_targets < <(python3 scripts/suite_targets.py build --installed interop demo install)
 if [ $asan_ok -eq 1 ]; then
   mapfile -t asan_targets < <(python3 scripts/suite_targets.py build-asan unit pair)
   # Every executable of test/fuzz is a libFuzzer target (scripts/fuzz.sh runs them).
@@ -68,7 +63,7 @@ if [ $asan_ok -eq 1 ]; then
 fi
 if [ $gcc_ok -eq 1 ]; then
   run_suites build main interop
-  run_suites build install --test=install_consumer
+  run_suites build install install
   run_suites build demo demo
 fi
 if [ -n "$asan_bg" ]; then

@@ -622,9 +622,8 @@ static int run_client(const struct options* o) {
 
 struct conn {
   int s;
-  int ready;         /* select() said readable in this round */
   uint64_t received; /* TCP_STREAM: offset into the pattern */
-  struct conn* next;
+  struct conn *prev, *next;
 };
 
 struct server_stats {
@@ -685,6 +684,7 @@ static int run_server(const struct options* o) {
   unsigned char* buf = malloc(MAX_SIZE);
   const double end = o->seconds > 0 ? now_s() + o->seconds : 0;
   double last_sample = 0;
+  int ready_set = -1;
   int listener = server_listen(o);
   memset(&st, 0, sizeof st);
   if (listener < 0 || buf == NULL) {
@@ -695,90 +695,57 @@ static int run_server(const struct options* o) {
   st.mbufs_listen = stack_mbufs_in_use();
   printf("ready\n");
   fflush(stdout);
+  /* Readiness of the listener and every connection (epoll-style: a wait costs what is
+   * ready, however many connections are open). The listener's data is the set itself. */
+  ready_set = app_poll_create();
+  if (ready_set < 0 || app_poll_add(ready_set, listener, &ready_set) != 0) {
+    perror("perf: poll set");
+    return 1;
+  }
   while (!g_stop && (end == 0 || now_s() < end)) {
-    struct conn** pc;
-    struct conn* c;
-    /* One fd_set holds at most FD_SETSIZE handles: with more sockets than that, watch
-     * them in batches without waiting, and nap briefly when none had anything. */
-    const int batched = open_now + 1 > FD_SETSIZE;
-    int listener_ready = 0, first = 1, failed = 0, any = 0;
-    for (c = conns; c != NULL; c = c->next) c->ready = 0;
-    c = conns;
-    do {
-      fd_set rd;
-      struct timeval tv;
-      struct conn* batch = c;
-      int maxfd = 0, n = 0, ready;
-      FD_ZERO(&rd);
-      if (first) {
-        FD_SET(listener, &rd);
-        maxfd = listener;
-        n = 1;
-      }
-      for (; c != NULL && n < FD_SETSIZE; c = c->next, ++n) {
-        FD_SET(c->s, &rd);
-        if (c->s > maxfd) maxfd = c->s;
-      }
-      tv.tv_sec = 0;
-      tv.tv_usec = batched ? 0 : 100000;
-      ready = select(maxfd + 1, &rd, NULL, NULL, &tv);
-      if (ready < 0) {
-        if (errno != EINTR) {
-          perror("perf: select");
-          st.errors++;
-          failed = 1;
-        }
-        break;
-      }
-      any += ready;
-      if (first && FD_ISSET(listener, &rd)) listener_ready = 1;
-      for (; batch != c; batch = batch->next) batch->ready = FD_ISSET(batch->s, &rd) ? 1 : 0;
-      first = 0;
-    } while (c != NULL);
-    if (failed) break;
-    if (batched && any == 0) {
-      struct timespec nap = {0, 1000000};
-      nanosleep(&nap, NULL);
+    app_event events[256];
+    int i, n = app_poll_wait(ready_set, events, 256, 100);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      perror("perf: poll wait");
+      st.errors++;
+      break;
     }
-    if (listener_ready) {
-      for (;;) {
-        struct sockaddr_in peer;
-        socklen_t len = sizeof peer;
-        struct conn* c;
-        int s = accept(listener, &peer, &len);
-        if (s < 0) break;
-#ifdef APP_KERNEL_SOCKETS
-        if (s >= FD_SETSIZE) { /* the kernel's select() cannot watch it */
-          closesocket(s);
-          st.errors++;
-          continue;
+    for (i = 0; i < n; ++i) {
+      struct conn* c = (struct conn*)app_event_data(&events[i]);
+      if ((void*)c == (void*)&ready_set) {
+        for (;;) {
+          struct sockaddr_in peer;
+          socklen_t len = sizeof peer;
+          int s = accept(listener, &peer, &len);
+          if (s < 0) break;
+          set_nonblocking(s, 0);
+          set_nodelay(s);
+          c = calloc(1, sizeof *c);
+          if (c == NULL || app_poll_add(ready_set, s, c) != 0) {
+            free(c);
+            closesocket(s);
+            st.errors++;
+            continue;
+          }
+          c->s = s;
+          c->next = conns;
+          if (conns != NULL) conns->prev = c;
+          conns = c;
+          st.accepted++;
+          if (++open_now > st.max_open) st.max_open = open_now;
         }
-#endif
-        set_nonblocking(s, 0);
-        set_nodelay(s);
-        c = calloc(1, sizeof *c);
-        if (c == NULL) {
-          closesocket(s);
-          continue;
-        }
-        c->s = s;
-        c->next = conns;
-        conns = c;
-        st.accepted++;
-        if (++open_now > st.max_open) st.max_open = open_now;
+        continue;
       }
-    }
-    for (pc = &conns; *pc != NULL;) {
-      struct conn* c = *pc;
-      if (c->ready && server_read(o, c, buf, &st) != 0) {
+      if (server_read(o, c, buf, &st) != 0) {
+        app_poll_del(ready_set, c->s);
         closesocket(c->s);
-        *pc = c->next;
+        if (c->prev != NULL) c->prev->next = c->next; else conns = c->next;
+        if (c->next != NULL) c->next->prev = c->prev;
         free(c);
         --open_now;
         st.closed++;
-        continue;
       }
-      pc = &c->next;
     }
     /* CONNS: memory with the most connections open (sampled, /proc is not free). */
     if (o->workload == W_CONNS && open_now == st.max_open && now_s() - last_sample > 0.2) {
@@ -787,6 +754,7 @@ static int run_server(const struct options* o) {
       st.mbufs_at_max = stack_mbufs_in_use();
     }
   }
+  app_poll_close(ready_set);
   while (conns != NULL) {
     struct conn* c = conns;
     conns = c->next;

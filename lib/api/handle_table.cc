@@ -54,6 +54,10 @@ int HandleTable::allocate(std::uint16_t engine) {
   e->last_error = 0;
   e->event_fn = nullptr;
   e->event_user = nullptr;
+  e->watcher.store(nullptr, std::memory_order_relaxed);
+  e->watch_events.store(0, std::memory_order_relaxed);
+  e->watch_data = nullptr;
+  e->queued.store(false, std::memory_order_relaxed);
   e->ready.store(0, std::memory_order_relaxed);
   e->nonblock.store(false, std::memory_order_relaxed);
   e->rcvtimeo_ns.store(0, std::memory_order_relaxed);

@@ -50,6 +50,8 @@ struct ListenGroup {
   std::atomic<std::uint32_t> next{0};  // where accept() starts looking: fairness
 };
 
+struct ReadinessSet;
+
 struct SocketEntry {
   std::atomic<std::uint32_t> state{0};   // generation, engine, live (HandleTable::state_word)
   std::atomic<std::uint32_t> events{0};  // bumped on every event; blocking calls wait on it
@@ -83,6 +85,15 @@ struct SocketEntry {
   // The application's event callback (shardtcp_set_event_callback).
   void (*event_fn)(int s, int event, int value, void* user) = nullptr;
   void* event_user = nullptr;
+
+  // ---- the readiness set watching this socket (shardtcp_epoll_ctl), if any: what it
+  // wants, the caller's data, the handle it knows the socket by, and whether the handle
+  // sits in the set's queue (at most once).
+  std::atomic<ReadinessSet*> watcher{nullptr};
+  std::atomic<std::uint32_t> watch_events{0};
+  void* watch_data = nullptr;
+  int watch_handle = 0;
+  std::atomic<bool> queued{false};
 };
 
 class HandleTable {

@@ -11,6 +11,7 @@
 
 #include <rte_lcore.h>
 
+#include "api/readiness_set.h"
 #include "api/sockets_internal.h"
 #define SHARDTCP_NO_COMPAT  // this file uses the native layers' send/connect/...
 #include "sockets.h"
@@ -21,14 +22,6 @@ namespace {
 int fail(long err) {
   errno = static_cast<int>(-err);
   return -1;
-}
-
-// Monotonic nanoseconds for deadlines: the TSC once a stack is attached.
-std::int64_t now_ns() {
-  if (TscClock* tsc = runtime().tsc.get()) return tsc->now().ns;
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 std::int64_t timeval_ns(const timeval& tv) {
@@ -112,21 +105,6 @@ long write_addr(const Endpoint& ep, void* addr, socklen_t* len, int family = AF_
   std::memcpy(addr, &sin, n);
   *len = sizeof sin;
   return 0;
-}
-
-// Waits until `word` moves past `seq` or `wait_ns` passes (< 0: no limit), the way the
-// calling thread waits (wait_style): an ordinary thread sleeps on the word (`waiters`
-// tells the engine someone does), the inline owner runs its engines once. kNever
-// threads do not come here.
-void wait_for_event(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
-                    std::uint32_t seq, std::int64_t wait_ns) {
-  if (wait_style() == WaitStyle::kPoll) {
-    poll_inline();
-    return;
-  }
-  waiters.fetch_add(1);
-  futex_wait(&word, seq, wait_ns);
-  waiters.fetch_sub(1);
 }
 
 // Retries `op` (run on the engine) while it says EAGAIN, waiting for the socket's
@@ -758,6 +736,7 @@ int shardtcp_closesocket(int s) {
     }
     e->tcp = {};
     e->udp = {};
+    unwatch(*e);
     rt.table.release(s);
     e->ready.store(0);
     refresh(*e);  // wakes anyone blocked on it: they find the handle gone

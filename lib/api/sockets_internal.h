@@ -62,6 +62,14 @@ enum class WaitStyle {
            // worker lcore: blocking calls act as non-blocking ones
 };
 WaitStyle wait_style();
+// Monotonic nanoseconds for deadlines (the TSC once a stack is attached).
+std::int64_t now_ns();
+// Waits until `word` moves past `seq` or `wait_ns` passes (< 0: no limit), the way the
+// calling thread waits (wait_style): an ordinary thread sleeps on the word (`waiters`
+// tells the engine someone does), the inline owner runs its engines once. kNever
+// threads do not come here.
+void wait_for_event(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
+                    std::uint32_t seq, std::int64_t wait_ns);
 // A kPoll thread's wait: one iteration of every engine, then AttachOptions::extra_poll.
 // Returns the frames handled.
 unsigned poll_inline();

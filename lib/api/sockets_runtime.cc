@@ -3,6 +3,9 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <chrono>
+
+#include "api/readiness_set.h"
 #include "api/sockets_internal.h"
 
 namespace shardtcp::sockets {
@@ -117,6 +120,22 @@ unsigned poll_inline() {
   }
   return n;
 }
+std::int64_t now_ns() {
+  if (TscClock* tsc = g_runtime.tsc.get()) return tsc->now().ns;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+void wait_for_event(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
+                    std::uint32_t seq, std::int64_t wait_ns) {
+  if (wait_style() == WaitStyle::kPoll) {
+    poll_inline();
+    return;
+  }
+  waiters.fetch_add(1);
+  futex_wait(&word, seq, wait_ns);
+  waiters.fetch_sub(1);
+}
 InsideEngine::InsideEngine() {
   ++tl_inside;
 }
@@ -153,7 +172,8 @@ void refresh(SocketEntry& e) {
     bits |= kWritable;  // UDP never blocks on send
   }
   if (e.has_error) bits |= kErrorBit;
-  e.ready.store(bits, std::memory_order_release);
+  e.ready.store(bits, std::memory_order_seq_cst);
+  notify_watcher(e, bits);
   notify(e);
 }
 

@@ -4,8 +4,10 @@
 // at once against the peer's echo server.
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -287,6 +289,85 @@ TEST_F(Calls, CallsOfTheEnginesOwnThreadPostNoRequest) {
 #else
   EXPECT_GT(posted, 0u);
 #endif
+}
+
+// The epoll-style set: the sockets that are ready, with the caller's data, reported
+// while they stay ready (level-triggered); MOD, DEL and the errors of the calls.
+TEST_F(Calls, EpollSetReportsReadySocketsLevelTriggered) {
+  const int ep = shardtcp_epoll_create();
+  ASSERT_GT(ep, 0) << strerror(errno);
+  const int a = connected_to_echo();
+  const int b = connected_to_echo();
+  int tag_a = 1, tag_b = 2;
+  shardtcp_epoll_event ev{SHARDTCP_EPOLLIN, &tag_a};
+  ASSERT_EQ(shardtcp_epoll_ctl(ep, SHARDTCP_EPOLL_CTL_ADD, a, &ev), 0);
+  ev.data = &tag_b;
+  ASSERT_EQ(shardtcp_epoll_ctl(ep, SHARDTCP_EPOLL_CTL_ADD, b, &ev), 0);
+  shardtcp_epoll_event out[4];
+  // Nothing to read: the wait times out.
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(shardtcp_epoll_wait(ep, out, 4, 100), 0);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 90ms);
+  // b's echo arrives: b alone is reported, with its data.
+  ASSERT_EQ(send(b, "xy", 2, 0), 2);
+  ASSERT_EQ(shardtcp_epoll_wait(ep, out, 4, 5000), 1);
+  EXPECT_EQ(out[0].data, &tag_b);
+  EXPECT_EQ(out[0].events, SHARDTCP_EPOLLIN);
+  // Unread, it is reported again; read, it is not.
+  ASSERT_EQ(shardtcp_epoll_wait(ep, out, 4, 0), 1);
+  EXPECT_EQ(out[0].data, &tag_b);
+  char buf[4];
+  ASSERT_EQ(recv(b, buf, 2, MSG_WAITALL), 2);
+  EXPECT_EQ(shardtcp_epoll_wait(ep, out, 4, 0), 0);
+  // MOD: a asks for room to send, which a connected socket has.
+  ev = {SHARDTCP_EPOLLOUT, &tag_a};
+  ASSERT_EQ(shardtcp_epoll_ctl(ep, SHARDTCP_EPOLL_CTL_MOD, a, &ev), 0);
+  ASSERT_EQ(shardtcp_epoll_wait(ep, out, 4, 0), 1);
+  EXPECT_EQ(out[0].data, &tag_a);
+  EXPECT_EQ(out[0].events, SHARDTCP_EPOLLOUT);
+  // DEL: no longer reported.
+  ASSERT_EQ(shardtcp_epoll_ctl(ep, SHARDTCP_EPOLL_CTL_DEL, a, nullptr), 0);
+  EXPECT_EQ(shardtcp_epoll_wait(ep, out, 4, 0), 0);
+  // The calls' errors.
+  auto fails_with = [](int r, int err) { return r == -1 && errno == err; };
+  EXPECT_TRUE(fails_with(shardtcp_epoll_ctl(ep, SHARDTCP_EPOLL_CTL_ADD, b, &ev), EEXIST));
+  EXPECT_TRUE(fails_with(shardtcp_epoll_ctl(ep, SHARDTCP_EPOLL_CTL_DEL, a, nullptr), ENOENT));
+  EXPECT_TRUE(fails_with(shardtcp_epoll_ctl(ep, SHARDTCP_EPOLL_CTL_ADD, a, nullptr), EFAULT));
+  EXPECT_TRUE(fails_with(shardtcp_epoll_ctl(ep, 77, a, &ev), EINVAL));
+  EXPECT_TRUE(fails_with(shardtcp_epoll_ctl(ep, SHARDTCP_EPOLL_CTL_ADD, -5, &ev), ENOTSOCK));
+  EXPECT_TRUE(fails_with(shardtcp_epoll_ctl(ep + 1000, SHARDTCP_EPOLL_CTL_ADD, a, &ev), EBADF));
+  EXPECT_TRUE(fails_with(shardtcp_epoll_wait(ep, out, 0, 0), EINVAL));
+  EXPECT_TRUE(fails_with(shardtcp_epoll_wait(ep, nullptr, 4, 0), EFAULT));
+  // A socket closed while watched leaves the set; a closed set is gone.
+  ASSERT_EQ(send(b, "z", 1, 0), 1);
+  ASSERT_EQ(shardtcp_epoll_wait(ep, out, 4, 5000), 1);
+  ASSERT_EQ(closesocket(b), 0);
+  open_.erase(std::find(open_.begin(), open_.end(), b));
+  EXPECT_EQ(shardtcp_epoll_wait(ep, out, 4, 0), 0);
+  ASSERT_EQ(shardtcp_epoll_close(ep), 0);
+  EXPECT_TRUE(fails_with(shardtcp_epoll_wait(ep, out, 4, 0), EBADF));
+}
+
+// More sockets than a select() set holds: the one that becomes ready is reported, the
+// 1 099 others are not.
+TEST_F(Calls, EpollSetWatchesMoreSocketsThanSelectCan) {
+  constexpr int kSockets = 1100;
+  const int ep = shardtcp_epoll_create();
+  ASSERT_GT(ep, 0) << strerror(errno);
+  for (int i = 0; i < kSockets; ++i) {
+    const int s = i + 1 < kSockets ? sock() : connected_to_echo();
+    ASSERT_GT(s, 0);
+    shardtcp_epoll_event ev{SHARDTCP_EPOLLIN,
+                            reinterpret_cast<void*>(static_cast<std::intptr_t>(i))};
+    ASSERT_EQ(shardtcp_epoll_ctl(ep, SHARDTCP_EPOLL_CTL_ADD, s, &ev), 0) << i;
+  }
+  std::vector<shardtcp_epoll_event> out(64);
+  EXPECT_EQ(shardtcp_epoll_wait(ep, out.data(), 64, 0), 0);
+  ASSERT_EQ(send(open_.back(), "ready", 5, 0), 5);
+  ASSERT_EQ(shardtcp_epoll_wait(ep, out.data(), 64, 5000), 1);
+  EXPECT_EQ(reinterpret_cast<std::intptr_t>(out[0].data), kSockets - 1);
+  EXPECT_EQ(out[0].events, SHARDTCP_EPOLLIN);
+  EXPECT_EQ(shardtcp_epoll_close(ep), 0);
 }
 
 TEST_F(Calls, AcceptAPeerConnectionAndTalk) {

@@ -1,0 +1,217 @@
+// The epoll-style calls of <sockets.h> over readiness sets (readiness_set.h): a set
+// holds the sockets a caller watches; the engines queue a watched socket's handle when
+// it becomes ready, and a wait takes what the queue holds, so its cost follows the
+// sockets that are ready, not the number watched (select() scans its whole set).
+#include <cerrno>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "api/readiness_set.h"
+#include "api/sockets_internal.h"
+#include "sockets.h"
+
+namespace shardtcp::sockets {
+namespace {
+
+// Sets by id - 1. Created and closed under the mutex (not on the packet path); a
+// closed set's memory stays for reuse, so an id read by a racing call never dangles.
+constexpr int kMaxSets = 1024;
+std::mutex g_sets_mu;
+std::vector<std::unique_ptr<ReadinessSet>> g_sets;
+
+ReadinessSet* set_of(int id) {
+  std::lock_guard<std::mutex> lock(g_sets_mu);
+  if (id <= 0 || id > static_cast<int>(g_sets.size())) return nullptr;
+  ReadinessSet* s = g_sets[static_cast<std::size_t>(id - 1)].get();
+  return s->open.load(std::memory_order_acquire) ? s : nullptr;
+}
+
+std::uint32_t wanted_bits(std::uint32_t events) {
+  std::uint32_t bits = kErrorBit;  // errors are always reported, as epoll does
+  if (events & SHARDTCP_EPOLLIN) bits |= kReadable;
+  if (events & SHARDTCP_EPOLLOUT) bits |= kWritable;
+  return bits;
+}
+
+std::uint32_t reported_events(std::uint32_t bits, std::uint32_t wanted) {
+  std::uint32_t ev = 0;
+  if ((bits & kReadable) && (wanted & SHARDTCP_EPOLLIN)) ev |= SHARDTCP_EPOLLIN;
+  if ((bits & kWritable) && (wanted & SHARDTCP_EPOLLOUT)) ev |= SHARDTCP_EPOLLOUT;
+  if (bits & kErrorBit) ev |= SHARDTCP_EPOLLERR;
+  return ev;
+}
+
+void push(ReadinessSet& set, int handle) {
+  // Two nodes per member were reserved when it was added: bounded_push does not
+  // allocate. Should stale entries (sockets removed and added again) use them up,
+  // push() takes one more from the heap.
+  if (!set.queue.bounded_push(handle)) set.queue.push(handle);
+}
+
+// Puts the entry's handle into its set's queue unless it is there already.
+void enqueue(ReadinessSet& set, SocketEntry& e) {
+  if (e.queued.exchange(true, std::memory_order_seq_cst)) return;
+  push(set, e.watch_handle);
+  set.word.fetch_add(1, std::memory_order_release);
+  if (set.waiters.load(std::memory_order_acquire) != 0) futex_wake_all(&set.word);
+}
+
+// Takes what the queue holds: reports up to `max` ready members into `out` and puts
+// the ones still ready back (level-triggered). Returns how many were reported.
+int collect(ReadinessSet& set, shardtcp_epoll_event* out, int max) {
+  Runtime& rt = runtime();
+  std::vector<SocketEntry*> reported, unreached;
+  int n = 0;
+  int h = 0;
+  while (set.queue.pop(h)) {
+    SocketEntry* e = rt.table.lookup(h);
+    if (e == nullptr) continue;  // closed since it was queued
+    ReadinessSet* w = e->watcher.load(std::memory_order_acquire);
+    if (w != &set) {
+      // Removed from this set (and perhaps added to another) while queued here.
+      e->queued.store(false, std::memory_order_seq_cst);
+      if (w != nullptr) notify_watcher(*e, e->ready.load(std::memory_order_seq_cst));
+      continue;
+    }
+    if (n == max) {  // no room left in `out`: it stays queued for the next wait
+      unreached.push_back(e);
+      continue;
+    }
+    // Cleared before reading the readiness: a change after this queues it again.
+    e->queued.store(false, std::memory_order_seq_cst);
+    const std::uint32_t wanted = e->watch_events.load(std::memory_order_acquire);
+    const std::uint32_t ev =
+        reported_events(e->ready.load(std::memory_order_seq_cst) & wanted_bits(wanted), wanted);
+    if (ev == 0) continue;
+    out[n].events = ev;
+    out[n].data = e->watch_data;
+    ++n;
+    reported.push_back(e);
+  }
+  for (SocketEntry* e : unreached) push(set, e->watch_handle);  // still marked queued
+  for (SocketEntry* e : reported) enqueue(set, *e);             // level-triggered
+  return n;
+}
+
+}  // namespace
+
+void notify_watcher(SocketEntry& e, std::uint32_t bits) {
+  ReadinessSet* set = e.watcher.load(std::memory_order_acquire);
+  if (set == nullptr) return;
+  if ((bits & wanted_bits(e.watch_events.load(std::memory_order_acquire))) == 0) return;
+  enqueue(*set, e);
+}
+
+void unwatch(SocketEntry& e) {
+  e.watcher.store(nullptr, std::memory_order_release);
+}
+
+}  // namespace shardtcp::sockets
+
+using namespace shardtcp;
+using namespace shardtcp::sockets;
+
+namespace {
+int fail_with(int err) {
+  errno = err;
+  return -1;
+}
+}  // namespace
+
+extern "C" {
+
+int shardtcp_epoll_create(void) {
+  if (!attached()) return fail_with(ENETDOWN);
+  std::lock_guard<std::mutex> lock(g_sets_mu);
+  for (std::size_t i = 0; i < g_sets.size(); ++i) {
+    ReadinessSet& s = *g_sets[i];
+    if (s.open.load(std::memory_order_acquire)) continue;  // closed ones left it empty
+    s.open.store(true, std::memory_order_release);
+    return static_cast<int>(i + 1);
+  }
+  if (g_sets.size() >= kMaxSets) return fail_with(EMFILE);
+  g_sets.push_back(std::make_unique<ReadinessSet>());
+  g_sets.back()->open.store(true, std::memory_order_release);
+  return static_cast<int>(g_sets.size());
+}
+
+int shardtcp_epoll_ctl(int ep, int op, int s, const shardtcp_epoll_event* ev) {
+  if (!attached()) return fail_with(ENETDOWN);
+  ReadinessSet* set = set_of(ep);
+  if (set == nullptr) return fail_with(EBADF);
+  SocketEntry* e = runtime().table.lookup(s);
+  if (e == nullptr) return fail_with(ENOTSOCK);
+  if (op != SHARDTCP_EPOLL_CTL_DEL && ev == nullptr) return fail_with(EFAULT);
+  ReadinessSet* now = e->watcher.load(std::memory_order_acquire);
+  switch (op) {
+    case SHARDTCP_EPOLL_CTL_ADD:
+      if (now != nullptr) return fail_with(EEXIST);  // one set per socket
+      set->queue.reserve(2);
+      e->watch_handle = s;
+      e->watch_data = ev->data;
+      e->watch_events.store(ev->events, std::memory_order_release);
+      // `queued` stays as it is: a handle still in a former set's queue is passed on
+      // when that set's wait meets it.
+      e->watcher.store(set, std::memory_order_seq_cst);
+      break;
+    case SHARDTCP_EPOLL_CTL_MOD:
+      if (now != set) return fail_with(ENOENT);
+      e->watch_data = ev->data;
+      e->watch_events.store(ev->events, std::memory_order_seq_cst);
+      break;
+    case SHARDTCP_EPOLL_CTL_DEL:
+      if (now != set) return fail_with(ENOENT);
+      unwatch(*e);
+      return 0;
+    default:
+      return fail_with(EINVAL);
+  }
+  // Already ready: the engine raised nothing for it yet, so queue it here.
+  notify_watcher(*e, e->ready.load(std::memory_order_seq_cst));
+  return 0;
+}
+
+int shardtcp_epoll_wait(int ep, shardtcp_epoll_event* events, int maxevents, int timeout_ms) {
+  if (!attached()) return fail_with(ENETDOWN);
+  ReadinessSet* set = set_of(ep);
+  if (set == nullptr) return fail_with(EBADF);
+  if (events == nullptr) return fail_with(EFAULT);
+  if (maxevents <= 0) return fail_with(EINVAL);
+  const std::int64_t deadline = timeout_ms > 0 ? now_ns() + std::int64_t{timeout_ms} * 1000000 : 0;
+  for (;;) {
+    const std::uint32_t seq = set->word.load(std::memory_order_acquire);
+    const int n = collect(*set, events, maxevents);
+    if (n > 0 || timeout_ms == 0 || wait_style() == WaitStyle::kNever) return n;
+    std::int64_t left = -1;
+    if (deadline != 0) {
+      left = deadline - now_ns();
+      if (left <= 0) return 0;
+    }
+    wait_for_event(set->word, set->waiters, seq, left);
+  }
+}
+
+int shardtcp_epoll_close(int ep) {
+  if (!attached()) return fail_with(ENETDOWN);
+  ReadinessSet* set = set_of(ep);
+  if (set == nullptr) return fail_with(EBADF);
+  // Its members forget it; handles still in its queue are dropped when it is reused.
+  runtime().table.for_each_live([&](int h) {
+    SocketEntry* e = runtime().table.lookup(h);
+    if (e != nullptr && e->watcher.load(std::memory_order_acquire) == set) unwatch(*e);
+  });
+  set->open.store(false, std::memory_order_release);
+  // What its queue held is no longer queued anywhere (a socket already added to
+  // another set goes into that one's queue).
+  int h = 0;
+  while (set->queue.pop(h)) {
+    SocketEntry* e = runtime().table.lookup(h);
+    if (e == nullptr) continue;
+    e->queued.store(false, std::memory_order_seq_cst);
+    notify_watcher(*e, e->ready.load(std::memory_order_seq_cst));
+  }
+  return 0;
+}
+
+}  // extern "C"
