@@ -39,7 +39,7 @@ struct conn {
   int s;
   int used;
   char buf[REQ_BUF];
-  struct conn* next;
+  struct conn *prev, *next;
 };
 
 struct stats {
@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
   struct sockaddr_in addr;
   struct sigaction sa;
   struct timespec t0, t;
-  int listener, one = 1;
+  int listener, one = 1, ready_set = -1;
 
   memset(&st, 0, sizeof st);
   make_response();
@@ -198,78 +198,77 @@ int main(int argc, char** argv) {
   ioctlsocket(listener, FIONBIO, &one);
   printf("ready\n");
   fflush(stdout);
+  /* The listener and every connection in one readiness set (epoll-style: a wait costs
+   * what is ready, however many connections are open). The listener's data is the set
+   * itself. */
+  ready_set = app_poll_create();
+  if (ready_set < 0 || app_poll_add(ready_set, listener, &ready_set) != 0) {
+    perror("httpd: poll set");
+    return 1;
+  }
   clock_gettime(CLOCK_MONOTONIC, &t0);
   while (!g_stop) {
-    fd_set rd;
-    struct timeval tv;
-    struct conn** pc;
-    int maxfd = listener;
+    app_event events[256];
+    int i, n;
     if (seconds > 0) {
       clock_gettime(CLOCK_MONOTONIC, &t);
       if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) * 1e-9 >= seconds)
         break;
     }
-    FD_ZERO(&rd);
-    FD_SET(listener, &rd);
-    for (pc = &conns; *pc != NULL; pc = &(*pc)->next) {
-      FD_SET((*pc)->s, &rd);
-      if ((*pc)->s > maxfd) maxfd = (*pc)->s;
-    }
-    tv.tv_sec = 0;
-    tv.tv_usec = 100000;
-    if (select(maxfd + 1, &rd, NULL, NULL, &tv) < 0) {
+    n = app_poll_wait(ready_set, events, 256, 100);
+    if (n < 0) {
       if (errno == EINTR) continue;
-      perror("httpd: select");
+      perror("httpd: poll wait");
       break;
     }
-    if (FD_ISSET(listener, &rd)) {
-      for (;;) {
-        struct sockaddr_in peer;
-        socklen_t len = sizeof peer;
-        int zero = 0;
-        struct conn* c;
-        int s = accept(listener, &peer, &len);
-        if (s < 0) break;
-#ifdef APP_KERNEL_SOCKETS
-        if (s >= FD_SETSIZE) {
-          closesocket(s);
-          continue;
-        }
-#endif
-        ioctlsocket(s, FIONBIO, &zero);
-        setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        c = calloc(1, sizeof *c);
-        if (c == NULL) {
-          closesocket(s);
-          continue;
-        }
-        c->s = s;
-        c->next = conns;
-        conns = c;
-        st.accepted++;
-      }
-    }
-    for (pc = &conns; *pc != NULL;) {
-      struct conn* c = *pc;
+    for (i = 0; i < n; ++i) {
+      struct conn* c = (struct conn*)app_event_data(&events[i]);
       int drop = 0;
-      if (FD_ISSET(c->s, &rd)) {
-        int n = recv(c->s, c->buf + c->used, REQ_BUF - c->used, 0);
-        if (n > 0) {
-          c->used += n;
+      if ((void*)c == (void*)&ready_set) {
+        for (;;) {
+          struct sockaddr_in peer;
+          socklen_t len = sizeof peer;
+          int zero = 0;
+          int s = accept(listener, &peer, &len);
+          if (s < 0) break;
+          ioctlsocket(s, FIONBIO, &zero);
+          setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          c = calloc(1, sizeof *c);
+          if (c == NULL || app_poll_add(ready_set, s, c) != 0) {
+            free(c);
+            closesocket(s);
+            continue;
+          }
+          c->s = s;
+          c->next = conns;
+          if (conns != NULL) conns->prev = c;
+          conns = c;
+          st.accepted++;
+        }
+        continue;
+      }
+      {
+        int m = recv(c->s, c->buf + c->used, REQ_BUF - c->used, 0);
+        if (m > 0) {
+          c->used += m;
           drop = serve(c, &st) != 0;
-        } else if (n == 0 || !(errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
+        } else if (m == 0 || !(errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
           drop = 1;
         }
       }
       if (drop) {
+        app_poll_del(ready_set, c->s);
         closesocket(c->s);
-        *pc = c->next;
+        if (c->prev != NULL)
+          c->prev->next = c->next;
+        else
+          conns = c->next;
+        if (c->next != NULL) c->next->prev = c->prev;
         free(c);
-        continue;
       }
-      pc = &c->next;
     }
   }
+  app_poll_close(ready_set);
   while (conns != NULL) {
     struct conn* c = conns;
     conns = c->next;

@@ -740,7 +740,10 @@ static int run_server(const struct options* o) {
       if (server_read(o, c, buf, &st) != 0) {
         app_poll_del(ready_set, c->s);
         closesocket(c->s);
-        if (c->prev != NULL) c->prev->next = c->next; else conns = c->next;
+        if (c->prev != NULL)
+          c->prev->next = c->next;
+        else
+          conns = c->next;
         if (c->next != NULL) c->next->prev = c->prev;
         free(c);
         --open_now;
