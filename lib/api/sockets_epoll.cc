@@ -2,8 +2,9 @@
 // holds the sockets a caller watches; the engines queue a watched socket's handle when
 // it becomes ready, and a wait takes what the queue holds, so its cost follows the
 // sockets that are ready, not the number watched (select() scans its whole set).
+#include <array>
+#include <atomic>
 #include <cerrno>
-#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -14,17 +15,18 @@
 namespace shardtcp::sockets {
 namespace {
 
-// Sets by id - 1. Created and closed under the mutex (not on the packet path); a
-// closed set's memory stays for reuse, so an id read by a racing call never dangles.
+// Sets by id - 1. Created under the mutex (not on any hot path); looked up without it
+// (every wait and ctl does). A closed set's memory stays for reuse, so an id read by a
+// racing call never dangles.
 constexpr int kMaxSets = 1024;
 std::mutex g_sets_mu;
-std::vector<std::unique_ptr<ReadinessSet>> g_sets;
+std::array<std::atomic<ReadinessSet*>, kMaxSets> g_sets{};
+int g_set_count = 0;  // under g_sets_mu
 
 ReadinessSet* set_of(int id) {
-  std::lock_guard<std::mutex> lock(g_sets_mu);
-  if (id <= 0 || id > static_cast<int>(g_sets.size())) return nullptr;
-  ReadinessSet* s = g_sets[static_cast<std::size_t>(id - 1)].get();
-  return s->open.load(std::memory_order_acquire) ? s : nullptr;
+  if (id <= 0 || id > kMaxSets) return nullptr;
+  ReadinessSet* s = g_sets[static_cast<std::size_t>(id - 1)].load(std::memory_order_acquire);
+  return s != nullptr && s->open.load(std::memory_order_acquire) ? s : nullptr;
 }
 
 std::uint32_t wanted_bits(std::uint32_t events) {
@@ -61,7 +63,10 @@ void enqueue(ReadinessSet& set, SocketEntry& e) {
 // the ones still ready back (level-triggered). Returns how many were reported.
 int collect(ReadinessSet& set, shardtcp_epoll_event* out, int max) {
   Runtime& rt = runtime();
-  std::vector<SocketEntry*> reported, unreached;
+  // Reused by this thread's waits: no allocation once they have grown.
+  thread_local std::vector<SocketEntry*> reported, unreached;
+  reported.clear();
+  unreached.clear();
   int n = 0;
   int h = 0;
   while (set.queue.pop(h)) {
@@ -100,6 +105,10 @@ void notify_watcher(SocketEntry& e, std::uint32_t bits) {
   ReadinessSet* set = e.watcher.load(std::memory_order_acquire);
   if (set == nullptr) return;
   if ((bits & wanted_bits(e.watch_events.load(std::memory_order_acquire))) == 0) return;
+  // Pairs with collect()'s store of `queued` then load of `ready`: either it sees the
+  // readiness just stored, or enqueue() sees the handle no longer queued. Sockets no
+  // set watches (the common case) pay no fence.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   enqueue(*set, e);
 }
 
@@ -112,28 +121,22 @@ void unwatch(SocketEntry& e) {
 using namespace shardtcp;
 using namespace shardtcp::sockets;
 
-namespace {
-int fail_with(int err) {
-  errno = err;
-  return -1;
-}
-}  // namespace
-
 extern "C" {
 
 int shardtcp_epoll_create(void) {
   if (!attached()) return fail_with(ENETDOWN);
   std::lock_guard<std::mutex> lock(g_sets_mu);
-  for (std::size_t i = 0; i < g_sets.size(); ++i) {
-    ReadinessSet& s = *g_sets[i];
+  for (int i = 0; i < g_set_count; ++i) {
+    ReadinessSet& s = *g_sets[static_cast<std::size_t>(i)].load(std::memory_order_relaxed);
     if (s.open.load(std::memory_order_acquire)) continue;  // closed ones left it empty
     s.open.store(true, std::memory_order_release);
-    return static_cast<int>(i + 1);
+    return i + 1;
   }
-  if (g_sets.size() >= kMaxSets) return fail_with(EMFILE);
-  g_sets.push_back(std::make_unique<ReadinessSet>());
-  g_sets.back()->open.store(true, std::memory_order_release);
-  return static_cast<int>(g_sets.size());
+  if (g_set_count == kMaxSets) return fail_with(EMFILE);
+  auto* s = new ReadinessSet;  // lives as long as the process: ids never dangle
+  s->open.store(true, std::memory_order_relaxed);
+  g_sets[static_cast<std::size_t>(g_set_count)].store(s, std::memory_order_release);
+  return ++g_set_count;
 }
 
 int shardtcp_epoll_ctl(int ep, int op, int s, const shardtcp_epoll_event* ev) {

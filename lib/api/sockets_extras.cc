@@ -18,11 +18,6 @@ using namespace shardtcp::sockets;
 
 namespace {
 
-int fail(int err) {
-  errno = err;
-  return -1;
-}
-
 Stack* current() {
   return runtime().stack.load(std::memory_order_acquire);
 }
@@ -37,8 +32,8 @@ extern "C" {
 
 int shardtcp_route_add(in_addr_t network, int prefix_len, in_addr_t gateway) {
   Stack* s = current();
-  if (s == nullptr) return fail(ENETDOWN);
-  if (prefix_len < 0 || prefix_len > 32) return fail(EINVAL);
+  if (s == nullptr) return fail_with(ENETDOWN);
+  if (prefix_len < 0 || prefix_len > 32) return fail_with(EINVAL);
   Route r;
   r.prefix = IpAddr::v4_be(network);
   r.prefix_len = static_cast<std::uint8_t>(prefix_len);
@@ -49,13 +44,13 @@ int shardtcp_route_add(in_addr_t network, int prefix_len, in_addr_t gateway) {
         on_engine(i, [&]() -> long { return s->ip(i).routes().add_route(r) ? 0 : -EEXIST; });
     if (r1 < 0) res = r1;
   }
-  return res < 0 ? fail(static_cast<int>(-res)) : 0;
+  return res < 0 ? fail_with(static_cast<int>(-res)) : 0;
 }
 
 int shardtcp_route_delete(in_addr_t network, int prefix_len) {
   Stack* s = current();
-  if (s == nullptr) return fail(ENETDOWN);
-  if (prefix_len < 0 || prefix_len > 32) return fail(EINVAL);
+  if (s == nullptr) return fail_with(ENETDOWN);
+  if (prefix_len < 0 || prefix_len > 32) return fail_with(EINVAL);
   long res = 0;
   for (std::uint16_t i = 0; i < s->engine_count(); ++i) {
     const long r1 = on_engine(i, [&]() -> long {
@@ -66,14 +61,14 @@ int shardtcp_route_delete(in_addr_t network, int prefix_len) {
     });
     if (r1 < 0) res = r1;
   }
-  return res < 0 ? fail(static_cast<int>(-res)) : 0;
+  return res < 0 ? fail_with(static_cast<int>(-res)) : 0;
 }
 
 int shardtcp_ping(in_addr_t host, int count, int timeout_ms) {
   Stack* s = current();
-  if (s == nullptr) return fail(ENETDOWN);
-  if (count <= 0 || timeout_ms < 0) return fail(EINVAL);
-  if (wait_style() == WaitStyle::kNever) return fail(EWOULDBLOCK);  // it waits for replies
+  if (s == nullptr) return fail_with(ENETDOWN);
+  if (count <= 0 || timeout_ms < 0) return fail_with(EINVAL);
+  if (wait_style() == WaitStyle::kNever) return fail_with(EWOULDBLOCK);  // it waits for replies
   static std::atomic<std::uint16_t> ident{0x5354};
   const std::uint16_t id = ident.fetch_add(1);
   std::atomic<int> replies{0};
@@ -98,10 +93,10 @@ int shardtcp_ping(in_addr_t host, int count, int timeout_ms) {
       s->ip(0).set_ping_handler({});
       return 0;
     });
-    return fail(static_cast<int>(-sent));
+    return fail_with(static_cast<int>(-sent));
   }
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (replies.load() < count && std::chrono::steady_clock::now() < end) {
+  const std::int64_t end = now_ns() + std::int64_t{timeout_ms} * 1000000;
+  while (replies.load() < count && now_ns() < end) {
     if (wait_style() == WaitStyle::kPoll)
       poll_inline();  // the replies arrive through our own engines
     else
@@ -116,8 +111,8 @@ int shardtcp_ping(in_addr_t host, int count, int timeout_ms) {
 
 int shardtcp_dump(void* out) {
   Stack* s = current();
-  if (s == nullptr) return fail(ENETDOWN);
-  if (out == nullptr) return fail(EFAULT);
+  if (s == nullptr) return fail_with(ENETDOWN);
+  if (out == nullptr) return fail_with(EFAULT);
   FILE* f = static_cast<FILE*>(out);
   Runtime& rt = runtime();
   std::fprintf(f, "shardtcp: %u engine(s), %d open socket(s)\n", s->engine_count(),

@@ -48,6 +48,11 @@ struct Runtime {
 };
 
 Runtime& runtime();
+// The C calls' failure: errno = `err` (positive), -1.
+inline int fail_with(int err) {
+  errno = err;
+  return -1;
+}
 // True on a thread that runs an engine (the inline owner, the driver thread, the
 // embedding application's polling thread, a worker lcore).
 bool on_engine_thread();

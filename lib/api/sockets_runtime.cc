@@ -18,16 +18,11 @@ constexpr int kNoEngine = -1;
 constexpr int kAllEngines = -2;
 thread_local int tl_engine = kNoEngine;
 // > 0 while the thread is inside an engine iteration (its callbacks and requests run
-// there): blocking calls then act as non-blocking ones.
+// there; InsideEngine counts it): blocking calls then act as non-blocking ones.
 thread_local int tl_inside = 0;
 
-struct Inside {
-  Inside() { ++tl_inside; }
-  ~Inside() { --tl_inside; }
-};
-
 unsigned poll_engines(Stack& stack) {
-  Inside in;
+  InsideEngine in;
   unsigned n = 0;
   for (std::uint16_t i = 0; i < stack.engine_count(); ++i) n += stack.engine(i).poll_once();
   return n;
@@ -77,7 +72,7 @@ void unpin_driver_from_caller(std::thread& driver) {
 
 void driver_loop(Runtime* rt) {
   tl_engine = kAllEngines;
-  Inside in;  // the driver makes no calls of its own: only callbacks and requests do
+  InsideEngine in;  // the driver makes no calls of its own: only callbacks and requests do
   Stack& stack = *rt->stack.load();
   unsigned idle = 0;
   while (!rt->stop.load(std::memory_order_acquire)) {
@@ -115,7 +110,7 @@ unsigned poll_inline() {
   if (stack == nullptr) return 0;
   unsigned n = poll_engines(*stack);
   if (g_runtime.options.extra_poll) {
-    Inside in;
+    InsideEngine in;
     n += g_runtime.options.extra_poll();
   }
   return n;
@@ -172,8 +167,8 @@ void refresh(SocketEntry& e) {
     bits |= kWritable;  // UDP never blocks on send
   }
   if (e.has_error) bits |= kErrorBit;
-  e.ready.store(bits, std::memory_order_seq_cst);
-  notify_watcher(e, bits);
+  e.ready.store(bits, std::memory_order_release);
+  notify_watcher(e, bits);  // a load of a null pointer unless a readiness set watches
   notify(e);
 }
 
