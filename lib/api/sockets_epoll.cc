@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -21,7 +22,8 @@ namespace {
 constexpr int kMaxSets = 1024;
 std::mutex g_sets_mu;
 std::array<std::atomic<ReadinessSet*>, kMaxSets> g_sets{};
-int g_set_count = 0;  // under g_sets_mu
+std::array<std::unique_ptr<ReadinessSet>, kMaxSets> g_owned;  // g_sets' owners
+int g_set_count = 0;                                          // under g_sets_mu
 
 ReadinessSet* set_of(int id) {
   if (id <= 0 || id > kMaxSets) return nullptr;
@@ -133,9 +135,10 @@ int shardtcp_epoll_create(void) {
     return i + 1;
   }
   if (g_set_count == kMaxSets) return fail_with(EMFILE);
-  auto* s = new ReadinessSet;  // lives as long as the process: ids never dangle
-  s->open.store(true, std::memory_order_relaxed);
-  g_sets[static_cast<std::size_t>(g_set_count)].store(s, std::memory_order_release);
+  auto& owned = g_owned[static_cast<std::size_t>(g_set_count)];
+  owned = std::make_unique<ReadinessSet>();  // kept until exit: ids never dangle
+  owned->open.store(true, std::memory_order_relaxed);
+  g_sets[static_cast<std::size_t>(g_set_count)].store(owned.get(), std::memory_order_release);
   return ++g_set_count;
 }
 
