@@ -94,6 +94,12 @@ FaultInjectingPort::FaultInjectingPort(PacketPort& inner, Clock& clock,
   }
 }
 
+void FaultInjectingPort::set_drop(double probability) {
+  config_.drop = probability;
+  // Once active, always: turning the lanes off would strand the frames they hold.
+  active_ = active_ || config_.active();
+}
+
 FaultInjectingPort::~FaultInjectingPort() {
   for (auto& l : lanes_) {
     while (!l->delayed.empty()) rte_pktmbuf_free(l->delayed.pop().m);

@@ -57,6 +57,9 @@ class FaultInjectingPort final : public PacketPort {
   std::size_t held() const;
 
   const ImpairmentConfig& config() const { return config_; }
+  // Changes the drop probability from now on (a loss storm that starts and ends while
+  // traffic runs). Frames already held keep their fate.
+  void set_drop(double probability);
   // Sum over all queues and directions.
   std::uint64_t total(FaultCounter which) const;
   // One group per queue and direction, named "fault", for a CounterRegistry.

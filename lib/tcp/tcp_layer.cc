@@ -66,6 +66,7 @@ TcpLayer::TcpLayer(IpStack& ip, const TcpEnv& env, const TcpLayerConfig& config)
       isn_(key_),
       cookies_(key_),
       ports_(config.ports, key_),
+      rst_limit_(config.rst_per_second, config.rst_burst),
       wheel_(env.clock != nullptr ? env.clock->now() : Instant{}) {
   free_slots_.reserve(slots_.size());
   for (std::size_t i = slots_.size(); i > 0; --i) {
@@ -139,6 +140,7 @@ std::uint32_t TcpLayer::alloc_slot(Kind kind) {
   s.free_pending = false;
   s.backlog = s.syn_count = s.accept_count = 0;
   s.accept_head = s.accept_tail = kNone;
+  s.last_cookie.reset();
   s.parent = kNone;
   s.parent_generation = 0;
   s.next = kNone;
@@ -187,6 +189,7 @@ void TcpLayer::unlink_from_parent(Slot& s) {
     }
   }
   s.parent = kNone;
+  if (s.half_open) --half_open_;
   s.half_open = s.queued = false;
   s.next = kNone;
 }
@@ -363,11 +366,12 @@ void TcpLayer::complete_child(std::uint32_t i) {
   Slot& c = slots_[i];
   Slot& l = slots_[c.parent];
   if (l.kind != Kind::kListener || l.generation != c.parent_generation) {
-    c.parent = kNone;  // listener gone: an orphan that finishes on its own
+    unlink_from_parent(c);  // listener gone: an orphan that finishes on its own
     return;
   }
   if (c.half_open) {
     c.half_open = false;
+    --half_open_;
     if (l.syn_count > 0) --l.syn_count;
   }
   if (l.accept_count >= l.backlog) {
@@ -930,12 +934,17 @@ void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpA
 }
 
 void TcpLayer::send_reset_for(const TcpSegment& seg, const TcpTuple& t, PacketContext& ctx) {
-  if (auto r = Tcb::make_reset_for(seg)) {
-    counters_.inc(TcpLayerCounter::kRstSentNoConn);
-    tcb_counters_.inc(TcpCounter::kResetsSent);
-    tcb_counters_.inc(TcpCounter::kOutSegs);
-    emitter_.emit_control(*r, t.local.addr, t.remote.addr, ctx);
+  auto r = Tcb::make_reset_for(seg);
+  if (!r) return;
+  // Checked after make_reset_for: an RST (which is never answered) spends no token.
+  if (!rst_limit_.try_take(ctx.now)) {
+    counters_.inc(TcpLayerCounter::kRstRateLimited);
+    return;
   }
+  counters_.inc(TcpLayerCounter::kRstSentNoConn);
+  tcb_counters_.inc(TcpCounter::kResetsSent);
+  tcb_counters_.inc(TcpCounter::kOutSegs);
+  emitter_.emit_control(*r, t.local.addr, t.remote.addr, ctx);
 }
 
 std::uint32_t TcpLayer::new_child(Slot& l, const TcpTuple& t) {
@@ -970,9 +979,10 @@ void TcpLayer::listener_input(Slot& l, const TcpSegment& seg, const TcpTuple& t,
     return;
   }
   if (seg.has(kAck)) {
-    if (!seg.has(kSyn) && config_.syn_cookies) {
+    if (!seg.has(kSyn) && config_.syn_cookies && cookies_recent(l, ctx.now)) {
       cookie_ack(l, seg, t, ctx);
     } else {
+      if (!seg.has(kSyn)) counters_.inc(TcpLayerCounter::kCookieAckUnexpected);
       counters_.inc(TcpLayerCounter::kRxNoConnection);
       send_reset_for(seg, t, ctx);
     }
@@ -983,23 +993,32 @@ void TcpLayer::listener_input(Slot& l, const TcpSegment& seg, const TcpTuple& t,
     return;
   }
   counters_.inc(TcpLayerCounter::kListenSyns);
-  // Half-open connections count against the backlog too: each would need a place in
-  // the accept queue once its handshake completes, and a TCB that is already
-  // ESTABLISHED cannot be put back. The peer retransmits its SYN; maybe there is room then.
-  if (l.accept_count + l.syn_count >= l.backlog) {
+  // A full accept queue is the application's doing: even a completed handshake could
+  // not be handed over, so no SYN-ACK at all (the peer retransmits and may find room),
+  // never a handshake whose data would then be dropped.
+  if (l.accept_count >= l.backlog) {
     counters_.inc(TcpLayerCounter::kListenOverflows);
     return;
   }
-  if (l.syn_count >= config_.syn_queue || ops_.exhausted()) {
-    counters_.inc(TcpLayerCounter::kSynQueueFull);
-    if (config_.syn_cookies)
-      send_syn_cookie(l, seg, t, ctx);
-    else
-      counters_.inc(TcpLayerCounter::kListenDrops);
+  // Every connection slot taken by established connections: refuse visibly
+  // (ECONNREFUSED at the peer) rather than complete a handshake no slot can hold. While
+  // half-open children hold slots (a flood), a cookie may still find one freed by the
+  // time its ACK comes; if not, that ACK is answered by RST.
+  if (free_slots_.empty() && (half_open_ == 0 || !config_.syn_cookies)) {
+    counters_.inc(TcpLayerCounter::kNoSlot);
+    counters_.inc(TcpLayerCounter::kSynRefusedNoSlot);
+    send_reset_for(seg, t, ctx);
     return;
   }
-  const std::uint32_t i = new_child(l, t);
+  // Half-open children count against the backlog too (each needs a place in the accept
+  // queue once established). Whatever keeps a SYN from having its own child (the
+  // backlog's room held by half-open ones, the SYN queue full, the pool low), it gets a
+  // cookie: a flood of SYNs never makes the listener refuse the legitimate ones.
+  const bool room = l.accept_count + l.syn_count < l.backlog && l.syn_count < config_.syn_queue &&
+                    !ops_.exhausted();
+  const std::uint32_t i = room ? new_child(l, t) : kNone;
   if (i == kNone) {
+    counters_.inc(TcpLayerCounter::kSynQueueFull);
     if (config_.syn_cookies)
       send_syn_cookie(l, seg, t, ctx);
     else
@@ -1008,11 +1027,18 @@ void TcpLayer::listener_input(Slot& l, const TcpSegment& seg, const TcpTuple& t,
   }
   Slot& c = slots_[i];
   c.half_open = true;
+  ++half_open_;
   ++slots_[c.parent].syn_count;
   const SeqNum iss = reuse_isn ? *reuse_isn : isn_.generate(t, ctx.now);
   TcpOutput& out = begin_output();
   c.tcb->accept_syn(seg, t.local, t.remote, iss, ctx.now, out);
   process(i, out, ctx);
+}
+
+bool TcpLayer::cookies_recent(const Slot& l, Instant now) const {
+  // A cookie is valid for kMaxAge counts of kPeriodNs; an ACK after that cannot be one.
+  constexpr std::int64_t kLifetimeNs = SynCookies::kMaxAge * SynCookies::kPeriodNs;
+  return l.last_cookie && (now - *l.last_cookie).count() <= kLifetimeNs;
 }
 
 std::uint32_t TcpLayer::ts_clock(Instant now, SeqNum iss) const {
@@ -1051,6 +1077,7 @@ void TcpLayer::send_syn_cookie(Slot& l, const TcpSegment& syn, const TcpTuple& t
   if (req.timestamps && c.tsval)
     sa.options.timestamps = TcpTimestamps{*c.tsval, syn.options.timestamps->value};
   counters_.inc(TcpLayerCounter::kCookiesSent);
+  l.last_cookie = ctx.now;
   tcb_counters_.inc(TcpCounter::kOutSegs);
   emitter_.emit_control(sa, t.local.addr, t.remote.addr, ctx);
 }
@@ -1067,13 +1094,12 @@ void TcpLayer::cookie_ack(Slot& l, const TcpSegment& ack, const TcpTuple& t, Pac
     send_reset_for(ack, t, ctx);
     return;
   }
-  if (l.accept_count >= l.backlog) {
-    counters_.inc(TcpLayerCounter::kListenOverflows);
-    return;
-  }
-  const std::uint32_t i = new_child(l, t);
+  // The peer believes it is connected: if no connection can be made now (accept queue
+  // full, no slot), it must hear so (RST) instead of sending into silence.
+  const std::uint32_t i = l.accept_count < l.backlog ? new_child(l, t) : kNone;
   if (i == kNone) {
-    counters_.inc(TcpLayerCounter::kListenDrops);
+    counters_.inc(TcpLayerCounter::kCookiesRefused);
+    send_reset_for(ack, t, ctx);
     return;
   }
   counters_.inc(TcpLayerCounter::kCookiesValidated);

@@ -32,6 +32,7 @@
 #include "engine/packet_handler.h"
 #include "engine/timer_wheel.h"
 #include "ip/ip_stack.h"
+#include "ip/token_bucket.h"
 #include "ip/transport_handler.h"
 #include "tcp/connection_table.h"
 #include "tcp/isn_generator.h"
@@ -90,7 +91,14 @@ struct TcpLayerConfig {
   std::uint32_t max_connections = 4096;  // slots for connections and listeners (< 2^20)
   std::uint32_t time_wait_capacity = 16384;
   std::uint32_t syn_queue = 256;  // half-open connections per listener before SYN cookies
+  // A SYN that cannot have a half-open child of its own (SYN queue or backlog taken by
+  // half-open ones, mbuf pool low) is answered with a cookie; off: it is dropped.
   bool syn_cookies = true;
+  // RSTs answering segments that belong to no connection (a closed port, a stale or
+  // forged ACK): at most this many per second after a burst, as BSD's bandwidth limit
+  // on closed-port RSTs, so an ACK flood does not become an RST flood.
+  double rst_per_second = 1000;
+  double rst_burst = 2000;
   // Mbufs of the pool that send storage never takes (headers, ACKs, received frames);
   // connect() and accept of a new connection are refused (ENOBUFS) below it.
   unsigned mbuf_reserve = 256;
@@ -186,6 +194,7 @@ class TcpLayer final : public TransportHandler {
   void on_timers(PacketContext& ctx);
 
   std::size_t slots_in_use() const { return in_use_; }
+  std::size_t half_open() const { return half_open_; }
   std::size_t capacity() const { return slots_.size(); }
   std::size_t connections() const { return conn_table_.size(); }
   std::size_t time_wait_records() const { return time_wait_.size(); }
@@ -234,6 +243,9 @@ class TcpLayer final : public TransportHandler {
     std::uint32_t syn_count = 0;  // children in SYN_RECEIVED
     std::uint32_t accept_count = 0;
     std::uint32_t accept_head = kNone, accept_tail = kNone;
+    // When the listener last answered a SYN with a cookie: ACKs are checked as cookies
+    // only within a cookie's lifetime of it (Linux's tcp_synq_no_recent_overflow).
+    std::optional<Instant> last_cookie;
     // Child of a listener, until accepted.
     std::uint32_t parent = kNone;
     std::uint32_t parent_generation = 0;
@@ -274,7 +286,9 @@ class TcpLayer final : public TransportHandler {
                       std::optional<SeqNum> reuse_isn, PacketContext& ctx);
   void send_syn_cookie(Slot& l, const TcpSegment& syn, const TcpTuple& t, PacketContext& ctx);
   void cookie_ack(Slot& l, const TcpSegment& ack, const TcpTuple& t, PacketContext& ctx);
+  // RST for a segment that has no connection; rate-limited (TcpLayerConfig::rst_per_second).
   void send_reset_for(const TcpSegment& seg, const TcpTuple& t, PacketContext& ctx);
+  bool cookies_recent(const Slot& l, Instant now) const;
   std::uint32_t new_child(Slot& l, const TcpTuple& t);
   void complete_child(std::uint32_t slot);  // kAccepted: to the accept queue
 
@@ -292,12 +306,14 @@ class TcpLayer final : public TransportHandler {
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
   std::size_t in_use_ = 0;
+  std::size_t half_open_ = 0;  // slots held by children in SYN_RECEIVED
   ConnectionTable<Slot> conn_table_;
   ListenerTable<Slot> listeners_;
   TimeWaitTable time_wait_;
   IsnGenerator isn_;
   SynCookies cookies_;
   PortAllocator ports_;
+  TokenBucket rst_limit_;
   TimerWheel wheel_;
   const FlowOwnership* ownership_ = nullptr;
   std::uint64_t segments_not_owned_ = 0;

@@ -23,13 +23,16 @@ enum class TcpLayerCounter : std::uint8_t {
   kRxNoConnection,   // no connection, TIME_WAIT record or listener: answered by RST
   kRstSentNoConn,    // RSTs sent for those
   kListenSyns,       // SYNs that reached a listener
-  kListenOverflows,  // SYN dropped: the accept queue was full
+  kListenOverflows,  // SYN dropped: the accept queue was full (the application is behind)
   kListenDrops,      // SYN or ACK to a listener dropped for other reasons
-  kSynQueueFull,     // SYN queue full (a cookie was sent instead, or dropped)
+  kSynQueueFull,     // no room for a half-open child: a cookie was sent instead, or dropped
   kCookiesSent,
-  kCookiesValidated,
-  kCookiesFailed,  // an ACK to a listener that is not a valid cookie: RST
-  kTimeWaitAcks,   // segments in TIME_WAIT answered with an ACK
+  kCookiesValidated,     // connections a cookie created
+  kCookiesFailed,        // an ACK to a listener that is not a valid cookie: RST
+  kCookiesRefused,       // a valid cookie ACK with no room (accept queue, slots): RST
+  kCookieAckUnexpected,  // an ACK to a listener that sent no cookies lately: RST unchecked
+  kSynRefusedNoSlot,     // a SYN to a listener with every connection slot taken: RST
+  kTimeWaitAcks,         // segments in TIME_WAIT answered with an ACK
   kTimeWaitDrops,
   kTimeWaitReuse,   // SYNs that reopened a TIME_WAIT tuple (RFC 6191)
   kTimeWaitKilled,  // RSTs that ended TIME_WAIT
@@ -44,18 +47,47 @@ enum class TcpLayerCounter : std::uint8_t {
   kTxNoRoute,
   kTxDropped,        // IP dropped it (too big, ARP queue full)
   kConnectNoBuffer,  // connect refused with ENOBUFS
+  kRstRateLimited,   // an RST for a segment without connection not sent: over the rate
   kCount
 };
 
 inline constexpr const char* kTcpLayerCounterNames[] = {
-    "rx_segments",        "rx_truncated",      "rx_bad_data_offset", "rx_bad_checksum",
-    "rx_bad_checksum_hw", "rx_bad_options",    "rx_broadcast",       "rx_chain_too_long",
-    "rx_no_connection",   "rst_sent_no_conn",  "listen_syns",        "listen_overflows",
-    "listen_drops",       "syn_queue_full",    "cookies_sent",       "cookies_validated",
-    "cookies_failed",     "time_wait_acks",    "time_wait_drops",    "time_wait_reuse",
-    "time_wait_killed",   "time_wait_created", "time_wait_expired",  "time_wait_evicted",
-    "icmp_unreachable",   "icmp_frag_needed",  "icmp_ignored",       "no_slot",
-    "tx_no_buffer",       "tx_no_route",       "tx_dropped",         "connect_no_buffer",
+    "rx_segments",
+    "rx_truncated",
+    "rx_bad_data_offset",
+    "rx_bad_checksum",
+    "rx_bad_checksum_hw",
+    "rx_bad_options",
+    "rx_broadcast",
+    "rx_chain_too_long",
+    "rx_no_connection",
+    "rst_sent_no_conn",
+    "listen_syns",
+    "listen_overflows",
+    "listen_drops",
+    "syn_queue_full",
+    "cookies_sent",
+    "cookies_validated",
+    "cookies_failed",
+    "cookies_refused",
+    "cookie_ack_unexpected",
+    "syn_refused_no_slot",
+    "time_wait_acks",
+    "time_wait_drops",
+    "time_wait_reuse",
+    "time_wait_killed",
+    "time_wait_created",
+    "time_wait_expired",
+    "time_wait_evicted",
+    "icmp_unreachable",
+    "icmp_frag_needed",
+    "icmp_ignored",
+    "no_slot",
+    "tx_no_buffer",
+    "tx_no_route",
+    "tx_dropped",
+    "connect_no_buffer",
+    "rst_rate_limited",
 };
 static_assert(std::size(kTcpLayerCounterNames) ==
               static_cast<std::size_t>(TcpLayerCounter::kCount));

@@ -240,7 +240,12 @@ TEST_F(TcpPairBasic, SynFloodBeyondTheSynQueueIsAnsweredWithCookies) {
   run_for(50ms);
 }
 
-TEST_F(TcpPairBasic, AcceptQueueOverflowIsCounted) {
+// Backlog 2 and five clients at once: two half-open children fill the backlog, the
+// other three get cookies; their ACKs find the accept queue full and are answered by
+// RST (the client hears it, ECONNRESET), never a connection that silently drops its
+// data. A SYN while the accept queue itself is full gets no SYN-ACK at all (counted):
+// it gets in by retransmission once the application accepts.
+TEST_F(TcpPairBasic, AcceptQueueOverflowIsCountedAndRefusedVisibly) {
   PairSideOptions a, b;
   a.tcp = b.tcp = default_tcp();
   build(a, b);
@@ -248,17 +253,33 @@ TEST_F(TcpPairBasic, AcceptQueueOverflowIsCounted) {
   TcpConnId l = b_.tcp->listen({IpAddr{}, kPort}, 2, server_log_.callback(), &err);
   ASSERT_TRUE(l.valid());
   std::vector<TcpConnId> cs;
-  for (int i = 0; i < 5; ++i) cs.push_back(a_.tcp->connect({kAddrB, kPort}, {}, &err));
+  for (int i = 0; i < 5; ++i)
+    cs.push_back(a_.tcp->connect({kAddrB, kPort}, client_log_.callback(), &err));
+  run_for(500ms);
+  EXPECT_GE(b_.tcp->counter(TcpLayerCounter::kCookiesRefused), 3u);
+  int reset = 0;
+  for (TcpConnId c : cs) {
+    std::uint32_t e = 0;
+    if (client_log_.has(c, TcpSocketEvent::kError, &e)) {
+      EXPECT_EQ(e, static_cast<std::uint32_t>(ECONNRESET));
+      ++reset;
+    }
+  }
+  EXPECT_EQ(reset, 3);
+  // The queue is full: a new client's SYN is not answered, and is counted.
+  TcpConnId late = a_.tcp->connect({kAddrB, kPort}, client_log_.callback(), &err);
   run_for(500ms);
   EXPECT_GT(b_.tcp->counter(TcpLayerCounter::kListenOverflows), 0u);
+  EXPECT_FALSE(client_log_.has(late, TcpSocketEvent::kConnected));
   int accepted = 0;
   while (b_.tcp->accept(l, &err).valid()) ++accepted;
   EXPECT_EQ(accepted, 2);
-  // Room again: the clients' SYN retransmissions get in now.
-  run_for(5s);
+  // Room again: the late client's SYN retransmission gets in.
+  ASSERT_TRUE(run_until([&] { return client_log_.has(late, TcpSocketEvent::kConnected); }, 5s));
   while (b_.tcp->accept(l, &err).valid()) ++accepted;
-  EXPECT_EQ(accepted, 4);  // 2 more: backlog 2
+  EXPECT_EQ(accepted, 3);
   for (TcpConnId c : cs) a_.tcp->abort(c);
+  a_.tcp->abort(late);
   b_.tcp->close(l);
   run_for(100ms);
 }
