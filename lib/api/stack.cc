@@ -186,6 +186,7 @@ Status Stack::build() {
     for (const CounterGroup* g : sh.ip->counters()) registry_.add(*g);
     registry_.add(sh.tcp->tcb_counters());
     registry_.add(sh.tcp->counters());
+    registry_.add(sh.tcp->slot_gauges());
     registry_.add(sh.udp->counters());
   }
   // Counters are readable from outside the process through DPDK telemetry
@@ -204,6 +205,7 @@ Stack::~Stack() {
     for (const CounterGroup* g : sh.ip->counters()) registry_.remove(*g);
     registry_.remove(sh.tcp->tcb_counters());
     registry_.remove(sh.tcp->counters());
+    registry_.remove(sh.tcp->slot_gauges());
     registry_.remove(sh.udp->counters());
     if (sh.steer) registry_.remove(sh.steer->counters());
   }

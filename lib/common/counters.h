@@ -21,6 +21,11 @@ class CounterGroup {
   void inc(E which, std::uint64_t by = 1) {
     values_[static_cast<std::size_t>(which)] += by;
   }
+  // For gauges (a level, not a count), which a group may hold too.
+  template <typename E>
+  void set(E which, std::uint64_t value) {
+    values_[static_cast<std::size_t>(which)] = value;
+  }
   template <typename E>
   std::uint64_t get(E which) const {
     return values_[static_cast<std::size_t>(which)];

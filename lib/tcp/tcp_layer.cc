@@ -68,6 +68,9 @@ TcpLayer::TcpLayer(IpStack& ip, const TcpEnv& env, const TcpLayerConfig& config)
       ports_(config.ports, key_),
       rst_limit_(config.rst_per_second, config.rst_burst),
       wheel_(env.clock != nullptr ? env.clock->now() : Instant{}) {
+  slot_gauges_.set(TcpSlotGauge::kCapacity, slots_.size());
+  slot_gauges_.set(TcpSlotGauge::kTimeWaitCapacity,
+                   std::max<std::size_t>(config.time_wait_capacity, 1));
   free_slots_.reserve(slots_.size());
   for (std::size_t i = slots_.size(); i > 0; --i) {
     free_slots_.push_back(static_cast<std::uint32_t>(i - 1));
@@ -1157,6 +1160,14 @@ void TcpLayer::on_timers(PacketContext& ctx) {
   });
   if (time_wait_.size() > 0 && time_wait_.next_expiry() <= ctx.now)
     counters_.inc(TcpLayerCounter::kTimeWaitExpired, time_wait_.expire(ctx.now));
+  refresh_gauges();
+}
+
+void TcpLayer::refresh_gauges() {
+  slot_gauges_.set(TcpSlotGauge::kInUse, in_use_);
+  slot_gauges_.set(TcpSlotGauge::kHalfOpen, half_open_);
+  slot_gauges_.set(TcpSlotGauge::kConnections, conn_table_.size());
+  slot_gauges_.set(TcpSlotGauge::kTimeWait, time_wait_.size());
 }
 
 }  // namespace shardtcp

@@ -200,6 +200,7 @@ class TcpLayer final : public TransportHandler {
   std::size_t time_wait_records() const { return time_wait_.size(); }
   const CounterGroup& counters() const { return counters_; }          // "tcp_layer"
   const CounterGroup& tcb_counters() const { return tcb_counters_; }  // "tcp"
+  const CounterGroup& slot_gauges() const { return slot_gauges_; }    // "tcp_slots"
   std::uint64_t counter(TcpLayerCounter c) const { return counters_.get(c); }
   std::uint64_t counter(TcpCounter c) const { return tcb_counters_.get(c); }
   const MbufBufferOps& buffer_ops() const { return ops_; }
@@ -293,6 +294,7 @@ class TcpLayer final : public TransportHandler {
   void complete_child(std::uint32_t slot);  // kAccepted: to the accept queue
 
   std::uint32_t ts_clock(Instant now, SeqNum iss) const;
+  void refresh_gauges();
   int setopt_check(TcpConnId id, Slot** out, bool before_open);
 
   IpStack& ip_;
@@ -303,6 +305,7 @@ class TcpLayer final : public TransportHandler {
   TcpEmitter emitter_;
   CounterGroup tcb_counters_;
   CounterGroup counters_{"tcp_layer", kTcpLayerCounterNames};
+  CounterGroup slot_gauges_{"tcp_slots", kTcpSlotGaugeNames};
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
   std::size_t in_use_ = 0;

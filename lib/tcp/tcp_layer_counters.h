@@ -92,4 +92,21 @@ inline constexpr const char* kTcpLayerCounterNames[] = {
 static_assert(std::size(kTcpLayerCounterNames) ==
               static_cast<std::size_t>(TcpLayerCounter::kCount));
 
+// Gauges of the layer's fixed-size tables ("tcp_slots"), refreshed every loop
+// iteration; summed over engines they are the stack's totals.
+enum class TcpSlotGauge : std::uint8_t {
+  kCapacity,     // connection slots (TcpLayerConfig::max_connections)
+  kInUse,        // slots taken: sockets, listeners, connections
+  kHalfOpen,     // of which children in SYN_RECEIVED
+  kConnections,  // entries of the 4-tuple table
+  kTimeWait,     // TIME_WAIT records
+  kTimeWaitCapacity,
+  kCount
+};
+
+inline constexpr const char* kTcpSlotGaugeNames[] = {
+    "capacity", "in_use", "half_open", "connections", "time_wait", "time_wait_capacity",
+};
+static_assert(std::size(kTcpSlotGaugeNames) == static_cast<std::size_t>(TcpSlotGauge::kCount));
+
 }  // namespace shardtcp

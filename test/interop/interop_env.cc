@@ -25,7 +25,8 @@ bool InteropEnv::poll_while_running(BackgroundCommand& cmd, std::chrono::millise
   return poll_until([&] { return cmd.finished(); }, timeout);
 }
 
-InteropEnv* interop_env(const std::string& name, std::string* why, bool capture) {
+InteropEnv* interop_env(const std::string& name, std::string* why, bool capture,
+                        const std::function<void(StackConfig&)>& configure) {
   if (g_tried) {
     *why = g_why;
     return g_env.get();
@@ -53,6 +54,7 @@ InteropEnv* interop_env(const std::string& name, std::string* why, bool capture)
   sc.device = "net_tap0";
   sc.options.addresses.push_back({env->stack_addr, 24});
   sc.options.pcap_path = env->pcap_path;
+  if (configure) configure(sc);
   auto st = Stack::create(sc);
   if (!st) return fail(st.error());
   env->stack = std::move(*st);

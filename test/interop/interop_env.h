@@ -35,7 +35,9 @@ struct InteropEnv {
 // cannot (the caller skips outside CI, fails under CI).
 // With `capture`, everything the stack sees and sends goes to pcap_path (volume tests
 // turn it off: the capture would cost more than the transfer).
-InteropEnv* interop_env(const std::string& name, std::string* why, bool capture = true);
+// `configure` adjusts the stack's configuration before it is made (limits, options).
+InteropEnv* interop_env(const std::string& name, std::string* why, bool capture = true,
+                        const std::function<void(StackConfig&)>& configure = {});
 
 // Ends the environment (closes the capture file so it can be read).
 void close_interop_env();
