@@ -44,7 +44,15 @@ struct StackOptions {
   // --engines N (1..64): engines on N worker lcores with N queue pairs (unset: the
   // StackConfig's, 1 by default).
   std::optional<std::uint16_t> engines;
+  // --max-connections N: connection slots per engine (sockets, listeners and
+  // connections; 1..1048575). Unset: sized for the machine (default_max_connections).
+  std::optional<std::uint32_t> max_connections;
 };
+
+// Connection slots per engine when --max-connections is not given: about 1/16 of the
+// machine's memory at 32 KiB per connection (its buffers at rest), between 4 096 and
+// 65 536 in all, divided among the engines (at least 1 024 each).
+std::uint32_t default_max_connections(std::uint16_t engines);
 
 struct ParsedStackOptions {
   StackOptions options;

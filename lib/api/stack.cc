@@ -47,6 +47,9 @@ Result<std::unique_ptr<Stack>> Stack::create(int argc, char** argv,
   StackConfig config;
   config.options = parsed->options;
   if (parsed->options.engines) config.engines = *parsed->options.engines;
+  config.tcp.max_connections = parsed->options.max_connections
+                                   ? *parsed->options.max_connections
+                                   : default_max_connections(config.engines);
   return create(config);
 }
 

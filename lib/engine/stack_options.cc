@@ -1,11 +1,17 @@
 #include "shardtcp/stack_options.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
 namespace shardtcp {
 
 namespace {
+
+// TcpConnId keeps the slot in 20 bits.
+constexpr std::uint32_t kMaxConnectionSlots = (1u << 20) - 1;
 
 // Built with reserve + append, not `"'" + std::string(s) + "'"`: GCC 12 at -O3 reports
 // a false -Wrestrict in that operator+ chain (GCC bug 105329).
@@ -182,7 +188,8 @@ Result<ParsedStackOptions> parse_stack_options(std::span<const std::string> args
       name = name.substr(0, eq);
     }
     const bool known = name == "--ip" || name == "--gw" || name == "--route" || name == "--mtu" ||
-                       name == "--pcap" || name == "--impair" || name == "--engines";
+                       name == "--pcap" || name == "--impair" || name == "--engines" ||
+                       name == "--max-connections";
     if (!known) {
       out.rest.push_back(arg);
       continue;
@@ -229,6 +236,14 @@ Result<ParsedStackOptions> parse_stack_options(std::span<const std::string> args
         return R::failure("--engines: " + quoted(value) + " must be a number from 1 to 64");
       }
       o.engines = static_cast<std::uint16_t>(*n);
+    } else if (name == "--max-connections") {
+      if (o.max_connections) return R::failure("--max-connections given twice");
+      auto n = parse_uint<std::uint32_t>(value);
+      if (!n || *n < 1 || *n > kMaxConnectionSlots) {
+        return R::failure("--max-connections: " + quoted(value) + " must be a number from 1 to " +
+                          std::to_string(kMaxConnectionSlots));
+      }
+      o.max_connections = *n;
     } else if (name == "--impair") {
       if (o.impair) return R::failure("--impair given twice");
       auto c = parse_impairment(value);
@@ -237,6 +252,17 @@ Result<ParsedStackOptions> parse_stack_options(std::span<const std::string> args
     }
   }
   return out;
+}
+
+std::uint32_t default_max_connections(std::uint16_t engines) {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGE_SIZE);
+  const std::uint64_t ram =
+      pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page)
+                            : 0;
+  const std::uint64_t total = std::clamp<std::uint64_t>(ram / 16 / (32 * 1024), 4096, 65536);
+  return static_cast<std::uint32_t>(
+      std::max<std::uint64_t>(1024, total / std::max<std::uint16_t>(engines, 1)));
 }
 
 Result<ParsedStackOptions> parse_stack_options(int argc, char* const* argv) {

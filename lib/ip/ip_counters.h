@@ -58,15 +58,17 @@ enum class ArpCounter : std::uint8_t {
   kTableFull,
   kEvicted,
   kAgedOut,
+  kIncompleteLimit,  // a resolution not started: too many already pending (a flood)
   kCount
 };
 inline constexpr const char* kArpCounterNames[] = {
-    "rx_requests",     "rx_replies",    "rx_truncated",     "rx_bad_hardware",
-    "rx_bad_protocol", "rx_bad_opcode", "rx_bad_sender",    "rx_address_conflict",
-    "rx_not_for_us",   "tx_requests",   "tx_replies",       "tx_gratuitous",
-    "tx_probes",       "learned",       "updated",          "resolved",
-    "resolve_failed",  "queued",        "queue_full_entry", "queue_full_total",
-    "queued_dropped",  "table_full",    "evicted",          "aged_out",
+    "rx_requests",      "rx_replies",    "rx_truncated",     "rx_bad_hardware",
+    "rx_bad_protocol",  "rx_bad_opcode", "rx_bad_sender",    "rx_address_conflict",
+    "rx_not_for_us",    "tx_requests",   "tx_replies",       "tx_gratuitous",
+    "tx_probes",        "learned",       "updated",          "resolved",
+    "resolve_failed",   "queued",        "queue_full_entry", "queue_full_total",
+    "queued_dropped",   "table_full",    "evicted",          "aged_out",
+    "incomplete_limit",
 };
 static_assert(std::size(kArpCounterNames) == static_cast<std::size_t>(ArpCounter::kCount));
 

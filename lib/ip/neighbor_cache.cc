@@ -73,6 +73,13 @@ const NeighborCache::Entry* NeighborCache::lookup(const IpAddr& ip) const {
   return nullptr;
 }
 
+std::uint32_t NeighborCache::incomplete() const {
+  std::uint32_t n = 0;
+  for (std::size_t i = 0; i < used_; ++i)
+    n += entries_[i].state == NeighborState::kIncomplete ? 1 : 0;
+  return n;
+}
+
 NeighborCache::Entry* NeighborCache::create(const IpAddr& ip, Instant now, NeighborOutput& out) {
   if (used_ == entries_.size()) {
     // Full: reclaim the least recently used stale entry with nothing waiting on it.
@@ -224,6 +231,13 @@ NeighborCache::Resolve NeighborCache::resolve(const IpAddr& next_hop, rte_mbuf* 
   if (e == nullptr) {
     if (next_hop.family() != cfg_.family || next_hop.is_unspecified() || next_hop.is_multicast())
       return Resolve::kDropped;
+    const std::uint32_t limit = cfg_.max_incomplete != 0
+                                    ? cfg_.max_incomplete
+                                    : std::max<std::uint32_t>(1, cfg_.max_entries / 2);
+    if (incomplete() >= limit) {
+      counters_.inc(ArpCounter::kIncompleteLimit);
+      return Resolve::kDropped;
+    }
     e = create(next_hop, now, out);
     if (e == nullptr) return Resolve::kDropped;
     if (pkt != nullptr && !enqueue(*e, pkt)) {

@@ -31,6 +31,11 @@ struct NeighborConfig {
   std::uint32_t max_queued_per_entry = 8;  // packets waiting on one resolution
   std::uint32_t max_queued_total = 256;    // packets waiting on all resolutions
   std::uint32_t max_requests = 3;          // broadcast requests per resolution (1 + retries)
+  // Resolutions pending at once; 0: half of max_entries. Traffic to many unresolvable
+  // addresses (RSTs and SYN-ACKs answering a flood from spoofed on-link sources) then
+  // cannot fill the table with incomplete entries and push out the neighbours in use,
+  // which would stall every connection through them.
+  std::uint32_t max_incomplete = 0;
   Duration retry_interval = std::chrono::seconds(1);
   Duration reachable_time = std::chrono::seconds(30);  // then stale: re-confirm on use
   Duration stale_lifetime = std::chrono::minutes(5);   // unused stale entries are removed
@@ -125,6 +130,7 @@ class NeighborCache {
   std::optional<NeighborInfo> find(const IpAddr& ip) const;
   std::size_t size() const { return used_; }
   std::uint32_t queued_total() const { return queued_total_; }
+  std::uint32_t incomplete() const;  // entries whose resolution is pending
   const rte_ether_addr& mac() const { return mac_; }
 
   CounterGroup& counters() { return counters_; }

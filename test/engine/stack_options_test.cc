@@ -98,6 +98,22 @@ TEST(StackOptions, Mtu) {
             std::string::npos);
 }
 
+TEST(StackOptions, MaxConnections) {
+  EXPECT_EQ(*parse({"--max-connections", "200000"})->options.max_connections, 200000u);
+  EXPECT_EQ(*parse({"--max-connections=1"})->options.max_connections, 1u);
+  EXPECT_FALSE(parse({})->options.max_connections.has_value());
+  for (const char* bad : {"0", "1048576", "many", "-5"}) {
+    EXPECT_NE(error_of({"--max-connections", bad}).find("1 to 1048575"), std::string::npos) << bad;
+  }
+  EXPECT_NE(error_of({"--max-connections", "9", "--max-connections", "9"}).find("given twice"),
+            std::string::npos);
+  // The machine's default: at least 4 096 in all, at most 65 536, split among engines.
+  EXPECT_GE(default_max_connections(1), 4096u);
+  EXPECT_LE(default_max_connections(1), 65536u);
+  EXPECT_EQ(default_max_connections(64), 1024u);
+  EXPECT_LE(default_max_connections(2), default_max_connections(1));
+}
+
 TEST(StackOptions, Pcap) {
   auto r = parse({"--pcap", "/tmp/x.pcapng"});
   ASSERT_TRUE(r.is_ok());

@@ -97,8 +97,13 @@ def cmd_synflood(a):
 
 def cmd_ackflood(a):
     rng = random.Random(a.seed)
-    pkts = [ipv4_tcp(spoofed_source(rng) if i % 2 else a.src, a.dst, 1024 + rng.randrange(60000),
-                     rng.randrange(1, 65536), rng.getrandbits(32), rng.getrandbits(32), ACK)
+    # A third each from the kernel's own address, from spoofed sources off the link, and
+    # from spoofed sources on it (the stack's answers to those wait for ARP that never
+    # comes).
+    def source(i):
+        return (a.src, spoofed_source(rng), "198.18.0.%d" % (10 + rng.randrange(240)))[i % 3]
+    pkts = [ipv4_tcp(source(i), a.dst, 1024 + rng.randrange(60000), rng.randrange(1, 65536),
+                     rng.getrandbits(32), rng.getrandbits(32), ACK)
             for i in range(4096)]
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     u.setblocking(False)

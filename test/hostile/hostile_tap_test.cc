@@ -170,7 +170,9 @@ TEST(Hostile, AFullSlotTableRefusesVisiblyAndLeavesNothingBehind) {
 }
 
 // A bulk echo while spoofed ACKs and UDP to closed ports flood the stack: the stream
-// stays byte-exact and finishes; RSTs answering the ACKs are rate-limited.
+// stays byte-exact and finishes; RSTs answering the ACKs are rate-limited, and those
+// to spoofed on-link sources hold at most half the ARP table with pending
+// resolutions (the peer's entry is never pushed out: that stalled the stream).
 TEST(Hostile, AckAndUdpFloodDuringABulkEcho) {
   HOSTILE_ENV(env);
   echo::TcpEchoServer server(*env->stack, server_on(7005, 16));
@@ -185,6 +187,7 @@ TEST(Hostile, AckAndUdpFloodDuringABulkEcho) {
   EXPECT_EQ(field(out[0], "mismatches"), 0) << out[0];
   EXPECT_GT(field(out[1], "acks"), 1000) << out[1];
   EXPECT_GT(counter(*env, "tcp_layer.rst_rate_limited"), limited0);
+  EXPECT_GT(counter(*env, "arp.incomplete_limit"), 0u);
 }
 
 }  // namespace

@@ -150,14 +150,40 @@ TEST_F(NeighborCacheTest, QueueLimitsPerEntryAndTotal) {
 
 TEST_F(NeighborCacheTest, TableFullRefusesWhenNothingIsStale) {
   rte_ether_addr mac{};
-  for (int i = 0; i < 4; ++i) {
+  // Two reachable neighbours and two pending resolutions (the most allowed: half).
+  cache_.insert_reachable(ip("198.18.0.20"), kPeerMac, t0_, out_);
+  cache_.insert_reachable(ip("198.18.0.21"), kPeerMac2, t0_, out_);
+  for (int i = 0; i < 2; ++i) {
     const IpAddr a = IpAddr::v4(0xC6120010 + i);
     EXPECT_EQ(cache_.resolve(a, nullptr, t0_, out_, &mac), NeighborCache::Resolve::kQueued);
   }
   EXPECT_EQ(cache_.size(), 4u);
   EXPECT_EQ(cache_.resolve(ip("198.18.0.99"), pkt(1), t0_, out_, &mac),
             NeighborCache::Resolve::kDropped);
-  EXPECT_EQ(cache_.counters().get(ArpCounter::kTableFull), 1u);
+  EXPECT_EQ(cache_.counters().get(ArpCounter::kIncompleteLimit), 1u);
+  EXPECT_EQ(cache_.incomplete(), 2u);
+}
+
+// Traffic to many addresses that never answer (RSTs and SYN-ACKs to a flood's spoofed
+// on-link sources) holds at most half the table: the peer a connection uses keeps its
+// entry even once stale, and new neighbours still resolve.
+TEST_F(NeighborCacheTest, UnresolvableFloodCannotPushOutNeighboursInUse) {
+  rte_ether_addr mac{};
+  cache_.insert_reachable(peer_, kPeerMac, t0_, out_);
+  cache_.on_timer(t0_ + 31s, out_);  // stale, and in use
+  const Instant t = t0_ + 31s;
+  for (int i = 0; i < 40; ++i)
+    cache_.resolve(IpAddr::v4(0xC6120100 + i), nullptr, t + std::chrono::milliseconds(i), out_,
+                   &mac);
+  EXPECT_EQ(cache_.incomplete(), 2u);
+  EXPECT_EQ(cache_.counters().get(ArpCounter::kIncompleteLimit), 38u);
+  EXPECT_EQ(cache_.resolve(peer_, nullptr, t + 1s, out_, &mac), NeighborCache::Resolve::kResolved);
+  EXPECT_TRUE(rte_is_same_ether_addr(&mac, &kPeerMac));
+  // A new neighbour that answers: its resolution starts once the flood's time out.
+  for (int s = 1; s <= 5; ++s) cache_.on_timer(t + std::chrono::seconds(s), out_);
+  EXPECT_EQ(cache_.incomplete(), 0u);
+  EXPECT_EQ(cache_.resolve(ip("198.18.0.7"), pkt(2), t + 5s, out_, &mac),
+            NeighborCache::Resolve::kQueued);
 }
 
 TEST_F(NeighborCacheTest, AnswersRequestForUsAndLearnsSender) {
