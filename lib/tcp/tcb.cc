@@ -185,7 +185,9 @@ std::uint32_t Tcb::send(const std::uint8_t* data, std::uint32_t len) {
 }
 
 std::uint32_t Tcb::recv(std::uint8_t* buf, std::uint32_t len, bool peek) {
-  return rx_.read(buf, len, peek);
+  const std::uint32_t n = rx_.read(buf, len, peek);
+  if (n > 0 && !peek) app_freed_space_ = true;
+  return n;
 }
 
 void Tcb::flush(Instant now, TcpOutput& out) {
@@ -884,6 +886,12 @@ std::uint32_t Tcb::pipe() const {
   return flight > delivered ? flight - delivered : 0;
 }
 
+std::uint32_t Tcb::window_field_for(std::uint32_t wnd) const {
+  // Round up so the scaled window never falls short of what was already offered.
+  const std::uint32_t field = (wnd + (1u << rcv_wscale_) - 1) >> rcv_wscale_;
+  return std::min<std::uint32_t>(field, 65535);
+}
+
 std::uint16_t Tcb::window_field() {
   const SeqNum rcv_nxt = rx_.rcv_nxt();
   SeqNum right = rcv_nxt + rx_.free_space();
@@ -896,9 +904,7 @@ std::uint16_t Tcb::window_field() {
   }
   if (right < rcv_adv_) right = rcv_adv_;  // never shrink the window (§3.8.6)
   std::uint32_t wnd = right > rcv_nxt ? static_cast<std::uint32_t>(right - rcv_nxt) : 0;
-  // Round up so the scaled window never falls short of what was already offered.
-  std::uint32_t field = (wnd + (1u << rcv_wscale_) - 1) >> rcv_wscale_;
-  if (field > 65535) field = 65535;
+  const std::uint32_t field = window_field_for(wnd);
   SeqNum adv = rcv_nxt + (field << rcv_wscale_);
   if (adv > rcv_adv_) rcv_adv_ = adv;
   return static_cast<std::uint16_t>(field);
@@ -933,6 +939,7 @@ bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::
   if (flags & kAck) {
     last_ack_sent_ = rx_.rcv_nxt();
     ack_now_ = false;
+    app_freed_space_ = false;
     unacked_bytes_ = 0;
     delack_at_ = Instant::never();
   }
@@ -1122,9 +1129,14 @@ void Tcb::output(Instant now, TcpOutput& out) {
     if (ack_now_ && state_ == TcpState::kSynReceived) ack_now_ = false;
     return;
   }
-  // Window update after the application read (RFC 9293 §3.8.6.2.2).
-  if (!peer_fin_ && !ack_now_ && state_ != TcpState::kTimeWait) {
-    SeqNum right = rx_.rcv_nxt() + rx_.free_space();
+  // Window update after the application read (RFC 9293 §3.8.6.2.2). Only reads open
+  // the window: a buffer larger than the SYN-ACK could show is offered with the next
+  // segment, not by an ACK of its own. What counts is the window the peer would see --
+  // scaled and clamped to the 16-bit field -- not the free space: without scaling, room
+  // above 65 535 would make every call send an ACK identical to the last (to the peer a
+  // duplicate ACK).
+  if (app_freed_space_ && !peer_fin_ && !ack_now_ && state_ != TcpState::kTimeWait) {
+    const SeqNum right = rx_.rcv_nxt() + (window_field_for(rx_.free_space()) << rcv_wscale_);
     if (right > rcv_adv_) {
       std::uint32_t inc = static_cast<std::uint32_t>(right - rcv_adv_);
       std::uint32_t cur = rcv_wnd();

@@ -173,6 +173,7 @@ class Tcb {
   bool emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::uint8_t flags);
   bool retransmit_range(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len);
   std::uint16_t window_field();
+  std::uint32_t window_field_for(std::uint32_t wnd) const;  // field value offering `wnd`
   std::uint32_t ts_now(Instant now) const;
   std::uint32_t data_end_len() const;  // bytes of data not yet covered by snd_nxt
   SeqNum data_end() const;             // sequence after the last queued byte
@@ -231,6 +232,7 @@ class Tcb {
   std::optional<SeqNum> ooo_fin_;    // FIN seen above a hole
   std::uint32_t unacked_bytes_ = 0;  // received since our last ACK (delayed-ACK rule)
   bool ack_now_ = false;
+  bool app_freed_space_ = false;  // a read since our last ACK: a window update may be due
   std::uint32_t rcv_mss_ = 536;
 
   // Negotiated options.
