@@ -156,10 +156,15 @@ class Tcb {
   void on_segment_listen(const TcpSegment& seg, Instant now, TcpOutput& out);
   void on_segment_syn_sent(const TcpSegment& seg, Instant now, TcpOutput& out);
   void on_segment_synchronized(const TcpSegment& seg, Instant now, TcpOutput& out);
+  // The ACK checks (handshake completion, RFC 5961 §5.2); false: drop the segment.
+  bool accept_ack(const TcpSegment& seg, Instant now, TcpOutput& out);
   bool process_ack(const TcpSegment& seg, Instant now, TcpOutput& out);  // false: drop
   void process_new_ack(const TcpSegment& seg, std::uint32_t acked, Instant now, TcpOutput& out);
   void process_dup_ack(Instant now, TcpOutput& out);
   void update_send_window(const TcpSegment& seg);
+  void update_ts_recent(const TcpSegment& seg, Instant now);
+  // Steps seven and eight (text, FIN) of a segment already trimmed to the window.
+  void process_text(const TcpSegment& s, Instant now, TcpOutput& out);
   void process_fin(Instant now, TcpOutput& out);
 
   // Output.

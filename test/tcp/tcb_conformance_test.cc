@@ -90,5 +90,165 @@ TEST_P(WindowUpdate, UpdateOnceWindowGrowsEnough) {
   run(s);
 }
 
+// ---- 2. Timestamps (RFC 7323 §4.3, RFC 9293 §3.10.7.4) ----
+
+class Timestamps : public TcbScript {
+ protected:
+  std::vector<Step> handshake() {
+    return active_handshake(10ms, In().mss(kMss).wscale(7).sack_ok().ts(100));
+  }
+};
+TCB_SCRIPT_FAMILIES(Timestamps);
+
+// An ACK of data never sent is answered with an ACK and dropped; its TSval must not
+// become TS.Recent, or the peer's next (valid) segment would fail PAWS and the
+// connection would stall.
+TEST_P(Timestamps, AckOfUnsentDataLeavesTsRecentAlone) {
+  std::vector<Step> s = handshake();
+  s.insert(s.end(), {
+                        inject(100ms, In().seq(1).ack(1000).ts(5000)),
+                        expect(100ms, Out().seq(1).ack(1).ts_echo(100)),
+                        inject(200ms, In().seq(1).len(100).ts(101)),
+                        expect(240ms, Out().seq(1).ack(101).ts_echo(101)),  // accepted, delayed
+                        nothing(1s),
+                    });
+  run(s);
+  EXPECT_EQ(counter(TcpCounter::kPawsRejected), 0u);
+  EXPECT_EQ(tcb->readable_bytes(), 100u);
+}
+
+// Only a segment covering the left edge (SEG.SEQ <= Last.ACK.sent) updates TS.Recent:
+// out-of-order data with a newer TSval does not, the segment filling the hole does.
+TEST_P(Timestamps, OnlySegmentAtLeftEdgeUpdatesTsRecent) {
+  std::vector<Step> s = handshake();
+  s.insert(s.end(), {
+                        inject(100ms, In().seq(1001).len(100).ts(300)),
+                        expect(100ms, Out().ack(1).ts_echo(100).sack({{1001, 1101}})),
+                        inject(110ms, In().seq(1).len(1000).ts(200)),
+                        expect(110ms, Out().ack(1101).ts_echo(200).sack({})),
+                        nothing(1s),
+                    });
+  run(s);
+}
+
+// ---- 3. Data on SYN and SYN-ACK (RFC 9293 §3.10.7.3) ----
+
+class SynData : public TcbScript {
+ protected:
+  SynData() { cfg.timestamps = false; }
+};
+TCB_SCRIPT_FAMILIES(SynData);
+
+TEST_P(SynData, DataOnSynAckIsQueuedAndAcked) {
+  run({
+      connect(0ms),
+      expect(0ms, Out(kSyn).seq(0)),
+      inject(10ms, In(kSyn | kAck).seq(0).ack(1).len(100).mss(kMss).wscale(7).sack_ok()),
+      expect(10ms, Out().seq(1).ack(101)),
+      read(20ms, 100),
+      nothing(1s),
+  });
+  EXPECT_EQ(tcb->state(), TcpState::kEstablished);
+}
+
+TEST_P(SynData, DataAndFinOnSynAckAreQueuedAndAcked) {
+  run({
+      connect(0ms),
+      expect(0ms, Out(kSyn).seq(0)),
+      inject(10ms, In(kSyn | kAck | kFin).seq(0).ack(1).len(10).mss(kMss)),
+      expect(10ms, Out().seq(1).ack(12)),
+      read(20ms, 10),
+      nothing(1s),
+  });
+  EXPECT_EQ(tcb->state(), TcpState::kCloseWait);
+  EXPECT_TRUE(tcb->peer_closed());
+}
+
+// Simultaneous open: the peer's SYN carries data; our SYN-ACK acknowledges it, and the
+// peer's SYN-ACK (which need not repeat the data) completes the handshake.
+TEST_P(SynData, DataOnSynInSimultaneousOpenIsQueuedAndAcked) {
+  run({
+      connect(0ms),
+      expect(0ms, Out(kSyn).seq(0)),
+      inject(10ms, In(kSyn).seq(0).ack(0).len(50).mss(kMss).wscale(7).sack_ok()),
+      expect(10ms, Out(kSyn | kAck).seq(0).ack(51)),
+      inject(20ms, In(kSyn | kAck).seq(0).ack(1).mss(kMss).wscale(7).sack_ok()),
+      read(30ms, 50),
+      nothing(1s),
+  });
+  EXPECT_EQ(tcb->state(), TcpState::kEstablished);
+}
+
+// Data on a passive-open SYN is not kept (as Linux without TCP Fast Open: a listener
+// holds no buffers for unverified peers), but the handshake completes and the data,
+// sent again, is received.
+TEST_P(SynData, DataOnPassiveSynDoesNotBreakTheHandshake) {
+  run({
+      accept(0ms, In(kSyn).seq(0).ack(0).len(100).mss(kMss)),
+      expect(0ms, Out(kSyn | kAck).seq(0).ack(1)),
+      inject(10ms, In().seq(1).ack(1)),
+      inject(20ms, In().seq(1).ack(1).len(100)),
+      expect(60ms, Out().seq(1).ack(101)),
+      read(70ms, 100),
+      nothing(1s),
+  });
+  EXPECT_EQ(tcb->state(), TcpState::kEstablished);
+}
+
+// ---- 5. D-SACK (RFC 2883) ----
+
+class Dsack : public TcbScript {
+ protected:
+  Dsack() { cfg.timestamps = false; }
+  std::vector<Step> with_handshake(std::vector<Step> after) {
+    std::vector<Step> s = active_handshake(10ms, In().mss(kMss).wscale(7).sack_ok());
+    s.insert(s.end(), after.begin(), after.end());
+    return s;
+  }
+};
+TCB_SCRIPT_FAMILIES(Dsack);
+
+TEST_P(Dsack, DuplicateBelowRcvNxtIsAnsweredAtOnce) {
+  run(with_handshake({
+      inject(100ms, In().seq(1).len(1000)),
+      expect(140ms, Out().ack(1001).sack({})),
+      inject(200ms, In().seq(1).len(1000)),
+      expect(200ms, Out().ack(1001).sack({{1, 1001}})),
+      nothing(1s),
+  }));
+}
+
+// A segment partly below RCV.NXT: the new part is taken, the duplicated part reported
+// at once, not with the next delayed ACK.
+TEST_P(Dsack, PartialDuplicateIsAnsweredAtOnce) {
+  run(with_handshake({
+      inject(100ms, In().seq(1).len(1000)),
+      expect(140ms, Out().ack(1001).sack({})),
+      inject(200ms, In().seq(501).len(1000)),
+      expect(200ms, Out().ack(1501).sack({{501, 1001}})),
+      nothing(1s),
+  }));
+  EXPECT_EQ(tcb->readable_bytes(), 1500u);
+}
+
+// Duplicates of out-of-order data held: the D-SACK block comes first, then the SACK
+// block holding it (RFC 2883 §4.2); a partial overlap reports the overlapping part.
+// (RFC 2883 allows one D-SACK block, so a segment overlapping several held pieces
+// reports one of them.)
+TEST_P(Dsack, DuplicateOfOutOfOrderData) {
+  run(with_handshake({
+      inject(100ms, In().seq(1001).len(500)),
+      expect(100ms, Out().ack(1).sack({{1001, 1501}})),
+      inject(110ms, In().seq(1001).len(500)),
+      expect(110ms, Out().ack(1).sack({{1001, 1501}, {1001, 1501}})),
+      inject(120ms, In().seq(1301).len(400)),
+      expect(120ms, Out().ack(1).sack({{1301, 1501}, {1001, 1701}})),
+      // A segment covering held pieces whole: the first of them is the duplicate.
+      inject(130ms, In().seq(901).len(900)),
+      expect(130ms, Out().ack(1).sack({{1001, 1501}, {901, 1801}})),
+      nothing(1s),
+  }));
+}
+
 }  // namespace
 }  // namespace shardtcp::testing
