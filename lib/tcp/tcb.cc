@@ -312,9 +312,19 @@ std::uint32_t Tcb::bytes_in_flight() const {
 // ---------------------------------------------------------------------------------
 // ICMP
 
-void Tcb::on_icmp_unreachable(Instant, TcpOutput&) {
-  // Soft error only (RFC 1122 §4.2.3.9, RFC 5461): remembered, reported if we time out.
-  if (state_ != TcpState::kClosed) soft_error_ = EHOSTUNREACH;
+void Tcb::on_icmp_unreachable(bool hard, Instant, TcpOutput& out) {
+  if (state_ == TcpState::kClosed) return;
+  // Nobody listens (or no TCP runs) at the address we are connecting to: waiting for
+  // the connect timeout would gain nothing (RFC 1122 §4.2.3.9 makes port and protocol
+  // unreachable hard errors). Once synchronized the error stays soft (RFC 5461 §4): a
+  // connection can outlive a transient one.
+  if (hard && state_ == TcpState::kSynSent) {
+    count(TcpCounter::kAttemptFails);
+    fail(ECONNREFUSED, out);
+    return;
+  }
+  // Soft: remembered, reported if we time out.
+  soft_error_ = EHOSTUNREACH;
 }
 
 void Tcb::on_frag_needed(std::uint32_t mtu, Instant now, TcpOutput& out) {

@@ -70,9 +70,11 @@ class Tcb {
   void on_timer(Instant now, TcpOutput& out);
   // Earliest instant on_timer has work; Instant::never() when none.
   Instant next_deadline() const;
-  // ICMP destination unreachable for this connection: a soft error (RFC 1122 §4.2.3.9);
-  // a connect that then times out reports EHOSTUNREACH.
-  void on_icmp_unreachable(Instant now, TcpOutput& out);
+  // ICMP destination unreachable for this connection. `hard` for port or protocol
+  // unreachable: in SYN_SENT it refuses the connect (ECONNREFUSED, RFC 1122 §4.2.3.9,
+  // as Linux and FreeBSD do). Otherwise a soft error: a connect or retransmission that
+  // then times out reports EHOSTUNREACH.
+  void on_icmp_unreachable(bool hard, Instant now, TcpOutput& out);
   // ICMP fragmentation needed / packet too big: lower the MSS and resend.
   void on_frag_needed(std::uint32_t mtu, Instant now, TcpOutput& out);
 

@@ -250,5 +250,63 @@ TEST_P(Dsack, DuplicateOfOutOfOrderData) {
   }));
 }
 
+// ---- 6. ICMP errors during a connect (RFC 1122 §4.2.3.9) ----
+
+class IcmpError : public TcbScript {
+ protected:
+  IcmpError() { cfg.timestamps = false; }
+  // What the layer passes on from an ICMP destination unreachable quoting our segment.
+  Step icmp(Duration at, bool hard) {
+    return call(at, hard ? "icmp hard" : "icmp soft",
+                [this, hard](Instant t, TcpOutput& o) { tcb->on_icmp_unreachable(hard, t, o); });
+  }
+};
+TCB_SCRIPT_FAMILIES(IcmpError);
+
+// Port or protocol unreachable: nobody will answer, so the connect fails at once.
+TEST_P(IcmpError, PortOrProtocolUnreachableRefusesTheConnect) {
+  run({
+      connect(0ms),
+      expect(0ms, Out(kSyn).seq(0)),
+      icmp(10ms, /*hard=*/true),
+      nothing(200s),
+  });
+  EXPECT_EQ(errors_, std::vector<std::uint32_t>{ECONNREFUSED});
+  EXPECT_EQ(tcb->state(), TcpState::kClosed);
+}
+
+// Other codes are soft: the SYN is retried, and an answer still connects.
+TEST_P(IcmpError, OtherUnreachableLeavesTheConnectRunning) {
+  run({
+      connect(0ms),
+      expect(0ms, Out(kSyn).seq(0)),
+      icmp(10ms, /*hard=*/false),
+      expect(1s, Out(kSyn).seq(0)),  // the initial RTO
+      inject(1100ms, In(kSyn | kAck).seq(0).ack(1).mss(kMss)),
+      expect(1100ms, Out().seq(1).ack(1)),
+      nothing(2s),
+  });
+  EXPECT_TRUE(errors_.empty());
+  EXPECT_EQ(tcb->state(), TcpState::kEstablished);
+}
+
+// Once synchronized, even port unreachable is soft (RFC 5461 §4: the connection may
+// outlive a transient routing or middlebox error); it is what a timeout then reports.
+TEST_P(IcmpError, HardCodeOnAnEstablishedConnectionIsSoft) {
+  std::vector<Step> s = active_handshake(10ms, In().mss(kMss));
+  s.insert(s.end(), {
+                        write(100ms, 100),
+                        expect(100ms, Out(kAck | kPsh).seq(1).len(100)),
+                        icmp(110ms, /*hard=*/true),
+                        expect(300ms, Out(kAck | kPsh).seq(1).len(100)),  // RTO: still trying
+                        inject(320ms, In().ack(101)),
+                        nothing(2s),
+                    });
+  run(s);
+  EXPECT_TRUE(errors_.empty());
+  EXPECT_EQ(tcb->state(), TcpState::kEstablished);
+  EXPECT_EQ(tcb->soft_error(), EHOSTUNREACH);
+}
+
 }  // namespace
 }  // namespace shardtcp::testing

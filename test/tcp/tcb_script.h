@@ -162,7 +162,7 @@ class TcbScript : public TcbTest, public ::testing::WithParamInterface<bool /*ip
   }
 
   // Runs the script on a fresh TCB made from `cfg`; every mismatch is reported with
-  // the step it came from. Segments the TCB sent are kept in `sent_` for inspection.
+  // the step it came from.
   void run(const std::vector<Step>& steps) {
     cfg.ipv6 = ipv6();
     make();
@@ -180,7 +180,6 @@ class TcbScript : public TcbTest, public ::testing::WithParamInterface<bool /*ip
 
   // The TCB's errors reported so far (kError values).
   std::vector<std::uint32_t> errors_;
-  std::vector<OutSegment> sent_;
 
  private:
   struct Sent {
@@ -209,7 +208,6 @@ class TcbScript : public TcbTest, public ::testing::WithParamInterface<bool /*ip
       const OutSegment& o = out.segment(i);
       if (o.seg.options.timestamps) last_tsval_ = o.seg.options.timestamps->value;
       queue_.push_back(Sent{o, at});
-      sent_.push_back(o);
     }
     for (std::size_t i = 0; i < out.event_count(); ++i)
       if (out.event(i).kind == TcpEventKind::kError) errors_.push_back(out.event(i).value);
