@@ -19,22 +19,21 @@ TCB_SCRIPT_FAMILIES(WindowUpdate);
 TEST_P(WindowUpdate, NoUpdateWhenUnscaledFieldCannotShowTheGrowth) {
   cfg.recv_buffer = 256 * 1024;
   cfg.timestamps = false;
-  std::vector<Step> s = active_handshake(10ms, In().mss(kMss));
-  s.insert(s.end(), {
-                        inject(100ms, In().seq(1).len(1000)),
-                        expect(140ms, Out().seq(1).ack(1001).win(65535)),  // delayed
-                        read(200ms, 1000),
-                        nothing(300ms),
-                        write(300ms, 100),
-                        expect(300ms, Out(kAck | kPsh).seq(1).len(100).win(65535)),
-                        nothing(400ms),
-                        inject(400ms, In().seq(1001).ack(101)),
-                        shutdown_wr(500ms),
-                        expect(500ms, Out(kAck | kFin).seq(101).ack(1001)),
-                        inject(510ms, In().seq(1001).ack(102)),
-                        nothing(2s),
-                    });
-  run(s);
+  run(after_handshake(In().mss(kMss),
+                      {
+                          inject(100ms, In().seq(1).len(1000)),
+                          expect(140ms, Out().seq(1).ack(1001).win(65535)),  // delayed
+                          read(200ms, 1000),
+                          nothing(300ms),
+                          write(300ms, 100),
+                          expect(300ms, Out(kAck | kPsh).seq(1).len(100).win(65535)),
+                          nothing(400ms),
+                          inject(400ms, In().seq(1001).ack(101)),
+                          shutdown_wr(500ms),
+                          expect(500ms, Out(kAck | kFin).seq(101).ack(1001)),
+                          inject(510ms, In().seq(1001).ack(102)),
+                          nothing(2s),
+                      }));
 }
 
 // A SYN-ACK's window is never scaled and so at most 65 535; the larger window the
@@ -71,32 +70,29 @@ TEST_P(WindowUpdate, NoUpdateAfterPassiveHandshakeWithoutScaling) {
 TEST_P(WindowUpdate, UpdateOnceWindowGrowsEnough) {
   cfg.recv_buffer = 20000;
   cfg.timestamps = false;
-  std::vector<Step> s = active_handshake(10ms, In().mss(kMss).wscale(7));
-  s.insert(s.end(), {
-                        inject(100ms, In().seq(1).len(10000)),
-                        expect(100ms, Out().ack(10001).win(10000)),
-                        inject(110ms, In().seq(10001).len(10000)),
-                        expect(110ms, Out().ack(20001).win(0)),
-                        read(200ms, 1000),  // less than an MSS: the window stays shut
-                        nothing(300ms),
-                        read(300ms, 2000),
-                        expect(300ms, Out().ack(20001).win(3000)),
-                        read(400ms, 2000),  // less than two MSS more
-                        nothing(500ms),
-                        read(500ms, 1000),
-                        expect(500ms, Out().ack(20001).win(6000)),
-                        nothing(2s),
-                    });
-  run(s);
+  run(after_handshake(In().mss(kMss).wscale(7),
+                      {
+                          inject(100ms, In().seq(1).len(10000)),
+                          expect(100ms, Out().ack(10001).win(10000)),
+                          inject(110ms, In().seq(10001).len(10000)),
+                          expect(110ms, Out().ack(20001).win(0)),
+                          read(200ms, 1000),  // less than an MSS: the window stays shut
+                          nothing(300ms),
+                          read(300ms, 2000),
+                          expect(300ms, Out().ack(20001).win(3000)),
+                          read(400ms, 2000),  // less than two MSS more
+                          nothing(500ms),
+                          read(500ms, 1000),
+                          expect(500ms, Out().ack(20001).win(6000)),
+                          nothing(2s),
+                      }));
 }
 
 // ---- 2. Timestamps (RFC 7323 §4.3, RFC 9293 §3.10.7.4) ----
 
 class Timestamps : public TcbScript {
  protected:
-  std::vector<Step> handshake() {
-    return active_handshake(10ms, In().mss(kMss).wscale(7).sack_ok().ts(100));
-  }
+  const In kTsSynAck = In().mss(kMss).wscale(7).sack_ok().ts(100);
 };
 TCB_SCRIPT_FAMILIES(Timestamps);
 
@@ -104,15 +100,14 @@ TCB_SCRIPT_FAMILIES(Timestamps);
 // become TS.Recent, or the peer's next (valid) segment would fail PAWS and the
 // connection would stall.
 TEST_P(Timestamps, AckOfUnsentDataLeavesTsRecentAlone) {
-  std::vector<Step> s = handshake();
-  s.insert(s.end(), {
-                        inject(100ms, In().seq(1).ack(1000).ts(5000)),
-                        expect(100ms, Out().seq(1).ack(1).ts_echo(100)),
-                        inject(200ms, In().seq(1).len(100).ts(101)),
-                        expect(240ms, Out().seq(1).ack(101).ts_echo(101)),  // accepted, delayed
-                        nothing(1s),
-                    });
-  run(s);
+  run(after_handshake(kTsSynAck,
+                      {
+                          inject(100ms, In().seq(1).ack(1000).ts(5000)),
+                          expect(100ms, Out().seq(1).ack(1).ts_echo(100)),
+                          inject(200ms, In().seq(1).len(100).ts(101)),
+                          expect(240ms, Out().seq(1).ack(101).ts_echo(101)),  // accepted, delayed
+                          nothing(1s),
+                      }));
   EXPECT_EQ(counter(TcpCounter::kPawsRejected), 0u);
   EXPECT_EQ(tcb->readable_bytes(), 100u);
 }
@@ -120,15 +115,13 @@ TEST_P(Timestamps, AckOfUnsentDataLeavesTsRecentAlone) {
 // Only a segment covering the left edge (SEG.SEQ <= Last.ACK.sent) updates TS.Recent:
 // out-of-order data with a newer TSval does not, the segment filling the hole does.
 TEST_P(Timestamps, OnlySegmentAtLeftEdgeUpdatesTsRecent) {
-  std::vector<Step> s = handshake();
-  s.insert(s.end(), {
-                        inject(100ms, In().seq(1001).len(100).ts(300)),
-                        expect(100ms, Out().ack(1).ts_echo(100).sack({{1001, 1101}})),
-                        inject(110ms, In().seq(1).len(1000).ts(200)),
-                        expect(110ms, Out().ack(1101).ts_echo(200).sack({})),
-                        nothing(1s),
-                    });
-  run(s);
+  run(after_handshake(kTsSynAck, {
+                                     inject(100ms, In().seq(1001).len(100).ts(300)),
+                                     expect(100ms, Out().ack(1).ts_echo(100).sack({{1001, 1101}})),
+                                     inject(110ms, In().seq(1).len(1000).ts(200)),
+                                     expect(110ms, Out().ack(1101).ts_echo(200).sack({})),
+                                     nothing(1s),
+                                 }));
 }
 
 // ---- 3. Data on SYN and SYN-ACK (RFC 9293 §3.10.7.3) ----
@@ -200,18 +193,19 @@ TEST_P(SynData, DataOnPassiveSynDoesNotBreakTheHandshake) {
 class Dsack : public TcbScript {
  protected:
   Dsack() { cfg.timestamps = false; }
-  std::vector<Step> with_handshake(std::vector<Step> after) {
-    std::vector<Step> s = active_handshake(10ms, In().mss(kMss).wscale(7).sack_ok());
-    s.insert(s.end(), after.begin(), after.end());
-    return s;
+  static In sack_synack() { return In().mss(kMss).wscale(7).sack_ok(); }
+  // The handshake, then the first 1 000 bytes received (and delayed-ACKed), then `then`.
+  std::vector<Step> after_first_kb(std::vector<Step> then) {
+    std::vector<Step> s{inject(100ms, In().seq(1).len(1000)),
+                        expect(140ms, Out().ack(1001).sack({}))};
+    s.insert(s.end(), std::make_move_iterator(then.begin()), std::make_move_iterator(then.end()));
+    return after_handshake(sack_synack(), std::move(s));
   }
 };
 TCB_SCRIPT_FAMILIES(Dsack);
 
 TEST_P(Dsack, DuplicateBelowRcvNxtIsAnsweredAtOnce) {
-  run(with_handshake({
-      inject(100ms, In().seq(1).len(1000)),
-      expect(140ms, Out().ack(1001).sack({})),
+  run(after_first_kb({
       inject(200ms, In().seq(1).len(1000)),
       expect(200ms, Out().ack(1001).sack({{1, 1001}})),
       nothing(1s),
@@ -221,9 +215,7 @@ TEST_P(Dsack, DuplicateBelowRcvNxtIsAnsweredAtOnce) {
 // A segment partly below RCV.NXT: the new part is taken, the duplicated part reported
 // at once, not with the next delayed ACK.
 TEST_P(Dsack, PartialDuplicateIsAnsweredAtOnce) {
-  run(with_handshake({
-      inject(100ms, In().seq(1).len(1000)),
-      expect(140ms, Out().ack(1001).sack({})),
+  run(after_first_kb({
       inject(200ms, In().seq(501).len(1000)),
       expect(200ms, Out().ack(1501).sack({{501, 1001}})),
       nothing(1s),
@@ -236,18 +228,20 @@ TEST_P(Dsack, PartialDuplicateIsAnsweredAtOnce) {
 // (RFC 2883 allows one D-SACK block, so a segment overlapping several held pieces
 // reports one of them.)
 TEST_P(Dsack, DuplicateOfOutOfOrderData) {
-  run(with_handshake({
-      inject(100ms, In().seq(1001).len(500)),
-      expect(100ms, Out().ack(1).sack({{1001, 1501}})),
-      inject(110ms, In().seq(1001).len(500)),
-      expect(110ms, Out().ack(1).sack({{1001, 1501}, {1001, 1501}})),
-      inject(120ms, In().seq(1301).len(400)),
-      expect(120ms, Out().ack(1).sack({{1301, 1501}, {1001, 1701}})),
-      // A segment covering held pieces whole: the first of them is the duplicate.
-      inject(130ms, In().seq(901).len(900)),
-      expect(130ms, Out().ack(1).sack({{1001, 1501}, {901, 1801}})),
-      nothing(1s),
-  }));
+  run(after_handshake(
+      sack_synack(),
+      {
+          inject(100ms, In().seq(1001).len(500)),
+          expect(100ms, Out().ack(1).sack({{1001, 1501}})),
+          inject(110ms, In().seq(1001).len(500)),
+          expect(110ms, Out().ack(1).sack({{1001, 1501}, {1001, 1501}})),
+          inject(120ms, In().seq(1301).len(400)),
+          expect(120ms, Out().ack(1).sack({{1301, 1501}, {1001, 1701}})),
+          // A segment covering held pieces whole: the first of them is the duplicate.
+          inject(130ms, In().seq(901).len(900)),
+          expect(130ms, Out().ack(1).sack({{1001, 1501}, {901, 1801}})),
+          nothing(1s),
+      }));
 }
 
 // ---- 6. ICMP errors during a connect (RFC 1122 §4.2.3.9) ----
@@ -293,16 +287,15 @@ TEST_P(IcmpError, OtherUnreachableLeavesTheConnectRunning) {
 // Once synchronized, even port unreachable is soft (RFC 5461 §4: the connection may
 // outlive a transient routing or middlebox error); it is what a timeout then reports.
 TEST_P(IcmpError, HardCodeOnAnEstablishedConnectionIsSoft) {
-  std::vector<Step> s = active_handshake(10ms, In().mss(kMss));
-  s.insert(s.end(), {
-                        write(100ms, 100),
-                        expect(100ms, Out(kAck | kPsh).seq(1).len(100)),
-                        icmp(110ms, /*hard=*/true),
-                        expect(300ms, Out(kAck | kPsh).seq(1).len(100)),  // RTO: still trying
-                        inject(320ms, In().ack(101)),
-                        nothing(2s),
-                    });
-  run(s);
+  run(after_handshake(In().mss(kMss),
+                      {
+                          write(100ms, 100),
+                          expect(100ms, Out(kAck | kPsh).seq(1).len(100)),
+                          icmp(110ms, /*hard=*/true),
+                          expect(300ms, Out(kAck | kPsh).seq(1).len(100)),  // RTO: still trying
+                          inject(320ms, In().ack(101)),
+                          nothing(2s),
+                      }));
   EXPECT_TRUE(errors_.empty());
   EXPECT_EQ(tcb->state(), TcpState::kEstablished);
   EXPECT_EQ(tcb->soft_error(), EHOSTUNREACH);

@@ -12,6 +12,7 @@
 
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <utility>
@@ -152,13 +153,15 @@ class TcbScript : public TcbTest, public ::testing::WithParamInterface<bool /*ip
     return call(at, "shutdown", [this](Instant t, TcpOutput& o) { tcb->shutdown_write(t, o); });
   }
 
-  // The handshake of an active open, as steps: SYN out, SYN-ACK in with the given
-  // options, ACK out. Leaves the clock at `at`.
-  std::vector<Step> active_handshake(Duration at, In synack) {
+  // An active open's handshake as steps -- SYN out, at 10 ms the SYN-ACK in with the
+  // options of `synack`, ACK out -- followed by `then`.
+  std::vector<Step> after_handshake(In synack, std::vector<Step> then) {
     synack.flags_ = kSyn | kAck;
     synack.seq(0).ack(1);
-    return {connect(0ms), expect(0ms, Out(kSyn).seq(0)), inject(at, synack),
-            expect(at, Out().seq(1).ack(1))};
+    std::vector<Step> s{connect(0ms), expect(0ms, Out(kSyn).seq(0)), inject(10ms, synack),
+                        expect(10ms, Out().seq(1).ack(1))};
+    s.insert(s.end(), std::make_move_iterator(then.begin()), std::make_move_iterator(then.end()));
+    return s;
   }
 
   // Runs the script on a fresh TCB made from `cfg`; every mismatch is reported with
