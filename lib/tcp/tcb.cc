@@ -20,6 +20,30 @@ std::uint32_t sack_option_len(std::uint8_t blocks) {
   return blocks ? 4u + 8u * blocks : 0u;
 }
 
+// Drops what `s` holds below `left` (received already), its SYN included; returns the
+// payload bytes dropped.
+std::uint32_t trim_below(TcpSegment& s, SeqNum left) {
+  if (!(s.seq < left)) return 0;
+  std::uint32_t cut = static_cast<std::uint32_t>(left - s.seq);
+  if (s.has(kSyn)) {
+    s.flags &= static_cast<std::uint8_t>(~kSyn);
+    s.seq += 1;
+    --cut;
+  }
+  const std::uint32_t c = std::min(cut, s.payload.len);
+  s.payload.data += c;
+  s.payload.len -= c;
+  s.seq += c;
+  return c;
+}
+
+// Drops what lies beyond the receive window's right edge; a FIN there goes with it.
+void trim_above(TcpSegment& s, SeqNum right) {
+  if (s.seq + s.payload.len <= right) return;
+  s.payload.len = right > s.seq ? static_cast<std::uint32_t>(right - s.seq) : 0;
+  s.flags &= static_cast<std::uint8_t>(~(kFin | kPsh));
+}
+
 }  // namespace
 
 Tcb::Tcb(const TcpConfig& cfg, BufferOps& ops, CounterGroup* stats)
@@ -185,7 +209,9 @@ std::uint32_t Tcb::send(const std::uint8_t* data, std::uint32_t len) {
 }
 
 std::uint32_t Tcb::recv(std::uint8_t* buf, std::uint32_t len, bool peek) {
-  return rx_.read(buf, len, peek);
+  const std::uint32_t n = rx_.read(buf, len, peek);
+  if (n > 0 && !peek) app_freed_space_ = true;
+  return n;
 }
 
 void Tcb::flush(Instant now, TcpOutput& out) {
@@ -286,9 +312,19 @@ std::uint32_t Tcb::bytes_in_flight() const {
 // ---------------------------------------------------------------------------------
 // ICMP
 
-void Tcb::on_icmp_unreachable(Instant, TcpOutput&) {
-  // Soft error only (RFC 1122 §4.2.3.9, RFC 5461): remembered, reported if we time out.
-  if (state_ != TcpState::kClosed) soft_error_ = EHOSTUNREACH;
+void Tcb::on_icmp_unreachable(bool hard, Instant, TcpOutput& out) {
+  if (state_ == TcpState::kClosed) return;
+  // Nobody listens (or no TCP runs) at the address we are connecting to: waiting for
+  // the connect timeout would gain nothing (RFC 1122 §4.2.3.9 makes port and protocol
+  // unreachable hard errors). Once synchronized the error stays soft (RFC 5461 §4): a
+  // connection can outlive a transient one.
+  if (hard && state_ == TcpState::kSynSent) {
+    count(TcpCounter::kAttemptFails);
+    fail(ECONNREFUSED, out);
+    return;
+  }
+  // Soft: remembered, reported if we time out.
+  soft_error_ = EHOSTUNREACH;
 }
 
 void Tcb::on_frag_needed(std::uint32_t mtu, Instant now, TcpOutput& out) {
@@ -391,6 +427,11 @@ void Tcb::on_segment_syn_sent(const TcpSegment& seg, Instant now, TcpOutput& out
   irs_ = seg.seq;
   rx_.reset(irs_ + 1);
   negotiate_syn_options(seg.options, now, 0);
+  // Text on the SYN is taken within the window our SYN offered (unscaled, as in a SYN).
+  rcv_adv_ = rx_.rcv_nxt() + std::min<std::uint32_t>(rx_.free_space(), 65535);
+  TcpSegment text = seg;
+  trim_below(text, rx_.rcv_nxt());
+  trim_above(text, rcv_adv_);
   if (ack_ok) {
     snd_una_ = seg.ack;
     data_base_ = iss_ + 1;
@@ -410,18 +451,24 @@ void Tcb::on_segment_syn_sent(const TcpSegment& seg, Instant now, TcpOutput& out
     rtt_.reset_backoff();
     rto_at_ = Instant::never();
     connect_deadline_ = Instant::never();
-    rcv_adv_ = rx_.rcv_nxt();
     out.add_event(TcpEventKind::kConnected);
     arm_keepalive(now);
     ack_now_ = true;
     if (fin_queued_) set_state(TcpState::kFinWait1);
+    // Data or a FIN on the SYN-ACK is processed as on any segment (RFC 9293 §3.10.7.3:
+    // "continue processing at the sixth step"), and acknowledged by the ACK below.
+    process_text(text, now, out);
+    if (state_ == TcpState::kClosed) return;
     output(now, out);
   } else {
-    // Simultaneous open (RFC 9293 §3.5 figure 7): answer with SYN-ACK.
+    // Simultaneous open (RFC 9293 §3.5 figure 7): answer with SYN-ACK. Data on the SYN
+    // is queued now, so the SYN-ACK acknowledges it, and becomes readable once the
+    // connection is established (§3.10.7.3).
     set_state(TcpState::kSynReceived);
     snd_wnd_ = seg.window;
     max_snd_wnd_ = snd_wnd_;
     snd_wl1_ = seg.seq;
+    rx_.insert(text.seq, text.payload);
     send_syn(now, out, true);
     arm_rto(now);
   }
@@ -435,9 +482,11 @@ void Tcb::on_segment_synchronized(const TcpSegment& in, Instant now, TcpOutput& 
       return;
     }
     // Simultaneous open: the peer's SYN-ACK repeats its SYN; its ACK completes ours.
+    // Data its SYN carried is held already (our SYN-ACK acknowledged it): a repeat of
+    // that is old, and without one the segment is still the ACK that completes ours.
     TcpSegment stripped = in;
-    stripped.flags &= static_cast<std::uint8_t>(~kSyn);
-    stripped.seq += 1;
+    trim_below(stripped, rx_.rcv_nxt());
+    if (stripped.seq < rx_.rcv_nxt()) stripped.seq = rx_.rcv_nxt();
     on_segment_synchronized(stripped, now, out);
     return;
   }
@@ -481,30 +530,14 @@ void Tcb::on_segment_synchronized(const TcpSegment& in, Instant now, TcpOutput& 
 
   // Trim to the window: drop what we already have and what lies beyond the right edge.
   TcpSegment s = seg;
-  if (s.seq < rcv_nxt) {
-    std::uint32_t cut = static_cast<std::uint32_t>(rcv_nxt - s.seq);
-    if (s.has(kSyn)) {
-      s.flags &= static_cast<std::uint8_t>(~kSyn);
-      s.seq += 1;
-      --cut;
-    }
-    std::uint32_t c = std::min(cut, s.payload.len);
-    if (c > 0 && sack_ok_) rx_.note_duplicate(s.seq, s.seq + c);
-    s.payload.data += c;
-    s.payload.len -= c;
-    s.seq += c;
-  }
+  const SeqNum dup_left = s.seq + (s.has(kSyn) ? 1u : 0u);
+  if (const std::uint32_t c = trim_below(s, rcv_nxt); c > 0 && sack_ok_)
+    rx_.note_duplicate(dup_left, dup_left + c);
   if (zero_window_data) {
     s.payload.len = 0;
     s.flags &= static_cast<std::uint8_t>(~(kFin | kPsh));
-  } else if (s.payload.len > 0 || s.has(kFin)) {
-    SeqNum right = rcv_nxt + wnd;
-    if (s.seq + s.payload.len > right) {
-      s.payload.len = static_cast<std::uint32_t>(right - s.seq);
-      s.flags &= static_cast<std::uint8_t>(~(kFin | kPsh));
-    } else if (s.has(kFin) && s.seq + s.payload.len == right && wnd > 0 && false) {
-      // FIN takes no buffer space; it is accepted at the right edge.
-    }
+  } else {
+    trim_above(s, rcv_nxt + wnd);
   }
 
   // Second: the RST bit (RFC 5961 §3: only an exact match resets).
@@ -535,15 +568,8 @@ void Tcb::on_segment_synchronized(const TcpSegment& in, Instant now, TcpOutput& 
     return;
   }
 
-  // The segment is acceptable: it counts as activity, and may update TS.Recent
-  // (RFC 7323 §4.3: only if it covers Last.ACK.sent).
-  if (ts_ok_ && seg.options.timestamps && seg.seq <= last_ack_sent_) {
-    std::int32_t d = static_cast<std::int32_t>(seg.options.timestamps->value - ts_recent_);
-    if (d >= 0 || now - ts_recent_age_ >= kPawsIdle) {
-      ts_recent_ = seg.options.timestamps->value;
-      ts_recent_age_ = now;
-    }
-  }
+  // The segment is acceptable: it counts as activity. (TS.Recent waits for the ACK
+  // check: a segment dropped there must not change it.)
   arm_keepalive(now);
 
   // Third: security/compartment — not applicable.
@@ -553,12 +579,25 @@ void Tcb::on_segment_synchronized(const TcpSegment& in, Instant now, TcpOutput& 
     return;
   }
 
-  // Fifth: the ACK field.
+  // Fifth: the ACK field. TS.Recent changes only once the ACK is believed too: a
+  // segment acknowledging data never sent is answered and dropped (RFC 9293
+  // §3.10.7.4), and a TSval it carried would make the next valid segment fail PAWS.
+  if (!accept_ack(s, now, out)) return;
+  update_ts_recent(seg, now);
   if (!process_ack(s, now, out)) return;
   if (state_ == TcpState::kClosed) return;
 
   // Sixth: URG — urgent data is not supported; the pointer is ignored (RFC 6093).
+  process_text(s, now, out);
+  if (state_ == TcpState::kClosed) return;
+  // A duplicate is reported at once, its D-SACK block first (RFC 2883 §4; RFC 5681
+  // §4.2 asks the same for out-of-order data): the sender may be deciding whether it
+  // retransmitted needlessly.
+  if (sack_ok_ && rx_.has_dsack()) ack_now_ = true;
+  output(now, out);
+}
 
+void Tcb::process_text(const TcpSegment& s, Instant now, TcpOutput& out) {
   // Seventh: segment text.
   if (s.payload.len > 0) {
     if (!accepts_data(state_)) {
@@ -603,12 +642,9 @@ void Tcb::on_segment_synchronized(const TcpSegment& in, Instant now, TcpOutput& 
     }
   }
   if (ooo_fin_ && *ooo_fin_ == rx_.rcv_nxt() && !peer_fin_) process_fin(now, out);
-  if (state_ == TcpState::kClosed) return;
-
-  output(now, out);
 }
 
-bool Tcb::process_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
+bool Tcb::accept_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
   if (!seg.has(kAck)) {
     count(TcpCounter::kDropNoAck);
     return false;
@@ -635,6 +671,8 @@ bool Tcb::process_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
     snd_wl1_ = seg.seq;
     snd_wl2_ = seg.ack;
     out.add_event(origin_ == Origin::kActive ? TcpEventKind::kConnected : TcpEventKind::kAccepted);
+    // Data a simultaneous-open SYN carried was queued in SYN_RECEIVED.
+    if (rx_.readable() > 0) out.add_event(TcpEventKind::kReadable, rx_.readable());
     arm_keepalive(now);
     if (fin_queued_) set_state(TcpState::kFinWait1);
   }
@@ -653,6 +691,10 @@ bool Tcb::process_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
     return false;
   }
 
+  return true;
+}
+
+bool Tcb::process_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
   std::uint32_t newly_sacked = 0;
   if (sack_ok_ && seg.ack >= snd_una_) {
     SackScoreboard::AckResult r =
@@ -695,6 +737,17 @@ bool Tcb::process_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
       break;
   }
   return true;
+}
+
+void Tcb::update_ts_recent(const TcpSegment& seg, Instant now) {
+  // RFC 7323 §4.3: from an acceptable segment that covers the left edge of the window
+  // (SEG.SEQ <= Last.ACK.sent), so out-of-order data cannot move it ahead.
+  if (!ts_ok_ || !seg.options.timestamps || seg.seq > last_ack_sent_) return;
+  const std::int32_t d = static_cast<std::int32_t>(seg.options.timestamps->value - ts_recent_);
+  if (d >= 0 || now - ts_recent_age_ >= kPawsIdle) {
+    ts_recent_ = seg.options.timestamps->value;
+    ts_recent_age_ = now;
+  }
 }
 
 void Tcb::process_new_ack(const TcpSegment& seg, std::uint32_t, Instant now, TcpOutput& out) {
@@ -884,6 +937,12 @@ std::uint32_t Tcb::pipe() const {
   return flight > delivered ? flight - delivered : 0;
 }
 
+std::uint32_t Tcb::window_field_for(std::uint32_t wnd) const {
+  // Round up so the scaled window never falls short of what was already offered.
+  const std::uint32_t field = (wnd + (1u << rcv_wscale_) - 1) >> rcv_wscale_;
+  return std::min<std::uint32_t>(field, 65535);
+}
+
 std::uint16_t Tcb::window_field() {
   const SeqNum rcv_nxt = rx_.rcv_nxt();
   SeqNum right = rcv_nxt + rx_.free_space();
@@ -896,9 +955,7 @@ std::uint16_t Tcb::window_field() {
   }
   if (right < rcv_adv_) right = rcv_adv_;  // never shrink the window (§3.8.6)
   std::uint32_t wnd = right > rcv_nxt ? static_cast<std::uint32_t>(right - rcv_nxt) : 0;
-  // Round up so the scaled window never falls short of what was already offered.
-  std::uint32_t field = (wnd + (1u << rcv_wscale_) - 1) >> rcv_wscale_;
-  if (field > 65535) field = 65535;
+  const std::uint32_t field = window_field_for(wnd);
   SeqNum adv = rcv_nxt + (field << rcv_wscale_);
   if (adv > rcv_adv_) rcv_adv_ = adv;
   return static_cast<std::uint16_t>(field);
@@ -933,6 +990,7 @@ bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::
   if (flags & kAck) {
     last_ack_sent_ = rx_.rcv_nxt();
     ack_now_ = false;
+    app_freed_space_ = false;
     unacked_bytes_ = 0;
     delack_at_ = Instant::never();
   }
@@ -1122,9 +1180,14 @@ void Tcb::output(Instant now, TcpOutput& out) {
     if (ack_now_ && state_ == TcpState::kSynReceived) ack_now_ = false;
     return;
   }
-  // Window update after the application read (RFC 9293 §3.8.6.2.2).
-  if (!peer_fin_ && !ack_now_ && state_ != TcpState::kTimeWait) {
-    SeqNum right = rx_.rcv_nxt() + rx_.free_space();
+  // Window update after the application read (RFC 9293 §3.8.6.2.2). Only reads open
+  // the window: a buffer larger than the SYN-ACK could show is offered with the next
+  // segment, not by an ACK of its own. What counts is the window the peer would see --
+  // scaled and clamped to the 16-bit field -- not the free space: without scaling, room
+  // above 65 535 would make every call send an ACK identical to the last (to the peer a
+  // duplicate ACK).
+  if (app_freed_space_ && !peer_fin_ && !ack_now_ && state_ != TcpState::kTimeWait) {
+    const SeqNum right = rx_.rcv_nxt() + (window_field_for(rx_.free_space()) << rcv_wscale_);
     if (right > rcv_adv_) {
       std::uint32_t inc = static_cast<std::uint32_t>(right - rcv_adv_);
       std::uint32_t cur = rcv_wnd();

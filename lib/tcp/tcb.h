@@ -70,9 +70,11 @@ class Tcb {
   void on_timer(Instant now, TcpOutput& out);
   // Earliest instant on_timer has work; Instant::never() when none.
   Instant next_deadline() const;
-  // ICMP destination unreachable for this connection: a soft error (RFC 1122 §4.2.3.9);
-  // a connect that then times out reports EHOSTUNREACH.
-  void on_icmp_unreachable(Instant now, TcpOutput& out);
+  // ICMP destination unreachable for this connection. `hard` for port or protocol
+  // unreachable: in SYN_SENT it refuses the connect (ECONNREFUSED, RFC 1122 §4.2.3.9,
+  // as Linux and FreeBSD do). Otherwise a soft error: a connect or retransmission that
+  // then times out reports EHOSTUNREACH.
+  void on_icmp_unreachable(bool hard, Instant now, TcpOutput& out);
   // ICMP fragmentation needed / packet too big: lower the MSS and resend.
   void on_frag_needed(std::uint32_t mtu, Instant now, TcpOutput& out);
 
@@ -156,10 +158,15 @@ class Tcb {
   void on_segment_listen(const TcpSegment& seg, Instant now, TcpOutput& out);
   void on_segment_syn_sent(const TcpSegment& seg, Instant now, TcpOutput& out);
   void on_segment_synchronized(const TcpSegment& seg, Instant now, TcpOutput& out);
+  // The ACK checks (handshake completion, RFC 5961 §5.2); false: drop the segment.
+  bool accept_ack(const TcpSegment& seg, Instant now, TcpOutput& out);
   bool process_ack(const TcpSegment& seg, Instant now, TcpOutput& out);  // false: drop
   void process_new_ack(const TcpSegment& seg, std::uint32_t acked, Instant now, TcpOutput& out);
   void process_dup_ack(Instant now, TcpOutput& out);
   void update_send_window(const TcpSegment& seg);
+  void update_ts_recent(const TcpSegment& seg, Instant now);
+  // Steps seven and eight (text, FIN) of a segment already trimmed to the window.
+  void process_text(const TcpSegment& s, Instant now, TcpOutput& out);
   void process_fin(Instant now, TcpOutput& out);
 
   // Output.
@@ -173,6 +180,7 @@ class Tcb {
   bool emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::uint8_t flags);
   bool retransmit_range(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len);
   std::uint16_t window_field();
+  std::uint32_t window_field_for(std::uint32_t wnd) const;  // field value offering `wnd`
   std::uint32_t ts_now(Instant now) const;
   std::uint32_t data_end_len() const;  // bytes of data not yet covered by snd_nxt
   SeqNum data_end() const;             // sequence after the last queued byte
@@ -231,6 +239,7 @@ class Tcb {
   std::optional<SeqNum> ooo_fin_;    // FIN seen above a hole
   std::uint32_t unacked_bytes_ = 0;  // received since our last ACK (delayed-ACK rule)
   bool ack_now_ = false;
+  bool app_freed_space_ = false;  // a read since our last ACK: a window update may be due
   std::uint32_t rcv_mss_ = 536;
 
   // Negotiated options.

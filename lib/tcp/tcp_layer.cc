@@ -8,13 +8,12 @@
 
 #include "engine/engine.h"
 #include "engine/flow_ownership.h"
+#include "wire/icmp.h"
 #include "wire/tcp.h"
 
 namespace shardtcp {
 namespace {
 
-constexpr std::uint8_t kIcmpDestUnreachable = 3;
-constexpr std::uint8_t kCodeFragNeeded = 4;
 constexpr std::uint32_t kGenerationMask = (1u << (32 - TcpConnId::kSlotBits)) - 1;
 
 bool is_any(const IpAddr& a) {
@@ -1138,13 +1137,16 @@ void TcpLayer::on_icmp_error(const IcmpErrorInfo& err, PacketContext& ctx) {
   }
   const std::uint32_t i = slot_index(*s);
   TcpOutput& out = begin_output();
-  if (err.code == kCodeFragNeeded) {
+  if (err.code == kIcmpCodeFragNeeded) {
     counters_.inc(TcpLayerCounter::kIcmpFragNeeded);
     const std::uint32_t mtu = err.next_hop_mtu != 0 ? err.next_hop_mtu : 576;
     s->tcb->on_frag_needed(mtu, ctx.now, out);
   } else {
     counters_.inc(TcpLayerCounter::kIcmpUnreachable);
-    s->tcb->on_icmp_unreachable(ctx.now, out);
+    // Port and protocol unreachable are hard errors (RFC 1122 §4.2.3.9); ICMPv6 port
+    // unreachable and "unknown next header" reach us mapped onto these codes.
+    const bool hard = err.code == kIcmpCodeProtoUnreachable || err.code == kIcmpCodePortUnreachable;
+    s->tcb->on_icmp_unreachable(hard, ctx.now, out);
   }
   process(i, out, ctx);
 }

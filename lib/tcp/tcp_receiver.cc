@@ -127,6 +127,7 @@ TcpReceiver::InsertResult TcpReceiver::insert(SeqNum seq, const Payload& pl) {
       return r;
     }
     if (prev_end > p.seq) {
+      note_duplicate(p.seq, prev_end);  // the overlap is what the D-SACK reports
       std::uint32_t cut = static_cast<std::uint32_t>(prev_end - p.seq);
       p.data += cut;
       p.len -= cut;
@@ -155,12 +156,16 @@ TcpReceiver::InsertResult TcpReceiver::insert(SeqNum seq, const Payload& pl) {
       r.duplicate = true;
       return r;
     }
-    if (nx.seq < p.seq + p.len) p.len = static_cast<std::uint32_t>(nx.seq - p.seq);
+    if (nx.seq < p.seq + p.len) {
+      note_duplicate(nx.seq, p.seq + p.len);
+      p.len = static_cast<std::uint32_t>(nx.seq - p.seq);
+    }
   }
   if (covered == 0 && ooo_count_ == ooo_.size()) {
     r.dropped = true;
     return r;
   }
+  if (covered > 0) note_duplicate(ooo_[pos].seq, ooo_[pos].seq + ooo_[pos].len);
   for (std::uint32_t k = 0; k < covered; ++k) {
     ooo_bytes_ -= ooo_[pos + k].len;
     ops_.release(ooo_[pos + k].handle);

@@ -35,7 +35,8 @@ class TcpReceiver {
     bool dropped = false;        // no room: the segment was not queued
   };
   // Queues `p` starting at `seq` (already trimmed to the receive window by the caller).
-  // Retains p.handle for every piece kept.
+  // Retains p.handle for every piece kept. Bytes already held out of order are recorded
+  // for a D-SACK (the whole segment when `duplicate`, else the overlap).
   InsertResult insert(SeqNum seq, const Payload& p);
   // Records a duplicate below RCV.NXT for the next ACK's D-SACK block.
   void note_duplicate(SeqNum left, SeqNum right);

@@ -156,13 +156,13 @@ TEST_P(Connect6, ReturnsEFAULT) {
             EFAULT);
 }
 
-TEST_P(Connect6, ReturnsEHOSTUNREACH) {
+TEST_P(Connect6, ReturnsECONNREFUSEDOnUnknownNextHeader) {
   // B without TCP answers the SYN with an ICMPv6 parameter problem (unknown next
-  // header); the attempt then times out and reports it as unreachable.
+  // header), IPv6's protocol unreachable: a hard error while connecting, as over IPv4.
   env_->run_on_peer([&] { env_->b->ip().set_transport(6, nullptr); });
   const int s = sock();
   set_connect_timeout(s, 700);
-  expect_async(s, sin6(kB6, kEchoPort), EHOSTUNREACH);
+  expect_async(s, sin6(kB6, kEchoPort), ECONNREFUSED);
   env_->run_on_peer([&] { env_->b->ip().set_transport(6, &env_->b->engine_tcp(0)); });
 }
 

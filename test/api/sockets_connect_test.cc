@@ -113,13 +113,13 @@ TEST_P(Connect, ReturnsEFAULT) {
   EXPECT_EQ(r, EFAULT);
 }
 
-TEST_P(Connect, ReturnsEHOSTUNREACH) {
-  // B without TCP answers the SYN with ICMP (protocol) unreachable; the attempt then
-  // times out and reports the ICMP error.
+TEST_P(Connect, ReturnsECONNREFUSEDOnProtocolUnreachable) {
+  // B without TCP answers the SYN with ICMP protocol unreachable, a hard error while
+  // connecting (RFC 1122 4.2.3.9, as on Linux): refused, not left to time out.
   env_->run_on_peer([&] { env_->b->ip().set_transport(6, nullptr); });
   const int s = sock();
   set_connect_timeout(s, 700);
-  expect_async(s, sin4(kSockAddrB, kEchoPort), EHOSTUNREACH);
+  expect_async(s, sin4(kSockAddrB, kEchoPort), ECONNREFUSED);
   env_->run_on_peer([&] { env_->b->ip().set_transport(6, &env_->b->engine_tcp(0)); });
 }
 

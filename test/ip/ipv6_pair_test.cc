@@ -179,10 +179,11 @@ TEST_F(Ipv6Pair, UdpEchoAcrossSizes) {
   b_.ip->set_transport(UdpLayer::kProtocol, nullptr);
 }
 
-// B runs no TCP: its IP layer answers A's SYNs with an ICMPv6 parameter problem
-// (unknown next header), which A's TCP takes as a soft unreachable; when the connect
-// times out the error it reports is EHOSTUNREACH, as over IPv4.
-TEST_F(Ipv6Pair, TimedOutConnectThatSawAnUnreachableFailsWithEhostunreach) {
+// B runs no TCP: its IP layer answers A's SYN with an ICMPv6 parameter problem
+// (unknown next header), which A's IP layer passes on as protocol unreachable: a hard
+// error while connecting (RFC 1122 4.2.3.9), so the connect fails at once with
+// ECONNREFUSED, as over IPv4.
+TEST_F(Ipv6Pair, ConnectAnsweredWithUnknownNextHeaderIsRefused) {
   PairSideOptions a, b;
   a.tcp = default_tcp();
   b.with_tcp = false;
@@ -190,11 +191,13 @@ TEST_F(Ipv6Pair, TimedOutConnectThatSawAnUnreachableFailsWithEhostunreach) {
   run_for(2s);
   EventLog log;
   int err = 0;
+  const Instant start = clock_.now();
   TcpConnId c = a_.tcp->connect({kB6, kPort}, log.callback(), &err);
   ASSERT_TRUE(c.valid()) << err;
   std::uint32_t code = 0;
   ASSERT_TRUE(run_until([&] { return log.has(c, TcpSocketEvent::kError, &code); }, 300s));
-  EXPECT_EQ(code, static_cast<std::uint32_t>(EHOSTUNREACH));
+  EXPECT_EQ(code, static_cast<std::uint32_t>(ECONNREFUSED));
+  EXPECT_LT(clock_.now() - start, Duration(500ms));  // no SYN retransmission
   EXPECT_GT(b_.ip->ipv6_counters().get(Ipv6Counter::kTxParameterProblem), 0u);
   EXPECT_GT(a_.ip->icmp6_counters().get(IcmpCounter::kRxErrorsDelivered), 0u);
   a_.tcp->close(c);

@@ -31,6 +31,35 @@ class TcpPairBasic : public TcpPairTest {
     return s;
   }
 
+  // A's frames all vanish on the way: its connects go unanswered.
+  void build_blackholed() {
+    PairSideOptions a, b;
+    a.tcp = b.tcp = default_tcp();
+    ImpairmentConfig drop_all;
+    drop_all.drop = 1.0;
+    a.impair = drop_all;
+    build(a, b);
+  }
+
+  // ICMP destination unreachable with `code` quoting connection `c`'s SYN, handed to A's
+  // TCP layer as its IP layer would (the ring pair has no router to send one).
+  void inject_unreachable(TcpConnId c, std::uint8_t code) {
+    Endpoint local;
+    ASSERT_EQ(a_.tcp->local_endpoint(c, &local), 0);
+    PacketContext ctx{clock_.now(), a_.engine.get(), shared_, 0};
+    IcmpErrorInfo e;
+    e.type = 3;
+    e.code = code;
+    e.reporter = IpAddr::v4(0xC6120063);  // a router on the way
+    e.src = kAddrA;
+    e.dst = kAddrB;
+    e.protocol = 6;
+    e.src_port = local.port;
+    e.dst_port = kPort;
+    e.l4_word1 = a_.tcp->tcb(c)->snd_una().raw();
+    a_.tcp->on_icmp_error(e, ctx);
+  }
+
   EventLog client_log_, server_log_;
 };
 
@@ -323,12 +352,7 @@ TEST_F(TcpPairBasic, ConnectReturnsEnobufsWhenThePoolIsExhausted) {
 }
 
 TEST_F(TcpPairBasic, ConnectToBlackholedPeerTimesOut) {
-  PairSideOptions a, b;
-  a.tcp = b.tcp = default_tcp();
-  ImpairmentConfig drop_all;
-  drop_all.drop = 1.0;
-  a.impair = drop_all;
-  build(a, b);
+  build_blackholed();
   int err = 0;
   TcpConnId c = a_.tcp->open(client_log_.callback(), &err);
   ASSERT_TRUE(c.valid());
@@ -347,10 +371,12 @@ TEST_F(TcpPairBasic, ConnectToBlackholedPeerTimesOut) {
   EXPECT_EQ(a_.tcp->slots_in_use(), 0u);
 }
 
-TEST_F(TcpPairBasic, IcmpUnreachableThenTimeoutIsEhostunreach) {
+// B runs no TCP: its IP layer answers the SYN with ICMP protocol unreachable, a hard
+// error in SYN-SENT (RFC 1122 4.2.3.9): the connect fails at once with ECONNREFUSED.
+TEST_F(TcpPairBasic, IcmpProtocolUnreachableRefusesTheConnect) {
   PairSideOptions a, b;
   a.tcp = default_tcp();
-  b.with_tcp = false;  // B answers TCP with ICMP protocol unreachable
+  b.with_tcp = false;
   build(a, b);
   int err = 0;
   TcpConnId c = a_.tcp->open(client_log_.callback(), &err);
@@ -358,9 +384,45 @@ TEST_F(TcpPairBasic, IcmpUnreachableThenTimeoutIsEhostunreach) {
   const Instant start = clock_.now();
   ASSERT_EQ(a_.tcp->connect(c, {kAddrB, kPort}), 0);
   ASSERT_TRUE(run_until([&] { return client_log_.has(c, TcpSocketEvent::kClosed); }, 10s));
-  // A soft error (RFC 1122 4.2.3.9): the connect still runs to its timeout.
-  EXPECT_GE(clock_.now() - start, Duration(3s));
+  EXPECT_LT(clock_.now() - start, Duration(100ms));  // no SYN retransmission, no timeout
   EXPECT_GT(a_.tcp->counter(TcpLayerCounter::kIcmpUnreachable), 0u);
+  std::uint32_t e = 0;
+  ASSERT_TRUE(client_log_.has(c, TcpSocketEvent::kError, &e));
+  EXPECT_EQ(static_cast<int>(e), ECONNREFUSED);
+  EXPECT_EQ(a_.tcp->pending_error(c), ECONNREFUSED);
+  a_.tcp->close(c);
+}
+
+// A router reports the port unreachable (as a firewall may): the connect is refused at
+// once, as when the host itself reports it.
+TEST_F(TcpPairBasic, IcmpPortUnreachableRefusesTheConnect) {
+  build_blackholed();
+  int err = 0;
+  TcpConnId c = a_.tcp->connect({kAddrB, kPort}, client_log_.callback(), &err);
+  ASSERT_TRUE(c.valid());
+  run_for(10ms);
+  inject_unreachable(c, 3);
+  EXPECT_EQ(a_.tcp->counter(TcpLayerCounter::kIcmpUnreachable), 1u);
+  std::uint32_t e = 0;
+  ASSERT_TRUE(client_log_.has(c, TcpSocketEvent::kError, &e));
+  EXPECT_EQ(static_cast<int>(e), ECONNREFUSED);
+  a_.tcp->close(c);
+}
+
+// Host unreachable is soft (RFC 1122 4.2.3.9): the connect keeps trying until its
+// timeout, which then reports the ICMP error rather than ETIMEDOUT.
+TEST_F(TcpPairBasic, IcmpHostUnreachableThenTimeoutIsEhostunreach) {
+  build_blackholed();
+  int err = 0;
+  TcpConnId c = a_.tcp->open(client_log_.callback(), &err);
+  ASSERT_EQ(a_.tcp->set_connect_timeout(c, 3s), 0);
+  const Instant start = clock_.now();
+  ASSERT_EQ(a_.tcp->connect(c, {kAddrB, kPort}), 0);
+  run_for(10ms);
+  inject_unreachable(c, 1);
+  EXPECT_FALSE(client_log_.has(c, TcpSocketEvent::kError));
+  ASSERT_TRUE(run_until([&] { return client_log_.has(c, TcpSocketEvent::kClosed); }, 10s));
+  EXPECT_GE(clock_.now() - start, Duration(3s));
   std::uint32_t e = 0;
   ASSERT_TRUE(client_log_.has(c, TcpSocketEvent::kError, &e));
   EXPECT_EQ(static_cast<int>(e), EHOSTUNREACH);

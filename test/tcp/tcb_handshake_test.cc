@@ -173,7 +173,7 @@ TEST_F(SynSent, SynRetriesExhaustedReportsEtimedout) {
 
 TEST_F(SynSent, IcmpUnreachableThenTimeoutReportsEhostunreach) {
   out.clear();
-  tcb->on_icmp_unreachable(now, out);
+  tcb->on_icmp_unreachable(/*hard=*/false, now, out);
   EXPECT_EQ(tcb->state(), TcpState::kSynSent);  // a soft error: keep trying
   Emitted e = advance(200s);
   EXPECT_EQ(e.value(TcpEventKind::kError), static_cast<std::uint32_t>(EHOSTUNREACH));
@@ -181,7 +181,7 @@ TEST_F(SynSent, IcmpUnreachableThenTimeoutReportsEhostunreach) {
 
 TEST_F(SynSent, IcmpThenSynAckStillConnects) {
   out.clear();
-  tcb->on_icmp_unreachable(now, out);
+  tcb->on_icmp_unreachable(/*hard=*/false, now, out);
   Emitted e = send(seg(kSyn | kAck, kPeerIss, kIss + 1));
   EXPECT_TRUE(e.has(TcpEventKind::kConnected));
   EXPECT_FALSE(e.has(TcpEventKind::kError));

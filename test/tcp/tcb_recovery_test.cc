@@ -112,7 +112,7 @@ TEST_F(RecoverySack, Established_IcmpSoftErrorReportedOnRetransmitTimeout) {
   establish_active(true, false);
   send_segments(1);
   out.clear();
-  tcb->on_icmp_unreachable(now, out);
+  tcb->on_icmp_unreachable(/*hard=*/false, now, out);
   Emitted e = advance(100s);
   EXPECT_EQ(e.value(TcpEventKind::kError), static_cast<std::uint32_t>(EHOSTUNREACH));
 }
