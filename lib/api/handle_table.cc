@@ -50,6 +50,8 @@ int HandleTable::allocate(std::uint16_t engine) {
   e->peer_fin = e->closed = e->rd_shut = e->wr_shut = e->has_error = false;
   e->keepalive = e->reuseaddr = e->nodelay = e->rcvbuf = e->sndbuf = 0;
   e->linger_on = e->linger_sec = 0;
+  e->cork = e->maxseg = e->keepidle_s = e->keepintvl_s = e->keepcnt = e->user_timeout_ms = 0;
+  e->notsent_lowat = UINT32_MAX;
   e->connect_timeout_ns = 0;
   e->last_error = 0;
   e->event_fn = nullptr;

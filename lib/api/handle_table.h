@@ -81,6 +81,9 @@ struct SocketEntry {
   // Option shadows for getsockopt (the native layer has setters only).
   int keepalive = 0, reuseaddr = 0, nodelay = 0, rcvbuf = 0, sndbuf = 0;
   int linger_on = 0, linger_sec = 0;
+  // IPPROTO_TCP ones (0: the default).
+  int cork = 0, maxseg = 0, keepidle_s = 0, keepintvl_s = 0, keepcnt = 0, user_timeout_ms = 0;
+  std::uint32_t notsent_lowat = UINT32_MAX;
   std::int64_t connect_timeout_ns = 0;
   // The application's event callback (shardtcp_set_event_callback).
   void (*event_fn)(int s, int event, int value, void* user) = nullptr;

@@ -13,6 +13,7 @@
 
 #include "api/readiness_set.h"
 #include "api/sockets_internal.h"
+#include "api/sockets_tcp_options.h"
 #define SHARDTCP_NO_COMPAT  // this file uses the native layers' send/connect/...
 #include "sockets.h"
 
@@ -174,12 +175,7 @@ long move_to_engine(int h, SocketEntry& e, std::uint32_t gen, std::uint16_t to_e
     if (!id.valid()) return err != 0 ? err : -ENOBUFS;
     e.tcp = id;
     e.engine = to_engine;
-    if (e.reuseaddr) tcp.set_reuse_addr(id, true);
-    if (e.nodelay) tcp.set_nodelay(id, true);
-    if (e.keepalive) tcp.set_keepalive(id, true);
-    if (e.rcvbuf > 0) tcp.set_recv_buffer(id, static_cast<std::uint32_t>(e.rcvbuf));
-    if (e.sndbuf > 0) tcp.set_send_buffer(id, static_cast<std::uint32_t>(e.sndbuf));
-    if (e.linger_on && e.linger_sec == 0) tcp.set_linger_zero(id, true);
+    apply_tcp_options(tcp, id, e);
     // Only a bound port matters (it is why the socket moves); an address bound with
     // port 0 is left for connect() to fill in from the route.
     if (local.port != 0) {
@@ -245,13 +241,13 @@ long udp_connect(int h, SocketEntry& e, std::uint32_t gen, const Endpoint& to, b
 }
 
 long tcp_send(int h, SocketEntry& e, std::uint32_t gen, const char* p, std::size_t len,
-              bool nonblock) {
+              bool nonblock, bool more) {
   std::size_t done = 0;
   while (done < len || len == 0) {
     const long r = blocking(e, nonblock, e.sndtimeo_ns.load(), [&]() -> long {
       if (!still(h, gen)) return -ENOTSOCK;
       if (e.wr_shut) return -EPIPE;
-      const long n = stack().engine_tcp(e.engine).send(e.tcp, p + done, len - done);
+      const long n = stack().engine_tcp(e.engine).send(e.tcp, p + done, len - done, more);
       refresh(e);
       return n;
     });
@@ -465,7 +461,7 @@ int shardtcp_listen(int s, int backlog) {
           TcpCallback{&on_tcp_event, reinterpret_cast<void*>(static_cast<std::uintptr_t>(s))},
           &oerr);
       if (!id.valid()) return oerr != 0 ? oerr : -ENOBUFS;
-      if (e->reuseaddr) tcp.set_reuse_addr(id, true);
+      apply_tcp_options(tcp, id, *e);  // its connections inherit them
       int c = tcp.bind(id, local);
       if (c == 0) c = tcp.listen(id, static_cast<std::uint32_t>(backlog));
       if (c != 0) {
@@ -594,8 +590,8 @@ int shardtcp_send(int s, const void* buf, int len, int flags) {
   const bool nonblock = e->nonblock.load() || (flags & MSG_DONTWAIT) != 0;
   long r;
   if (e->type == SOCK_STREAM) {
-    r = tcp_send(s, *e, gen, static_cast<const char*>(buf), static_cast<std::size_t>(len),
-                 nonblock);
+    r = tcp_send(s, *e, gen, static_cast<const char*>(buf), static_cast<std::size_t>(len), nonblock,
+                 (flags & MSG_MORE) != 0);
   } else {
     r = on_engine(e->engine, [&]() -> long {
       if (!still(s, gen)) return -ENOTSOCK;
@@ -754,7 +750,10 @@ int shardtcp_shutdown(int s, int how) {
   const long r = on_engine(e->engine, [&]() -> long {
     if (!still(s, gen)) return -ENOTSOCK;
     if (!e->connected) return -ENOTCONN;
-    if (how != SHUT_WR) e->rd_shut = true;
+    if (how != SHUT_WR && !e->rd_shut) {
+      e->rd_shut = true;
+      if (e->type == SOCK_STREAM) stack().engine_tcp(e->engine).shutdown_read(e->tcp);
+    }
     if (how != SHUT_RD && !e->wr_shut) {
       e->wr_shut = true;
       if (e->type == SOCK_STREAM) {
@@ -818,10 +817,9 @@ int shardtcp_setsockopt(int s, int level, int name, const void* val, socklen_t l
   r = on_engine(e->engine, [&]() -> long {
     if (!still(s, gen)) return -ENOTSOCK;
     Stack& st = stack();
-    if (level == IPPROTO_TCP && name == TCP_NODELAY) {
+    if (level == IPPROTO_TCP) {
       if (!tcp) return -ENOPROTOOPT;
-      e->nodelay = v != 0;
-      return st.engine_tcp(e->engine).set_nodelay(e->tcp, v != 0);
+      return set_tcp_option(st.engine_tcp(e->engine), *e, name, v);
     }
     if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
       // IPv6 sockets carry IPv6 only (no v4-mapped addresses): on, and it stays on.
@@ -837,7 +835,7 @@ int shardtcp_setsockopt(int s, int level, int name, const void* val, socklen_t l
       case SO_KEEPALIVE:
         if (!tcp) return -ENOPROTOOPT;
         e->keepalive = v != 0;
-        return st.engine_tcp(e->engine).set_keepalive(e->tcp, v != 0);
+        return set_keepalive_options(st.engine_tcp(e->engine), e->tcp, *e);
       case SO_LINGER:
         if (!tcp) return -ENOPROTOOPT;
         e->linger_on = lg.l_onoff != 0;
@@ -898,14 +896,18 @@ int shardtcp_getsockopt(int s, int level, int name, void* val, socklen_t* len) {
     return put(&t, sizeof t);
   }
   linger lg{};
+  tcp_info ti{};
   int v = 0;
   const long r = on_engine(e->engine, [&]() -> long {
     if (!still(s, gen)) return -ENOTSOCK;
     Stack& st = stack();
-    if (level == IPPROTO_TCP && name == TCP_NODELAY) {
+    if (level == IPPROTO_TCP) {
       if (!tcp) return -ENOPROTOOPT;
-      v = e->nodelay;
-      return 0;
+      if (name == TCP_INFO) {
+        const long i = get_tcp_info(st.engine_tcp(e->engine), *e, &ti);
+        return i < 0 ? i : 2;
+      }
+      return get_tcp_option(st.engine_tcp(e->engine), *e, name, &v);
     }
     if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
       if (e->family != AF_INET6) return -ENOPROTOOPT;
@@ -948,6 +950,13 @@ int shardtcp_getsockopt(int s, int level, int name, void* val, socklen_t* len) {
   });
   if (r < 0) return fail(r);
   if (r == 1) return put(&lg, sizeof lg);
+  if (r == 2) {
+    // Linux copies as much of struct tcp_info as the caller's buffer holds.
+    const socklen_t n = std::min<socklen_t>(*len, sizeof ti);
+    std::memcpy(val, &ti, n);
+    *len = n;
+    return 0;
+  }
   return put(&v, sizeof v);
 }
 

@@ -84,6 +84,7 @@ void Tcb::reset_connection_state(const Endpoint& local, const Endpoint& remote, 
   recover_ = high_rxt_ = iss;
   std::uint32_t hdr = cfg_.ipv6 ? 60 : 40;
   std::uint32_t mss = cfg_.mtu > hdr + 64 ? cfg_.mtu - hdr : 64;
+  if (cfg_.user_mss != 0) mss = std::min<std::uint32_t>(mss, cfg_.user_mss);
   adv_mss_ = static_cast<std::uint16_t>(std::min<std::uint32_t>(mss, 65495));
   rcv_wscale_ = 0;
   if (cfg_.window_scaling) {
@@ -94,6 +95,7 @@ void Tcb::reset_connection_state(const Endpoint& local, const Endpoint& remote, 
   opened_at_ = now;
   syn_retransmits_ = 0;
   consecutive_rto_ = 0;
+  unacked_since_ = Instant::never();
   soft_error_ = 0;
   challenge_window_start_ = now;
   challenge_count_ = 0;
@@ -192,7 +194,8 @@ std::uint32_t Tcb::writable_bytes() const {
     case TcpState::kSynReceived:
     case TcpState::kEstablished:
     case TcpState::kCloseWait:
-      return sndbuf_.free_space();
+      // TCP_NOTSENT_LOWAT: no more while enough waits unsent.
+      return data_end_len() < cfg_.notsent_lowat ? sndbuf_.free_space() : 0;
     default:
       return 0;
   }
@@ -779,7 +782,8 @@ void Tcb::process_new_ack(const TcpSegment& seg, std::uint32_t, Instant now, Tcp
   }
   rtt_.reset_backoff();
   consecutive_rto_ = 0;
-  first_rto_at_ = Instant::never();
+  // Progress: what is still unacknowledged has waited from now.
+  unacked_since_ = snd_una_ < snd_max_ ? now : Instant::never();
 
   if (in_recovery_) {
     if (ack >= recover_) {
@@ -812,10 +816,7 @@ void Tcb::process_new_ack(const TcpSegment& seg, std::uint32_t, Instant now, Tcp
   }
   if (data_acked > 0) {
     out.add_event(TcpEventKind::kAcked, data_acked);
-    if (send_blocked_ && writable_bytes() > 0) {
-      send_blocked_ = false;
-      out.add_event(TcpEventKind::kWritable);
-    }
+    report_writable(out);
   }
 }
 
@@ -1068,6 +1069,7 @@ bool Tcb::retransmit_range(Instant now, TcpOutput& out, SeqNum seq, std::uint32_
   if (len > 0 && seq + len == end) flags |= kPsh;
   if (!emit(now, out, seq, len, flags)) return false;
   count(TcpCounter::kRetransSegs);
+  ++retrans_segs_;
   if (rtt_seq_ && *rtt_seq_ >= seq) rtt_seq_.reset();  // Karn
   if (rto_at_ == Instant::never()) arm_rto(now);
   return true;
@@ -1104,9 +1106,12 @@ bool Tcb::send_new_data(Instant now, TcpOutput& out, std::uint32_t budget) {
       const bool all = len == unsent;
       const bool idle = snd_nxt_ == snd_una_;
       bool ok = retransmission;
+      // TCP_CORK / MSG_MORE hold a partial segment the application said more follows.
+      const bool corked = cfg_.cork || more_;
       // Nagle (RFC 896) and sender SWS avoidance (RFC 9293 §3.8.6.2.1).
-      if (!ok && all && (cfg_.nodelay || idle || fin_pending)) ok = true;
-      if (!ok && max_snd_wnd_ > 0 && len >= max_snd_wnd_ / 2 && (cfg_.nodelay || idle)) ok = true;
+      if (!ok && all && (fin_pending || (!corked && (cfg_.nodelay || idle)))) ok = true;
+      if (!ok && !corked && max_snd_wnd_ > 0 && len >= max_snd_wnd_ / 2 && (cfg_.nodelay || idle))
+        ok = true;
       if (!ok) break;
     }
     std::uint8_t flags = kAck;
@@ -1115,6 +1120,7 @@ bool Tcb::send_new_data(Instant now, TcpOutput& out, std::uint32_t budget) {
     if (!emit(now, out, snd_nxt_, len, flags)) break;
     if (retransmission) {
       count(TcpCounter::kRetransSegs);
+      ++retrans_segs_;
       if (rtt_seq_ && *rtt_seq_ >= snd_nxt_) rtt_seq_.reset();
     } else if (!ts_ok_ && !rtt_seq_ && len > 0) {
       rtt_seq_ = snd_nxt_;
@@ -1129,6 +1135,13 @@ bool Tcb::send_new_data(Instant now, TcpOutput& out, std::uint32_t budget) {
     if (flags & kFin) break;
   }
   return sent;
+}
+
+void Tcb::report_writable(TcpOutput& out) {
+  if (send_blocked_ && writable_bytes() > 0) {
+    send_blocked_ = false;
+    out.add_event(TcpEventKind::kWritable);
+  }
 }
 
 void Tcb::output(Instant now, TcpOutput& out) {
@@ -1164,6 +1177,8 @@ void Tcb::output(Instant now, TcpOutput& out) {
         std::uint32_t flight = static_cast<std::uint32_t>(snd_nxt_ - snd_una_);
         if (allowance > flight) send_new_data(now, out, allowance - flight);
       }
+      // Sending lowers the unsent bytes TCP_NOTSENT_LOWAT counts.
+      if (cfg_.notsent_lowat != UINT32_MAX) report_writable(out);
       // Nothing in flight but data waiting: the window (or SWS) holds it. Probe.
       if (data_end_len() > 0 && snd_max_ == snd_una_ && rto_at_ == Instant::never() &&
           persist_at_ == Instant::never()) {
@@ -1207,7 +1222,12 @@ Instant Tcb::next_deadline() const {
 }
 
 void Tcb::arm_rto(Instant now) {
+  if (unacked_since_ == Instant::never()) unacked_since_ = now;
   rto_at_ = now + rtt_.rto();
+  // TCP_USER_TIMEOUT (RFC 5482): fire no later than when the oldest unacknowledged
+  // data's time is up, as Linux clamps it, not at the next backed-off RTO after that.
+  if (cfg_.user_timeout.count() > 0)
+    rto_at_ = std::min(rto_at_, unacked_since_ + cfg_.user_timeout);
 }
 
 void Tcb::arm_keepalive(Instant now) {
@@ -1278,8 +1298,8 @@ void Tcb::on_rto(Instant now, TcpOutput& out) {
   }
   if (snd_max_ == snd_una_) return;  // nothing outstanding any more
   ++consecutive_rto_;
-  if (first_rto_at_ == Instant::never()) first_rto_at_ = now;
-  bool user_timeout = cfg_.user_timeout.count() > 0 && now - first_rto_at_ >= cfg_.user_timeout;
+  const bool user_timeout =
+      cfg_.user_timeout.count() > 0 && now - unacked_since_ >= cfg_.user_timeout;
   if (consecutive_rto_ > cfg_.max_retransmits || user_timeout) {
     count(TcpCounter::kRetransTimeouts);
     fail(soft_error_ ? soft_error_ : ETIMEDOUT, out);

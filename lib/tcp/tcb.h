@@ -100,6 +100,12 @@ class Tcb {
 
   // ---- options ----
   void set_nodelay(bool on) { cfg_.nodelay = on; }
+  // TCP_CORK; call flush() after turning it off so held bytes go.
+  void set_cork(bool on) { cfg_.cork = on; }
+  // MSG_MORE: the bytes of the send() call just made are followed by more; hold a
+  // partial segment as TCP_CORK does until a send() without it.
+  void set_more(bool on) { more_ = on; }
+  void set_notsent_lowat(std::uint32_t bytes) { cfg_.notsent_lowat = bytes; }
   // Path MTU of the route (and address family), before open: sets the advertised MSS.
   void set_route_mtu(std::uint32_t mtu, bool ipv6) {
     cfg_.mtu = mtu;
@@ -131,6 +137,10 @@ class Tcb {
   std::uint32_t snd_wnd() const { return snd_wnd_; }  // scaled, in bytes
   std::uint32_t rcv_wnd() const;                      // currently advertised, bytes
   std::uint32_t mss() const { return mss_; }          // send MSS (peer's, path-limited)
+  std::uint32_t advertised_mss() const { return adv_mss_; }
+  std::uint32_t notsent_bytes() const { return data_end_len(); }  // queued, never sent
+  std::uint64_t retransmitted_segments() const { return retrans_segs_; }
+  std::uint32_t consecutive_timeouts() const { return consecutive_rto_; }
   std::uint8_t snd_wscale() const { return snd_wscale_; }
   std::uint8_t rcv_wscale() const { return rcv_wscale_; }
   bool sack_enabled() const { return sack_ok_; }
@@ -148,6 +158,9 @@ class Tcb {
 
  private:
   enum class Origin : std::uint8_t { kNone, kActive, kPassive };
+
+  // kWritable for a send() that was short, once there is room again.
+  void report_writable(TcpOutput& out);
 
   void set_state(TcpState s);
   void reset_connection_state(const Endpoint& local, const Endpoint& remote, SeqNum iss,
@@ -226,10 +239,13 @@ class Tcb {
   SeqNum snd_wl2_;
   std::uint32_t snd_wnd_ = 0;
   std::uint32_t max_snd_wnd_ = 0;
-  SeqNum data_base_;           // sequence of the send buffer's first held byte
-  bool fin_queued_ = false;    // shutdown_write()/close() asked for a FIN
-  bool app_closed_ = false;    // close(): no more reads either
-  bool send_blocked_ = false;  // send() was short: report kWritable when room frees
+  SeqNum data_base_;                          // sequence of the send buffer's first held byte
+  bool fin_queued_ = false;                   // shutdown_write()/close() asked for a FIN
+  bool app_closed_ = false;                   // close(): no more reads either
+  bool send_blocked_ = false;                 // send() was short: report kWritable when room frees
+  bool more_ = false;                         // MSG_MORE on the last send()
+  std::uint64_t retrans_segs_ = 0;            // TCP_INFO's total_retrans
+  Instant unacked_since_ = Instant::never();  // oldest unacknowledged data's wait began
 
   // Receive sequence space.
   SeqNum irs_;
@@ -262,7 +278,6 @@ class Tcb {
   SeqNum high_rxt_;
   std::uint32_t dupacks_ = 0;
   std::uint32_t consecutive_rto_ = 0;
-  Instant first_rto_at_ = Instant::never();
   std::optional<SeqNum> rtt_seq_;  // Karn: the timed segment (no timestamps)
   Instant rtt_start_;
   Instant last_send_;

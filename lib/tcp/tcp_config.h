@@ -21,6 +21,11 @@ struct TcpConfig {
   bool ipv6 = false;
 
   bool nodelay = false;        // TCP_NODELAY: disables Nagle
+  bool cork = false;           // TCP_CORK: only full segments go out (and the FIN's last one)
+  std::uint16_t user_mss = 0;  // TCP_MAXSEG: bounds the MSS we announce and send; 0 none
+  // TCP_NOTSENT_LOWAT: the socket is writable only while fewer bytes than this wait
+  // unsent (bounds the latency of what the application queues); UINT32_MAX off.
+  std::uint32_t notsent_lowat = UINT32_MAX;
   bool linger_zero = false;    // SO_LINGER {1, 0}: close() sends RST
   bool sack = true;            // offer SACK-permitted (RFC 2018)
   bool timestamps = true;      // offer timestamps (RFC 7323)

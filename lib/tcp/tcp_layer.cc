@@ -332,7 +332,10 @@ void TcpLayer::process(std::uint32_t i, TcpOutput& out, PacketContext& ctx) {
           fire(i, TcpSocketEvent::kConnected);  // simultaneous open of an active socket
         break;
       case TcpEventKind::kReadable:
-        fire(i, TcpSocketEvent::kReadable, ev.value);
+        if (s.shut_rd)
+          discard_input(i);
+        else
+          fire(i, TcpSocketEvent::kReadable, ev.value);
         break;
       case TcpEventKind::kWritable:
         fire(i, TcpSocketEvent::kWritable, ev.value);
@@ -580,7 +583,7 @@ TcpConnId TcpLayer::accept(TcpConnId listener, int* error, Endpoint* peer) {
 
 // ---------------------------------------------------------------- API: data
 
-long TcpLayer::send(TcpConnId id, const void* data, std::size_t len) {
+long TcpLayer::send(TcpConnId id, const void* data, std::size_t len, bool more) {
   Slot* s = find(id);
   if (s == nullptr) return -EBADF;
   if (s->kind != Kind::kConnection) return s->kind == Kind::kListener ? -EOPNOTSUPP : -ENOTCONN;
@@ -593,6 +596,7 @@ long TcpLayer::send(TcpConnId id, const void* data, std::size_t len) {
   if (data == nullptr && len > 0) return -EFAULT;
   if (len == 0) return 0;
   const auto want = static_cast<std::uint32_t>(std::min<std::size_t>(len, UINT32_MAX));
+  s->tcb->set_more(more);
   const std::uint32_t n = s->tcb->send(static_cast<const std::uint8_t*>(data), want);
   if (n == 0) return -EAGAIN;
   PacketContext ctx = make_context();
@@ -608,6 +612,7 @@ long TcpLayer::recv(TcpConnId id, void* buf, std::size_t len, bool peek) {
   if (s->kind == Kind::kListener) return -EINVAL;
   if (s->kind != Kind::kConnection || !s->tcb) return -ENOTCONN;
   if (buf == nullptr && len > 0) return -EFAULT;
+  if (s->shut_rd) return 0;
   if (s->tcb->readable_bytes() > 0 && len > 0) {
     const auto want = static_cast<std::uint32_t>(std::min<std::size_t>(len, UINT32_MAX));
     const std::uint32_t n = s->tcb->recv(static_cast<std::uint8_t*>(buf), want, peek);
@@ -655,6 +660,29 @@ int TcpLayer::shutdown_write(TcpConnId id) {
   s->tcb->shutdown_write(ctx.now, out);
   process(id.slot(), out, ctx);
   return 0;
+}
+
+int TcpLayer::shutdown_read(TcpConnId id) {
+  Slot* s = find(id);
+  if (s == nullptr) return -EBADF;
+  if (s->kind != Kind::kConnection) return -ENOTCONN;
+  s->shut_rd = true;
+  discard_input(id.slot());
+  return 0;
+}
+
+void TcpLayer::discard_input(std::uint32_t i) {
+  Slot& s = slots_[i];
+  if (!s.tcb || s.tcb->readable_bytes() == 0) return;
+  s.tcb->recv(nullptr, s.tcb->readable_bytes());  // no copy: the payloads are released
+  if (!s.finished) flush_slot(i);                 // the window reopens
+}
+
+void TcpLayer::flush_slot(std::uint32_t i) {
+  PacketContext ctx = make_context();
+  TcpOutput& out = begin_output();
+  slots_[i].tcb->flush(ctx.now, out);
+  process(i, out, ctx);
 }
 
 int TcpLayer::close(TcpConnId id) {
@@ -711,12 +739,7 @@ int TcpLayer::set_nodelay(TcpConnId id, bool on) {
   s->cfg.nodelay = on;
   if (s->tcb) {
     s->tcb->set_nodelay(on);
-    if (on && !s->finished) {
-      PacketContext ctx = make_context();
-      TcpOutput& out = begin_output();
-      s->tcb->flush(ctx.now, out);
-      process(id.slot(), out, ctx);
-    }
+    if (on && !s->finished) flush_slot(id.slot());
   }
   return 0;
 }
@@ -799,7 +822,76 @@ int TcpLayer::set_reuse_addr(TcpConnId id, bool on) {
   return 0;
 }
 
+int TcpLayer::set_cork(TcpConnId id, bool on) {
+  Slot* s = nullptr;
+  if (const int r = setopt_check(id, &s, false); r != 0) return r;
+  s->cfg.cork = on;
+  if (s->tcb) {
+    s->tcb->set_cork(on);
+    if (!on && !s->finished) flush_slot(id.slot());
+  }
+  return 0;
+}
+
+int TcpLayer::set_max_segment(TcpConnId id, std::uint32_t mss) {
+  Slot* s = nullptr;
+  if (const int r = setopt_check(id, &s, true); r != 0) return r;
+  if (mss < 88 || mss > 32767) return -EINVAL;  // Linux's bounds
+  s->cfg.user_mss = static_cast<std::uint16_t>(mss);
+  return 0;
+}
+
+int TcpLayer::set_user_timeout(TcpConnId id, Duration d) {
+  Slot* s = nullptr;
+  if (const int r = setopt_check(id, &s, false); r != 0) return r;
+  if (d.count() < 0) return -EINVAL;
+  s->cfg.user_timeout = d;
+  if (s->tcb) s->tcb->set_user_timeout(d);
+  return 0;
+}
+
+int TcpLayer::set_notsent_lowat(TcpConnId id, std::uint32_t bytes) {
+  Slot* s = nullptr;
+  if (const int r = setopt_check(id, &s, false); r != 0) return r;
+  s->cfg.notsent_lowat = bytes;
+  if (s->tcb) s->tcb->set_notsent_lowat(bytes);
+  return 0;
+}
+
 // ---------------------------------------------------------------- introspection
+
+int TcpLayer::info(TcpConnId id, TcpInfo* out) const {
+  const Slot* s = find(id);
+  if (s == nullptr) return -EBADF;
+  *out = TcpInfo{};
+  out->state = state(id);
+  if (s->kind != Kind::kConnection || !s->tcb) return -ENOTCONN;
+  const Tcb& t = *s->tcb;
+  auto us = [](Duration d) {
+    return static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+  };
+  out->sack = t.sack_enabled();
+  out->timestamps = t.timestamps_enabled();
+  out->window_scaling = t.snd_wscale() != 0 || t.rcv_wscale() != 0;
+  out->snd_wscale = t.snd_wscale();
+  out->rcv_wscale = t.rcv_wscale();
+  out->rto_us = us(t.rtt().rto());
+  out->rtt_us = us(t.rtt().srtt());
+  out->rttvar_us = us(t.rtt().rttvar());
+  out->snd_mss = t.mss();
+  out->rcv_mss = t.advertised_mss();
+  out->cwnd = t.cwnd();
+  out->ssthresh = t.ssthresh();
+  out->snd_wnd = t.snd_wnd();
+  out->rcv_wnd = t.rcv_wnd();
+  out->bytes_in_flight = t.bytes_in_flight();
+  out->notsent_bytes = t.notsent_bytes();
+  out->retransmits = t.consecutive_timeouts();
+  out->total_retransmits = t.retransmitted_segments();
+  out->in_recovery = t.in_recovery();
+  return 0;
+}
 
 int TcpLayer::pending_error(TcpConnId id) {
   Slot* s = find(id);

@@ -43,6 +43,7 @@
 #include "tcp/tcb_counters.h"
 #include "tcp/tcp_config.h"
 #include "tcp/tcp_emitter.h"
+#include "tcp/tcp_info.h"
 #include "tcp/tcp_layer_counters.h"
 #include "tcp/time_wait_table.h"
 
@@ -147,8 +148,9 @@ class TcpLayer final : public TransportHandler {
 
   // ---- data
   // Bytes queued (maybe fewer than len); EAGAIN when none fit, ENOTCONN before the
-  // handshake, EPIPE after shutdown_write, a pending error first.
-  long send(TcpConnId id, const void* data, std::size_t len);
+  // handshake, EPIPE after shutdown_write, a pending error first. `more` (MSG_MORE):
+  // more bytes follow, so a partial segment waits for them as with TCP_CORK.
+  long send(TcpConnId id, const void* data, std::size_t len, bool more = false);
   // Bytes read; 0 at end of stream; EAGAIN when nothing is there yet; a pending error
   // (ECONNRESET ...) first.
   long recv(TcpConnId id, void* buf, std::size_t len, bool peek = false);
@@ -157,6 +159,9 @@ class TcpLayer final : public TransportHandler {
 
   // ---- closing
   int shutdown_write(TcpConnId id);
+  // SHUT_RD: what is queued and whatever arrives later is acknowledged and discarded
+  // (as BSD does), so the peer is never stalled by a window nobody reads.
+  int shutdown_read(TcpConnId id);
   // Releases the id: FIN (or RST with unread data / linger-0) and the connection
   // finishes on its own. A listener drops its unaccepted connections with RST.
   int close(TcpConnId id);
@@ -175,6 +180,13 @@ class TcpLayer final : public TransportHandler {
   int set_connect_timeout(TcpConnId id, Duration d);
   int set_min_rto(TcpConnId id, Duration d);
   int set_reuse_addr(TcpConnId id, bool on);  // before bind
+  int set_cork(TcpConnId id, bool on);        // TCP_CORK; off sends what it held
+  // TCP_MAXSEG, 88..32767, before connect/listen: bounds the MSS announced and used.
+  int set_max_segment(TcpConnId id, std::uint32_t mss);
+  int set_user_timeout(TcpConnId id, Duration d);  // TCP_USER_TIMEOUT; 0 off
+  // TCP_NOTSENT_LOWAT: writable (send() accepts bytes, kWritable) only while fewer
+  // bytes wait unsent; UINT32_MAX off.
+  int set_notsent_lowat(TcpConnId id, std::uint32_t bytes);
 
   // ---- introspection
   // SO_ERROR: the pending error (positive errno, 0 none), cleared; -EBADF stale id.
@@ -186,6 +198,9 @@ class TcpLayer final : public TransportHandler {
   bool is_listener(TcpConnId id) const;
   bool is_open(TcpConnId id) const { return find(id) != nullptr; }
   const Tcb* tcb(TcpConnId id) const;
+  // TCP_INFO: what `ss -ti` shows of a connection. EBADF stale id, ENOTCONN before a
+  // connection exists (a listener or fresh socket reports its state only).
+  int info(TcpConnId id, TcpInfo* out) const;
 
   // ---- engine side
   void on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) override;
@@ -236,6 +251,7 @@ class TcpLayer final : public TransportHandler {
     bool app_owned = false;  // the application holds the id
     bool finished = false;   // the TCB reached CLOSED or TIME_WAIT: only data remains
     bool shut_wr = false;    // shutdown_write() was called
+    bool shut_rd = false;    // shutdown_read(): input is discarded
     int error = 0;           // pending error (positive errno)
     std::uint32_t busy = 0;  // event dispatch depth: freeing waits until 0
     bool free_pending = false;
@@ -296,6 +312,8 @@ class TcpLayer final : public TransportHandler {
   std::uint32_t ts_clock(Instant now, SeqNum iss) const;
   void refresh_gauges();
   int setopt_check(TcpConnId id, Slot** out, bool before_open);
+  void discard_input(std::uint32_t slot);  // after shutdown_read
+  void flush_slot(std::uint32_t slot);     // the TCB sends what it may now (an API call)
 
   IpStack& ip_;
   TcpEnv env_;

@@ -23,22 +23,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class Calls : public ::testing::Test {
+class Calls : public PairSocketsTest<> {
  protected:
-  void SetUp() override {
-    env_ = &sockets_env();
-    ASSERT_NE(env_->a, nullptr);
-  }
-  void TearDown() override {
-    for (int s : open_) closesocket(s);
-    env_->peer_paused = false;
-  }
-  int sock(int type = SOCK_STREAM) {
-    const int s = socket(AF_INET, type, 0);
-    EXPECT_GT(s, 0) << strerror(errno);
-    open_.push_back(s);
-    return s;
-  }
   int connected_to_echo() {
     const int s = sock();
     const sockaddr_in to = sin4(kSockAddrB, kEchoPort);
@@ -72,8 +58,6 @@ class Calls : public ::testing::Test {
     }
     return after;
   }
-  SocketsPairEnv* env_ = nullptr;
-  std::vector<int> open_;
 };
 
 std::string pattern(std::size_t n, unsigned seed) {

@@ -118,9 +118,10 @@ inline ConnectOutcome connect_as(Caller caller, int s, const void* addr, socklen
   return o;
 }
 
-// The fixture of the connect() matrices (IPv4 and IPv6): sockets made for the caller
-// kind under test and closed after each test, and the two shapes of expectation.
-class ConnectMatrix : public ::testing::TestWithParam<Caller> {
+// Tests over the pair environment: the sockets they open are closed after each test,
+// and the peer runs again.
+template <class Base = ::testing::Test>
+class PairSocketsTest : public Base {
  protected:
   void SetUp() override {
     env_ = &sockets_env();
@@ -130,6 +131,20 @@ class ConnectMatrix : public ::testing::TestWithParam<Caller> {
     for (int s : open_) closesocket(s);
     env_->peer_paused = false;
   }
+  int sock(int type = SOCK_STREAM, int family = AF_INET) {
+    const int s = socket(family, type, 0);
+    EXPECT_GT(s, 0) << strerror(errno);
+    open_.push_back(s);
+    return s;
+  }
+  SocketsPairEnv* env_ = nullptr;
+  std::vector<int> open_;
+};
+
+// The fixture of the connect() matrices (IPv4 and IPv6): sockets made for the caller
+// kind under test, and the two shapes of expectation.
+class ConnectMatrix : public PairSocketsTest<::testing::TestWithParam<Caller>> {
+ protected:
   int sock_of(int family, int type) {
     const int s = make_socket(GetParam(), type, family);
     open_.push_back(s);
@@ -158,9 +173,6 @@ class ConnectMatrix : public ::testing::TestWithParam<Caller> {
     timeval tv{ms / 1000, (ms % 1000) * 1000};
     ASSERT_EQ(setsockopt(s, SOL_SOCKET, SHARDTCP_SO_CONNECT_TIMEOUT, &tv, sizeof tv), 0);
   }
-
-  SocketsPairEnv* env_ = nullptr;
-  std::vector<int> open_;
 };
 
 }  // namespace shardtcp::testing
