@@ -3,7 +3,8 @@
 # build (scripts/build.sh asan: clang, ASan + UBSan, the library instrumented with
 # fuzzer-no-link so libFuzzer is guided by the stack's own branches).
 #   scripts/fuzz.sh [--seconds N] [--no-build]   (default 30 s per target)
-# Corpora live in test/fuzz/corpus/<target>/ (seeds committed; new finds stay local).
+# Corpora live in test/fuzz/corpus/<target>/: committed from a 5-minute run per target
+# (merged with -merge=1); a bounded CI run starts from them, its new finds stay local.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=30 build=1
