@@ -11,8 +11,8 @@ namespace shardtcp {
 namespace {
 
 constexpr const char* kFaultCounterNames[] = {
-    "frames",  "dropped",  "duplicated",   "corrupted", "ce_marked",
-    "reordered", "delayed", "overflow", "alloc_failed",
+    "frames",    "dropped", "duplicated", "corrupted",    "ce_marked",
+    "reordered", "delayed", "overflow",   "alloc_failed",
 };
 static_assert(std::size(kFaultCounterNames) == static_cast<std::size_t>(FaultCounter::kCount));
 

@@ -14,9 +14,7 @@ struct ImpairmentConfig {
   double drop = 0;                   // probability a frame is freed instead of passed
   double duplicate = 0;              // probability a frame is copied and both are passed
   double corrupt = 0;                // probability one byte past the Ethernet header is flipped
-  // Probability an ECN-capable (ECT) IP frame is marked CE instead, as an AQM signals
-  // congestion (RFC 3168 §5); the IPv4 header checksum is fixed to match.
-  double ce_mark = 0;
+  double ce_mark = 0;                // probability an ECT frame is marked CE, as by an AQM
   double reorder = 0;                // probability a frame is held back ...
   std::uint32_t reorder_window = 0;  // ... until 1..window later frames have overtaken it
   Duration delay{0};                 // hold frames this long (FIFO: a fixed delay keeps order)
@@ -30,8 +28,7 @@ struct ImpairmentConfig {
 
   bool active() const {
     return drop > 0 || duplicate > 0 || corrupt > 0 || ce_mark > 0 ||
-           (reorder > 0 && reorder_window > 0) ||
-           delay.count() > 0;
+           (reorder > 0 && reorder_window > 0) || delay.count() > 0;
   }
 };
 

@@ -42,15 +42,15 @@ class EcnState {
  public:
   // What ECN adds to one outgoing segment.
   struct Marks {
-    std::uint8_t tcp_flags = 0;            // ECE and/or CWR
+    std::uint8_t tcp_flags = 0;             // ECE and/or CWR
     std::uint8_t ip_ecn = ip_ecn::kNotEct;  // codepoint for the IP header
   };
   // What an arriving segment meant.
   struct Input {
-    bool ce = false;      // a CE-marked data segment (counted)
+    bool ce = false;       // a CE-marked data segment (counted)
     bool ack_now = false;  // the echo just began: tell the sender without delay
-    bool ece = false;     // the peer echoed congestion (counted)
-    bool reduce = false;  // reduce the congestion window now, once for this window
+    bool ece = false;      // the peer echoed congestion (counted)
+    bool reduce = false;   // reduce the congestion window now, once for this window
   };
 
   bool enabled() const { return enabled_; }
@@ -82,10 +82,10 @@ class EcnState {
 
  private:
   bool enabled_ = false;
-  bool echo_ = false;          // receiver: set ECE on every ACK (CE seen, no CWR since)
-  bool cwr_pending_ = false;   // sender: the next new data segment carries CWR
-  bool reduced_ = false;       // sender: reduce_end_ is valid
-  SeqNum reduce_end_;          // sender: ECE is not acted on again until SND.UNA passes it
+  bool echo_ = false;         // receiver: set ECE on every ACK (CE seen, no CWR since)
+  bool cwr_pending_ = false;  // sender: the next new data segment carries CWR
+  bool reduced_ = false;      // sender: reduce_end_ is valid
+  SeqNum reduce_end_;         // sender: ECE is not acted on again until SND.UNA passes it
 };
 
 }  // namespace shardtcp

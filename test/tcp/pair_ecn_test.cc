@@ -28,24 +28,11 @@ class TcpPairEcn : public TcpPairTest {
     b.impair->seed = 6;
     build(a, b);
 
-    int err = 0;
-    TcpConnId l = b_.tcp->listen({IpAddr{}, kPort}, 4, {}, &err);
-    ASSERT_TRUE(l.valid());
-    TcpConnId c = a_.tcp->connect({kAddrB, kPort}, {}, &err);
-    ASSERT_TRUE(c.valid());
-    TcpConnId s;
-    ASSERT_TRUE(run_until([&] {
-      if (!s.valid()) s = b_.tcp->accept(l, &err);
-      return s.valid() && a_.tcp->state(c) == TcpState::kEstablished;
-    }));
+    TcpConnId c, s;
+    open_a_to_b(kPort, &c, &s);
+    if (HasFatalFailure()) return;
     StreamFlow ea, eb;
-    ea.tcp = a_.tcp.get();
-    ea.id = c;
-    eb.tcp = b_.tcp.get();
-    eb.id = s;
-    ea.out_seed = eb.in_seed = 1;
-    eb.out_seed = ea.in_seed = 2;
-    ea.total = eb.total = kBytes;
+    flows_each_way(ea, a_.tcp.get(), c, eb, b_.tcp.get(), s, kBytes);
     const Instant start = clock_.now();
     std::uint32_t quiet = 0;
     while (!(ea.done() && eb.done())) {

@@ -27,6 +27,15 @@ class Ecn : public TcbScript {
     s.insert(s.end(), then.begin(), then.end());
     return s;
   }
+  // With ECN off, a passive open from an ECN-setup SYN, answered with a plain SYN-ACK.
+  std::vector<Step> refused(std::vector<Step> then) {
+    cfg.ecn = EcnMode::kOff;
+    std::vector<Step> s{accept(0ms, In(kSyn | kEce | kCwr).seq(0).ack(0).mss(kPeerMss)),
+                        expect(0ms, Out(kSyn | kAck).seq(0).ack(1)),
+                        inject(10ms, In().seq(1).ack(1))};
+    s.insert(s.end(), then.begin(), then.end());
+    return s;
+  }
   // A passive open from an ECN-setup SYN, answered with an ECN-setup SYN-ACK.
   std::vector<Step> passive(std::vector<Step> then) {
     std::vector<Step> s{accept(0ms, In(kSyn | kEce | kCwr).seq(0).ack(0).mss(kPeerMss)),
@@ -109,14 +118,10 @@ TEST_P(Ecn, PassiveModeAcceptsAnEcnSetupSyn) {
 }
 
 TEST_P(Ecn, OffRefusesAnEcnSetupSyn) {
-  cfg.ecn = EcnMode::kOff;
-  run({
-      accept(0ms, In(kSyn | kEce | kCwr).seq(0).ack(0).mss(kPeerMss)),
-      expect(0ms, Out(kSyn | kAck).seq(0).ack(1)),
-      inject(10ms, In().seq(1).ack(1)),
+  run(refused({
       write(100ms, 100),
       expect(100ms, Out(kAck | kPsh).seq(1).len(100).ip_ecn(0)),
-  });
+  }));
   EXPECT_FALSE(tcb->ecn_enabled());
 }
 
@@ -144,14 +149,10 @@ TEST_P(Ecn, CeIsEchoedOnEveryAckUntilCwr) {
 
 // Without ECN negotiated, CE is not echoed.
 TEST_P(Ecn, CeIgnoredWithoutEcn) {
-  cfg.ecn = EcnMode::kOff;
-  run({
-      accept(0ms, In(kSyn | kEce | kCwr).seq(0).ack(0).mss(kPeerMss)),
-      expect(0ms, Out(kSyn | kAck).seq(0).ack(1)),
-      inject(10ms, In().seq(1).ack(1)),
+  run(refused({
       inject(100ms, In().seq(1).len(100).ce()),
       expect(140ms, Out().ack(101)),
-  });
+  }));
   EXPECT_EQ(counter(TcpCounter::kEcnCeReceived), 0u);
 }
 
