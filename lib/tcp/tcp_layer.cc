@@ -880,6 +880,7 @@ int TcpLayer::info(TcpConnId id, TcpInfo* out) const {
   };
   out->sack = t.sack_enabled();
   out->timestamps = t.timestamps_enabled();
+  out->ecn = t.ecn_enabled();
   out->window_scaling = t.snd_wscale() != 0 || t.rcv_wscale() != 0;
   out->snd_wscale = t.snd_wscale();
   out->rcv_wscale = t.rcv_wscale();

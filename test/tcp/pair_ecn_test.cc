@@ -33,6 +33,8 @@ class TcpPairEcn : public TcpPairTest {
     if (HasFatalFailure()) return;
     StreamFlow ea, eb;
     flows_each_way(ea, a_.tcp.get(), c, eb, b_.tcp.get(), s, kBytes);
+    ASSERT_EQ(a_.tcp->info(c, &client_info_), 0);
+    ASSERT_EQ(b_.tcp->info(s, &server_info_), 0);
     const Instant start = clock_.now();
     std::uint32_t quiet = 0;
     while (!(ea.done() && eb.done())) {
@@ -48,6 +50,8 @@ class TcpPairEcn : public TcpPairTest {
     EXPECT_EQ(eb.mismatches, 0u);
   }
 
+  TcpInfo client_info_, server_info_;  // once established
+
   std::uint64_t both(TcpCounter k) const { return a_.tcp->counter(k) + b_.tcp->counter(k); }
   std::uint64_t marked() const {
     return a_.faults->total(FaultCounter::kCeMarked) + b_.faults->total(FaultCounter::kCeMarked);
@@ -56,6 +60,8 @@ class TcpPairEcn : public TcpPairTest {
 
 TEST_F(TcpPairEcn, CeMarksReduceWindowsWithoutRetransmissions) {
   transfer(EcnMode::kOn);
+  EXPECT_TRUE(client_info_.ecn);
+  EXPECT_TRUE(server_info_.ecn);
   EXPECT_EQ(both(TcpCounter::kEcnNegotiated), 2u);
   EXPECT_GT(marked(), 0u);
   EXPECT_GT(both(TcpCounter::kEcnCeReceived), 0u);
@@ -69,6 +75,8 @@ TEST_F(TcpPairEcn, CeMarksReduceWindowsWithoutRetransmissions) {
 // Both sides passive (the default): no connection asks, no frame is ECN-capable.
 TEST_F(TcpPairEcn, PassiveOnBothSidesMarksNothing) {
   transfer(EcnMode::kPassive);
+  EXPECT_FALSE(client_info_.ecn);
+  EXPECT_FALSE(server_info_.ecn);
   EXPECT_EQ(both(TcpCounter::kEcnNegotiated), 0u);
   EXPECT_EQ(marked(), 0u);
   EXPECT_EQ(both(TcpCounter::kEcnReductions), 0u);
