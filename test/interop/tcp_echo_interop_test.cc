@@ -50,23 +50,32 @@ bool has_token(const std::string& text, const std::string& token) {
   return false;
 }
 
+// Runs the kernel client (python) through the stack's echo server on `port`: `bytes`
+// each way, checked, with `ss` of the connection in its output (`out`).
+void kernel_client_through(shardtcp::testing::InteropEnv& env, std::uint16_t port,
+                           std::uint64_t bytes, std::chrono::seconds limit, std::string* out) {
+  BackgroundCommand client(shardtcp::testing::echo_peer_command("tcp_echo_peer.py") +
+                           " client --host " + env.stack_addr.to_string() + " --port " +
+                           std::to_string(port) + " --ss --timeout " +
+                           std::to_string(limit.count()) + " --bytes " + std::to_string(bytes));
+  ASSERT_TRUE(client.started());
+  ASSERT_TRUE(env.poll_while_running(client, limit + 30s)) << "kernel client did not finish";
+  *out = client.output();
+  std::printf("%s", out->c_str());
+  EXPECT_EQ(client.exit_status(), 0) << *out;
+  EXPECT_NE(out->find("sha256"), std::string::npos);
+  EXPECT_NE(out->find("all verified"), std::string::npos) << *out;
+}
+
 TEST(TcpEchoInterop, KernelClientSends100MiBThroughStackEchoServer) {
   SHARDTCP_ECHO_ENV(env, "tcpecho", false);
   shardtcp::echo::TcpEchoServerConfig cfg;
   cfg.port = 5001;
   shardtcp::echo::TcpEchoServer server(*env->stack, cfg);
   ASSERT_EQ(server.start(), 0);
-
-  BackgroundCommand client(shardtcp::testing::echo_peer_command("tcp_echo_peer.py") +
-                           " client --host " + env->stack_addr.to_string() +
-                           " --port 5001 --ss --timeout 60 --bytes " + std::to_string(kBulk));
-  ASSERT_TRUE(client.started());
-  ASSERT_TRUE(env->poll_while_running(client, 90s)) << "kernel client did not finish";
-  const std::string out = client.output();
-  std::printf("%s", out.c_str());
-  EXPECT_EQ(client.exit_status(), 0) << out;
-  EXPECT_NE(out.find("sha256"), std::string::npos);
-  EXPECT_NE(out.find("all verified"), std::string::npos) << out;
+  std::string out;
+  kernel_client_through(*env, cfg.port, kBulk, 60s, &out);
+  if (::testing::Test::HasFatalFailure()) return;
 
   // Let the server see the FIN handshake through.
   env->poll_until([&] { return server.active() == 0; }, 2s);
@@ -125,16 +134,9 @@ TEST(TcpEchoInterop, KernelClientAskingForEcnGetsItFromStackEchoServer) {
   cfg.port = 5003;
   shardtcp::echo::TcpEchoServer server(*env->stack, cfg);
   ASSERT_EQ(server.start(), 0);
-
-  BackgroundCommand client(shardtcp::testing::echo_peer_command("tcp_echo_peer.py") +
-                           " client --host " + env->stack_addr.to_string() +
-                           " --port 5003 --ss --timeout 30 --bytes " + std::to_string(4 << 20));
-  ASSERT_TRUE(client.started());
-  ASSERT_TRUE(env->poll_while_running(client, 60s)) << "kernel client did not finish";
-  const std::string out = client.output();
-  std::printf("%s", out.c_str());
-  EXPECT_EQ(client.exit_status(), 0) << out;
-  EXPECT_NE(out.find("all verified"), std::string::npos) << out;
+  std::string out;
+  kernel_client_through(*env, cfg.port, 4 << 20, 30s, &out);
+  if (::testing::Test::HasFatalFailure()) return;
 
   // The kernel agreed ECN with the stack ("ecn"; TCPI_OPT_ECN in TCP_INFO) and saw
   // ECN-capable packets from it ("ecnseen": the echoed data is ECT(0)).
