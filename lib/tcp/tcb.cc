@@ -760,20 +760,6 @@ void Tcb::update_ts_recent(const TcpSegment& seg, Instant now) {
   }
 }
 
-void Tcb::ecn_input(const TcpSegment& seg, Instant now) {
-  const EcnState::Input e = ecn_.on_segment(seg, snd_una_, snd_max_, in_recovery_);
-  if (e.ce) count(TcpCounter::kEcnCeReceived);
-  if (e.ack_now) ack_now_ = true;
-  if (e.ece) count(TcpCounter::kEcnEceReceived);
-  if (e.reduce) {
-    // The reduction of a fast retransmit, without the retransmission (RFC 3168
-    // §6.1.2): the controller cuts its window and is at once out of recovery again.
-    count(TcpCounter::kEcnReductions);
-    cc_.on_enter_recovery(bytes_in_flight(), now);
-    cc_.on_exit_recovery(now);
-  }
-}
-
 void Tcb::process_new_ack(const TcpSegment& seg, std::uint32_t, Instant now, TcpOutput& out) {
   const SeqNum ack = seg.ack;
   const std::uint32_t flight_before = bytes_in_flight();
@@ -908,6 +894,20 @@ void Tcb::process_fin(Instant now, TcpOutput& out) {
       break;
     default:
       break;
+  }
+}
+
+void Tcb::ecn_input(const TcpSegment& seg, Instant now) {
+  const EcnState::Input e = ecn_.on_segment(seg, snd_una_, snd_max_, in_recovery_);
+  if (e.ce) count(TcpCounter::kEcnCeReceived);
+  if (e.ack_now) ack_now_ = true;
+  if (e.ece) count(TcpCounter::kEcnEceReceived);
+  if (e.reduce) {
+    // The reduction of a fast retransmit, without the retransmission (RFC 3168
+    // §6.1.2): the controller cuts its window and is at once out of recovery again.
+    count(TcpCounter::kEcnReductions);
+    cc_.on_enter_recovery(bytes_in_flight(), now);
+    cc_.on_exit_recovery(now);
   }
 }
 
