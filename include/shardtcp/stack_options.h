@@ -37,7 +37,7 @@ struct StackOptions {
   std::vector<RouteOption> routes;   // --route NET/PREFIX,GW, repeatable
   std::optional<std::uint16_t> mtu;  // --mtu N (68..9600)
   std::string pcap_path;             // --pcap FILE (empty: no capture)
-  // --impair drop=P,dup=P,reorder=N,corrupt=P,delay=US,seed=S
+  // --impair drop=P,dup=P,reorder=N,corrupt=P,ce=P,delay=US,seed=S
   //          [,reorder_p=P][,delay_p=P][,dir=rx|tx|both]
   // reorder=N sets the window; its probability is reorder_p (default 0.1).
   std::optional<ImpairmentConfig> impair;

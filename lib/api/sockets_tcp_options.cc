@@ -156,6 +156,7 @@ long get_tcp_info(TcpLayer& tcp, const SocketEntry& e, tcp_info* out) {
   if (r != 0) return 0;  // no connection yet: the state alone, as Linux
   if (i.timestamps) out->tcpi_options |= TCPI_OPT_TIMESTAMPS;
   if (i.sack) out->tcpi_options |= TCPI_OPT_SACK;
+  if (i.ecn) out->tcpi_options |= TCPI_OPT_ECN;
   if (i.window_scaling) {
     out->tcpi_options |= TCPI_OPT_WSCALE;
     out->tcpi_snd_wscale = i.snd_wscale & 0xf;

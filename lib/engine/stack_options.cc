@@ -125,6 +125,8 @@ Result<ImpairmentConfig> parse_impairment(std::string_view text) {
       s = prob(c.duplicate);
     } else if (key == "corrupt") {
       s = prob(c.corrupt);
+    } else if (key == "ce") {
+      s = prob(c.ce_mark);
     } else if (key == "reorder_p") {
       s = prob(c.reorder);
       reorder_p_given = true;
@@ -160,7 +162,7 @@ Result<ImpairmentConfig> parse_impairment(std::string_view text) {
     } else {
       return R::failure(
           "--impair: unknown key " + quoted(key) +
-          " (known: drop, dup, reorder, reorder_p, corrupt, delay, delay_p, seed, dir)");
+          " (known: drop, dup, reorder, reorder_p, corrupt, ce, delay, delay_p, seed, dir)");
     }
     if (!s) return s;
   }

@@ -600,9 +600,9 @@ void IpStack::finish_ipv4_header(rte_mbuf* m, rte_ipv4_hdr* h) {
 }
 
 OutputResult IpStack::output(rte_mbuf* m, const IpAddr& src, const IpAddr& dst, std::uint8_t proto,
-                             PacketContext& ctx) {
+                             PacketContext& ctx, std::uint8_t tos) {
   if (m == nullptr) return OutputResult::kDropped;
-  if (dst.is_v6()) return output6(m, src, dst, proto, ctx);
+  if (dst.is_v6()) return output6(m, src, dst, proto, ctx, 0, tos);
   if (!dst.is_v4() || (!src.is_none() && !src.is_v4())) {
     ipv4_.inc(Ipv4Counter::kTxBadArgs);
     rte_pktmbuf_free(m);
@@ -656,6 +656,7 @@ OutputResult IpStack::output(rte_mbuf* m, const IpAddr& src, const IpAddr& dst, 
   ih.dst = dst;
   ih.protocol = proto;
   ih.ttl = cfg_.ttl;
+  ih.tos = tos;
   ih.id = next_id_++;
   // TCP does path-MTU discovery (RFC 1191), so it forbids fragmentation en route.
   ih.dont_fragment = proto == kIpProtoTcp;

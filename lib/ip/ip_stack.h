@@ -108,9 +108,10 @@ class IpStack final : public PacketHandler {
   // never fragmented (kDropped if it exceeds the MTU); other protocols larger than
   // the MTU are fragmented. If `l4` asks for RTE_MBUF_F_TX_{TCP,UDP}_CKSUM the
   // transport has put the pseudo-header sum in place; we set l2_len/l3_len and
-  // RTE_MBUF_F_TX_IPV4.
+  // RTE_MBUF_F_TX_IPV4. `tos` is the IPv4 TOS / IPv6 traffic class byte (TCP puts
+  // its ECN codepoint there).
   OutputResult output(rte_mbuf* l4, const IpAddr& src, const IpAddr& dst, std::uint8_t proto,
-                      PacketContext& ctx);
+                      PacketContext& ctx, std::uint8_t tos = 0);
 
   // Source address, next hop and MTU for reaching `dst`; nullopt = ENETUNREACH.
   // For IPv6 the MTU is lowered to a path MTU learned from a packet too big.
@@ -216,7 +217,7 @@ class IpStack final : public PacketHandler {
   void ra_input(const std::uint8_t* msg, std::size_t len, const RxIp6& rx, PacketContext& ctx);
   void dad_conflict(const IpAddr& a);
   OutputResult output6(rte_mbuf* l4, const IpAddr& src, const IpAddr& dst, std::uint8_t proto,
-                       PacketContext& ctx, std::uint8_t hop_limit = 0);
+                       PacketContext& ctx, std::uint8_t hop_limit = 0, std::uint8_t tclass = 0);
   OutputResult send_ip6(rte_mbuf* ip, const IpAddr& dst, const IpAddr& next_hop,
                         PacketContext& ctx);
   OutputResult fragment6_and_send(rte_mbuf* ip, const IpAddr& dst, const IpAddr& next_hop,

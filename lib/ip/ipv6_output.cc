@@ -147,7 +147,7 @@ void IpStack::update_pmtu(const IpAddr& dst, std::uint32_t mtu, Instant now) {
 // ---------------------------------------------------------------- output
 
 OutputResult IpStack::output6(rte_mbuf* m, const IpAddr& src, const IpAddr& dst, std::uint8_t proto,
-                              PacketContext& ctx, std::uint8_t hop_limit) {
+                              PacketContext& ctx, std::uint8_t hop_limit, std::uint8_t tclass) {
   if (!ipv6_ || (!src.is_none() && !src.is_v6()) || dst.is_unspecified()) {
     ipv6_c_.inc(Ipv6Counter::kTxBadArgs);
     rte_pktmbuf_free(m);
@@ -192,6 +192,7 @@ OutputResult IpStack::output6(rte_mbuf* m, const IpAddr& src, const IpAddr& dst,
   h.dst = dst;
   h.next_header = proto;
   h.hop_limit = hop_limit != 0 ? hop_limit : cfg_.ttl;
+  h.traffic_class = tclass;
   h.payload_len = static_cast<std::uint16_t>(l4_len);
   emit_ipv6(hdr, kIp6Len, h);
   m->l2_len = kEthLen;

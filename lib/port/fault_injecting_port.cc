@@ -1,5 +1,7 @@
 #include "port/fault_injecting_port.h"
 
+#include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 
 #include <algorithm>
@@ -9,7 +11,7 @@ namespace shardtcp {
 namespace {
 
 constexpr const char* kFaultCounterNames[] = {
-    "frames",    "dropped", "duplicated", "corrupted",
+    "frames",    "dropped", "duplicated", "corrupted",    "ce_marked",
     "reordered", "delayed", "overflow",   "alloc_failed",
 };
 static_assert(std::size(kFaultCounterNames) == static_cast<std::size_t>(FaultCounter::kCount));
@@ -63,6 +65,44 @@ bool shared_or_indirect(const rte_mbuf* m) {
     if (rte_mbuf_refcnt_read(s) > 1 || RTE_MBUF_CLONED(s) || RTE_MBUF_HAS_EXTBUF(s)) return true;
   }
   return false;
+}
+
+// The byte holding an IP frame's ECN field and that field's shift in it (IPv4: the
+// TOS byte; IPv6: the traffic class straddles the first two bytes). Null for frames
+// that are not IP (or tagged, or too short).
+std::uint8_t* ecn_byte(rte_mbuf* m, unsigned* shift) {
+  if (rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN + sizeof(rte_ipv6_hdr)) return nullptr;
+  const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+  auto* ip = rte_pktmbuf_mtod_offset(m, std::uint8_t*, RTE_ETHER_HDR_LEN);
+  if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
+    *shift = 0;
+    return ip + offsetof(rte_ipv4_hdr, type_of_service);
+  }
+  if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) {
+    *shift = 4;
+    return ip + 1;
+  }
+  return nullptr;
+}
+
+bool is_ect(rte_mbuf* m) {
+  unsigned shift = 0;
+  const std::uint8_t* b = ecn_byte(m, &shift);
+  if (b == nullptr) return false;
+  const unsigned ecn = (*b >> shift) & 3u;
+  return ecn == 1 || ecn == 2;  // ECT(1), ECT(0)
+}
+
+void set_ce(rte_mbuf* m) {
+  unsigned shift = 0;
+  std::uint8_t* b = ecn_byte(m, &shift);
+  *b = static_cast<std::uint8_t>(*b | (3u << shift));
+  if (shift == 0 && (m->ol_flags & RTE_MBUF_F_TX_IP_CKSUM) == 0) {
+    // A device that is asked to fill the checksum will; otherwise it is ours to fix.
+    auto* h = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
+    h->hdr_checksum = 0;
+    h->hdr_checksum = rte_ipv4_cksum(h);
+  }
 }
 
 }  // namespace
@@ -133,6 +173,16 @@ rte_mbuf* FaultInjectingPort::private_copy(Lane& l, rte_mbuf* m) {
   return c;
 }
 
+bool FaultInjectingPort::make_private(Lane& l, rte_mbuf*& m) {
+  // Never write bytes someone else still references (a retransmit queue's clone).
+  if (!shared_or_indirect(m)) return true;
+  rte_mbuf* c = private_copy(l, m);
+  if (c == nullptr) return false;
+  rte_pktmbuf_free(m);
+  m = c;
+  return true;
+}
+
 // Appends a frame that overtakes every held one. Held frames leave in the order they
 // were held, each once at least its countdown of frames has overtaken it (and after
 // every frame held before it). Held frames never overtake each other, so a frame is
@@ -193,16 +243,13 @@ void FaultInjectingPort::process(Lane& l, rte_mbuf* m, Instant now) {
     rte_pktmbuf_free(m);
     return;
   }
+  // Rolled only for ECT frames, so a run without ECN traffic keeps its random stream.
+  if (config_.ce_mark > 0 && is_ect(m) && l.rng.chance(config_.ce_mark) && make_private(l, m)) {
+    set_ce(m);
+    l.counters.inc(FaultCounter::kCeMarked);
+  }
   if (l.rng.chance(config_.corrupt) && rte_pktmbuf_pkt_len(m) > RTE_ETHER_HDR_LEN) {
-    // Never corrupt bytes someone else still references (a retransmit queue's clone).
-    if (shared_or_indirect(m)) {
-      rte_mbuf* c = private_copy(l, m);
-      if (c != nullptr) {
-        rte_pktmbuf_free(m);
-        m = c;
-      }
-    }
-    if (!shared_or_indirect(m)) {
+    if (make_private(l, m)) {
       const std::uint32_t span = rte_pktmbuf_pkt_len(m) - RTE_ETHER_HDR_LEN;
       std::uint32_t off = RTE_ETHER_HDR_LEN + static_cast<std::uint32_t>(l.rng.below(span));
       rte_mbuf* seg = m;

@@ -1,5 +1,5 @@
 // Wraps any PacketPort and misbehaves on purpose: drop, duplicate, reorder within a
-// window, corrupt, delay, each with a probability, from a seeded PRNG so a failing
+// window, corrupt, mark CE, delay, each with a probability, from a seeded PRNG so a failing
 // test replays exactly. The Linux kernel here has no netem; this is our netem.
 //
 // State is per queue and direction ("lane"), so engines on different queues share
@@ -28,6 +28,7 @@ enum class FaultCounter : std::uint8_t {
   kDropped,
   kDuplicated,
   kCorrupted,
+  kCeMarked,  // ECT frames marked CE
   kReordered,
   kDelayed,
   kOverflow,     // freed because an internal queue was full
@@ -77,6 +78,9 @@ class FaultInjectingPort final : public PacketPort {
   void release_due(Lane& l, Instant now);
   void flush_tx(std::uint16_t queue, Lane& l);
   rte_mbuf* private_copy(Lane& l, rte_mbuf* m);
+  // Replaces `m` by a private copy when someone else still references its bytes; false
+  // if it stays shared (no mbuf for the copy): then it must not be written.
+  bool make_private(Lane& l, rte_mbuf*& m);
 
   PacketPort& inner_;
   Clock& clock_;

@@ -14,6 +14,7 @@ struct ImpairmentConfig {
   double drop = 0;                   // probability a frame is freed instead of passed
   double duplicate = 0;              // probability a frame is copied and both are passed
   double corrupt = 0;                // probability one byte past the Ethernet header is flipped
+  double ce_mark = 0;                // probability an ECT frame is marked CE, as by an AQM
   double reorder = 0;                // probability a frame is held back ...
   std::uint32_t reorder_window = 0;  // ... until 1..window later frames have overtaken it
   Duration delay{0};                 // hold frames this long (FIFO: a fixed delay keeps order)
@@ -26,8 +27,8 @@ struct ImpairmentConfig {
   std::uint32_t delay_capacity = 16384;  // frames held for delay per queue and direction
 
   bool active() const {
-    return drop > 0 || duplicate > 0 || corrupt > 0 || (reorder > 0 && reorder_window > 0) ||
-           delay.count() > 0;
+    return drop > 0 || duplicate > 0 || corrupt > 0 || ce_mark > 0 ||
+           (reorder > 0 && reorder_window > 0) || delay.count() > 0;
   }
 };
 

@@ -99,6 +99,7 @@ void Tcb::reset_connection_state(const Endpoint& local, const Endpoint& remote, 
   soft_error_ = 0;
   challenge_window_start_ = now;
   challenge_count_ = 0;
+  ecn_ = EcnState{};
   rx_.reset(SeqNum());
 }
 
@@ -152,6 +153,7 @@ void Tcb::accept_syn(const TcpSegment& syn, const Endpoint& local, const Endpoin
   irs_ = syn.seq;
   rx_.reset(irs_ + 1);
   negotiate_syn_options(syn.options, now, 0);
+  if (ecn_.on_syn(cfg_.ecn, syn)) count(TcpCounter::kEcnNegotiated);
   snd_wnd_ = syn.window;  // never scaled in a SYN (RFC 7323 §2.2)
   max_snd_wnd_ = snd_wnd_;
   snd_wl1_ = syn.seq;
@@ -174,6 +176,8 @@ void Tcb::open_from_cookie(const TcpSegment& ack, const Endpoint& local, const E
   o.sack_permitted = opts.sack;
   if (opts.timestamps && ack.options.timestamps) o.timestamps = ack.options.timestamps;
   negotiate_syn_options(o, now, 0);
+  // No ECN: the cookie SYN-ACK did not offer it (the cookie has no bit to remember
+  // that the SYN asked), so the connection stays Not-ECT, which RFC 3168 allows.
   snd_nxt_ = snd_max_ = iss + 1;
   rcv_adv_ = rx_.rcv_nxt() + std::min<std::uint32_t>(rx_.free_space(), 65535);
   last_ack_sent_ = rx_.rcv_nxt();
@@ -438,6 +442,8 @@ void Tcb::on_segment_syn_sent(const TcpSegment& seg, Instant now, TcpOutput& out
   if (ack_ok) {
     snd_una_ = seg.ack;
     data_base_ = iss_ + 1;
+    const bool asked = ecn_.syn_flags(cfg_.ecn, false, syn_retransmits_ == 0) != 0;
+    if (ecn_.on_synack(asked, seg)) count(TcpCounter::kEcnNegotiated);
   }
   if (snd_una_ > iss_) {
     set_state(TcpState::kEstablished);
@@ -589,6 +595,7 @@ void Tcb::on_segment_synchronized(const TcpSegment& in, Instant now, TcpOutput& 
   update_ts_recent(seg, now);
   if (!process_ack(s, now, out)) return;
   if (state_ == TcpState::kClosed) return;
+  ecn_input(seg, now);
 
   // Sixth: URG — urgent data is not supported; the pointer is ignored (RFC 6093).
   process_text(s, now, out);
@@ -890,6 +897,20 @@ void Tcb::process_fin(Instant now, TcpOutput& out) {
   }
 }
 
+void Tcb::ecn_input(const TcpSegment& seg, Instant now) {
+  const EcnState::Input e = ecn_.on_segment(seg, snd_una_, snd_max_, in_recovery_);
+  if (e.ce) count(TcpCounter::kEcnCeReceived);
+  if (e.ack_now) ack_now_ = true;
+  if (e.ece) count(TcpCounter::kEcnEceReceived);
+  if (e.reduce) {
+    // The reduction of a fast retransmit, without the retransmission (RFC 3168
+    // §6.1.2): the controller cuts its window and is at once out of recovery again.
+    count(TcpCounter::kEcnReductions);
+    cc_.on_enter_recovery(bytes_in_flight(), now);
+    cc_.on_exit_recovery(now);
+  }
+}
+
 // ---------------------------------------------------------------------------------
 // Output
 
@@ -969,7 +990,9 @@ bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::
   s.src_port = local_.port;
   s.dst_port = remote_.port;
   s.seq = seq;
-  s.flags = flags;
+  const EcnState::Marks ecn = ecn_.marks(flags, len, seq >= snd_max_);
+  s.flags = flags | ecn.tcp_flags;
+  s.ip_ecn = ecn.ip_ecn;
   if (flags & kAck) s.ack = rx_.rcv_nxt();
   s.window = (flags & kRst) ? 0 : window_field();
   if (ts_ok_) s.options.timestamps = TcpTimestamps{ts_now(now), ts_recent_};
@@ -984,6 +1007,7 @@ bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::
   }
   if (!out.add_segment(o)) return false;
   count(TcpCounter::kOutSegs);
+  ecn_.sent(ecn);
   if (dsack) {
     rx_.clear_dsack();
     count(TcpCounter::kDsackSent);
@@ -1006,6 +1030,7 @@ void Tcb::send_syn(Instant now, TcpOutput& out, bool with_ack) {
   s.dst_port = remote_.port;
   s.seq = iss_;
   s.flags = with_ack ? (kSyn | kAck) : kSyn;
+  s.flags |= ecn_.syn_flags(cfg_.ecn, with_ack, syn_retransmits_ == 0);
   if (with_ack) s.ack = rx_.rcv_nxt();
   std::uint32_t wnd = std::min<std::uint32_t>(rx_.free_space(), 65535);
   s.window = static_cast<std::uint16_t>(wnd);

@@ -18,6 +18,7 @@
 #include "common/counters.h"
 #include "common/time.h"
 #include "tcp/congestion_control.h"
+#include "tcp/ecn.h"
 #include "tcp/rtt_estimator.h"
 #include "tcp/sack_scoreboard.h"
 #include "tcp/tcb_counters.h"
@@ -145,6 +146,7 @@ class Tcb {
   std::uint8_t rcv_wscale() const { return rcv_wscale_; }
   bool sack_enabled() const { return sack_ok_; }
   bool timestamps_enabled() const { return ts_ok_; }
+  bool ecn_enabled() const { return ecn_.enabled(); }
   std::uint32_t cwnd() const { return cc_.cwnd(); }
   std::uint32_t ssthresh() const { return cc_.ssthresh(); }
   bool in_recovery() const { return in_recovery_; }
@@ -178,6 +180,8 @@ class Tcb {
   void process_dup_ack(Instant now, TcpOutput& out);
   void update_send_window(const TcpSegment& seg);
   void update_ts_recent(const TcpSegment& seg, Instant now);
+  // ECN's part of an acceptable segment (tcp/ecn.h): the echo, and the reduction.
+  void ecn_input(const TcpSegment& seg, Instant now);
   // Steps seven and eight (text, FIN) of a segment already trimmed to the window.
   void process_text(const TcpSegment& s, Instant now, TcpOutput& out);
   void process_fin(Instant now, TcpOutput& out);
@@ -271,6 +275,7 @@ class Tcb {
   std::uint32_t ts_offset_ = 0;
   mutable std::uint32_t ts_last_ = 0;  // the highest TSval handed out (ts_now)
   mutable bool ts_sent_any_ = false;
+  EcnState ecn_;
 
   // Loss recovery.
   bool in_recovery_ = false;

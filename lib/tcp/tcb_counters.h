@@ -42,6 +42,10 @@ enum class TcpCounter : std::size_t {
   kDsackRecv,
   kDsackSent,
   kDelayedAcks,
+  kEcnNegotiated,   // connections that agreed to use ECN
+  kEcnCeReceived,   // data segments that arrived marked CE
+  kEcnEceReceived,  // ACKs that echoed congestion (ECE)
+  kEcnReductions,   // congestion windows reduced for ECE (no retransmission)
   kResetsSent,
   kResetsReceived,
   kFinWait2Timeouts,

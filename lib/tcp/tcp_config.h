@@ -7,6 +7,7 @@
 
 #include "common/time.h"
 #include "tcp/congestion_control.h"
+#include "tcp/ecn.h"
 
 namespace shardtcp {
 
@@ -31,6 +32,9 @@ struct TcpConfig {
   bool timestamps = true;      // offer timestamps (RFC 7323)
   bool window_scaling = true;  // offer window scaling (RFC 7323)
   CongestionAlgorithm congestion = CongestionAlgorithm::kCubic;
+  // ECN (RFC 3168): passive by default, as Linux's tcp_ecn=2 -- a peer that asks gets
+  // it, but our SYNs do not ask, since some paths still drop ECN-setup SYNs.
+  EcnMode ecn = EcnMode::kPassive;
 
   // SO_KEEPALIVE + TCP_KEEPIDLE/KEEPINTVL/KEEPCNT.
   bool keepalive = false;

@@ -56,7 +56,7 @@ OutputResult TcpEmitter::emit(const OutSegment& out, const SendBuffer* sndbuf, c
       return OutputResult::kNoBuffer;
     }
   }
-  return finish(m, hl, src, dst, ctx);
+  return finish(m, hl, out.seg.ip_ecn, src, dst, ctx);
 }
 
 OutputResult TcpEmitter::emit_control(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
@@ -64,7 +64,7 @@ OutputResult TcpEmitter::emit_control(const TcpSegment& seg, const IpAddr& src, 
   std::size_t hl = 0;
   rte_mbuf* m = header_mbuf(seg, ctx.pool, &hl);
   if (m == nullptr) return OutputResult::kNoBuffer;
-  return finish(m, hl, src, dst, ctx);
+  return finish(m, hl, seg.ip_ecn, src, dst, ctx);
 }
 
 bool TcpEmitter::copy_payload(rte_mbuf* m, const SendBuffer& sndbuf, std::uint64_t off,
@@ -120,8 +120,8 @@ bool TcpEmitter::attach_payload(rte_mbuf* m, const SendBuffer& sndbuf, std::uint
   return ok && covered == len;
 }
 
-OutputResult TcpEmitter::finish(rte_mbuf* m, std::size_t header_len, const IpAddr& src,
-                                const IpAddr& dst, PacketContext& ctx) {
+OutputResult TcpEmitter::finish(rte_mbuf* m, std::size_t header_len, std::uint8_t ip_ecn,
+                                const IpAddr& src, const IpAddr& dst, PacketContext& ctx) {
   auto* h = rte_pktmbuf_mtod(m, std::uint8_t*);
   m->l4_len = static_cast<std::uint16_t>(header_len);
   if (config_.tx_cksum_offload) {
@@ -132,7 +132,7 @@ OutputResult TcpEmitter::finish(rte_mbuf* m, std::size_t header_len, const IpAdd
   } else {
     set_tcp_checksum(h, chain_checksum(m, src, dst));
   }
-  return ip_.output(m, src, dst, IPPROTO_TCP, ctx);
+  return ip_.output(m, src, dst, IPPROTO_TCP, ctx, ip_ecn);
 }
 
 }  // namespace shardtcp

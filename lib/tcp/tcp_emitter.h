@@ -48,8 +48,9 @@ class TcpEmitter {
                     rte_mempool* pool);
   bool attach_payload(rte_mbuf* m, const SendBuffer& sndbuf, std::uint64_t off, std::uint32_t len,
                       rte_mempool* pool);
-  OutputResult finish(rte_mbuf* m, std::size_t header_len, const IpAddr& src, const IpAddr& dst,
-                      PacketContext& ctx);
+  // `ip_ecn`: the segment's ECN codepoint, for the IP header.
+  OutputResult finish(rte_mbuf* m, std::size_t header_len, std::uint8_t ip_ecn, const IpAddr& src,
+                      const IpAddr& dst, PacketContext& ctx);
 
   IpStack& ip_;
   TcpEmitterConfig config_;

@@ -11,6 +11,7 @@ namespace shardtcp {
 struct TcpInfo {
   TcpState state = TcpState::kClosed;
   bool sack = false, timestamps = false, window_scaling = false;
+  bool ecn = false;  // ECN negotiated (RFC 3168)
   std::uint8_t snd_wscale = 0, rcv_wscale = 0;
   std::uint32_t rto_us = 0;
   std::uint32_t rtt_us = 0, rttvar_us = 0;  // smoothed; 0 before the first sample

@@ -858,6 +858,13 @@ int TcpLayer::set_notsent_lowat(TcpConnId id, std::uint32_t bytes) {
   return 0;
 }
 
+int TcpLayer::set_ecn(TcpConnId id, EcnMode mode) {
+  Slot* s = nullptr;
+  if (const int r = setopt_check(id, &s, true); r != 0) return r;
+  s->cfg.ecn = mode;
+  return 0;
+}
+
 // ---------------------------------------------------------------- introspection
 
 int TcpLayer::info(TcpConnId id, TcpInfo* out) const {
@@ -873,6 +880,7 @@ int TcpLayer::info(TcpConnId id, TcpInfo* out) const {
   };
   out->sack = t.sack_enabled();
   out->timestamps = t.timestamps_enabled();
+  out->ecn = t.ecn_enabled();
   out->window_scaling = t.snd_wscale() != 0 || t.rcv_wscale() != 0;
   out->snd_wscale = t.snd_wscale();
   out->rcv_wscale = t.rcv_wscale();
@@ -966,6 +974,7 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
   }
   if (ost != TcpOptionStatus::kOk) counters_.inc(TcpLayerCounter::kRxBadOptions);
   if (seg.payload.len > 0) seg.payload.handle = m;
+  seg.ip_ecn = meta.tos & ip_ecn::kMask;
   segment_input(seg, meta.src, meta.dst, ctx);
   rte_pktmbuf_free(m);  // the receive queue holds its own references
 }
@@ -1163,6 +1172,8 @@ void TcpLayer::send_syn_cookie(Slot& l, const TcpSegment& syn, const TcpTuple& t
   sa.dst_port = t.remote.port;
   sa.seq = c.isn;
   sa.ack = syn.seq + 1;
+  // Never ECE: a cookie has no bit for the SYN's ECN request, so a cookie connection
+  // does not use ECN (Tcb::open_from_cookie).
   sa.flags = tcp_flags::kSyn | tcp_flags::kAck;
   sa.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(cfg.recv_buffer, 65535));
   sa.options.mss = advertised_mss(mtu, t.remote.addr.is_v6());

@@ -187,6 +187,8 @@ class TcpLayer final : public TransportHandler {
   // TCP_NOTSENT_LOWAT: writable (send() accepts bytes, kWritable) only while fewer
   // bytes wait unsent; UINT32_MAX off.
   int set_notsent_lowat(TcpConnId id, std::uint32_t bytes);
+  // ECN (RFC 3168), before connect/listen: a listener's mode is its connections'.
+  int set_ecn(TcpConnId id, EcnMode mode);
 
   // ---- introspection
   // SO_ERROR: the pending error (positive errno, 0 none), cleared; -EBADF stale id.

@@ -63,6 +63,9 @@ struct TcpSegment {
   std::uint16_t urgent = 0;
   TcpOptions options;
   Payload payload;
+  // The ECN field of the IP header that carried it (RFC 3168 §5; see tcp/ecn.h): set
+  // from the IP layer on input, by the TCB on output for the emitter to write.
+  std::uint8_t ip_ecn = 0;
 
   bool has(std::uint8_t f) const { return (flags & f) != 0; }
   // Sequence space the segment occupies: payload plus one each for SYN and FIN.

@@ -143,6 +143,10 @@ TEST(StackOptions, ImpairAllKeys) {
   EXPECT_EQ(r2->options.impair->direction, ImpairmentConfig::Direction::kTx);
   EXPECT_EQ(parse({"--impair", "dir=rx"})->options.impair->direction,
             ImpairmentConfig::Direction::kRx);
+  auto r3 = parse({"--impair", "ce=0.05"});  // CE marking alone is an impairment
+  ASSERT_TRUE(r3.is_ok()) << r3.error();
+  EXPECT_DOUBLE_EQ(r3->options.impair->ce_mark, 0.05);
+  EXPECT_TRUE(r3->options.impair->active());
 }
 
 TEST(StackOptions, ImpairErrors) {

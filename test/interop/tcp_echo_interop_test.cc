@@ -5,7 +5,9 @@
 //    kernel's `ss -tine` for that connection shows window scaling, SACK and timestamps;
 //  - the stack's echo client sends 100 MiB to a kernel echo server and verifies the
 //    echo against its pattern;
-//  - the stack's connect to a closed kernel port gets the kernel's RST: ECONNREFUSED.
+//  - the stack's connect to a closed kernel port gets the kernel's RST: ECONNREFUSED;
+//  - a kernel client with net.ipv4.tcp_ecn=1 gets ECN from the stack's server (passive
+//    by default), as the kernel's `ss` and TCP_INFO show.
 // Throughput figures are printed for the record, never asserted.
 #include <gtest/gtest.h>
 
@@ -14,7 +16,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <string>
+#include <utility>
 
 #include "echo_tcp.h"
 #include "tcp_echo_env.h"
@@ -46,23 +50,32 @@ bool has_token(const std::string& text, const std::string& token) {
   return false;
 }
 
+// Runs the kernel client (python) through the stack's echo server on `port`: `bytes`
+// each way, checked, with `ss` of the connection in its output (`out`).
+void kernel_client_through(shardtcp::testing::InteropEnv& env, std::uint16_t port,
+                           std::uint64_t bytes, std::chrono::seconds limit, std::string* out) {
+  BackgroundCommand client(shardtcp::testing::echo_peer_command("tcp_echo_peer.py") +
+                           " client --host " + env.stack_addr.to_string() + " --port " +
+                           std::to_string(port) + " --ss --timeout " +
+                           std::to_string(limit.count()) + " --bytes " + std::to_string(bytes));
+  ASSERT_TRUE(client.started());
+  ASSERT_TRUE(env.poll_while_running(client, limit + 30s)) << "kernel client did not finish";
+  *out = client.output();
+  std::printf("%s", out->c_str());
+  EXPECT_EQ(client.exit_status(), 0) << *out;
+  EXPECT_NE(out->find("sha256"), std::string::npos);
+  EXPECT_NE(out->find("all verified"), std::string::npos) << *out;
+}
+
 TEST(TcpEchoInterop, KernelClientSends100MiBThroughStackEchoServer) {
   SHARDTCP_ECHO_ENV(env, "tcpecho", false);
   shardtcp::echo::TcpEchoServerConfig cfg;
   cfg.port = 5001;
   shardtcp::echo::TcpEchoServer server(*env->stack, cfg);
   ASSERT_EQ(server.start(), 0);
-
-  BackgroundCommand client(shardtcp::testing::echo_peer_command("tcp_echo_peer.py") +
-                           " client --host " + env->stack_addr.to_string() +
-                           " --port 5001 --ss --timeout 60 --bytes " + std::to_string(kBulk));
-  ASSERT_TRUE(client.started());
-  ASSERT_TRUE(env->poll_while_running(client, 90s)) << "kernel client did not finish";
-  const std::string out = client.output();
-  std::printf("%s", out.c_str());
-  EXPECT_EQ(client.exit_status(), 0) << out;
-  EXPECT_NE(out.find("sha256"), std::string::npos);
-  EXPECT_NE(out.find("all verified"), std::string::npos) << out;
+  std::string out;
+  kernel_client_through(*env, cfg.port, kBulk, 60s, &out);
+  if (::testing::Test::HasFatalFailure()) return;
 
   // Let the server see the FIN handshake through.
   env->poll_until([&] { return server.active() == 0; }, 2s);
@@ -87,6 +100,57 @@ TEST(TcpEchoInterop, KernelClientSends100MiBThroughStackEchoServer) {
             3);
   EXPECT_EQ(options & 7u, 7u) << out;
   EXPECT_GT(snd_wscale, 0u) << "the stack offered no window scale";
+  server.stop();
+}
+
+// Sets a sysctl of this test's private network namespace, and puts it back after.
+class SysctlOverride {
+ public:
+  SysctlOverride(std::string path, const std::string& value) : path_(std::move(path)) {
+    std::ifstream in(path_);
+    ok_ = static_cast<bool>(std::getline(in, old_)) && write(value);
+  }
+  ~SysctlOverride() {
+    if (ok_) write(old_);
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  bool write(const std::string& v) {
+    std::ofstream out(path_);
+    out << v << '\n';
+    return static_cast<bool>(out.flush());
+  }
+  std::string path_, old_;
+  bool ok_ = false;
+};
+
+TEST(TcpEchoInterop, KernelClientAskingForEcnGetsItFromStackEchoServer) {
+  SHARDTCP_ECHO_ENV(env, "tcpecho", false);
+  SysctlOverride ecn("/proc/sys/net/ipv4/tcp_ecn", "1");  // Linux requests ECN on connect
+  ASSERT_TRUE(ecn.ok()) << "cannot set net.ipv4.tcp_ecn";
+  const auto negotiated_before = env->stack->counters().snapshot()["tcp.TCPEcnNegotiated"];
+  shardtcp::echo::TcpEchoServerConfig cfg;
+  cfg.port = 5003;
+  shardtcp::echo::TcpEchoServer server(*env->stack, cfg);
+  ASSERT_EQ(server.start(), 0);
+  std::string out;
+  kernel_client_through(*env, cfg.port, 4 << 20, 30s, &out);
+  if (::testing::Test::HasFatalFailure()) return;
+
+  // The kernel agreed ECN with the stack ("ecn"; TCPI_OPT_ECN in TCP_INFO) and saw
+  // ECN-capable packets from it ("ecnseen": the echoed data is ECT(0)).
+  const std::string ss = ss_block(out);
+  ASSERT_FALSE(ss.empty()) << "no ss output:\n" << out;
+  EXPECT_TRUE(has_token(ss, "ecn")) << ss;
+  EXPECT_TRUE(has_token(ss, "ecnseen")) << ss;
+  unsigned options = 0;
+  const auto ti = out.find("tcp_info: ");
+  ASSERT_NE(ti, std::string::npos) << out;
+  ASSERT_EQ(std::sscanf(out.c_str() + ti, "tcp_info: options=0x%x", &options), 1);
+  EXPECT_NE(options & 8u, 0u) << "no TCPI_OPT_ECN: " << out;
+  EXPECT_EQ(env->stack->counters().snapshot()["tcp.TCPEcnNegotiated"], negotiated_before + 1);
+  env->poll_until([&] { return server.active() == 0; }, 2s);
   server.stop();
 }
 

@@ -52,25 +52,11 @@ TEST_F(TcpPairBulk, LargeTransferEachWayAtOnceUnderLossDupReorderCorruption) {
   b.impair->seed = 22;
   build(a, b);
 
-  int err = 0;
-  TcpConnId l = b_.tcp->listen({IpAddr{}, kPort}, 4, {}, &err);
-  ASSERT_TRUE(l.valid());
-  TcpConnId c = a_.tcp->connect({kAddrB, kPort}, {}, &err);
-  ASSERT_TRUE(c.valid());
-  TcpConnId s;
-  ASSERT_TRUE(run_until([&] {
-    if (!s.valid()) s = b_.tcp->accept(l, &err);
-    return s.valid() && a_.tcp->state(c) == TcpState::kEstablished;
-  }));
-
+  TcpConnId c, s, l;
+  open_a_to_b(kPort, &c, &s, &l);
+  if (HasFatalFailure()) return;
   StreamFlow ea, eb;
-  ea.tcp = a_.tcp.get();
-  ea.id = c;
-  eb.tcp = b_.tcp.get();
-  eb.id = s;
-  ea.out_seed = eb.in_seed = 1;
-  eb.out_seed = ea.in_seed = 2;
-  ea.total = eb.total = bytes;
+  flows_each_way(ea, a_.tcp.get(), c, eb, b_.tcp.get(), s, bytes);
 
   const auto wall_start = std::chrono::steady_clock::now();
   const Instant virt_start = clock_.now();

@@ -219,6 +219,22 @@ class TcpPairTest : public ::testing::Test {
     return done();
   }
 
+  // Listens on B's `port`, connects from A and runs until both ends are established:
+  // the client's id and the server's (accepted) one; `listener` is B's.
+  void open_a_to_b(std::uint16_t port, TcpConnId* client, TcpConnId* server,
+                   TcpConnId* listener = nullptr) {
+    int err = 0;
+    const TcpConnId l = b_.tcp->listen({IpAddr{}, port}, 4, {}, &err);
+    ASSERT_TRUE(l.valid());
+    if (listener != nullptr) *listener = l;
+    *client = a_.tcp->connect({kAddrB, port}, {}, &err);
+    ASSERT_TRUE(client->valid());
+    ASSERT_TRUE(run_until([&] {
+      if (!server->valid()) *server = b_.tcp->accept(l, &err);
+      return server->valid() && a_.tcp->state(*client) == TcpState::kEstablished;
+    }));
+  }
+
   // Runs for `d` of virtual time.
   void run_for(Duration d) {
     run_until([] { return false; }, d);

@@ -102,4 +102,17 @@ struct StreamFlow {
   bool done() const { return shut && eof; }
 };
 
+// `total` bytes each way over one connection: `ea` on `a`'s end `c` (sending seed 1),
+// `eb` on `b`'s end `s` (seed 2).
+inline void flows_each_way(StreamFlow& ea, TcpLayer* a, TcpConnId c, StreamFlow& eb, TcpLayer* b,
+                           TcpConnId s, std::uint64_t total) {
+  ea.tcp = a;
+  ea.id = c;
+  eb.tcp = b;
+  eb.id = s;
+  ea.out_seed = eb.in_seed = 1;
+  eb.out_seed = ea.in_seed = 2;
+  ea.total = eb.total = total;
+}
+
 }  // namespace shardtcp::testing

@@ -35,6 +35,8 @@ struct In {
   In& mss(std::uint16_t v) { return set(mss_, v); }
   In& wscale(std::uint8_t v) { return set(wscale_, v); }
   In& sack_ok() { return set(sack_ok_, true); }
+  // Arrives with CE in the IP header's ECN field (a router met congestion).
+  In& ce() { return set(ce_, true); }
 
   std::uint8_t flags_;
   std::uint32_t seq_ = 1;
@@ -45,6 +47,7 @@ struct In {
   std::optional<std::uint16_t> mss_;
   std::optional<std::uint8_t> wscale_;
   bool sack_ok_ = false;
+  bool ce_ = false;
 
  private:
   template <typename F, typename V>
@@ -65,6 +68,7 @@ struct Out {
   Out& ts_echo(std::uint32_t v) { return set(ts_echo_, v); }  // TSecr
   // SACK blocks in order, relative to the peer's ISN (empty: no SACK option).
   Out& sack(Blocks v) { return set(sack_, std::move(v)); }
+  Out& ip_ecn(std::uint8_t v) { return set(ip_ecn_, v); }  // the IP header's ECN field
 
   std::uint8_t flags_;
   std::optional<std::uint32_t> seq_;
@@ -73,6 +77,7 @@ struct Out {
   std::optional<std::uint16_t> win_;
   std::optional<std::uint32_t> ts_echo_;
   std::optional<Blocks> sack_;
+  std::optional<std::uint8_t> ip_ecn_;
 
  private:
   template <typename F, typename V>
@@ -203,6 +208,7 @@ class TcbScript : public TcbTest, public ::testing::WithParamInterface<bool /*ip
     s.options.mss = in.mss_;
     s.options.window_scale = in.wscale_;
     s.options.sack_permitted = in.sack_ok_;
+    if (in.ce_) s.ip_ecn = ip_ecn::kCe;
     return s;
   }
 
@@ -285,6 +291,9 @@ class TcbScript : public TcbTest, public ::testing::WithParamInterface<bool /*ip
     }
     if (e.win_) {
       EXPECT_EQ(g.window, *e.win_) << "window";
+    }
+    if (e.ip_ecn_) {
+      EXPECT_EQ(int{g.ip_ecn}, int{*e.ip_ecn_}) << "IP ECN field";
     }
     if (e.ts_echo_) {
       EXPECT_TRUE(g.options.timestamps.has_value()) << "no timestamps";
