@@ -20,6 +20,7 @@
 #include "common/status.h"
 #include "ip/route_table.h"  // InterfaceAddress
 #include "port/impairment.h"
+#include "tcp/ecn.h"  // EcnMode
 #include "wire/ip_addr.h"
 
 namespace shardtcp {
@@ -47,6 +48,8 @@ struct StackOptions {
   // --max-connections N: connection slots per engine (sockets, listeners and
   // connections; 1..1048575). Unset: sized for the machine (default_max_connections).
   std::optional<std::uint32_t> max_connections;
+  // --ecn off|passive|on: ECN for TCP (Linux's net.ipv4.tcp_ecn 0/2/1); unset: passive.
+  std::optional<EcnMode> ecn;
 };
 
 // Connection slots per engine when --max-connections is not given: about 1/16 of the

@@ -50,6 +50,7 @@ Result<std::unique_ptr<Stack>> Stack::create(int argc, char** argv,
   config.tcp.max_connections = parsed->options.max_connections
                                    ? *parsed->options.max_connections
                                    : default_max_connections(config.engines);
+  if (parsed->options.ecn) config.tcp.defaults.ecn = *parsed->options.ecn;
   return create(config);
 }
 

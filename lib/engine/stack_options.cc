@@ -191,7 +191,7 @@ Result<ParsedStackOptions> parse_stack_options(std::span<const std::string> args
     }
     const bool known = name == "--ip" || name == "--gw" || name == "--route" || name == "--mtu" ||
                        name == "--pcap" || name == "--impair" || name == "--engines" ||
-                       name == "--max-connections";
+                       name == "--max-connections" || name == "--ecn";
     if (!known) {
       out.rest.push_back(arg);
       continue;
@@ -246,6 +246,16 @@ Result<ParsedStackOptions> parse_stack_options(std::span<const std::string> args
                           std::to_string(kMaxConnectionSlots));
       }
       o.max_connections = *n;
+    } else if (name == "--ecn") {
+      if (o.ecn) return R::failure("--ecn given twice");
+      if (value == "off")
+        o.ecn = EcnMode::kOff;
+      else if (value == "passive")
+        o.ecn = EcnMode::kPassive;
+      else if (value == "on")
+        o.ecn = EcnMode::kOn;
+      else
+        return R::failure("--ecn: " + quoted(value) + " must be off, passive or on");
     } else if (name == "--impair") {
       if (o.impair) return R::failure("--impair given twice");
       auto c = parse_impairment(value);

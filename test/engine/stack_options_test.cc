@@ -114,6 +114,15 @@ TEST(StackOptions, MaxConnections) {
   EXPECT_LE(default_max_connections(2), default_max_connections(1));
 }
 
+TEST(StackOptions, Ecn) {
+  EXPECT_FALSE(parse({})->options.ecn.has_value());
+  EXPECT_EQ(*parse({"--ecn", "on"})->options.ecn, EcnMode::kOn);
+  EXPECT_EQ(*parse({"--ecn=off"})->options.ecn, EcnMode::kOff);
+  EXPECT_EQ(*parse({"--ecn", "passive"})->options.ecn, EcnMode::kPassive);
+  EXPECT_NE(error_of({"--ecn", "1"}).find("off, passive or on"), std::string::npos);
+  EXPECT_NE(error_of({"--ecn", "on", "--ecn", "on"}).find("given twice"), std::string::npos);
+}
+
 TEST(StackOptions, Pcap) {
   auto r = parse({"--pcap", "/tmp/x.pcapng"});
   ASSERT_TRUE(r.is_ok());
