@@ -16,9 +16,11 @@ void Prr::on_ack(std::uint32_t delivered, std::uint32_t pipe, std::uint32_t ssth
   prr_delivered_ += delivered;
   std::int64_t sndcnt;
   if (pipe > ssthresh) {
-    // Proportional part: by the end of the round prr_out reaches ssthresh.
-    const std::uint64_t target =
-        (prr_delivered_ * ssthresh + recover_fs_ - 1) / recover_fs_;  // CEIL
+    // Proportional part: by the end of the round prr_out reaches ssthresh. CEIL in
+    // whole segments (as Linux counts): a fraction of a segment would not go out, and
+    // the share would lag one ACK behind.
+    const std::uint64_t bytes = (prr_delivered_ * ssthresh + recover_fs_ - 1) / recover_fs_;
+    const std::uint64_t target = (bytes + mss - 1) / mss * mss;
     sndcnt = static_cast<std::int64_t>(target) - static_cast<std::int64_t>(prr_out_);
   } else {
     // PRR-SSRB: grow pipe back towards ssthresh, but by at most one segment more than

@@ -184,11 +184,10 @@ std::optional<SackScoreboard::Range> SackScoreboard::next_hole(SeqNum una, SeqNu
   return Range{s, std::min(hole, mss)};
 }
 
-std::optional<SackScoreboard::Range> SackScoreboard::highest_unsacked(SeqNum una, SeqNum snd_nxt,
+std::optional<SackScoreboard::Range> SackScoreboard::highest_unsacked(SeqNum una, SeqNum top,
                                                                       std::uint32_t mss) const {
-  // The highest hole ends at snd_nxt when the tail is un-SACKed, else at the left edge
-  // of the highest block whose left edge lies above SND.UNA.
-  SeqNum top = snd_nxt;
+  // The highest hole ends at `top` when the octet below it is un-SACKed, else at the
+  // left edge of the SACKed run that covers it.
   SeqNum bottom = seq_max(una, una_);
   std::size_t i = count_;
   while (i > 0 && blocks_[i - 1].right >= top) {

@@ -47,8 +47,8 @@ class SackScoreboard {
   std::optional<Range> next_unsacked(SeqNum una, SeqNum high_rxt, SeqNum snd_nxt,
                                      std::uint32_t mss) const;
   // NextSeg() rule 4 (rescue): one segment of up to mss ending at the highest
-  // outstanding un-SACKed octet below snd_nxt. nullopt when all is SACKed.
-  std::optional<Range> highest_unsacked(SeqNum una, SeqNum snd_nxt, std::uint32_t mss) const;
+  // un-SACKed octet below `top` (e.g. SND.NXT). nullopt when all is SACKed.
+  std::optional<Range> highest_unsacked(SeqNum una, SeqNum top, std::uint32_t mss) const;
   // RFC 6675 SetPipe(): bytes believed to be in the network.
   std::uint32_t pipe(SeqNum una, SeqNum high_rxt, SeqNum snd_nxt, std::uint32_t mss) const;
 

@@ -1174,9 +1174,10 @@ bool Tcb::send_next_seg(Instant now, TcpOutput& out, std::uint32_t budget) {
   // Rule 3: a hole below the highest SACK, not yet deemed lost.
   if (auto r = sb_.next_unsacked(snd_una_, high_rxt_, snd_max_, smss)) return resend(*r, true);
   // Rule 4: one rescue retransmission per recovery, of the highest un-SACKed segment
-  // (a tail loss no SACK will reveal). Not of data retransmitted already.
+  // of the flight the loss was found in (a tail loss no SACK will reveal). Not of data
+  // retransmitted already, nor of data sent during recovery (just sent).
   if (rescue_sent_) return false;
-  auto r = sb_.highest_unsacked(snd_una_, snd_max_, smss);
+  auto r = sb_.highest_unsacked(snd_una_, recover_, smss);
   if (!r || r->seq < high_rxt_ || !resend(*r, false)) return false;
   rescue_sent_ = true;
   count(TcpCounter::kRescueRetrans);

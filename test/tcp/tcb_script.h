@@ -35,6 +35,8 @@ struct In {
   In& mss(std::uint16_t v) { return set(mss_, v); }
   In& wscale(std::uint8_t v) { return set(wscale_, v); }
   In& sack_ok() { return set(sack_ok_, true); }
+  // SACK blocks in order, relative to our ISN.
+  In& sack(std::vector<std::pair<std::uint32_t, std::uint32_t>> v) { return set(sack_, v); }
 
   std::uint8_t flags_;
   std::uint32_t seq_ = 1;
@@ -45,6 +47,7 @@ struct In {
   std::optional<std::uint16_t> mss_;
   std::optional<std::uint8_t> wscale_;
   bool sack_ok_ = false;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> sack_;
 
  private:
   template <typename F, typename V>
@@ -203,6 +206,8 @@ class TcbScript : public TcbTest, public ::testing::WithParamInterface<bool /*ip
     s.options.mss = in.mss_;
     s.options.window_scale = in.wscale_;
     s.options.sack_permitted = in.sack_ok_;
+    for (const auto& [left, right] : in.sack_)
+      s.options.sack[s.options.sack_count++] = SackBlock{SeqNum(kIss + left), SeqNum(kIss + right)};
     return s;
   }
 
