@@ -95,8 +95,7 @@ void Rack::deliver(const Record& r, Instant now, Duration min_rtt) {
   }
 }
 
-void Rack::on_ack(SeqNum una, std::span<const SackBlock> sacked, Instant now,
-                  Duration min_rtt) {
+void Rack::on_ack(SeqNum una, std::span<const SackBlock> sacked, Instant now, Duration min_rtt) {
   while (count_ > 0 && at(0).end <= una) {
     Record& r = at(0);
     if (!(r.flags & kSacked)) deliver(r, now, min_rtt);

@@ -702,7 +702,7 @@ bool Tcb::accept_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
 
 bool Tcb::process_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
   std::uint32_t newly_sacked = 0;
-  bool dsack = false;
+  std::optional<SackBlock> dsack;
   const SeqNum una_before = snd_una_;
   const std::uint32_t sacked_before = sb_.sacked_bytes();
   if (sack_ok_ && seg.ack >= snd_una_) {
@@ -711,7 +711,7 @@ bool Tcb::process_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
                    std::span<const SackBlock>(seg.options.sack.data(), seg.options.sack_count));
     if (r.dsack) count(TcpCounter::kDsackRecv);
     newly_sacked = r.newly_sacked;
-    dsack = r.dsack;
+    if (r.dsack) dsack = seg.options.sack[0];
   }
 
   std::uint32_t new_wnd = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
@@ -879,8 +879,8 @@ void Tcb::enter_sack_recovery(Instant now) {
   tlp_at_ = Instant::never();
 }
 
-void Tcb::sack_recovery_on_ack(const TcpSegment& seg, std::uint32_t delivered, bool dsack,
-                               Instant now) {
+void Tcb::sack_recovery_on_ack(const TcpSegment& seg, std::uint32_t delivered,
+                               const std::optional<SackBlock>& dsack, Instant now) {
   rack_.on_ack(snd_una_, sb_.blocks(), now, rtt_.min_rtt());
   if (rack_tlp_on()) {
     rack_detect(now);
@@ -897,9 +897,8 @@ void Tcb::sack_recovery_on_ack(const TcpSegment& seg, std::uint32_t delivered, b
 }
 
 void Tcb::rack_detect(Instant now) {
-  const Duration reo =
-      rack_.reo_wnd(in_recovery_, sb_.is_lost(snd_una_, effective_mss(false)), rtt_.min_rtt(),
-                    rtt_.srtt());
+  const Duration reo = rack_.reo_wnd(in_recovery_, sb_.is_lost(snd_una_, effective_mss(false)),
+                                     rtt_.min_rtt(), rtt_.srtt());
   const Rack::LossResult r = rack_.detect_loss(now, reo);
   if (r.newly_lost > 0) {
     count(TcpCounter::kRackLosses, r.newly_lost);
@@ -1056,8 +1055,10 @@ bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::
   }
   if (!out.add_segment(o)) return false;
   count(TcpCounter::kOutSegs);
-  // RACK needs each segment's latest transmit time (a FIN takes a sequence number).
-  if (len > 0 || (flags & kFin)) rack_.on_sent(seq, seq + len + ((flags & kFin) ? 1u : 0u), now);
+  // SACK recovery needs each segment's latest transmit time (a FIN takes a sequence
+  // number); without SACK nothing would ever retire the records.
+  if (sack_ok_ && (len > 0 || (flags & kFin)))
+    rack_.on_sent(seq, seq + len + ((flags & kFin) ? 1u : 0u), now);
   if (dsack) {
     rx_.clear_dsack();
     count(TcpCounter::kDsackSent);
@@ -1448,8 +1449,8 @@ void Tcb::on_tlp(Instant now, TcpOutput& out) {
   // the loss, and sends what was waiting anyway); else the last segment again.
   const SeqNum max_before = snd_max_;
   bool retransmission = false;
-  bool sent = data_end_len() > 0 && send_new_data(now, out, effective_mss(false)) &&
-              snd_max_ > max_before;
+  bool sent =
+      data_end_len() > 0 && send_new_data(now, out, effective_mss(false)) && snd_max_ > max_before;
   if (!sent) {
     // The last segment sent: data queued behind it (Nagle, the window) is not part of it.
     const SeqNum end = seq_min(data_end(), snd_max_);

@@ -167,8 +167,9 @@ class Tcb {
   void process_new_ack(const TcpSegment& seg, std::uint32_t acked, Instant now, TcpOutput& out);
   void process_dup_ack(Instant now, TcpOutput& out);
   // SACK loss recovery on each ACK: RACK detection, PRR's allowance, the TLP verdict.
-  void sack_recovery_on_ack(const TcpSegment& seg, std::uint32_t delivered, bool dsack,
-                            Instant now);
+  // `dsack`: the ACK's D-SACK block, if any.
+  void sack_recovery_on_ack(const TcpSegment& seg, std::uint32_t delivered,
+                            const std::optional<SackBlock>& dsack, Instant now);
   void enter_sack_recovery(Instant now);
   // RACK's loss detection (§6.2 step 5); enters recovery when it finds a loss.
   void rack_detect(Instant now);

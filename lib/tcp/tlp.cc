@@ -13,9 +13,12 @@ void TailLossProbe::on_probe(SeqNum end_seq, bool retransmission, std::uint32_t 
   flight_ = flight;
 }
 
-bool TailLossProbe::repaired_loss(SeqNum ack, bool dsack, bool pure_dup) {
+bool TailLossProbe::repaired_loss(SeqNum ack, const std::optional<SackBlock>& dsack,
+                                  bool pure_dup) {
   if (!end_seq_ || ack < *end_seq_) return false;
-  if (!retransmission_ || dsack) {
+  // The probe resent the segment ending at TLP.end_seq (less a FIN it may carry).
+  const bool probe_duplicated = dsack && dsack->left < *end_seq_ && *end_seq_ - 1 <= dsack->right;
+  if (!retransmission_ || probe_duplicated) {
     // New data probed (its ACK carries no loss information), or the D-SACK shows
     // the original arrived too: nothing was lost.
     end_seq_.reset();

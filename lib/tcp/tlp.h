@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "common/time.h"
+#include "tcp/tcp_segment.h"
 #include "wire/seq_num.h"
 
 namespace shardtcp {
@@ -34,9 +35,9 @@ class TailLossProbe {
   std::uint32_t flight() const { return flight_; }
 
   // §7.4.2 on each ACK: true when the probe repaired a loss (the sender then reacts
-  // once, as to any loss). `dsack` when the ACK reported a duplicate; `pure_dup` when
-  // it neither advanced SND.UNA nor SACKed anything new.
-  bool repaired_loss(SeqNum ack, bool dsack, bool pure_dup);
+  // once, as to any loss). `dsack` is the ACK's D-SACK block, if any; `pure_dup` when
+  // the ACK neither advanced SND.UNA nor SACKed anything new.
+  bool repaired_loss(SeqNum ack, const std::optional<SackBlock>& dsack, bool pure_dup);
 
  private:
   std::optional<SeqNum> end_seq_;

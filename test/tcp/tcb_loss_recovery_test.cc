@@ -46,17 +46,17 @@ TCB_SCRIPT_FAMILIES(LossRecovery);
 TEST_P(LossRecovery, NextSegRule3RetransmitsHoleNotYetLost) {
   cfg.rack_tlp = false;
   run(script({write_segments(100ms, 6, 6),
-               {
-                   inject(110ms, sack_ack(0, 1, 2)),
-                   inject(111ms, sack_ack(0, 1, 3)),
-                   inject(112ms, In().ack(s(0)).sack({{s(4), s(5)}, {s(1), s(3)}})),
-                   seg_out(112ms, 0),  // fast retransmission (rule 1)
-                   seg_out(112ms, 3),  // rule 3
-                   inject(113ms, In().ack(s(0)).sack({{s(4), s(6)}, {s(1), s(3)}})),
-                   nothing(120ms),
-                   inject(120ms, In().ack(s(6))),
-                   nothing(1s),
-               }}));
+              {
+                  inject(110ms, sack_ack(0, 1, 2)),
+                  inject(111ms, sack_ack(0, 1, 3)),
+                  inject(112ms, In().ack(s(0)).sack({{s(4), s(5)}, {s(1), s(3)}})),
+                  seg_out(112ms, 0),  // fast retransmission (rule 1)
+                  seg_out(112ms, 3),  // rule 3
+                  inject(113ms, In().ack(s(0)).sack({{s(4), s(6)}, {s(1), s(3)}})),
+                  nothing(120ms),
+                  inject(120ms, In().ack(s(6))),
+                  nothing(1s),
+              }}));
   EXPECT_EQ(counter(TcpCounter::kRtoTimeouts), 0u);
   EXPECT_EQ(counter(TcpCounter::kRetransSegs), 2u);
   EXPECT_FALSE(tcb->in_recovery());
@@ -71,12 +71,9 @@ TEST_P(LossRecovery, NextSegRescueRetransmissionOncePerRecovery) {
     sacks.push_back(inject(Duration(110ms) + k * 1ms, sack_ack(0, 1, k)));
   run(script({write_segments(100ms, 10, 10),
               {
-                  inject(110ms, sack_ack(0, 1, 2)),
-                  inject(111ms, sack_ack(0, 1, 3)),
-                  inject(112ms, sack_ack(0, 1, 4)),
-                  seg_out(112ms, 0),
-                  inject(113ms, sack_ack(0, 1, 5)),
-                  seg_out(113ms, 9, true),  // the rescue
+                  inject(110ms, sack_ack(0, 1, 2)), inject(111ms, sack_ack(0, 1, 3)),
+                  inject(112ms, sack_ack(0, 1, 4)), seg_out(112ms, 0),
+                  inject(113ms, sack_ack(0, 1, 5)), seg_out(113ms, 9, true),  // the rescue
               },
               sacks,
               {
