@@ -22,6 +22,11 @@ void Rack::reset(SeqNum una) {
   have_ref_ = false;
   ref_end_ = fack_ = una;
   reordering_seen_ = false;
+  have_min_rtt_ = false;
+  min_rtt_ = Duration{0};
+  reo_wnd_mult_ = 1;
+  reo_wnd_persist_ = 0;
+  dsack_round_.reset();
 }
 
 void Rack::set_lost(Record& r) {
@@ -78,11 +83,17 @@ void Rack::on_sent(SeqNum start, SeqNum end, Instant now) {
   }
 }
 
-void Rack::deliver(const Record& r, Instant now, Duration min_rtt) {
+void Rack::deliver(const Record& r, Instant now) {
   const Duration rtt = now - r.xmit;
-  // §6.2 step 2: an ACK faster than any RTT seen may be for the original
-  // transmission, not the retransmission; it says nothing about the latter's time.
-  if ((r.flags & kRetrans) && rtt < min_rtt) return;
+  if (r.flags & kRetrans) {
+    // §6.2 step 2: an ACK faster than any RTT seen may be for the original
+    // transmission, not the retransmission; it says nothing about the latter's time
+    // (taking it would declare lost everything sent before the retransmission).
+    if (!have_min_rtt_ || rtt < min_rtt_) return;
+  } else if (!have_min_rtt_ || rtt < min_rtt_) {
+    min_rtt_ = rtt;
+    have_min_rtt_ = true;
+  }
   // §6.2.3: a never-retransmitted segment delivered below the highest one delivered
   // was reordered.
   if (!(r.flags & kRetrans) && r.end < fack_) reordering_seen_ = true;
@@ -95,10 +106,10 @@ void Rack::deliver(const Record& r, Instant now, Duration min_rtt) {
   }
 }
 
-void Rack::on_ack(SeqNum una, std::span<const SackBlock> sacked, Instant now, Duration min_rtt) {
+void Rack::on_ack(SeqNum una, std::span<const SackBlock> sacked, Instant now) {
   while (count_ > 0 && at(0).end <= una) {
     Record& r = at(0);
-    if (!(r.flags & kSacked)) deliver(r, now, min_rtt);
+    if (!(r.flags & kSacked)) deliver(r, now);
     clear_lost(r);
     head_ = (head_ + 1) % ring_.size();
     --count_;
@@ -113,14 +124,26 @@ void Rack::on_ack(SeqNum una, std::span<const SackBlock> sacked, Instant now, Du
     if ((r.flags & kSacked) || r.start < sacked[j].left || sacked[j].right < r.end) continue;
     clear_lost(r);
     r.flags |= kSacked;
-    deliver(r, now, min_rtt);
+    deliver(r, now);
   }
+}
+
+void Rack::on_dsack(SeqNum una, SeqNum snd_nxt) {
+  if (dsack_round_ && una >= *dsack_round_) dsack_round_.reset();
+  if (dsack_round_) return;
+  dsack_round_ = snd_nxt;
+  ++reo_wnd_mult_;
+  reo_wnd_persist_ = 16;
+}
+
+void Rack::on_recovery_end() {
+  if (reo_wnd_persist_ > 0 && --reo_wnd_persist_ == 0) reo_wnd_mult_ = 1;
 }
 
 Duration Rack::reo_wnd(bool in_recovery, bool dupthresh_met, Duration min_rtt,
                        Duration srtt) const {
   if (!reordering_seen_ && (in_recovery || dupthresh_met)) return Duration{0};
-  return std::min(min_rtt / 4, srtt);
+  return std::min(reo_wnd_mult_ * (min_rtt / 4), srtt);
 }
 
 Rack::LossResult Rack::detect_loss(Instant now, Duration reo_wnd) {

@@ -38,10 +38,20 @@ class Rack {
   void on_sent(SeqNum start, SeqNum end, Instant now);
   // An ACK: records below `una` and those inside `sacked` are delivered; the most
   // recently sent of them becomes RACK's reference (§6.2 steps 1-3).
-  // `min_rtt` is the connection's smallest RTT sample (0 when none yet).
-  void on_ack(SeqNum una, std::span<const SackBlock> sacked, Instant now, Duration min_rtt);
+  void on_ack(SeqNum una, std::span<const SackBlock> sacked, Instant now);
+  // A D-SACK arrived (§6.2.4): a retransmission was needless, so the reordering window
+  // widens by a step, at most once per round trip (until `una` passes `snd_nxt`).
+  void on_dsack(SeqNum una, SeqNum snd_nxt);
+  // Recovery ended: after 16 recoveries without a D-SACK the window is narrow again.
+  void on_recovery_end();
+  // RACK.min_RTT: the smallest RTT of a never-retransmitted delivered segment, measured
+  // on the transmit records' own clock; `fallback` (the handshake's RTT, say) until
+  // there is one. The RTT estimator's samples will not do: with timestamps they come
+  // in whole milliseconds, often 0 on a fast path.
+  Duration min_rtt(Duration fallback) const { return have_min_rtt_ ? min_rtt_ : fallback; }
   // RACK.reo_wnd (§6.2.4): none while no reordering was seen and the sender is in
-  // recovery or DupThresh segments are SACKed; else min_RTT/4 capped at SRTT.
+  // recovery or DupThresh segments are SACKed; else reo_wnd_mult·min_RTT/4, capped at
+  // SRTT.
   Duration reo_wnd(bool in_recovery, bool dupthresh_met, Duration min_rtt, Duration srtt) const;
   // §6.2 step 5: marks lost each segment sent before the reference whose time is up.
   LossResult detect_loss(Instant now, Duration reo_wnd);
@@ -82,7 +92,7 @@ class Rack {
   const Record& at(std::size_t i) const { return ring_[(head_ + i) % ring_.size()]; }
   // Splits record i at `seq` (inside it); false when the ring is full.
   bool split(std::size_t i, SeqNum seq);
-  void deliver(const Record& r, Instant now, Duration min_rtt);
+  void deliver(const Record& r, Instant now);
   void set_lost(Record& r);
   void clear_lost(Record& r);
 
@@ -98,6 +108,11 @@ class Rack {
   Duration ref_rtt_{0};
   SeqNum fack_;  // highest delivered sequence (RACK.fack)
   bool reordering_seen_ = false;
+  bool have_min_rtt_ = false;
+  Duration min_rtt_{0};
+  std::uint32_t reo_wnd_mult_ = 1;
+  std::uint32_t reo_wnd_persist_ = 0;
+  std::optional<SeqNum> dsack_round_;
 };
 
 }  // namespace shardtcp

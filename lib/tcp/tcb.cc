@@ -803,6 +803,7 @@ void Tcb::process_new_ack(const TcpSegment& seg, std::uint32_t, Instant now, Tcp
       in_recovery_ = false;
       dupacks_ = 0;
       cc_.on_exit_recovery(now);
+      rack_.on_recovery_end();
     } else if (!sack_ok_) {
       // RFC 6582 partial ACK: the next hole is lost too; resend it at once.
       dupacks_ = 0;
@@ -881,7 +882,8 @@ void Tcb::enter_sack_recovery(Instant now) {
 
 void Tcb::sack_recovery_on_ack(const TcpSegment& seg, std::uint32_t delivered,
                                const std::optional<SackBlock>& dsack, Instant now) {
-  rack_.on_ack(snd_una_, sb_.blocks(), now, rtt_.min_rtt());
+  rack_.on_ack(snd_una_, sb_.blocks(), now);
+  if (dsack) rack_.on_dsack(snd_una_, snd_max_);
   if (rack_tlp_on()) {
     rack_detect(now);
     if (tlp_.repaired_loss(seg.ack, dsack, delivered == 0)) {
@@ -898,7 +900,7 @@ void Tcb::sack_recovery_on_ack(const TcpSegment& seg, std::uint32_t delivered,
 
 void Tcb::rack_detect(Instant now) {
   const Duration reo = rack_.reo_wnd(in_recovery_, sb_.is_lost(snd_una_, effective_mss(false)),
-                                     rtt_.min_rtt(), rtt_.srtt());
+                                     rack_.min_rtt(rtt_.min_rtt()), rtt_.srtt());
   const Rack::LossResult r = rack_.detect_loss(now, reo);
   if (r.newly_lost > 0) {
     count(TcpCounter::kRackLosses, r.newly_lost);
