@@ -19,15 +19,43 @@ class LossRecovery : public TcbScript {
   Step seg_out(Duration at, std::uint32_t k, bool last = false) {
     return expect(at, Out(last ? kAck | kPsh : kAck).seq(s(k)).len(mss()));
   }
+  // Segments [from, to) going out at `at`, of `total` written (PSH on the last).
+  std::vector<Step> segs_out(Duration at, std::uint32_t from, std::uint32_t to,
+                             std::uint32_t total) {
+    std::vector<Step> v;
+    for (std::uint32_t k = from; k < to; ++k) v.push_back(seg_out(at, k, k + 1 == total));
+    return v;
+  }
   // The application writes n segments at `at`; segments [0, sent) go out at once.
   std::vector<Step> write_segments(Duration at, std::uint32_t n, std::uint32_t sent) {
-    std::vector<Step> v{write(at, n * mss())};
-    for (std::uint32_t k = 0; k < sent; ++k) v.push_back(seg_out(at, k, k + 1 == n));
+    std::vector<Step> v = segs_out(at, 0, sent, n);
+    v.insert(v.begin(), write(at, n * mss()));
     return v;
   }
   // The peer's ACK of everything below segment `una`, SACKing segments [from, to).
   In sack_ack(std::uint32_t una, std::uint32_t from, std::uint32_t to) const {
     return In().ack(s(una)).sack({{s(from), s(to)}});
+  }
+  // Ten segments at 100 ms, the ACK of the first `acked` at 110 ms, then nothing until
+  // the probe resends the last segment at `probe_at`.
+  std::vector<Step> tail_probed(std::uint32_t acked, Duration probe_at) {
+    std::vector<Step> v = write_segments(100ms, 10, 10);
+    v.push_back(inject(110ms, In().ack(s(acked))));
+    v.push_back(nothing(probe_at - kTolerance));
+    v.push_back(seg_out(probe_at, 9, true));
+    return v;
+  }
+  // The final ACK of all `n` segments at `at`, then silence: no timer has work left.
+  std::vector<Step> all_acked(Duration at, std::uint32_t n) {
+    return {inject(at, In().ack(s(n))), nothing(1s)};
+  }
+  // The probe's ACK at 320 ms; one more segment at 400 ms, acknowledged at 410 ms (an
+  // ACK beyond the probe).
+  std::vector<Step> ack_then_one_more(In probe_ack) {
+    std::vector<Step> v{inject(320ms, std::move(probe_ack)), write(400ms, mss()),
+                        seg_out(400ms, 10, true)};
+    for (Step& step : all_acked(410ms, 11)) v.push_back(std::move(step));
+    return v;
   }
   // After the handshake (SACK and window scaling on), `then`.
   std::vector<Step> script(std::vector<std::vector<Step>> parts) {
@@ -54,9 +82,8 @@ TEST_P(LossRecovery, NextSegRule3RetransmitsHoleNotYetLost) {
                   seg_out(112ms, 3),  // rule 3
                   inject(113ms, In().ack(s(0)).sack({{s(4), s(6)}, {s(1), s(3)}})),
                   nothing(120ms),
-                  inject(120ms, In().ack(s(6))),
-                  nothing(1s),
-              }}));
+              },
+              all_acked(120ms, 6)}));
   EXPECT_EQ(counter(TcpCounter::kRtoTimeouts), 0u);
   EXPECT_EQ(counter(TcpCounter::kRetransSegs), 2u);
   EXPECT_FALSE(tcb->in_recovery());
@@ -78,9 +105,8 @@ TEST_P(LossRecovery, NextSegRescueRetransmissionOncePerRecovery) {
               sacks,
               {
                   nothing(120ms),
-                  inject(120ms, In().ack(s(10))),
-                  nothing(1s),
-              }}));
+              },
+              all_acked(120ms, 10)}));
   EXPECT_EQ(counter(TcpCounter::kRescueRetrans), 1u);
   EXPECT_EQ(counter(TcpCounter::kRtoTimeouts), 0u);
 }
@@ -104,9 +130,8 @@ TEST_P(LossRecovery, PartialAckRetransmitsAtOnce) {
                   nothing(120ms),
                   inject(120ms, In().ack(s(8))),  // partial: segment 0's retransmission
                   seg_out(120ms, 8),
-                  inject(130ms, In().ack(s(10))),
-                  nothing(1s),
-              }}));
+              },
+              all_acked(130ms, 10)}));
   EXPECT_EQ(counter(TcpCounter::kRtoTimeouts), 0u);
   EXPECT_FALSE(tcb->in_recovery());
 }
@@ -148,9 +173,8 @@ TEST_P(LossRecovery, PrrSpreadsTransmissionsOverTheRecovery) {
               recovery,
               {
                   nothing(150ms),
-                  inject(150ms, In().ack(s(kTotal))),
-                  nothing(1s),
-              }}));
+              },
+              all_acked(150ms, kTotal)}));
   EXPECT_FALSE(tcb->in_recovery());
   EXPECT_EQ(tcb->ssthresh(), 11 * mss());  // half the 22-segment flight
   EXPECT_EQ(tcb->cwnd(), tcb->ssthresh());
@@ -176,9 +200,8 @@ TEST_P(LossRecovery, PrrSlowStartBoundAfterLargeLoss) {
                   inject(120ms, sack_ack(4, 6, 10)),
                   seg_out(120ms, 4),
                   seg_out(120ms, 5),
-                  inject(130ms, In().ack(s(10))),
-                  nothing(1s),
-              }}));
+              },
+              all_acked(130ms, 10)}));
   EXPECT_EQ(tcb->ssthresh(), 5 * mss());
   EXPECT_EQ(tcb->cwnd(), tcb->ssthresh());
   EXPECT_EQ(counter(TcpCounter::kRtoTimeouts), 0u);
@@ -194,9 +217,8 @@ TEST_P(LossRecovery, RackDetectsLossWithFewerThanThreeDupacks) {
               {
                   inject(110ms, sack_ack(0, 1, 3)),
                   expect(113ms, Out().seq(s(0)).len(mss())),  // at 112.5 ms
-                  inject(125ms, In().ack(s(10))),
-                  nothing(1s),
-              }}));
+              },
+              all_acked(125ms, 10)}));
   EXPECT_EQ(counter(TcpCounter::kRackLosses), 1u);
   EXPECT_EQ(counter(TcpCounter::kFastRetrans), 0u);
   EXPECT_EQ(counter(TcpCounter::kRtoTimeouts), 0u);
@@ -206,10 +228,6 @@ TEST_P(LossRecovery, RackDetectsLossWithFewerThanThreeDupacks) {
 // trip later, so RACK finds the retransmission lost and sends it again -- which
 // duplicate-ACK counting (HighRxt has passed it) never would, short of the RTO.
 TEST_P(LossRecovery, RackDetectsLostRetransmission) {
-  std::vector<Step> new_data;
-  for (std::uint32_t k = 11; k <= 15; ++k) new_data.push_back(seg_out(120ms, k));
-  std::vector<Step> more;
-  for (std::uint32_t k = 16; k <= 19; ++k) more.push_back(seg_out(130ms, k, k == 19));
   run(script({write_segments(100ms, 20, 10),
               {
                   inject(110ms, sack_ack(0, 1, 3)),
@@ -217,16 +235,13 @@ TEST_P(LossRecovery, RackDetectsLostRetransmission) {
                   expect(113ms, Out().seq(s(0)).len(mss())),  // RACK, at 112.5 ms
                   inject(120ms, sack_ack(0, 1, 10)),
               },
-              new_data,
+              segs_out(120ms, 11, 16, 20),
               {
                   inject(130ms, sack_ack(0, 1, 16)),  // segment 0 is still missing
                   seg_out(130ms, 0),
               },
-              more,
-              {
-                  inject(140ms, In().ack(s(20))),
-                  nothing(1s),
-              }}));
+              segs_out(130ms, 16, 20, 20),
+              all_acked(140ms, 20)}));
   EXPECT_EQ(counter(TcpCounter::kRackLosses), 2u);
   EXPECT_EQ(counter(TcpCounter::kRtoTimeouts), 0u);
 }
@@ -239,17 +254,13 @@ TEST_P(LossRecovery, RackDetectsLostRetransmission) {
 // repaired 40 ms after the flight (one RTT plus PTO after the last ACK), where the
 // RTO alone would have waited until 310 ms and restarted from one segment.
 TEST_P(LossRecovery, TailLossRecoversWithinRttPlusPto) {
-  run(script({write_segments(100ms, 10, 10),
+  run(script({tail_probed(7, 130ms),
               {
-                  inject(110ms, In().ack(s(7))),
-                  nothing(130ms - kTolerance),
-                  seg_out(130ms, 9, true),  // the probe
                   inject(140ms, sack_ack(7, 9, 10)),
                   seg_out(140ms, 7),
                   seg_out(140ms, 8),
-                  inject(150ms, In().ack(s(10))),
-                  nothing(1s),
-              }}));
+              },
+              all_acked(150ms, 10)}));
   EXPECT_EQ(counter(TcpCounter::kTlpProbes), 1u);
   EXPECT_EQ(counter(TcpCounter::kRackLosses), 2u);
   EXPECT_EQ(counter(TcpCounter::kSackRecoveries), 1u);
@@ -260,22 +271,15 @@ TEST_P(LossRecovery, TailLossRecoversWithinRttPlusPto) {
 // With new data waiting (here beyond cwnd), the probe sends new data rather than
 // resending old.
 TEST_P(LossRecovery, TlpProbeSendsNewDataWhenAvailable) {
-  std::vector<Step> round2;
-  for (std::uint32_t k = 10; k <= 18; ++k) round2.push_back(seg_out(110ms, k));
-  std::vector<Step> rest;
-  for (std::uint32_t k = 20; k <= 29; ++k) rest.push_back(seg_out(140ms, k, k == 29));
   run(script({write_segments(100ms, 30, 10),
               {inject(110ms, In().ack(s(7)))},
-              round2,
+              segs_out(110ms, 10, 19, 30),
               {
                   seg_out(130ms, 19),  // the probe: new data
                   inject(140ms, In().ack(s(20))),
               },
-              rest,
-              {
-                  inject(150ms, In().ack(s(30))),
-                  nothing(1s),
-              }}));
+              segs_out(140ms, 20, 30, 30),
+              all_acked(150ms, 30)}));
   EXPECT_EQ(counter(TcpCounter::kTlpProbes), 1u);
   EXPECT_EQ(counter(TcpCounter::kRetransSegs), 0u);
   EXPECT_EQ(counter(TcpCounter::kTlpRecoveries), 0u);
@@ -286,17 +290,8 @@ TEST_P(LossRecovery, TlpProbeSendsNewDataWhenAvailable) {
 // reduced once -- instead of an RTO. A lone segment in flight waits for the worst-case
 // delayed ACK too, so the probe goes out at the RTO's deadline, in its place.
 TEST_P(LossRecovery, TlpRepairedLossGetsOneCongestionResponse) {
-  run(script({write_segments(100ms, 10, 10),
-              {
-                  inject(110ms, In().ack(s(9))),
-                  nothing(310ms - kTolerance),
-                  seg_out(310ms, 9, true),  // the probe, instead of the RTO
-                  inject(320ms, In().ack(s(10))),
-                  write(400ms, mss()),
-                  seg_out(400ms, 10, true),
-                  inject(410ms, In().ack(s(11))),
-                  nothing(1s),
-              }}));
+  // The probe goes out at 310 ms, the RTO's deadline.
+  run(script({tail_probed(9, 310ms), ack_then_one_more(In().ack(s(10)))}));
   EXPECT_EQ(counter(TcpCounter::kTlpProbes), 1u);
   EXPECT_EQ(counter(TcpCounter::kTlpRecoveries), 1u);
   EXPECT_EQ(counter(TcpCounter::kRtoTimeouts), 0u);
@@ -306,16 +301,7 @@ TEST_P(LossRecovery, TlpRepairedLossGetsOneCongestionResponse) {
 
 // ... whereas a D-SACK for the probe shows the original arrived too: no response.
 TEST_P(LossRecovery, TlpWithDsackIsNoLoss) {
-  run(script({write_segments(100ms, 10, 10),
-              {
-                  inject(110ms, In().ack(s(9))),
-                  seg_out(310ms, 9, true),
-                  inject(320ms, In().ack(s(10)).sack({{s(9), s(10)}})),
-                  write(400ms, mss()),
-                  seg_out(400ms, 10, true),
-                  inject(410ms, In().ack(s(11))),
-                  nothing(1s),
-              }}));
+  run(script({tail_probed(9, 310ms), ack_then_one_more(In().ack(s(10)).sack({{s(9), s(10)}}))}));
   EXPECT_EQ(counter(TcpCounter::kTlpProbes), 1u);
   EXPECT_EQ(counter(TcpCounter::kTlpRecoveries), 0u);
   EXPECT_GT(tcb->ssthresh(), tcb->cwnd());  // still in slow start: never reduced
