@@ -31,7 +31,7 @@ void Rack::reset(SeqNum una) {
 
 void Rack::set_lost(Record& r) {
   if (!(r.flags & kLost)) ++lost_pending_;
-  r.flags = static_cast<std::uint8_t>((r.flags | kLost) & ~kRetrans);
+  r.flags = static_cast<std::uint8_t>((r.flags | kLost | kWasLost) & ~kRetrans);
 }
 
 void Rack::clear_lost(Record& r) {
@@ -181,6 +181,18 @@ void Rack::on_rto(bool forget_sacks) {
   lost_pending_ = 0;
   const std::uint8_t keep = forget_sacks ? 0 : kSacked;
   for (std::size_t i = 0; i < count_; ++i) at(i).flags &= keep;
+}
+
+std::uint32_t Rack::pipe() const {
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < count_; ++i) {
+    const Record& r = at(i);
+    if (r.flags & kSacked) continue;
+    const std::uint32_t len = static_cast<std::uint32_t>(r.end - r.start);
+    if (!(r.flags & kWasLost)) total += len;
+    if (r.flags & kRetrans) total += len;
+  }
+  return total > UINT32_MAX ? UINT32_MAX : static_cast<std::uint32_t>(total);
 }
 
 std::optional<Rack::Range> Rack::next_lost() const {

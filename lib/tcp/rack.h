@@ -49,6 +49,10 @@ class Rack {
   // there is one. The RTT estimator's samples will not do: with timestamps they come
   // in whole milliseconds, often 0 on a fast path.
   Duration min_rtt(Duration fallback) const { return have_min_rtt_ ? min_rtt_ : fallback; }
+  // RFC 6675 SetPipe() with RACK's marks for "lost" (RFC 8985 replaces IsLost()): each
+  // un-SACKed segment counts unless it was deemed lost, and once more while a
+  // retransmission of it is in flight.
+  std::uint32_t pipe() const;
   // RACK.reo_wnd (§6.2.4): none while no reordering was seen and the sender is in
   // recovery or DupThresh segments are SACKed; else reo_wnd_mult·min_RTT/4, capped at
   // SRTT.
@@ -81,6 +85,7 @@ class Rack {
   static constexpr std::uint8_t kSacked = 1;   // delivered above SND.UNA
   static constexpr std::uint8_t kLost = 2;     // deemed lost, awaiting retransmission
   static constexpr std::uint8_t kRetrans = 4;  // xmit is a retransmission's time
+  static constexpr std::uint8_t kWasLost = 8;  // the original (or a retransmission) was lost
   struct Record {
     SeqNum start;
     SeqNum end;

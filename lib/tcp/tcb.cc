@@ -808,17 +808,20 @@ void Tcb::process_new_ack(const TcpSegment& seg, std::uint32_t, Instant now, Tcp
       // RFC 6582 partial ACK: the next hole is lost too; resend it at once.
       dupacks_ = 0;
       retransmit_range(now, out, snd_una_, effective_mss(false));
-    } else {
+    } else if (!rack_tlp_on()) {
       // A partial ACK with SACK: the segment now at SND.UNA was sent before the
       // retransmission just acknowledged, so it is lost too (the RFC 6582 inference);
       // without this, a hole with little SACKed above it would wait for the RTO.
+      // RACK draws the same conclusion from transmit times, and knows when the ACK
+      // may have been for a late original instead.
       rack_.mark_lost(snd_una_);
     }
   } else {
     dupacks_ = 0;
     cc_.on_ack(data_acked, flight_before, rtt, now);
-    // RFC 6675: SACK information alone can show a loss (IsLost(SND.UNA)).
-    if (sack_ok_ && sb_.sacked_bytes() > 0 && snd_max_ > snd_una_ &&
+    // RFC 6675: SACK information alone can show a loss (IsLost(SND.UNA)). With
+    // RACK-TLP, RACK judges (after this, in sack_recovery_on_ack).
+    if (sack_ok_ && !rack_tlp_on() && sb_.sacked_bytes() > 0 && snd_max_ > snd_una_ &&
         sb_.is_lost(snd_una_, effective_mss(false))) {
       enter_sack_recovery(now);
     }
@@ -843,19 +846,24 @@ void Tcb::process_dup_ack(Instant now, TcpOutput& out) {
   if (in_recovery_) return;  // each dup ACK shrinks pipe(); output() sends what it allows
   const std::uint32_t smss = effective_mss(false);
   bool enter = false;
-  if (sack_ok_) {
+  if (rack_tlp_on()) {
+    // RACK decides (sack_recovery_on_ack, next): with no reordering seen it declares
+    // the loss at DupThresh as this would, and once reordering is seen it waits
+    // reo_wnd instead of retransmitting every reordered segment.
+    return;
+  } else if (sack_ok_) {
     enter = dupacks_ >= SackScoreboard::kDupThresh || sb_.is_lost(snd_una_, smss);
   } else {
     // RFC 6582 §3.2 step 2: no new recovery before SND.UNA passes the last recovery point.
     enter = dupacks_ == SackScoreboard::kDupThresh && (snd_una_ > recover_ || recover_ == iss_);
   }
   if (!enter) return;  // limited transmit (RFC 3042) happens in output()
-  count(TcpCounter::kFastRetrans);
   if (sack_ok_) {
     // The fast retransmission goes out from output(), within PRR's first allowance.
     enter_sack_recovery(now);
     return;
   }
+  count(TcpCounter::kFastRetrans);
   in_recovery_ = true;
   recover_ = snd_max_;
   high_rxt_ = snd_una_;
@@ -871,10 +879,12 @@ void Tcb::enter_sack_recovery(Instant now) {
   high_rxt_ = snd_una_;
   rescue_sent_ = false;
   count(TcpCounter::kSackRecoveries);
+  count(TcpCounter::kFastRetrans);
   cc_.on_enter_recovery(bytes_in_flight(), now);
   prr_.start(bytes_in_flight());
-  // RFC 6675 §5 (4.3): the first segment presumed lost is retransmitted first.
-  rack_.mark_lost(snd_una_);
+  // RFC 6675 §5 (4.3): the first segment presumed lost is retransmitted first (RACK,
+  // when on, has marked what it found lost already).
+  if (!rack_tlp_on()) rack_.mark_lost(snd_una_);
   // Recovery repairs the tail now, and reacts to the loss once.
   tlp_.cancel();
   tlp_at_ = Instant::never();
@@ -994,11 +1004,12 @@ std::uint32_t Tcb::effective_mss(bool with_sack) const {
 }
 
 std::uint32_t Tcb::pipe() const {
+  if (rack_tlp_on()) return rack_.pipe();
   if (sack_ok_) {
     const std::uint32_t smss = effective_mss(false);
     std::uint32_t p = sb_.pipe(snd_una_, high_rxt_, snd_max_, smss);
-    // A segment RACK found lost (and not yet resent) is not in the network either;
-    // take back what SetPipe() counted for it.
+    // A segment marked lost (at the start of recovery, by a partial ACK) and not yet
+    // resent is not in the network either; take back what SetPipe() counted for it.
     rack_.for_each_lost([&](SeqNum seq, std::uint32_t len) {
       std::uint32_t counted = sb_.is_lost(seq, smss) ? 0 : len;
       if (seq < high_rxt_) counted += std::min<std::uint32_t>(len, high_rxt_ - seq);
@@ -1163,10 +1174,13 @@ bool Tcb::send_next_seg(Instant now, TcpOutput& out, std::uint32_t budget) {
     count(TcpCounter::kPrrSegments);
     return true;
   };
-  // RACK's losses first: they include lost retransmissions, which rule 1 (above
-  // HighRxt only) cannot see, and the segment a partial ACK showed lost.
+  // Lost segments first: those RACK found (including lost retransmissions, which
+  // rule 1, above HighRxt only, cannot see) or a partial ACK showed; then rule 1's
+  // IsLost() -- unless RACK replaces DupThresh, as RFC 8985 has it.
   if (auto r = rack_.next_lost()) return resend(*r, true);
-  if (auto r = sb_.next_lost(snd_una_, high_rxt_, snd_max_, smss)) return resend(*r, true);
+  if (!rack_tlp_on()) {
+    if (auto r = sb_.next_lost(snd_una_, high_rxt_, snd_max_, smss)) return resend(*r, true);
+  }
   // Rule 2: new data.
   const SeqNum nxt_before = snd_nxt_;
   if (send_new_data(now, out, std::min(smss, budget))) {

@@ -72,6 +72,22 @@ TEST_F(RackTest, AckFasterThanMinRttIsNotCreditedToTheRetransmission) {
   EXPECT_EQ(rack.detect_loss(kT0 + 21ms, 0ms).newly_lost, 0u);
 }
 
+// SetPipe() with RACK's marks: a lost segment leaves the pipe, its retransmission
+// enters it, a lost retransmission leaves it again.
+TEST_F(RackTest, PipeCountsByRacksLossMarks) {
+  send(0, 5, kT0);
+  rack.on_ack(at(0), std::vector<SackBlock>{segs(1, 3)}, kT0 + 10ms);
+  EXPECT_EQ(rack.pipe(), 3 * kMss);  // segments 0, 3, 4
+  rack.mark_lost(at(0));
+  EXPECT_EQ(rack.pipe(), 2 * kMss);
+  rack.on_sent(at(0), at(1), kT0 + 11ms);
+  EXPECT_EQ(rack.pipe(), 3 * kMss);  // the retransmission, not the original
+  send(5, 6, kT0 + 12ms);
+  rack.on_ack(at(0), std::vector<SackBlock>{segs(1, 3), segs(5, 6)}, kT0 + 30ms);
+  EXPECT_EQ(rack.detect_loss(kT0 + 30ms, 0ms).newly_lost, 3u);  // 0 again, 3 and 4
+  EXPECT_EQ(rack.pipe(), 0u);
+}
+
 TEST_F(RackTest, ReorderingSeenKeepsTheWindowInRecovery) {
   send(0, 3, kT0);
   EXPECT_EQ(rack.reo_wnd(true, false, 8ms, 100ms), 0ms);

@@ -220,7 +220,7 @@ TEST_P(LossRecovery, RackDetectsLossWithFewerThanThreeDupacks) {
               },
               all_acked(125ms, 10)}));
   EXPECT_EQ(counter(TcpCounter::kRackLosses), 1u);
-  EXPECT_EQ(counter(TcpCounter::kFastRetrans), 0u);
+  EXPECT_EQ(counter(TcpCounter::kSackRecoveries), 1u);
   EXPECT_EQ(counter(TcpCounter::kRtoTimeouts), 0u);
 }
 

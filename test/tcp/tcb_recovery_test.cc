@@ -36,8 +36,9 @@ class RecoverySack : public Recovery {
     establish_active(true, false);
     send(seg(kAck, peer_seq_, our_seq_));  // scaled window from now on
   }
-  // For tests of the RTO itself: no tail-loss probe goes first.
-  void without_tlp() {
+  // RFC 6675 loss detection alone: for tests of the RTO itself (no tail-loss probe goes
+  // first) and of DupThresh (no time passes in them, and RACK judges by time).
+  void without_rack_tlp() {
     tcb.reset();
     cfg.rack_tlp = false;
     SetUp();
@@ -59,7 +60,7 @@ TEST_F(RecoverySack, Established_InitialWindowIsTenSegments) {
 }
 
 TEST_F(RecoverySack, Established_RtoBacksOffExponentiallyAndResetsOnAck) {
-  without_tlp();
+  without_rack_tlp();
   send_segments(2);
   Duration rto = tcb->rtt().rto();
   EXPECT_EQ(rto, Duration(200ms));  // 10 ms SYN RTT clamps to min RTO
@@ -95,7 +96,7 @@ TEST_F(RecoverySack, Established_UnretransmittedSegmentGivesRttSample) {
 
 TEST_F(RecoverySack, Established_RetransmissionsExhaustedReportEtimedout) {
   cfg.max_retransmits = 3;
-  without_tlp();
+  without_rack_tlp();
   send_segments(1);
   Emitted e = advance(100s);
   EXPECT_EQ(e.segs.size(), 3u);
@@ -124,6 +125,7 @@ TEST_F(RecoverySack, Established_IcmpSoftErrorReportedOnRetransmitTimeout) {
 }
 
 TEST_F(RecoverySack, Established_SackRecoveryRetransmitsExactlyTheLostSegment) {
+  without_rack_tlp();
   Emitted e = send_segments(10);
   ASSERT_EQ(e.segs.size(), 10u);
   // Segment 0 is lost; 1, 2 and 3 arrive and are SACKed.
@@ -150,6 +152,7 @@ TEST_F(RecoverySack, Established_SackRecoveryRetransmitsExactlyTheLostSegment) {
 }
 
 TEST_F(RecoverySack, Established_SackRecoveryRepairsTwoHoles) {
+  without_rack_tlp();
   send_segments(10);
   // Segments 0 and 4 lost.
   send(dupack({segs(1, 2)}));
