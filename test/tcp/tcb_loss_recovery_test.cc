@@ -224,6 +224,32 @@ TEST_P(LossRecovery, RackDetectsLossWithFewerThanThreeDupacks) {
   EXPECT_EQ(counter(TcpCounter::kRtoTimeouts), 0u);
 }
 
+// RACK replaces DupThresh: once reordering was seen (segment 0 arrived after segment
+// 1), three segments SACKed above a hole no longer mean it is lost at once -- RACK
+// waits reo_wnd (min_RTT/4) past the delivered segment's RTT before resending it.
+TEST_P(LossRecovery, RackWaitsReorderingWindowWhereDupThreshWouldNot) {
+  run(script({write_segments(100ms, 20, 10),
+              {
+                  inject(110ms, sack_ack(0, 1, 2)), seg_out(110ms, 10),  // limited transmit
+                  inject(111ms, In().ack(s(2))),                         // segment 0 was reordered
+              },
+              segs_out(111ms, 11, 14, 20),
+              {
+                  inject(112ms, sack_ack(2, 3, 4)),  // segment 2 missing
+                  seg_out(112ms, 14),
+                  inject(113ms, sack_ack(2, 3, 5)),
+                  seg_out(113ms, 15),
+                  inject(114ms, sack_ack(2, 3, 6)),  // DupThresh reached
+                  nothing(116ms),
+                  expect(117ms, Out().seq(s(2)).len(mss())),  // at 116.5 ms
+                  inject(125ms, In().ack(s(16))),
+              },
+              segs_out(125ms, 16, 20, 20),
+              all_acked(135ms, 20)}));
+  EXPECT_EQ(counter(TcpCounter::kRackLosses), 1u);
+  EXPECT_EQ(counter(TcpCounter::kRetransSegs), 1u);
+}
+
 // A lost retransmission: segments sent after the retransmission are SACKed a round
 // trip later, so RACK finds the retransmission lost and sends it again -- which
 // duplicate-ACK counting (HighRxt has passed it) never would, short of the RTO.
