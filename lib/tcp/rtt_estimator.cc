@@ -10,6 +10,7 @@ constexpr Duration kClockGranularity = std::chrono::milliseconds(1);
 
 void RttEstimator::sample(Duration rtt) {
   if (rtt < Duration{0}) return;
+  if (!has_sample_ || rtt < min_rtt_) min_rtt_ = rtt;
   if (!has_sample_) {
     srtt_ = rtt;
     rttvar_ = rtt / 2;

@@ -24,6 +24,8 @@ class RttEstimator {
   Duration base_rto() const { return rto_; }
   Duration srtt() const { return srtt_; }
   Duration rttvar() const { return rttvar_; }
+  // The smallest sample of the connection (RACK's min_RTT, RFC 8985 §6.2).
+  Duration min_rtt() const { return min_rtt_; }
   bool has_sample() const { return has_sample_; }
   std::uint32_t backoff_shift() const { return shift_; }
 
@@ -33,6 +35,7 @@ class RttEstimator {
  private:
   Duration srtt_{0};
   Duration rttvar_{0};
+  Duration min_rtt_{0};
   Duration rto_;
   Duration min_rto_;
   Duration max_rto_;

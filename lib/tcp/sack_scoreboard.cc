@@ -152,6 +152,18 @@ bool SackScoreboard::is_lost(SeqNum seq, std::uint32_t mss) const {
 std::optional<SackScoreboard::Range> SackScoreboard::next_lost(SeqNum una, SeqNum high_rxt,
                                                                SeqNum snd_nxt,
                                                                std::uint32_t mss) const {
+  return next_hole(una, high_rxt, snd_nxt, mss, true);
+}
+
+std::optional<SackScoreboard::Range> SackScoreboard::next_unsacked(SeqNum una, SeqNum high_rxt,
+                                                                   SeqNum snd_nxt,
+                                                                   std::uint32_t mss) const {
+  return next_hole(una, high_rxt, snd_nxt, mss, false);
+}
+
+std::optional<SackScoreboard::Range> SackScoreboard::next_hole(SeqNum una, SeqNum high_rxt,
+                                                               SeqNum snd_nxt, std::uint32_t mss,
+                                                               bool need_lost) const {
   if (mss == 0) return std::nullopt;
   SeqNum s = seq_max(una, high_rxt);
   s = seq_max(s, una_);
@@ -167,9 +179,25 @@ std::optional<SackScoreboard::Range> SackScoreboard::next_lost(SeqNum una, SeqNu
   if (i >= count_ || s >= snd_nxt) return std::nullopt;
   // Rule 1.c: IsLost is constant over a hole and only falls for higher holes, so the
   // first candidate decides.
-  if (!is_lost(s, mss)) return std::nullopt;
+  if (need_lost && !is_lost(s, mss)) return std::nullopt;
   const std::uint32_t hole = span_len(s, blocks_[i].left);
   return Range{s, std::min(hole, mss)};
+}
+
+std::optional<SackScoreboard::Range> SackScoreboard::highest_unsacked(SeqNum una, SeqNum top,
+                                                                      std::uint32_t mss) const {
+  // The highest hole ends at `top` when the octet below it is un-SACKed, else at the
+  // left edge of the SACKed run that covers it.
+  SeqNum bottom = seq_max(una, una_);
+  std::size_t i = count_;
+  while (i > 0 && blocks_[i - 1].right >= top) {
+    top = seq_min(top, blocks_[i - 1].left);
+    --i;
+  }
+  if (i > 0) bottom = seq_max(bottom, blocks_[i - 1].right);
+  if (mss == 0 || !(bottom < top)) return std::nullopt;
+  const std::uint32_t len = std::min(span_len(bottom, top), mss);
+  return Range{top - len, len};
 }
 
 std::uint32_t SackScoreboard::pipe(SeqNum una, SeqNum high_rxt, SeqNum snd_nxt,

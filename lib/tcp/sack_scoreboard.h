@@ -35,13 +35,20 @@ class SackScoreboard {
   bool is_lost(SeqNum seq, std::uint32_t mss) const;
   // RFC 6675 NextSeg() rule 1: the next un-SACKed range at or above `high_rxt`
   // (and SND.UNA) that lies below the highest SACKed octet and IsLost, clipped to
-  // mss. nullopt when none. Rules 2 (new data) and 3 (rescue) are the sender's.
+  // mss. nullopt when none. Rule 2 (new data) is the sender's.
   struct Range {
     SeqNum seq;
     std::uint32_t len;
   };
   std::optional<Range> next_lost(SeqNum una, SeqNum high_rxt, SeqNum snd_nxt,
                                  std::uint32_t mss) const;
+  // NextSeg() rule 3: as rule 1 without the IsLost test (1.c) -- a hole below the
+  // highest SACKed octet that is not (yet) deemed lost.
+  std::optional<Range> next_unsacked(SeqNum una, SeqNum high_rxt, SeqNum snd_nxt,
+                                     std::uint32_t mss) const;
+  // NextSeg() rule 4 (rescue): one segment of up to mss ending at the highest
+  // un-SACKed octet below `top` (e.g. SND.NXT). nullopt when all is SACKed.
+  std::optional<Range> highest_unsacked(SeqNum una, SeqNum top, std::uint32_t mss) const;
   // RFC 6675 SetPipe(): bytes believed to be in the network.
   std::uint32_t pipe(SeqNum una, SeqNum high_rxt, SeqNum snd_nxt, std::uint32_t mss) const;
 
@@ -49,8 +56,13 @@ class SackScoreboard {
   // Highest SACKed sequence (one past), or `una` when nothing is SACKed.
   SeqNum high_sacked() const { return high_sacked_; }
   std::size_t block_count() const { return count_; }
+  // The merged SACKed ranges, sorted by sequence.
+  std::span<const SackBlock> blocks() const { return {blocks_.data(), count_}; }
 
  private:
+  // Rule 1 with or without its IsLost test (1.c).
+  std::optional<Range> next_hole(SeqNum una, SeqNum high_rxt, SeqNum snd_nxt, std::uint32_t mss,
+                                 bool need_lost) const;
   // Drops or trims ranges below a new SND.UNA.
   void advance_una(SeqNum una);
   // Merges one validated range; returns the bytes it newly SACKed. When all

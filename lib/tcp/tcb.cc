@@ -56,7 +56,10 @@ Tcb::Tcb(const TcpConfig& cfg, BufferOps& ops, CounterGroup* stats)
                                 : std::clamp<std::uint32_t>(cfg.recv_buffer / 512, 64, 4096),
           cfg.ooo_max_segments ? cfg.ooo_max_segments
                                : std::clamp<std::uint32_t>(cfg.recv_buffer / 1024, 32, 2048)),
-      rtt_(cfg.initial_rto, cfg.min_rto, cfg.max_rto) {}
+      rtt_(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
+      // One transmit-time record per segment in flight; as many as the send buffer
+      // holds in 1 KiB segments (full-sized segments never run out).
+      rack_(std::clamp<std::uint32_t>(cfg.send_buffer / 1024, 32, 2048)) {}
 
 Tcb::~Tcb() = default;
 
@@ -82,6 +85,9 @@ void Tcb::reset_connection_state(const Endpoint& local, const Endpoint& remote, 
   snd_wl1_ = snd_wl2_ = SeqNum();
   data_base_ = iss + 1;
   recover_ = high_rxt_ = iss;
+  rack_.reset(iss);
+  tlp_.cancel();
+  rescue_sent_ = false;
   std::uint32_t hdr = cfg_.ipv6 ? 60 : 40;
   std::uint32_t mss = cfg_.mtu > hdr + 64 ? cfg_.mtu - hdr : 64;
   if (cfg_.user_mss != 0) mss = std::min<std::uint32_t>(mss, cfg_.user_mss);
@@ -706,12 +712,16 @@ bool Tcb::accept_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
 
 bool Tcb::process_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
   std::uint32_t newly_sacked = 0;
+  std::optional<SackBlock> dsack;
+  const SeqNum una_before = snd_una_;
+  const std::uint32_t sacked_before = sb_.sacked_bytes();
   if (sack_ok_ && seg.ack >= snd_una_) {
     SackScoreboard::AckResult r =
         sb_.on_ack(seg.ack, snd_max_,
                    std::span<const SackBlock>(seg.options.sack.data(), seg.options.sack_count));
     if (r.dsack) count(TcpCounter::kDsackRecv);
     newly_sacked = r.newly_sacked;
+    if (r.dsack) dsack = seg.options.sack[0];
   }
 
   std::uint32_t new_wnd = static_cast<std::uint32_t>(seg.window) << snd_wscale_;
@@ -725,6 +735,13 @@ bool Tcb::process_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
     if (dup) process_dup_ack(now, out);
   }
   update_send_window(seg);
+  if (sack_ok_ && seg.ack >= una_before) {
+    // RFC 6937 DeliveredData: the advance of SND.UNA plus the change in SACKed bytes.
+    const std::int64_t delivered = std::int64_t{snd_una_ - una_before} +
+                                   std::int64_t{sb_.sacked_bytes()} - std::int64_t{sacked_before};
+    sack_recovery_on_ack(seg, static_cast<std::uint32_t>(std::max<std::int64_t>(delivered, 0)),
+                         dsack, now);
+  }
 
   switch (state_) {
     case TcpState::kFinWait1:
@@ -797,22 +814,27 @@ void Tcb::process_new_ack(const TcpSegment& seg, std::uint32_t, Instant now, Tcp
       in_recovery_ = false;
       dupacks_ = 0;
       cc_.on_exit_recovery(now);
+      rack_.on_recovery_end();
     } else if (!sack_ok_) {
       // RFC 6582 partial ACK: the next hole is lost too; resend it at once.
       dupacks_ = 0;
       retransmit_range(now, out, snd_una_, effective_mss(false));
+    } else if (!rack_tlp_on()) {
+      // A partial ACK with SACK: the segment now at SND.UNA was sent before the
+      // retransmission just acknowledged, so it is lost too (the RFC 6582 inference);
+      // without this, a hole with little SACKed above it would wait for the RTO.
+      // RACK draws the same conclusion from transmit times, and knows when the ACK
+      // may have been for a late original instead.
+      rack_.mark_lost(snd_una_);
     }
   } else {
     dupacks_ = 0;
     cc_.on_ack(data_acked, flight_before, rtt, now);
-    // RFC 6675: SACK information alone can show a loss (IsLost(SND.UNA)).
-    if (sack_ok_ && sb_.sacked_bytes() > 0 && snd_max_ > snd_una_ &&
+    // RFC 6675: SACK information alone can show a loss (IsLost(SND.UNA)). With
+    // RACK-TLP, RACK judges (after this, in sack_recovery_on_ack).
+    if (sack_ok_ && !rack_tlp_on() && sb_.sacked_bytes() > 0 && snd_max_ > snd_una_ &&
         sb_.is_lost(snd_una_, effective_mss(false))) {
-      in_recovery_ = true;
-      recover_ = snd_max_;
-      high_rxt_ = snd_una_;
-      count(TcpCounter::kSackRecoveries);
-      cc_.on_enter_recovery(bytes_in_flight(), now);
+      enter_sack_recovery(now);
     }
   }
 
@@ -832,27 +854,78 @@ void Tcb::process_dup_ack(Instant now, TcpOutput& out) {
   if (in_recovery_) return;  // each dup ACK shrinks pipe(); output() sends what it allows
   const std::uint32_t smss = effective_mss(false);
   bool enter = false;
-  if (sack_ok_) {
+  if (rack_tlp_on()) {
+    // RACK decides (sack_recovery_on_ack, next): with no reordering seen it declares
+    // the loss at DupThresh as this would, and once reordering is seen it waits
+    // reo_wnd instead of retransmitting every reordered segment.
+    return;
+  } else if (sack_ok_) {
     enter = dupacks_ >= SackScoreboard::kDupThresh || sb_.is_lost(snd_una_, smss);
   } else {
     // RFC 6582 §3.2 step 2: no new recovery before SND.UNA passes the last recovery point.
     enter = dupacks_ == SackScoreboard::kDupThresh && (snd_una_ > recover_ || recover_ == iss_);
   }
   if (!enter) return;  // limited transmit (RFC 3042) happens in output()
+  if (sack_ok_) {
+    // The fast retransmission goes out from output(), within PRR's first allowance.
+    enter_sack_recovery(now);
+    return;
+  }
+  count(TcpCounter::kFastRetrans);
   in_recovery_ = true;
   recover_ = snd_max_;
   high_rxt_ = snd_una_;
-  count(sack_ok_ ? TcpCounter::kSackRecoveries : TcpCounter::kRenoRecoveries);
+  count(TcpCounter::kRenoRecoveries);
   cc_.on_enter_recovery(bytes_in_flight(), now);
-  count(TcpCounter::kFastRetrans);
-  if (sack_ok_) {
-    if (auto r = sb_.next_lost(snd_una_, high_rxt_, snd_max_, smss)) {
-      if (retransmit_range(now, out, r->seq, r->len)) high_rxt_ = r->seq + r->len;
-      return;
-    }
-  }
   std::uint32_t n = std::min<std::uint32_t>(smss, static_cast<std::uint32_t>(snd_max_ - snd_una_));
   if (retransmit_range(now, out, snd_una_, n)) high_rxt_ = snd_una_ + n;
+}
+
+void Tcb::enter_sack_recovery(Instant now) {
+  in_recovery_ = true;
+  recover_ = snd_max_;
+  high_rxt_ = snd_una_;
+  rescue_sent_ = false;
+  count(TcpCounter::kSackRecoveries);
+  count(TcpCounter::kFastRetrans);
+  cc_.on_enter_recovery(bytes_in_flight(), now);
+  prr_.start(bytes_in_flight());
+  // RFC 6675 §5 (4.3): the first segment presumed lost is retransmitted first (RACK,
+  // when on, has marked what it found lost already).
+  if (!rack_tlp_on()) rack_.mark_lost(snd_una_);
+  // Recovery repairs the tail now, and reacts to the loss once.
+  tlp_.cancel();
+  tlp_at_ = Instant::never();
+}
+
+void Tcb::sack_recovery_on_ack(const TcpSegment& seg, std::uint32_t delivered,
+                               const std::optional<SackBlock>& dsack, Instant now) {
+  rack_.on_ack(snd_una_, sb_.blocks(), now);
+  if (dsack) rack_.on_dsack(snd_una_, snd_max_);
+  if (rack_tlp_on()) {
+    rack_detect(now);
+    if (tlp_.repaired_loss(seg.ack, dsack, delivered == 0)) {
+      // RFC 8985 §7.4: only the probe arrived, so the original was lost: one
+      // congestion response, as a recovery would have made.
+      count(TcpCounter::kTlpRecoveries);
+      cc_.on_enter_recovery(tlp_.flight(), now);
+      cc_.on_exit_recovery(now);
+    }
+  }
+  if (in_recovery_) prr_.on_ack(delivered, pipe(), cc_.ssthresh(), effective_mss(false));
+  arm_tlp(now);
+}
+
+void Tcb::rack_detect(Instant now) {
+  const Duration reo = rack_.reo_wnd(in_recovery_, sb_.is_lost(snd_una_, effective_mss(false)),
+                                     rack_.min_rtt(rtt_.min_rtt()), rtt_.srtt());
+  const Rack::LossResult r = rack_.detect_loss(now, reo);
+  if (r.newly_lost > 0) {
+    count(TcpCounter::kRackLosses, r.newly_lost);
+    // Not while go-back-N after an RTO is resending everything anyway.
+    if (!in_recovery_ && snd_nxt_ == snd_max_) enter_sack_recovery(now);
+  }
+  rack_at_ = r.timeout > Duration{0} ? now + r.timeout : Instant::never();
 }
 
 void Tcb::update_send_window(const TcpSegment& seg) {
@@ -953,7 +1026,19 @@ std::uint32_t Tcb::effective_mss(bool with_sack) const {
 }
 
 std::uint32_t Tcb::pipe() const {
-  if (sack_ok_) return sb_.pipe(snd_una_, high_rxt_, snd_max_, effective_mss(false));
+  if (rack_tlp_on()) return rack_.pipe();
+  if (sack_ok_) {
+    const std::uint32_t smss = effective_mss(false);
+    std::uint32_t p = sb_.pipe(snd_una_, high_rxt_, snd_max_, smss);
+    // A segment marked lost (at the start of recovery, by a partial ACK) and not yet
+    // resent is not in the network either; take back what SetPipe() counted for it.
+    rack_.for_each_lost([&](SeqNum seq, std::uint32_t len) {
+      std::uint32_t counted = sb_.is_lost(seq, smss) ? 0 : len;
+      if (seq < high_rxt_) counted += std::min<std::uint32_t>(len, high_rxt_ - seq);
+      p -= std::min(p, counted);
+    });
+    return p;
+  }
   std::uint32_t flight = bytes_in_flight();
   std::uint32_t delivered = dupacks_ * effective_mss(false);
   return flight > delivered ? flight - delivered : 0;
@@ -1008,6 +1093,10 @@ bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::
   if (!out.add_segment(o)) return false;
   count(TcpCounter::kOutSegs);
   ecn_.sent(ecn);
+  // SACK recovery needs each segment's latest transmit time (a FIN takes a sequence
+  // number); without SACK nothing would ever retire the records.
+  if (sack_ok_ && (len > 0 || (flags & kFin)))
+    rack_.on_sent(seq, seq + len + ((flags & kFin) ? 1u : 0u), now);
   if (dsack) {
     rx_.clear_dsack();
     count(TcpCounter::kDsackSent);
@@ -1100,6 +1189,45 @@ bool Tcb::retransmit_range(Instant now, TcpOutput& out, SeqNum seq, std::uint32_
   return true;
 }
 
+bool Tcb::send_next_seg(Instant now, TcpOutput& out, std::uint32_t budget) {
+  const std::uint32_t smss = effective_mss(false);
+  // Retransmits r (clipped to a segment) if the allowance covers it; rule 4 leaves
+  // HighRxt alone.
+  auto resend = [&](SackScoreboard::Range r, bool advance_high_rxt) {
+    const std::uint32_t len = std::min(r.len, effective_mss(true));
+    if (len > budget || !retransmit_range(now, out, r.seq, len)) return false;
+    if (advance_high_rxt) high_rxt_ = seq_max(high_rxt_, r.seq + len);
+    prr_.on_sent(len);
+    count(TcpCounter::kPrrSegments);
+    return true;
+  };
+  // Lost segments first: those RACK found (including lost retransmissions, which
+  // rule 1, above HighRxt only, cannot see) or a partial ACK showed; then rule 1's
+  // IsLost() -- unless RACK replaces DupThresh, as RFC 8985 has it.
+  if (auto r = rack_.next_lost()) return resend(*r, true);
+  if (!rack_tlp_on()) {
+    if (auto r = sb_.next_lost(snd_una_, high_rxt_, snd_max_, smss)) return resend(*r, true);
+  }
+  // Rule 2: new data.
+  const SeqNum nxt_before = snd_nxt_;
+  if (send_new_data(now, out, std::min(smss, budget))) {
+    prr_.on_sent(static_cast<std::uint32_t>(snd_nxt_ - nxt_before));
+    count(TcpCounter::kPrrSegments);
+    return true;
+  }
+  // Rule 3: a hole below the highest SACK, not yet deemed lost.
+  if (auto r = sb_.next_unsacked(snd_una_, high_rxt_, snd_max_, smss)) return resend(*r, true);
+  // Rule 4: one rescue retransmission per recovery, of the highest un-SACKed segment
+  // of the flight the loss was found in (a tail loss no SACK will reveal). Not of data
+  // retransmitted already, nor of data sent during recovery (just sent).
+  if (rescue_sent_) return false;
+  auto r = sb_.highest_unsacked(snd_una_, recover_, smss);
+  if (!r || r->seq < high_rxt_ || !resend(*r, false)) return false;
+  rescue_sent_ = true;
+  count(TcpCounter::kRescueRetrans);
+  return true;
+}
+
 bool Tcb::send_new_data(Instant now, TcpOutput& out, std::uint32_t budget) {
   bool sent = false;
   while (!out.segments_full()) {
@@ -1157,6 +1285,7 @@ bool Tcb::send_new_data(Instant now, TcpOutput& out, std::uint32_t budget) {
     sent = true;
     if (rto_at_ == Instant::never()) arm_rto(now);
     persist_at_ = Instant::never();
+    if (!retransmission) arm_tlp(now);  // RFC 8985 §7.2: on sending new data
     if (flags & kFin) break;
   }
   return sent;
@@ -1182,16 +1311,10 @@ void Tcb::output(Instant now, TcpOutput& out) {
       if (snd_max_ == snd_una_ && data_end_len() > 0 && last_send_ + rtt_.rto() < now)
         cc_.on_idle_restart(now);
       if (in_recovery_ && sack_ok_) {
-        // RFC 6675 §5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg().
-        while (!out.segments_full()) {
-          std::uint32_t p = pipe();
-          if (p + smss > cc_.cwnd()) break;
-          if (auto r = sb_.next_lost(snd_una_, high_rxt_, snd_max_, smss)) {
-            if (!retransmit_range(now, out, r->seq, r->len)) break;
-            high_rxt_ = r->seq + r->len;
-            continue;
-          }
-          if (!send_new_data(now, out, std::min(smss, cc_.cwnd() - p))) break;
+        // RFC 6675 §5 step (C) with PRR (RFC 6937) deciding how much: NextSeg() while
+        // the allowance of the last ACK lasts.
+        while (!out.segments_full() && prr_.allowance() > 0) {
+          if (!send_next_seg(now, out, prr_.allowance())) break;
         }
       } else if (in_recovery_) {
         std::uint32_t p = pipe();
@@ -1242,8 +1365,8 @@ void Tcb::output(Instant now, TcpOutput& out) {
 // Timers
 
 Instant Tcb::next_deadline() const {
-  return std::min({rto_at_, persist_at_, delack_at_, keepalive_at_, fin_wait2_at_, time_wait_at_,
-                   connect_deadline_});
+  return std::min({rto_at_, tlp_at_, rack_at_, persist_at_, delack_at_, keepalive_at_,
+                   fin_wait2_at_, time_wait_at_, connect_deadline_});
 }
 
 void Tcb::arm_rto(Instant now) {
@@ -1283,6 +1406,16 @@ void Tcb::on_timer(Instant now, TcpOutput& out) {
       fail(soft_error_ ? soft_error_ : ETIMEDOUT, out);
       return;
     }
+  }
+  if (rack_at_ <= now) {
+    rack_at_ = Instant::never();
+    on_rack_timer(now, out);
+  }
+  // The probe first: when it falls due with the RTO, it is sent instead (and the
+  // RTO re-armed), as Linux does.
+  if (tlp_at_ <= now) {
+    tlp_at_ = Instant::never();
+    on_tlp(now, out);
   }
   if (rto_at_ <= now) {
     rto_at_ = Instant::never();
@@ -1339,6 +1472,9 @@ void Tcb::on_rto(Instant now, TcpOutput& out) {
   // Keep SACK information across the first RTO so go-back-N can skip held data; a
   // repeated RTO may mean the receiver reneged, so then start afresh.
   if (sack_ok_ && consecutive_rto_ >= 2) sb_.reset(snd_una_);
+  rack_.on_rto(sack_ok_ && consecutive_rto_ >= 2);
+  tlp_.cancel();
+  tlp_at_ = rack_at_ = Instant::never();
   high_rxt_ = snd_una_;
   rtt_seq_.reset();
   snd_nxt_ = snd_una_;  // go back N: resend from the first unacknowledged byte
@@ -1351,6 +1487,52 @@ void Tcb::on_rto(Instant now, TcpOutput& out) {
     if (retransmit_range(now, out, snd_una_, n)) snd_nxt_ = seq_max(snd_nxt_, snd_una_ + n);
   }
   if (rto_at_ == Instant::never() && snd_max_ > snd_una_) arm_rto(now);
+}
+
+void Tcb::arm_tlp(Instant now) {
+  // RFC 8985 §7.2: a probe only guards an open flight outside recovery, one at a time.
+  if (!rack_tlp_on() || in_recovery_ || tlp_.outstanding() || consecutive_rto_ > 0 ||
+      snd_max_ == snd_una_ || snd_nxt_ < snd_max_) {
+    tlp_at_ = Instant::never();
+    return;
+  }
+  const bool one_segment = bytes_in_flight() <= effective_mss(false);
+  const Instant at = now + TailLossProbe::pto(rtt_.has_sample(), rtt_.srtt(), one_segment);
+  tlp_at_ = std::min(at, rto_at_);
+}
+
+void Tcb::on_tlp(Instant now, TcpOutput& out) {
+  if (!is_synchronized(state_) || state_ == TcpState::kTimeWait || in_recovery_ ||
+      snd_max_ == snd_una_)
+    return;
+  const std::uint32_t flight = bytes_in_flight();
+  // §7.3: new data when there is some and the peer's window takes it (it also probes
+  // the loss, and sends what was waiting anyway); else the last segment again.
+  const SeqNum max_before = snd_max_;
+  bool retransmission = false;
+  bool sent =
+      data_end_len() > 0 && send_new_data(now, out, effective_mss(false)) && snd_max_ > max_before;
+  if (!sent) {
+    // The last segment sent: data queued behind it (Nagle, the window) is not part of it.
+    const SeqNum end = seq_min(data_end(), snd_max_);
+    const std::uint32_t avail = end > snd_una_ ? static_cast<std::uint32_t>(end - snd_una_) : 0;
+    const std::uint32_t len = std::min(effective_mss(true), avail);
+    sent = retransmit_range(now, out, end - len, len);
+    retransmission = true;
+  }
+  if (!sent) return;
+  count(TcpCounter::kTlpProbes);
+  tlp_.on_probe(snd_max_, retransmission, flight);
+  tlp_at_ = Instant::never();
+  rto_at_ = now + rtt_.rto();  // the RTO now guards the probe
+}
+
+void Tcb::on_rack_timer(Instant now, TcpOutput& out) {
+  if (!rack_tlp_on() || !is_synchronized(state_)) return;
+  rack_detect(now);
+  if (!in_recovery_) return;
+  prr_.on_ack(0, pipe(), cc_.ssthresh(), effective_mss(false));
+  output(now, out);
 }
 
 void Tcb::on_persist(Instant now, TcpOutput& out) {
@@ -1403,7 +1585,8 @@ void Tcb::on_keepalive(Instant now, TcpOutput& out) {
 
 void Tcb::enter_time_wait(Instant now, TcpOutput& out) {
   set_state(TcpState::kTimeWait);
-  rto_at_ = persist_at_ = keepalive_at_ = fin_wait2_at_ = delack_at_ = Instant::never();
+  rto_at_ = tlp_at_ = rack_at_ = persist_at_ = keepalive_at_ = fin_wait2_at_ = delack_at_ =
+      Instant::never();
   time_wait_at_ = now + 2 * cfg_.msl;
   ack_now_ = true;
   TimeWaitInfo info;
@@ -1426,8 +1609,8 @@ void Tcb::fail(int err, TcpOutput& out) {
 
 void Tcb::finish(TcpOutput& out) {
   set_state(TcpState::kClosed);
-  rto_at_ = persist_at_ = delack_at_ = keepalive_at_ = fin_wait2_at_ = time_wait_at_ =
-      connect_deadline_ = Instant::never();
+  rto_at_ = tlp_at_ = rack_at_ = persist_at_ = delack_at_ = keepalive_at_ = fin_wait2_at_ =
+      time_wait_at_ = connect_deadline_ = Instant::never();
   in_recovery_ = false;
   out.add_event(TcpEventKind::kClosed);
 }

@@ -19,6 +19,8 @@
 #include "common/time.h"
 #include "tcp/congestion_control.h"
 #include "tcp/ecn.h"
+#include "tcp/prr.h"
+#include "tcp/rack.h"
 #include "tcp/rtt_estimator.h"
 #include "tcp/sack_scoreboard.h"
 #include "tcp/tcb_counters.h"
@@ -28,6 +30,7 @@
 #include "tcp/tcp_receiver.h"
 #include "tcp/tcp_segment.h"
 #include "tcp/tcp_state.h"
+#include "tcp/tlp.h"
 #include "wire/ip_addr.h"
 #include "wire/seq_num.h"
 
@@ -178,6 +181,14 @@ class Tcb {
   bool process_ack(const TcpSegment& seg, Instant now, TcpOutput& out);  // false: drop
   void process_new_ack(const TcpSegment& seg, std::uint32_t acked, Instant now, TcpOutput& out);
   void process_dup_ack(Instant now, TcpOutput& out);
+  // SACK loss recovery on each ACK: RACK detection, PRR's allowance, the TLP verdict.
+  // `dsack`: the ACK's D-SACK block, if any.
+  void sack_recovery_on_ack(const TcpSegment& seg, std::uint32_t delivered,
+                            const std::optional<SackBlock>& dsack, Instant now);
+  void enter_sack_recovery(Instant now);
+  // RACK's loss detection (§6.2 step 5); enters recovery when it finds a loss.
+  void rack_detect(Instant now);
+  bool rack_tlp_on() const { return sack_ok_ && cfg_.rack_tlp; }
   void update_send_window(const TcpSegment& seg);
   void update_ts_recent(const TcpSegment& seg, Instant now);
   // ECN's part of an acceptable segment (tcp/ecn.h): the echo, and the reduction.
@@ -189,6 +200,8 @@ class Tcb {
   // Output.
   void output(Instant now, TcpOutput& out);
   bool send_new_data(Instant now, TcpOutput& out, std::uint32_t budget);
+  // RFC 6675 NextSeg() with RACK's losses first, within PRR's allowance `budget`.
+  bool send_next_seg(Instant now, TcpOutput& out, std::uint32_t budget);
   bool send_ack(Instant now, TcpOutput& out);
   SeqNum acceptable_seq() const;  // seq of a segment without data
   void send_challenge_ack(Instant now, TcpOutput& out);
@@ -209,6 +222,9 @@ class Tcb {
   // Timers.
   void arm_rto(Instant now);
   void on_rto(Instant now, TcpOutput& out);
+  void arm_tlp(Instant now);
+  void on_tlp(Instant now, TcpOutput& out);
+  void on_rack_timer(Instant now, TcpOutput& out);
   void on_persist(Instant now, TcpOutput& out);
   void on_keepalive(Instant now, TcpOutput& out);
   void arm_keepalive(Instant now);
@@ -227,6 +243,9 @@ class Tcb {
   TcpReceiver rx_;
   RttEstimator rtt_;
   SackScoreboard sb_;
+  Rack rack_;
+  Prr prr_;
+  TailLossProbe tlp_;
 
   TcpState state_ = TcpState::kClosed;
   Origin origin_ = Origin::kNone;
@@ -282,6 +301,7 @@ class Tcb {
   SeqNum recover_;
   SeqNum high_rxt_;
   std::uint32_t dupacks_ = 0;
+  bool rescue_sent_ = false;  // RFC 6675 NextSeg (4): once per recovery
   std::uint32_t consecutive_rto_ = 0;
   std::optional<SeqNum> rtt_seq_;  // Karn: the timed segment (no timestamps)
   Instant rtt_start_;
@@ -289,6 +309,8 @@ class Tcb {
 
   // Timers (Instant::never() when disarmed).
   Instant rto_at_ = Instant::never();
+  Instant tlp_at_ = Instant::never();   // probe timeout (RFC 8985 §7.2)
+  Instant rack_at_ = Instant::never();  // RACK reordering timer (§6.2)
   Instant persist_at_ = Instant::never();
   Instant delack_at_ = Instant::never();
   Instant keepalive_at_ = Instant::never();

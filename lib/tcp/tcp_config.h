@@ -50,6 +50,8 @@ struct TcpConfig {
   std::uint32_t syn_retries = 6;       // SYN / SYN-ACK retransmissions
   Duration connect_timeout = 75s;      // whole active open, ETIMEDOUT after
   Duration user_timeout = 0s;          // TCP_USER_TIMEOUT (RFC 5482); 0 = off
+  // RACK-TLP (RFC 8985) with SACK, as Linux's default; off leaves RFC 6675 + PRR alone.
+  bool rack_tlp = true;
 
   Duration delayed_ack = 40ms;       // bound on ACK delay (RFC 9293 §3.8.6.3: < 0.5 s)
   Duration fin_wait2_timeout = 60s;  // orphaned FIN_WAIT_2 (after close())

@@ -52,6 +52,10 @@ std::thread::id g_owner;  // SOCKETS_ENV_INLINE: the thread that runs the engine
 PeerJobs g_jobs;
 TcpEchoService g_echo;  // B's echo (runs on the driver thread)
 std::unique_ptr<Stack> g_a, g_b;
+// One pool for both stacks (StackConfig::pool): net_ring carries the sender's mbufs,
+// so each stack ends up holding the other's, and a pool per stack would be freed under
+// the other stack's received data when the first stack goes.
+rte_mempool* g_pool = nullptr;
 UdpSocketId g_udp_echo;
 
 unsigned poll_peer() {
@@ -73,7 +77,7 @@ Stack* make_stack(const char* device, std::uint32_t addr, bool route_blackhole) 
   c.device = device;
   // net_ring ports start with an all-zero MAC: each stack gets a distinct local one.
   c.mac = rte_ether_addr{{0x02, 0x73, 0x6f, 0x63, 0x00, static_cast<std::uint8_t>(addr & 0xff)}};
-  c.n_mbufs = 8191;
+  c.pool = g_pool;
   InterfaceAddress ia;
   ia.addr = IpAddr::v4(addr);
   ia.prefix_len = 24;
@@ -112,6 +116,11 @@ void build() {
   char name_a[RTE_ETH_NAME_MAX_LEN], name_b[RTE_ETH_NAME_MAX_LEN];
   ASSERT_EQ(rte_eth_dev_get_name_by_port(static_cast<std::uint16_t>(id_a), name_a), 0);
   ASSERT_EQ(rte_eth_dev_get_name_by_port(static_cast<std::uint16_t>(id_b), name_b), 0);
+  MbufPoolOptions po;
+  po.n_mbufs = 16383;
+  auto pool = create_mbuf_pool("sock_pair_pool", po);
+  ASSERT_TRUE(pool.is_ok()) << pool.error();
+  g_pool = pool.value();
   g_a.reset(make_stack(name_a, kSockAddrA, true));
   g_b.reset(make_stack(name_b, kSockAddrB, false));
   ASSERT_TRUE(g_a && g_b);
@@ -171,6 +180,8 @@ class Env : public ::testing::Environment {
     sockets::detach();
     g_a.reset();
     g_b.reset();
+    if (g_pool != nullptr) rte_mempool_free(g_pool);
+    g_pool = nullptr;
   }
 };
 [[maybe_unused]] ::testing::Environment* const g_registered =

@@ -108,7 +108,8 @@ TEST_F(TcpPairBulk, LargeTransferEachWayAtOnceUnderLossDupReorderCorruption) {
       "bulk: %llu bytes each way in %.2f s wall, %.2f s virtual; frames dropped %llu dup %llu "
       "reordered %llu corrupted %llu; tcp bad checksum %llu, ipv4 bad checksum %llu; "
       "fast retransmits %llu, SACK recoveries %llu, retransmitted segs %llu, RTOs %llu, "
-      "DSACKs received %llu, out-of-order queued %llu\n",
+      "DSACKs received %llu, out-of-order queued %llu; loss probes %llu (repaired %llu), "
+      "RACK losses %llu, rescue retransmissions %llu\n",
       static_cast<unsigned long long>(bytes), wall,
       std::chrono::duration<double>(clock_.now() - virt_start).count(),
       static_cast<unsigned long long>(a_.faults->total(FaultCounter::kDropped) +
@@ -124,7 +125,11 @@ TEST_F(TcpPairBulk, LargeTransferEachWayAtOnceUnderLossDupReorderCorruption) {
       static_cast<unsigned long long>(both(TcpCounter::kRetransSegs)),
       static_cast<unsigned long long>(both(TcpCounter::kRtoTimeouts)),
       static_cast<unsigned long long>(both(TcpCounter::kDsackRecv)),
-      static_cast<unsigned long long>(both(TcpCounter::kOfoQueued)));
+      static_cast<unsigned long long>(both(TcpCounter::kOfoQueued)),
+      static_cast<unsigned long long>(both(TcpCounter::kTlpProbes)),
+      static_cast<unsigned long long>(both(TcpCounter::kTlpRecoveries)),
+      static_cast<unsigned long long>(both(TcpCounter::kRackLosses)),
+      static_cast<unsigned long long>(both(TcpCounter::kRescueRetrans)));
   EXPECT_GT(both(TcpCounter::kFastRetrans), 0u);
   EXPECT_GT(both(TcpCounter::kSackRecoveries), 0u);
   EXPECT_GT(corrupted, 0u);

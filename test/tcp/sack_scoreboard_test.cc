@@ -160,6 +160,36 @@ TEST_F(SackScoreboardTest, NextLostClipsToMssAndNeedsIsLost) {
   EXPECT_EQ(r->len, 500u);
 }
 
+// NextSeg rule 3: the first hole below the highest SACK, lost or not.
+TEST_F(SackScoreboardTest, NextUnsackedRule3IgnoresIsLost) {
+  ack(0, {blk(1000, 2000)});  // one segment above hole [0, 1000): not lost
+  EXPECT_FALSE(sb.next_lost(kUna, kUna, kUna + 10 * kMss, kMss).has_value());
+  auto r = sb.next_unsacked(kUna, kUna, kUna + 10 * kMss, kMss);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->seq, kUna);
+  EXPECT_EQ(r->len, kMss);
+  // Above HighRxt only; the tail above the highest SACK is no hole.
+  EXPECT_FALSE(sb.next_unsacked(kUna, kUna + 1000, kUna + 10 * kMss, kMss).has_value());
+}
+
+// NextSeg rule 4: the segment ending at the highest un-SACKed octet below `top`.
+TEST_F(SackScoreboardTest, HighestUnsackedForTheRescue) {
+  ack(0, {blk(1000, 2000)});
+  auto tail = sb.highest_unsacked(kUna, kUna + 5000, kMss);
+  ASSERT_TRUE(tail.has_value());
+  EXPECT_EQ(tail->seq, kUna + 4000);
+  EXPECT_EQ(tail->len, kMss);
+  // The tail SACKed: the hole below the SACKed run, clipped to what it holds.
+  ack(0, {blk(1000, 2000), blk(2500, 5000)});
+  auto hole = sb.highest_unsacked(kUna, kUna + 5000, kMss);
+  ASSERT_TRUE(hole.has_value());
+  EXPECT_EQ(hole->seq, kUna + 2000);
+  EXPECT_EQ(hole->len, 500u);
+  // Everything SACKed below `top`.
+  ack(0, {blk(0, 5000)});
+  EXPECT_FALSE(sb.highest_unsacked(kUna, kUna + 5000, kMss).has_value());
+}
+
 TEST_F(SackScoreboardTest, PipeCountsNotLostAndRetransmitted) {
   // Window [0,10000). SACKed [3000,6000). Hole [0,3000) lost (3 segs above),
   // tail [6000,10000) not lost.

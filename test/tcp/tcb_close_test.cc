@@ -41,6 +41,12 @@ TEST_F(FinWait1, FinFollowsQueuedDataOnTheLastSegment) {
 
 TEST_F(FinWait1, FinRetransmittedOnRto) {
   close();
+  // A lone FIN's probe timeout (2·SRTT + 200 ms) is capped at the RTO: the first
+  // expiry sends it as a tail-loss probe (RFC 8985 §7), the next is the RTO.
+  const OutSegment& p = expect_one(fire_next());
+  EXPECT_EQ(p.seg.flags, kFin | kAck);
+  EXPECT_EQ(p.seg.seq, SeqNum(our_seq_));
+  EXPECT_EQ(counter(TcpCounter::kTlpProbes), 1u);
   const OutSegment& r = expect_one(fire_next());
   EXPECT_EQ(r.seg.flags, kFin | kAck);
   EXPECT_EQ(r.seg.seq, SeqNum(our_seq_));

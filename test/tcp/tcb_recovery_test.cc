@@ -36,6 +36,13 @@ class RecoverySack : public Recovery {
     establish_active(true, false);
     send(seg(kAck, peer_seq_, our_seq_));  // scaled window from now on
   }
+  // RFC 6675 loss detection alone: for tests of the RTO itself (no tail-loss probe goes
+  // first) and of DupThresh (no time passes in them, and RACK judges by time).
+  void without_rack_tlp() {
+    tcb.reset();
+    cfg.rack_tlp = false;
+    SetUp();
+  }
 };
 
 class RecoveryReno : public Recovery {
@@ -53,6 +60,7 @@ TEST_F(RecoverySack, Established_InitialWindowIsTenSegments) {
 }
 
 TEST_F(RecoverySack, Established_RtoBacksOffExponentiallyAndResetsOnAck) {
+  without_rack_tlp();
   send_segments(2);
   Duration rto = tcb->rtt().rto();
   EXPECT_EQ(rto, Duration(200ms));  // 10 ms SYN RTT clamps to min RTO
@@ -87,9 +95,8 @@ TEST_F(RecoverySack, Established_UnretransmittedSegmentGivesRttSample) {
 }
 
 TEST_F(RecoverySack, Established_RetransmissionsExhaustedReportEtimedout) {
-  tcb.reset();
   cfg.max_retransmits = 3;
-  establish_active(true, false);
+  without_rack_tlp();
   send_segments(1);
   Emitted e = advance(100s);
   EXPECT_EQ(e.segs.size(), 3u);
@@ -118,6 +125,7 @@ TEST_F(RecoverySack, Established_IcmpSoftErrorReportedOnRetransmitTimeout) {
 }
 
 TEST_F(RecoverySack, Established_SackRecoveryRetransmitsExactlyTheLostSegment) {
+  without_rack_tlp();
   Emitted e = send_segments(10);
   ASSERT_EQ(e.segs.size(), 10u);
   // Segment 0 is lost; 1, 2 and 3 arrive and are SACKed.
@@ -131,10 +139,12 @@ TEST_F(RecoverySack, Established_SackRecoveryRetransmitsExactlyTheLostSegment) {
   EXPECT_EQ(counter(TcpCounter::kSackRecoveries), 1u);
   EXPECT_EQ(counter(TcpCounter::kFastRetrans), 1u);
   EXPECT_EQ(counter(TcpCounter::kRtoTimeouts), 0u);
-  // More SACKs: no other retransmission (nothing else is lost).
+  // More SACKs: no other retransmission of a hole (nothing else is lost); only the one
+  // rescue retransmission of the un-SACKed tail (RFC 6675 NextSeg rule 4).
   Emitted more = send(dupack({segs(1, 6)}));
   for (const auto& s : more.segs) EXPECT_NE(s.seg.seq, seg_start(0));
-  EXPECT_EQ(counter(TcpCounter::kRetransSegs), 1u);
+  EXPECT_EQ(counter(TcpCounter::kRescueRetrans), 1u);
+  EXPECT_EQ(counter(TcpCounter::kRetransSegs), 2u);
   // The retransmission arrives: everything is acknowledged, recovery ends.
   send(seg(kAck, peer_seq_, our_seq_ + 10 * kMss));
   EXPECT_FALSE(tcb->in_recovery());
@@ -142,6 +152,7 @@ TEST_F(RecoverySack, Established_SackRecoveryRetransmitsExactlyTheLostSegment) {
 }
 
 TEST_F(RecoverySack, Established_SackRecoveryRepairsTwoHoles) {
+  without_rack_tlp();
   send_segments(10);
   // Segments 0 and 4 lost.
   send(dupack({segs(1, 2)}));
@@ -155,8 +166,11 @@ TEST_F(RecoverySack, Established_SackRecoveryRepairsTwoHoles) {
     for (const auto& s : m.segs)
       if (s.seg.seq < seg_start(10)) rexmit.push_back(s.seg.seq);
   }
-  ASSERT_EQ(rexmit.size(), 1u);
+  // Hole 4, and the tail's rescue retransmission (RFC 6675 NextSeg rule 4) once.
+  ASSERT_EQ(rexmit.size(), 2u);
   EXPECT_EQ(rexmit[0], seg_start(4));
+  EXPECT_EQ(rexmit[1], seg_start(9));
+  EXPECT_EQ(counter(TcpCounter::kRescueRetrans), 1u);
   EXPECT_EQ(counter(TcpCounter::kRtoTimeouts), 0u);
 }
 

@@ -37,6 +37,8 @@ struct In {
   In& sack_ok() { return set(sack_ok_, true); }
   // Arrives with CE in the IP header's ECN field (a router met congestion).
   In& ce() { return set(ce_, true); }
+  // SACK blocks in order, relative to our ISN.
+  In& sack(std::vector<std::pair<std::uint32_t, std::uint32_t>> v) { return set(sack_, v); }
 
   std::uint8_t flags_;
   std::uint32_t seq_ = 1;
@@ -48,6 +50,7 @@ struct In {
   std::optional<std::uint8_t> wscale_;
   bool sack_ok_ = false;
   bool ce_ = false;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> sack_;
 
  private:
   template <typename F, typename V>
@@ -209,6 +212,8 @@ class TcbScript : public TcbTest, public ::testing::WithParamInterface<bool /*ip
     s.options.window_scale = in.wscale_;
     s.options.sack_permitted = in.sack_ok_;
     if (in.ce_) s.ip_ecn = ip_ecn::kCe;
+    for (const auto& [left, right] : in.sack_)
+      s.options.sack[s.options.sack_count++] = SackBlock{SeqNum(kIss + left), SeqNum(kIss + right)};
     return s;
   }
 
