@@ -19,18 +19,6 @@ constexpr std::uint16_t kPort = 80;
 
 class TcpPairBasic : public TcpPairTest {
  protected:
-  // Reads everything readable from `id` into a string.
-  std::string read_all(TcpLayer& tcp, TcpConnId id) {
-    std::string s;
-    char buf[4096];
-    for (;;) {
-      const long n = tcp.recv(id, buf, sizeof buf);
-      if (n <= 0) break;
-      s.append(buf, static_cast<std::size_t>(n));
-    }
-    return s;
-  }
-
   // A's frames all vanish on the way: its connects go unanswered.
   void build_blackholed() {
     PairSideOptions a, b;

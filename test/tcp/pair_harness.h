@@ -235,6 +235,15 @@ class TcpPairTest : public ::testing::Test {
     }));
   }
 
+  // Everything readable from `id` now, as a string.
+  static std::string read_all(TcpLayer& tcp, TcpConnId id) {
+    std::string s;
+    char buf[4096];
+    for (long n; (n = tcp.recv(id, buf, sizeof buf)) > 0;)
+      s.append(buf, static_cast<std::size_t>(n));
+    return s;
+  }
+
   // Runs for `d` of virtual time.
   void run_for(Duration d) {
     run_until([] { return false; }, d);

@@ -68,17 +68,6 @@ class TcpPairHostile : public TcpPairTest {
     inject_to_b(kAddrA, ack);
   }
 
-  std::string read_all(TcpLayer& tcp, TcpConnId id) {
-    std::string s;
-    char buf[4096];
-    for (;;) {
-      const long n = tcp.recv(id, buf, sizeof buf);
-      if (n <= 0) break;
-      s.append(buf, static_cast<std::size_t>(n));
-    }
-    return s;
-  }
-
   EventLog client_log_, server_log_;
 };
 

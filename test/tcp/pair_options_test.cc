@@ -44,13 +44,6 @@ class TcpPairOptions : public TcpPairTest {
     }
     TcpPairTest::TearDown();
   }
-  std::string read_all(TcpLayer& tcp, TcpConnId id) {
-    std::string s;
-    char buf[4096];
-    for (long n; (n = tcp.recv(id, buf, sizeof buf)) > 0;)
-      s.append(buf, static_cast<std::size_t>(n));
-    return s;
-  }
   EventLog client_log_, server_log_;
   TcpConnId l_, c_, s_;
 };
