@@ -14,7 +14,9 @@ bool sent_after(Instant t1, SeqNum end1, Instant t2, SeqNum end2) {
 
 }  // namespace
 
-Rack::Rack(std::size_t max_records) : ring_(std::max<std::size_t>(max_records, 2)) {}
+Rack::Rack(std::size_t max_records) : cap_(std::max<std::size_t>(max_records, 2)) {
+  ring_.reserve(cap_);
+}
 
 void Rack::reset(SeqNum una) {
   head_ = count_ = 0;
@@ -40,7 +42,7 @@ void Rack::clear_lost(Record& r) {
 }
 
 bool Rack::split(std::size_t i, SeqNum seq) {
-  if (count_ == ring_.size()) return false;
+  if (count_ == cap_) return false;
   for (std::size_t k = count_; k > i + 1; --k) at(k) = at(k - 1);
   ++count_;
   Record& lo = at(i);
@@ -55,7 +57,7 @@ bool Rack::split(std::size_t i, SeqNum seq) {
 void Rack::on_sent(SeqNum start, SeqNum end, Instant now) {
   if (!(start < end)) return;
   if (count_ == 0 || at(count_ - 1).end <= start) {
-    if (count_ == ring_.size()) {
+    if (count_ == cap_) {
       // Full: the new segment joins the last record, which takes the newer time (so
       // it is declared lost later rather than too early).
       Record& last = at(count_ - 1);
@@ -111,7 +113,7 @@ void Rack::on_ack(SeqNum una, std::span<const SackBlock> sacked, Instant now) {
     Record& r = at(0);
     if (!(r.flags & kSacked)) deliver(r, now);
     clear_lost(r);
-    head_ = (head_ + 1) % ring_.size();
+    head_ = (head_ + 1) % cap_;
     --count_;
   }
   if (count_ > 0 && at(0).start < una) at(0).start = una;

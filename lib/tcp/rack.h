@@ -30,6 +30,9 @@ class Rack {
   };
 
   explicit Rack(std::size_t max_records);
+  // A copy would not keep the reserved capacity the ring relies on.
+  Rack(const Rack&) = delete;
+  Rack& operator=(const Rack&) = delete;
 
   // Forgets every record; SND.UNA becomes `una`.
   void reset(SeqNum una);
@@ -93,15 +96,26 @@ class Rack {
     std::uint8_t flags = 0;
   };
 
-  Record& at(std::size_t i) { return ring_[(head_ + i) % ring_.size()]; }
-  const Record& at(std::size_t i) const { return ring_[(head_ + i) % ring_.size()]; }
+  // Positions are first used in order (records only ever join at the tail, and the
+  // tail moves one position at a time), so a position not yet constructed is always
+  // the next one: it is appended into the reserved storage (no reallocation).
+  Record& at(std::size_t i) {
+    const std::size_t p = (head_ + i) % cap_;
+    if (p == ring_.size()) ring_.emplace_back();
+    return ring_[p];
+  }
+  const Record& at(std::size_t i) const { return ring_[(head_ + i) % cap_]; }
   // Splits record i at `seq` (inside it); false when the ring is full.
   bool split(std::size_t i, SeqNum seq);
   void deliver(const Record& r, Instant now);
   void set_lost(Record& r);
   void clear_lost(Record& r);
 
-  std::vector<Record> ring_;  // sized at construction, never grown
+  // Storage reserved at construction, never reallocated; records are constructed as
+  // the ring first reaches them, so opening a connection costs an allocation, not the
+  // initialisation of every record (which a short connection never uses).
+  std::vector<Record> ring_;
+  std::size_t cap_;
   std::size_t head_ = 0;
   std::size_t count_ = 0;
   std::uint32_t lost_pending_ = 0;
