@@ -52,6 +52,16 @@ Env6* env6() {
     g_why = r;
     return nullptr;
   }
+  // Before the TAP exists (this namespace is the test's own): the kernel makes no
+  // link-local address of its own on new interfaces and runs no DAD. The TAP PMD gives
+  // the kernel side the DPDK side's MAC, so its automatic EUI-64 link-local would be
+  // the stack's own, and whichever DAD ran first failed the other's (seen as a flaky
+  // DadSucceededOnBothAddresses). The kernel's link-local is added by hand below.
+  if (run_command("sysctl -qw net.ipv6.conf.default.addr_gen_mode=1 "
+                  "net.ipv6.conf.default.accept_dad=0") != 0) {
+    g_why = "could not set the namespace's IPv6 defaults";
+    return nullptr;
+  }
   auto env = std::make_unique<Env6>();
   TestEalOptions eo;
   eo.file_prefix = "interop_v6" + std::to_string(getpid());
