@@ -1326,7 +1326,7 @@ void Tcb::output(Instant now, TcpOutput& out) {
         if (allowance > flight) send_new_data(now, out, allowance - flight);
       }
       // Sending lowers the unsent bytes TCP_NOTSENT_LOWAT counts.
-      if (cfg_.notsent_lowat != UINT32_MAX) report_writable(out);
+      report_writable(out);
       // Nothing in flight but data waiting: the window (or SWS) holds it. Probe.
       if (data_end_len() > 0 && snd_max_ == snd_una_ && rto_at_ == Instant::never() &&
           persist_at_ == Instant::never()) {
