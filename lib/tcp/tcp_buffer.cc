@@ -57,9 +57,13 @@ void SendBuffer::consume(std::uint32_t n) {
     std::uint32_t filled = nchunks_ == 1 ? h.capacity - tail_room_ : h.capacity;
     if (head_pos_ < filled) break;
     if (nchunks_ == 1) {
-      // Everything consumed: keep the last chunk and append into it from its start.
+      // Everything consumed: the chunk goes back to the pool at once, so an idle
+      // connection holds no packet buffer (20 000 idle connections would otherwise
+      // hold 20 000 mbufs, and a pool shared by many could run dry).
+      ops_.free_chunk(h);
+      nchunks_ = 0;
       head_pos_ = 0;
-      tail_room_ = h.capacity;
+      tail_room_ = 0;
       break;
     }
     head_pos_ -= filled;
