@@ -78,6 +78,12 @@ for b in shardtcp-perf kernel-perf; do
 done
 
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+# The kernel's CONNS side needs a descriptor per connection (up to a million): raise
+# this shell's limit, and the ceiling it may be raised to, for the perf processes.
+if [ "$(cat /proc/sys/fs/nr_open)" -lt 1100000 ]; then sysctl -qw fs.nr_open=1100000 || true; fi
+ulimit -Hn 1100000 2>/dev/null || true
+ulimit -n 1100000 2>/dev/null ||
+  echo "bench: could not raise the descriptor limit past $(ulimit -Hn) (no CAP_SYS_RESOURCE?): the kernel's CONNS rows above it fail with EMFILE" >&2
 mkdir -p "$out_dir"
 PAIR_NS="bp$$"
 PAIR_DIR=$(mktemp -d /tmp/shardtcp-bench.XXXXXX)
