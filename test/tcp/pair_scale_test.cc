@@ -186,5 +186,53 @@ TEST_F(TcpPairScale, TwentyThousandConnectionsEchoCloseAndReturnEverything) {
   EXPECT_EQ(rte_mempool_avail_count(shared_), shared_start_);
 }
 
+// With every tuple of the ephemeral range in use toward one server endpoint, the next
+// connect() says so at once (EADDRNOTAVAIL, nothing sent); another server port has
+// its own tuples; a closed connection's tuple comes back after TIME_WAIT.
+TEST_F(TcpPairScale, EphemeralRangeExhaustionIsEaddrnotavail) {
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  a.tcp.ports = PortAllocator::Config{40000, 40009};  // --local-ports 40000-40009
+  build(a, b);
+  int err = 0;
+  const TcpConnId l = b_.tcp->listen({IpAddr{}, kPort}, 64, {}, &err);
+  ASSERT_TRUE(l.valid());
+  ASSERT_TRUE(b_.tcp->listen({IpAddr{}, kPort + 1}, 64, {}, &err).valid());
+  std::vector<TcpConnId> open;
+  for (int i = 0; i < 10; ++i) {
+    open.push_back(a_.tcp->connect({kAddrB, kPort}, {}, &err));
+    ASSERT_TRUE(open.back().valid()) << i << ": " << err;
+  }
+  const std::uint64_t tx_before = a_.engine->counters().get(EngineCounter::kTxFrames);
+  EXPECT_FALSE(a_.tcp->connect({kAddrB, kPort}, {}, &err).valid());
+  EXPECT_EQ(err, -EADDRNOTAVAIL);
+  EXPECT_EQ(a_.engine->counters().get(EngineCounter::kTxFrames), tx_before);
+  const TcpConnId other = a_.tcp->connect({kAddrB, kPort + 1}, {}, &err);
+  ASSERT_TRUE(other.valid()) << err;
+  ASSERT_TRUE(run_until([&] {
+    for (TcpConnId c : open)
+      if (a_.tcp->state(c) != TcpState::kEstablished) return false;
+    return true;
+  }));
+  // The active closer keeps the tuple in TIME_WAIT (2 s here), then it is free again.
+  Endpoint first;
+  ASSERT_EQ(a_.tcp->local_endpoint(open.front(), &first), 0);
+  ASSERT_EQ(a_.tcp->close(open.front()), 0);
+  Endpoint peer;
+  for (TcpConnId s = b_.tcp->accept(l, &err, &peer); s.valid();
+       s = b_.tcp->accept(l, &err, &peer)) {
+    if (peer.port == first.port) {
+      ASSERT_EQ(b_.tcp->close(s), 0);
+    }
+  }
+  run_for(500ms);
+  EXPECT_EQ(a_.tcp->time_wait_records(), 1u);
+  EXPECT_FALSE(a_.tcp->connect({kAddrB, kPort}, {}, &err).valid());
+  EXPECT_EQ(err, -EADDRNOTAVAIL);
+  run_for(3s);
+  EXPECT_EQ(a_.tcp->time_wait_records(), 0u);
+  EXPECT_TRUE(a_.tcp->connect({kAddrB, kPort}, {}, &err).valid()) << err;
+}
+
 }  // namespace
 }  // namespace shardtcp::testing
