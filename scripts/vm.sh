@@ -68,8 +68,26 @@ guest_apps=(shardtcp-host shardtcp-echo echo-client echo-server)
 guest_plugins=(bus_pci bus_vdev mempool_ring net_virtio net_ring)
 guest_modules=(uio uio_pci_generic)
 
+# copy_path STAGE PATH: PATH into STAGE at the same place; a symbolic link stays a
+# link (to a copy of its target).
+copy_path() {
+  local stage=$1 path=$2 target
+  [ -e "$stage$path" ] || [ -L "$stage$path" ] && return 0
+  mkdir -p "$stage$(dirname "$path")"
+  if [ -L "$path" ]; then
+    target=$(readlink "$path")
+    ln -s "$target" "$stage$path"
+    case "$target" in
+      /*) copy_path "$stage" "$target" ;;
+      *) copy_path "$stage" "$(dirname "$path")/$target" ;;
+    esac
+  else
+    cp "$path" "$stage$path"
+  fi
+}
+
 build_image() {  # build_image BUILD_DIR -> prints the initramfs path
-  local build=$1 kver pmd_dir out stage f lib m
+  local build=$1 kver pmd_dir out stage f lib m p real
   kver=$(kernel_version)
   pmd_dir=$(pkg-config --variable=pmd_dir libdpdk 2>/dev/null || true)
   [ -d "$pmd_dir" ] || pmd_dir=$(ls -d /usr/lib/x86_64-linux-gnu/dpdk/pmds-* 2>/dev/null | tail -n 1)
@@ -89,7 +107,12 @@ build_image() {  # build_image BUILD_DIR -> prints the initramfs path
   stage=$(mktemp -d /tmp/stvm-image.XXXXXX)
   # shellcheck disable=SC2064
   trap "rm -rf '$stage'" RETURN
-  mkdir -p "$stage"/{bin,sbin,proc,sys,dev,tmp,run,stvm/bin,lib/modules}
+  # Merged /usr as on the host: /lib and /lib64 lead into /usr, so a library reached
+  # through either path is one file (one inode) for the dynamic loader.
+  mkdir -p "$stage"/{bin,proc,sys,dev,tmp,run,var,stvm/bin,usr/lib/modules,usr/lib64}
+  ln -s usr/lib "$stage/lib"
+  ln -s usr/lib64 "$stage/lib64"
+  ln -s ../run "$stage/var/run"
   cp /bin/busybox "$stage/bin/busybox"
   cp "$root/test/vm/guest_init.sh" "$stage/init"
   chmod 755 "$stage/init"
@@ -98,26 +121,26 @@ build_image() {  # build_image BUILD_DIR -> prints the initramfs path
     cp "$build/apps/$f" "$stage/stvm/bin/"
     objs+=("$build/apps/$f")
   done
-  mkdir -p "$stage$pmd_dir"
+  # The plugins and every shared library the apps and plugins load, at the paths and
+  # through the links the host has: the apps link some plugins (bus_pci) directly,
+  # and EAL loading a second copy from its driver folder would register it twice.
   for p in "${guest_plugins[@]}"; do
     f=$pmd_dir/librte_$p.so
     [ -e "$f" ] || die "DPDK plugin $f missing"
-    cp -L "$f" "$stage$pmd_dir/"
+    copy_path "$stage" "$f"
     objs+=("$f")
   done
-  # Every shared library the apps and plugins load, at the path the host has it.
   for lib in $(ldd "${objs[@]}" 2>/dev/null | awk '/=> \// {print $3} /^\t\/[^ ]*ld-linux/ {print $1}' | sort -u); do
-    mkdir -p "$stage$(dirname "$lib")"
-    cp -L "$lib" "$stage$lib"
+    copy_path "$stage" "$lib"
   done
   for m in "${guest_modules[@]}"; do
     f=$(modinfo -k "$kver" -n "$m" 2>/dev/null) || die "kernel module $m not found for $kver"
     case "$f" in
-      *.ko.xz) xz -dc "$f" >"$stage/lib/modules/$m.ko" ;;
-      *) cp "$f" "$stage/lib/modules/$m.ko" ;;
+      *.ko.xz) xz -dc "$f" >"$stage/usr/lib/modules/$m.ko" ;;
+      *) cp "$f" "$stage/usr/lib/modules/$m.ko" ;;
     esac
   done
-  echo "${guest_modules[*]}" >"$stage/lib/modules/order"
+  echo "${guest_modules[*]}" >"$stage/usr/lib/modules/order"
   mkdir -p "$(dirname "$out")"
   # Uncompressed: the guest (under TCG) unpacks it faster than it would inflate it.
   (cd "$stage" && find . | cpio -o -H newc --quiet) >"$out.tmp"
