@@ -18,8 +18,7 @@
 #   --build DIR     the build whose apps go into the guest (default: build, the GCC build)
 #   --queues N      queue pairs on the NIC (N > 1: multi-queue with RSS; default 1)
 #   --smp N         guest vCPUs (default: max(2, queues))
-#   --netns NAME    use this existing namespace instead of making one (the caller
-#                   configures the TAP's kernel side; see --tap)
+#   --netns NAME    put the TAP in this existing namespace instead of one made here
 #   --tap NAME      the TAP's name inside the namespace (default stvm0)
 #   --agent SOCK    no COMMAND: the guest runs a shell on its second serial port,
 #                   connected to the unix socket SOCK (QEMU listens there), until the
@@ -226,9 +225,7 @@ run_vm() {
   fi
   ip netns exec "$netns" timeout --signal=KILL "$timeout" "${qemu[@]}" &
   qemu_pid=$!
-  if [ $own_ns -eq 1 ]; then
-    configure_host_side "$netns" "$tap" || die "could not configure $tap in $netns"
-  fi
+  configure_host_side "$netns" "$tap" || die "could not configure $tap in $netns"
   if [ -z "$agent" ]; then
     tail -n +1 -f "$console" &
     tail_pid=$!

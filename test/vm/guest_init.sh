@@ -54,10 +54,15 @@ say "NIC(s) $NIC, $(cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages) 
 
 agent=$(arg stvm.agent)
 if [ -n "$agent" ]; then
-  # The driver writes shell commands; the shell's output goes back the same way.
+  # The driver writes shell commands; the shell's output goes back the same way. The
+  # shell reads a pipe, not the terminal: no prompt, no echo, no line editing.
   stty -F "/dev/$agent" raw -echo 2>/dev/null
+  mkfifo /tmp/agent.in
+  cat "/dev/$agent" >/tmp/agent.in &
+  reader=$!
   say "agent on $agent"
-  setsid sh -c "exec sh </dev/$agent >/dev/$agent 2>&1"
+  (cd /tmp && sh </tmp/agent.in >"/dev/$agent" 2>&1)
+  kill $reader
   finish
 fi
 

@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""The vm suite: shardtcp in a QEMU guest (scripts/vm.sh) on its virtio-net NIC, the
+host kernel as the peer over the TAP behind that NIC.
+
+  vm_test.py --root SRC --build BUILD SCENARIO
+    basic [--offloads on|off]   ping both ways, ARP and NDP, TCP echo both ways over
+                                IPv4 and IPv6 (SHARDTCP_VM_BYTES each way, default
+                                16 MiB), UDP echo both ways, apps/echo-client.c
+    rss                         2 queues with RSS, 2 engines: every received frame on
+                                its owner's queue (no software steering), connections
+                                of both engines complete
+
+Each check prints a gtest-style line ("[       OK ] Vm.Name (N ms)" or "[  FAILED  ]"),
+which scripts/summarize_tests.py counts. A failure shows the app's output and the
+guest's console. Needs root and QEMU: without them it skips (77) with a message, and
+fails under CI=true.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from guest import (GUEST_MAC, GUEST_V4, GUEST_V6, HOST_V4, HOST_V6, TAP, Guest, GuestError,
+                   counters)
+
+STACK_IPS = "--ip %s/24 --ip %s/64" % (GUEST_V4, GUEST_V6)
+
+
+class Checks:
+    """Runs named checks, prints gtest-style results, remembers failures."""
+
+    def __init__(self, guest, suite):
+        self.guest, self.suite = guest, suite
+        self.failed = []
+        self.passed = 0
+
+    def check(self, name, ok, detail=""):
+        line = "%s.%s" % (self.suite, name)
+        ms = int((time.monotonic() - self.t0) * 1000)
+        if ok:
+            self.passed += 1
+            print("[       OK ] %s (%d ms)" % (line, ms), flush=True)
+        else:
+            self.failed.append(name)
+            print("%s\n[  FAILED  ] %s (%d ms)" % (detail.rstrip(), line, ms), flush=True)
+        self.t0 = time.monotonic()
+        return ok
+
+    def start(self):
+        self.t0 = time.monotonic()
+
+
+def peer(root, name):
+    return os.path.join(root, "test/interop", name)
+
+
+def wait_host(g, what, argv, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        rc, out = g.host(*argv, timeout=timeout)
+        if rc == 0:
+            return True, out
+        time.sleep(0.3)
+    return False, "%s: not within %d s; last: %s" % (what, timeout, out)
+
+
+def start_kernel_server(g, script, port):
+    proc = g.host_bg("python3", script, "server", "--port", str(port), "--timeout", "300")
+    kind = "--udp" if "udp" in script else "--tcp"
+    ok, _ = wait_host(g, "kernel server", ["sh", "-c", "ss -H -l -n %s 'sport = :%d' | grep -q ."
+                                           % (kind, port)], 30)
+    if not ok:
+        proc.kill()
+        raise GuestError("the kernel's echo server on port %d did not listen" % port)
+    return proc
+
+
+def run_basic(g, c, root, nbytes):
+    c.start()
+    rc, out = g.sh("ls /sys/bus/pci/drivers/uio_pci_generic/ | grep -c '^0000:'")
+    c.check("NicBoundToUio", rc == 0 and int(out.strip() or 0) >= 1, out)
+
+    # ---- the stack as server: ARP, NDP, ping from the kernel, kernel clients.
+    g.start_app("echo", "shardtcp-echo $EAL -- %s --listen 7" % STACK_IPS)
+    up = g.wait_app_line("echo", "^ready", 180)
+    c.check("EchoServerReady", up, g.app_log("echo"))
+    if not up:
+        return
+    rc, out = g.host("ping", "-n", "-c", "3", "-i", "0.2", "-w", "30", GUEST_V4)
+    c.check("KernelPingsStackV4", rc == 0, out)
+    rc, out = g.host("ip", "neigh", "show", GUEST_V4, "dev", TAP)
+    c.check("ArpResolvesStack", GUEST_MAC in out, "ip neigh: " + out)
+    # The stack's IPv6 address answers once its duplicate address detection is done.
+    ok, out = wait_host(g, "ping -6", ["ping", "-6", "-n", "-c", "1", "-W", "1", GUEST_V6], 60)
+    rc, out = g.host("ping", "-6", "-n", "-c", "3", "-i", "0.2", "-w", "30", GUEST_V6)
+    c.check("KernelPingsStackV6", ok and rc == 0, out)
+    rc, out = g.host("ip", "-6", "neigh", "show", GUEST_V6, "dev", TAP)
+    c.check("NdpResolvesStack", GUEST_MAC in out, "ip -6 neigh: " + out)
+    tcp_peer = peer(root, "tcp_echo_peer.py")
+    for fam, addr in (("V4", GUEST_V4), ("V6", GUEST_V6)):
+        rc, out = g.host("python3", tcp_peer, "client", "--host", addr, "--port", "7", "--bytes",
+                         str(nbytes), "--timeout", "240", timeout=300)
+        print(out.strip(), flush=True)
+        c.check("KernelClientTcpEcho" + fam, rc == 0, out)
+    rc = g.stop_app("echo")
+    log = g.app_log("echo")
+    m = re.search(r"tcp echo server: (\d+) connections \((\d+) completed, (\d+) failed", log)
+    c.check("EchoServerExitsClean", rc == 0 and m is not None and m.group(2) == "2"
+            and m.group(3) == "0", log)
+
+    # ---- UDP: kernel client against the stack, the stack against a kernel server.
+    g.start_app("uecho", "shardtcp-echo $EAL -- %s --listen 7 --udp" % STACK_IPS)
+    if g.wait_app_line("uecho", "^ready", 180):
+        wait_host(g, "ping -6", ["ping", "-6", "-n", "-c", "1", "-W", "1", GUEST_V6], 60)
+    udp_peer = peer(root, "udp_echo_peer.py")
+    for fam, addr in (("V4", GUEST_V4), ("V6", GUEST_V6)):
+        rc, out = g.host("python3", udp_peer, "client", "--host", addr, "--port", "7", "--count",
+                         "500", "--size", "1200", "--timeout", "60", timeout=90)
+        print(out.strip(), flush=True)
+        c.check("KernelClientUdpEcho" + fam, rc == 0, out + g.app_log("uecho"))
+    g.stop_app("uecho")
+
+    # ---- the stack pings the kernel (ARP and NDP from the stack's side).
+    for fam, ip, target, table in (("V4", "--ip %s/24" % GUEST_V4, HOST_V4, "arp"),
+                                   ("V6", "--ip %s/64" % GUEST_V6, HOST_V6, "ndp")):
+        g.start_app("ping", "shardtcp-host $EAL -- %s --ping %s --count 3 --interval-ms 200 "
+                    "--ping-delay-ms 1500" % (ip, target))
+        rc = g.wait_app("ping", 180)
+        log = g.app_log("ping")
+        cnt = counters(log)
+        c.check("StackPingsKernel" + fam, rc == 0 and "3 received" in log
+                and cnt.get(table + ".resolved", 0) >= 1, log)
+
+    # ---- the stack as client against kernel echo servers.
+    servers = [start_kernel_server(g, tcp_peer, 7007), start_kernel_server(g, udp_peer, 7008)]
+    try:
+        for fam, ip, target in (("V4", "--ip %s/24" % GUEST_V4, "%s:7007" % HOST_V4),
+                                ("V6", "--ip %s/64" % GUEST_V6, "[%s]:7007" % HOST_V6)):
+            g.start_app("client", "shardtcp-echo $EAL -- %s --connect %s --bytes %d --timeout 240"
+                        % (ip, target, nbytes))
+            rc = g.wait_app("client", 300)
+            log = g.app_log("client")
+            print("\n".join(l for l in log.splitlines() if "MB/s" in l or "Mbit" in l), flush=True)
+            c.check("StackClientTcpEcho" + fam, rc == 0, log)
+        g.start_app("uclient", "shardtcp-echo $EAL -- --ip %s/24 --udp --connect %s:7008 "
+                    "--bytes 1m --datagram 1200 --timeout 120 --quiet" % (GUEST_V4, HOST_V4))
+        rc = g.wait_app("uclient", 180)
+        c.check("StackClientUdpEchoV4", rc == 0, g.app_log("uclient"))
+        g.start_app("cclient", "echo-client $EAL -- --ip %s/24 --server %s --port 7007 "
+                    "--attempts 20 --message 'hello from a virtio guest'" % (GUEST_V4, HOST_V4))
+        rc = g.wait_app("cclient", 180)
+        log = g.app_log("cclient")
+        c.check("EchoClientExample", rc == 0 and "hello from a virtio guest" in log, log)
+    finally:
+        for s in servers:
+            s.kill()
+            s.wait()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--root", required=True)
+    p.add_argument("--build", required=True)
+    p.add_argument("scenario", choices=["basic", "rss"])
+    p.add_argument("--offloads", choices=["on", "off"], default="on")
+    args = p.parse_args()
+    ci = os.environ.get("CI") == "true"
+
+    def skip(why):
+        print("vm test: " + why, flush=True)
+        return 1 if ci else 77
+
+    if os.geteuid() != 0:
+        return skip("needs root (network namespace, TAP, QEMU)")
+    if not shutil.which("qemu-system-x86_64"):
+        # scripts/vm.sh installs QEMU and the guest kernel itself when it can.
+        rc = subprocess.run([os.path.join(args.root, "scripts/vm.sh"), "image", "--build",
+                             args.build]).returncode
+        if rc != 0 or not shutil.which("qemu-system-x86_64"):
+            return skip("QEMU is not installed and could not be")
+
+    nbytes = int(subprocess.run(["numfmt", "--from=iec",
+                                 os.environ.get("SHARDTCP_VM_BYTES", "16M").upper()],
+                                capture_output=True, text=True, check=True).stdout)
+    work = tempfile.mkdtemp(prefix="stvm-test.")
+    suite = "Vm" + args.scenario.capitalize() + ("NoOffloads" if args.offloads == "off" else "")
+    g = None
+    failed = False
+    try:
+        t = time.monotonic()
+        g = Guest(args.root, args.build, work, queues=2 if args.scenario == "rss" else 1,
+                  offloads=args.offloads)
+        print("vm test: guest up in %.1f s" % (time.monotonic() - t), flush=True)
+        c = Checks(g, suite)
+        if args.scenario == "basic":
+            run_basic(g, c, args.root, nbytes)
+        else:
+            from rss_checks import run_rss
+            run_rss(g, c, args.root)
+        failed = bool(c.failed)
+        print("vm test: %d checks passed, %d failed%s" % (
+            c.passed, len(c.failed), (": " + ", ".join(c.failed)) if c.failed else ""))
+    except (GuestError, OSError, subprocess.SubprocessError) as e:
+        print("vm test: %s" % e, flush=True)
+        print("[  FAILED  ] %s.Guest (0 ms)" % suite, flush=True)
+        failed = True
+    finally:
+        if g is not None:
+            if failed:
+                print("---- the guest's console (last 80 lines) ----")
+                print("\n".join(g.console_text().splitlines()[-80:]))
+            g.close()
+        if failed:
+            try:
+                with open(os.path.join(work, "vm.log")) as f:
+                    print("---- scripts/vm.sh ----\n" + f.read()[-4000:])
+            except OSError:
+                pass
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
