@@ -19,6 +19,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -186,6 +187,8 @@ def main():
     nbytes = int(subprocess.run(["numfmt", "--from=iec",
                                  os.environ.get("SHARDTCP_VM_BYTES", "16M").upper()],
                                 capture_output=True, text=True, check=True).stdout)
+    # meson's timeout sends SIGTERM: clean up (guest, namespace) as on any failure.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("vm test: terminated"))
     work = tempfile.mkdtemp(prefix="stvm-test.")
     suite = "Vm" + args.scenario.capitalize() + ("NoOffloads" if args.offloads == "off" else "")
     g = None
