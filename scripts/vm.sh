@@ -26,6 +26,7 @@
 #   --console FILE  the guest's console goes to FILE (default: a temporary file, shown)
 #   --timeout SEC   kill the guest after SEC seconds (default 300)
 #   --offloads on|off  the NIC's checksum and segmentation features (default on)
+#   --no-rss        multi-queue without the device's RSS (the TAP spreads flows)
 #
 # QEMU runs with -accel tcg: KVM hangs at boot on the project's machines. Set
 # SHARDTCP_VM_ACCEL=kvm to try it where it works.
@@ -149,7 +150,7 @@ build_image() {  # build_image BUILD_DIR -> prints the initramfs path
 
 # ------------------------------------------------------------------ run
 run_vm() {
-  local build=$root/build queues=1 smp= netns= tap=stvm0 agent= console= timeout=300 offloads=on
+  local build=$root/build queues=1 smp= netns= tap=stvm0 agent= console= timeout=300 offloads=on rss=on
   while [ $# -gt 0 ]; do
     case "$1" in
       --build) build=$(cd "$2" && pwd); shift 2 ;;
@@ -161,6 +162,7 @@ run_vm() {
       --console) console=$2; shift 2 ;;
       --timeout) timeout=$2; shift 2 ;;
       --offloads) offloads=$2; shift 2 ;;
+      --no-rss) rss=off; shift ;;
       --) shift; break ;;
       *) die "run: unknown option $1 (see the head of scripts/vm.sh)" ;;
     esac
@@ -209,7 +211,7 @@ run_vm() {
   local netdev=tap,id=n0,ifname=$tap,script=no,downscript=no
   if [ "$queues" -gt 1 ]; then
     netdev+=",queues=$queues"
-    nic+=",mq=on,vectors=$((2 * queues + 2)),rss=on"
+    nic+=",mq=on,vectors=$((2 * queues + 2)),rss=$rss"
   fi
   if [ "$offloads" = off ]; then
     nic+=",csum=off,guest_csum=off,gso=off,host_tso4=off,host_tso6=off,guest_tso4=off,guest_tso6=off,host_ecn=off,guest_ecn=off,host_ufo=off,guest_ufo=off,mrg_rxbuf=off"
