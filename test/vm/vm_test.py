@@ -80,7 +80,7 @@ def start_kernel_server(g, script, port):
     return proc
 
 
-def run_basic(g, c, root, nbytes):
+def run_basic(g, c, root, nbytes, offloads):
     c.start()
     rc, out = g.sh("ls /sys/bus/pci/drivers/uio_pci_generic/ | grep -c '^0000:'")
     c.check("NicBoundToUio", rc == 0 and int(out.strip() or 0) >= 1, out)
@@ -88,9 +88,18 @@ def run_basic(g, c, root, nbytes):
     # ---- the stack as server: ARP, NDP, ping from the kernel, kernel clients.
     g.start_app("echo", "shardtcp-echo $EAL -- %s --listen 7" % STACK_IPS)
     up = g.wait_app_line("echo", "^ready", 180)
-    c.check("EchoServerReady", up, g.app_log("echo"))
+    log = g.app_log("echo")
+    c.check("EchoServerReady", up, log)
     if not up:
         return
+    # The TCP/UDP checksum offloads the virtio device negotiated with DPDK's PMD: both
+    # ways with the device's offloads on, none with them off.
+    port = next((l for l in log.splitlines() if "queue pair(s)" in l), "")
+    print(port, flush=True)
+    want = "1" if offloads == "on" else "0"
+    c.check("ChecksumOffloads" + offloads.capitalize(),
+            re.search(r"rx cksum ipv4=\d l4=%s, tx cksum ipv4=\d l4=%s" % (want, want), port)
+            is not None, log)
     rc, out = g.host("ping", "-n", "-c", "3", "-i", "0.2", "-w", "30", GUEST_V4)
     c.check("KernelPingsStackV4", rc == 0, out)
     rc, out = g.host("ip", "neigh", "show", GUEST_V4, "dev", TAP)
@@ -262,7 +271,7 @@ def main():
         print("vm test: guest up in %.1f s" % (time.monotonic() - t), flush=True)
         c = Checks(g, suite)
         if args.scenario == "basic":
-            run_basic(g, c, args.root, nbytes)
+            run_basic(g, c, args.root, nbytes, args.offloads)
         else:
             run_rss(g, c, args.root, rss=args.scenario == "rss")
         failed = bool(c.failed)
