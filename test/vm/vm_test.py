@@ -146,7 +146,7 @@ def run_basic(g, c, root, nbytes, offloads, full=True):
              ("V6", "--ip %s/64" % GUEST_V6, HOST_V6, "ndp"))
     for fam, ip, target, table in pings if full else ():
         g.start_app("ping", "shardtcp-host $EAL -- %s --ping %s --count 3 --interval-ms 200 "
-                    "--ping-delay-ms 1500" % (ip, target))
+                    "--ping-delay-ms 200" % (ip, target))
         rc = g.wait_app("ping", 180)
         log = g.app_log("ping")
         cnt = counters(log)
