@@ -53,9 +53,10 @@ install_packages() {
 
 # The newest cloud kernel installed (its modules must be there too).
 kernel_version() {
-  local v
-  v=$(ls /lib/modules 2>/dev/null | grep -- '-cloud-amd64$' | sort -V | tail -n 1)
-  [ -n "$v" ] && [ -f "/boot/vmlinuz-$v" ] || die "no linux-image-cloud-amd64 kernel in /boot"
+  local v d
+  v=$(for d in /lib/modules/*-cloud-amd64; do [ -f "/boot/vmlinuz-${d##*/}" ] && echo "${d##*/}"; done |
+    sort -V | tail -n 1)
+  [ -n "$v" ] || die "no linux-image-cloud-amd64 kernel (with its modules) installed"
   echo "$v"
 }
 
@@ -87,10 +88,12 @@ copy_path() {
 }
 
 build_image() {  # build_image BUILD_DIR -> prints the initramfs path
-  local build=$1 kver pmd_dir out stage f lib m p real
+  local build=$1 kver pmd_dir out stage f lib m p d
   kver=$(kernel_version)
   pmd_dir=$(pkg-config --variable=pmd_dir libdpdk 2>/dev/null || true)
-  [ -d "$pmd_dir" ] || pmd_dir=$(ls -d /usr/lib/x86_64-linux-gnu/dpdk/pmds-* 2>/dev/null | tail -n 1)
+  if [ ! -d "$pmd_dir" ]; then
+    for d in /usr/lib/x86_64-linux-gnu/dpdk/pmds-*; do pmd_dir=$d; done
+  fi
   [ -d "$pmd_dir" ] || die "no DPDK plugin folder (is dpdk installed?)"
   for f in "${guest_apps[@]}"; do
     [ -x "$build/apps/$f" ] || die "$build/apps/$f is missing: build it first (scripts/build.sh debug apps/$f)"
@@ -154,7 +157,7 @@ build_image() {  # build_image BUILD_DIR -> prints the initramfs path
 
 # ------------------------------------------------------------------ run
 run_vm() {
-  local build=$root/build queues=1 smp= netns= tap=stvm0 agent= console= timeout=300 offloads=on rss=on
+  local build=$root/build queues=1 smp='' netns='' tap=stvm0 agent='' console='' timeout=300 offloads=on rss=on
   while [ $# -gt 0 ]; do
     case "$1" in
       --build) build=$(cd "$2" && pwd); shift 2 ;;
@@ -175,6 +178,7 @@ run_vm() {
   [ -n "$smp" ] || smp=$((queues > 2 ? queues : 2))
   local command=("$@")
   if [ ${#command[@]} -eq 0 ] && [ -z "$agent" ]; then
+    # shellcheck disable=SC2016  # $EAL expands in the guest
     command=('shardtcp-host $EAL -- --ip 198.19.160.2/24 --ping 198.19.160.1 --count 3 --interval-ms 200 --ping-delay-ms 500')
   fi
   install_packages
@@ -191,14 +195,15 @@ run_vm() {
     ip netns add "$netns" || die "could not create network namespace $netns"
     own_ns=1
   fi
-  local qemu_pid= tail_pid=
+  local qemu_pid='' tail_pid=''
+  # shellcheck disable=SC2317  # called by the trap
   cleanup_run() {
     [ -z "$tail_pid" ] || kill "$tail_pid" 2>/dev/null || true
     if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then
       kill "$qemu_pid" 2>/dev/null || true
       wait "$qemu_pid" 2>/dev/null || true
     fi
-    [ $own_ns -eq 0 ] || ip netns del "$netns" 2>/dev/null || true
+    [ "$own_ns" -eq 0 ] || ip netns del "$netns" 2>/dev/null || true
     rm -rf "$work"
   }
   trap cleanup_run EXIT

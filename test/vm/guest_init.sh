@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # /init of the guest scripts/vm.sh boots: mounts what DPDK needs, binds every
 # virtio-net NIC to uio_pci_generic (the cloud kernel has no VFIO no-IOMMU mode),
 # reserves hugepages, then either runs the command from the kernel command line
@@ -68,7 +69,7 @@ fi
 
 cmd=$(arg stvm.cmd | base64 -d)
 say "running: $cmd"
-cd /tmp
+cd /tmp || say "no /tmp"
 sh -c "$cmd"
 say "command exited $?"
 finish

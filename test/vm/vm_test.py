@@ -84,6 +84,16 @@ def start_kernel_server(g, script, port):
     return proc
 
 
+def start_echo_server(g, c, options):
+    """shardtcp-echo --listen 7 on both addresses in the guest, as "echo"; its output
+    once it is ready, None (a failed check) when it is not."""
+    g.start_app("echo", "shardtcp-echo $EAL -- %s %s --listen 7" % (STACK_IPS, options))
+    up = g.wait_app_line("echo", "^ready", 180)
+    log = g.app_log("echo")
+    c.check("EchoServerReady", up, log)
+    return log if up else None
+
+
 def run_basic(g, c, root, nbytes, offloads, full=True):
     """The checks against the kernel on a 1-engine stack. full=False: only the echo
     traffic (TCP and UDP both ways, IPv4 and IPv6), for a second device."""
@@ -91,11 +101,8 @@ def run_basic(g, c, root, nbytes, offloads, full=True):
     c.check("NicBoundToUio", rc == 0 and int(out.strip() or 0) >= 1, out)
 
     # ---- the stack as server: ARP, NDP, ping from the kernel, kernel clients.
-    g.start_app("echo", "shardtcp-echo $EAL -- %s --listen 7" % STACK_IPS)
-    up = g.wait_app_line("echo", "^ready", 180)
-    log = g.app_log("echo")
-    c.check("EchoServerReady", up, log)
-    if not up:
+    log = start_echo_server(g, c, "")
+    if log is None:
         return
     # The TCP/UDP checksum offloads the virtio device negotiated with DPDK's PMD: both
     # ways with the device's offloads on, none with them off.
@@ -190,12 +197,8 @@ def run_rss(g, c, root, rss):
     """Two engines on a 2-queue NIC. With the device's RSS (rss=True) the stack programs
     our key and RETA and no received frame needs steering; without it (rss=False) the
     stack steers in software, counted, and every connection still completes."""
-    c.start()
-    g.start_app("echo", "shardtcp-echo $EAL -- %s --engines 2 --listen 7" % STACK_IPS)
-    up = g.wait_app_line("echo", "^ready", 180)
-    log = g.app_log("echo")
-    c.check("EchoServerReady", up, log)
-    if not up:
+    log = start_echo_server(g, c, "--engines 2")
+    if log is None:
         return
     programmed = "(ours programmed: 1)" in log
     c.check("RssProgrammed" if rss else "RssNotOffered", programmed == rss,
