@@ -27,6 +27,9 @@
 #   --timeout SEC   kill the guest after SEC seconds (default 300)
 #   --offloads on|off  the NIC's checksum and segmentation features (default on)
 #   --no-rss        multi-queue without the device's RSS (the TAP spreads flows)
+#   --vhost-user SOCK  the NIC's backend is a vhost-user server listening on SOCK (a
+#                   host-side stack on net_vhost) instead of a TAP; guest memory is
+#                   shared with it (memfd)
 #
 # QEMU runs with -accel tcg: KVM hangs at boot on the project's machines. Set
 # SHARDTCP_VM_ACCEL=kvm to try it where it works.
@@ -157,7 +160,7 @@ build_image() {  # build_image BUILD_DIR -> prints the initramfs path
 
 # ------------------------------------------------------------------ run
 run_vm() {
-  local build=$root/build queues=1 smp='' netns='' tap=stvm0 agent='' console='' timeout=300 offloads=on rss=on
+  local build=$root/build queues=1 smp='' netns='' tap=stvm0 agent='' console='' timeout=300 offloads=on rss=on vhost=''
   while [ $# -gt 0 ]; do
     case "$1" in
       --build) build=$(cd "$2" && pwd); shift 2 ;;
@@ -170,6 +173,7 @@ run_vm() {
       --timeout) timeout=$2; shift 2 ;;
       --offloads) offloads=$2; shift 2 ;;
       --no-rss) rss=off; shift ;;
+      --vhost-user) vhost=$2; shift 2 ;;
       --) shift; break ;;
       *) die "run: unknown option $1 (see the head of scripts/vm.sh)" ;;
     esac
@@ -217,7 +221,13 @@ run_vm() {
   fi
   local accel=${SHARDTCP_VM_ACCEL:-tcg}
   local nic=virtio-net-pci,netdev=n0,mac=52:54:00:16:00:02
-  local netdev=tap,id=n0,ifname=$tap,script=no,downscript=no
+  local netdev=tap,id=n0,ifname=$tap,script=no,downscript=no memory=()
+  if [ -n "$vhost" ]; then
+    [ -S "$vhost" ] || die "no vhost-user server listening on $vhost"
+    netdev=vhost-user,id=n0,chardev=vhost
+    memory=(-chardev "socket,id=vhost,path=$vhost"
+      -object memory-backend-memfd,id=mem,size=1024M,share=on -machine memory-backend=mem)
+  fi
   if [ "$queues" -gt 1 ]; then
     netdev+=",queues=$queues"
     nic+=",mq=on,vectors=$((2 * queues + 2)),rss=$rss"
@@ -228,7 +238,7 @@ run_vm() {
   local qemu=(qemu-system-x86_64 -accel "$accel" -cpu max -smp "$smp" -m 1024
     -nodefaults -no-user-config -display none -vga none -no-reboot
     -kernel "/boot/vmlinuz-$kver" -initrd "$image" -append "$append"
-    -netdev "$netdev" -device "$nic"
+    "${memory[@]}" -netdev "$netdev" -device "$nic"
     -chardev "file,id=con,path=$console" -serial chardev:con)
   if [ -n "$agent" ]; then
     rm -f "$agent"
@@ -236,7 +246,9 @@ run_vm() {
   fi
   ip netns exec "$netns" timeout --signal=KILL "$timeout" "${qemu[@]}" &
   qemu_pid=$!
-  configure_host_side "$netns" "$tap" || die "could not configure $tap in $netns"
+  if [ -z "$vhost" ]; then
+    configure_host_side "$netns" "$tap" || die "could not configure $tap in $netns"
+  fi
   if [ -z "$agent" ]; then
     tail -n +1 -f "$console" &
     tail_pid=$!

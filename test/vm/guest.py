@@ -22,7 +22,8 @@ class GuestError(Exception):
 
 
 class Guest:
-    def __init__(self, root, build, work, queues=1, rss=True, offloads="on", timeout=600):
+    def __init__(self, root, build, work, queues=1, rss=True, offloads="on", vhost_user=None,
+                 timeout=600):
         self.root, self.work = root, work
         self.ns = "stvm-%d-%d" % (os.getpid(), queues)
         self.console = os.path.join(work, "console.log")
@@ -34,7 +35,8 @@ class Guest:
         self.proc = subprocess.Popen(
             [os.path.join(root, "scripts/vm.sh"), "run", "--build", build, "--netns", self.ns,
              "--agent", self.sock_path, "--console", self.console, "--queues", str(queues),
-             "--offloads", offloads, "--timeout", str(timeout)] + ([] if rss else ["--no-rss"]),
+             "--offloads", offloads, "--timeout", str(timeout)] + ([] if rss else ["--no-rss"])
+            + (["--vhost-user", vhost_user] if vhost_user else []),
             stdout=self.vm_log, stderr=subprocess.STDOUT)
         self.sock = None
         try:

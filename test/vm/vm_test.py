@@ -13,6 +13,9 @@ host kernel as the peer over the TAP behind that NIC.
     plain-device   two queues, neither RSS nor offloads: two engines steer in software
                    (counted) and complete every connection; then one engine's TCP and
                    UDP echo as in basic, without checksum offloads
+    vhost-user     the NIC's backend is a host-side stack on net_vhost (vhost-user,
+                   shared guest memory): the guest's stack echoes SHARDTCP_VM_BYTES
+                   each way through it over IPv4 and IPv6, stack to stack
 
 Each check prints a gtest-style line ("[       OK ] Vm.Name (N ms)" or "[  FAILED  ]"),
 which scripts/summarize_tests.py counts. A failure shows the app's output and the
@@ -31,6 +34,7 @@ import time
 
 from guest import (GUEST_MAC, GUEST_V4, GUEST_V6, HOST_V4, HOST_V6, TAP, Guest, GuestError,
                    counters)
+from host_stack import GUEST_VHOST_V4, GUEST_VHOST_V6, HOST_STACK_V4, HOST_STACK_V6, HostStack
 
 STACK_IPS = "--ip %s/24 --ip %s/64" % (GUEST_V4, GUEST_V6)
 
@@ -246,11 +250,30 @@ def run_rss(g, c, root, rss):
         server.wait()
 
 
+def run_vhost_user(g, c, host_stack, nbytes):
+    """The guest's stack against a host-side stack whose net_vhost port is the guest
+    NIC's vhost-user backend: both ends shardtcp, virtio in between."""
+    for fam, ip, target in (("V4", "--ip %s/24" % GUEST_VHOST_V4, "%s:7" % HOST_STACK_V4),
+                            ("V6", "--ip %s/64" % GUEST_VHOST_V6, "[%s]:7" % HOST_STACK_V6)):
+        g.start_app("client", "shardtcp-echo $EAL -- %s --connect %s --bytes %d "
+                    "--timeout 120" % (ip, target, nbytes))
+        rc = g.wait_app("client", 240)
+        log = g.app_log("client")
+        print("\n".join(l for l in log.splitlines() if "verified" in l), flush=True)
+        c.check("GuestStackToHostStackTcpEcho" + fam, rc == 0 and "echoed and verified" in log,
+                log + "\n---- the host stack ----\n" + host_stack.output()[-3000:])
+    rc, log = host_stack.stop()
+    m = re.search(r"tcp echo server: (\d+) connections \((\d+) completed, (\d+) failed", log)
+    print(m.group(0) if m else "host stack: no summary", flush=True)
+    c.check("HostStackServedBothFamilies", rc == 0 and m is not None and m.group(2) == "2"
+            and m.group(3) == "0", log[-3000:])
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--root", required=True)
     p.add_argument("--build", required=True)
-    p.add_argument("scenario", choices=["basic", "rss", "plain-device"])
+    p.add_argument("scenario", choices=["basic", "rss", "plain-device", "vhost-user"])
     args = p.parse_args()
     ci = os.environ.get("CI") == "true"
 
@@ -274,13 +297,16 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("vm test: terminated"))
     work = tempfile.mkdtemp(prefix="stvm-test.")
     suite = "Vm" + args.scenario.title().replace("-", "")
-    g = None
+    g = host_stack = None
     failed = False
     try:
         t = time.monotonic()
         plain = args.scenario == "plain-device"
-        g = Guest(args.root, args.build, work, queues=1 if args.scenario == "basic" else 2,
-                  rss=not plain, offloads="off" if plain else "on")
+        if args.scenario == "vhost-user":
+            host_stack = HostStack(args.build, work)
+        queues = 2 if args.scenario in ("rss", "plain-device") else 1
+        g = Guest(args.root, args.build, work, queues=queues, rss=not plain, offloads="off" if plain else "on",
+                  vhost_user=host_stack.sock if host_stack else None)
         print("vm test: guest up in %.1f s" % (time.monotonic() - t), flush=True)
         c = Checks(g, suite)
         c.start()
@@ -288,6 +314,9 @@ def main():
             run_basic(g, c, args.root, nbytes, "on")
         elif args.scenario == "rss":
             run_rss(g, c, args.root, rss=True)
+        elif args.scenario == "vhost-user":
+            run_vhost_user(g, c, host_stack, nbytes)
+            host_stack = None  # stopped by the checks
         else:
             # A device offering neither RSS nor offloads: two engines steer in software,
             # then one engine's traffic without checksum offloads.
@@ -296,7 +325,7 @@ def main():
         failed = bool(c.failed)
         print("vm test: %d checks passed, %d failed%s" % (
             c.passed, len(c.failed), (": " + ", ".join(c.failed)) if c.failed else ""))
-    except (GuestError, OSError, subprocess.SubprocessError) as e:
+    except (GuestError, RuntimeError, OSError, subprocess.SubprocessError) as e:
         print("vm test: %s" % e, flush=True)
         print("[  FAILED  ] %s.Guest (0 ms)" % suite, flush=True)
         failed = True
@@ -306,6 +335,10 @@ def main():
                 print("---- the guest's console (last 80 lines) ----")
                 print("\n".join(g.console_text().splitlines()[-80:]))
             g.close()
+        if host_stack is not None:
+            rc, log = host_stack.stop()
+            if failed:
+                print("---- the host stack (exit %s) ----\n%s" % (rc, log[-3000:]))
         if failed:
             try:
                 with open(os.path.join(work, "vm.log")) as f:
