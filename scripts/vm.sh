@@ -31,8 +31,9 @@
 #                   host-side stack on net_vhost) instead of a TAP; guest memory is
 #                   shared with it (memfd)
 #
-# QEMU runs with -accel tcg: KVM hangs at boot on the project's machines. Set
-# SHARDTCP_VM_ACCEL=kvm to try it where it works.
+# QEMU uses KVM only where a probe guest booted with it within 20 s (the result is
+# kept in BUILD/vm/accel): KVM hangs at boot on the project's machines, which then run
+# under TCG. SHARDTCP_VM_ACCEL=kvm|tcg skips the probe.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -158,6 +159,27 @@ build_image() {  # build_image BUILD_DIR -> prints the initramfs path
   echo "$out"
 }
 
+# ------------------------------------------------------------------ accelerator
+# pick_accel BUILD KVER IMAGE: kvm when a guest boots to its init with it, else tcg.
+pick_accel() {
+  local build=$1 kver=$2 image=$3 cache=$1/vm/accel log
+  if [ -n "${SHARDTCP_VM_ACCEL:-}" ]; then echo "$SHARDTCP_VM_ACCEL"; return; fi
+  if [ -f "$cache" ]; then cat "$cache"; return; fi
+  local accel=tcg
+  if [ -w /dev/kvm ]; then
+    log=$(mktemp /tmp/stvm-kvm-probe.XXXXXX)
+    timeout --signal=KILL 20 qemu-system-x86_64 -accel kvm -cpu host -m 512 -nodefaults \
+      -no-user-config -display none -vga none -no-reboot -kernel "/boot/vmlinuz-$kver" \
+      -initrd "$image" -append "console=ttyS0 panic=-1 quiet stvm.cmd=$(echo true | base64 -w0)" \
+      -chardev "file,id=con,path=$log" -serial chardev:con >/dev/null 2>&1 || true
+    grep -q '^stvm: command exited 0' "$log" && accel=kvm
+    rm -f "$log"
+    echo "vm: KVM probe: using $accel" >&2
+  fi
+  echo "$accel" >"$cache"
+  echo "$accel"
+}
+
 # ------------------------------------------------------------------ run
 run_vm() {
   local build=$root/build queues=1 smp='' netns='' tap=stvm0 agent='' console='' timeout=300 offloads=on rss=on vhost=''
@@ -219,14 +241,15 @@ run_vm() {
   else
     append+=" stvm.cmd=$(printf '%s ' "${command[@]}" | base64 -w0)"
   fi
-  local accel=${SHARDTCP_VM_ACCEL:-tcg}
+  local accel
+  accel=$(pick_accel "$build" "$kver" "$image")
   local nic=virtio-net-pci,netdev=n0,mac=52:54:00:16:00:02
   local netdev=tap,id=n0,ifname=$tap,script=no,downscript=no memory=()
   if [ -n "$vhost" ]; then
     [ -S "$vhost" ] || die "no vhost-user server listening on $vhost"
-    netdev=vhost-user,id=n0,chardev=vhost
+    netdev="vhost-user,id=n0,chardev=vhost"
     memory=(-chardev "socket,id=vhost,path=$vhost"
-      -object memory-backend-memfd,id=mem,size=1024M,share=on -machine memory-backend=mem)
+      -object "memory-backend-memfd,id=mem,size=1024M,share=on" -machine "memory-backend=mem")
   fi
   if [ "$queues" -gt 1 ]; then
     netdev+=",queues=$queues"
@@ -235,7 +258,9 @@ run_vm() {
   if [ "$offloads" = off ]; then
     nic+=",csum=off,guest_csum=off,gso=off,host_tso4=off,host_tso6=off,guest_tso4=off,guest_tso6=off,host_ecn=off,guest_ecn=off,host_ufo=off,guest_ufo=off,mrg_rxbuf=off"
   fi
-  local qemu=(qemu-system-x86_64 -accel "$accel" -cpu max -smp "$smp" -m 1024
+  local cpu=max
+  [ "$accel" != kvm ] || cpu=host
+  local qemu=(qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp "$smp" -m 1024
     -nodefaults -no-user-config -display none -vga none -no-reboot
     -kernel "/boot/vmlinuz-$kver" -initrd "$image" -append "$append"
     "${memory[@]}" -netdev "$netdev" -device "$nic"
