@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Sets up the machine, builds, and runs the whole shardtcp test suite:
 #   1. the GCC build (-O2): the kernel-interop tests, the hostile tests (floods and
-#      limits, Linux as attacker and client) and the README's demo (alone and next to
-#      a CPU-bound load), which need realistic speed, and the install check;
+#      limits, Linux as attacker and client), the vm tests (the stack in QEMU guests on
+#      virtio-net, scripts/vm.sh) and the README's demo (alone and next to a CPU-bound
+#      load), which need realistic speed, and the install check;
 #   2. the clang ASan + UBSan build (fuzz-instrumented): the unit and stack-pair tests;
 #   3. its libFuzzer targets for a bounded time.
 # Each build compiles only what its tests need (scripts/suite_targets.py), and the
 # sanitizer build compiles on one core while the interop tests run on the other.
 # Ends with one line "N passed, N failed" counting every test case.
-# Interop, hostile and demo tests need root and network namespaces; they skip with a message
-# outside CI when those are missing, and fail under CI=true.
+# Interop, hostile, vm and demo tests need root and network namespaces (vm: and QEMU,
+# which scripts/vm.sh installs); they skip with a message outside CI when those are
+# missing, and fail under CI=true.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,7 +45,7 @@ scripts/build.sh debug --configure-only || { build_failed debug; gcc_ok=0; }
 scripts/build.sh asan --configure-only || { build_failed asan; asan_ok=0; }
 gcc_targets=() asan_targets=()
 [ $gcc_ok -eq 0 ] ||
-  mapfile -t gcc_targets < <(python3 scripts/suite_targets.py build --installed interop hostile demo install)
+  mapfile -t gcc_targets < <(python3 scripts/suite_targets.py build --installed interop hostile demo install vm)
 if [ $asan_ok -eq 1 ]; then
   mapfile -t asan_targets < <(python3 scripts/suite_targets.py build-asan unit pair)
   # Every executable of test/fuzz is a libFuzzer target (scripts/fuzz.sh runs them).
@@ -65,6 +67,8 @@ fi
 if [ $gcc_ok -eq 1 ]; then
   run_suites build main interop
   run_suites build hostile hostile
+  # The stack in QEMU guests on virtio-net (scripts/vm.sh), about 3 minutes under TCG.
+  run_suites build vm vm
   run_suites build install install
   run_suites build demo demo
 fi

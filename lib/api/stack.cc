@@ -136,7 +136,9 @@ Status Stack::build() {
     ownership_ = std::make_unique<FlowOwnership>(config_.engines);
   }
   if (config_.engines > 1) {
-    fabric_ = std::make_unique<SteeringFabric>(*ownership_, config_.steering);
+    SteeringConfig steering = config_.steering;
+    steering.device_rss = ethdev_->info().rss_active;
+    fabric_ = std::make_unique<SteeringFabric>(*ownership_, steering);
     SHARDTCP_LOG(kStack, INFO, "%u engines; RSS %s; software steering verifies every frame\n",
                  config_.engines,
                  ethdev_->info().rss_active ? "programmed (our key and RETA)" : "not available");

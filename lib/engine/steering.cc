@@ -6,12 +6,15 @@
 #include <array>
 #include <cstring>
 
+#include "common/log.h"
+
 namespace shardtcp {
 
 namespace {
 
 constexpr const char* kSteeringCounterNames[] = {
-    "steered_out", "steered_in", "steer_drops", "broadcast_copies", "copy_failures",
+    "steered_out",      "steered_in",    "steer_drops",
+    "broadcast_copies", "copy_failures", "flow_steered_out",
 };
 static_assert(std::size(kSteeringCounterNames) ==
               static_cast<std::size_t>(SteeringCounter::kCount));
@@ -52,7 +55,11 @@ IpAddr v6_at(const Bytes& b, std::size_t off) {
 }
 
 SteerTarget to(std::uint16_t engine) {
-  return SteerTarget{SteerTarget::kEngine, engine};
+  return SteerTarget{SteerTarget::kEngine, engine, false};
+}
+
+SteerTarget to_flow_owner(std::uint16_t engine) {
+  return SteerTarget{SteerTarget::kEngine, engine, true};
 }
 
 // A transport tuple received as-is (src = peer).
@@ -60,7 +67,7 @@ SteerTarget by_proto(std::uint8_t proto, const IpAddr& src, const IpAddr& dst, c
                      std::size_t l4, const FlowOwnership& fo, const SteeringConfig& c) {
   if (proto == kProtoTcp || (proto == kProtoUdp && c.udp_by_tuple)) {
     if (!b.has(l4, 4)) return {};
-    return to(fo.owner_of_received(src, b.be16(l4), dst, b.be16(l4 + 2)));
+    return to_flow_owner(fo.owner_of_received(src, b.be16(l4), dst, b.be16(l4 + 2)));
   }
   if (proto == kProtoUdp) return to(c.home_engine);
   return {};
@@ -72,7 +79,7 @@ SteerTarget by_quoted(std::uint8_t proto, const IpAddr& qsrc, const IpAddr& qdst
                       std::size_t l4, const FlowOwnership& fo, const SteeringConfig& c) {
   if (proto == kProtoTcp || (proto == kProtoUdp && c.udp_by_tuple)) {
     if (!b.has(l4, 4)) return {};
-    return to(fo.owner_of_received(qdst, b.be16(l4 + 2), qsrc, b.be16(l4)));
+    return to_flow_owner(fo.owner_of_received(qdst, b.be16(l4 + 2), qsrc, b.be16(l4)));
   }
   if (proto == kProtoUdp) return to(c.home_engine);
   return {};
@@ -207,6 +214,17 @@ void SteeringHandler::broadcast_copies(const rte_mbuf* m, rte_mempool* pool) {
   }
 }
 
+void SteeringHandler::count_flow_misdelivery(std::uint16_t owner) {
+  counters_.inc(SteeringCounter::kFlowSteeredOut);
+  if (!fabric_.config().device_rss || rss_mismatch_logged_) return;
+  rss_mismatch_logged_ = true;
+  SHARDTCP_LOG(kEngine, WARNING,
+               "engine %u: a frame of a flow owned by engine %u arrived here although the "
+               "device's RSS has our key and RETA: the device hashes differently; software "
+               "steering delivers such frames (counted in steering.flow_steered_out)\n",
+               self_, owner);
+}
+
 void SteeringHandler::on_frames(rte_mbuf** frames, std::uint16_t n, PacketContext& ctx) {
   if (draining_ || fabric_.engines() == 1) {
     inner_.on_frames(frames, n, ctx);
@@ -226,6 +244,7 @@ void SteeringHandler::on_frames(rte_mbuf** frames, std::uint16_t n, PacketContex
       rte_mbuf* m = frames[i];
       const SteerTarget t = steer_target(m, fabric_.ownership(), fabric_.config());
       if (t.kind == SteerTarget::kEngine && t.engine != self_) {
+        if (t.by_flow) count_flow_misdelivery(t.engine);
         away[n_away] = m;
         away_to[n_away++] = t.engine;
         continue;

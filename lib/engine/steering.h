@@ -48,12 +48,20 @@ struct SteeringConfig {
   unsigned ring_size = 1024;      // frames per ordered engine pair
   std::uint16_t home_engine = 0;  // UDP, fragments, ping replies
   bool udp_by_tuple = false;      // UDP by its tuple (sockets on every engine) instead
+  // The device's RSS was programmed with our key and RETA: a flow frame at the wrong
+  // engine then means the device hashes differently (logged once per engine).
+  bool device_rss = false;
 };
 
 // Where a received frame should be processed.
 struct SteerTarget {
   enum Kind : std::uint8_t { kLocal, kEngine, kAllEngines } kind = kLocal;
   std::uint16_t engine = 0;  // kEngine
+  // kEngine chosen by the frame's flow tuple (TCP; UDP with udp_by_tuple; ICMP errors
+  // quoting them): the queue a device with our RSS would deliver it to. Frames sent
+  // home (UDP, fragments, extension headers, ping replies) are not flow frames: no
+  // device's RSS puts them on the home queue.
+  bool by_flow = false;
 };
 // Reads only the frame's first segment; never fails (unparseable: kLocal, the IP layer
 // drops and counts it).
@@ -66,6 +74,10 @@ enum class SteeringCounter : std::uint8_t {
   kSteerDrops,       // frames dropped because the owner's ring was full
   kBroadcastCopies,  // copies of ARP replies / neighbour adverts sent to other engines
   kCopyFailures,     // copies the pool could not provide
+  // Of kSteeredOut: flow frames (SteerTarget::by_flow) that arrived at the wrong engine.
+  // With the device's RSS programmed (our key and RETA) this stays 0; when it grows the
+  // device hashes differently from us, and software steering is what delivers them.
+  kFlowSteeredOut,
   kCount
 };
 
@@ -114,12 +126,14 @@ class SteeringHandler final : public PacketHandler {
  private:
   void hand_over(std::uint16_t to, rte_mbuf** frames, std::uint16_t n);
   void broadcast_copies(const rte_mbuf* m, rte_mempool* pool);
+  void count_flow_misdelivery(std::uint16_t owner);
 
   SteeringFabric& fabric_;
   std::uint16_t self_;
   PacketHandler& inner_;
   Engine* engine_ = nullptr;
   bool draining_ = false;  // frames being injected were steered already
+  bool rss_mismatch_logged_ = false;
   CounterGroup counters_;
 };
 

@@ -339,9 +339,7 @@ void IpStack::deliver(rte_mbuf* m, const RxIp& rx, PacketContext& ctx) {
   meta.l3_len = rx.ihl;
   meta.l4_len = static_cast<std::uint16_t>(rx.total - rx.ihl);
   meta.dst_is_broadcast = rx.broadcast;
-  const std::uint64_t l4f = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
-  meta.l4_cksum_good = cfg_.port.rx_l4_cksum && l4f == RTE_MBUF_F_RX_L4_CKSUM_GOOD;
-  meta.l4_cksum_bad = cfg_.port.rx_l4_cksum && l4f == RTE_MBUF_F_RX_L4_CKSUM_BAD;
+  meta.set_l4_cksum_from(m->ol_flags, cfg_.port.rx_l4_cksum);
   m->l2_len = kEthLen;
   m->l3_len = rx.ihl;
   rte_pktmbuf_adj(m, static_cast<std::uint16_t>(kEthLen + rx.ihl));

@@ -220,9 +220,7 @@ void IpStack::deliver6(rte_mbuf* m, const RxIp6& rx, PacketContext& ctx) {
   meta.l3_len = static_cast<std::uint16_t>(rx.l3_len);
   meta.l4_len = static_cast<std::uint16_t>(rx.total - rx.l3_len);
   meta.dst_is_broadcast = false;  // multicast is visible in meta.dst
-  const std::uint64_t l4f = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
-  meta.l4_cksum_good = cfg_.port.rx_l4_cksum && l4f == RTE_MBUF_F_RX_L4_CKSUM_GOOD;
-  meta.l4_cksum_bad = cfg_.port.rx_l4_cksum && l4f == RTE_MBUF_F_RX_L4_CKSUM_BAD;
+  meta.set_l4_cksum_from(m->ol_flags, cfg_.port.rx_l4_cksum);
   m->l2_len = kEthLen;
   m->l3_len = static_cast<std::uint16_t>(rx.l3_len);
   rte_pktmbuf_adj(m, static_cast<std::uint16_t>(kEthLen + rx.l3_len));

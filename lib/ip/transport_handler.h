@@ -23,8 +23,19 @@ struct L3Meta {
   std::uint16_t l3_len = 0;
   std::uint16_t l4_len = 0;       // bytes of L4 header + payload (== m->pkt_len)
   bool dst_is_broadcast = false;  // limited or directed broadcast
-  bool l4_cksum_good = false;     // device verified the L4 checksum (RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+  bool l4_cksum_good = false;     // device vouches for the L4 data (see set_l4_cksum_from)
   bool l4_cksum_bad = false;      // device found it wrong; the transport drops and counts
+
+  // What the device said about the L4 checksum (only when the port's RX L4 checksum
+  // offload is on). RTE_MBUF_F_RX_L4_CKSUM_NONE counts as good: the data's integrity is
+  // known, only the checksum field is not filled in. virtio-net reports it for frames
+  // the host's kernel sent with a partial checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM).
+  void set_l4_cksum_from(std::uint64_t ol_flags, bool offload_on) {
+    const std::uint64_t f = ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+    l4_cksum_good =
+        offload_on && (f == RTE_MBUF_F_RX_L4_CKSUM_GOOD || f == RTE_MBUF_F_RX_L4_CKSUM_NONE);
+    l4_cksum_bad = offload_on && f == RTE_MBUF_F_RX_L4_CKSUM_BAD;
+  }
 };
 
 // A received ICMP error that quotes one of our packets.

@@ -112,6 +112,7 @@ TEST(SteerTarget, EachKindOfFrameGoesWhereTheDesignSays) {
     tcp.ports(80, lport);
     const SteerTarget t = target_of(tcp, fo);
     ASSERT_EQ(t.kind, SteerTarget::kEngine);
+    ASSERT_TRUE(t.by_flow);  // a device with our RSS delivers it to its owner
     const std::uint16_t owner = fo.owner(TcpTuple{Endpoint{kLocal, lport}, Endpoint{kRemote, 80}});
     ASSERT_EQ(t.engine, owner);
     ++tcp_seen[owner];
@@ -124,6 +125,7 @@ TEST(SteerTarget, EachKindOfFrameGoesWhereTheDesignSays) {
     icmp.ports(lport, 80);
     const SteerTarget ti = target_of(icmp, fo);
     ASSERT_EQ(ti.kind, SteerTarget::kEngine);
+    ASSERT_TRUE(ti.by_flow);
     ASSERT_EQ(ti.engine, owner);
   }
   for (int e = 0; e < 4; ++e) EXPECT_GT(tcp_seen[e], 0) << e;
@@ -136,9 +138,11 @@ TEST(SteerTarget, EachKindOfFrameGoesWhereTheDesignSays) {
   udp.ports(53, 5353);
   EXPECT_EQ(target_of(udp, fo, home3).kind, SteerTarget::kEngine);
   EXPECT_EQ(target_of(udp, fo, home3).engine, 3);
+  EXPECT_FALSE(target_of(udp, fo, home3).by_flow);  // home is not where RSS puts it
   SteeringConfig by_tuple;
   by_tuple.udp_by_tuple = true;
   EXPECT_EQ(target_of(udp, fo, by_tuple).engine, fo.owner_of_received(kRemote, 53, kLocal, 5353));
+  EXPECT_TRUE(target_of(udp, fo, by_tuple).by_flow);
 
   FrameBuilder frag;  // a TCP fragment (MF set): reassembly lives at home
   frag.eth(RTE_ETHER_TYPE_IPV4);
