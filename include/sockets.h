@@ -88,8 +88,13 @@ static inline void shardtcp_fd_clr(int s, shardtcp_fd_set* set) {
  *  - With one EAL worker lcore per engine (-l 0-N), each engine runs on its lcore.
  *  - SHARDTCP_SOCKETS_DRIVER=thread in the environment: a driver thread runs them;
  *    =inline or =lcores forces the others.
+ *  - SHARDTCP_SOCKETS_DRIVER=threads: one application thread per core, each with its
+ *    shard (see shardtcp_thread_engine() below).
  * Calls from other threads are posted to the owning engine's lock-free ring and wait
  * for it (with the default mode: until the initialising thread next runs the engines).
+ * Such a waiter spins briefly, then sleeps; it is woken once per change it waits for
+ * (data arrived, a connection to accept, a third of the send buffer free again), not
+ * on every acknowledgement.
  * Event callbacks (shardtcp_set_event_callback) run inside the engine; they may call
  * the API, but there a blocking call acts as a non-blocking one (EWOULDBLOCK,
  * EINPROGRESS) rather than wait inside another wait. */
@@ -99,8 +104,31 @@ int shardtcp_init(int argc, char** argv);
  * lcores running the engines) it does nothing and returns 0. */
 int shardtcp_poll(void);
 /* Closes every socket, stops the driver thread and releases the stack (if
- * shardtcp_init built it). Afterwards calls fail with ENETDOWN again. */
+ * shardtcp_init built it). Afterwards calls fail with ENETDOWN again. With one thread
+ * per core, call it after those threads have released their engines. */
 int shardtcp_fini(void);
+
+/* ---- one application thread per core (SHARDTCP_SOCKETS_DRIVER=threads)
+ * Start one thread per engine (with `-l 0-N` and `--engines N+1`, typically one per
+ * lcore) and have thread k call shardtcp_thread_engine(k): from then on it runs engine
+ * k as the default mode's thread runs them all. Its calls on engine k's sockets run
+ * inline, and its blocking calls keep engine k running. The TCP sockets it creates
+ * live on engine k (UDP sockets live on engine 0, where datagrams arrive), and
+ * connect() picks a local port whose tuple engine k owns. A listening socket listens
+ * on every engine, and accept() on thread k returns only the connections engine k owns
+ * (the SO_REUSEPORT model: each engine's thread serves its share of the port; readiness
+ * of the listener in select()/epoll means some engine has one). listen() and calls on
+ * another engine's socket are posted to that engine and wait until its thread next
+ * runs it, so every engine needs its thread running (in calls, or shardtcp_poll())
+ * and calls from threads that run no engine are served the same way.
+ * shardtcp_engine_count(): the number of engines, or -1/ENETDOWN.
+ * shardtcp_thread_engine(k): 0, or -1 with errno EINVAL (no engine k, or not this mode),
+ * EBUSY (another thread runs it), EALREADY (this thread runs one), ENETDOWN.
+ * shardtcp_thread_release(): gives the engine back (before the thread ends); -1/EINVAL
+ * if the thread runs none. */
+int shardtcp_engine_count(void);
+int shardtcp_thread_engine(int engine);
+int shardtcp_thread_release(void);
 
 /* ---- readiness of many sockets (an epoll-style extension; select() sets hold 1024)
  * A set watches sockets for the events asked (SHARDTCP_EPOLLIN: data, end of stream or,

@@ -53,6 +53,7 @@ int HandleTable::allocate(std::uint16_t engine) {
   e->cork = e->maxseg = e->keepidle_s = e->keepintvl_s = e->keepcnt = e->user_timeout_ms = 0;
   e->notsent_lowat = UINT32_MAX;
   e->connect_timeout_ns = 0;
+  e->send_space_max = 0;
   e->last_error = 0;
   e->event_fn = nullptr;
   e->event_user = nullptr;

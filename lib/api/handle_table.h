@@ -78,6 +78,10 @@ struct SocketEntry {
   bool has_error = false;  // a kError was reported and not yet read (SO_ERROR / a call)
   bool rd_shut = false;
   bool wr_shut = false;
+  // The most send space ever seen free (the send buffer's size, learnt): the socket is
+  // writable again once a third of it is free, not at every freed byte, so a blocked
+  // sender is woken once per stretch of ACKs (hysteresis, as Linux's sk_stream_wspace).
+  long send_space_max = 0;
   // Option shadows for getsockopt (the native layer has setters only).
   int keepalive = 0, reuseaddr = 0, nodelay = 0, rcvbuf = 0, sndbuf = 0;
   int linger_on = 0, linger_sec = 0;

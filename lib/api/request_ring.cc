@@ -6,8 +6,6 @@
 
 #include <ctime>
 
-#include <emmintrin.h>
-
 namespace shardtcp::sockets {
 
 bool futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected, std::int64_t timeout_ns) {
@@ -23,7 +21,16 @@ bool futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected, std::i
   return !(r == -1 && errno == ETIMEDOUT);
 }
 
+namespace {
+thread_local std::uint64_t tl_wakes = 0;
+}  // namespace
+
+std::uint64_t wakes_issued() {
+  return tl_wakes;
+}
+
 void futex_wake_all(std::atomic<std::uint32_t>* word) {
+  ++tl_wakes;
   syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr,
           nullptr, 0);
 }
@@ -44,23 +51,30 @@ unsigned RequestRing::drain() {
   return n;
 }
 
-void wait_done(Request& r, RequestRing* help) {
-  if (help != nullptr) {
+void wait_done(Request& r, const WaitHelp& help) {
+  if (help.serve != nullptr) {
     while (r.done.load(std::memory_order_acquire) != Request::kDone) {
-      help->drain();
+      help.serve(help.arg);
       _mm_pause();
     }
     return;
   }
-  for (int i = 0; i < 4000; ++i) {
-    if (r.done.load(std::memory_order_acquire) == Request::kDone) return;
-    _mm_pause();
-  }
+  if (help.spin &&
+      spin_until([&] { return r.done.load(std::memory_order_acquire) == Request::kDone; }))
+    return;
   std::uint32_t expected = Request::kPending;
   if (!r.done.compare_exchange_strong(expected, Request::kSleeping, std::memory_order_acq_rel))
     return;  // completed meanwhile
   while (r.done.load(std::memory_order_acquire) != Request::kDone)
-    futex_wait(&r.done, Request::kSleeping, -1);
+    sleep_on(&r.done, Request::kSleeping, -1, help);
+}
+
+bool sleep_on(std::atomic<std::uint32_t>* word, std::uint32_t expected, std::int64_t timeout_ns,
+              const WaitHelp& help) {
+  if (help.same_cpu_sleepers != nullptr) help.same_cpu_sleepers->fetch_add(1);
+  const bool woken = futex_wait(word, expected, timeout_ns);
+  if (help.same_cpu_sleepers != nullptr) help.same_cpu_sleepers->fetch_sub(1);
+  return woken;
 }
 
 }  // namespace shardtcp::sockets

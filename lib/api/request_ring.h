@@ -4,6 +4,8 @@
 // sleeps on the request's own futex word. No lock and no allocation on either side.
 #pragma once
 
+#include <emmintrin.h>
+
 #include <boost/lockfree/queue.hpp>
 
 #include <atomic>
@@ -15,6 +17,28 @@ namespace shardtcp::sockets {
 // Returns false on timeout.
 bool futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected, std::int64_t timeout_ns);
 void futex_wake_all(std::atomic<std::uint32_t>* word);
+// Wakes the calling thread has issued (futex_wake_all calls): a driver thread that woke
+// someone yields its CPU, in case the woken thread waits for that very CPU.
+std::uint64_t wakes_issued();
+
+// How long a waiter spins (in pause instructions) at most before it sleeps: an engine
+// on another CPU usually answers well within it, and a sleep costs two system calls
+// and a scheduler round trip.
+inline constexpr int kSpinPauses = 4000;
+
+// Spins until `done()`, for at most kSpinPauses. True when done() came true.
+// (Spinning only while the answering thread visibly makes progress was tried: with two
+// busy threads per CPU, as in the benchmark's pairs, the answering thread is often
+// preempted for a moment, the waiter then slept far more often, and a woken waiter
+// waited for the busy thread on its CPU to give it up: 8x fewer transactions.)
+template <class Done>
+bool spin_until(Done&& done) {
+  for (int i = 0; i < kSpinPauses; ++i) {
+    if (done()) return true;
+    _mm_pause();
+  }
+  return done();
+}
 
 struct Request {
   // done: kPending, then kSleeping if the poster went to sleep on it, then kDone.
@@ -56,11 +80,26 @@ class RequestRing {
   boost::lockfree::queue<Request*, boost::lockfree::fixed_sized<true>> queue_;
 };
 
-// Waits until the engine completed `r`: spins briefly (the engine usually answers
-// within one loop iteration), then sleeps on r->done. `help`, when not null, is the
-// caller's own engine ring (the caller is another engine's thread): it keeps being
-// drained while waiting and the caller never sleeps, so two engines asking each
-// other at once cannot deadlock.
-void wait_done(Request& r, RequestRing* help = nullptr);
+// What a waiter does besides waiting. An engine's thread (`serve` set) keeps serving
+// its own engine (draining its ring, or a whole iteration) and never sleeps, so two
+// engines asking each other at once cannot deadlock. Another thread spins briefly
+// unless `spin` is false (the engine that answers runs on the caller's own CPU: a spin
+// would only delay it), then sleeps.
+struct WaitHelp {
+  unsigned (*serve)(void* arg) = nullptr;
+  void* arg = nullptr;
+  bool spin = true;
+  // Counted up while the caller sleeps, when the thread that answers runs on the
+  // caller's CPU: that thread then gives up the CPU after waking it (null: not so).
+  std::atomic<int>* same_cpu_sleepers = nullptr;
+};
+
+// Sleeps on `word` while it holds `expected` (futex_wait), counted in
+// help.same_cpu_sleepers when set.
+bool sleep_on(std::atomic<std::uint32_t>* word, std::uint32_t expected, std::int64_t timeout_ns,
+              const WaitHelp& help);
+
+// Waits until the engine completed `r` (see WaitHelp).
+void wait_done(Request& r, const WaitHelp& help = {});
 
 }  // namespace shardtcp::sockets

@@ -302,9 +302,11 @@ int shardtcp_init(int argc, char** argv) {
   AttachOptions ao;
   const char* driver = std::getenv("SHARDTCP_SOCKETS_DRIVER");
   const std::string want = driver != nullptr ? driver : "";
-  if (!want.empty() && want != "inline" && want != "thread" && want != "lcores") {
+  if (!want.empty() && want != "inline" && want != "thread" && want != "lcores" &&
+      want != "threads") {
     std::fprintf(stderr,
-                 "shardtcp_init: SHARDTCP_SOCKETS_DRIVER=%s: want inline, thread or lcores\n",
+                 "shardtcp_init: SHARDTCP_SOCKETS_DRIVER=%s: want inline, thread, threads or "
+                 "lcores\n",
                  want.c_str());
     return fail(-EINVAL);
   }
@@ -316,6 +318,8 @@ int shardtcp_init(int argc, char** argv) {
   }
   if (want == "thread")
     ao.mode = DriveMode::kOwnThread;
+  else if (want == "threads")
+    ao.mode = DriveMode::kPerThread;
   else if (want == "inline" || !lcores)
     ao.mode = DriveMode::kInline;
   else
@@ -354,10 +358,13 @@ int shardtcp_socket(int family, int type, int protocol) {
   // TCP sockets are spread over the engines (a connect picks a local port whose
   // tuple its engine owns); UDP datagrams are all steered to the home engine, so UDP
   // sockets live there.
+  // A thread that runs an engine of its own (kPerThread) keeps its TCP sockets there.
+  std::uint16_t own = 0;
+  const bool has_own = thread_engine(&own);
   const auto engine =
-      type == SOCK_DGRAM && stk->engine_count() > 1
-          ? stk->config().steering.home_engine
-          : static_cast<std::uint16_t>(rt.next_engine.fetch_add(1) % stk->engine_count());
+      type == SOCK_DGRAM && stk->engine_count() > 1 ? stk->config().steering.home_engine
+      : has_own                                     ? own
+                : static_cast<std::uint16_t>(rt.next_engine.fetch_add(1) % stk->engine_count());
   const int h = rt.table.allocate(engine);
   if (h < 0) return fail(-EMFILE);
   SocketEntry& e = rt.table.at(h);
@@ -550,7 +557,11 @@ int shardtcp_accept(int s, void* addr, socklen_t* addrlen) {
     // Fair: start at the engine after the one that gave the last connection, and try
     // only engines that reported a pending connection.
     const std::uint32_t start = g.next.load(std::memory_order_relaxed);
-    const std::uint32_t mask = g.acceptable.load(std::memory_order_acquire);
+    std::uint32_t mask = g.acceptable.load(std::memory_order_acquire);
+    // A thread running an engine of its own takes only that engine's connections (as
+    // each SO_REUSEPORT socket of a group gets its share); other threads take any.
+    std::uint16_t own = 0;
+    if (thread_engine(&own)) mask &= 1u << own;
     for (std::uint16_t i = 0; i < n; ++i) {
       const auto k = static_cast<std::uint16_t>((start + i) % n);
       if ((mask & (1u << k)) == 0) continue;
@@ -734,8 +745,9 @@ int shardtcp_closesocket(int s) {
     e->udp = {};
     unwatch(*e);
     rt.table.release(s);
+    refresh(*e);
     e->ready.store(0);
-    refresh(*e);  // wakes anyone blocked on it: they find the handle gone
+    wake_waiters(*e);  // anyone blocked on it finds the handle gone
     return 0;
   });
   return r < 0 ? fail(r) : 0;

@@ -2,6 +2,7 @@
 // function to an engine, and the readiness bookkeeping run on the engine thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -41,6 +42,10 @@ struct Runtime {
   std::atomic<bool> stop{false};
   std::atomic<std::uint32_t> driver_word{0};  // posters bump it to wake an idle driver
   std::atomic<bool> driver_sleeping{false};
+  std::atomic<int> driver_cpu{-1};        // the CPU the driver thread last ran on (-1: none)
+  std::atomic<int> same_cpu_sleepers{0};  // WaitHelp::same_cpu_sleepers
+  // kPerThread: engines an application thread has claimed (claim_engine).
+  std::array<std::atomic<bool>, HandleTable::kMaxEngines> claimed{};
   std::atomic<std::uint32_t> next_engine{0};
   // Bumped on every socket event; select() sleeps on it.
   std::atomic<std::uint32_t> epoch{0};
@@ -80,8 +85,12 @@ void wait_for_event(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>
 unsigned poll_inline();
 // True when the calling thread runs `engine` itself: its work runs inline.
 bool runs_engine(std::uint16_t engine);
-// The calling engine thread's own ring (a worker lcore's), or null.
-RequestRing* own_ring();
+// How the calling thread waits for a request it posted (request_ring.h's WaitHelp):
+// an engine's thread keeps serving its own engine, another spins unless the driver
+// thread shares its CPU.
+WaitHelp wait_help();
+// kPerThread: the engine the calling thread claimed, in *engine; false for others.
+bool thread_engine(std::uint16_t* engine);
 
 template <class F>
 long invoke_request(void* arg) {
@@ -106,13 +115,16 @@ long on_engine(std::uint16_t engine, F&& f, bool may_wait = true) {
     rt.driver_word.fetch_add(1, std::memory_order_release);
     futex_wake_all(&rt.driver_word);
   }
-  wait_done(r, own_ring());
+  wait_done(r, wait_help());
   return r.result;
 }
 
 // Engine thread: recomputes the entry's readiness from the native layer and wakes
-// whoever waits on it.
+// whoever waits on it when a readiness bit came on (not on every event: a waiter is
+// woken once per change it waits for).
 void refresh(SocketEntry& e);
+// Wakes whoever waits on the entry (and select()), whatever changed: a close.
+void wake_waiters(SocketEntry& e);
 // Native-layer callbacks; `user` is the handle.
 void on_tcp_event(void* user, TcpConnId id, TcpSocketEvent ev, std::uint32_t value);
 void on_udp_event(int handle, UdpSocketId id, UdpEvent ev);

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <cerrno>
 #include <chrono>
 
 #include "api/readiness_set.h"
@@ -17,6 +18,9 @@ namespace {
 constexpr int kNoEngine = -1;
 constexpr int kAllEngines = -2;
 thread_local int tl_engine = kNoEngine;
+// True on a kPerThread application thread that claimed tl_engine (claim_engine()): it
+// runs that engine from its own calls, as kInline's thread runs them all.
+thread_local bool tl_claimed = false;
 // > 0 while the thread is inside an engine iteration (its callbacks and requests run
 // there; InsideEngine counts it): blocking calls then act as non-blocking ones.
 thread_local int tl_inside = 0;
@@ -30,13 +34,40 @@ unsigned poll_engines(Stack& stack) {
 
 Runtime g_runtime;
 
-void notify(SocketEntry& e) {
+// One iteration of the claimed engine (kPerThread). Returns the frames handled.
+unsigned poll_claimed() {
+  Stack* stack = g_runtime.stack.load(std::memory_order_acquire);
+  if (stack == nullptr) return 0;
+  InsideEngine in;
+  return stack->engine(static_cast<std::uint16_t>(tl_engine)).poll_once();
+}
+
+unsigned serve_claimed(void*) {
+  return poll_claimed();
+}
+
+unsigned serve_ring(void* ring) {
+  return static_cast<RequestRing*>(ring)->drain();
+}
+
+// True when the driver thread last ran on the caller's CPU (it publishes its CPU every
+// 256 rounds; -1 until then, and in modes without a driver).
+bool driver_shares_my_cpu() {
+  const int cpu = g_runtime.driver_cpu.load(std::memory_order_relaxed);
+  return cpu >= 0 && cpu == sched_getcpu();
+}
+
+}  // namespace
+
+void wake_waiters(SocketEntry& e) {
   e.events.fetch_add(1, std::memory_order_release);
   if (e.waiters.load(std::memory_order_acquire) != 0) futex_wake_all(&e.events);
   Runtime& rt = g_runtime;
   rt.epoch.fetch_add(1, std::memory_order_release);
   if (rt.epoch_waiters.load(std::memory_order_acquire) != 0) futex_wake_all(&rt.epoch);
 }
+
+namespace {
 
 unsigned drain_all(Runtime& rt) {
   unsigned n = 0;
@@ -75,10 +106,20 @@ void driver_loop(Runtime* rt) {
   InsideEngine in;  // the driver makes no calls of its own: only callbacks and requests do
   Stack& stack = *rt->stack.load();
   unsigned idle = 0;
-  while (!rt->stop.load(std::memory_order_acquire)) {
+  std::uint64_t wakes = wakes_issued();
+  for (std::uint32_t round = 0; !rt->stop.load(std::memory_order_acquire); ++round) {
+    if ((round & 255) == 0) rt->driver_cpu.store(sched_getcpu(), std::memory_order_relaxed);
     unsigned work = poll_engines(stack);
     if (rt->options.extra_poll) work += rt->options.extra_poll();
     idle = work != 0 ? 0 : idle + 1;
+    // A thread this round woke (a request done, a socket ready) may be waiting for this
+    // very CPU (application and driver on one core): then give it the CPU now rather
+    // than at the end of our time slice. Only then: on a busy machine a yield may cost
+    // the driver milliseconds.
+    if (wakes_issued() != wakes) {
+      wakes = wakes_issued();
+      if (rt->same_cpu_sleepers.load(std::memory_order_relaxed) != 0) sched_yield();
+    }
     if (idle > 20000) {
       // Nothing for a while: sleep briefly (timers still run every 200 us); a poster
       // wakes us at once.
@@ -102,10 +143,11 @@ bool on_engine_thread() {
 }
 WaitStyle wait_style() {
   if (tl_engine == kNoEngine) return WaitStyle::kSleep;
-  if (tl_engine == kAllEngines && tl_inside == 0) return WaitStyle::kPoll;
+  if ((tl_engine == kAllEngines || tl_claimed) && tl_inside == 0) return WaitStyle::kPoll;
   return WaitStyle::kNever;
 }
 unsigned poll_inline() {
+  if (tl_claimed) return poll_claimed();
   Stack* stack = g_runtime.stack.load(std::memory_order_acquire);
   if (stack == nullptr) return 0;
   unsigned n = poll_engines(*stack);
@@ -123,12 +165,30 @@ std::int64_t now_ns() {
 }
 void wait_for_event(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
                     std::uint32_t seq, std::int64_t wait_ns) {
-  if (wait_style() == WaitStyle::kPoll) {
-    poll_inline();
+  const WaitStyle style = wait_style();
+  if (style == WaitStyle::kPoll && !tl_claimed) {
+    poll_inline();  // runs every engine: the caller tries again after each round
     return;
   }
+  if (style == WaitStyle::kPoll) {
+    // A claimed engine's thread: its own engine keeps running until the word moves (the
+    // socket may live on another engine, which another thread runs; a try on it costs
+    // that engine a request). At most 1 ms between tries, so nothing waits on a missed
+    // word.
+    const std::int64_t start = now_ns();
+    const std::int64_t limit = wait_ns >= 0 && wait_ns < 1000000 ? wait_ns : 1000000;
+    do {
+      poll_claimed();
+    } while (word.load(std::memory_order_acquire) == seq && now_ns() - start < limit);
+    return;
+  }
+  // An ordinary thread sleeps until the engine wakes us. No spin first (unlike a posted
+  // request's wait): what it waits for comes from the network, usually later than a
+  // spin lasts, and spinning took the CPU from whoever had to make it happen (tried:
+  // with two busy threads per CPU, as in the benchmark's pairs, 4x fewer transactions).
+  const WaitHelp help = wait_help();
   waiters.fetch_add(1);
-  futex_wait(&word, seq, wait_ns);
+  sleep_on(&word, seq, wait_ns, help);
   waiters.fetch_sub(1);
 }
 InsideEngine::InsideEngine() {
@@ -140,10 +200,59 @@ InsideEngine::~InsideEngine() {
 bool runs_engine(std::uint16_t engine) {
   return tl_engine == kAllEngines || tl_engine == engine;
 }
-RequestRing* own_ring() {
-  if (tl_engine < 0) return nullptr;
-  return g_runtime.rings[static_cast<std::size_t>(tl_engine)].get();
+WaitHelp wait_help() {
+  WaitHelp h;
+  if (tl_claimed && tl_inside == 0) {
+    h.serve = &serve_claimed;  // keeps its whole engine running, not only its requests
+  } else if (tl_engine >= 0) {
+    h.serve = &serve_ring;
+    h.arg = g_runtime.rings[static_cast<std::size_t>(tl_engine)].get();
+  } else {
+    const bool shares = driver_shares_my_cpu();
+    h.spin = !shares;
+    if (shares) h.same_cpu_sleepers = &g_runtime.same_cpu_sleepers;
+  }
+  return h;
 }
+bool thread_engine(std::uint16_t* engine) {
+  if (!tl_claimed) return false;
+  *engine = static_cast<std::uint16_t>(tl_engine);
+  return true;
+}
+
+int claim_engine(std::uint16_t engine) {
+  Runtime& rt = g_runtime;
+  Stack* stack = rt.stack.load(std::memory_order_acquire);
+  if (stack == nullptr) return -ENETDOWN;
+  if (rt.options.mode != DriveMode::kPerThread || engine >= stack->engine_count()) return -EINVAL;
+  if (tl_claimed) return -EALREADY;
+  bool expected = false;
+  if (!rt.claimed[engine].compare_exchange_strong(expected, true, std::memory_order_acq_rel))
+    return -EBUSY;
+  tl_engine = engine;
+  tl_claimed = true;
+  return 0;
+}
+int release_engine() {
+  if (!tl_claimed) return -EINVAL;
+  g_runtime.claimed[static_cast<std::size_t>(tl_engine)].store(false, std::memory_order_release);
+  tl_claimed = false;
+  tl_engine = kNoEngine;
+  return 0;
+}
+
+namespace {
+
+// Writable again once a third of the send buffer is free (its size learnt as the most
+// space ever seen free); with TCP_NOTSENT_LOWAT the native layer's own threshold holds.
+bool send_space_enough(SocketEntry& e, long space) {
+  if (space <= 0) return false;
+  if (space > e.send_space_max) e.send_space_max = space;
+  if (e.notsent_lowat != UINT32_MAX) return true;
+  return space >= e.send_space_max / 3;
+}
+
+}  // namespace
 
 void refresh(SocketEntry& e) {
   Stack* stack = g_runtime.stack.load(std::memory_order_acquire);
@@ -157,7 +266,8 @@ void refresh(SocketEntry& e) {
     } else {
       if (e.tcp.valid() && tcp.readable_bytes(e.tcp) > 0) bits |= kReadable;
       if (e.peer_fin || e.rd_shut || e.has_error || (e.closed && !e.connecting)) bits |= kReadable;
-      if (e.connected && !e.wr_shut && tcp.writable_bytes(e.tcp) > 0) bits |= kWritable;
+      if (e.connected && !e.wr_shut && send_space_enough(e, tcp.writable_bytes(e.tcp)))
+        bits |= kWritable;
       if (e.connect_failed || e.has_error || (e.closed && e.connected)) bits |= kWritable;
     }
   } else {
@@ -167,9 +277,12 @@ void refresh(SocketEntry& e) {
     bits |= kWritable;  // UDP never blocks on send
   }
   if (e.has_error) bits |= kErrorBit;
-  e.ready.store(bits, std::memory_order_release);
+  const std::uint32_t was = e.ready.exchange(bits, std::memory_order_acq_rel);
   notify_watcher(e, bits);  // a load of a null pointer unless a readiness set watches
-  notify(e);
+  // Waiters wait for a bit to come on: wake them once when one does, not on every event
+  // (an ACK, more data behind unread data). A listener's bits are written by every
+  // engine, which may race: its waiters are woken on every event.
+  if ((bits & ~was) != 0 || e.listening) wake_waiters(e);
 }
 
 namespace {
@@ -270,6 +383,7 @@ void on_udp_event(int h, UdpSocketId id, UdpEvent ev) {
 Status attach(Stack& stack, const AttachOptions& options) {
   Runtime& rt = g_runtime;
   if (rt.stack.load() != nullptr) return Status::error("a stack is already attached");
+  for (auto& c : rt.claimed) c.store(false, std::memory_order_relaxed);
   if (stack.engine_count() > HandleTable::kMaxEngines)
     return Status::error("more engines than <sockets.h> handles can name");
   rt.options = options;
@@ -318,8 +432,11 @@ void detach() {
   // Close every live socket on its engine (abort: nothing lingers past the stack). In
   // embedding mode the application is not polling now: this thread is the engine.
   const int was = tl_engine;
-  if (rt.options.mode == DriveMode::kApplication || rt.options.mode == DriveMode::kInline)
-    tl_engine = kAllEngines;
+  if (rt.options.mode == DriveMode::kApplication || rt.options.mode == DriveMode::kInline ||
+      rt.options.mode == DriveMode::kPerThread) {
+    tl_engine = kAllEngines;  // kPerThread: the application's engine threads have ended
+    tl_claimed = false;
+  }
   // First the listeners a listening socket keeps on engines other than its own.
   for (std::uint16_t engine = 0; engine < stack->engine_count(); ++engine) {
     on_engine(engine, [&]() -> long {
@@ -349,12 +466,14 @@ void detach() {
         e.tcp = {};
         e.udp = {};
         rt.table.release(h);
-        notify(e);
+        wake_waiters(e);
       });
       return 0;
     });
   }
-  tl_engine = rt.options.mode == DriveMode::kInline ? kNoEngine : was;
+  tl_engine = rt.options.mode == DriveMode::kInline || rt.options.mode == DriveMode::kPerThread
+                  ? kNoEngine
+                  : was;
   if (rt.driver.joinable()) {
     rt.stop.store(true, std::memory_order_release);
     rt.driver_word.fetch_add(1);
@@ -367,6 +486,8 @@ void detach() {
     stack->engine(i).remove_poll_hooks(rt.rings[i].get());
   rt.stack.store(nullptr, std::memory_order_release);
   rt.rings.clear();
+  for (auto& c : rt.claimed) c.store(false, std::memory_order_relaxed);
+  rt.driver_cpu.store(-1, std::memory_order_relaxed);
   rt.options = {};
   rt.owned.reset();
 }

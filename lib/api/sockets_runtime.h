@@ -2,7 +2,7 @@
 // request ring per engine, and who drives the engines.
 //
 // Each engine drains its request ring at the start of every loop iteration (an Engine
-// poll hook), whoever runs it. Four ways to run the engines:
+// poll hook), whoever runs it. Five ways to run the engines:
 //   * kInline (run to completion; what shardtcp_init() sets up unless the EAL has a
 //     worker lcore per engine): the thread that attached runs every engine itself.
 //     Its calls run directly on the engines, with no ring, futex or other thread; a
@@ -21,6 +21,14 @@
 //     attach()); shardtcp_init() picks it when there are enough worker lcores. A call
 //     made on an engine's lcore for a socket of another engine is posted to that
 //     engine's ring; while it waits, the caller keeps serving its own ring.
+//   * kPerThread (one application thread per core, each with its shard; shardtcp_init()
+//     with SHARDTCP_SOCKETS_DRIVER=threads): each engine is run by the application
+//     thread that claimed it (claim_engine(), shardtcp_thread_engine()), the way kInline's
+//     thread runs them all: its calls on its engine's sockets run inline, its blocking
+//     calls keep its engine running, the TCP sockets it creates live on its engine and
+//     accept() on it returns the connections its engine owns (SO_REUSEPORT-like). Calls
+//     on another engine's socket, and every call of a thread that claimed none, are
+//     posted to the owner's ring and served when the owner next runs its engine.
 //   * kApplication (embedding): the application keeps polling the stack itself
 //     (sockets::poll()); the thread that does so is the engine thread, and between its
 //     polls its blocking calls run the engines as kInline's do.
@@ -35,7 +43,7 @@
 
 namespace shardtcp::sockets {
 
-enum class DriveMode { kInline, kOwnThread, kLcores, kApplication };
+enum class DriveMode { kInline, kOwnThread, kLcores, kApplication, kPerThread };
 
 struct AttachOptions {
   DriveMode mode = DriveMode::kOwnThread;
@@ -74,6 +82,12 @@ class InsideEngine {
 };
 // Embedding mode: runs the queued requests of every engine without polling.
 void drain_requests();
+
+// kPerThread: the calling thread runs `engine` from now on (0, or a negative errno:
+// EINVAL no such engine or another mode, EBUSY another thread has it, EALREADY this
+// thread runs one already). release_engine() gives it back (a thread that ends must).
+int claim_engine(std::uint16_t engine);
+int release_engine();
 
 // Open sockets (for tests: leak checks).
 int open_sockets();

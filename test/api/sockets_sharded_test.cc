@@ -6,6 +6,13 @@
 // live on the home engine. The peer is a second two-engine stack (native API echo on
 // every engine) polled by a test thread, over a two-queue net_ring cable: neither side
 // has RSS, so software steering carries what arrives on the wrong queue.
+//
+// Built twice: as is, and with SOCKETS_SHARDED_PER_THREAD (DriveMode::kPerThread): one
+// application thread per engine runs it (claim_engine) and serves jobs the tests give
+// it, so the same ordinary-thread tests go over the rings to engine threads, and the
+// per-thread tests at the end run on the engine threads themselves: the sockets a
+// thread creates live on its engine, accept() on thread k returns engine k's
+// connections, and a connection's handle works from the other engine's thread.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -16,6 +23,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "api/sockets_internal.h"
@@ -55,11 +63,64 @@ struct PeerClient {
   }
 };
 
+#ifdef SOCKETS_SHARDED_PER_THREAD
+// An application thread that runs engine `e` (claim_engine) and, between polls, the
+// jobs the test gives it.
+class EngineThread {
+ public:
+  void start(std::uint16_t e) {
+    thread_ = std::thread([this, e] {
+      claimed_ = shardtcp_thread_engine(e) == 0 ? 1 : -1;
+      while (!stop_.load()) {
+        std::function<void()> job;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (!jobs_.empty()) {
+            job = std::move(jobs_.front());
+            jobs_.erase(jobs_.begin());
+          }
+        }
+        if (job) job();
+        shardtcp_poll();
+      }
+      shardtcp_thread_release();
+    });
+    while (claimed_.load() == 0) std::this_thread::yield();
+    ASSERT_EQ(claimed_.load(), 1) << "engine " << e;
+  }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  // Runs `fn` on the thread; the flag returned turns true when it has.
+  std::shared_ptr<std::atomic<bool>> post(std::function<void()> fn) {
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back([fn = std::move(fn), done] {
+      fn();
+      done->store(true);
+    });
+    return done;
+  }
+
+ private:
+  std::thread thread_;
+  std::atomic<int> claimed_{0};
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<std::function<void()>> jobs_;
+};
+#endif
+
 class ShardedSockets : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     TestEalOptions o;
+#ifdef SOCKETS_SHARDED_PER_THREAD
+    o.file_prefix = "sock_sharded_pt_tests";
+#else
     o.file_prefix = "sock_sharded_tests";
+#endif
     o.lcores = "0@(0-1),1@(0-1),2@(0-1)";  // the main lcore and one worker per engine
     const Status st = eal_init_for_tests(o);
     ASSERT_TRUE(st.is_ok()) << st.message();
@@ -98,11 +159,21 @@ class ShardedSockets : public ::testing::Test {
       }
     });
     sockets::AttachOptions ao;
+#ifdef SOCKETS_SHARDED_PER_THREAD
+    ao.mode = sockets::DriveMode::kPerThread;
+#else
     ao.mode = sockets::DriveMode::kLcores;
+#endif
     const Status at = sockets::attach(*a_, ao);
     ASSERT_TRUE(at.is_ok()) << at.message();
+#ifdef SOCKETS_SHARDED_PER_THREAD
+    for (std::uint16_t e = 0; e < kEngines; ++e) engine_threads_[e].start(e);
+#endif
   }
   static void TearDownTestSuite() {
+#ifdef SOCKETS_SHARDED_PER_THREAD
+    for (auto& t : engine_threads_) t.stop();
+#endif
     sockets::detach();
     stop_ = true;
     if (peer_thread_.joinable()) peer_thread_.join();
@@ -140,6 +211,31 @@ class ShardedSockets : public ::testing::Test {
     while (!done.load()) std::this_thread::yield();
   }
 
+  // `n` native clients of the peer, spread over its engines, connecting to A:port; each
+  // sends "<hello_prefix><i>;" once connected.
+  static std::vector<std::unique_ptr<PeerClient>> peer_clients_connect(
+      int n, std::uint16_t port, const std::string& hello_prefix) {
+    std::vector<std::unique_ptr<PeerClient>> clients;
+    for (int i = 0; i < n; ++i) {
+      auto c = std::make_unique<PeerClient>();
+      c->hello = hello_prefix + std::to_string(i) + ";";
+      clients.push_back(std::move(c));
+    }
+    on_peer([&] {
+      for (auto& c : clients) {
+        // Any peer engine may open it: the peer's ownership picks the port.
+        const auto e = static_cast<std::uint16_t>((&c - clients.data()) % kEngines);
+        TcpLayer& tcp = b_->engine_tcp(e);
+        c->tcp = &tcp;
+        int err = 0;
+        const TcpConnId id = tcp.open(TcpCallback{&PeerClient::on_event, c.get()}, &err);
+        ASSERT_TRUE(id.valid()) << err;
+        ASSERT_EQ(tcp.connect(id, Endpoint{IpAddr::v4(kAddrA), port}), 0);
+      }
+    });
+    return clients;
+  }
+
   // The engine a live socket of A lives on now, and the engine owning its tuple.
   static std::pair<int, int> engine_and_owner(int h) {
     sockets::SocketEntry* e = sockets::runtime().table.lookup(h);
@@ -153,6 +249,15 @@ class ShardedSockets : public ::testing::Test {
     });
     return {engine, a_->owner(TcpTuple{local, remote})};
   }
+
+#ifdef SOCKETS_SHARDED_PER_THREAD
+  // Runs `fn` on engine `e`'s thread and waits.
+  static void on_engine_thread(std::uint16_t e, std::function<void()> fn) {
+    auto done = engine_threads_[e].post(std::move(fn));
+    while (!done->load()) std::this_thread::yield();
+  }
+  static inline EngineThread engine_threads_[kEngines];
+#endif
 
   static inline std::unique_ptr<RingCable> cable_;
   static inline std::unique_ptr<Stack> a_, b_;
@@ -254,25 +359,7 @@ TEST_F(ShardedSockets, ListenerOnEveryEngineAcceptsFromBothAndCloseStopsThemAll)
   const sockaddr_in local = sin4(0, kPort);
   ASSERT_EQ(shardtcp_bind(l, &local, sizeof local), 0);
   ASSERT_EQ(shardtcp_listen(l, 128), 0);
-  std::vector<std::unique_ptr<PeerClient>> clients;
-  for (int i = 0; i < kConns; ++i) {
-    auto c = std::make_unique<PeerClient>();
-    c->hello = "hello " + std::to_string(i) + ";";
-    clients.push_back(std::move(c));
-  }
-  on_peer([&] {
-    for (int i = 0; i < kConns; ++i) {
-      // Any peer engine may open it: the peer's ownership picks the port.
-      const std::uint16_t e = static_cast<std::uint16_t>(i % kEngines);
-      TcpLayer& tcp = b_->engine_tcp(e);
-      clients[static_cast<std::size_t>(i)]->tcp = &tcp;
-      int err = 0;
-      const TcpConnId id = tcp.open(
-          TcpCallback{&PeerClient::on_event, clients[static_cast<std::size_t>(i)].get()}, &err);
-      ASSERT_TRUE(id.valid()) << err;
-      ASSERT_EQ(tcp.connect(id, Endpoint{IpAddr::v4(kAddrA), kPort}), 0);
-    }
-  });
+  const auto clients = peer_clients_connect(kConns, kPort, "hello ");
   int per_engine[kEngines] = {};
   std::set<std::string> got;
   for (int i = 0; i < kConns; ++i) {
@@ -293,17 +380,7 @@ TEST_F(ShardedSockets, ListenerOnEveryEngineAcceptsFromBothAndCloseStopsThemAll)
   EXPECT_GT(per_engine[1], 0);
   // Closed: every engine's listener is gone, so a SYN to either is refused.
   ASSERT_EQ(shardtcp_closesocket(l), 0);
-  std::vector<std::unique_ptr<PeerClient>> late;
-  for (int i = 0; i < 8; ++i) late.push_back(std::make_unique<PeerClient>());
-  on_peer([&] {
-    for (int i = 0; i < 8; ++i) {
-      TcpLayer& tcp = b_->engine_tcp(static_cast<std::uint16_t>(i % kEngines));
-      late[static_cast<std::size_t>(i)]->tcp = &tcp;
-      const TcpConnId id =
-          tcp.open(TcpCallback{&PeerClient::on_event, late[static_cast<std::size_t>(i)].get()});
-      ASSERT_EQ(tcp.connect(id, Endpoint{IpAddr::v4(kAddrA), kPort}), 0);
-    }
-  });
+  const auto late = peer_clients_connect(8, kPort, "late ");
   for (auto& c : late) {
     for (int k = 0; k < 500 && c->error.load() == 0 && !c->connected.load(); ++k)
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -330,6 +407,160 @@ TEST_F(ShardedSockets, UdpSocketsLiveOnTheHomeEngineAndEcho) {
   }
   EXPECT_EQ(shardtcp_closesocket(u), 0);
 }
+
+#ifdef SOCKETS_SHARDED_PER_THREAD
+
+TEST_F(ShardedSockets, ThreadEngineRefusesWhatItMust) {
+  // Both engines are taken by the fixture's threads; this thread runs none.
+  EXPECT_EQ(shardtcp_engine_count(), kEngines);
+  EXPECT_EQ(shardtcp_thread_engine(0), -1);
+  EXPECT_EQ(errno, EBUSY);
+  EXPECT_EQ(shardtcp_thread_engine(kEngines), -1);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(shardtcp_thread_engine(-1), -1);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(shardtcp_thread_release(), -1);
+  EXPECT_EQ(errno, EINVAL);
+  int again = 0, again_errno = 0;
+  on_engine_thread(1, [&] {
+    again = shardtcp_thread_engine(1);
+    again_errno = errno;
+  });
+  EXPECT_EQ(again, -1);
+  EXPECT_EQ(again_errno, EALREADY);
+}
+
+TEST_F(ShardedSockets, AThreadsSocketsLiveOnItsEngineAndItsCallsRunInline) {
+  for (std::uint16_t k = 0; k < kEngines; ++k) {
+    SCOPED_TRACE(k);
+    int s = 0, engine = -1, owner = -2;
+    bool echoed = false;
+    std::uint64_t posted = 0;
+    on_engine_thread(k, [&] {
+      const std::uint64_t before = sockets::requests_posted();
+      s = shardtcp_socket(AF_INET, SOCK_STREAM, 0);
+      const sockaddr_in to = sin4(kAddrB, kEchoPort);
+      if (s <= 0 || shardtcp_connect(s, &to, sizeof to) != 0) return;
+      const std::string msg(3000, static_cast<char>('k' + k));
+      std::string in(msg.size(), '\0');
+      echoed = shardtcp_send(s, msg.data(), static_cast<int>(msg.size()), 0) ==
+                   static_cast<int>(msg.size()) &&
+               shardtcp_recv(s, in.data(), static_cast<int>(in.size()), MSG_WAITALL) ==
+                   static_cast<int>(in.size()) &&
+               in == msg;
+      posted = sockets::requests_posted() - before;
+      std::tie(engine, owner) = engine_and_owner(s);
+      shardtcp_closesocket(s);
+    });
+    ASSERT_GT(s, 0);
+    EXPECT_EQ(engine_of_handle(s), k);
+    EXPECT_EQ(engine, k);  // connect() picked a port whose tuple engine k owns
+    EXPECT_EQ(owner, k);
+    EXPECT_TRUE(echoed);
+    EXPECT_EQ(posted, 0u);  // socket, connect, send, recv: all inline on engine k
+  }
+}
+
+TEST_F(ShardedSockets, AcceptOnEachEngineThreadReturnsTheConnectionsItsEngineOwns) {
+  constexpr std::uint16_t kPort = 8081;
+  constexpr int kConns = 40;
+  int l = 0;
+  on_engine_thread(0, [&] {
+    l = shardtcp_socket(AF_INET, SOCK_STREAM, 0);
+    const sockaddr_in local = sin4(0, kPort);
+    const int on = 1;
+    if (l <= 0 || shardtcp_bind(l, &local, sizeof local) != 0 || shardtcp_listen(l, 128) != 0 ||
+        shardtcp_ioctlsocket(l, FIONBIO, const_cast<int*>(&on)) != 0)
+      l = -1;
+  });
+  ASSERT_GT(l, 0);
+  const auto clients = peer_clients_connect(kConns, kPort, "hi ");
+  // Both engine threads accept at once, each until all connections are taken.
+  std::atomic<int> taken{0};
+  int per_engine[kEngines] = {}, foreign[kEngines] = {}, bad[kEngines] = {};
+  std::mutex got_mu;
+  std::set<std::string> got;
+  std::shared_ptr<std::atomic<bool>> done[kEngines];
+  for (std::uint16_t k = 0; k < kEngines; ++k) {
+    done[k] = engine_threads_[k].post([&, k] {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (taken.load() < kConns && std::chrono::steady_clock::now() < deadline) {
+        const int a = shardtcp_accept(l, nullptr, nullptr);
+        if (a < 0) {
+          if (errno != EWOULDBLOCK) ++bad[k];
+          shardtcp_poll();
+          continue;
+        }
+        ++taken;
+        ++per_engine[k];
+        const auto [engine, owner] = engine_and_owner(a);
+        if (engine != k || owner != k || engine_of_handle(a) != k) ++foreign[k];
+        std::string msg;
+        char c = 0;
+        while (shardtcp_recv(a, &c, 1, 0) == 1 && c != ';') msg += c;
+        {
+          std::lock_guard<std::mutex> lock(got_mu);
+          got.insert(msg);
+        }
+        shardtcp_closesocket(a);
+      }
+    });
+  }
+  for (auto& d : done)
+    while (!d->load()) std::this_thread::yield();
+  EXPECT_EQ(taken.load(), kConns);
+  EXPECT_EQ(got.size(), static_cast<std::size_t>(kConns));
+  for (std::uint16_t k = 0; k < kEngines; ++k) {
+    EXPECT_GT(per_engine[k], 0) << "engine " << k;
+    EXPECT_EQ(foreign[k], 0) << "engine " << k;
+    EXPECT_EQ(bad[k], 0) << "engine " << k;
+  }
+  on_engine_thread(0, [&] { EXPECT_EQ(shardtcp_closesocket(l), 0); });
+}
+
+TEST_F(ShardedSockets, TwoEngineThreadsEachUseTheOthersConnectionCrossCore) {
+  // Thread k opens a connection to the echo peer (it lives on engine k); then each
+  // thread, at the same time, sends and receives on the other's connection: its calls
+  // go over the other engine's ring while that thread is itself waiting on ours.
+  int s[kEngines] = {};
+  for (std::uint16_t k = 0; k < kEngines; ++k) {
+    on_engine_thread(k, [&, k] {
+      s[k] = shardtcp_socket(AF_INET, SOCK_STREAM, 0);
+      const sockaddr_in to = sin4(kAddrB, kEchoPort);
+      if (s[k] > 0 && shardtcp_connect(s[k], &to, sizeof to) != 0) s[k] = -1;
+    });
+    ASSERT_GT(s[k], 0);
+    EXPECT_EQ(engine_and_owner(s[k]).first, k);
+  }
+  int ok[kEngines] = {};
+  std::uint64_t posted_before = sockets::requests_posted();
+  std::shared_ptr<std::atomic<bool>> done[kEngines];
+  for (std::uint16_t k = 0; k < kEngines; ++k) {
+    done[k] = engine_threads_[k].post([&, k] {
+      const int other = s[(k + 1) % kEngines];
+      for (int round = 0; round < 50; ++round) {
+        std::string msg(200 + round * 97 % 4000, '\0');
+        for (std::size_t i = 0; i < msg.size(); ++i)
+          msg[i] = static_cast<char>('A' + (i + round + k) % 26);
+        std::string in(msg.size(), '\0');
+        if (shardtcp_send(other, msg.data(), static_cast<int>(msg.size()), 0) ==
+                static_cast<int>(msg.size()) &&
+            shardtcp_recv(other, in.data(), static_cast<int>(in.size()), MSG_WAITALL) ==
+                static_cast<int>(in.size()) &&
+            in == msg)
+          ++ok[k];
+      }
+    });
+  }
+  for (auto& d : done)
+    while (!d->load()) std::this_thread::yield();
+  for (std::uint16_t k = 0; k < kEngines; ++k) EXPECT_EQ(ok[k], 50) << "thread " << k;
+  EXPECT_GT(sockets::requests_posted(), posted_before);  // the calls went over the rings
+  for (std::uint16_t k = 0; k < kEngines; ++k)
+    on_engine_thread(k, [&, k] { EXPECT_EQ(shardtcp_closesocket(s[k]), 0); });
+}
+
+#endif  // SOCKETS_SHARDED_PER_THREAD
 
 }  // namespace
 }  // namespace shardtcp::testing
