@@ -103,35 +103,49 @@ class Tcb {
   void abort(Instant now, TcpOutput& out);
 
   // ---- options ----
-  void set_nodelay(bool on) { cfg_.nodelay = on; }
+  void set_nodelay(bool on) {
+    cfg_.modify([on](TcpConfig& c) { c.nodelay = on; });
+  }
   // TCP_CORK; call flush() after turning it off so held bytes go.
-  void set_cork(bool on) { cfg_.cork = on; }
+  void set_cork(bool on) {
+    cfg_.modify([on](TcpConfig& c) { c.cork = on; });
+  }
   // MSG_MORE: the bytes of the send() call just made are followed by more; hold a
   // partial segment as TCP_CORK does until a send() without it.
   void set_more(bool on) { more_ = on; }
-  void set_notsent_lowat(std::uint32_t bytes) { cfg_.notsent_lowat = bytes; }
+  void set_notsent_lowat(std::uint32_t bytes) {
+    cfg_.modify([bytes](TcpConfig& c) { c.notsent_lowat = bytes; });
+  }
   // Path MTU of the route (and address family), before open: sets the advertised MSS.
   void set_route_mtu(std::uint32_t mtu, bool ipv6) {
-    cfg_.mtu = mtu;
-    cfg_.ipv6 = ipv6;
+    cfg_.modify([&](TcpConfig& c) {
+      c.mtu = mtu;
+      c.ipv6 = ipv6;
+    });
   }
   void set_keepalive(bool on, Duration idle, Duration interval, std::uint32_t count, Instant now);
   // Buffer sizes can grow back only up to the size at construction (storage is
   // reserved then); shrinking works any time.
   void set_send_buffer(std::uint32_t bytes);
   void set_recv_buffer(std::uint32_t bytes);
-  void set_linger_zero(bool on) { cfg_.linger_zero = on; }
+  void set_linger_zero(bool on) {
+    cfg_.modify([on](TcpConfig& c) { c.linger_zero = on; });
+  }
   // Only before the connection opens.
   bool set_congestion(CongestionAlgorithm algo);
-  void set_user_timeout(Duration d) { cfg_.user_timeout = d; }
-  void set_connect_timeout(Duration d) { cfg_.connect_timeout = d; }
+  void set_user_timeout(Duration d) {
+    cfg_.modify([d](TcpConfig& c) { c.user_timeout = d; });
+  }
+  void set_connect_timeout(Duration d) {
+    cfg_.modify([d](TcpConfig& c) { c.connect_timeout = d; });
+  }
   void set_min_rto(Duration d);
 
   // ---- introspection ----
   TcpState state() const { return state_; }
   const Endpoint& local() const { return local_; }
   const Endpoint& remote() const { return remote_; }
-  const TcpConfig& config() const { return cfg_; }
+  const TcpConfig& config() const { return *cfg_; }
   SeqNum iss() const { return iss_; }
   SeqNum irs() const { return irs_; }
   SeqNum snd_una() const { return snd_una_; }
@@ -188,7 +202,7 @@ class Tcb {
   void enter_sack_recovery(Instant now);
   // RACK's loss detection (§6.2 step 5); enters recovery when it finds a loss.
   void rack_detect(Instant now);
-  bool rack_tlp_on() const { return sack_ok_ && cfg_.rack_tlp; }
+  bool rack_tlp_on() const { return sack_ok_ && cfg_->rack_tlp; }
   void update_send_window(const TcpSegment& seg);
   void update_ts_recent(const TcpSegment& seg, Instant now);
   // ECN's part of an acceptable segment (tcp/ecn.h): the echo, and the reduction.
@@ -236,7 +250,7 @@ class Tcb {
     if (stats_) stats_->inc(c, n);
   }
 
-  TcpConfig cfg_;
+  SharedTcpConfig cfg_;  // the engine's interned copy, copied on write by the setters
   CounterGroup* stats_;
   CongestionController cc_;  // by value: no allocation, no virtual call
   SendBuffer sndbuf_;

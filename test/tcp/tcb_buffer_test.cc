@@ -49,7 +49,13 @@ TEST(SendBuffer, ConsumeFreesChunksAndKeepsOffsetsStable) {
   EXPECT_EQ(got, pattern(300, 250));
   b.consume(300);
   EXPECT_EQ(b.size(), 0u);
-  EXPECT_LE(ops.live_chunks(), 1);  // the tail chunk is kept for the next append
+  EXPECT_EQ(ops.live_chunks(), 0);  // drained: every chunk, the tail one too, went back
+  EXPECT_EQ(b.ring_storage_bytes(), 0u);
+  EXPECT_EQ(ops.blocks().blocks_in_use(), 0u);
+  // Appending again after the drain takes a fresh chunk at the same stream offsets.
+  b.append(reinterpret_cast<const std::uint8_t*>(d.data()), 10);
+  EXPECT_EQ(b.head_offset(), 550u);
+  EXPECT_EQ(ops.live_chunks(), 1);
 }
 
 TEST(SendBuffer, BoundedByCapacityAndByAllocator) {
