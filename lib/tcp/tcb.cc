@@ -49,13 +49,13 @@ void trim_above(TcpSegment& s, SeqNum right) {
 Tcb::Tcb(const TcpConfig& cfg, BufferOps& ops, CounterGroup* stats)
     : cfg_(ops.configs(), cfg),
       stats_(stats),
-      cc_(cfg.congestion, 536),
-      sndbuf_(ops, cfg.send_buffer, ops.chunk_size()),
       rx_(ops, cfg.recv_buffer,
           cfg.recv_max_segments ? cfg.recv_max_segments
                                 : std::clamp<std::uint32_t>(cfg.recv_buffer / 512, 64, 4096),
           cfg.ooo_max_segments ? cfg.ooo_max_segments
                                : std::clamp<std::uint32_t>(cfg.recv_buffer / 1024, 32, 2048)),
+      sndbuf_(ops, cfg.send_buffer, ops.chunk_size()),
+      cc_(cfg.congestion, 536),
       rtt_(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
       sb_(ops.blocks()),
       // One transmit-time record per segment in flight; as many as the send buffer

@@ -250,21 +250,14 @@ class Tcb {
     if (stats_) stats_->inc(c, n);
   }
 
+  // Laid out for the receive path: what a segment's processing reads and writes (the
+  // state, both sequence spaces, the negotiated options, the receiver's queue heads,
+  // the timers it re-arms) sits in the first cache lines; the sender's storage,
+  // congestion control and loss recovery follow, endpoints and rarer fields last.
   SharedTcpConfig cfg_;  // the engine's interned copy, copied on write by the setters
   CounterGroup* stats_;
-  CongestionController cc_;  // by value: no allocation, no virtual call
-  SendBuffer sndbuf_;
-  TcpReceiver rx_;
-  RttEstimator rtt_;
-  SackScoreboard sb_;
-  Rack rack_;
-  Prr prr_;
-  TailLossProbe tlp_;
-
   TcpState state_ = TcpState::kClosed;
   Origin origin_ = Origin::kNone;
-  Endpoint local_;
-  Endpoint remote_;
 
   // Send sequence space (RFC 9293 §3.3.1). snd_max_ is the highest ever sent; an RTO
   // pulls snd_nxt_ back to snd_una_ (go-back-N) while snd_max_ stays.
@@ -310,16 +303,7 @@ class Tcb {
   mutable bool ts_sent_any_ = false;
   EcnState ecn_;
 
-  // Loss recovery.
-  bool in_recovery_ = false;
-  SeqNum recover_;
-  SeqNum high_rxt_;
-  std::uint32_t dupacks_ = 0;
-  bool rescue_sent_ = false;  // RFC 6675 NextSeg (4): once per recovery
-  std::uint32_t consecutive_rto_ = 0;
-  std::optional<SeqNum> rtt_seq_;  // Karn: the timed segment (no timestamps)
-  Instant rtt_start_;
-  Instant last_send_;
+  TcpReceiver rx_;
 
   // Timers (Instant::never() when disarmed).
   Instant rto_at_ = Instant::never();
@@ -335,6 +319,28 @@ class Tcb {
   std::uint32_t keepalive_probes_ = 0;
   std::uint32_t syn_retransmits_ = 0;
   Instant opened_at_;
+
+  SendBuffer sndbuf_;
+  CongestionController cc_;  // by value: no allocation, no virtual call
+  RttEstimator rtt_;
+  SackScoreboard sb_;
+  Rack rack_;
+  Prr prr_;
+  TailLossProbe tlp_;
+
+  Endpoint local_;
+  Endpoint remote_;
+
+  // Loss recovery.
+  bool in_recovery_ = false;
+  SeqNum recover_;
+  SeqNum high_rxt_;
+  std::uint32_t dupacks_ = 0;
+  bool rescue_sent_ = false;  // RFC 6675 NextSeg (4): once per recovery
+  std::uint32_t consecutive_rto_ = 0;
+  std::optional<SeqNum> rtt_seq_;  // Karn: the timed segment (no timestamps)
+  Instant rtt_start_;
+  Instant last_send_;
 
   int soft_error_ = 0;
 
