@@ -83,6 +83,10 @@ pair_stop_server() {
 }
 
 # run_pair kernel|shardtcp WORKLOAD SECONDS [perf client options...]
+# Optional arrays set by the caller: PAIR_SERVER_ARGS (perf options for the server of
+# both pairs, e.g. --ports K), PAIR_STACK_ARGS (stack options for both stacks, e.g.
+# --max-connections N); PAIR_CLIENT_TIMEOUT: seconds the client may take beyond
+# SECONDS (default 60).
 # Prints the client's JSON line on stdout; the server's JSON line goes to
 # $PAIR_DIR/server.json, logs to $PAIR_DIR/{server,client}.err. Returns the client's
 # exit status (or 90 when the server did not come up).
@@ -91,17 +95,20 @@ run_pair() {
   shift 3
   local sout="$PAIR_DIR/server.out" serr="$PAIR_DIR/server.err" cerr="$PAIR_DIR/client.err"
   local cout="$PAIR_DIR/client.out" spid rc=0
+  local limit=$((${seconds%.*} + ${PAIR_CLIENT_TIMEOUT:-60}))
+  local server_args=(${PAIR_SERVER_ARGS[@]+"${PAIR_SERVER_ARGS[@]}"})
+  local stack_args=(${PAIR_STACK_ARGS[@]+"${PAIR_STACK_ARGS[@]}"})
   : >"$sout"
   : >"$cout"
   if [ "$side" = kernel ]; then
     ip netns exec "${PAIR_NS}s" taskset -c "$PAIR_SERVER_CPU" "$PERF_BIN/kernel-perf" \
-      --role server --workload "$workload" --port 5201 >"$sout" 2>"$serr" &
+      --role server --workload "$workload" --port 5201 "${server_args[@]}" >"$sout" 2>"$serr" &
     spid=$!
     if ! pair_wait_ready "$sout" "$spid"; then
       pair_stop_server "$spid"
       return 90
     fi
-    ip netns exec "${PAIR_NS}c" taskset -c "$PAIR_CLIENT_CPU" timeout $((${seconds%.*} + 60)) \
+    ip netns exec "${PAIR_NS}c" taskset -c "$PAIR_CLIENT_CPU" timeout "$limit" \
       "$PERF_BIN/kernel-perf" --role client --workload "$workload" --server 198.18.0.1 \
       --port 5201 --seconds "$seconds" "$@" >"$cout" 2>"$cerr" || rc=$?
   else
@@ -113,15 +120,16 @@ run_pair() {
     rm -f "$sock"
     "$PERF_BIN/shardtcp-perf" -l "$PAIR_SERVER_CPU" --no-pci "${PAIR_EAL_MEM[@]}" \
       --file-prefix "${PAIR_NS}s" --vdev="net_memif0,role=server,socket=$sock" -- \
-      --ip 198.18.1.1/24 --role server --workload "$workload" --port 5201 "${s_app[@]}" >"$sout" 2>"$serr" &
+      --ip 198.18.1.1/24 "${stack_args[@]}" --role server --workload "$workload" --port 5201 \
+      "${server_args[@]}" "${s_app[@]}" >"$sout" 2>"$serr" &
     spid=$!
     if ! pair_wait_ready "$sout" "$spid"; then
       pair_stop_server "$spid"
       return 90
     fi
-    timeout $((${seconds%.*} + 60)) "$PERF_BIN/shardtcp-perf" -l "$PAIR_CLIENT_CPU" --no-pci \
+    timeout "$limit" "$PERF_BIN/shardtcp-perf" -l "$PAIR_CLIENT_CPU" --no-pci \
       "${PAIR_EAL_MEM[@]}" --file-prefix "${PAIR_NS}c" \
-      --vdev="net_memif0,role=client,socket=$sock" -- --ip 198.18.1.2/24 \
+      --vdev="net_memif0,role=client,socket=$sock" -- --ip 198.18.1.2/24 "${stack_args[@]}" \
       --role client --workload "$workload" --server 198.18.1.1 --port 5201 \
       --seconds "$seconds" "${c_app[@]}" "$@" >"$cout" 2>"$cerr" || rc=$?
   fi

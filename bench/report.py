@@ -16,7 +16,17 @@ import statistics
 import sys
 
 ORDER = ["TCP_STREAM", "TCP_RR 1 conn", "TCP_RR", "TCP_RR 256 conns", "TCP_RR ordinary thread",
-         "TCP_CRR", "CONNS"]
+         "TCP_CRR", "CONNS", "CONNS 10k", "CONNS 100k", "CONNS 1M"]
+
+
+def bytes_per_conn(run):
+    """What one held connection costs the client's process: RSS growth plus the packet
+    buffers (hugepage memory, not in RSS) it holds."""
+    n = max(run["conns_held"], 1)
+    mbufs = 0
+    if run.get("mbufs_in_use_before", -1) >= 0 and run.get("mbuf_bytes", -1) > 0:
+        mbufs = (run["mbufs_in_use_after"] - run["mbufs_in_use_before"]) * run["mbuf_bytes"]
+    return (run["rss_after_kib"] - run["rss_before_kib"]) * 1024.0 / n + mbufs / n
 
 
 def row_of(run):
@@ -68,6 +78,16 @@ def build(runs, extra):
                     row["shardtcp_mbufs_per_conn"] = statistics.median(
                         (r["mbufs_in_use_after"] - r["mbufs_in_use_before"]) / max(r["conns_held"], 1)
                         for r in ok)
+                    row["shardtcp_bytes_per_conn"] = statistics.median(bytes_per_conn(r) for r in ok)
+                    if "idle_iterations_per_s" in ok[0]:
+                        row["shardtcp_idle_iterations_per_s"] = statistics.median(
+                            r["idle_iterations_per_s"] for r in ok)
+                if "establish_per_s" in ok[0]:
+                    row[side + "_establish_per_s"] = statistics.median(r["establish_per_s"] for r in ok)
+                    row[side + "_idle_cpu_per_s"] = statistics.median(r["idle_cpu_per_s"] for r in ok)
+            if mine and mine[0]["workload"] == "CONNS":
+                # Every connection opened, held and echoing: a run with an error is not.
+                row[side + "_echo_ok"] = bool(mine) and len(ok) == len(mine)
         row.setdefault("unit", "")
         if row.get("shardtcp") and row.get("kernel"):
             row["ratio"] = row["shardtcp"] / row["kernel"]
@@ -117,11 +137,20 @@ def table(rows):
             notes.append(f"{r['name']} (concurrency {r.get('concurrency')}): latency p50/p99 "
                          f"shardtcp {fmt(r.get('shardtcp_p50_us'))}/{fmt(r.get('shardtcp_p99_us'))} us, "
                          f"kernel {fmt(r.get('kernel_p50_us'))}/{fmt(r.get('kernel_p99_us'))} us")
-        if r["name"] == "CONNS":
-            notes.append(f"CONNS: RSS growth per connection shardtcp {fmt(r.get('shardtcp_rss_bytes_per_conn'))} B "
-                         f"(mbufs held per idle connection {fmt(r.get('shardtcp_mbufs_per_conn'))}), "
-                         f"kernel-perf process {fmt(r.get('kernel_rss_bytes_per_conn'))} B "
-                         "(the kernel's sockets live in kernel memory, not in that RSS)")
+        if r["name"].startswith("CONNS"):
+            notes.append(f"{r['name']}: memory per held connection shardtcp "
+                         f"{fmt(r.get('shardtcp_bytes_per_conn'))} B (RSS growth "
+                         f"{fmt(r.get('shardtcp_rss_bytes_per_conn'))} B, mbufs held per idle connection "
+                         f"{fmt(r.get('shardtcp_mbufs_per_conn'))}), kernel-perf process "
+                         f"{fmt(r.get('kernel_rss_bytes_per_conn'))} B (the kernel's sockets live in "
+                         "kernel memory, not in that RSS); established/s shardtcp "
+                         f"{fmt(r.get('shardtcp_establish_per_s'))}, kernel {fmt(r.get('kernel_establish_per_s'))}; "
+                         f"echo check shardtcp {'passed' if r.get('shardtcp_echo_ok') else 'FAILED'}, "
+                         f"kernel {'passed' if r.get('kernel_echo_ok') else 'FAILED'}; idle: engine "
+                         f"iterations/s {fmt(r.get('shardtcp_idle_iterations_per_s'))} (flat in the "
+                         "connection count when nothing scans idle connections), CPU s per idle s "
+                         f"shardtcp {fmt(r.get('shardtcp_idle_cpu_per_s'))} (a polling engine), "
+                         f"kernel process {fmt(r.get('kernel_idle_cpu_per_s'))}")
         failed = (r.get("shardtcp_failed_runs") or 0) + (r.get("kernel_failed_runs") or 0)
         if failed:
             notes.append(f"{r['name']}: {r.get('shardtcp_failed_runs')} shardtcp and "

@@ -178,8 +178,16 @@ int shardtcp_route_delete(in_addr_t network, int prefix_len);
 /* Sends `count` echo requests to `host` (network byte order) and waits up to
  * `timeout_ms` for the replies; returns the number of replies received. */
 int shardtcp_ping(in_addr_t host, int count, int timeout_ms);
-/* Writes a diagnostic dump of sockets, buffers and routes to `out` (a FILE*). */
+/* Writes a diagnostic dump of sockets, buffers and routes to `out` (a FILE*). It lists
+ * every socket: with many thousands open, read single figures with shardtcp_counter. */
 int shardtcp_dump(void* out);
+/* One of the stack's counters, summed over its engines, by "group.name" as telemetry
+ * and the dump name them ("engine.iterations", "tcp_layer.time_wait_evicted",
+ * "tcp_slots.in_use"), plus the mbuf pool's "pool.in_use", "pool.size" and
+ * "pool.element_size" (bytes per mbuf). Returns
+ * the value, or -1 with errno ENOENT (no such counter), EFAULT (null name) or
+ * ENETDOWN (no stack). Cheap enough to sample, not meant for every packet. */
+long long shardtcp_counter(const char* name);
 /* The text of an errno value (strerror's). */
 const char* shardtcp_strerror(int err);
 

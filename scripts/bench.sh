@@ -7,7 +7,9 @@
 # Rows (--workloads takes these names, comma-separated): TCP_STREAM, "TCP_RR 1 conn",
 # TCP_RR (16 connections), "TCP_RR 256 conns", "TCP_RR ordinary thread" (the stack
 # side's application thread calls through the request rings to a driver thread:
-# SHARDTCP_SOCKETS_DRIVER=thread), TCP_CRR (16 at a time), CONNS. Each side of a pair
+# SHARDTCP_SOCKETS_DRIVER=thread), TCP_CRR (16 at a time), CONNS (BENCH_CONNS connections,
+# default 2000), "CONNS 10k", "CONNS 100k", "CONNS 1M" (opened one after another, held
+# idle, then each echoes a byte; the scale rows run once, whatever --reps). Each side of a pair
 # is one process on one core; the stack's process runs its engine on its own thread.
 #
 # Builds the release flavour (-O3 -march=native, LTO), reserves hugepages, then runs
@@ -34,7 +36,7 @@ setup=1
 wrk_rows=1
 bin=""
 out_dir=bench/results
-workloads="TCP_STREAM,TCP_RR 1 conn,TCP_RR,TCP_RR 256 conns,TCP_RR ordinary thread,TCP_CRR,CONNS"
+workloads="TCP_STREAM,TCP_RR 1 conn,TCP_RR,TCP_RR 256 conns,TCP_RR ordinary thread,TCP_CRR,CONNS,CONNS 10k,CONNS 100k,CONNS 1M"
 concurrency=${BENCH_CONCURRENCY:-16}
 conns=${BENCH_CONNS:-2000}
 while [ $# -gt 0 ]; do
@@ -49,7 +51,7 @@ while [ $# -gt 0 ]; do
     --bin) bin=$2; shift ;;
     --out) out_dir=$2; shift ;;
     --workloads) workloads=$2; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "bench: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -97,15 +99,44 @@ runs=$out_dir/runs.jsonl
 
 # A row: the perf workload it runs and the client's options.
 row_workload() { echo "${1%% *}"; }
+# Connections a CONNS row holds (empty for other rows).
+row_conns() {
+  case "$1" in
+    "CONNS 10k") echo 10000 ;;
+    "CONNS 100k") echo 100000 ;;
+    "CONNS 1M") echo 1000000 ;;
+    CONNS) echo "$conns" ;;
+  esac
+}
+# Server ports a CONNS row spreads over: each gives the client 64 512 tuples (its
+# ephemeral range, 1024-65535, on both pairs); 50 000 a port keeps the search short.
+row_ports() { echo $(( ($(row_conns "$1") + 49999) / 50000 )); }
 client_opts() {
   case "$1" in
     "TCP_RR 1 conn") echo "--concurrency 1 --size 64" ;;
     "TCP_RR 256 conns") echo "--concurrency 256 --size 64" ;;
     TCP_RR*|TCP_CRR) echo "--concurrency $concurrency --size 64" ;;
-    CONNS) echo "--conns $conns" ;;
+    CONNS*) echo "--conns $(row_conns "$1") --ports $(row_ports "$1")" ;;
     *) echo "--write 65536" ;;
   esac
 }
+# Options both servers and both stacks take for a row.
+server_opts() {
+  case "$1" in
+    CONNS*) echo "--ports $(row_ports "$1")" ;;
+  esac
+}
+stack_opts() {
+  case "$1" in
+    CONNS*)
+      local n; n=$(row_conns "$1")
+      # Room for every connection (plus listeners), and for the client's TIME_WAIT
+      # records when it closes them all.
+      echo "--max-connections $(( n + 1024 > 1048575 ? 1048575 : n + 1024 )) --time-wait-max $n" ;;
+  esac
+}
+# The scale rows take minutes each: one repetition.
+row_once() { case "$1" in "CONNS "*) return 0 ;; *) return 1 ;; esac; }
 # How the stack side runs its engines for a row (empty: the library's default, the
 # application's thread runs them).
 stack_driver() {
@@ -119,8 +150,12 @@ one_run() {
   local side=$1 row=$2 rep=$3 line rc=0 w
   w=$(row_workload "$row")
   # shellcheck disable=SC2046
+  # shellcheck disable=SC2207
   line=$(
     if [ -n "$(stack_driver "$row")" ]; then export SHARDTCP_SOCKETS_DRIVER=$(stack_driver "$row"); fi
+    PAIR_SERVER_ARGS=($(server_opts "$row"))
+    PAIR_STACK_ARGS=($(stack_opts "$row"))
+    [ -z "$(row_conns "$row")" ] || PAIR_CLIENT_TIMEOUT=$(( 120 + $(row_conns "$row") / 2000 ))
     run_pair "$side" "$w" "$seconds" --quiet $(client_opts "$row")
   ) || rc=$?
   if [ -z "$line" ]; then
@@ -138,6 +173,7 @@ one_run() {
 IFS=, read -r -a wl <<<"$workloads"
 for rep in $(seq "$reps"); do
   for w in "${wl[@]}"; do
+    if [ "$rep" -gt 1 ] && row_once "$w"; then continue; fi
     # Alternate who goes first so that drift (thermal, other load) hits both sides.
     if [ $((rep % 2)) -eq 1 ]; then
       one_run kernel "$w" "$rep"

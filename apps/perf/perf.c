@@ -13,6 +13,10 @@
  *                                server: exit after S seconds (0: until SIGINT/SIGTERM)
  *   --concurrency N              TCP_RR / TCP_CRR: connections at once (default 16)
  *   --conns N                    CONNS: connections opened and held (default 1000)
+ *   --ports K                    CONNS: the server listens on ports N..N+K-1 and the
+ *                                client spreads its connections over them (each port
+ *                                gives another 64 512 tuples; default 1)
+ *   --hold S                     CONNS: seconds the connections are held idle (default 1)
  *   --size N                     TCP_RR / TCP_CRR request and response bytes (default 64)
  *   --write N                    TCP_STREAM write size (default 65536)
  *   --app-cpu N                  pin the application's thread to CPU N after start-up
@@ -36,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "app_sockets.h" /* last: the stack's or the kernel's sockets */
@@ -58,6 +63,8 @@ struct options {
   int write_size;
   int quiet;
   int app_cpu;
+  int ports;
+  double hold;
 };
 
 static volatile sig_atomic_t g_stop = 0;
@@ -106,31 +113,27 @@ static long rss_kib(void) {
   return resident * 4;
 }
 
-/* The stack's own accounting of packet buffers in use (shardtcp only): the mbuf pool's
- * in-use count from shardtcp_dump(). -1 where there is none (the kernel). */
-static long stack_mbufs_in_use(void) {
+/* One of the stack's counters ("pool.in_use": packet buffers in use, "engine.iterations":
+ * engine loop iterations); -1 where there is none (the kernel). */
+static long long stack_counter(const char* name) {
 #ifdef APP_KERNEL_SOCKETS
+  (void)name;
   return -1;
 #else
-  char* text = NULL;
-  size_t len = 0;
-  long in_use = -1;
-  const char* p;
-  unsigned free_n, total_n;
-  FILE* f = open_memstream(&text, &len);
-  if (f == NULL) return -1;
-  shardtcp_dump(f);
-  fclose(f);
-  p = text != NULL ? strstr(text, "mbufs free") : NULL;
-  if (p != NULL) {
-    /* "pool NAME: F of T mbufs free" */
-    const char* colon = p;
-    while (colon > text && *colon != ':') --colon;
-    if (sscanf(colon, ": %u of %u", &free_n, &total_n) == 2) in_use = (long)total_n - (long)free_n;
-  }
-  free(text);
-  return in_use;
+  return shardtcp_counter(name);
 #endif
+}
+
+static long stack_mbufs_in_use(void) {
+  return (long)stack_counter("pool.in_use");
+}
+
+/* CPU seconds (user + system) this process has used. */
+static double cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
 static void set_nodelay(int s) {
@@ -248,6 +251,7 @@ struct result {
   long rss_before_kib, rss_after_kib;
   long mbufs_before, mbufs_after;
   int conns_held;
+  double idle_seconds, idle_cpu_s, idle_iterations;
 };
 
 static int client_stream(const struct options* o, const struct sockaddr_in* addr,
@@ -512,33 +516,52 @@ struct conn_list {
   int n;
 };
 
+/* Holds the open connections idle for `seconds` while the stack keeps running (an empty
+ * readiness wait: the stack's engine polls inside it, the kernel's process sleeps), and
+ * measures what being idle costs: CPU time and, for the stack, engine iterations (their
+ * rate stays flat in the connection count when no timer or scan touches idle ones). */
+static void hold_idle(double seconds, struct result* r) {
+  const int set = app_poll_create();
+  const double start = now_s(), cpu0 = cpu_s();
+  const long long it0 = stack_counter("engine.iterations");
+  app_event ev[1];
+  while (now_s() - start < seconds && !g_stop) {
+    int ms = (int)((seconds - (now_s() - start)) * 1000.0) + 1;
+    if (set < 0 || app_poll_wait(set, ev, 1, ms > 100 ? 100 : ms) < 0) {
+      struct timespec ts = {0, 10000000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  r->idle_seconds = now_s() - start;
+  r->idle_cpu_s = cpu_s() - cpu0;
+  r->idle_iterations = it0 >= 0 ? (double)(stack_counter("engine.iterations") - it0) : -1;
+  if (set >= 0) app_poll_close(set);
+}
+
 static int client_conns(const struct options* o, const struct sockaddr_in* addr, struct result* r) {
   struct conn_list held;
-  double start, hold_until;
+  struct sockaddr_in to = *addr;
   int i;
   held.s = calloc((size_t)o->conns, sizeof *held.s);
   held.n = 0;
   if (held.s == NULL) return -1;
   r->rss_before_kib = rss_kib();
   r->mbufs_before = stack_mbufs_in_use();
-  start = now_s();
+  const double start = now_s();
   for (i = 0; i < o->conns && !g_stop; ++i) {
-    int s = connect_blocking(addr);
+    to.sin_port = htons((unsigned short)(o->port + i % o->ports));
+    int s = connect_blocking(&to);
     if (s < 0) {
       fprintf(stderr, "perf: connect #%d: %s\n", i, strerror(errno));
       r->errors++;
       break;
     }
     held.s[held.n++] = s;
-    if (!o->quiet && (i + 1) % 10000 == 0) fprintf(stderr, "perf: %d connections\n", i + 1);
+    if (!o->quiet && (i + 1) % 100000 == 0) fprintf(stderr, "perf: %d connections\n", i + 1);
   }
   r->seconds = now_s() - start;
   /* Hold them: idle connections are what the memory figure is about. */
-  hold_until = now_s() + (o->seconds < 1 ? o->seconds : 1);
-  while (now_s() < hold_until && !g_stop) {
-    struct timespec ts = {0, 20000000};
-    nanosleep(&ts, NULL);
-  }
+  hold_idle(o->hold, r);
   r->rss_after_kib = rss_kib();
   r->mbufs_after = stack_mbufs_in_use();
   r->conns_held = held.n;
@@ -586,8 +609,14 @@ static void print_client_json(const struct options* o, const struct result* r) {
                            : 0;
     printf(
         ", \"conns_held\": %d, \"rss_before_kib\": %ld, \"rss_after_kib\": %ld, "
-        "\"rss_bytes_per_conn\": %.0f, \"mbufs_in_use_before\": %ld, \"mbufs_in_use_after\": %ld",
-        r->conns_held, r->rss_before_kib, r->rss_after_kib, per, r->mbufs_before, r->mbufs_after);
+        "\"rss_bytes_per_conn\": %.0f, \"mbufs_in_use_before\": %ld, \"mbufs_in_use_after\": %ld, "
+        "\"mbuf_bytes\": %lld, \"establish_per_s\": %.1f, \"idle_seconds\": %.3f, "
+        "\"idle_cpu_per_s\": %.3f, \"idle_iterations_per_s\": %.0f",
+        r->conns_held, r->rss_before_kib, r->rss_after_kib, per, r->mbufs_before, r->mbufs_after,
+        stack_counter("pool.element_size"), r->seconds > 0 ? r->conns_held / r->seconds : 0,
+        r->idle_seconds, r->idle_seconds > 0 ? r->idle_cpu_s / r->idle_seconds : 0,
+        r->idle_iterations >= 0 && r->idle_seconds > 0 ? r->idle_iterations / r->idle_seconds
+                                                         : -1);
   }
   printf("}\n");
   fflush(stdout);
@@ -622,6 +651,7 @@ static int run_client(const struct options* o) {
 
 struct conn {
   int s;
+  int listener; /* a listening socket: its readiness means connections to accept */
   uint64_t received; /* TCP_STREAM: offset into the pattern */
   struct conn *prev, *next;
 };
@@ -633,7 +663,7 @@ struct server_stats {
   long mbufs_listen, mbufs_at_max;
 };
 
-static int server_listen(const struct options* o) {
+static int server_listen(int port) {
   struct sockaddr_in addr;
   int one = 1;
   int l = socket(AF_INET, SOCK_STREAM, 0);
@@ -641,7 +671,7 @@ static int server_listen(const struct options* o) {
   setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   bzero(&addr, sizeof addr);
   addr.sin_family = AF_INET;
-  addr.sin_port = htons((unsigned short)o->port);
+  addr.sin_port = htons((unsigned short)port);
   addr.sin_addr.s_addr = htonl(INADDR_ANY);
   if (bind(l, &addr, sizeof addr) != 0 || listen(l, 1024) != 0) {
     int err = errno;
@@ -684,24 +714,28 @@ static int run_server(const struct options* o) {
   unsigned char* buf = malloc(MAX_SIZE);
   const double end = o->seconds > 0 ? now_s() + o->seconds : 0;
   double last_sample = 0;
-  int ready_set = -1;
-  int listener = server_listen(o);
+  int ready_set = app_poll_create();
+  struct conn* listeners = calloc((size_t)o->ports, sizeof *listeners);
+  int p;
   memset(&st, 0, sizeof st);
-  if (listener < 0 || buf == NULL) {
-    perror("perf: listen");
+  if (buf == NULL || listeners == NULL || ready_set < 0) {
+    perror("perf: set-up");
     return 1;
+  }
+  /* Readiness of the listeners and every connection (epoll-style: a wait costs what is
+   * ready, however many connections are open). */
+  for (p = 0; p < o->ports; ++p) {
+    listeners[p].listener = 1;
+    listeners[p].s = server_listen(o->port + p);
+    if (listeners[p].s < 0 || app_poll_add(ready_set, listeners[p].s, &listeners[p]) != 0) {
+      fprintf(stderr, "perf: listen on port %d: %s\n", o->port + p, strerror(errno));
+      return 1;
+    }
   }
   st.rss_listen_kib = rss_kib();
   st.mbufs_listen = stack_mbufs_in_use();
   printf("ready\n");
   fflush(stdout);
-  /* Readiness of the listener and every connection (epoll-style: a wait costs what is
-   * ready, however many connections are open). The listener's data is the set itself. */
-  ready_set = app_poll_create();
-  if (ready_set < 0 || app_poll_add(ready_set, listener, &ready_set) != 0) {
-    perror("perf: poll set");
-    return 1;
-  }
   while (!g_stop && (end == 0 || now_s() < end)) {
     app_event events[256];
     int i, n = app_poll_wait(ready_set, events, 256, 100);
@@ -713,7 +747,8 @@ static int run_server(const struct options* o) {
     }
     for (i = 0; i < n; ++i) {
       struct conn* c = (struct conn*)app_event_data(&events[i]);
-      if ((void*)c == (void*)&ready_set) {
+      if (c->listener) {
+        const int listener = c->s;
         for (;;) {
           struct sockaddr_in peer;
           socklen_t len = sizeof peer;
@@ -764,7 +799,8 @@ static int run_server(const struct options* o) {
     closesocket(c->s);
     free(c);
   }
-  closesocket(listener);
+  for (p = 0; p < o->ports; ++p) closesocket(listeners[p].s);
+  free(listeners);
   printf(
       "{\"side\": \"%s\", \"role\": \"server\", \"workload\": \"%s\", \"accepted\": %ld, "
       "\"closed\": %ld, \"max_open\": %ld, \"bytes\": %llu, \"errors\": %ld, "
@@ -800,6 +836,9 @@ static int parse_options(int argc, char** argv, struct options* o) {
   o->write_size = atoi(arg_value(argc, argv, "--write", "65536"));
   o->quiet = arg_flag(argc, argv, "--quiet");
   o->app_cpu = atoi(arg_value(argc, argv, "--app-cpu", "-1"));
+  o->ports = atoi(arg_value(argc, argv, "--ports", "1"));
+  o->hold = atof(arg_value(argc, argv, "--hold", "1"));
+  if (o->ports <= 0 || o->port + o->ports - 1 > 65535 || o->hold < 0) return -1;
   if (o->port <= 0 || o->port > 65535 || o->concurrency <= 0 || o->conns <= 0 || o->size <= 0 ||
       o->size > MAX_SIZE || o->write_size <= 0 || o->write_size > MAX_SIZE)
     return -1;
@@ -814,7 +853,7 @@ int main(int argc, char** argv) {
     fprintf(stderr,
             "usage: %s [EAL options -- stack options] --role server|client "
             "--workload TCP_STREAM|TCP_RR|TCP_CRR|CONNS [--server ADDR] [--port N] "
-            "[--seconds S] [--concurrency N] [--conns N] [--size N] [--write N] [--app-cpu N] "
+            "[--seconds S] [--concurrency N] [--conns N] [--ports K] [--hold S] [--size N] [--write N] [--app-cpu N] "
             "[--quiet]\n",
             argv[0]);
     return 2;
@@ -825,6 +864,15 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
+  {
+    /* CONNS holds as many descriptors as connections (the kernel's side): take the
+     * hard limit. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+      nofile.rlim_cur = nofile.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+  }
   if (app_init(argc, argv) != 0) {
     perror("perf: shardtcp_init");
     return 1;

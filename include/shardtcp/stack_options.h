@@ -4,7 +4,7 @@
 //   app -l 0-1 --vdev=net_tap0,iface=tap0 -- --ip 198.18.0.2/24 --gw 198.18.0.1
 //       --route 198.19.0.0/16,198.18.0.254 --mtu 1500 --pcap /tmp/x.pcapng
 //       --impair drop=0.01,dup=0.001,reorder=8,corrupt=0.0001,delay=200,seed=7 --engines 2
-//       --port 8080
+//       --local-ports 1024-65535 --time-wait-max 600000 --mbufs 65535 --port 8080
 //
 // parse_stack_options() takes what it knows and returns the rest in order (here
 // "--port 8080") for the application's own parser. Both "--opt value" and
@@ -24,6 +24,11 @@
 #include "wire/ip_addr.h"
 
 namespace shardtcp {
+
+struct PortRange {
+  std::uint16_t first = 0;  // inclusive
+  std::uint16_t last = 0;
+};
 
 struct RouteOption {
   IpAddr network;  // masked to prefix_len
@@ -50,11 +55,25 @@ struct StackOptions {
   std::optional<std::uint32_t> max_connections;
   // --ecn off|passive|on: ECN for TCP (Linux's net.ipv4.tcp_ecn 0/2/1); unset: passive.
   std::optional<EcnMode> ecn;
+  // --local-ports FIRST-LAST: the ephemeral port range of TCP and UDP (Linux's
+  // ip_local_port_range). Unset: 1024-65535, as a tuned Linux host.
+  std::optional<PortRange> local_ports;
+  // --time-wait-max N: TIME_WAIT records per engine (1..16777216; Linux's
+  // tcp_max_tw_buckets). Beyond it the oldest is recycled early (counter
+  // tcp_layer.time_wait_evicted). Size it 2*MSL x connection rate: 60 s x 10k/s = 600k.
+  // Unset: 262144. Memory is used only as records are made (64 bytes each, 128 reserved).
+  std::optional<std::uint32_t> time_wait_max;
+  // --mbufs N: the mbuf pool's size (1023..16777215); unset: StackConfig::n_mbufs.
+  std::optional<std::uint32_t> mbufs;
 };
 
-// Connection slots per engine when --max-connections is not given: about 1/16 of the
-// machine's memory at 32 KiB per connection (its buffers at rest), between 4 096 and
-// 65 536 in all, divided among the engines (at least 1 024 each).
+// Defaults of the options above.
+inline constexpr PortRange kDefaultLocalPorts{1024, 65535};
+inline constexpr std::uint32_t kDefaultTimeWaitMax = 262144;
+
+// Connection slots per engine when --max-connections is not given: an eighth of the
+// machine's memory at 8 KiB per connection, between 4 096 and 4 Mi in all, divided
+// among the engines (1 024 to 1 048 575 each). Slots cost memory only once used.
 std::uint32_t default_max_connections(std::uint16_t engines);
 
 struct ParsedStackOptions {
@@ -70,5 +89,6 @@ Result<ParsedStackOptions> parse_stack_options(int argc, char* const* argv);
 Result<InterfaceAddress> parse_interface_address(std::string_view text);  // "ADDR/PREFIX"
 Result<RouteOption> parse_route(std::string_view text);                   // "NET/PREFIX,GW"
 Result<ImpairmentConfig> parse_impairment(std::string_view text);
+Result<PortRange> parse_port_range(std::string_view text);  // "FIRST-LAST", 1..65535
 
 }  // namespace shardtcp

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "api/sockets_internal.h"
@@ -169,6 +171,22 @@ int shardtcp_dump(void* out) {
     return 0;
   });
   return 0;
+}
+
+long long shardtcp_counter(const char* name) {
+  Stack* s = current();
+  if (s == nullptr) return fail_with(ENETDOWN);
+  if (name == nullptr) return fail_with(EFAULT);
+  const std::string_view n = name;
+  rte_mempool* pool = s->pool();
+  if (n == "pool.size") return pool->size;
+  if (n == "pool.element_size")  // bytes an mbuf takes in the pool, headers included
+    return pool->header_size + pool->elt_size + pool->trailer_size;
+  if (n == "pool.in_use") return static_cast<long long>(pool->size) - rte_mempool_avail_count(pool);
+  const auto all = s->counters().snapshot();
+  const auto it = all.find(std::string(n));
+  if (it == all.end()) return fail_with(ENOENT);
+  return static_cast<long long>(it->second);
 }
 
 const char* shardtcp_strerror(int err) {

@@ -73,7 +73,7 @@ Status Stack::build() {
     pool_ = config_.pool;
   } else {
     MbufPoolOptions po;
-    po.n_mbufs = config_.n_mbufs;
+    po.n_mbufs = opt.mbufs.value_or(config_.n_mbufs);
     auto pool = create_mbuf_pool(unique_name("pool"), po);
     if (!pool) return pool.status();
     pool_ = *pool;
@@ -176,10 +176,16 @@ Status Stack::build() {
     TcpLayerConfig tc = config_.tcp;
     tc.tx_cksum_offload = port_->info().tx_l4_cksum;
     tc.zero_copy_tx = tc.zero_copy_tx && port_->info().tx_multi_seg;
+    if (opt.time_wait_max) tc.time_wait_capacity = *opt.time_wait_max;
+    if (opt.local_ports) tc.ports = {opt.local_ports->first, opt.local_ports->last};
     sh.tcp = std::make_unique<TcpLayer>(*sh.ip, *sh.engine, tc);
     UdpConfig uc = config_.udp;
     uc.tx_cksum_offload = port_->info().tx_l4_cksum;
     uc.seed = config_.udp.seed + i;
+    if (opt.local_ports) {
+      uc.ephemeral_first = opt.local_ports->first;
+      uc.ephemeral_last = opt.local_ports->last;
+    }
     sh.udp = std::make_unique<UdpLayer>(*sh.ip, *sh.engine, uc);
     sh.ip->set_transport(TcpLayer::kProtocol, sh.tcp.get());
     sh.ip->set_transport(UdpLayer::kProtocol, sh.udp.get());

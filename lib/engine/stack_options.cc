@@ -12,6 +12,11 @@ namespace {
 
 // TcpConnId keeps the slot in 20 bits.
 constexpr std::uint32_t kMaxConnectionSlots = (1u << 20) - 1;
+constexpr std::uint64_t kMinDefaultSlots = 4096;
+constexpr std::uint64_t kMaxDefaultSlots = 4u << 20;
+constexpr std::uint32_t kMaxTimeWaitRecords = 1u << 24;
+constexpr std::uint32_t kMinMbufs = 1023;  // below this the queues' descriptors alone run out
+constexpr std::uint32_t kMaxMbufs = (1u << 24) - 1;
 
 // Built with reserve + append, not `"'" + std::string(s) + "'"`: GCC 12 at -O3 reports
 // a false -Wrestrict in that operator+ chain (GCC bug 105329).
@@ -170,6 +175,20 @@ Result<ImpairmentConfig> parse_impairment(std::string_view text) {
   return c;
 }
 
+Result<PortRange> parse_port_range(std::string_view text) {
+  using R = Result<PortRange>;
+  const auto dash = text.find('-');
+  const auto bad = [&] {
+    return R::failure("--local-ports: " + quoted(text) +
+                      " must be FIRST-LAST with 1 <= FIRST <= LAST <= 65535");
+  };
+  if (dash == std::string_view::npos) return bad();
+  const auto first = parse_uint<unsigned>(text.substr(0, dash));
+  const auto last = parse_uint<unsigned>(text.substr(dash + 1));
+  if (!first || !last || *first < 1 || *first > *last || *last > 65535) return bad();
+  return PortRange{static_cast<std::uint16_t>(*first), static_cast<std::uint16_t>(*last)};
+}
+
 Result<ParsedStackOptions> parse_stack_options(std::span<const std::string> args) {
   using R = Result<ParsedStackOptions>;
   ParsedStackOptions out;
@@ -191,7 +210,8 @@ Result<ParsedStackOptions> parse_stack_options(std::span<const std::string> args
     }
     const bool known = name == "--ip" || name == "--gw" || name == "--route" || name == "--mtu" ||
                        name == "--pcap" || name == "--impair" || name == "--engines" ||
-                       name == "--max-connections" || name == "--ecn";
+                       name == "--max-connections" || name == "--ecn" || name == "--local-ports" ||
+                       name == "--time-wait-max" || name == "--mbufs";
     if (!known) {
       out.rest.push_back(arg);
       continue;
@@ -256,6 +276,27 @@ Result<ParsedStackOptions> parse_stack_options(std::span<const std::string> args
         o.ecn = EcnMode::kOn;
       else
         return R::failure("--ecn: " + quoted(value) + " must be off, passive or on");
+    } else if (name == "--local-ports") {
+      if (o.local_ports) return R::failure("--local-ports given twice");
+      auto r = parse_port_range(value);
+      if (!r) return r.status();
+      o.local_ports = *r;
+    } else if (name == "--time-wait-max") {
+      if (o.time_wait_max) return R::failure("--time-wait-max given twice");
+      auto n = parse_uint<std::uint32_t>(value);
+      if (!n || *n < 1 || *n > kMaxTimeWaitRecords) {
+        return R::failure("--time-wait-max: " + quoted(value) + " must be a number from 1 to " +
+                          std::to_string(kMaxTimeWaitRecords));
+      }
+      o.time_wait_max = *n;
+    } else if (name == "--mbufs") {
+      if (o.mbufs) return R::failure("--mbufs given twice");
+      auto n = parse_uint<std::uint32_t>(value);
+      if (!n || *n < kMinMbufs || *n > kMaxMbufs) {
+        return R::failure("--mbufs: " + quoted(value) + " must be a number from " +
+                          std::to_string(kMinMbufs) + " to " + std::to_string(kMaxMbufs));
+      }
+      o.mbufs = *n;
     } else if (name == "--impair") {
       if (o.impair) return R::failure("--impair given twice");
       auto c = parse_impairment(value);
@@ -272,9 +313,13 @@ std::uint32_t default_max_connections(std::uint16_t engines) {
   const std::uint64_t ram =
       pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page)
                             : 0;
-  const std::uint64_t total = std::clamp<std::uint64_t>(ram / 16 / (32 * 1024), 4096, 65536);
-  return static_cast<std::uint32_t>(
-      std::max<std::uint64_t>(1024, total / std::max<std::uint16_t>(engines, 1)));
+  // Slots are reserved address space and cost memory only once used, so the limit is
+  // what the machine could hold, not what is set aside: an eighth of it at 8 KiB per
+  // connection (its TCB and some data in flight).
+  const std::uint64_t total =
+      std::clamp<std::uint64_t>(ram / 8 / (8 * 1024), kMinDefaultSlots, kMaxDefaultSlots);
+  return static_cast<std::uint32_t>(std::clamp<std::uint64_t>(
+      total / std::max<std::uint16_t>(engines, 1), 1024, kMaxConnectionSlots));
 }
 
 Result<ParsedStackOptions> parse_stack_options(int argc, char* const* argv) {

@@ -3,7 +3,9 @@
 //
 //  - ConnectionTable<T>: 4-tuple (local, remote; IPv4 or IPv6) -> T* (a Tcb* in the
 //    engine). Open addressing with linear probing over a power-of-two slot array of
-//    at least twice the capacity (load <= 1/2, so probes stay short), backward-shift
+//    at least twice the capacity (load <= 1/2, so probes stay short), sized once and
+//    never rehashed, its memory committed only as entries touch it (ZeroedArray: a
+//    table sized for a million connections costs what its live entries use), backward-shift
 //    deletion (no tombstones to decay lookups), and a 32-bit hash tag per slot so a
 //    probe compares full tuples only on a tag match. The hash is SipHash-1-3 with a
 //    per-table secret key: remote peers choose their address and port, and must not
@@ -19,8 +21,8 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
+#include "common/reserved_array.h"
 #include "tcp/isn_generator.h"
 #include "wire/ip_addr.h"
 
@@ -112,7 +114,7 @@ class ConnectionTable {
     --size_;
   }
 
-  std::vector<Slot> slots_;  // sized once
+  ZeroedArray<Slot> slots_;  // sized once; all-zero bytes are an empty slot
   std::size_t capacity_;
   std::size_t size_ = 0;
   SipKey key_;

@@ -3,7 +3,8 @@
 //
 // Ephemeral selection follows RFC 6056 algorithm 3 (as Linux): the search starts at
 // an offset keyed on (local address, remote endpoint) so different peers see
-// unrelated sequences, and walks the range (default 32768-60999, Linux's). A port
+// unrelated sequences, and walks the range (default 1024-65535, a tuned Linux host's;
+// the stack option --local-ports sets it). A port
 // qualifies when
 //   - no explicit bind on an overlapping address holds it (listeners keep theirs),
 //   - the caller's `tuple_in_use(tuple)` says the 4-tuple is free (connection table,
@@ -30,8 +31,8 @@ namespace shardtcp {
 class PortAllocator {
  public:
   struct Config {
-    std::uint16_t first = 32768;  // ephemeral range, inclusive (Linux ip_local_port_range)
-    std::uint16_t last = 60999;
+    std::uint16_t first = 1024;  // ephemeral range, inclusive (Linux ip_local_port_range)
+    std::uint16_t last = 65535;
   };
   struct Result {
     int error = 0;           // 0, EADDRINUSE, EADDRNOTAVAIL (no ephemeral port), EINVAL

@@ -58,8 +58,9 @@ void SendBuffer::consume(std::uint32_t n) {
     const bool last = ring_.size() == 1;
     std::uint32_t filled = last ? h.capacity - tail_room_ : h.capacity;
     if (head_pos_ < filled) break;
-    // Fully acknowledged: the chunk goes back at once (the last one too, so an idle
-    // connection holds no send storage).
+    // Fully acknowledged: the chunk goes back at once, the last one too, so an idle
+    // connection holds no packet buffer (20 000 idle connections would otherwise hold
+    // 20 000 mbufs, and a pool shared by many could run dry).
     head_pos_ -= filled;
     ops_.free_chunk(h);
     ring_.pop_front();

@@ -58,8 +58,8 @@ TcpLayer::TcpLayer(IpStack& ip, const TcpEnv& env, const TcpLayerConfig& config)
       emitter_(ip, TcpEmitterConfig{config.tx_cksum_offload, config.zero_copy_tx, 512}),
       tcb_counters_(make_tcp_counters()),
       slots_(std::clamp<std::size_t>(config.max_connections, 1, TcpConnId::kSlotMask)),
-      conn_table_(slots_.size(), key_),
-      listeners_(slots_.size(), key_),
+      conn_table_(slots_.capacity(), key_),
+      listeners_(slots_.capacity(), key_),
       time_wait_(std::max<std::size_t>(config.time_wait_capacity, 1), 2 * config.defaults.msl,
                  key_),
       isn_(key_),
@@ -67,14 +67,11 @@ TcpLayer::TcpLayer(IpStack& ip, const TcpEnv& env, const TcpLayerConfig& config)
       ports_(config.ports, key_),
       rst_limit_(config.rst_per_second, config.rst_burst),
       wheel_(env.clock != nullptr ? env.clock->now() : Instant{}) {
-  slot_gauges_.set(TcpSlotGauge::kCapacity, slots_.size());
+  slot_gauges_.set(TcpSlotGauge::kCapacity, slots_.capacity());
   slot_gauges_.set(TcpSlotGauge::kTimeWaitCapacity,
                    std::max<std::size_t>(config.time_wait_capacity, 1));
-  free_slots_.reserve(slots_.size());
-  for (std::size_t i = slots_.size(); i > 0; --i) {
-    free_slots_.push_back(static_cast<std::uint32_t>(i - 1));
-    slots_[i - 1].timer.tag = i - 1;
-  }
+  // Reserved, not touched: the free list's pages are committed as slots come back.
+  free_slots_.reserve(slots_.capacity());
 }
 
 TcpLayer::TcpLayer(IpStack& ip, Engine& engine, const TcpLayerConfig& config)
@@ -90,7 +87,7 @@ TcpLayer::~TcpLayer() {
 // ---------------------------------------------------------------- slots
 
 TcpLayer::Slot* TcpLayer::find(TcpConnId id) {
-  if (!id.valid() || id.slot() >= slots_.size()) return nullptr;
+  if (!id.valid() || id.slot() >= slots_.constructed()) return nullptr;
   Slot& s = slots_[id.slot()];
   if (s.kind == Kind::kFree || !s.app_owned || s.generation != id.generation()) return nullptr;
   return &s;
@@ -122,13 +119,25 @@ TcpOutput& TcpLayer::begin_output() {
   return out;
 }
 
+bool TcpLayer::slot_available() const {
+  return !free_slots_.empty() || !slots_.full();
+}
+
 std::uint32_t TcpLayer::alloc_slot(Kind kind) {
-  if (free_slots_.empty()) {
+  std::uint32_t i;
+  if (!free_slots_.empty()) {
+    // Freed slots first (most recently freed: its memory is warm in cache).
+    i = free_slots_.back();
+    free_slots_.pop_back();
+  } else if (!slots_.full()) {
+    // Slots are constructed the first time the count of open ones reaches them, so
+    // memory follows the most connections ever open, not --max-connections.
+    i = static_cast<std::uint32_t>(slots_.constructed());
+    slots_.construct_next().timer.tag = i;
+  } else {
     counters_.inc(TcpLayerCounter::kNoSlot);
     return kNone;
   }
-  const std::uint32_t i = free_slots_.back();
-  free_slots_.pop_back();
   Slot& s = slots_[i];
   s.kind = kind;
   s.cfg = config_.defaults;
@@ -207,7 +216,7 @@ void TcpLayer::release_slot(std::uint32_t i) {
   if (s.kind == Kind::kListener) {
     // Unaccepted children go with their listener (RST, as Linux does).
     const PacketContext base = make_context();
-    for (std::uint32_t c = 0; c < slots_.size(); ++c) {
+    for (std::uint32_t c = 0; c < slots_.constructed(); ++c) {
       Slot& ch = slots_[c];
       if (ch.kind != Kind::kConnection || ch.parent != i || ch.parent_generation != s.generation)
         continue;
@@ -1107,7 +1116,7 @@ void TcpLayer::listener_input(Slot& l, const TcpSegment& seg, const TcpTuple& t,
   // (ECONNREFUSED at the peer) rather than complete a handshake no slot can hold. While
   // half-open children hold slots (a flood), a cookie may still find one freed by the
   // time its ACK comes; if not, that ACK is answered by RST.
-  if (free_slots_.empty() && (half_open_ == 0 || !config_.syn_cookies)) {
+  if (!slot_available() && (half_open_ == 0 || !config_.syn_cookies)) {
     counters_.inc(TcpLayerCounter::kNoSlot);
     counters_.inc(TcpLayerCounter::kSynRefusedNoSlot);
     send_reset_for(seg, t, ctx);

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "common/counters.h"
+#include "common/reserved_array.h"
 #include "common/time.h"
 #include "engine/packet_handler.h"
 #include "engine/timer_wheel.h"
@@ -90,7 +91,8 @@ using TcpEnv = EngineServices;
 
 struct TcpLayerConfig {
   std::uint32_t max_connections = 4096;  // slots for connections and listeners (< 2^20)
-  std::uint32_t time_wait_capacity = 16384;
+  // TIME_WAIT records (--time-wait-max); memory is used only as records are made.
+  std::uint32_t time_wait_capacity = 262144;
   std::uint32_t syn_queue = 256;  // half-open connections per listener before SYN cookies
   // A SYN that cannot have a half-open child of its own (SYN queue or backlog taken by
   // half-open ones, mbuf pool low) is answered with a cookie; off: it is dropped.
@@ -212,7 +214,7 @@ class TcpLayer final : public TransportHandler {
 
   std::size_t slots_in_use() const { return in_use_; }
   std::size_t half_open() const { return half_open_; }
-  std::size_t capacity() const { return slots_.size(); }
+  std::size_t capacity() const { return slots_.capacity(); }
   std::size_t connections() const { return conn_table_.size(); }
   std::size_t time_wait_records() const { return time_wait_.size(); }
   const CounterGroup& counters() const { return counters_; }          // "tcp_layer"
@@ -284,6 +286,7 @@ class TcpLayer final : public TransportHandler {
   void end_output() { --out_depth_; }
 
   std::uint32_t alloc_slot(Kind kind);
+  bool slot_available() const;
   void release_slot(std::uint32_t slot);  // frees now or when dispatch unwinds
   void maybe_release(std::uint32_t slot);
   // Leaves the tables, drops port references (but the bind's with keep_bind) and the timer.
@@ -326,8 +329,9 @@ class TcpLayer final : public TransportHandler {
   CounterGroup tcb_counters_;
   CounterGroup counters_{"tcp_layer", kTcpLayerCounterNames};
   CounterGroup slot_gauges_{"tcp_slots", kTcpSlotGaugeNames};
-  std::vector<Slot> slots_;
-  std::vector<std::uint32_t> free_slots_;
+  // --max-connections slots reserved; constructed up to the most ever open at once.
+  ReservedArray<Slot> slots_;
+  std::vector<std::uint32_t> free_slots_;  // constructed slots not in use
   std::size_t in_use_ = 0;
   std::size_t half_open_ = 0;  // slots held by children in SYN_RECEIVED
   ConnectionTable<Slot> conn_table_;

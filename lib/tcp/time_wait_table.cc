@@ -12,12 +12,10 @@ constexpr std::size_t kNpos = static_cast<std::size_t>(-1);
 
 TimeWaitTable::TimeWaitTable(std::size_t capacity, Duration duration, const SipKey& key)
     : ring_(2 * std::max<std::size_t>(capacity, 1)),
-      index_(std::bit_ceil(2 * std::max<std::size_t>(capacity, 1)), kEmpty),
+      index_(std::bit_ceil(2 * std::max<std::size_t>(capacity, 1))),
       capacity_(std::max<std::size_t>(capacity, 1)),
       duration_(duration),
-      key_(key) {
-  for (auto& r : ring_) r.family = 0;
-}
+      key_(key) {}
 
 bool TimeWaitTable::matches(const Record& r, const TcpTuple& t) const {
   if (r.family != static_cast<std::uint8_t>(t.local.addr.family())) return false;
@@ -49,8 +47,8 @@ std::size_t TimeWaitTable::slot_of(const TcpTuple& t) const {
   const std::size_t mask = index_.size() - 1;
   const auto h = static_cast<std::uint32_t>(hash_tuple(key_, t));
   for (std::size_t s = h & mask;; s = (s + 1) & mask) {
-    const std::uint32_t ri = index_[s];
-    if (ri == kEmpty) return kNpos;
+    if (index_[s] == kEmpty) return kNpos;
+    const std::uint32_t ri = index_[s] - 1;
     if (ring_[ri].hash == h && matches(ring_[ri], t)) return s;
   }
 }
@@ -60,7 +58,7 @@ void TimeWaitTable::index_remove(std::size_t slot) {
   const std::size_t mask = index_.size() - 1;
   std::size_t hole = slot;
   for (std::size_t s = (slot + 1) & mask; index_[s] != kEmpty; s = (s + 1) & mask) {
-    const std::size_t home = ring_[index_[s]].hash & mask;
+    const std::size_t home = ring_[index_[s] - 1].hash & mask;
     // Move entry s into the hole if its home is not within (hole, s].
     const bool between = hole <= s ? (home > hole && home <= s) : (home > hole || home <= s);
     if (!between) {
@@ -95,6 +93,7 @@ bool TimeWaitTable::insert(const TcpTuple& t, const TimeWaitState& st, Instant n
       head_ = (head_ + 1) % ring_.size();
       --used_;
     }
+    skip_dead_head();
   }
   // The ring has room for 2x capacity positions, so compaction (squeezing out the
   // positions of erased records) runs at most once per `capacity` erasures.
@@ -119,14 +118,14 @@ bool TimeWaitTable::insert(const TcpTuple& t, const TimeWaitState& st, Instant n
   const std::size_t mask = index_.size() - 1;
   std::size_t s = r.hash & mask;
   while (index_[s] != kEmpty) s = (s + 1) & mask;
-  index_[s] = ri;
+  index_[s] = ri + 1;
   return evicted;
 }
 
 std::optional<TimeWaitState> TimeWaitTable::find(const TcpTuple& t) const {
   const std::size_t s = slot_of(t);
   if (s == kNpos) return std::nullopt;
-  const Record& r = ring_[index_[s]];
+  const Record& r = ring_[index_[s] - 1];
   TimeWaitState st;
   st.snd_nxt = SeqNum(r.snd_nxt);
   st.rcv_nxt = SeqNum(r.rcv_nxt);
@@ -137,10 +136,11 @@ std::optional<TimeWaitState> TimeWaitTable::find(const TcpTuple& t) const {
 bool TimeWaitTable::erase(const TcpTuple& t) {
   const std::size_t s = slot_of(t);
   if (s == kNpos) return false;
-  const std::uint32_t ri = index_[s];
+  const std::uint32_t ri = index_[s] - 1;
   index_remove(s);
   ring_[ri].family = 0;
   --size_;
+  skip_dead_head();
   return true;
 }
 
@@ -171,20 +171,26 @@ void TimeWaitTable::compact() {
   used_ = size_;
   tail_ = w;
   // Positions moved: rebuild the index.
-  std::fill(index_.begin(), index_.end(), kEmpty);
+  std::fill(index_.begin(), index_.end(), kEmpty);  // touches the whole index: rare
   const std::size_t mask = index_.size() - 1;
   for (std::size_t i = 0, p = head_; i < used_; ++i, p = (p + 1) % n) {
     std::size_t s = ring_[p].hash & mask;
     while (index_[s] != kEmpty) s = (s + 1) & mask;
-    index_[s] = static_cast<std::uint32_t>(p);
+    index_[s] = static_cast<std::uint32_t>(p + 1);
+  }
+}
+
+void TimeWaitTable::skip_dead_head() {
+  while (used_ > 0 && ring_[head_].family == 0) {
+    head_ = (head_ + 1) % ring_.size();
+    --used_;
   }
 }
 
 Instant TimeWaitTable::next_expiry() const {
-  for (std::size_t i = 0, p = head_; i < used_; ++i, p = (p + 1) % ring_.size()) {
-    if (ring_[p].family != 0) return Instant{ring_[p].expiry_ns};
-  }
-  return Instant::never();
+  // The head is always a live record (skip_dead_head), so this is O(1): the engine
+  // asks every loop iteration.
+  return used_ > 0 ? Instant{ring_[head_].expiry_ns} : Instant::never();
 }
 
 TimeWaitAction TimeWaitTable::on_segment(const TcpTuple& t, const TcpSegment& seg, Instant now) {

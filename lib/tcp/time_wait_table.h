@@ -6,7 +6,10 @@
 // Records live in a ring (2x capacity positions) in insertion order; with the usual constant 2*MSL
 // the ring is also expiry order, so expire(now) pops from the head. A linear-probing index
 // (backward-shift deletion, no tombstones) finds a tuple in O(1). Nothing allocates
-// after construction. Pure: time is passed in.
+// after construction, and memory is committed only as the ring first reaches it
+// (ZeroedArray), so the capacity may be sized for the connection rate (2*MSL x rate)
+// without paying for it before that rate comes.
+// Pure: time is passed in.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +17,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/reserved_array.h"
 #include "common/time.h"
 #include "tcp/isn_generator.h"
 #include "tcp/tcp_segment.h"
@@ -89,16 +93,18 @@ class TimeWaitTable {
   std::uint64_t evictions() const { return evictions_; }
 
  private:
-  static constexpr std::uint32_t kEmpty = 0xffffffffu;
+  static constexpr std::uint32_t kEmpty = 0;     // index entries hold ring position + 1
   std::size_t slot_of(const TcpTuple& t) const;  // index slot holding t, or npos
   bool matches(const Record& r, const TcpTuple& t) const;
   void index_remove(std::size_t slot);
   void remove_record(std::uint32_t ri);  // frees the ring slot and its index entry
   TcpTuple tuple_of(const Record& r) const;
-  void compact();  // squeezes erased positions out of the ring, rebuilds the index
+  void compact();         // squeezes erased positions out of the ring, rebuilds the index
+  void skip_dead_head();  // keeps head_ on a live record (or the ring empty)
 
-  std::vector<Record> ring_;          // 2 * capacity positions, sized once
-  std::vector<std::uint32_t> index_;  // power of two >= 2 * capacity; ring positions
+  // Both sized once for the capacity but backed by memory only as records use them.
+  ZeroedArray<Record> ring_;          // 2 * capacity positions
+  ZeroedArray<std::uint32_t> index_;  // power of two >= 2 * capacity; ring positions + 1
   std::size_t head_ = 0;              // oldest live-or-dead position
   std::size_t tail_ = 0;              // next insert position
   std::size_t used_ = 0;              // ring positions between head and tail (incl. dead)

@@ -79,8 +79,8 @@ struct UdpConfig {
   std::uint16_t max_sockets = 1024;         // slots (<= 65535)
   std::size_t max_queued_datagrams = 8192;  // queue nodes shared by all sockets
   std::size_t default_rcvbuf = 212992;      // per socket, bytes (Linux's default)
-  std::uint16_t ephemeral_first = 32768;    // Linux's ip_local_port_range
-  std::uint16_t ephemeral_last = 60999;
+  std::uint16_t ephemeral_first = 1024;     // ip_local_port_range (stack option --local-ports)
+  std::uint16_t ephemeral_last = 65535;
   std::uint64_t seed = 1;         // where the ephemeral search starts
   bool tx_cksum_offload = false;  // PortInfo::tx_l4_cksum: let the device sum
 };

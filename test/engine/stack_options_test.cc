@@ -107,11 +107,34 @@ TEST(StackOptions, MaxConnections) {
   }
   EXPECT_NE(error_of({"--max-connections", "9", "--max-connections", "9"}).find("given twice"),
             std::string::npos);
-  // The machine's default: at least 4 096 in all, at most 65 536, split among engines.
+  // The machine's default: at least 4 096 in all, at most what the slot id holds,
+  // split among engines (at least 1 024 each).
   EXPECT_GE(default_max_connections(1), 4096u);
-  EXPECT_LE(default_max_connections(1), 65536u);
-  EXPECT_EQ(default_max_connections(64), 1024u);
+  EXPECT_LE(default_max_connections(1), 1048575u);
+  EXPECT_GE(default_max_connections(64), 1024u);
   EXPECT_LE(default_max_connections(2), default_max_connections(1));
+}
+
+TEST(StackOptions, LocalPortsTimeWaitAndMbufs) {
+  const auto ports = parse({"--local-ports", "2000-2999"})->options.local_ports;
+  ASSERT_TRUE(ports.has_value());
+  EXPECT_EQ(ports->first, 2000);
+  EXPECT_EQ(ports->last, 2999);
+  EXPECT_EQ(parse({"--local-ports=7-7"})->options.local_ports->last, 7);
+  EXPECT_FALSE(parse({})->options.local_ports.has_value());
+  for (const char* bad : {"0-10", "10-9", "1-65536", "1024", "a-b", "-5", "5-"}) {
+    EXPECT_NE(error_of({"--local-ports", bad}).find("FIRST-LAST"), std::string::npos) << bad;
+  }
+  EXPECT_EQ(*parse({"--time-wait-max", "600000"})->options.time_wait_max, 600000u);
+  for (const char* bad : {"0", "16777217", "x"}) {
+    EXPECT_NE(error_of({"--time-wait-max", bad}).find("1 to 16777216"), std::string::npos) << bad;
+  }
+  EXPECT_EQ(*parse({"--mbufs=65535"})->options.mbufs, 65535u);
+  for (const char* bad : {"1022", "16777216", "lots"}) {
+    EXPECT_NE(error_of({"--mbufs", bad}).find("1023 to 16777215"), std::string::npos) << bad;
+  }
+  EXPECT_NE(error_of({"--mbufs", "2047", "--mbufs", "4095"}).find("given twice"),
+            std::string::npos);
 }
 
 TEST(StackOptions, Ecn) {

@@ -91,6 +91,27 @@ TEST_F(TimeWaitTest, ManyChurnKeepsIndexConsistent) {
   EXPECT_TRUE(big.find(tup(4999)).has_value());
 }
 
+// The engine asks for the next expiry every loop iteration: erasing the oldest records
+// (RFC 6191 reuse, an RST) must leave the answer right without a walk over them.
+TEST_F(TimeWaitTest, NextExpiryFollowsErasedOldest) {
+  for (std::uint16_t p = 1; p <= 5; ++p) tw.insert(tup(p), state(), now + 1s * p);
+  EXPECT_EQ(tw.next_expiry(), now + 61s);
+  tw.erase(tup(1));
+  EXPECT_EQ(tw.next_expiry(), now + 62s);
+  tw.erase(tup(3));  // a hole behind the head
+  tw.erase(tup(2));
+  EXPECT_EQ(tw.next_expiry(), now + 64s);
+  EXPECT_EQ(tw.expire(now + 64s), 1u);
+  EXPECT_EQ(tw.next_expiry(), now + 65s);
+  tw.erase(tup(5));
+  EXPECT_EQ(tw.size(), 0u);
+  EXPECT_EQ(tw.next_expiry(), Instant::never());
+  // Usable again from empty, through eviction.
+  for (std::uint16_t p = 10; p < 20; ++p) tw.insert(tup(p), state(), now + 1s * p);
+  EXPECT_EQ(tw.size(), 8u);
+  EXPECT_EQ(tw.next_expiry(), now + 72s);
+}
+
 TEST_F(TimeWaitTest, SynWithHigherTimestampMayReuse) {
   tw.insert(tup(1), state(100), now);
   auto a = tw.on_segment(tup(1), seg(tcp_flags::kSyn, 10, 101), now);
