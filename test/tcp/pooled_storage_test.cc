@@ -59,17 +59,17 @@ TEST(PooledRing, WrapsAroundGrowsInOrderAndReturnsItsBlockWhenEmpty) {
   EXPECT_EQ(ring.capacity(), 0u);
   EXPECT_EQ(pool.blocks_in_use(), 0u);
   std::uint64_t next_in = 0, next_out = 0;
-  // Keep 5 records in a ring of 8 while 100 pass through: the head wraps many times.
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(ring.push_back(next_in++));
+  // Keep 12 records in a ring of 16 while 100 pass through: the head wraps many times.
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE(ring.push_back(next_in++));
   for (int i = 0; i < 100; ++i) {
     ASSERT_TRUE(ring.push_back(next_in++));
     EXPECT_EQ(ring.front(), next_out++);
     ring.pop_front();
   }
-  EXPECT_EQ(ring.capacity(), 8u);  // 64 B block: 8 records, never grown
+  EXPECT_EQ(ring.capacity(), 16u);  // 128 B block: 16 records, never grown
   // Growing from a wrapped state keeps the order.
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(ring.push_back(next_in++));
-  EXPECT_EQ(ring.capacity(), 32u);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(ring.push_back(next_in++));
+  EXPECT_EQ(ring.capacity(), 64u);  // quadrupled
   for (std::uint32_t i = 0; i < ring.size(); ++i) EXPECT_EQ(ring[i], next_out + i);
   EXPECT_EQ(pool.blocks_in_use(), 1u);
   ring.erase_front(ring.size());
