@@ -14,12 +14,11 @@ bool sent_after(Instant t1, SeqNum end1, Instant t2, SeqNum end2) {
 
 }  // namespace
 
-Rack::Rack(std::size_t max_records) : cap_(std::max<std::size_t>(max_records, 2)) {
-  ring_.reserve(cap_);
-}
+Rack::Rack(BlockPool& pool, std::size_t max_records)
+    : ring_(pool, static_cast<std::uint32_t>(std::max<std::size_t>(max_records, 2))) {}
 
 void Rack::reset(SeqNum una) {
-  head_ = count_ = 0;
+  ring_.clear();
   lost_pending_ = 0;
   have_ref_ = false;
   ref_end_ = fack_ = una;
@@ -42,9 +41,8 @@ void Rack::clear_lost(Record& r) {
 }
 
 bool Rack::split(std::size_t i, SeqNum seq) {
-  if (count_ == cap_) return false;
-  for (std::size_t k = count_; k > i + 1; --k) at(k) = at(k - 1);
-  ++count_;
+  if (!ring_.push_back(ring_.back())) return false;
+  for (std::size_t k = ring_.size() - 1; k > i + 1; --k) at(k) = at(k - 1);
   Record& lo = at(i);
   Record& hi = at(i + 1);
   hi = lo;
@@ -56,23 +54,22 @@ bool Rack::split(std::size_t i, SeqNum seq) {
 
 void Rack::on_sent(SeqNum start, SeqNum end, Instant now) {
   if (!(start < end)) return;
-  if (count_ == 0 || at(count_ - 1).end <= start) {
-    if (count_ == cap_) {
-      // Full: the new segment joins the last record, which takes the newer time (so
-      // it is declared lost later rather than too early).
-      Record& last = at(count_ - 1);
+  if (ring_.empty() || ring_.back().end <= start) {
+    if (!ring_.push_back(Record{start, end, now, 0}) && !ring_.empty()) {
+      // Full (the bound, or no pool block): the new segment joins the last record,
+      // which takes the newer time (so it is declared lost later rather than too
+      // early). With no record at all it goes unrecorded, as a delivered one would.
+      Record& last = ring_.back();
       clear_lost(last);
       last.end = end;
       last.xmit = now;
       last.flags = 0;
-      return;
     }
-    at(count_++) = Record{start, end, now, 0};
     return;
   }
   // A retransmission: stamp the records it covers, splitting one that it covers only
   // in part so the rest keeps its own state.
-  for (std::size_t i = 0; i < count_; ++i) {
+  for (std::size_t i = 0; i < ring_.size(); ++i) {
     Record& r = at(i);
     if (r.end <= start) continue;
     if (end <= r.start) break;
@@ -109,17 +106,16 @@ void Rack::deliver(const Record& r, Instant now) {
 }
 
 void Rack::on_ack(SeqNum una, std::span<const SackBlock> sacked, Instant now) {
-  while (count_ > 0 && at(0).end <= una) {
+  while (ring_.size() > 0 && at(0).end <= una) {
     Record& r = at(0);
     if (!(r.flags & kSacked)) deliver(r, now);
     clear_lost(r);
-    head_ = (head_ + 1) % cap_;
-    --count_;
+    ring_.pop_front();  // the last one returns the ring's storage
   }
-  if (count_ > 0 && at(0).start < una) at(0).start = una;
+  if (ring_.size() > 0 && at(0).start < una) at(0).start = una;
   // Both lists are sorted by sequence: one merged walk.
   std::size_t j = 0;
-  for (std::size_t i = 0; i < count_ && j < sacked.size(); ++i) {
+  for (std::size_t i = 0; i < ring_.size() && j < sacked.size(); ++i) {
     Record& r = at(i);
     while (j < sacked.size() && sacked[j].right <= r.start) ++j;
     if (j == sacked.size()) break;
@@ -151,7 +147,7 @@ Duration Rack::reo_wnd(bool in_recovery, bool dupthresh_met, Duration min_rtt,
 Rack::LossResult Rack::detect_loss(Instant now, Duration reo_wnd) {
   LossResult res;
   if (!have_ref_) return res;
-  for (std::size_t i = 0; i < count_; ++i) {
+  for (std::size_t i = 0; i < ring_.size(); ++i) {
     Record& r = at(i);
     if (r.flags & (kSacked | kLost)) continue;
     // Sent before the reference; never one sent this instant, whatever the tie-break
@@ -169,7 +165,7 @@ Rack::LossResult Rack::detect_loss(Instant now, Duration reo_wnd) {
 }
 
 void Rack::mark_lost(SeqNum seq) {
-  for (std::size_t i = 0; i < count_; ++i) {
+  for (std::size_t i = 0; i < ring_.size(); ++i) {
     Record& r = at(i);
     if (seq < r.start) return;
     if (seq < r.end) {
@@ -182,12 +178,12 @@ void Rack::mark_lost(SeqNum seq) {
 void Rack::on_rto(bool forget_sacks) {
   lost_pending_ = 0;
   const std::uint8_t keep = forget_sacks ? 0 : kSacked;
-  for (std::size_t i = 0; i < count_; ++i) at(i).flags &= keep;
+  for (std::size_t i = 0; i < ring_.size(); ++i) at(i).flags &= keep;
 }
 
 std::uint32_t Rack::pipe() const {
   std::uint64_t total = 0;
-  for (std::size_t i = 0; i < count_; ++i) {
+  for (std::size_t i = 0; i < ring_.size(); ++i) {
     const Record& r = at(i);
     if (r.flags & kSacked) continue;
     const std::uint32_t len = static_cast<std::uint32_t>(r.end - r.start);
@@ -199,7 +195,7 @@ std::uint32_t Rack::pipe() const {
 
 std::optional<Rack::Range> Rack::next_lost() const {
   if (lost_pending_ == 0) return std::nullopt;
-  for (std::size_t i = 0; i < count_; ++i) {
+  for (std::size_t i = 0; i < ring_.size(); ++i) {
     const Record& r = at(i);
     if ((r.flags & kLost) && !(r.flags & kSacked))
       return Range{r.start, static_cast<std::uint32_t>(r.end - r.start)};

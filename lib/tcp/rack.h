@@ -3,19 +3,21 @@
 // reo_wnd has passed since it was sent. Unlike counting duplicate ACKs this detects
 // a lost retransmission, and a loss with fewer than three segments SACKed above it.
 //
-// It needs each segment's (latest) transmit time: SentRecords keeps them in a ring
-// sized once at construction, one record per transmitted segment in sequence order.
-// When the ring is full the newest segment joins the last record (coarser, never an
-// allocation). The records also carry the "lost, to be retransmitted" marks the sender
+// It needs each segment's (latest) transmit time: a ring of records from the engine's
+// BlockPool, one per transmitted segment in sequence order, taken when data is first
+// in flight and returned when all of it is acknowledged. When the ring is at its bound
+// (or the pool is out) the newest segment joins the last record (coarser, never a
+// heap allocation). The records also carry the "lost, to be retransmitted" marks the sender
 // acts on. Pure: time is passed in.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <span>
-#include <vector>
 
 #include "common/time.h"
+#include "tcp/block_pool.h"
+#include "tcp/pooled_ring.h"
 #include "tcp/sack_scoreboard.h"
 #include "wire/seq_num.h"
 
@@ -29,8 +31,8 @@ class Rack {
     Duration timeout{0};           // when to look again (the reordering timer); 0: none
   };
 
-  explicit Rack(std::size_t max_records);
-  // A copy would not keep the reserved capacity the ring relies on.
+  // At most `max_records` records, stored in `pool` blocks while there are any.
+  Rack(BlockPool& pool, std::size_t max_records);
   Rack(const Rack&) = delete;
   Rack& operator=(const Rack&) = delete;
 
@@ -75,14 +77,15 @@ class Rack {
   template <typename Fn>
   void for_each_lost(Fn&& fn) const {
     if (lost_pending_ == 0) return;
-    for (std::size_t i = 0; i < count_; ++i) {
+    for (std::size_t i = 0; i < ring_.size(); ++i) {
       const Record& r = at(i);
       if ((r.flags & kLost) && !(r.flags & kSacked))
         fn(r.start, static_cast<std::uint32_t>(r.end - r.start));
     }
   }
   bool reordering_seen() const { return reordering_seen_; }
-  std::size_t record_count() const { return count_; }
+  std::size_t record_count() const { return ring_.size(); }
+  std::size_t storage_bytes() const { return ring_.storage_bytes(); }
 
  private:
   static constexpr std::uint8_t kSacked = 1;   // delivered above SND.UNA
@@ -96,28 +99,15 @@ class Rack {
     std::uint8_t flags = 0;
   };
 
-  // Positions are first used in order (records only ever join at the tail, and the
-  // tail moves one position at a time), so a position not yet constructed is always
-  // the next one: it is appended into the reserved storage (no reallocation).
-  Record& at(std::size_t i) {
-    const std::size_t p = (head_ + i) % cap_;
-    if (p == ring_.size()) ring_.emplace_back();
-    return ring_[p];
-  }
-  const Record& at(std::size_t i) const { return ring_[(head_ + i) % cap_]; }
+  Record& at(std::size_t i) { return ring_[static_cast<std::uint32_t>(i)]; }
+  const Record& at(std::size_t i) const { return ring_[static_cast<std::uint32_t>(i)]; }
   // Splits record i at `seq` (inside it); false when the ring is full.
   bool split(std::size_t i, SeqNum seq);
   void deliver(const Record& r, Instant now);
   void set_lost(Record& r);
   void clear_lost(Record& r);
 
-  // Storage reserved at construction, never reallocated; records are constructed as
-  // the ring first reaches them, so opening a connection costs an allocation, not the
-  // initialisation of every record (which a short connection never uses).
-  std::vector<Record> ring_;
-  std::size_t cap_;
-  std::size_t head_ = 0;
-  std::size_t count_ = 0;
+  PooledRing<Record> ring_;  // in sequence order
   std::uint32_t lost_pending_ = 0;
 
   // RACK.xmit_ts / end_seq / rtt of the most recently sent delivered segment.

@@ -18,7 +18,7 @@ std::uint32_t span_len(SeqNum left, SeqNum right) {
 }  // namespace
 
 void SackScoreboard::reset(SeqNum una) {
-  count_ = 0;
+  blocks_.clear();
   una_ = una;
   high_sacked_ = una;
   sacked_bytes_ = 0;
@@ -27,8 +27,8 @@ void SackScoreboard::reset(SeqNum una) {
 void SackScoreboard::advance_una(SeqNum una) {
   if (una <= una_) return;
   una_ = una;
-  std::size_t out = 0;
-  for (std::size_t i = 0; i < count_; ++i) {
+  std::uint32_t out = 0;
+  for (std::uint32_t i = 0; i < blocks_.size(); ++i) {
     SackBlock b = blocks_[i];
     if (b.right <= una) {
       sacked_bytes_ -= span_len(b.left, b.right);
@@ -40,18 +40,19 @@ void SackScoreboard::advance_una(SeqNum una) {
     }
     blocks_[out++] = b;
   }
-  count_ = out;
+  // Dropping the tail; all of it returns the block (erase at 0 only ever empties).
+  blocks_.erase(out, blocks_.size() - out);
 }
 
 std::uint32_t SackScoreboard::insert(SackBlock nb) {
   // Find the first block whose right edge reaches nb.left (adjacent blocks merge).
   std::size_t i = 0;
-  while (i < count_ && blocks_[i].right < nb.left) ++i;
+  while (i < blocks_.size() && blocks_[i].right < nb.left) ++i;
   // Absorb every block that overlaps or touches nb.
   std::size_t j = i;
   std::uint32_t covered = 0;  // bytes of nb already SACKed
   SackBlock merged = nb;
-  while (j < count_ && blocks_[j].left <= nb.right) {
+  while (j < blocks_.size() && blocks_[j].left <= nb.right) {
     const SackBlock& b = blocks_[j];
     const SeqNum lo = seq_max(b.left, nb.left);
     const SeqNum hi = seq_min(b.right, nb.right);
@@ -63,26 +64,24 @@ std::uint32_t SackScoreboard::insert(SackBlock nb) {
   const std::uint32_t added = span_len(nb.left, nb.right) - covered;
   if (j > i) {
     // Replace blocks [i, j) by the merged one.
-    blocks_[i] = merged;
+    blocks_[static_cast<std::uint32_t>(i)] = merged;
     const std::size_t removed = j - i - 1;
-    for (std::size_t k = j; k < count_; ++k) blocks_[k - removed] = blocks_[k];
-    count_ -= removed;
+    if (removed > 0)
+      blocks_.erase(static_cast<std::uint32_t>(i + 1), static_cast<std::uint32_t>(removed));
     sacked_bytes_ += added;
     return added;
   }
   // A new disjoint block at position i.
-  if (count_ == kMaxBlocks) {
+  if (blocks_.size() == kMaxBlocks) {
     // Full: forgetting a SACK only costs a spurious retransmission, whereas
     // merging across a hole would claim bytes the peer never reported. Drop the
     // highest range (the peer repeats recent blocks in later ACKs anyway) unless
     // the new block is itself the highest.
-    if (i == count_) return 0;
-    sacked_bytes_ -= span_len(blocks_[count_ - 1].left, blocks_[count_ - 1].right);
-    --count_;
+    if (i == blocks_.size()) return 0;
+    sacked_bytes_ -= span_len(blocks_.back().left, blocks_.back().right);
+    blocks_.pop_back();
   }
-  for (std::size_t k = count_; k > i; --k) blocks_[k] = blocks_[k - 1];
-  blocks_[i] = nb;
-  ++count_;
+  if (!blocks_.insert(static_cast<std::uint32_t>(i), nb)) return 0;
   sacked_bytes_ += added;
   return added;
 }
@@ -120,12 +119,12 @@ SackScoreboard::AckResult SackScoreboard::on_ack(SeqNum una, SeqNum snd_nxt,
     if (static_cast<std::uint32_t>(b.right - b.left) > (1u << 30)) continue;
     result.newly_sacked += insert(b);
   }
-  high_sacked_ = count_ > 0 ? blocks_[count_ - 1].right : una_;
+  high_sacked_ = !blocks_.empty() ? blocks_.back().right : una_;
   return result;
 }
 
 bool SackScoreboard::is_sacked(SeqNum seq) const {
-  for (std::size_t i = 0; i < count_; ++i) {
+  for (std::size_t i = 0; i < blocks_.size(); ++i) {
     if (seq < blocks_[i].left) return false;
     if (seq < blocks_[i].right) return true;
   }
@@ -137,7 +136,7 @@ bool SackScoreboard::is_lost(SeqNum seq, std::uint32_t mss) const {
   std::uint32_t bytes = 0;
   std::uint32_t segments = 0;
   // Walk from the top: the answer is usually decided by the highest few blocks.
-  for (std::size_t i = count_; i-- > 0;) {
+  for (std::size_t i = blocks_.size(); i-- > 0;) {
     const SackBlock& b = blocks_[i];
     if (b.right <= seq + 1) break;
     const SeqNum lo = seq_max(b.left, seq + 1);  // octets strictly greater than seq
@@ -169,14 +168,14 @@ std::optional<SackScoreboard::Range> SackScoreboard::next_hole(SeqNum una, SeqNu
   s = seq_max(s, una_);
   // Skip SACKed ranges to the first un-SACKed octet at or above s.
   std::size_t i = 0;
-  while (i < count_ && blocks_[i].right <= s) ++i;
-  if (i < count_ && blocks_[i].left <= s) {
+  while (i < blocks_.size() && blocks_[i].right <= s) ++i;
+  if (i < blocks_.size() && blocks_[i].left <= s) {
     s = blocks_[i].right;
     ++i;
   }
   // Rule 1.b: S2 must lie below the highest SACKed octet, i.e. in a hole that has a
-  // SACKed block above it (i < count_).
-  if (i >= count_ || s >= snd_nxt) return std::nullopt;
+  // SACKed block above it (i < blocks_.size()).
+  if (i >= blocks_.size() || s >= snd_nxt) return std::nullopt;
   // Rule 1.c: IsLost is constant over a hole and only falls for higher holes, so the
   // first candidate decides.
   if (need_lost && !is_lost(s, mss)) return std::nullopt;
@@ -189,7 +188,7 @@ std::optional<SackScoreboard::Range> SackScoreboard::highest_unsacked(SeqNum una
   // The highest hole ends at `top` when the octet below it is un-SACKed, else at the
   // left edge of the SACKed run that covers it.
   SeqNum bottom = seq_max(una, una_);
-  std::size_t i = count_;
+  std::size_t i = blocks_.size();
   while (i > 0 && blocks_[i - 1].right >= top) {
     top = seq_min(top, blocks_[i - 1].left);
     --i;
@@ -214,7 +213,7 @@ std::uint32_t SackScoreboard::pipe(SeqNum una, SeqNum high_rxt, SeqNum snd_nxt,
     if (lo < high_rxt) total += span_len(lo, seq_min(hi, high_rxt));
   };
   SeqNum cur = start;
-  for (std::size_t i = 0; i < count_ && cur < snd_nxt; ++i) {
+  for (std::size_t i = 0; i < blocks_.size() && cur < snd_nxt; ++i) {
     const SackBlock& b = blocks_[i];
     if (b.right <= cur) continue;
     if (cur < b.left) add_hole(cur, b.left, is_lost(cur, mss));

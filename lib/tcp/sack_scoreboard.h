@@ -1,13 +1,16 @@
 // The sender's SACK scoreboard (RFC 6675): which bytes above SND.UNA the peer has
 // reported holding, and from that IsLost(), NextSeg() and the pipe estimate that
-// drive SACK-based loss recovery. Bounded storage: no allocation after construction.
+// drive SACK-based loss recovery. Its ranges live in a BlockPool block taken with the
+// first SACKed range and returned when SND.UNA passes the last one: a connection
+// without loss holds none.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
 
+#include "tcp/block_pool.h"
+#include "tcp/pooled_ring.h"
 #include "tcp/tcp_segment.h"
 #include "wire/seq_num.h"
 
@@ -22,6 +25,8 @@ class SackScoreboard {
     std::uint32_t newly_sacked = 0;  // bytes that became SACKed with this ACK
     bool dsack = false;              // the first block was a D-SACK (RFC 2883)
   };
+
+  explicit SackScoreboard(BlockPool& pool) : blocks_(pool, kMaxBlocks) {}
 
   // Forget everything; SND.UNA becomes `una`.
   void reset(SeqNum una);
@@ -55,9 +60,13 @@ class SackScoreboard {
   std::uint32_t sacked_bytes() const { return sacked_bytes_; }
   // Highest SACKed sequence (one past), or `una` when nothing is SACKed.
   SeqNum high_sacked() const { return high_sacked_; }
-  std::size_t block_count() const { return count_; }
+  std::size_t block_count() const { return blocks_.size(); }
   // The merged SACKed ranges, sorted by sequence.
-  std::span<const SackBlock> blocks() const { return {blocks_.data(), count_}; }
+  std::span<const SackBlock> blocks() const {
+    if (blocks_.empty()) return {};
+    return {blocks_.contiguous_data(), blocks_.size()};
+  }
+  std::size_t storage_bytes() const { return blocks_.storage_bytes(); }
 
  private:
   // Rule 1 with or without its IsLost test (1.c).
@@ -66,11 +75,13 @@ class SackScoreboard {
   // Drops or trims ranges below a new SND.UNA.
   void advance_una(SeqNum una);
   // Merges one validated range; returns the bytes it newly SACKed. When all
-  // kMaxBlocks slots are used, the highest disjoint range is forgotten.
+  // kMaxBlocks slots are used, the highest disjoint range is forgotten; with no pool
+  // block for the first range, the range is (a spurious retransmission, not an error).
   std::uint32_t insert(SackBlock block);
 
-  std::array<SackBlock, kMaxBlocks> blocks_{};  // sorted, disjoint, all above una_
-  std::size_t count_ = 0;
+  // Sorted, disjoint, all above una_; only ever inserted into and erased from at
+  // positions, never popped from the front, so blocks() can hand out one array.
+  PooledRing<SackBlock> blocks_;
   SeqNum una_;
   SeqNum high_sacked_;
   std::uint32_t sacked_bytes_ = 0;

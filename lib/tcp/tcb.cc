@@ -47,19 +47,20 @@ void trim_above(TcpSegment& s, SeqNum right) {
 }  // namespace
 
 Tcb::Tcb(const TcpConfig& cfg, BufferOps& ops, CounterGroup* stats)
-    : cfg_(cfg),
+    : cfg_(ops.configs(), cfg),
       stats_(stats),
-      cc_(cfg.congestion, 536),
-      sndbuf_(ops, cfg.send_buffer, ops.chunk_size()),
       rx_(ops, cfg.recv_buffer,
           cfg.recv_max_segments ? cfg.recv_max_segments
                                 : std::clamp<std::uint32_t>(cfg.recv_buffer / 512, 64, 4096),
           cfg.ooo_max_segments ? cfg.ooo_max_segments
                                : std::clamp<std::uint32_t>(cfg.recv_buffer / 1024, 32, 2048)),
+      sndbuf_(ops, cfg.send_buffer, ops.chunk_size()),
+      cc_(cfg.congestion, 536),
       rtt_(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
+      sb_(ops.blocks()),
       // One transmit-time record per segment in flight; as many as the send buffer
       // holds in 1 KiB segments (full-sized segments never run out).
-      rack_(std::clamp<std::uint32_t>(cfg.send_buffer / 1024, 32, 2048)) {}
+      rack_(ops.blocks(), std::clamp<std::uint32_t>(cfg.send_buffer / 1024, 32, 2048)) {}
 
 Tcb::~Tcb() = default;
 
@@ -88,13 +89,13 @@ void Tcb::reset_connection_state(const Endpoint& local, const Endpoint& remote, 
   rack_.reset(iss);
   tlp_.cancel();
   rescue_sent_ = false;
-  std::uint32_t hdr = cfg_.ipv6 ? 60 : 40;
-  std::uint32_t mss = cfg_.mtu > hdr + 64 ? cfg_.mtu - hdr : 64;
-  if (cfg_.user_mss != 0) mss = std::min<std::uint32_t>(mss, cfg_.user_mss);
+  std::uint32_t hdr = cfg_->ipv6 ? 60 : 40;
+  std::uint32_t mss = cfg_->mtu > hdr + 64 ? cfg_->mtu - hdr : 64;
+  if (cfg_->user_mss != 0) mss = std::min<std::uint32_t>(mss, cfg_->user_mss);
   adv_mss_ = static_cast<std::uint16_t>(std::min<std::uint32_t>(mss, 65495));
   rcv_wscale_ = 0;
-  if (cfg_.window_scaling) {
-    while (rcv_wscale_ < 14 && (cfg_.recv_buffer >> rcv_wscale_) > 65535) ++rcv_wscale_;
+  if (cfg_->window_scaling) {
+    while (rcv_wscale_ < 14 && (cfg_->recv_buffer >> rcv_wscale_) > 65535) ++rcv_wscale_;
   }
   // A per-connection offset keeps our timestamp clock from leaking uptime (RFC 7323 §7.1).
   ts_offset_ = iss.raw() * 2654435761u;
@@ -110,17 +111,17 @@ void Tcb::reset_connection_state(const Endpoint& local, const Endpoint& remote, 
 }
 
 void Tcb::negotiate_syn_options(const TcpOptions& o, Instant now, std::uint32_t) {
-  std::uint32_t peer_mss = o.mss ? *o.mss : (cfg_.ipv6 ? 1220u : 536u);
+  std::uint32_t peer_mss = o.mss ? *o.mss : (cfg_->ipv6 ? 1220u : 536u);
   mss_ = std::max<std::uint32_t>(std::min<std::uint32_t>(peer_mss, adv_mss_), 64);
-  ws_ok_ = cfg_.window_scaling && o.window_scale.has_value();
+  ws_ok_ = cfg_->window_scaling && o.window_scale.has_value();
   if (ws_ok_) {
     snd_wscale_ = std::min<std::uint8_t>(*o.window_scale, 14);
   } else {
     snd_wscale_ = 0;
     rcv_wscale_ = 0;
   }
-  sack_ok_ = cfg_.sack && o.sack_permitted;
-  ts_ok_ = cfg_.timestamps && o.timestamps.has_value();
+  sack_ok_ = cfg_->sack && o.sack_permitted;
+  ts_ok_ = cfg_->timestamps && o.timestamps.has_value();
   if (ts_ok_) {
     ts_recent_ = o.timestamps->value;
     ts_recent_age_ = now;
@@ -128,7 +129,7 @@ void Tcb::negotiate_syn_options(const TcpOptions& o, Instant now, std::uint32_t)
   rcv_mss_ = adv_mss_ - (ts_ok_ ? kTsOptionLen : 0);
   // The window depends on the negotiated MSS: make the controller for it now (connection
   // setup, not the packet path).
-  cc_.reset(cfg_.congestion, effective_mss(false));
+  cc_.reset(cfg_->congestion, effective_mss(false));
 }
 
 // ---------------------------------------------------------------------------------
@@ -141,7 +142,7 @@ void Tcb::open_active(const Endpoint& local, const Endpoint& remote, SeqNum iss,
   set_state(TcpState::kSynSent);
   count(TcpCounter::kActiveOpens);
   connect_deadline_ =
-      cfg_.connect_timeout.count() > 0 ? now + cfg_.connect_timeout : Instant::never();
+      cfg_->connect_timeout.count() > 0 ? now + cfg_->connect_timeout : Instant::never();
   send_syn(now, out, false);
   arm_rto(now);
 }
@@ -159,7 +160,7 @@ void Tcb::accept_syn(const TcpSegment& syn, const Endpoint& local, const Endpoin
   irs_ = syn.seq;
   rx_.reset(irs_ + 1);
   negotiate_syn_options(syn.options, now, 0);
-  if (ecn_.on_syn(cfg_.ecn, syn)) count(TcpCounter::kEcnNegotiated);
+  if (ecn_.on_syn(cfg_->ecn, syn)) count(TcpCounter::kEcnNegotiated);
   snd_wnd_ = syn.window;  // never scaled in a SYN (RFC 7323 §2.2)
   max_snd_wnd_ = snd_wnd_;
   snd_wl1_ = syn.seq;
@@ -205,7 +206,7 @@ std::uint32_t Tcb::writable_bytes() const {
     case TcpState::kEstablished:
     case TcpState::kCloseWait:
       // TCP_NOTSENT_LOWAT: no more while enough waits unsent.
-      return data_end_len() < cfg_.notsent_lowat ? sndbuf_.free_space() : 0;
+      return data_end_len() < cfg_->notsent_lowat ? sndbuf_.free_space() : 0;
     default:
       return 0;
   }
@@ -264,13 +265,13 @@ void Tcb::close(Instant now, TcpOutput& out) {
   }
   app_closed_ = true;
   // Linger-0, or unread data that would be silently lost (RFC 2525 §2.17): reset.
-  if (cfg_.linger_zero || rx_.readable() > 0) {
+  if (cfg_->linger_zero || rx_.readable() > 0) {
     abort(now, out);
     return;
   }
   shutdown_write(now, out);
   if (state_ == TcpState::kFinWait2 && fin_wait2_at_ == Instant::never())
-    fin_wait2_at_ = now + cfg_.fin_wait2_timeout;
+    fin_wait2_at_ = now + cfg_->fin_wait2_timeout;
 }
 
 void Tcb::abort(Instant now, TcpOutput& out) {
@@ -281,10 +282,12 @@ void Tcb::abort(Instant now, TcpOutput& out) {
 }
 
 void Tcb::set_keepalive(bool on, Duration idle, Duration interval, std::uint32_t n, Instant now) {
-  cfg_.keepalive = on;
-  cfg_.keepalive_idle = idle;
-  cfg_.keepalive_interval = interval;
-  cfg_.keepalive_count = n;
+  cfg_.modify([&](TcpConfig& c) {
+    c.keepalive = on;
+    c.keepalive_idle = idle;
+    c.keepalive_interval = interval;
+    c.keepalive_count = n;
+  });
   if (on)
     arm_keepalive(now);
   else
@@ -292,24 +295,24 @@ void Tcb::set_keepalive(bool on, Duration idle, Duration interval, std::uint32_t
 }
 
 void Tcb::set_send_buffer(std::uint32_t bytes) {
-  cfg_.send_buffer = bytes;
+  cfg_.modify([bytes](TcpConfig& c) { c.send_buffer = bytes; });
   sndbuf_.set_capacity(bytes);
 }
 
 void Tcb::set_recv_buffer(std::uint32_t bytes) {
-  cfg_.recv_buffer = bytes;
+  cfg_.modify([bytes](TcpConfig& c) { c.recv_buffer = bytes; });
   rx_.set_capacity(bytes);
 }
 
 bool Tcb::set_congestion(CongestionAlgorithm algo) {
   if (state_ != TcpState::kClosed && state_ != TcpState::kListen) return false;
-  cfg_.congestion = algo;
+  cfg_.modify([algo](TcpConfig& c) { c.congestion = algo; });
   cc_.reset(algo, 536);
   return true;
 }
 
 void Tcb::set_min_rto(Duration d) {
-  cfg_.min_rto = d;
+  cfg_.modify([d](TcpConfig& c) { c.min_rto = d; });
   rtt_.set_min_rto(d);
 }
 
@@ -342,7 +345,7 @@ void Tcb::on_icmp_unreachable(bool hard, Instant, TcpOutput& out) {
 
 void Tcb::on_frag_needed(std::uint32_t mtu, Instant now, TcpOutput& out) {
   if (!is_synchronized(state_) && state_ != TcpState::kSynReceived) return;
-  std::uint32_t hdr = cfg_.ipv6 ? 60 : 40;
+  std::uint32_t hdr = cfg_->ipv6 ? 60 : 40;
   if (mtu <= hdr) return;
   std::uint32_t mss = std::max<std::uint32_t>(mtu - hdr, 88);
   if (mss >= mss_) return;
@@ -448,7 +451,7 @@ void Tcb::on_segment_syn_sent(const TcpSegment& seg, Instant now, TcpOutput& out
   if (ack_ok) {
     snd_una_ = seg.ack;
     data_base_ = iss_ + 1;
-    const bool asked = ecn_.syn_flags(cfg_.ecn, false, syn_retransmits_ == 0) != 0;
+    const bool asked = ecn_.syn_flags(cfg_->ecn, false, syn_retransmits_ == 0) != 0;
     if (ecn_.on_synack(asked, seg)) count(TcpCounter::kEcnNegotiated);
   }
   if (snd_una_ > iss_) {
@@ -538,7 +541,7 @@ void Tcb::on_segment_synchronized(const TcpSegment& in, Instant now, TcpOutput& 
       SeqNum left = seg.seq + (seg.has(kSyn) ? 1u : 0u);
       rx_.note_duplicate(left, left + seg.payload.len);
     }
-    if (state_ == TcpState::kTimeWait && seg.has(kFin)) time_wait_at_ = now + 2 * cfg_.msl;
+    if (state_ == TcpState::kTimeWait && seg.has(kFin)) time_wait_at_ = now + 2 * cfg_->msl;
     send_ack(now, out);
     return;
   }
@@ -640,7 +643,7 @@ void Tcb::process_text(const TcpSegment& s, Instant now, TcpOutput& out) {
         unacked_bytes_ += r.advanced;
         if (r.filled_gap) ack_now_ = true;                    // ... and for data that fills a gap
         if (unacked_bytes_ >= 2 * rcv_mss_) ack_now_ = true;  // every second full segment
-        if (!ack_now_ && delack_at_ == Instant::never()) delack_at_ = now + cfg_.delayed_ack;
+        if (!ack_now_ && delack_at_ == Instant::never()) delack_at_ = now + cfg_->delayed_ack;
       }
     }
   }
@@ -649,7 +652,7 @@ void Tcb::process_text(const TcpSegment& s, Instant now, TcpOutput& out) {
   if (s.has(kFin)) {
     SeqNum fin_seq = s.seq + s.payload.len;
     if (state_ == TcpState::kTimeWait) {
-      time_wait_at_ = now + 2 * cfg_.msl;
+      time_wait_at_ = now + 2 * cfg_->msl;
       ack_now_ = true;
     } else if (fin_seq == rx_.rcv_nxt()) {
       process_fin(now, out);
@@ -748,7 +751,7 @@ bool Tcb::process_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
       if (fin_acked()) {
         set_state(TcpState::kFinWait2);
         rto_at_ = Instant::never();
-        if (app_closed_) fin_wait2_at_ = now + cfg_.fin_wait2_timeout;
+        if (app_closed_) fin_wait2_at_ = now + cfg_->fin_wait2_timeout;
       }
       break;
     case TcpState::kClosing:
@@ -1119,15 +1122,15 @@ void Tcb::send_syn(Instant now, TcpOutput& out, bool with_ack) {
   s.dst_port = remote_.port;
   s.seq = iss_;
   s.flags = with_ack ? (kSyn | kAck) : kSyn;
-  s.flags |= ecn_.syn_flags(cfg_.ecn, with_ack, syn_retransmits_ == 0);
+  s.flags |= ecn_.syn_flags(cfg_->ecn, with_ack, syn_retransmits_ == 0);
   if (with_ack) s.ack = rx_.rcv_nxt();
   std::uint32_t wnd = std::min<std::uint32_t>(rx_.free_space(), 65535);
   s.window = static_cast<std::uint16_t>(wnd);
   s.options.mss = adv_mss_;
   // A SYN offers what we support; a SYN-ACK only what the peer offered too (RFC 7323).
-  bool offer_ws = with_ack ? ws_ok_ : cfg_.window_scaling;
-  bool offer_sack = with_ack ? sack_ok_ : cfg_.sack;
-  bool offer_ts = with_ack ? ts_ok_ : cfg_.timestamps;
+  bool offer_ws = with_ack ? ws_ok_ : cfg_->window_scaling;
+  bool offer_sack = with_ack ? sack_ok_ : cfg_->sack;
+  bool offer_ts = with_ack ? ts_ok_ : cfg_->timestamps;
   if (offer_ws) s.options.window_scale = rcv_wscale_;
   s.options.sack_permitted = offer_sack;
   if (offer_ts) s.options.timestamps = TcpTimestamps{ts_now(now), with_ack ? ts_recent_ : 0u};
@@ -1164,7 +1167,7 @@ void Tcb::send_challenge_ack(Instant now, TcpOutput& out) {
     challenge_window_start_ = now;
     challenge_count_ = 0;
   }
-  if (challenge_count_ >= cfg_.challenge_ack_limit) {
+  if (challenge_count_ >= cfg_->challenge_ack_limit) {
     count(TcpCounter::kChallengeAckLimited);
     return;
   }
@@ -1260,10 +1263,10 @@ bool Tcb::send_new_data(Instant now, TcpOutput& out, std::uint32_t budget) {
       const bool idle = snd_nxt_ == snd_una_;
       bool ok = retransmission;
       // TCP_CORK / MSG_MORE hold a partial segment the application said more follows.
-      const bool corked = cfg_.cork || more_;
+      const bool corked = cfg_->cork || more_;
       // Nagle (RFC 896) and sender SWS avoidance (RFC 9293 §3.8.6.2.1).
-      if (!ok && all && (fin_pending || (!corked && (cfg_.nodelay || idle)))) ok = true;
-      if (!ok && !corked && max_snd_wnd_ > 0 && len >= max_snd_wnd_ / 2 && (cfg_.nodelay || idle))
+      if (!ok && all && (fin_pending || (!corked && (cfg_->nodelay || idle)))) ok = true;
+      if (!ok && !corked && max_snd_wnd_ > 0 && len >= max_snd_wnd_ / 2 && (cfg_->nodelay || idle))
         ok = true;
       if (!ok) break;
     }
@@ -1330,9 +1333,9 @@ void Tcb::output(Instant now, TcpOutput& out) {
       // Nothing in flight but data waiting: the window (or SWS) holds it. Probe.
       if (data_end_len() > 0 && snd_max_ == snd_una_ && rto_at_ == Instant::never() &&
           persist_at_ == Instant::never()) {
-        Duration base = std::max(rtt_.base_rto(), cfg_.persist_min);
-        for (std::uint32_t i = 0; i < persist_shift_ && base < cfg_.persist_max; ++i) base *= 2;
-        persist_at_ = now + std::min(base, cfg_.persist_max);
+        Duration base = std::max(rtt_.base_rto(), cfg_->persist_min);
+        for (std::uint32_t i = 0; i < persist_shift_ && base < cfg_->persist_max; ++i) base *= 2;
+        persist_at_ = now + std::min(base, cfg_->persist_max);
       }
       break;
     }
@@ -1374,14 +1377,14 @@ void Tcb::arm_rto(Instant now) {
   rto_at_ = now + rtt_.rto();
   // TCP_USER_TIMEOUT (RFC 5482): fire no later than when the oldest unacknowledged
   // data's time is up, as Linux clamps it, not at the next backed-off RTO after that.
-  if (cfg_.user_timeout.count() > 0)
-    rto_at_ = std::min(rto_at_, unacked_since_ + cfg_.user_timeout);
+  if (cfg_->user_timeout.count() > 0)
+    rto_at_ = std::min(rto_at_, unacked_since_ + cfg_->user_timeout);
 }
 
 void Tcb::arm_keepalive(Instant now) {
   keepalive_probes_ = 0;
-  if (cfg_.keepalive && (state_ == TcpState::kEstablished || state_ == TcpState::kCloseWait)) {
-    keepalive_at_ = now + cfg_.keepalive_idle;
+  if (cfg_->keepalive && (state_ == TcpState::kEstablished || state_ == TcpState::kCloseWait)) {
+    keepalive_at_ = now + cfg_->keepalive_idle;
   } else {
     keepalive_at_ = Instant::never();
   }
@@ -1441,7 +1444,7 @@ void Tcb::on_timer(Instant now, TcpOutput& out) {
 
 void Tcb::on_rto(Instant now, TcpOutput& out) {
   if (state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived) {
-    if (syn_retransmits_ >= cfg_.syn_retries) {
+    if (syn_retransmits_ >= cfg_->syn_retries) {
       count(TcpCounter::kConnectTimeouts);
       count(TcpCounter::kAttemptFails);
       fail(soft_error_ ? soft_error_ : ETIMEDOUT, out);
@@ -1457,8 +1460,8 @@ void Tcb::on_rto(Instant now, TcpOutput& out) {
   if (snd_max_ == snd_una_) return;  // nothing outstanding any more
   ++consecutive_rto_;
   const bool user_timeout =
-      cfg_.user_timeout.count() > 0 && now - unacked_since_ >= cfg_.user_timeout;
-  if (consecutive_rto_ > cfg_.max_retransmits || user_timeout) {
+      cfg_->user_timeout.count() > 0 && now - unacked_since_ >= cfg_->user_timeout;
+  if (consecutive_rto_ > cfg_->max_retransmits || user_timeout) {
     count(TcpCounter::kRetransTimeouts);
     fail(soft_error_ ? soft_error_ : ETIMEDOUT, out);
     return;
@@ -1556,22 +1559,22 @@ void Tcb::on_persist(Instant now, TcpOutput& out) {
   count(TcpCounter::kZeroWindowProbes);
   emit(now, out, snd_una_ - 1, 0, kAck);
   ++persist_shift_;
-  Duration base = std::max(rtt_.base_rto(), cfg_.persist_min);
-  for (std::uint32_t i = 0; i < persist_shift_ && base < cfg_.persist_max; ++i) base *= 2;
-  persist_at_ = now + std::min(base, cfg_.persist_max);
+  Duration base = std::max(rtt_.base_rto(), cfg_->persist_min);
+  for (std::uint32_t i = 0; i < persist_shift_ && base < cfg_->persist_max; ++i) base *= 2;
+  persist_at_ = now + std::min(base, cfg_->persist_max);
 }
 
 void Tcb::on_keepalive(Instant now, TcpOutput& out) {
-  if (!cfg_.keepalive || (state_ != TcpState::kEstablished && state_ != TcpState::kCloseWait)) {
+  if (!cfg_->keepalive || (state_ != TcpState::kEstablished && state_ != TcpState::kCloseWait)) {
     keepalive_at_ = Instant::never();
     return;
   }
   if (snd_max_ != snd_una_ || data_end_len() > 0) {
     // Data in flight or queued: the retransmission/persist timers watch the peer.
-    keepalive_at_ = now + cfg_.keepalive_idle;
+    keepalive_at_ = now + cfg_->keepalive_idle;
     return;
   }
-  if (keepalive_probes_ >= cfg_.keepalive_count) {
+  if (keepalive_probes_ >= cfg_->keepalive_count) {
     count(TcpCounter::kKeepaliveTimeouts);
     send_rst(now, out);
     fail(ETIMEDOUT, out);
@@ -1580,14 +1583,14 @@ void Tcb::on_keepalive(Instant now, TcpOutput& out) {
   ++keepalive_probes_;
   count(TcpCounter::kKeepaliveProbes);
   emit(now, out, snd_una_ - 1, 0, kAck);
-  keepalive_at_ = now + cfg_.keepalive_interval;
+  keepalive_at_ = now + cfg_->keepalive_interval;
 }
 
 void Tcb::enter_time_wait(Instant now, TcpOutput& out) {
   set_state(TcpState::kTimeWait);
   rto_at_ = tlp_at_ = rack_at_ = persist_at_ = keepalive_at_ = fin_wait2_at_ = delack_at_ =
       Instant::never();
-  time_wait_at_ = now + 2 * cfg_.msl;
+  time_wait_at_ = now + 2 * cfg_->msl;
   ack_now_ = true;
   TimeWaitInfo info;
   info.local = local_;

@@ -103,35 +103,49 @@ class Tcb {
   void abort(Instant now, TcpOutput& out);
 
   // ---- options ----
-  void set_nodelay(bool on) { cfg_.nodelay = on; }
+  void set_nodelay(bool on) {
+    cfg_.modify([on](TcpConfig& c) { c.nodelay = on; });
+  }
   // TCP_CORK; call flush() after turning it off so held bytes go.
-  void set_cork(bool on) { cfg_.cork = on; }
+  void set_cork(bool on) {
+    cfg_.modify([on](TcpConfig& c) { c.cork = on; });
+  }
   // MSG_MORE: the bytes of the send() call just made are followed by more; hold a
   // partial segment as TCP_CORK does until a send() without it.
   void set_more(bool on) { more_ = on; }
-  void set_notsent_lowat(std::uint32_t bytes) { cfg_.notsent_lowat = bytes; }
+  void set_notsent_lowat(std::uint32_t bytes) {
+    cfg_.modify([bytes](TcpConfig& c) { c.notsent_lowat = bytes; });
+  }
   // Path MTU of the route (and address family), before open: sets the advertised MSS.
   void set_route_mtu(std::uint32_t mtu, bool ipv6) {
-    cfg_.mtu = mtu;
-    cfg_.ipv6 = ipv6;
+    cfg_.modify([&](TcpConfig& c) {
+      c.mtu = mtu;
+      c.ipv6 = ipv6;
+    });
   }
   void set_keepalive(bool on, Duration idle, Duration interval, std::uint32_t count, Instant now);
   // Buffer sizes can grow back only up to the size at construction (storage is
   // reserved then); shrinking works any time.
   void set_send_buffer(std::uint32_t bytes);
   void set_recv_buffer(std::uint32_t bytes);
-  void set_linger_zero(bool on) { cfg_.linger_zero = on; }
+  void set_linger_zero(bool on) {
+    cfg_.modify([on](TcpConfig& c) { c.linger_zero = on; });
+  }
   // Only before the connection opens.
   bool set_congestion(CongestionAlgorithm algo);
-  void set_user_timeout(Duration d) { cfg_.user_timeout = d; }
-  void set_connect_timeout(Duration d) { cfg_.connect_timeout = d; }
+  void set_user_timeout(Duration d) {
+    cfg_.modify([d](TcpConfig& c) { c.user_timeout = d; });
+  }
+  void set_connect_timeout(Duration d) {
+    cfg_.modify([d](TcpConfig& c) { c.connect_timeout = d; });
+  }
   void set_min_rto(Duration d);
 
   // ---- introspection ----
   TcpState state() const { return state_; }
   const Endpoint& local() const { return local_; }
   const Endpoint& remote() const { return remote_; }
-  const TcpConfig& config() const { return cfg_; }
+  const TcpConfig& config() const { return *cfg_; }
   SeqNum iss() const { return iss_; }
   SeqNum irs() const { return irs_; }
   SeqNum snd_una() const { return snd_una_; }
@@ -188,7 +202,7 @@ class Tcb {
   void enter_sack_recovery(Instant now);
   // RACK's loss detection (§6.2 step 5); enters recovery when it finds a loss.
   void rack_detect(Instant now);
-  bool rack_tlp_on() const { return sack_ok_ && cfg_.rack_tlp; }
+  bool rack_tlp_on() const { return sack_ok_ && cfg_->rack_tlp; }
   void update_send_window(const TcpSegment& seg);
   void update_ts_recent(const TcpSegment& seg, Instant now);
   // ECN's part of an acceptable segment (tcp/ecn.h): the echo, and the reduction.
@@ -236,21 +250,14 @@ class Tcb {
     if (stats_) stats_->inc(c, n);
   }
 
-  TcpConfig cfg_;
+  // Laid out for the receive path: what a segment's processing reads and writes (the
+  // state, both sequence spaces, the negotiated options, the receiver's queue heads,
+  // the timers it re-arms) sits in the first cache lines; the sender's storage,
+  // congestion control and loss recovery follow, endpoints and rarer fields last.
+  SharedTcpConfig cfg_;  // the engine's interned copy, copied on write by the setters
   CounterGroup* stats_;
-  CongestionController cc_;  // by value: no allocation, no virtual call
-  SendBuffer sndbuf_;
-  TcpReceiver rx_;
-  RttEstimator rtt_;
-  SackScoreboard sb_;
-  Rack rack_;
-  Prr prr_;
-  TailLossProbe tlp_;
-
   TcpState state_ = TcpState::kClosed;
   Origin origin_ = Origin::kNone;
-  Endpoint local_;
-  Endpoint remote_;
 
   // Send sequence space (RFC 9293 §3.3.1). snd_max_ is the highest ever sent; an RTO
   // pulls snd_nxt_ back to snd_una_ (go-back-N) while snd_max_ stays.
@@ -296,16 +303,7 @@ class Tcb {
   mutable bool ts_sent_any_ = false;
   EcnState ecn_;
 
-  // Loss recovery.
-  bool in_recovery_ = false;
-  SeqNum recover_;
-  SeqNum high_rxt_;
-  std::uint32_t dupacks_ = 0;
-  bool rescue_sent_ = false;  // RFC 6675 NextSeg (4): once per recovery
-  std::uint32_t consecutive_rto_ = 0;
-  std::optional<SeqNum> rtt_seq_;  // Karn: the timed segment (no timestamps)
-  Instant rtt_start_;
-  Instant last_send_;
+  TcpReceiver rx_;
 
   // Timers (Instant::never() when disarmed).
   Instant rto_at_ = Instant::never();
@@ -321,6 +319,28 @@ class Tcb {
   std::uint32_t keepalive_probes_ = 0;
   std::uint32_t syn_retransmits_ = 0;
   Instant opened_at_;
+
+  SendBuffer sndbuf_;
+  CongestionController cc_;  // by value: no allocation, no virtual call
+  RttEstimator rtt_;
+  SackScoreboard sb_;
+  Rack rack_;
+  Prr prr_;
+  TailLossProbe tlp_;
+
+  Endpoint local_;
+  Endpoint remote_;
+
+  // Loss recovery.
+  bool in_recovery_ = false;
+  SeqNum recover_;
+  SeqNum high_rxt_;
+  std::uint32_t dupacks_ = 0;
+  bool rescue_sent_ = false;  // RFC 6675 NextSeg (4): once per recovery
+  std::uint32_t consecutive_rto_ = 0;
+  std::optional<SeqNum> rtt_seq_;  // Karn: the timed segment (no timestamps)
+  Instant rtt_start_;
+  Instant last_send_;
 
   int soft_error_ = 0;
 

@@ -7,15 +7,14 @@
 namespace shardtcp {
 
 SendBuffer::SendBuffer(BufferOps& ops, std::uint32_t capacity, std::uint32_t chunk_size_hint)
-    : ops_(ops), capacity_(capacity), max_capacity_(capacity) {
-  if (chunk_size_hint == 0) chunk_size_hint = 2048;
-  // One chunk extra for a partly consumed head and one for a partly filled tail.
-  ring_.resize(capacity / chunk_size_hint + 3);
-}
+    // One chunk extra for a partly consumed head and one for a partly filled tail.
+    : ops_(ops),
+      ring_(ops.blocks(), capacity / (chunk_size_hint ? chunk_size_hint : 2048) + 3),
+      capacity_(capacity),
+      max_capacity_(capacity) {}
 
 SendBuffer::~SendBuffer() {
-  for (std::size_t n = 0, i = head_idx_; n < nchunks_; ++n, i = (i + 1) % ring_.size())
-    ops_.free_chunk(ring_[i]);
+  for (std::uint32_t i = 0; i < ring_.size(); ++i) ops_.free_chunk(ring_[i]);
 }
 
 void SendBuffer::set_capacity(std::uint32_t capacity) {
@@ -28,14 +27,16 @@ std::uint32_t SendBuffer::append(const std::uint8_t* data, std::uint32_t len) {
   std::uint32_t done = 0;
   while (done < len) {
     if (tail_room_ == 0) {
-      if (nchunks_ == ring_.size()) break;
+      if (ring_.full()) break;
       BufferChunk c;
       if (!ops_.alloc_chunk(c) || c.capacity == 0) break;
-      ring_[(head_idx_ + nchunks_) % ring_.size()] = c;
-      ++nchunks_;
+      if (!ring_.push_back(c)) {  // no pool block for the ring: accept fewer bytes
+        ops_.free_chunk(c);
+        break;
+      }
       tail_room_ = c.capacity;
     }
-    BufferChunk& tail = ring_[(head_idx_ + nchunks_ - 1) % ring_.size()];
+    BufferChunk& tail = ring_.back();
     std::uint32_t used = tail.capacity - tail_room_;
     std::uint32_t take = std::min(tail_room_, len - done);
     std::memcpy(tail.data + used, data + done, take);
@@ -52,24 +53,18 @@ void SendBuffer::consume(std::uint32_t n) {
   size_ -= n;
   head_off_ += n;
   head_pos_ += n;
-  while (nchunks_ > 0) {
-    const BufferChunk& h = ring_[head_idx_];
-    std::uint32_t filled = nchunks_ == 1 ? h.capacity - tail_room_ : h.capacity;
+  while (!ring_.empty()) {
+    const BufferChunk& h = ring_.front();
+    const bool last = ring_.size() == 1;
+    std::uint32_t filled = last ? h.capacity - tail_room_ : h.capacity;
     if (head_pos_ < filled) break;
-    if (nchunks_ == 1) {
-      // Everything consumed: the chunk goes back to the pool at once, so an idle
-      // connection holds no packet buffer (20 000 idle connections would otherwise
-      // hold 20 000 mbufs, and a pool shared by many could run dry).
-      ops_.free_chunk(h);
-      nchunks_ = 0;
-      head_pos_ = 0;
-      tail_room_ = 0;
-      break;
-    }
+    // Fully acknowledged: the chunk goes back at once, the last one too, so an idle
+    // connection holds no packet buffer (20 000 idle connections would otherwise hold
+    // 20 000 mbufs, and a pool shared by many could run dry).
     head_pos_ -= filled;
     ops_.free_chunk(h);
-    head_idx_ = (head_idx_ + 1) % ring_.size();
-    --nchunks_;
+    ring_.pop_front();
+    if (last) tail_room_ = 0;
   }
 }
 

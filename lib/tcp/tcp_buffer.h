@@ -2,11 +2,15 @@
 // calls DPDK. In production BufferOps is backed by mbufs: a received payload is kept
 // by reference (retain = refcnt++) and copied only when the application reads; send
 // data lives in a chain of mbuf-sized chunks that the emitter can reference directly.
+// The bookkeeping around the bytes (which chunks, which pieces) takes blocks from the
+// BlockPool the BufferOps carries, only while there are bytes to keep track of.
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
+#include "tcp/block_pool.h"
+#include "tcp/pooled_ring.h"
+#include "tcp/tcp_config_registry.h"
 #include "tcp/tcp_segment.h"
 
 namespace shardtcp {
@@ -29,16 +33,30 @@ class BufferOps {
   // connection then accepts fewer bytes from the application).
   virtual bool alloc_chunk(BufferChunk& out) = 0;
   virtual void free_chunk(const BufferChunk& chunk) = 0;
-  // Typical capacity of a chunk, used to size a connection's chunk ring once.
+  // Typical capacity of a chunk, used to bound a connection's chunk ring.
   virtual std::uint32_t chunk_size() const = 0;
+
+  // Storage for the connections' bookkeeping (chunk rings, piece lists, RACK records,
+  // SACK scoreboards): one pool per engine, as BufferOps is.
+  BlockPool& blocks() { return blocks_; }
+  const BlockPool& blocks() const { return blocks_; }
+  // The connections' configs, one copy of each distinct one (same engine).
+  TcpConfigRegistry& configs() { return configs_; }
+  const TcpConfigRegistry& configs() const { return configs_; }
+
+ private:
+  BlockPool blocks_;
+  TcpConfigRegistry configs_;
 };
 
 // The send stream of one connection: bytes the application handed over that are not
 // yet acknowledged. Bytes are addressed by stream offset (0 = first byte ever sent),
-// so segments can refer to them without knowing the chunk layout.
+// so segments can refer to them without knowing the chunk layout. An empty buffer
+// holds no chunk and no ring storage: both are taken as the application writes and
+// returned as the peer acknowledges.
 class SendBuffer {
  public:
-  // `capacity` bounds the bytes held (SO_SNDBUF); the chunk ring is sized here, once.
+  // `capacity` bounds the bytes held (SO_SNDBUF) and, with the chunk size, the ring.
   SendBuffer(BufferOps& ops, std::uint32_t capacity, std::uint32_t chunk_size_hint = 2048);
   ~SendBuffer();
   SendBuffer(const SendBuffer&) = delete;
@@ -63,10 +81,8 @@ class SendBuffer {
   void for_each_chunk(std::uint64_t off, std::uint32_t len, Fn&& fn) const {
     if (off < head_off_) return;
     std::uint64_t skip = off - head_off_ + head_pos_;
-    std::size_t idx = head_idx_;
-    std::size_t n = 0;
-    while (len > 0 && n < nchunks_) {
-      const BufferChunk& c = ring_[idx];
+    for (std::uint32_t i = 0; len > 0 && i < ring_.size(); ++i) {
+      const BufferChunk& c = ring_[i];
       if (skip >= c.capacity) {
         skip -= c.capacity;
       } else {
@@ -76,22 +92,19 @@ class SendBuffer {
         len -= take;
         skip = 0;
       }
-      idx = (idx + 1) % ring_.size();
-      ++n;
     }
   }
 
-  // Changes the limit; storage for a larger limit must have been reserved at
-  // construction, so this only shrinks or grows back up to the original capacity.
+  // Changes the limit, up to the capacity at construction (which bounds the ring).
   void set_capacity(std::uint32_t capacity);
+  // Bytes of pool storage the chunk ring holds now (0 when empty).
+  std::size_t ring_storage_bytes() const { return ring_.storage_bytes(); }
 
  private:
   BufferOps& ops_;
-  std::vector<BufferChunk> ring_;  // sized at construction, never grown
-  std::size_t head_idx_ = 0;       // chunk holding the first byte
-  std::size_t nchunks_ = 0;        // chunks in use
-  std::uint32_t head_pos_ = 0;     // offset of the first byte within the head chunk
-  std::uint32_t tail_room_ = 0;    // free bytes at the end of the last chunk
+  PooledRing<BufferChunk> ring_;  // chunks in use, the one holding the first byte first
+  std::uint32_t head_pos_ = 0;    // offset of the first byte within the head chunk
+  std::uint32_t tail_room_ = 0;   // free bytes at the end of the last chunk
   std::uint32_t size_ = 0;
   std::uint32_t capacity_;
   std::uint32_t max_capacity_;

@@ -1,5 +1,6 @@
 // Per-connection knobs of the TCP core: socket options and protocol constants.
-// A listener's config is copied into every connection it accepts.
+// A connection refers to an engine-wide interned copy (tcp_config_registry.h), shared
+// with every connection whose config is equal.
 #pragma once
 
 #include <chrono>
@@ -69,6 +70,8 @@ struct TcpConfig {
 
   // RFC 5961 §7: challenge ACKs per second per connection.
   std::uint32_t challenge_ack_limit = 10;
+
+  bool operator==(const TcpConfig&) const = default;
 };
 
 }  // namespace shardtcp

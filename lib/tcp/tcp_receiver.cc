@@ -6,37 +6,35 @@ namespace shardtcp {
 
 TcpReceiver::TcpReceiver(BufferOps& ops, std::uint32_t capacity_bytes, std::uint32_t max_segments,
                          std::uint32_t ooo_max_segments)
-    : ops_(ops), capacity_(capacity_bytes) {
-  ring_.resize(std::max<std::uint32_t>(max_segments, 4));
-  ooo_.resize(std::max<std::uint32_t>(ooo_max_segments, 1));
-}
+    : ops_(ops),
+      capacity_(capacity_bytes),
+      ring_(ops.blocks(), std::max<std::uint32_t>(max_segments, 4)),
+      ooo_(ops.blocks(), std::max<std::uint32_t>(ooo_max_segments, 1)) {}
 
 TcpReceiver::~TcpReceiver() {
   reset(rcv_nxt_);
 }
 
 void TcpReceiver::reset(SeqNum rcv_nxt) {
-  for (std::size_t i = 0; i < ring_count_; ++i)
-    ops_.release(ring_[(ring_head_ + i) % ring_.size()].handle);
-  for (std::uint32_t i = 0; i < ooo_count_; ++i) ops_.release(ooo_[i].handle);
-  ring_head_ = ring_count_ = 0;
+  for (std::uint32_t i = 0; i < ring_.size(); ++i) ops_.release(ring_[i].handle);
+  for (std::uint32_t i = 0; i < ooo_.size(); ++i) ops_.release(ooo_[i].handle);
+  ring_.clear();
+  ooo_.clear();
   readable_ = 0;
-  ooo_count_ = ooo_bytes_ = 0;
+  ooo_bytes_ = 0;
   recent_count_ = 0;
   dsack_pending_ = false;
   rcv_nxt_ = rcv_nxt;
 }
 
 SeqNum TcpReceiver::ooo_right() const {
-  if (ooo_count_ == 0) return rcv_nxt_;
-  const Piece& last = ooo_[ooo_count_ - 1];
+  if (ooo_.empty()) return rcv_nxt_;
+  const Piece& last = ooo_.back();
   return last.seq + last.len;
 }
 
 bool TcpReceiver::push_inorder(const Piece& p) {
-  if (ring_count_ == ring_.size()) return false;
-  ring_[(ring_head_ + ring_count_) % ring_.size()] = p;
-  ++ring_count_;
+  if (!ring_.push_back(p)) return false;
   readable_ += p.len;
   rcv_nxt_ += p.len;
   return true;
@@ -56,7 +54,7 @@ void TcpReceiver::remember_recent(SeqNum seq) {
 
 void TcpReceiver::drain_ooo() {
   std::uint32_t i = 0;
-  while (i < ooo_count_ && ooo_[i].seq <= rcv_nxt_) {
+  while (i < ooo_.size() && ooo_[i].seq <= rcv_nxt_) {
     Piece p = ooo_[i];
     std::int32_t over = rcv_nxt_ - p.seq;
     ooo_bytes_ -= p.len;
@@ -76,16 +74,13 @@ void TcpReceiver::drain_ooo() {
     }
     ++i;
   }
-  if (i > 0) {
-    std::copy(ooo_.begin() + i, ooo_.begin() + ooo_count_, ooo_.begin());
-    ooo_count_ -= i;
-  }
+  if (i > 0) ooo_.erase_front(i);
 }
 
 TcpReceiver::InsertResult TcpReceiver::insert(SeqNum seq, const Payload& pl) {
   InsertResult r;
   if (pl.len == 0) return r;
-  Piece p{seq, pl.data, pl.len, pl.handle};
+  Piece p{seq, pl.len, pl.data, pl.handle};
   SeqNum end = seq + pl.len;
   if (end <= rcv_nxt_) {
     note_duplicate(seq, end);
@@ -99,7 +94,7 @@ TcpReceiver::InsertResult TcpReceiver::insert(SeqNum seq, const Payload& pl) {
     p.seq = rcv_nxt_;
   }
   if (p.seq == rcv_nxt_) {
-    bool had_ooo = ooo_count_ > 0;
+    bool had_ooo = !ooo_.empty();
     SeqNum before = rcv_nxt_;
     ops_.retain(p.handle);
     if (!push_inorder(p)) {
@@ -117,7 +112,7 @@ TcpReceiver::InsertResult TcpReceiver::insert(SeqNum seq, const Payload& pl) {
   // predecessor, replaces successors it covers entirely and is clipped by the next one.
   r.out_of_order = true;
   std::uint32_t pos = 0;
-  while (pos < ooo_count_ && ooo_[pos].seq < p.seq) ++pos;
+  while (pos < ooo_.size() && ooo_[pos].seq < p.seq) ++pos;
   if (pos > 0) {
     const Piece& prev = ooo_[pos - 1];
     SeqNum prev_end = prev.seq + prev.len;
@@ -134,14 +129,14 @@ TcpReceiver::InsertResult TcpReceiver::insert(SeqNum seq, const Payload& pl) {
       p.seq = prev_end;
     }
   }
-  if (pos < ooo_count_ && ooo_[pos].seq == p.seq && ooo_[pos].len >= p.len) {
+  if (pos < ooo_.size() && ooo_[pos].seq == p.seq && ooo_[pos].len >= p.len) {
     note_duplicate(seq, end);
     r.duplicate = true;
     return r;
   }
   // Remove successors entirely covered by the new piece.
   std::uint32_t covered = 0;
-  while (pos + covered < ooo_count_) {
+  while (pos + covered < ooo_.size()) {
     const Piece& nx = ooo_[pos + covered];
     if (nx.seq + nx.len <= p.seq + p.len) {
       ++covered;
@@ -149,7 +144,7 @@ TcpReceiver::InsertResult TcpReceiver::insert(SeqNum seq, const Payload& pl) {
       break;
     }
   }
-  if (pos + covered < ooo_count_) {
+  if (pos + covered < ooo_.size()) {
     const Piece& nx = ooo_[pos + covered];
     if (nx.seq <= p.seq) {
       note_duplicate(seq, end);
@@ -161,7 +156,8 @@ TcpReceiver::InsertResult TcpReceiver::insert(SeqNum seq, const Payload& pl) {
       p.len = static_cast<std::uint32_t>(nx.seq - p.seq);
     }
   }
-  if (covered == 0 && ooo_count_ == ooo_.size()) {
+  // A new piece needs a slot: none left (the bound, or no pool block) drops it.
+  if (covered == 0 && !ooo_.insert(pos, p)) {
     r.dropped = true;
     return r;
   }
@@ -171,14 +167,7 @@ TcpReceiver::InsertResult TcpReceiver::insert(SeqNum seq, const Payload& pl) {
     ops_.release(ooo_[pos + k].handle);
   }
   ops_.retain(p.handle);
-  if (covered == 0) {
-    std::copy_backward(ooo_.begin() + pos, ooo_.begin() + ooo_count_,
-                       ooo_.begin() + ooo_count_ + 1);
-    ++ooo_count_;
-  } else if (covered > 1) {
-    std::copy(ooo_.begin() + pos + covered, ooo_.begin() + ooo_count_, ooo_.begin() + pos + 1);
-    ooo_count_ -= covered - 1;
-  }
+  if (covered > 1) ooo_.erase(pos + 1, covered - 1);
   ooo_[pos] = p;
   ooo_bytes_ += p.len;
   remember_recent(p.seq);
@@ -187,31 +176,27 @@ TcpReceiver::InsertResult TcpReceiver::insert(SeqNum seq, const Payload& pl) {
 
 std::uint32_t TcpReceiver::read(std::uint8_t* dst, std::uint32_t len, bool peek) {
   std::uint32_t done = 0;
-  std::size_t idx = ring_head_;
-  std::size_t left = ring_count_;
-  while (done < len && left > 0) {
-    Piece& p = ring_[idx];
+  std::uint32_t i = 0;  // next piece to look at (stays 0 while consuming)
+  while (done < len && i < ring_.size()) {
+    Piece& p = ring_[i];
     std::uint32_t take = std::min(p.len, len - done);
     if (dst) std::copy(p.data, p.data + take, dst + done);
     done += take;
-    if (!peek) {
-      if (take == p.len) {
-        ops_.release(p.handle);
-        ring_head_ = (ring_head_ + 1) % ring_.size();
-        --ring_count_;
-      } else {
-        p.data += take;
-        p.len -= take;
-        p.seq += take;
-      }
+    if (peek) {
+      ++i;
+    } else if (take == p.len) {
+      ops_.release(p.handle);
+      ring_.pop_front();  // the last piece read returns the ring's storage
+    } else {
+      p.data += take;
+      p.len -= take;
+      p.seq += take;
     }
-    idx = (idx + 1) % ring_.size();
-    --left;
   }
   if (!peek) {
     readable_ -= done;
     // A read may have freed ring slots that out-of-order data was waiting for.
-    if (ooo_count_ > 0 && ooo_[0].seq <= rcv_nxt_) drain_ooo();
+    if (!ooo_.empty() && ooo_[0].seq <= rcv_nxt_) drain_ooo();
   }
   return done;
 }
@@ -220,7 +205,7 @@ std::uint8_t TcpReceiver::sack_blocks(SackBlock* out, std::uint8_t max) const {
   std::uint8_t n = 0;
   if (max == 0) return 0;
   if (dsack_pending_) out[n++] = dsack_;
-  if (ooo_count_ == 0) return n;
+  if (ooo_.size() == 0) return n;
   // The merged run of contiguous pieces holding the piece at index i: [lo, hi].
   struct Run {
     std::uint32_t lo, hi;
@@ -228,7 +213,7 @@ std::uint8_t TcpReceiver::sack_blocks(SackBlock* out, std::uint8_t max) const {
   auto run_of = [&](std::uint32_t i) {
     Run r{i, i};
     while (r.lo > 0 && ooo_[r.lo - 1].seq + ooo_[r.lo - 1].len == ooo_[r.lo].seq) --r.lo;
-    while (r.hi + 1 < ooo_count_ && ooo_[r.hi].seq + ooo_[r.hi].len == ooo_[r.hi + 1].seq) ++r.hi;
+    while (r.hi + 1 < ooo_.size() && ooo_[r.hi].seq + ooo_[r.hi].len == ooo_[r.hi + 1].seq) ++r.hi;
     return r;
   };
   auto block = [&](const Run& r) {
@@ -243,7 +228,7 @@ std::uint8_t TcpReceiver::sack_blocks(SackBlock* out, std::uint8_t max) const {
   // ACK costs O(log n) per recent block plus the walk of the runs it reports (this
   // runs for every ACK sent while holes are open, with hundreds of pieces queued).
   auto piece_holding = [&](SeqNum s) -> std::int64_t {
-    std::uint32_t lo = 0, hi = ooo_count_;
+    std::uint32_t lo = 0, hi = ooo_.size();
     while (lo < hi) {
       const std::uint32_t mid = lo + (hi - lo) / 2;
       if (ooo_[mid].seq + ooo_[mid].len <= s) {
@@ -252,7 +237,7 @@ std::uint8_t TcpReceiver::sack_blocks(SackBlock* out, std::uint8_t max) const {
         hi = mid;
       }
     }
-    if (lo < ooo_count_ && s >= ooo_[lo].seq) return lo;
+    if (lo < ooo_.size() && s >= ooo_[lo].seq) return lo;
     return -1;
   };
   for (std::uint8_t r = 0; r < recent_count_ && n < max; ++r) {
@@ -260,7 +245,7 @@ std::uint8_t TcpReceiver::sack_blocks(SackBlock* out, std::uint8_t max) const {
     if (i >= 0) add(block(run_of(static_cast<std::uint32_t>(i))));
   }
   // Then the highest runs, each visited once.
-  for (std::uint32_t i = ooo_count_; i > 0 && n < max;) {
+  for (std::uint32_t i = ooo_.size(); i > 0 && n < max;) {
     const Run r = run_of(i - 1);
     add(block(r));
     i = r.lo;

@@ -1,12 +1,13 @@
 // The receive side of a connection: in-order payloads queued by reference until the
 // application reads them (no copy before that), a bounded out-of-order queue, and the
 // SACK blocks (RFC 2018, most recent first) and D-SACK (RFC 2883) derived from them.
-// Storage is sized at construction; nothing allocates per segment.
+// The payload bytes stay in the buffers they arrived in; the lists of pieces take
+// BlockPool storage only while pieces are queued and return it when they drain, so an
+// idle connection holds none. The window is still advertised from `capacity`.
 #pragma once
 
 #include <array>
 #include <cstdint>
-#include <vector>
 
 #include "tcp/tcp_buffer.h"
 #include "tcp/tcp_segment.h"
@@ -43,7 +44,7 @@ class TcpReceiver {
 
   std::uint32_t readable() const { return readable_; }
   std::uint32_t ooo_bytes() const { return ooo_bytes_; }
-  std::uint32_t ooo_segments() const { return ooo_count_; }
+  std::uint32_t ooo_segments() const { return ooo_.size(); }
   std::uint32_t capacity() const { return capacity_; }
   void set_capacity(std::uint32_t c) { capacity_ = c; }
   // Buffer space not taken by queued bytes (the basis of the advertised window).
@@ -53,6 +54,8 @@ class TcpReceiver {
   }
   // Highest sequence held out of order (one past), or RCV.NXT.
   SeqNum ooo_right() const;
+  // Bytes of pool storage the piece lists hold now (0 when nothing is queued).
+  std::size_t storage_bytes() const { return ring_.storage_bytes() + ooo_.storage_bytes(); }
 
   // Copies up to `len` in-order bytes; unless `peek`, consumes them and releases
   // payloads that are fully read.
@@ -67,8 +70,8 @@ class TcpReceiver {
  private:
   struct Piece {
     SeqNum seq;
-    const std::uint8_t* data = nullptr;
     std::uint32_t len = 0;
+    const std::uint8_t* data = nullptr;
     void* handle = nullptr;
   };
   bool push_inorder(const Piece& p);  // takes over a reference already held
@@ -79,13 +82,10 @@ class TcpReceiver {
   std::uint32_t capacity_;
   SeqNum rcv_nxt_;
 
-  std::vector<Piece> ring_;  // in-order pieces not yet read
-  std::size_t ring_head_ = 0;
-  std::size_t ring_count_ = 0;
+  PooledRing<Piece> ring_;  // in-order pieces not yet read
   std::uint32_t readable_ = 0;
 
-  std::vector<Piece> ooo_;  // sorted by seq, disjoint, all above rcv_nxt_
-  std::uint32_t ooo_count_ = 0;
+  PooledRing<Piece> ooo_;  // sorted by seq, disjoint, all above rcv_nxt_
   std::uint32_t ooo_bytes_ = 0;
 
   std::array<SeqNum, 4> recent_{};  // seq of the latest out-of-order arrivals, newest first

@@ -29,7 +29,8 @@ class RackTest : public ::testing::Test {
   void send(std::uint32_t from, std::uint32_t to, Instant t) {
     for (std::uint32_t k = from; k < to; ++k) rack.on_sent(at(k), at(k + 1), t);
   }
-  Rack rack{16};
+  BlockPool pool;
+  Rack rack{pool, 16};
 };
 
 TEST_F(RackTest, SegmentSentBeforeADeliveredOneIsLostAfterRttPlusReoWnd) {
@@ -115,7 +116,7 @@ TEST_F(RackTest, DsackWidensTheReorderingWindowOncePerRound) {
 }
 
 TEST_F(RackTest, FullRingCoalescesIntoTheLastRecord) {
-  Rack small{2};
+  Rack small{pool, 2};
   small.reset(kBase);
   small.on_sent(at(0), at(1), kT0);
   small.on_sent(at(1), at(2), kT0);

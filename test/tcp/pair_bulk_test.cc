@@ -145,6 +145,9 @@ TEST_F(TcpPairBulk, LargeTransferEachWayAtOnceUnderLossDupReorderCorruption) {
       run_until([&] { return a_.tcp->slots_in_use() == 0 && b_.tcp->slots_in_use() == 0; }, 60s));
   run_for(3s);  // TIME_WAIT expires
   EXPECT_EQ(a_.tcp->time_wait_records() + b_.tcp->time_wait_records(), 0u);
+  // The lossy transfer's lists, rings, RACK records and scoreboards all went back.
+  EXPECT_EQ(a_.tcp->buffer_ops().blocks().blocks_in_use(), 0u);
+  EXPECT_EQ(b_.tcp->buffer_ops().blocks().blocks_in_use(), 0u);
 }
 
 class TcpPairShort : public TcpPairTest {
@@ -231,6 +234,11 @@ class TcpPairShort : public TcpPairTest {
     EXPECT_EQ(b_.tcp->connections(), 0u);
     EXPECT_EQ(a_.tcp->buffer_ops().live_chunks(), 0);
     EXPECT_EQ(b_.tcp->buffer_ops().live_chunks(), 0);
+    // No connection left: no bookkeeping block and no config copy either.
+    EXPECT_EQ(a_.tcp->buffer_ops().blocks().blocks_in_use(), 0u);
+    EXPECT_EQ(b_.tcp->buffer_ops().blocks().blocks_in_use(), 0u);
+    EXPECT_EQ(a_.tcp->buffer_ops().configs().size(), 0u);
+    EXPECT_EQ(b_.tcp->buffer_ops().configs().size(), 0u);
     EXPECT_EQ(a_.tcp->counter(TcpCounter::kActiveOpens) - opens_before,
               static_cast<std::uint64_t>(n));
     EXPECT_EQ(b_.tcp->close(l), 0);

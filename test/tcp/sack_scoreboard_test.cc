@@ -22,7 +22,8 @@ class SackScoreboardTest : public ::testing::Test {
                                 std::uint32_t nxt_off = 100 * kMss) {
     return sb.on_ack(kUna + una_off, kUna + nxt_off, blocks);
   }
-  SackScoreboard sb;
+  BlockPool pool;
+  SackScoreboard sb{pool};
 };
 
 TEST_F(SackScoreboardTest, EmptyAfterReset) {
@@ -112,7 +113,7 @@ TEST_F(SackScoreboardTest, IsLostByByteCountAndSegmentCount) {
   EXPECT_TRUE(sb.is_lost(kUna, kMss));
   EXPECT_FALSE(sb.is_lost(kUna + 4000, kMss));  // nothing SACKed above
   // Bytes rule alone: 2001 bytes in one block above the hole is > 2*SMSS.
-  SackScoreboard s2;
+  SackScoreboard s2{pool};
   s2.reset(kUna);
   s2.on_ack(kUna, kUna + 10000, std::vector<SackBlock>{blk(1000, 3001)});
   EXPECT_TRUE(s2.is_lost(kUna, kMss));
@@ -198,7 +199,7 @@ TEST_F(SackScoreboardTest, PipeCountsNotLostAndRetransmitted) {
   // Retransmitted [0,1000): counts once more.
   EXPECT_EQ(sb.pipe(kUna, kUna + 1000, kUna + 10000, kMss), 5000u);
   // Hole not lost (only 2 SACKed segments above): counted as in flight.
-  SackScoreboard s2;
+  SackScoreboard s2{pool};
   s2.reset(kUna);
   s2.on_ack(kUna, kUna + 10000, std::vector<SackBlock>{blk(3000, 5000)});
   EXPECT_EQ(s2.pipe(kUna, kUna, kUna + 10000, kMss), 8000u);
@@ -234,7 +235,7 @@ TEST_F(SackScoreboardTest, RandomAgainstBitmapModel) {
   for (int iter = 0; iter < 200; ++iter) {
     const std::uint32_t wnd = 20000;
     std::vector<bool> model(wnd, false);
-    SackScoreboard s;
+    SackScoreboard s{pool};
     s.reset(kUna);
     std::uint32_t una = 0;
     for (int step = 0; step < 30; ++step) {

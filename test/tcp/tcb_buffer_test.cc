@@ -1,5 +1,6 @@
 // The TCB's byte storage: SendBuffer (chunk chain addressed by stream offset) and
-// TcpReceiver (zero-copy in-order queue, bounded out-of-order queue, SACK/D-SACK).
+// TcpReceiver (zero-copy in-order queue, bounded out-of-order queue, SACK/D-SACK), the
+// receiver's pool storage taken while pieces are queued and returned when they drain.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -49,7 +50,13 @@ TEST(SendBuffer, ConsumeFreesChunksAndKeepsOffsetsStable) {
   EXPECT_EQ(got, pattern(300, 250));
   b.consume(300);
   EXPECT_EQ(b.size(), 0u);
-  EXPECT_LE(ops.live_chunks(), 1);  // the tail chunk is kept for the next append
+  EXPECT_EQ(ops.live_chunks(), 0);  // drained: every chunk, the tail one too, went back
+  EXPECT_EQ(b.ring_storage_bytes(), 0u);
+  EXPECT_EQ(ops.blocks().blocks_in_use(), 0u);
+  // Appending again after the drain takes a fresh chunk at the same stream offsets.
+  b.append(reinterpret_cast<const std::uint8_t*>(d.data()), 10);
+  EXPECT_EQ(b.head_offset(), 550u);
+  EXPECT_EQ(ops.live_chunks(), 1);
 }
 
 TEST(SendBuffer, BoundedByCapacityAndByAllocator) {
@@ -64,12 +71,52 @@ TEST(SendBuffer, BoundedByCapacityAndByAllocator) {
   EXPECT_EQ(c.append(reinterpret_cast<const std::uint8_t*>(d.data()), 1000), 200u);
 }
 
+TEST(PooledSendBuffer, HoldsNothingUntilWrittenAndNothingOnceAcked) {
+  HeapBufferOps ops(1000);
+  SendBuffer b(ops, 64 * 1024, ops.chunk_size());
+  EXPECT_EQ(ops.blocks().blocks_in_use(), 0u);
+  EXPECT_EQ(ops.live_chunks(), 0);
+  std::string d = pattern(20000);
+  // Written and acknowledged in steps that straddle chunk boundaries, with the ring
+  // wrapping: the stream comes back out byte-exact at every offset.
+  std::uint64_t written = 0;
+  for (int round = 0; round < 30; ++round) {
+    const std::uint32_t n = 1700 + 37 * static_cast<std::uint32_t>(round);
+    ASSERT_EQ(b.append(reinterpret_cast<const std::uint8_t*>(d.data()) + written % 1000, n), n);
+    std::string got(n, '\0');
+    ASSERT_EQ(b.copy(b.tail_offset() - n, n, reinterpret_cast<std::uint8_t*>(got.data())), n);
+    EXPECT_EQ(got, d.substr(written % 1000, n));
+    written += n;
+    b.consume(b.size() > 3000 ? b.size() - 3000 : 0);
+  }
+  EXPECT_GT(ops.blocks().blocks_in_use(), 0u);
+  b.consume(b.size());
+  EXPECT_EQ(b.head_offset(), written);
+  EXPECT_EQ(ops.live_chunks(), 0);
+  EXPECT_EQ(b.ring_storage_bytes(), 0u);
+  EXPECT_EQ(ops.blocks().blocks_in_use(), 0u);
+}
+
+TEST(PooledSendBuffer, ExhaustedPoolAcceptsFewerBytesAndLeaksNoChunk) {
+  HeapBufferOps ops(1000);
+  ops.blocks().set_limit_bytes(0);
+  SendBuffer b(ops, 64 * 1024, ops.chunk_size());
+  std::string d = pattern(5000);
+  EXPECT_EQ(b.append(reinterpret_cast<const std::uint8_t*>(d.data()), 5000),
+            0u);                    // no ring block: nothing taken
+  EXPECT_EQ(ops.live_chunks(), 0);  // the chunk it had was handed back
+  ops.blocks().set_limit_bytes(SIZE_MAX);
+  EXPECT_EQ(b.append(reinterpret_cast<const std::uint8_t*>(d.data()), 5000),
+            5000u);  // and it works once there is room
+}
+
 class Receiver : public ::testing::Test {
  protected:
   void TearDown() override {
     rx.reset(SeqNum());
     for (void* h : held) ops.release(h);
     EXPECT_EQ(ops.live_blocks(), 0);
+    EXPECT_EQ(ops.blocks().blocks_in_use(), 0u);  // the piece lists went back to the pool
   }
   TcpReceiver::InsertResult put(std::uint32_t seq, const std::string& s) {
     Payload p = ops.make_payload(reinterpret_cast<const std::uint8_t*>(s.data()),
@@ -164,6 +211,83 @@ TEST_F(Receiver, OutOfOrderQueueIsBounded) {
   EXPECT_TRUE(put(100, "y").dropped);
   EXPECT_EQ(rx.ooo_segments(), 4u);
   EXPECT_EQ(rx.free_space(), 10000u - 4u);
+}
+
+// Issue 15: the piece lists take pool storage only while pieces are queued.
+TEST_F(Receiver, IdleReceiverHoldsNoStorageAndDrainReturnsIt) {
+  rx.reset(SeqNum(0));
+  EXPECT_EQ(rx.storage_bytes(), 0u);
+  EXPECT_EQ(rx.free_space(), 10000u);  // the window is advertised from the capacity
+  put(0, "abc");
+  EXPECT_GT(rx.storage_bytes(), 0u);
+  EXPECT_EQ(read(100), "abc");
+  EXPECT_EQ(rx.storage_bytes(), 0u);
+  EXPECT_EQ(ops.blocks().blocks_in_use(), 0u);
+}
+
+TEST_F(Receiver, InOrderRingWrapsAndTrimsBelowRcvNxt) {
+  const std::string stream = pattern(3000);
+  rx.reset(SeqNum(0xffffff00u));  // the sequence space wraps too
+  std::string got;
+  std::uint32_t off = 0;
+  for (int i = 0; off < stream.size(); ++i) {
+    const std::uint32_t n = std::min<std::uint32_t>(10 + (i % 7) * 13, 3000 - off);
+    // Every other segment re-sends 5 bytes already received: they are trimmed.
+    const std::uint32_t back = (i % 2 == 1 && off >= 5) ? 5 : 0;
+    auto r = put(0xffffff00u + off - back, stream.substr(off - back, n + back));
+    ASSERT_EQ(r.advanced, n);
+    off += n;
+    if (i % 3 == 2) got += read(static_cast<std::uint32_t>(rx.readable() - 1));  // keep one
+  }
+  got += read(10000);
+  EXPECT_EQ(got, stream);
+  EXPECT_EQ(rx.storage_bytes(), 0u);
+}
+
+TEST_F(Receiver, OutOfOrderMergesIntoSackRangesAndDrains) {
+  rx.reset(SeqNum(0));
+  const std::string s = pattern(100);
+  put(60, s.substr(60, 10));
+  put(20, s.substr(20, 10));
+  put(30, s.substr(30, 5));   // adjacent to [20,30): one SACK range [20,35)
+  put(65, s.substr(65, 35));  // overlaps [60,70): joins [60,100) into one range
+  SackBlock b[4];
+  ASSERT_EQ(rx.sack_blocks(b, 4), 3);  // D-SACK of the overlap first, then the ranges
+  EXPECT_EQ(b[0], (SackBlock{SeqNum(65), SeqNum(70)}));
+  EXPECT_EQ(b[1], (SackBlock{SeqNum(60), SeqNum(100)}));
+  EXPECT_EQ(b[2], (SackBlock{SeqNum(20), SeqNum(35)}));
+  EXPECT_EQ(rx.ooo_bytes(), 55u);
+  EXPECT_GT(ops.blocks().blocks_in_use(), 0u);
+  put(0, s.substr(0, 20));
+  EXPECT_EQ(rx.rcv_nxt(), SeqNum(35));
+  put(35, s.substr(35, 25));
+  EXPECT_EQ(rx.rcv_nxt(), SeqNum(100));
+  EXPECT_EQ(rx.ooo_segments(), 0u);
+  EXPECT_EQ(read(1000), s);
+  EXPECT_EQ(ops.blocks().blocks_in_use(), 0u);
+}
+
+TEST_F(Receiver, ZeroWindowWhenFullAndOpensAgainAfterRead) {
+  rx.reset(SeqNum(0));
+  const std::string s = pattern(10000);
+  for (std::uint32_t off = 0; off < 10000; off += 500) put(off, s.substr(off, 500));
+  EXPECT_EQ(rx.free_space(), 0u);
+  EXPECT_EQ(read(1000), s.substr(0, 1000));
+  EXPECT_EQ(rx.free_space(), 1000u);
+  EXPECT_EQ(read(10000), s.substr(1000));
+  EXPECT_EQ(rx.free_space(), 10000u);
+}
+
+TEST_F(Receiver, ExhaustedPoolDropsTheSegmentAndRecoversWhenFreed) {
+  rx.reset(SeqNum(0));
+  ops.blocks().set_limit_bytes(0);
+  auto r = put(0, "abc");
+  EXPECT_TRUE(r.dropped);
+  EXPECT_EQ(rx.rcv_nxt(), SeqNum(0));
+  EXPECT_TRUE(put(10, "xyz").dropped);
+  ops.blocks().set_limit_bytes(SIZE_MAX);
+  EXPECT_EQ(put(0, "abc").advanced, 3u);  // the retransmission is taken
+  EXPECT_EQ(read(10), "abc");
 }
 
 TEST(ReceiverLimits, InOrderRingFullDropsUntilRead) {

@@ -201,6 +201,11 @@ TEST_P(Loopback, TransfersBothWaysByteExactAndClosesCleanly) {
     ASSERT_EQ(sides_[i].sink.size(), sides_[1 - i].source.size()) << "side " << i;
     EXPECT_TRUE(sides_[i].sink == sides_[1 - i].source) << "side " << i << " bytes differ";
   }
+  // Everything delivered and acknowledged: the bookkeeping blocks (receive and
+  // out-of-order lists, chunk rings, RACK records, SACK scoreboards) all went back.
+  EXPECT_EQ(ops_.blocks().blocks_in_use(), 0u);
+  EXPECT_EQ(ops_.live_chunks(), 0);
+  EXPECT_EQ(ops_.configs().size(), 1u);  // both ends share one config
   const LoopbackParams& p = GetParam();
   if (p.link.drop > 0) {
     EXPECT_GT(dropped_, 0u);
