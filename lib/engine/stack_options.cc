@@ -175,6 +175,19 @@ Result<ImpairmentConfig> parse_impairment(std::string_view text) {
   return c;
 }
 
+// A counting option given once: "NAME must be a number from LO to HI" otherwise.
+static Status set_count(std::optional<std::uint32_t>& out, std::string_view name,
+                        std::string_view value, std::uint32_t lo, std::uint32_t hi) {
+  if (out) return Status::error(std::string(name) + " given twice");
+  const auto n = parse_uint<std::uint32_t>(value);
+  if (!n || *n < lo || *n > hi) {
+    return Status::error(std::string(name) + ": " + quoted(value) + " must be a number from " +
+                         std::to_string(lo) + " to " + std::to_string(hi));
+  }
+  out = *n;
+  return Status::ok();
+}
+
 Result<PortRange> parse_port_range(std::string_view text) {
   using R = Result<PortRange>;
   const auto dash = text.find('-');
@@ -259,13 +272,8 @@ Result<ParsedStackOptions> parse_stack_options(std::span<const std::string> args
       }
       o.engines = static_cast<std::uint16_t>(*n);
     } else if (name == "--max-connections") {
-      if (o.max_connections) return R::failure("--max-connections given twice");
-      auto n = parse_uint<std::uint32_t>(value);
-      if (!n || *n < 1 || *n > kMaxConnectionSlots) {
-        return R::failure("--max-connections: " + quoted(value) + " must be a number from 1 to " +
-                          std::to_string(kMaxConnectionSlots));
-      }
-      o.max_connections = *n;
+      if (Status st = set_count(o.max_connections, name, value, 1, kMaxConnectionSlots); !st)
+        return st;
     } else if (name == "--ecn") {
       if (o.ecn) return R::failure("--ecn given twice");
       if (value == "off")
@@ -282,21 +290,10 @@ Result<ParsedStackOptions> parse_stack_options(std::span<const std::string> args
       if (!r) return r.status();
       o.local_ports = *r;
     } else if (name == "--time-wait-max") {
-      if (o.time_wait_max) return R::failure("--time-wait-max given twice");
-      auto n = parse_uint<std::uint32_t>(value);
-      if (!n || *n < 1 || *n > kMaxTimeWaitRecords) {
-        return R::failure("--time-wait-max: " + quoted(value) + " must be a number from 1 to " +
-                          std::to_string(kMaxTimeWaitRecords));
-      }
-      o.time_wait_max = *n;
+      if (Status st = set_count(o.time_wait_max, name, value, 1, kMaxTimeWaitRecords); !st)
+        return st;
     } else if (name == "--mbufs") {
-      if (o.mbufs) return R::failure("--mbufs given twice");
-      auto n = parse_uint<std::uint32_t>(value);
-      if (!n || *n < kMinMbufs || *n > kMaxMbufs) {
-        return R::failure("--mbufs: " + quoted(value) + " must be a number from " +
-                          std::to_string(kMinMbufs) + " to " + std::to_string(kMaxMbufs));
-      }
-      o.mbufs = *n;
+      if (Status st = set_count(o.mbufs, name, value, kMinMbufs, kMaxMbufs); !st) return st;
     } else if (name == "--impair") {
       if (o.impair) return R::failure("--impair given twice");
       auto c = parse_impairment(value);
