@@ -499,6 +499,8 @@ int TcpLayer::connect(TcpConnId id, const Endpoint& remote, std::uint16_t* owner
   const std::uint32_t i = id.slot();
   const IpAddr local_addr = s->bound && !is_any(s->local.addr) ? s->local.addr : rt->source;
   TcpTuple t{Endpoint{local_addr, s->local.port}, remote};
+  const Instant now = env_.clock != nullptr ? env_.clock->now() : Instant{};
+  std::optional<SeqNum> reuse_isn;
   if (s->bound && s->local.port != 0) {
     const std::uint16_t owner = ownership_ != nullptr ? ownership_->owner(t) : env_.engine_id;
     if (owner != env_.engine_id) {
@@ -508,7 +510,9 @@ int TcpLayer::connect(TcpConnId id, const Endpoint& remote, std::uint16_t* owner
     if (conn_table_.find(t) != nullptr || time_wait_.find(t)) return -EADDRINUSE;
   } else {
     auto in_use = [&](const TcpTuple& c) {
-      return conn_table_.find(c) != nullptr || time_wait_.find(c).has_value();
+      if (conn_table_.find(c) != nullptr) return true;
+      const auto tw = time_wait_.find(c);
+      return tw.has_value() && !time_wait_reusable(*tw, now);
     };
     const PortAllocator::Result r =
         ports_.connect(local_addr, remote, in_use, [&](std::uint16_t port) {
@@ -518,6 +522,13 @@ int TcpLayer::connect(TcpConnId id, const Endpoint& remote, std::uint16_t* owner
     if (r.error != 0) return -r.error;
     t.local.port = r.port;
     s->ephemeral = true;
+    if (const auto tw = time_wait_.find(t)) {
+      // A TIME_WAIT tuple the search found reusable: the new incarnation's sequence
+      // space starts above the old one's (as Linux: old SND.NXT + 65535 + 2).
+      reuse_isn = tw->snd_nxt + 65537u;
+      time_wait_.erase(t);
+      counters_.inc(TcpLayerCounter::kTimeWaitReusedByConnect);
+    }
   }
   s->local = t.local;
   s->remote = remote;
@@ -535,7 +546,7 @@ int TcpLayer::connect(TcpConnId id, const Endpoint& remote, std::uint16_t* owner
 
   PacketContext ctx = make_context();
   TcpOutput& out = begin_output();
-  s->tcb->open_active(t.local, remote, isn_.generate(t, ctx.now), ctx.now, out);
+  s->tcb->open_active(t.local, remote, reuse_isn.value_or(isn_.generate(t, ctx.now)), ctx.now, out);
   const OutputResult tx = transmit(*s, out, ctx);
   if (tx == OutputResult::kNoBuffer || tx == OutputResult::kNoRoute) {
     // The SYN never left: undo, so the socket can try again (as after a failed connect).
@@ -550,6 +561,11 @@ int TcpLayer::connect(TcpConnId id, const Endpoint& remote, std::uint16_t* owner
   out.clear();  // segments already sent; no events come from open_active
   process(i, out, ctx);
   return 0;
+}
+
+bool TcpLayer::time_wait_reusable(const TimeWaitState& tw, Instant now) const {
+  return config_.time_wait_reuse && tw.ts_recent.has_value() &&
+         now - tw.since >= std::chrono::seconds(1);
 }
 
 TcpConnId TcpLayer::connect(const Endpoint& remote, const TcpCallback& cb, int* error,

@@ -93,6 +93,12 @@ struct TcpLayerConfig {
   std::uint32_t max_connections = 4096;  // slots for connections and listeners (< 2^20)
   // TIME_WAIT records (--time-wait-max); memory is used only as records are made.
   std::uint32_t time_wait_capacity = 262144;
+  // connect() may take a tuple whose TIME_WAIT record used timestamps and is at least
+  // a second old (Linux's tcp_tw_reuse=1): the peer's PAWS rejects the old
+  // incarnation's duplicates, and the new ISN lies above the old SND.NXT. Without it a
+  // client opening connections at 20k/s to one server endpoint runs out of ports
+  // after three seconds (every tuple in TIME_WAIT for 60 s).
+  bool time_wait_reuse = true;
   std::uint32_t syn_queue = 256;  // half-open connections per listener before SYN cookies
   // A SYN that cannot have a half-open child of its own (SYN queue or backlog taken by
   // half-open ones, mbuf pool low) is answered with a cookie; off: it is dropped.
@@ -311,6 +317,8 @@ class TcpLayer final : public TransportHandler {
   // RST for a segment that has no connection; rate-limited (TcpLayerConfig::rst_per_second).
   void send_reset_for(const TcpSegment& seg, const TcpTuple& t, PacketContext& ctx);
   bool cookies_recent(const Slot& l, Instant now) const;
+  // connect() may reuse this TIME_WAIT tuple now (TcpLayerConfig::time_wait_reuse).
+  bool time_wait_reusable(const TimeWaitState& tw, Instant now) const;
   std::uint32_t new_child(Slot& l, const TcpTuple& t);
   void complete_child(std::uint32_t slot);  // kAccepted: to the accept queue
 

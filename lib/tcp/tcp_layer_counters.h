@@ -39,7 +39,8 @@ enum class TcpLayerCounter : std::uint8_t {
   kTimeWaitCreated,
   kTimeWaitExpired,
   kTimeWaitEvicted,
-  kIcmpUnreachable,  // destination unreachable for a connection
+  kTimeWaitReusedByConnect,  // connect() took a tuple out of TIME_WAIT (tcp_tw_reuse)
+  kIcmpUnreachable,          // destination unreachable for a connection
   kIcmpFragNeeded,
   kIcmpIgnored,  // no connection, or the quoted sequence is not in flight
   kNoSlot,       // no free connection slot
@@ -79,6 +80,7 @@ inline constexpr const char* kTcpLayerCounterNames[] = {
     "time_wait_created",
     "time_wait_expired",
     "time_wait_evicted",
+    "time_wait_reused_by_connect",
     "icmp_unreachable",
     "icmp_frag_needed",
     "icmp_ignored",

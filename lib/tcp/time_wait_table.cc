@@ -130,6 +130,7 @@ std::optional<TimeWaitState> TimeWaitTable::find(const TcpTuple& t) const {
   st.snd_nxt = SeqNum(r.snd_nxt);
   st.rcv_nxt = SeqNum(r.rcv_nxt);
   if (r.has_ts) st.ts_recent = r.ts_recent;
+  st.since = Instant{r.expiry_ns} - duration_;
   return st;
 }
 

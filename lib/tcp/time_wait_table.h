@@ -29,6 +29,7 @@ struct TimeWaitState {
   SeqNum snd_nxt;                          // our next sequence number (after our FIN)
   SeqNum rcv_nxt;                          // next expected from the peer (after its FIN)
   std::optional<std::uint32_t> ts_recent;  // when timestamps were in use
+  Instant since;  // when the record was made or last refreshed (filled by find())
 };
 
 // What to do with a segment that hit a TIME_WAIT record.

@@ -250,9 +250,31 @@ TEST_F(TcpPairScale, EphemeralRangeExhaustionIsEaddrnotavail) {
   EXPECT_EQ(a_.tcp->time_wait_records(), 1u);
   EXPECT_FALSE(a_.tcp->connect({kAddrB, kPort}, {}, &err).valid());
   EXPECT_EQ(err, -EADDRNOTAVAIL);
-  run_for(3s);
+  // A second after the record was made (and before its 2 s run out), connect() may take
+  // the tuple over (timestamps in use, as Linux's tcp_tw_reuse=1), and it works.
+  run_for(700ms);
+  EXPECT_EQ(a_.tcp->time_wait_records(), 1u);
+  const TcpConnId again = a_.tcp->connect({kAddrB, kPort}, {}, &err);
+  ASSERT_TRUE(again.valid()) << err;
+  EXPECT_EQ(a_.tcp->counter(TcpLayerCounter::kTimeWaitReusedByConnect), 1u);
   EXPECT_EQ(a_.tcp->time_wait_records(), 0u);
+  Endpoint again_local;
+  ASSERT_EQ(a_.tcp->local_endpoint(again, &again_local), 0);
+  EXPECT_EQ(again_local.port, first.port);
+  ASSERT_TRUE(run_until([&] { return a_.tcp->state(again) == TcpState::kEstablished; }));
+  // With reuse off, an aborted connection (RST, no TIME_WAIT) still frees its tuple at once.
+  PairSideOptions no_reuse = a;
+  no_reuse.tcp.time_wait_reuse = false;
+  teardown();
+  build(no_reuse, b);
+  ASSERT_TRUE(b_.tcp->listen({IpAddr{}, kPort}, 64, {}, &err).valid());
+  std::vector<TcpConnId> conns;
+  for (int i = 0; i < 10; ++i) conns.push_back(a_.tcp->connect({kAddrB, kPort}, {}, &err));
+  ASSERT_TRUE(run_until([&] { return a_.tcp->state(conns.back()) == TcpState::kEstablished; }));
+  ASSERT_EQ(a_.tcp->abort(conns.front()), 0);  // RST: no TIME_WAIT, the tuple is free
+  run_for(10ms);
   EXPECT_TRUE(a_.tcp->connect({kAddrB, kPort}, {}, &err).valid()) << err;
+  EXPECT_EQ(a_.tcp->counter(TcpLayerCounter::kTimeWaitReusedByConnect), 0u);
 }
 
 }  // namespace

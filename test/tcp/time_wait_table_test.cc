@@ -16,7 +16,7 @@ TcpTuple tup6(std::uint16_t rport) {
                   Endpoint{*IpAddr::parse("2001:db8::2"), rport}};
 }
 TimeWaitState state(std::optional<std::uint32_t> ts = std::nullopt) {
-  return TimeWaitState{SeqNum(1000), SeqNum(5000), ts};
+  return TimeWaitState{SeqNum(1000), SeqNum(5000), ts, Instant{}};
 }
 TcpSegment seg(std::uint8_t flags, std::uint32_t seq, std::optional<std::uint32_t> tsval = {}) {
   TcpSegment s;
