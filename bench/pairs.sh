@@ -71,6 +71,8 @@ pair_wait_ready() {
 }
 
 # Stops a server with SIGTERM (it prints its JSON and exits), SIGKILL if it hangs.
+# Its exit status lands in PAIR_SERVER_STATUS (137: it hung and was killed).
+PAIR_SERVER_STATUS=0
 pair_stop_server() {
   local pid=$1 i
   kill -TERM "$pid" 2>/dev/null || true
@@ -79,7 +81,8 @@ pair_stop_server() {
     sleep 0.1
   done
   kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  PAIR_SERVER_STATUS=0
+  wait "$pid" 2>/dev/null || PAIR_SERVER_STATUS=$?
 }
 
 # run_pair kernel|shardtcp WORKLOAD SECONDS [perf client options...]
@@ -88,8 +91,9 @@ pair_stop_server() {
 # --max-connections N); PAIR_CLIENT_TIMEOUT: seconds the client may take beyond
 # SECONDS (default 60).
 # Prints the client's JSON line on stdout; the server's JSON line goes to
-# $PAIR_DIR/server.json, logs to $PAIR_DIR/{server,client}.err. Returns the client's
-# exit status (or 90 when the server did not come up).
+# $PAIR_DIR/server.json, its exit status to $PAIR_DIR/server.status, logs to
+# $PAIR_DIR/{server,client}.err. Returns the client's exit status (or 90 when the
+# server did not come up).
 run_pair() {
   local side=$1 workload=$2 seconds=$3
   shift 3
@@ -127,13 +131,22 @@ run_pair() {
       pair_stop_server "$spid"
       return 90
     fi
+    # The client waits (without polling) after its result until the server has gone:
+    # memif's PMD crashes a side that polls while its peer disconnects
+    # (apps/perf/perf.c, --exit-on-signal).
     timeout "$limit" "$PERF_BIN/shardtcp-perf" -l "$PAIR_CLIENT_CPU" --no-pci \
       "${PAIR_EAL_MEM[@]}" --file-prefix "${PAIR_NS}c" \
       --vdev="net_memif0,role=client,socket=$sock" -- --ip 198.18.1.2/24 "${stack_args[@]}" \
       --role client --workload "$workload" --server 198.18.1.1 --port 5201 \
-      --seconds "$seconds" "${c_app[@]}" "$@" >"$cout" 2>"$cerr" || rc=$?
+      --seconds "$seconds" --exit-on-signal "${c_app[@]}" "$@" >"$cout" 2>"$cerr" &
+    local cpid=$!
+    while kill -0 "$cpid" 2>/dev/null && ! grep -q '^{' "$cout"; do sleep 0.05; done
+    pair_stop_server "$spid"
+    kill -TERM "$cpid" 2>/dev/null || true
+    wait "$cpid" || rc=$?
   fi
-  pair_stop_server "$spid"
+  [ "$side" = kernel ] && pair_stop_server "$spid"
+  echo "$PAIR_SERVER_STATUS" >"$PAIR_DIR/server.status"
   grep '^{' "$sout" >"$PAIR_DIR/server.json" || true
   grep '^{' "$cout" || true
   return "$rc"

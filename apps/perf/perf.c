@@ -23,6 +23,17 @@
  *                                (shardtcp: that thread runs the engine inline, unless
  *                                SHARDTCP_SOCKETS_DRIVER=thread gave it a driver thread)
  *   --quiet                      no progress line on stderr
+ *   --exit-on-signal             client: after printing the result, wait for SIGTERM or
+ *                                SIGINT (without polling the port) before shutting the
+ *                                stack down. The pair harness stops the server first:
+ *                                DPDK 22.11's memif PMD unmaps its shared regions from
+ *                                the interrupt thread when the peer disconnects, with no
+ *                                guard against a burst in progress on the data thread,
+ *                                so a side that is still polling when the other exits
+ *                                can crash in rte_eth_rx_burst (seen: SIGSEGV in
+ *                                librte_net_memif, about one pair run in twenty on a
+ *                                loaded machine). A side that waits without polling
+ *                                is safe.
  *
  * Every workload checks its data: TCP_STREAM sends a known pattern the server
  * verifies byte by byte, TCP_RR / TCP_CRR compare each response with its request (the
@@ -62,6 +73,7 @@ struct options {
   int size;
   int write_size;
   int quiet;
+  int exit_on_signal;
   int app_cpu;
   int ports;
   double hold;
@@ -74,6 +86,18 @@ static void on_signal(int sig) {
 }
 
 static unsigned char g_pattern[MAX_SIZE + PATTERN_PERIOD];
+
+/* Sleeps (no polling) until SIGTERM or SIGINT has been received, or returns at once if
+ * one already was. */
+static void wait_for_stop_signal(void) {
+  sigset_t stop, old;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  sigprocmask(SIG_BLOCK, &stop, &old);
+  while (!g_stop) sigsuspend(&old);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+}
 
 /* ---- small helpers */
 
@@ -835,6 +859,7 @@ static int parse_options(int argc, char** argv, struct options* o) {
   o->size = atoi(arg_value(argc, argv, "--size", "64"));
   o->write_size = atoi(arg_value(argc, argv, "--write", "65536"));
   o->quiet = arg_flag(argc, argv, "--quiet");
+  o->exit_on_signal = arg_flag(argc, argv, "--exit-on-signal");
   o->app_cpu = atoi(arg_value(argc, argv, "--app-cpu", "-1"));
   o->ports = atoi(arg_value(argc, argv, "--ports", "1"));
   o->hold = atof(arg_value(argc, argv, "--hold", "1"));
@@ -854,7 +879,7 @@ int main(int argc, char** argv) {
             "usage: %s [EAL options -- stack options] --role server|client "
             "--workload TCP_STREAM|TCP_RR|TCP_CRR|CONNS [--server ADDR] [--port N] "
             "[--seconds S] [--concurrency N] [--conns N] [--ports K] [--hold S] [--size N] [--write N] [--app-cpu N] "
-            "[--quiet]\n",
+            "[--quiet] [--exit-on-signal]\n",
             argv[0]);
     return 2;
   }
@@ -885,6 +910,7 @@ int main(int argc, char** argv) {
     if (sched_setaffinity(0, sizeof set, &set) != 0) perror("perf: --app-cpu");
   }
   rc = o.server ? run_server(&o) : run_client(&o);
+  if (!o.server && o.exit_on_signal) wait_for_stop_signal();
   app_fini();
   return rc;
 }
