@@ -36,6 +36,10 @@ void futex_wake_all(std::atomic<std::uint32_t>* word) {
 }
 
 unsigned RequestRing::drain() {
+  // Every engine iteration comes here, and most find nothing: one relaxed load instead
+  // of the queue's tagged-pointer pop (about 60 instructions). A request whose poster
+  // has pushed it but not yet counted it is taken on the next iteration.
+  if (pending_.load(std::memory_order_relaxed) == 0) return 0;
   unsigned n = 0;
   Request* r = nullptr;
   while (queue_.pop(r)) {

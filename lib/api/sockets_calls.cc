@@ -1114,7 +1114,13 @@ int shardtcp_select(int nfds, shardtcp_fd_set* rd, shardtcp_fd_set* wr, shardtcp
       if (total > 0 || left == 0 || never) return static_cast<int>(total);
       continue;
     }
-    wait_for_event(rt.epoch, rt.epoch_waiters, epoch, left);
+    // Rescan only once some socket's readiness came on (the epoch moved) or the time is
+    // up: an engine thread's wait is one engine iteration, and a scan of the sets costs
+    // a handle lookup per entry (with 16 handles, as much again as an idle iteration).
+    do {
+      wait_for_event(rt.epoch, rt.epoch_waiters, epoch, left);
+      if (deadline != 0 && (left = deadline - now_ns()) <= 0) break;
+    } while (rt.epoch.load(std::memory_order_acquire) == epoch);
   }
 }
 

@@ -109,6 +109,8 @@ void IpStack::start(PacketContext& ctx) {
 void IpStack::on_timers(PacketContext& ctx) {
   if (!started_) start(ctx);
   now_ = ctx.now;
+  if (ctx.now < next_timers_) return;
+  next_timers_ = ctx.now + kTimerPeriod;
   Sink sink(*this, ctx);
   neighbors_.on_timer(ctx.now, sink);
   if (ipv6_) {

@@ -266,6 +266,11 @@ class IpStack final : public PacketHandler {
   std::array<Pmtu, 32> pmtu_{};
   std::uint32_t next_id6_ = 1;
   Instant now_{};  // time of the last poll, for route()'s path-MTU expiry
+  // The neighbour, IPv6 (DAD, solicitations, lifetimes) and reassembly timers count in
+  // seconds: on_timers runs them once per kTimerPeriod, not on every engine iteration
+  // (about 300 instructions a poll on a busy engine otherwise).
+  static constexpr Duration kTimerPeriod = std::chrono::milliseconds(1);
+  Instant next_timers_{};
   CounterGroup ipv6_c_{"ipv6", kIpv6CounterNames};
   CounterGroup icmp6_{"icmp6", kIcmpCounterNames};
 };

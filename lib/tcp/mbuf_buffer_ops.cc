@@ -19,7 +19,13 @@ void MbufBufferOps::release(void* handle) {
 }
 
 bool MbufBufferOps::exhausted() const {
-  return pool_ == nullptr || rte_mempool_avail_count(pool_) <= reserve_;
+  if (pool_ == nullptr) return true;
+  // rte_mempool_avail_count sums every lcore's cache (RTE_MAX_LCORE of them: about 670
+  // instructions), and a send buffer asks on every chunk it takes. The shared store
+  // alone (the ring behind the pool: its ops' get_count, which avail_count adds the
+  // caches to) holding more than the reserve already proves the pool is above it.
+  if (rte_mempool_get_ops(pool_->ops_index)->get_count(pool_) > reserve_) return false;
+  return rte_mempool_avail_count(pool_) <= reserve_;
 }
 
 bool MbufBufferOps::alloc_chunk(BufferChunk& out) {
