@@ -110,12 +110,17 @@ int epoll_wait_common(int epfd, epoll_event* events, int max, int timeout, const
     return libc().epoll_pwait(epfd, events, max, timeout, mask);
   if (max <= 0) return fail(EINVAL);
   if (events == nullptr) return fail(EFAULT);
+  // Which side fills the array first alternates from round to round, so neither a
+  // busy stack nor a kernel descriptor that stays ready starves the other.
+  thread_local bool stack_first = false;
   return wait_rounds(ms_to_ns(timeout), [&]() -> int {
-    // Kernel descriptors first: there are few (an eventfd, a signal pipe), so they
-    // rarely fill the array, and they are never starved by a busy stack.
-    int n = libc().epoll_pwait(epfd, events, max, 0, mask);
-    if (n < 0) return -1;
-    return n + collect_stack(epfd, ep, events + n, max - n);
+    stack_first = !stack_first;
+    int n = stack_first ? collect_stack(epfd, ep, events, max) : 0;
+    const int k = n < max ? libc().epoll_pwait(epfd, events + n, max - n, 0, mask) : 0;
+    if (k < 0) return n > 0 ? n : -1;
+    n += k;
+    if (!stack_first) n += collect_stack(epfd, ep, events + n, max - n);
+    return n;
   });
 }
 

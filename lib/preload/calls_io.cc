@@ -34,7 +34,11 @@ std::size_t iov_total(const iovec* iov, int n) {
 ssize_t stack_send(FdEntry* e, const void* buf, std::size_t len, int flags) {
   arm(e, kArmWrite);
   Inside in;
-  return shardtcp_send(e->handle, buf, clamp_len(len), flags);
+  const int r = shardtcp_send(e->handle, buf, clamp_len(len), flags);
+  // Linux's TCP send on a socket that is not connected fails with EPIPE (it waits for
+  // a connection only in SYN_SENT/SYN_RECV); <sockets.h> says ENOTCONN.
+  if (r < 0 && errno == ENOTCONN && !e->dgram) errno = EPIPE;
+  return r;
 }
 
 ssize_t stack_recv(FdEntry* e, void* buf, std::size_t len, int flags) {
@@ -223,10 +227,8 @@ ssize_t recvmsg(int fd, msghdr* msg, int flags) {
 // takes only partly ends the call with what went (the file offset moves by that much).
 ssize_t sendfile(int out, int in, off_t* offset, size_t count) noexcept {
   FdEntry* e = stack_socket(out);
-  if (e == nullptr) {
-    if (stack_socket(in) != nullptr) return fail(EINVAL);  // a socket is no file to map
-    return libc().sendfile(out, in, offset, count);
-  }
+  if (stack_socket(in) != nullptr) return fail(EINVAL);  // a socket is no file to map
+  if (e == nullptr) return libc().sendfile(out, in, offset, count);
   if (!usable()) return -1;
   std::size_t done = 0;
   while (done < count) {

@@ -117,6 +117,13 @@ int getpeername(int fd, sockaddr* addr, socklen_t* len) noexcept {
   if (e == nullptr) return libc().getpeername(fd, addr, len);
   if (!usable()) return -1;
   Inside in;
+  if (addr == nullptr || len == nullptr) {
+    // The kernel reports ENOTCONN before it looks at the caller's pointers.
+    sockaddr_storage ss{};
+    socklen_t l = sizeof ss;
+    if (shardtcp_getpeername(e->handle, &ss, &l) != 0) return -1;
+    return fail(EFAULT);
+  }
   return shardtcp_getpeername(e->handle, addr, len);
 }
 
