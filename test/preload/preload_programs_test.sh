@@ -189,4 +189,4 @@ redis)
   echo "redis on the stack: benchmark values and a 4 KiB value read back, BGSAVE's child ran"
   ;;
 esac
-echo "$prog passed in $(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo '?') s"
+echo "$prog passed in $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s"
