@@ -47,6 +47,21 @@ ssize_t stack_recv(FdEntry* e, void* buf, std::size_t len, int flags) {
   return shardtcp_recv(e->handle, buf, clamp_len(len), flags);
 }
 
+// A stream's vector piece after piece, the pieces after the first without waiting (a
+// short count, as a non-blocking socket's readv/writev gives); stops at a short piece.
+template <class Op>
+ssize_t piecewise(const iovec* iov, int n, int flags, Op&& op) {
+  ssize_t done = 0;
+  for (int i = 0; i < n; ++i) {
+    if (iov[i].iov_len == 0) continue;
+    const ssize_t r = op(iov[i].iov_base, iov[i].iov_len, flags | (done > 0 ? MSG_DONTWAIT : 0));
+    if (r < 0) return done > 0 ? done : -1;
+    done += r;
+    if (static_cast<std::size_t>(r) < iov[i].iov_len) break;
+  }
+  return done;
+}
+
 // A vector as one stream write: gathered into one send when it fits the bounce buffer
 // (one segment rather than one per piece), else piece by piece, the pieces after the
 // first without waiting (a short count, as a non-blocking socket's writev gives).
@@ -68,16 +83,8 @@ ssize_t stack_writev(FdEntry* e, const iovec* iov, int n, int flags, const socka
     }
     return stack_send(e, tl_bounce, off, flags);
   }
-  ssize_t done = 0;
-  for (int i = 0; i < n; ++i) {
-    if (iov[i].iov_len == 0) continue;
-    const ssize_t r =
-        stack_send(e, iov[i].iov_base, iov[i].iov_len, flags | (done > 0 ? MSG_DONTWAIT : 0));
-    if (r < 0) return done > 0 ? done : -1;
-    done += r;
-    if (static_cast<std::size_t>(r) < iov[i].iov_len) break;
-  }
-  return done;
+  return piecewise(iov, n, flags,
+                   [e](void* p, std::size_t len, int f) { return stack_send(e, p, len, f); });
 }
 
 // A vector as one read: a stream fills piece after piece without waiting after the
@@ -103,16 +110,16 @@ ssize_t stack_readv(FdEntry* e, const iovec* iov, int n, int flags, sockaddr* fr
     return static_cast<ssize_t>(off);
   }
   if (from != nullptr && fromlen != nullptr) *fromlen = 0;
-  ssize_t done = 0;
-  for (int i = 0; i < n; ++i) {
-    if (iov[i].iov_len == 0) continue;
-    const ssize_t r =
-        stack_recv(e, iov[i].iov_base, iov[i].iov_len, flags | (done > 0 ? MSG_DONTWAIT : 0));
-    if (r < 0) return done > 0 ? done : -1;
-    done += r;
-    if (static_cast<std::size_t>(r) < iov[i].iov_len) break;
-  }
-  return done;
+  return piecewise(iov, n, flags,
+                   [e](void* p, std::size_t len, int f) { return stack_recv(e, p, len, f); });
+}
+
+// sendmsg/recvmsg: the header checked as the kernel does; the stack's flags, or -1.
+int msg_flags(const msghdr* msg, int flags) {
+  if (msg == nullptr) return fail(EFAULT);
+  if (msg->msg_iovlen > IOV_MAX) return fail(EMSGSIZE);
+  if (bad_iov(msg->msg_iov, static_cast<int>(msg->msg_iovlen))) return fail(EFAULT);
+  return stack_flags(flags);
 }
 
 }  // namespace
@@ -195,11 +202,9 @@ ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
   FdEntry* e = stack_socket(fd);
   if (e == nullptr) return libc().sendmsg(fd, msg, flags);
   if (!usable()) return -1;
-  if (msg == nullptr) return fail(EFAULT);
-  const int n = static_cast<int>(msg->msg_iovlen);
-  if (msg->msg_iovlen > IOV_MAX || bad_iov(msg->msg_iov, n)) return fail(EINVAL);
-  const int f = stack_flags(flags);
+  const int f = msg_flags(msg, flags);
   if (f < 0) return -1;
+  const int n = static_cast<int>(msg->msg_iovlen);
   const auto* to = static_cast<const sockaddr*>(msg->msg_name);
   return stack_writev(e, msg->msg_iov, n, f, msg->msg_namelen > 0 ? to : nullptr, msg->msg_namelen);
 }
@@ -208,11 +213,9 @@ ssize_t recvmsg(int fd, msghdr* msg, int flags) {
   FdEntry* e = stack_socket(fd);
   if (e == nullptr) return libc().recvmsg(fd, msg, flags);
   if (!usable()) return -1;
-  if (msg == nullptr) return fail(EFAULT);
-  const int n = static_cast<int>(msg->msg_iovlen);
-  if (msg->msg_iovlen > IOV_MAX || bad_iov(msg->msg_iov, n)) return fail(EINVAL);
-  const int f = stack_flags(flags);
+  const int f = msg_flags(msg, flags);
   if (f < 0) return -1;
+  const int n = static_cast<int>(msg->msg_iovlen);
   bool truncated = false;
   auto* from = static_cast<sockaddr*>(msg->msg_name);
   const ssize_t r = stack_readv(e, msg->msg_iov, n, f, from,

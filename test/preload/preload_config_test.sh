@@ -12,6 +12,10 @@ skip() {
 }
 [ "$(id -u)" = 0 ] || skip "needs root"
 fails=0
+# Debian's interpreter itself: a wrapper (pyenv's shims) would start several processes,
+# each loading the library.
+py=/usr/bin/python3
+[ -x "$py" ] || py=$(command -v python3)
 inet='import socket; socket.socket(socket.AF_INET, socket.SOCK_STREAM); print("reached")'
 unix='import socket; a, b = socket.socketpair(); a.send(b"x"); print(b.recv(1).decode())'
 # expect NAME WANT_STATUS WANT_TEXT ENV... -- PYTHON_CODE
@@ -21,7 +25,7 @@ expect() {
   local envs=()
   while [ "$1" != "--" ]; do envs+=("$1"); shift; done
   shift
-  out=$(env -u SHARDTCP_ARGS -u SHARDTCP_CONF "${envs[@]}" LD_PRELOAD="$lib" python3 -c "$1" 2>&1)
+  out=$(env -u SHARDTCP_ARGS -u SHARDTCP_CONF "${envs[@]}" LD_PRELOAD="$lib" "$py" -c "$1" 2>&1)
   status=$?
   if [ "$status" = "$want" ] && grep -q -- "$text" <<<"$out"; then
     echo "ok   $name (status $status, '$text')"

@@ -29,6 +29,23 @@ int kernel_socket(int type) {
   return static_cast<int>(syscall(SYS_socket, AF_INET, type, 0));
 }
 
+// A stack TCP socket bound to the stack's address and `port` (listening when asked).
+int stack_tcp(unsigned short port, bool listening) {
+  const int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a = stack_addr(port);
+  if (s < 0 || bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return -1;
+  if (listening && listen(s, 4) != 0) return -1;
+  return s;
+}
+
+// The local port of a socket (0 when getsockname fails).
+unsigned short port_of(int fd) {
+  sockaddr_in got{};
+  socklen_t len = sizeof got;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&got), &len) != 0) return 0;
+  return ntohs(got.sin_port);
+}
+
 bool is_stack_socket(int fd) {
   // Only the stack has 198.18.30.2: a bind to it fails on a kernel socket.
   sockaddr_in a = stack_addr(0);
@@ -82,9 +99,8 @@ TEST(PreloadFd, NonblockAndCloexecFlags) {
 
 TEST(PreloadFd, DupSharesTheSocketUntilTheLastClose) {
   PRELOAD_REQUIRE_ROOT();
-  const int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a = stack_addr(7102);
-  ASSERT_EQ(0, bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a));
+  const int s = stack_tcp(7102, false);
+  ASSERT_GE(s, 0);
   const int d = dup(s);
   ASSERT_GE(d, 0);
   ASSERT_NE(d, s);
@@ -92,41 +108,31 @@ TEST(PreloadFd, DupSharesTheSocketUntilTheLastClose) {
   ASSERT_GE(d3, 100);
   EXPECT_TRUE(fcntl(d3, F_GETFD) & FD_CLOEXEC);
   ASSERT_EQ(0, close(s));
-  sockaddr_in got{};
-  socklen_t len = sizeof got;
-  ASSERT_EQ(0, getsockname(d, reinterpret_cast<sockaddr*>(&got), &len));
-  EXPECT_EQ(htons(7102), got.sin_port);
+  EXPECT_EQ(7102, port_of(d));
   ASSERT_EQ(0, close(d));
-  len = sizeof got;
-  ASSERT_EQ(0, getsockname(d3, reinterpret_cast<sockaddr*>(&got), &len));
-  EXPECT_EQ(htons(7102), got.sin_port);
+  EXPECT_EQ(7102, port_of(d3));
   ASSERT_EQ(0, listen(d3, 4));
   ASSERT_EQ(0, close(d3));
   // The last close closed the stack's socket: its port is free again.
-  const int again = socket(AF_INET, SOCK_STREAM, 0);
-  EXPECT_EQ(0, bind(again, reinterpret_cast<sockaddr*>(&a), sizeof a)) << std::strerror(errno);
+  const int again = stack_tcp(7102, false);
+  EXPECT_GE(again, 0) << std::strerror(errno);
   close(again);
 }
 
 TEST(PreloadFd, Dup2OntoAStackSocketClosesIt) {
   PRELOAD_REQUIRE_ROOT();
-  const int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a = stack_addr(7103);
-  ASSERT_EQ(0, bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a));
-  ASSERT_EQ(0, listen(s, 4));
+  const int s = stack_tcp(7103, true);
+  ASSERT_GE(s, 0);
   const int k = eventfd(0, 0);
   ASSERT_EQ(s, dup2(k, s));
   // s is the eventfd now (a kernel descriptor, no socket) and the listener is gone.
   EXPECT_ERRNO(listen(s, 4), ENOTSOCK);
-  const int again = socket(AF_INET, SOCK_STREAM, 0);
-  EXPECT_EQ(0, bind(again, reinterpret_cast<sockaddr*>(&a), sizeof a)) << std::strerror(errno);
+  const int again = stack_tcp(7103, false);
+  EXPECT_GE(again, 0) << std::strerror(errno);
   // dup3 of a stack socket onto a kernel descriptor: the target becomes the socket.
   ASSERT_EQ(k, dup3(again, k, O_CLOEXEC));
   EXPECT_TRUE(fcntl(k, F_GETFD) & FD_CLOEXEC);
-  sockaddr_in got{};
-  socklen_t len = sizeof got;
-  ASSERT_EQ(0, getsockname(k, reinterpret_cast<sockaddr*>(&got), &len));
-  EXPECT_EQ(htons(7103), got.sin_port);
+  EXPECT_EQ(7103, port_of(k));
   EXPECT_ERRNO(dup3(k, k, 0), EINVAL);
   close(k);
   close(again);
@@ -264,10 +270,8 @@ TEST(PreloadFd, SocketsTheStackDoesNotServe) {
 // stack's calls fail with ENETDOWN, and its exit leaves the parent's stack running.
 TEST(PreloadFd, ForkedChildLeavesTheStackAlone) {
   PRELOAD_REQUIRE_ROOT();
-  const int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a = stack_addr(7105);
-  ASSERT_EQ(0, bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a));
-  ASSERT_EQ(0, listen(s, 4));
+  const int s = stack_tcp(7105, true);
+  ASSERT_GE(s, 0);
   int pipefd[2];
   ASSERT_EQ(0, pipe(pipefd));
   const pid_t pid = fork();
@@ -290,10 +294,8 @@ TEST(PreloadFd, ForkedChildLeavesTheStackAlone) {
   char c = 0;
   EXPECT_EQ(1, read(pipefd[0], &c, 1));
   // The parent's listener is intact and the stack still serves new sockets.
-  sockaddr_in got{};
-  socklen_t len = sizeof got;
-  ASSERT_EQ(0, getsockname(s, reinterpret_cast<sockaddr*>(&got), &len));
-  EXPECT_EQ(htons(7105), got.sin_port);
+  EXPECT_EQ(7105, port_of(s));
+  sockaddr_in a = stack_addr(7105);
   EXPECT_ERRNO(bind(socket(AF_INET, SOCK_STREAM, 0), reinterpret_cast<sockaddr*>(&a), sizeof a),
                EADDRINUSE);
   close(pipefd[0]);
