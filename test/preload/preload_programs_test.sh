@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Unmodified Debian programs on the stack through libshardtcp-preload.so, in a private
 # network namespace: the stack on a TAP (198.18.32.2/24), the kernel on the TAP's other
-# side (198.18.32.1/24) as the peer.
-#   curl    curl on the stack fetches a 1 MiB file from a kernel HTTP server (sha256)
+# side (198.18.32.1/24, 2001:db8:32::1/64) as the peer; the stack also has 2001:db8:32::2.
+#   curl    curl on the stack fetches a 1 MiB file from a kernel HTTP server over IPv4
+#           and IPv6 (sha256)
 #   nginx   nginx on the stack (master_process off) serves a 1 MiB file that kernel curl
-#           fetches twice (sha256), then wrk loads it with 8 keep-alive connections
+#           fetches twice over IPv4 and once over IPv6 (sha256), then wrk loads a small
+#           page with 8 keep-alive connections for 2 s
 #   iperf3  iperf3 -s on the stack, kernel iperf3 -c both ways, 2 s each (not the
 #           issue's 10 s: the suite's budget); bytes from iperf3's JSON report
 #   redis   redis-server on the stack, redis-benchmark -t set,get -n 20000 from the kernel
@@ -55,7 +57,7 @@ in_ns() { ip netns exec "$ns" "$@"; }
 in_ns ip link set lo up
 
 eal="--no-pci -l 0 --no-huge --no-shconf -m 256 --file-prefix $ns --vdev=net_tap0,iface=$tap"
-export SHARDTCP_ARGS="$eal -- --ip 198.18.32.2/24"
+export SHARDTCP_ARGS="$eal -- --ip 198.18.32.2/24 --ip 2001:db8:32::2/64"
 # on_stack LOG CMD...: runs CMD in the namespace with the library (in the background).
 on_stack() {
   local log=$1
@@ -72,7 +74,8 @@ tap_up() {
     sleep 0.1
   done
   grep -q '^ready$' "$log" || fail "no 'ready' line from the library"
-  in_ns ip addr add 198.18.32.1/24 dev "$tap" && in_ns ip link set "$tap" up || fail "TAP set-up"
+  in_ns ip addr add 198.18.32.1/24 dev "$tap" && in_ns ip -6 addr add 2001:db8:32::1/64 dev "$tap" nodad &&
+    in_ns ip link set "$tap" up || fail "TAP set-up"
 }
 # wait_port PORT: until the stack's program accepts on it (kernel-side probe).
 wait_port() {
@@ -89,13 +92,17 @@ case $prog in
 curl)
   mkdir -p "$tmp/www"
   head -c 1048576 /dev/urandom >"$tmp/www/blob.bin"
-  in_ns python3 -m http.server 8080 --bind 0.0.0.0 --directory "$tmp/www" >"$tmp/http.log" 2>&1 &
-  on_stack "$tmp/curl.log" curl -sS --max-time 30 -o "$tmp/got.bin" http://198.18.32.1:8080/blob.bin
+  in_ns python3 -m http.server 8080 --bind :: --directory "$tmp/www" >"$tmp/http.log" 2>&1 &
+  # One curl, both families: IPv4, then IPv6 (the stack's address passed its duplicate
+  # address detection meanwhile).
+  on_stack "$tmp/curl.log" curl -sS --max-time 30 -o "$tmp/got.bin" http://198.18.32.1:8080/blob.bin \
+    -o "$tmp/got6.bin" "http://[2001:db8:32::1]:8080/blob.bin"
   tap_up "$tmp/curl.log"
   wait "$stack_pid" || fail "curl on the stack failed"
   stack_pid=""
-  [ "$(sha "$tmp/got.bin")" = "$(sha "$tmp/www/blob.bin")" ] || fail "sha256 differs"
-  echo "curl on the stack fetched 1 MiB from the kernel, sha256 equal"
+  [ "$(sha "$tmp/got.bin")" = "$(sha "$tmp/www/blob.bin")" ] || fail "sha256 differs (IPv4)"
+  [ "$(sha "$tmp/got6.bin")" = "$(sha "$tmp/www/blob.bin")" ] || fail "sha256 differs (IPv6)"
+  echo "curl on the stack fetched 1 MiB from the kernel over IPv4 and IPv6, sha256 equal"
   ;;
 nginx)
   mkdir -p "$tmp/www"
@@ -118,22 +125,24 @@ http {
   fastcgi_temp_path $tmp/fastcgi;
   uwsgi_temp_path $tmp/uwsgi;
   scgi_temp_path $tmp/scgi;
-  server { listen 198.18.32.2:8081; root $tmp/www; }
+  server { listen 198.18.32.2:8081; listen [2001:db8:32::2]:8081; root $tmp/www; }
 }
 CONF
   on_stack "$tmp/nginx.log" nginx -c "$tmp/nginx.conf"
   tap_up "$tmp/nginx.log"
   wait_port 8081
-  for i in 1 2; do
-    in_ns curl -sS --max-time 20 -o "$tmp/got$i.bin" http://198.18.32.2:8081/blob.bin || fail "curl $i"
-    [ "$(sha "$tmp/got$i.bin")" = "$(sha "$tmp/www/blob.bin")" ] || fail "sha256 differs (fetch $i)"
+  for url in http://198.18.32.2:8081/blob.bin http://198.18.32.2:8081/blob.bin \
+    "http://[2001:db8:32::2]:8081/blob.bin"; do
+    rm -f "$tmp/got.bin"
+    in_ns curl -sS --max-time 20 -o "$tmp/got.bin" "$url" || fail "curl $url"
+    [ "$(sha "$tmp/got.bin")" = "$(sha "$tmp/www/blob.bin")" ] || fail "sha256 differs ($url)"
   done
   in_ns wrk -t1 -c8 -d2s http://198.18.32.2:8081/index.html >"$tmp/wrk.log" 2>&1 || fail "wrk"
   reqs=$(awk '/requests in/ {print $1}' "$tmp/wrk.log")
   grep -q "Socket errors\|Non-2xx" "$tmp/wrk.log" && fail "wrk saw errors: $(cat "$tmp/wrk.log")"
   [ "${reqs:-0}" -ge 100 ] || fail "wrk made only ${reqs:-0} requests"
   kill -0 "$stack_pid" || fail "nginx died"
-  echo "nginx on the stack served 1 MiB twice (sha256 equal) and $reqs keep-alive requests in 2 s"
+  echo "nginx on the stack served 1 MiB twice over IPv4 and once over IPv6 (sha256 equal) and $reqs keep-alive requests in 2 s"
   ;;
 iperf3)
   on_stack "$tmp/iperf3-server.log" iperf3 -s -p 5201 -B 198.18.32.2
