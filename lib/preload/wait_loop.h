@@ -8,16 +8,20 @@
 // starved.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <ctime>
+
+#include "preload/signals.h"
 
 namespace shardtcp::preload {
 
 // Monotonic nanoseconds.
 std::int64_t mono_ns();
 
-// Calls `round()` until it returns non-zero (a count, or -1 with errno set), or
-// `timeout_ns` passes (< 0: no limit; 0: one round). Returns the last round's result.
+// Calls `round()` until it returns non-zero (a count, or -1 with errno set), a signal
+// handler runs (-1, EINTR), or `timeout_ns` passes (< 0: no limit; 0: one round).
+// Returns the last round's result.
 template <class Round>
 int wait_rounds(std::int64_t timeout_ns, Round&& round);
 
@@ -30,11 +34,17 @@ void run_engines();
 template <class Round>
 int wait_rounds(std::int64_t timeout_ns, Round&& round) {
   const std::int64_t deadline = timeout_ns > 0 ? mono_ns() + timeout_ns : 0;
+  const std::uint32_t signals = signals_delivered();
   unsigned idle = 0;
   for (;;) {
     run_engines();
     const int n = round();
     if (n != 0 || timeout_ns == 0) return n;
+    // A handler ran while nothing was ready: EINTR, as the kernel's wait returns.
+    if (signals_delivered() != signals) {
+      errno = EINTR;
+      return -1;
+    }
     if (deadline != 0 && mono_ns() >= deadline) return 0;
     idle_step(idle);
   }

@@ -10,7 +10,11 @@
 
 #include <algorithm>
 
+#include <pthread.h>
+
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <thread>
 
@@ -193,6 +197,64 @@ TEST(PreloadPoll, EpollEdgeTriggeredAndOneShot) {
   f.udp = -1;
   EXPECT_EQ(0, epoll_wait(ep, out, 4, 30));
   close(ep);
+}
+
+std::atomic<int> g_usr1{0};
+void on_usr1(int) {
+  g_usr1.fetch_add(1);
+}
+
+// A signal handler that runs during a mixed wait ends it with EINTR (nginx's SIGTERM
+// handler only sets a flag its loop reads when epoll_wait() returns), and the handler
+// the program installed is the one sigaction()/signal() report back.
+TEST(PreloadPoll, SignalDuringAWaitGivesEintr) {
+  PRELOAD_REQUIRE_ROOT();
+  Fds f;
+  struct sigaction a {};
+  a.sa_handler = &on_usr1;
+  sigemptyset(&a.sa_mask);
+  ASSERT_EQ(0, sigaction(SIGUSR1, &a, nullptr));
+  struct sigaction back {};
+  ASSERT_EQ(0, sigaction(SIGUSR1, nullptr, &back));
+  EXPECT_EQ(&on_usr1, back.sa_handler);
+  EXPECT_EQ(&on_usr1, signal(SIGUSR1, &on_usr1));
+  const int ep = epoll_create1(0);
+  epoll_event e{};
+  e.events = EPOLLIN;
+  ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, f.listener, &e));
+  const pthread_t me = pthread_self();
+  for (int which = 0; which < 3; ++which) {
+    SCOPED_TRACE(which == 0 ? "poll" : which == 1 ? "select" : "epoll_wait");
+    const int before = g_usr1.load();
+    std::thread t([me] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      pthread_kill(me, SIGUSR1);
+    });
+    const auto t0 = Clock::now();
+    int r = 0;
+    if (which == 0) {
+      pollfd p[2] = {{f.listener, POLLIN, 0}, {f.ev, POLLIN, 0}};
+      r = poll(p, 2, 5000);
+    } else if (which == 1) {
+      fd_set rd;
+      FD_ZERO(&rd);
+      FD_SET(f.listener, &rd);
+      FD_SET(f.ev, &rd);
+      timeval tv{5, 0};
+      r = select(std::max(f.listener, f.ev) + 1, &rd, nullptr, nullptr, &tv);
+    } else {
+      epoll_event out[2];
+      r = epoll_wait(ep, out, 2, 5000);
+    }
+    const int err = errno;
+    t.join();
+    EXPECT_EQ(-1, r);
+    EXPECT_EQ(EINTR, err);
+    EXPECT_EQ(before + 1, g_usr1.load());
+    EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(2000));
+  }
+  close(ep);
+  signal(SIGUSR1, SIG_DFL);
 }
 
 }  // namespace

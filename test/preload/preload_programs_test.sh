@@ -86,6 +86,14 @@ wait_port() {
   fail "nothing listening on 198.18.32.2:$1"
 }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
+# stop_gracefully NAME: SIGTERM; the program must end on its own within 10 s, status 0.
+stop_gracefully() {
+  kill -TERM "$stack_pid"
+  for _ in $(seq 100); do kill -0 "$stack_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$stack_pid" 2>/dev/null && fail "$1 did not stop on SIGTERM"
+  wait "$stack_pid" || fail "$1 exited with status $? on SIGTERM"
+  stack_pid=""
+}
 
 start=$(date +%s.%N)
 case $prog in
@@ -142,6 +150,8 @@ CONF
   grep -q "Socket errors\|Non-2xx" "$tmp/wrk.log" && fail "wrk saw errors: $(cat "$tmp/wrk.log")"
   [ "${reqs:-0}" -ge 100 ] || fail "wrk made only ${reqs:-0} requests"
   kill -0 "$stack_pid" || fail "nginx died"
+  # SIGTERM: nginx's handler sets a flag its loop reads once epoll_wait() returns EINTR.
+  stop_gracefully nginx
   echo "nginx on the stack served 1 MiB twice over IPv4 and once over IPv6 (sha256 equal) and $reqs keep-alive requests in 2 s"
   ;;
 iperf3)
@@ -195,6 +205,7 @@ redis)
   [ -s "$tmp/pl.rdb" ] || fail "no RDB file from the forked child"
   [ "$(cli get plkey)" = "$val" ] || fail "GET after the fork"
   kill -0 "$stack_pid" || fail "redis-server died"
+  stop_gracefully redis-server
   echo "redis on the stack: benchmark values and a 4 KiB value read back, BGSAVE's child ran"
   ;;
 esac
