@@ -1,7 +1,10 @@
 // Bringing the stack up from the environment, and what fork() leaves to a child.
 #include "preload/preload_state.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -82,16 +85,75 @@ void child_exit(int status, void*) {
   _exit(status);
 }
 
-void in_child() {
-  if (!g_up.load()) return;
+// Leaves the stack to another process: stack descriptors become placeholders here and
+// the process leaves through _exit().
+void give_up_stack() {
   g_child.store(true);
   g_up.store(false);
   tl_engine = false;
   on_exit(&child_exit, nullptr);
 }
 
+// SHARDTCP_FORK=child: the first child fork()ed from the engine thread takes the stack
+// over and its parent gives it up (nginx's master opens the listeners, its one worker
+// serves them). The child's copy of the stack is the parent's state at the fork
+// (anonymous memory is copied; hugepage memory is shared, and the parent no longer
+// touches it), and the port's descriptors are inherited. Default (parent): the parent
+// keeps the stack and every child gives it up.
+std::atomic<bool> g_handover{false};  // SHARDTCP_FORK=child, until a child took it
+bool g_this_fork_hands = false;       // set by prepare_fork for the fork under way
+
+void prepare_fork() {
+  g_this_fork_hands = g_handover.load() && g_up.load() && tl_engine;
+}
+
+void in_parent() {
+  if (g_this_fork_hands) give_up_stack();
+}
+
+// DPDK's TAP port reads a queue only after SIGIO told it a frame arrived, and the
+// kernel sends SIGIO to the descriptor's owner: the process that brought the port up.
+// The new owner makes itself the owner of every TUN/TAP descriptor and raises SIGIO
+// once for frames that arrived before.
+void own_tap_descriptors() {
+  DIR* d = opendir("/proc/self/fd");
+  if (d == nullptr) return;
+  const pid_t parent = getppid();
+  bool any = false;
+  while (dirent* ent = readdir(d)) {
+    const int fd = std::atoi(ent->d_name);
+    if (fd <= 0 && std::strcmp(ent->d_name, "0") != 0) continue;
+    char link[64];
+    char path[32];
+    std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    const ssize_t n = readlink(path, link, sizeof link - 1);
+    if (n <= 0) continue;
+    link[n] = '\0';
+    if (std::strcmp(link, "/dev/net/tun") != 0) continue;
+    if (fcntl(fd, F_GETOWN) == parent && fcntl(fd, F_SETOWN, getpid()) == 0) any = true;
+  }
+  closedir(d);
+  if (any) raise(SIGIO);
+}
+
+void in_child() {
+  if (!g_up.load()) return;
+  if (g_this_fork_hands) {
+    g_handover.store(false);  // the new owner's own children give it up
+    Inside in;                // the library's own descriptor calls: the C library's
+    own_tap_descriptors();
+    return;
+  }
+  give_up_stack();
+}
+
 void bring_up() {
   std::vector<std::string> w = configuration();
+  const char* fork_mode = std::getenv("SHARDTCP_FORK");
+  const std::string fm = fork_mode != nullptr ? fork_mode : "parent";
+  if (fm != "parent" && fm != "child")
+    config_error("SHARDTCP_FORK=" + fm + ": want parent (default) or child");
+  const bool handover = fm == "child";
   std::vector<char*> argv;
   std::string prog = "libshardtcp-preload";
   argv.push_back(prog.data());
@@ -108,7 +170,8 @@ void bring_up() {
                  (std::getenv("SHARDTCP_ARGS") != nullptr ? std::getenv("SHARDTCP_ARGS")
                                                           : std::getenv("SHARDTCP_CONF")));
   tl_engine = true;
-  pthread_atfork(nullptr, nullptr, &in_child);
+  g_handover.store(handover);
+  pthread_atfork(&prepare_fork, &in_parent, &in_child);
   g_up.store(true, std::memory_order_release);
   std::fprintf(stderr, "ready\n");
   std::fflush(stderr);

@@ -29,8 +29,10 @@ class Inside {
 bool ensure_stack();
 // True once the stack is up in this process (and this is not a forked child).
 bool stack_up();
-// True in a child fork()ed after the stack came up: stack descriptors are placeholders
-// there (close() works, other calls fail with ENETDOWN) and the parent keeps the stack.
+// True in a process that gave the stack up at a fork(): by default the child (the
+// parent keeps the stack), with SHARDTCP_FORK=child the parent (its first child took
+// the stack over). Stack descriptors are placeholders there (close() works, other
+// calls fail with ENETDOWN).
 bool forked_child();
 // True on the thread that brought the stack up: it runs the engines (run to
 // completion), so its waits keep polling them.

@@ -43,6 +43,8 @@ expect "missing file" 2 "SHARDTCP_CONF=/nonexistent/pl.conf" SHARDTCP_CONF=/none
 expect "bad stack option" 2 "the stack did not come up" \
   SHARDTCP_ARGS="--no-pci -l 0 --no-huge --no-shconf -m 128 --file-prefix plcfg$$ --vdev=net_null0 -- --ip not-an-address" \
   -- "$inet"
+expect "bad SHARDTCP_FORK" 2 "SHARDTCP_FORK=sideways: want parent (default) or child" \
+  SHARDTCP_FORK=sideways SHARDTCP_ARGS="--no-pci -- --ip 198.18.31.2/24" -- "$inet"
 expect "other families only" 0 "^x$" -- "$unix"
 # A good configuration from a file (comments allowed): the stack comes up, "ready".
 conf=$(mktemp)
