@@ -116,8 +116,11 @@ int epoll_wait_common(int epfd, epoll_event* events, int max, int timeout, const
   return wait_rounds(ms_to_ns(timeout), [&]() -> int {
     stack_first = !stack_first;
     int n = stack_first ? collect_stack(epfd, ep, events, max) : 0;
-    const int k = n < max ? libc().epoll_pwait(epfd, events + n, max - n, 0, mask) : 0;
-    if (k < 0) return n > 0 ? n : -1;
+    int k = n < max ? libc().epoll_pwait(epfd, events + n, max - n, 0, mask) : 0;
+    if (k < 0) {
+      if (!kernel_interrupted()) return n > 0 ? n : -1;
+      k = 0;
+    }
     n += k;
     if (!stack_first) n += collect_stack(epfd, ep, events + n, max - n);
     return n;

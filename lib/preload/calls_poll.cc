@@ -51,7 +51,10 @@ int poll_common(pollfd* fds, nfds_t n, std::int64_t timeout_ns, const sigset_t* 
     const timespec zero{0, 0};
     int got = libc().ppoll(fds, n, &zero, mask);
     for (std::size_t k = 0; k < stack_slots.size(); ++k) fds[stack_slots[k]].fd = hidden[k];
-    if (got < 0) return -1;
+    if (got < 0) {
+      if (!kernel_interrupted()) return -1;
+      got = 0;
+    }
     for (nfds_t i : stack_slots) {
       FdEntry* e = fd_table().socket_at(fds[i].fd);
       fds[i].revents = e == nullptr ? POLLNVAL : poll_bits(readiness(e->handle), fds[i].events);
@@ -111,7 +114,10 @@ int select_common(int nfds, fd_set* rd, fd_set* wr, fd_set* ex, std::int64_t tim
     int count =
         libc().pselect(nfds, reinterpret_cast<fd_set*>(kset[0]), reinterpret_cast<fd_set*>(kset[1]),
                        reinterpret_cast<fd_set*>(kset[2]), &zero, mask);
-    if (count < 0) return -1;
+    if (count < 0) {
+      if (!kernel_interrupted()) return -1;
+      count = 0;
+    }
     constexpr unsigned kWant[3] = {kReadable, kWritable, kError};
     for (int fd : stack_fds) {
       FdEntry* e = fd_table().socket_at(fd);

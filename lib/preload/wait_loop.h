@@ -50,6 +50,13 @@ int wait_rounds(std::int64_t timeout_ns, Round&& round) {
   }
 }
 
+// A round's zero-timeout kernel call failed with EINTR: a signal came during it, maybe
+// one the program does not handle (DPDK's TAP SIGIO). Not the round's failure:
+// wait_rounds() returns EINTR if a program handler ran.
+inline bool kernel_interrupted() {
+  return errno == EINTR;
+}
+
 // Milliseconds (poll, epoll: < 0 forever), timeval and timespec (null: forever) as
 // the nanoseconds wait_rounds() takes.
 std::int64_t ms_to_ns(int ms);
