@@ -36,26 +36,11 @@ redis_rps() { tr '\r' '\n' | awk '/^GET: [0-9.]+ requests per second/ {print $2}
 
 mkdir -p "$dir/www" "$dir/tmp"
 head -c 438 /dev/zero | tr '\0' 'x' >"$dir/www/index.html"
+# shellcheck source=nginx_conf.sh
+source "$(dirname "$0")/nginx_conf.sh"
 nginx_conf() { # ADDR
-  cat >"$dir/nginx.conf" <<CONF
-master_process off;
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/nginx.err;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path $dir/tmp;
-  proxy_temp_path $dir/tmp;
-  fastcgi_temp_path $dir/tmp;
-  uwsgi_temp_path $dir/tmp;
-  scgi_temp_path $dir/tmp;
-  default_type text/html;
-  server { listen $1:80 backlog=4096; root $dir/www; }
-}
-CONF
+  bench_nginx_conf "$dir/nginx.conf" "$dir" "$1:80 backlog=4096" "master_process off;
+worker_processes 1;"
 }
 # ready PROBE...: until the probe command succeeds (5 s at most).
 ready() {

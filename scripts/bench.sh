@@ -228,29 +228,20 @@ d=json.loads(sys.stdin.readlines()[-1]); print(json.dumps({"name": "RX instructi
   fi
 fi
 
-if [ "$wrk_rows" -eq 1 ]; then
-  if bench/wrk.sh "$bindir" "$seconds" "$PAIR_DIR" >"$PAIR_DIR/wrk.rows" 2>"$PAIR_DIR/wrk.err"; then
+# script_rows NAME: the rows bench/NAME.sh prints (JSON, one a line) join the table.
+script_rows() {
+  if "bench/$1.sh" "$bindir" "$seconds" "$PAIR_DIR" >"$PAIR_DIR/$1.rows" 2>"$PAIR_DIR/$1.err"; then
     while read -r r; do
       echo "bench: $r"
       add_extra "$r"
-    done <"$PAIR_DIR/wrk.rows"
+    done <"$PAIR_DIR/$1.rows"
   else
-    echo "bench: the wrk rows failed:" >&2
+    echo "bench: the $1 rows failed:" >&2
   fi
-  sed 's/^/bench: wrk: /' "$PAIR_DIR/wrk.err" >&2 || true
-fi
-
-if [ "$preload_rows" -eq 1 ]; then
-  if bench/preload.sh "$bindir" "$seconds" "$PAIR_DIR" >"$PAIR_DIR/preload.rows" 2>"$PAIR_DIR/preload.err"; then
-    while read -r r; do
-      echo "bench: $r"
-      add_extra "$r"
-    done <"$PAIR_DIR/preload.rows"
-  else
-    echo "bench: the preload rows failed:" >&2
-  fi
-  sed 's/^/bench: preload: /' "$PAIR_DIR/preload.err" >&2 || true
-fi
+  sed "s/^/bench: $1: /" "$PAIR_DIR/$1.err" >&2 || true
+}
+if [ "$wrk_rows" -eq 1 ]; then script_rows wrk; fi
+if [ "$preload_rows" -eq 1 ]; then script_rows preload; fi
 
 "$PY" bench/report.py "$runs" "$out_dir/latest.json" "$out_dir/latest.png" \
   --machine "$machine" --seconds "$seconds" --repetitions "$reps" --extra "$extra" |
