@@ -9,8 +9,9 @@
 #           page with 8 keep-alive connections for 2 s
 #   nginx-worker  the same with master_process on and one worker, which takes the stack
 #           over from the master (SHARDTCP_FORK=child)
-#   iperf3  iperf3 -s on the stack, kernel iperf3 -c both ways, 2 s each (not the
-#           issue's 10 s: the suite's budget); bytes from iperf3's JSON report
+#   iperf3  iperf3 -s on the stack, kernel iperf3 -c both ways over TCP and over UDP
+#           (100 Mbit/s), 2 s each (not the issue's 10 s: the suite's budget); bytes
+#           from iperf3's JSON report
 #   redis   redis-server on the stack, redis-benchmark -t set,get -n 20000 from the kernel
 #           (20 000, not 100 000: the budget), values read back with redis-cli, and a
 #           BGSAVE: the fork()ed child writes the file while the parent keeps serving
@@ -168,9 +169,10 @@ iperf3)
   on_stack "$tmp/iperf3-server.log" iperf3 -s -p 5201 -B 198.18.32.2
   tap_up "$tmp/iperf3-server.log"
   wait_port 5201
-  for dir in forward reverse; do
+  for dir in forward reverse udp; do
     flag=""
     [ "$dir" = reverse ] && flag="-R"
+    [ "$dir" = udp ] && flag="-u -b 100M"
     in_ns timeout 30 iperf3 -c 198.18.32.2 -p 5201 -t 2 $flag -J >"$tmp/$dir.json" 2>"$tmp/$dir.log" ||
       fail "iperf3 -c $flag: $(head -c 300 "$tmp/$dir.json")"
     python3 - "$tmp/$dir.json" "$dir" <<'PY' || fail "iperf3 $dir report"
