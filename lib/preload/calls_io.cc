@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <memory>
 
 #include "preload/intercept.h"
 #include "sockets.h"
@@ -19,7 +20,13 @@ namespace {
 
 // Gathers small vectors into one send and scatters UDP datagrams; a thread's, reused.
 constexpr std::size_t kBounce = 65536;
-thread_local unsigned char tl_bounce[kBounce];
+// Made on a thread's first use (a static thread_local array would cost every thread of
+// the program 64 KiB, socket user or not).
+unsigned char* bounce() {
+  thread_local std::unique_ptr<unsigned char[]> buf;
+  if (!buf) buf.reset(new unsigned char[kBounce]);
+  return buf.get();
+}
 
 bool bad_iov(const iovec* iov, int n) {
   return n < 0 || n > IOV_MAX || (n > 0 && iov == nullptr);
@@ -70,18 +77,19 @@ ssize_t stack_writev(FdEntry* e, const iovec* iov, int n, int flags, const socka
   const std::size_t total = iov_total(iov, n);
   if (e->dgram || total <= kBounce) {
     if (total > kBounce) return fail(EMSGSIZE);
+    unsigned char* const buf = bounce();
     std::size_t off = 0;
     for (int i = 0; i < n; ++i) {
       if (iov[i].iov_len == 0) continue;
-      std::memcpy(tl_bounce + off, iov[i].iov_base, iov[i].iov_len);
+      std::memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
       off += iov[i].iov_len;
     }
     if (to != nullptr) {
       arm(e, kArmWrite);
       Inside in;
-      return shardtcp_sendto(e->handle, tl_bounce, static_cast<int>(off), flags, to, tolen);
+      return shardtcp_sendto(e->handle, buf, static_cast<int>(off), flags, to, tolen);
     }
-    return stack_send(e, tl_bounce, off, flags);
+    return stack_send(e, buf, off, flags);
   }
   return piecewise(iov, n, flags,
                    [e](void* p, std::size_t len, int f) { return stack_send(e, p, len, f); });
@@ -93,16 +101,17 @@ ssize_t stack_readv(FdEntry* e, const iovec* iov, int n, int flags, sockaddr* fr
                     socklen_t* fromlen, bool* truncated) {
   if (e->dgram) {
     arm(e, kArmRead);
+    unsigned char* const buf = bounce();
     int r = 0;
     {
       Inside in;
-      r = shardtcp_recvfrom(e->handle, tl_bounce, static_cast<int>(kBounce), flags, from, fromlen);
+      r = shardtcp_recvfrom(e->handle, buf, static_cast<int>(kBounce), flags, from, fromlen);
     }
     if (r < 0) return -1;
     std::size_t left = static_cast<std::size_t>(r), off = 0;
     for (int i = 0; i < n && left > 0; ++i) {
       const std::size_t k = iov[i].iov_len < left ? iov[i].iov_len : left;
-      std::memcpy(iov[i].iov_base, tl_bounce + off, k);
+      std::memcpy(iov[i].iov_base, buf + off, k);
       off += k;
       left -= k;
     }
@@ -233,19 +242,19 @@ ssize_t sendfile(int out, int in, off_t* offset, size_t count) noexcept {
   if (stack_socket(in) != nullptr) return fail(EINVAL);  // a socket is no file to map
   if (e == nullptr) return libc().sendfile(out, in, offset, count);
   if (!usable()) return -1;
+  unsigned char* const buf = bounce();
   std::size_t done = 0;
   while (done < count) {
     const std::size_t want = count - done < kBounce ? count - done : kBounce;
-    const ssize_t rd = offset != nullptr
-                           ? pread(in, tl_bounce, want, *offset + static_cast<off_t>(done))
-                           : libc().read(in, tl_bounce, want);
+    const ssize_t rd = offset != nullptr ? pread(in, buf, want, *offset + static_cast<off_t>(done))
+                                         : libc().read(in, buf, want);
     if (rd < 0) {
       if (done == 0) return -1;
       break;
     }
     if (rd == 0) break;
     const ssize_t sent =
-        stack_send(e, tl_bounce, static_cast<std::size_t>(rd), done > 0 ? MSG_DONTWAIT : 0);
+        stack_send(e, buf, static_cast<std::size_t>(rd), done > 0 ? MSG_DONTWAIT : 0);
     const ssize_t kept = sent < 0 ? 0 : sent;
     if (offset == nullptr && kept < rd) lseek(in, kept - rd, SEEK_CUR);  // unsent: not consumed
     if (sent < 0) {

@@ -93,7 +93,6 @@ int select_common(int nfds, fd_set* rd, fd_set* wr, fd_set* ex, std::int64_t tim
   if (!ours(!stack_fds.empty()))
     return with_mask ? libc().pselect(nfds, rd, wr, ex, ts, mask)
                      : libc().select(nfds, rd, wr, ex, tv);
-  if (timeout_ns < -1) return fail(EINVAL);
   // The caller's sets are the question for every round; the answer goes back at the end.
   const std::size_t words = static_cast<std::size_t>((nfds + kWordBits - 1) / kWordBits);
   thread_local std::vector<Word> asked[3], got[3];
