@@ -72,7 +72,7 @@ if [ $gcc_ok -eq 1 ]; then
   run_suites build vm vm
   run_suites build install install
   run_suites build demo demo
-  # Unmodified programs on the stack through LD_PRELOAD (about 50 s).
+  # Unmodified programs on the stack through LD_PRELOAD (about 55 s).
   run_suites build preload preload
 fi
 if [ -n "$asan_bg" ]; then

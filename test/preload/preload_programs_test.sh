@@ -4,6 +4,8 @@
 # side (198.18.32.1/24, 2001:db8:32::1/64) as the peer; the stack also has 2001:db8:32::2.
 #   curl    curl on the stack fetches a 1 MiB file from a kernel HTTP server over IPv4
 #           and IPv6 (sha256)
+#   python  Debian's python3 on the stack: sendmsg/recvmsg (scatter-gather), writev/readv
+#           and poll() against kernel TCP and UDP echo servers, bytes compared
 #   nginx   nginx on the stack (master_process off) serves a 1 MiB file that kernel curl
 #           fetches twice over IPv4 and once over IPv6 (sha256), then wrk loads a small
 #           page with 8 keep-alive connections for 2 s
@@ -28,6 +30,7 @@ skip() {
 [ -c /dev/net/tun ] || skip "no /dev/net/tun"
 case $prog in
   curl) need=(curl python3) ;;
+  python) need=(python3) ;;
   nginx | nginx-worker) need=(nginx curl wrk) ;;
   iperf3) need=(iperf3) ;;
   redis) need=(redis-server redis-cli redis-benchmark) ;;
@@ -114,6 +117,66 @@ curl)
   [ "$(sha "$tmp/got.bin")" = "$(sha "$tmp/www/blob.bin")" ] || fail "sha256 differs (IPv4)"
   [ "$(sha "$tmp/got6.bin")" = "$(sha "$tmp/www/blob.bin")" ] || fail "sha256 differs (IPv6)"
   echo "curl on the stack fetched 1 MiB from the kernel over IPv4 and IPv6, sha256 equal"
+  ;;
+python)
+  cat >"$tmp/echo.py" <<'PY'
+import socket, threading
+t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind(("0.0.0.0", 7000)); t.listen(4)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 7001))
+def udp():
+    while True:
+        d, a = u.recvfrom(65536); u.sendto(d, a)
+threading.Thread(target=udp, daemon=True).start()
+while True:
+    c, _ = t.accept()
+    while True:
+        d = c.recv(65536)
+        if not d: break
+        c.sendall(d)
+    c.close()
+PY
+  cat >"$tmp/client.py" <<'PY'
+import os, select, socket
+s = socket.create_connection(("198.18.32.1", 7000), timeout=20)
+parts = [b"head", os.urandom(20000), b"tail"]
+want = b"".join(parts)
+assert s.sendmsg(parts) == len(want)            # sendmsg, three pieces
+assert os.writev(s.fileno(), parts) == len(want)  # writev
+got = bytearray()
+p = select.poll(); p.register(s.fileno(), select.POLLIN)
+while len(got) < len(want):                      # recvmsg_into, scattered
+    assert p.poll(20000), "poll timed out"
+    a, b = bytearray(7), bytearray(9000)
+    n = s.recvmsg_into([a, b])[0]
+    assert n > 0
+    got += (a + b)[:n]
+while len(got) < 2 * len(want):                  # readv (the socket is non-blocking)
+    assert p.poll(20000), "poll timed out"
+    a, b = bytearray(5), bytearray(3000)
+    n = os.readv(s.fileno(), [a, b])
+    assert n > 0
+    got += (a + b)[:n]
+assert bytes(got) == want * 2, "TCP bytes differ"
+s.close()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
+for _ in range(20):                              # the first datagram may wait for ARP
+    u.sendmsg([b"dat", b"agram"], [], 0, ("198.18.32.1", 7001))
+    try:
+        d, anc, flags, addr = u.recvmsg(100)
+        break
+    except socket.timeout:
+        continue
+assert d == b"datagram" and addr == ("198.18.32.1", 7001), (d, addr)
+print("python ok")
+PY
+  in_ns python3 "$tmp/echo.py" >"$tmp/echo.log" 2>&1 &
+  on_stack "$tmp/python.log" /usr/bin/python3 "$tmp/client.py"
+  tap_up "$tmp/python.log"
+  wait "$stack_pid" || fail "the python client on the stack failed"
+  stack_pid=""
+  grep -q "^python ok$" "$tmp/python.log" || fail "no 'python ok'"
+  echo "python on the stack: sendmsg/writev/recvmsg_into/readv/poll over TCP and sendmsg/recvmsg over UDP, bytes equal"
   ;;
 nginx | nginx-worker)
   # nginx-worker: the master opens the listeners and forks one worker, which takes the
