@@ -29,6 +29,7 @@ cleanup() {
   done
 }
 trap cleanup EXIT
+trap 'exit 1' TERM INT  # a killed test (meson's timeout) still cleans up
 
 rps() { awk '/^Requests\/sec:/ {print $2}'; }
 # redis-benchmark -q's "GET: N requests per second".

@@ -53,6 +53,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 1' TERM INT  # a killed test (meson's timeout) still cleans up
 fail() {
   echo "FAIL: $*"
   for f in "$tmp"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done
