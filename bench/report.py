@@ -6,7 +6,8 @@ summary (bench/results/latest.json) and a PNG bar chart.
 
 RUNS.jsonl holds one client result per line (apps/perf's JSON, plus "rep" and "row",
 the row it measures: "TCP_RR 1 conn" is a TCP_RR run with one connection); EXTRA.json
-(optional) holds rows measured otherwise (instructions per segment, wrk), each
+(optional) holds rows measured otherwise (instructions per segment, wrk, the preload
+rows of bench/preload.sh), each
 {"name", "unit", "shardtcp", "kernel" (or null), ...}.
 """
 import argparse

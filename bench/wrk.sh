@@ -62,29 +62,11 @@ ip -n "${ns}s" link set "${ns}v0" up
 ip -n "${ns}c" link set "${ns}v1" up
 ip netns exec "${ns}c" sysctl -qw net.ipv4.tcp_tw_reuse=1
 ip netns exec "${ns}c" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
-cat >"$dir/nginx.conf" <<EOF
-worker_processes 1;
-worker_cpu_affinity 01;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/nginx.err;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path $dir/tmp;
-  proxy_temp_path $dir/tmp;
-  fastcgi_temp_path $dir/tmp;
-  uwsgi_temp_path $dir/tmp;
-  scgi_temp_path $dir/tmp;
-  default_type text/html;
-  server {
-    listen 198.18.3.1:80 reuseport backlog=4096;
-    root $dir/www;
-    location / { index index.html; }
-  }
-}
-EOF
+# shellcheck source=nginx_conf.sh
+source "$(dirname "$0")/nginx_conf.sh"
+bench_nginx_conf "$dir/nginx.conf" "$dir" "198.18.3.1:80 reuseport backlog=4096" \
+  "worker_processes 1;
+worker_cpu_affinity 01;"
 mkdir -p "$dir/tmp"
 ip netns exec "${ns}s" taskset -c 0 nginx -c "$dir/nginx.conf" 2>"$dir/nginx.stderr" &
 npid=$!

@@ -2,7 +2,8 @@
 # shardtcp against the Linux kernel, same machine, same run (issue 6).
 #
 #   sudo scripts/bench.sh [--seconds N] [--quick] [--reps N] [--workloads A,B] [--instr]
-#                         [--no-build] [--no-setup] [--bin DIR] [--no-wrk] [--out DIR]
+#                         [--no-build] [--no-setup] [--bin DIR] [--no-wrk] [--no-preload]
+#                         [--out DIR]
 #
 # Rows (--workloads takes these names, comma-separated): TCP_STREAM, "TCP_RR 1 conn",
 # TCP_RR (16 connections), "TCP_RR 256 conns", "TCP_RR ordinary thread" (the stack
@@ -21,6 +22,8 @@
 #   --quick       one repetition of each workload
 #   --instr       also: instructions per in-order 1448-byte segment received (callgrind)
 #   --no-wrk      skip the wrk rows (HTTP: the stack's httpd against nginx)
+#   --no-preload  skip the preload rows (the same nginx and redis-server binaries on the
+#                 kernel and, through libshardtcp-preload.so, on the stack: bench/preload.sh)
 #   --bin DIR     use the perf programs in DIR (default build-release/apps/perf)
 #   --out DIR     where the results go (default bench/results)
 set -euo pipefail
@@ -34,6 +37,7 @@ instr=0
 build=1
 setup=1
 wrk_rows=1
+preload_rows=1
 bin=""
 out_dir=bench/results
 workloads="TCP_STREAM,TCP_RR 1 conn,TCP_RR,TCP_RR 256 conns,TCP_RR ordinary thread,TCP_CRR,CONNS,CONNS 10k,CONNS 100k,CONNS 1M"
@@ -48,10 +52,11 @@ while [ $# -gt 0 ]; do
     --no-build) build=0 ;;
     --no-setup) setup=0 ;;
     --no-wrk) wrk_rows=0 ;;
+    --no-preload) preload_rows=0 ;;
     --bin) bin=$2; shift ;;
     --out) out_dir=$2; shift ;;
     --workloads) workloads=$2; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "bench: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -223,17 +228,20 @@ d=json.loads(sys.stdin.readlines()[-1]); print(json.dumps({"name": "RX instructi
   fi
 fi
 
-if [ "$wrk_rows" -eq 1 ]; then
-  if bench/wrk.sh "$bindir" "$seconds" "$PAIR_DIR" >"$PAIR_DIR/wrk.rows" 2>"$PAIR_DIR/wrk.err"; then
+# script_rows NAME: the rows bench/NAME.sh prints (JSON, one a line) join the table.
+script_rows() {
+  if "bench/$1.sh" "$bindir" "$seconds" "$PAIR_DIR" >"$PAIR_DIR/$1.rows" 2>"$PAIR_DIR/$1.err"; then
     while read -r r; do
       echo "bench: $r"
       add_extra "$r"
-    done <"$PAIR_DIR/wrk.rows"
+    done <"$PAIR_DIR/$1.rows"
   else
-    echo "bench: the wrk rows failed:" >&2
+    echo "bench: the $1 rows failed:" >&2
   fi
-  sed 's/^/bench: wrk: /' "$PAIR_DIR/wrk.err" >&2 || true
-fi
+  sed "s/^/bench: $1: /" "$PAIR_DIR/$1.err" >&2 || true
+}
+if [ "$wrk_rows" -eq 1 ]; then script_rows wrk; fi
+if [ "$preload_rows" -eq 1 ]; then script_rows preload; fi
 
 "$PY" bench/report.py "$runs" "$out_dir/latest.json" "$out_dir/latest.png" \
   --machine "$machine" --seconds "$seconds" --repetitions "$reps" --extra "$extra" |

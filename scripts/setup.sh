@@ -11,6 +11,8 @@ PACKAGES=(
   iproute2 iperf3 curl netcat-openbsd iputils-ping arping tshark python3 python3-scapy
   procps
   python3-matplotlib wrk nginx-light linux-perf
+  # The preload suite's unmodified programs (curl, nginx-light, iperf3, wrk above too).
+  redis-server redis-tools
   # The vm suite's guests (scripts/vm.sh, which also installs them when run alone).
   qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio
 )

@@ -2,14 +2,15 @@
 # Sets up the machine, builds, and runs the whole shardtcp test suite:
 #   1. the GCC build (-O2): the kernel-interop tests, the hostile tests (floods and
 #      limits, Linux as attacker and client), the vm tests (the stack in QEMU guests on
-#      virtio-net, scripts/vm.sh) and the README's demo (alone and next to a CPU-bound
-#      load), which need realistic speed, and the install check;
+#      virtio-net, scripts/vm.sh), the README's demo (alone and next to a CPU-bound
+#      load) and the preload suite (libshardtcp-preload.so under curl, nginx, iperf3 and
+#      redis), which need realistic speed, and the install check;
 #   2. the clang ASan + UBSan build (fuzz-instrumented): the unit and stack-pair tests;
 #   3. its libFuzzer targets for a bounded time.
 # Each build compiles only what its tests need (scripts/suite_targets.py), and the
 # sanitizer build compiles on one core while the interop tests run on the other.
 # Ends with one line "N passed, N failed" counting every test case.
-# Interop, hostile, vm and demo tests need root and network namespaces (vm: and QEMU,
+# Interop, hostile, vm, demo and preload tests need root and network namespaces (vm: and QEMU,
 # which scripts/vm.sh installs); they skip with a message outside CI when those are
 # missing, and fail under CI=true.
 set -uo pipefail
@@ -45,7 +46,7 @@ scripts/build.sh debug --configure-only || { build_failed debug; gcc_ok=0; }
 scripts/build.sh asan --configure-only || { build_failed asan; asan_ok=0; }
 gcc_targets=() asan_targets=()
 [ $gcc_ok -eq 0 ] ||
-  mapfile -t gcc_targets < <(python3 scripts/suite_targets.py build --installed interop hostile demo install vm)
+  mapfile -t gcc_targets < <(python3 scripts/suite_targets.py build --installed interop hostile demo install vm preload)
 if [ $asan_ok -eq 1 ]; then
   mapfile -t asan_targets < <(python3 scripts/suite_targets.py build-asan unit pair)
   # Every executable of test/fuzz is a libFuzzer target (scripts/fuzz.sh runs them).
@@ -73,6 +74,8 @@ if [ $gcc_ok -eq 1 ]; then
   SHARDTCP_VM_BYTES=${SHARDTCP_VM_BYTES:-4M} run_suites build vm vm
   run_suites build install install
   run_suites build demo demo
+  # Unmodified programs on the stack through LD_PRELOAD (about 55 s).
+  run_suites build preload preload
 fi
 if [ -n "$asan_bg" ]; then
   # Whatever is left builds on both cores: stop the one-core ninja (it leaves no

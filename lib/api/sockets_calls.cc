@@ -546,6 +546,11 @@ int shardtcp_accept(int s, void* addr, socklen_t* addrlen) {
         c, TcpCallback{&on_tcp_event, reinterpret_cast<void*>(static_cast<std::uintptr_t>(nh))});
     rt.table.make_live(nh);
     refresh(n);
+    // The last queued connection taken: the listener is no longer readable, so
+    // select()/poll() do not report it until the next one arrives (else a program that
+    // accepts on a blocking listener after select() blocks there).
+    if (!tcp.has_pending_accept(g.ids[k]))
+      g.acceptable.fetch_and(~(1u << k), std::memory_order_acq_rel);
     refresh(*e);
     return nh;
   };

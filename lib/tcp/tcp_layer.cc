@@ -606,6 +606,11 @@ TcpConnId TcpLayer::accept(TcpConnId listener, int* error, Endpoint* peer) {
   return id_of(c);
 }
 
+bool TcpLayer::has_pending_accept(TcpConnId listener) {
+  Slot* l = find(listener);
+  return l != nullptr && l->kind == Kind::kListener && l->accept_head != kNone;
+}
+
 // ---------------------------------------------------------------- API: data
 
 long TcpLayer::send(TcpConnId id, const void* data, std::size_t len, bool more) {

@@ -153,6 +153,8 @@ class TcpLayer final : public TransportHandler {
   // The oldest established connection of a listener; invalid with *error = -EAGAIN
   // when none. The new connection's callback is the listener's until set_callback.
   TcpConnId accept(TcpConnId listener, int* error = nullptr, Endpoint* peer = nullptr);
+  // True when a listener's accept queue holds a connection (false for anything else).
+  bool has_pending_accept(TcpConnId listener);
 
   // ---- data
   // Bytes queued (maybe fewer than len); EAGAIN when none fit, ENOTCONN before the
