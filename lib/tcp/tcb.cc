@@ -31,8 +31,7 @@ std::uint32_t trim_below(TcpSegment& s, SeqNum left) {
     --cut;
   }
   const std::uint32_t c = std::min(cut, s.payload.len);
-  s.payload.data += c;
-  s.payload.len -= c;
+  s.payload.advance(c);
   s.seq += c;
   return c;
 }
@@ -1071,7 +1070,8 @@ std::uint16_t Tcb::window_field() {
   return static_cast<std::uint16_t>(field);
 }
 
-bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::uint8_t flags) {
+bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::uint8_t flags,
+               std::uint32_t tso_segsz) {
   if (out.segments_full()) return false;
   OutSegment o;
   TcpSegment& s = o.seg;
@@ -1092,14 +1092,23 @@ bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::
   if (len > 0) {
     o.stream_offset = sndbuf_.head_offset() + static_cast<std::uint32_t>(seq - data_base_);
     o.payload_len = len;
+    if (tso_segsz != 0 && len > tso_segsz) o.tso_segsz = tso_segsz;
   }
   if (!out.add_segment(o)) return false;
   count(TcpCounter::kOutSegs);
   ecn_.sent(ecn);
   // SACK recovery needs each segment's latest transmit time (a FIN takes a sequence
   // number); without SACK nothing would ever retire the records.
-  if (sack_ok_ && (len > 0 || (flags & kFin)))
-    rack_.on_sent(seq, seq + len + ((flags & kFin) ? 1u : 0u), now);
+  if (sack_ok_ && (len > 0 || (flags & kFin))) {
+    // A TSO frame is several segments on the wire: one record each, as if sent one by
+    // one, so loss detection and retransmission keep segment granularity.
+    SeqNum at = seq;
+    for (std::uint32_t left = len; o.tso_segsz != 0 && left > o.tso_segsz; left -= o.tso_segsz) {
+      rack_.on_sent(at, at + o.tso_segsz, now);
+      at += o.tso_segsz;
+    }
+    rack_.on_sent(at, seq + len + ((flags & kFin) ? 1u : 0u), now);
+  }
   if (dsack) {
     rx_.clear_dsack();
     count(TcpCounter::kDsackSent);
@@ -1252,8 +1261,14 @@ bool Tcb::send_new_data(Instant now, TcpOutput& out, std::uint32_t budget) {
     const std::uint32_t usable =
         wnd_right > snd_nxt_ ? static_cast<std::uint32_t>(wnd_right - snd_nxt_) : 0;
     const std::uint32_t seg_mss = effective_mss(true);
-    std::uint32_t len = std::min({unsent, seg_mss, usable, budget});
     const bool retransmission = snd_nxt_ < snd_max_;
+    // TSO: new data in frames of whole segments that the device cuts up; a partial
+    // tail goes on its own below, under Nagle's rule as ever. Resends stay one segment.
+    const std::uint32_t frame_max = !retransmission && cfg_->tso_max > seg_mss
+                                        ? cfg_->tso_max - cfg_->tso_max % seg_mss
+                                        : seg_mss;
+    std::uint32_t len = std::min({unsent, frame_max, usable, budget});
+    if (len > seg_mss) len -= len % seg_mss;
 
     if (len == 0) {
       if (!(fin_pending && unsent == 0)) break;
@@ -1273,7 +1288,7 @@ bool Tcb::send_new_data(Instant now, TcpOutput& out, std::uint32_t budget) {
     std::uint8_t flags = kAck;
     if (len == unsent && fin_pending) flags |= kFin;
     if (len > 0 && len == unsent) flags |= kPsh;
-    if (!emit(now, out, snd_nxt_, len, flags)) break;
+    if (!emit(now, out, snd_nxt_, len, flags, seg_mss)) break;
     if (retransmission) {
       count(TcpCounter::kRetransSegs);
       ++retrans_segs_;

@@ -221,7 +221,9 @@ class Tcb {
   void send_challenge_ack(Instant now, TcpOutput& out);
   void send_syn(Instant now, TcpOutput& out, bool with_ack);
   void send_rst(Instant now, TcpOutput& out);
-  bool emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::uint8_t flags);
+  // `tso_segsz`: the segment size when `len` spans several (a TSO frame), else 0.
+  bool emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::uint8_t flags,
+            std::uint32_t tso_segsz = 0);
   bool retransmit_range(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len);
   std::uint16_t window_field();
   std::uint32_t window_field_for(std::uint32_t wnd) const;  // field value offering `wnd`

@@ -70,6 +70,7 @@ TcpLayer::TcpLayer(IpStack& ip, const TcpEnv& env, const TcpLayerConfig& config)
   slot_gauges_.set(TcpSlotGauge::kCapacity, slots_.capacity());
   slot_gauges_.set(TcpSlotGauge::kTimeWaitCapacity,
                    std::max<std::size_t>(config.time_wait_capacity, 1));
+  if (config_.tso) config_.defaults.tso_max = TcpLayerConfig::kTsoMaxPayload;
   // Reserved, not touched: the free list's pages are committed as slots come back.
   free_slots_.reserve(slots_.capacity());
 }
@@ -261,10 +262,15 @@ OutputResult TcpLayer::transmit(Slot& s, TcpOutput& out, PacketContext& ctx) {
   OutputResult worst = OutputResult::kSent;
   const SendBuffer* sb = s.tcb ? &s.tcb->send_buffer() : nullptr;
   for (std::size_t i = 0; i < out.segment_count(); ++i) {
-    const OutputResult r = emitter_.emit(out.segment(i), sb, s.local.addr, s.remote.addr, ctx);
+    const OutSegment& o = out.segment(i);
+    const OutputResult r = emitter_.emit(o, sb, s.local.addr, s.remote.addr, ctx);
     switch (r) {
       case OutputResult::kSent:
       case OutputResult::kQueuedForResolution:
+        if (o.tso_segsz != 0) {
+          counters_.inc(TcpLayerCounter::kTxTsoFrames);
+          counters_.inc(TcpLayerCounter::kTxTsoBytes, o.payload_len);
+        }
         break;
       case OutputResult::kNoBuffer:
         counters_.inc(TcpLayerCounter::kNoBufferTx);
@@ -981,10 +987,8 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
     rte_pktmbuf_free(m);
     return;
   }
-  // Received payloads are kept by reference to one mbuf, so they must be contiguous.
-  if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
-    counters_.inc(TcpLayerCounter::kRxChainTooLong);
-    rte_pktmbuf_free(m);
+  if (m->nb_segs > 1) {
+    chain_input(m, meta, ctx);
     return;
   }
   const std::size_t len = std::min<std::size_t>(meta.l4_len, rte_pktmbuf_data_len(m));
@@ -1002,6 +1006,69 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
   seg.ip_ecn = meta.tos & ip_ecn::kMask;
   segment_input(seg, meta.src, meta.dst, ctx);
   rte_pktmbuf_free(m);  // the receive queue holds its own references
+}
+
+// A segment in an mbuf chain (LRO-coalesced, or scattered by the device): decoded from
+// its first buffer (IP pulled the headers up there), its checksum verified over the
+// chain unless the device did, and its payload queued piece by piece, each piece by
+// reference to its own buffer. Never linearised: a 64 KiB frame fits no single mbuf,
+// and copying it would undo what the device saved.
+void TcpLayer::chain_input(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
+  constexpr std::uint16_t kMaxPieces = 128;
+  if (m->nb_segs > kMaxPieces) {
+    counters_.inc(TcpLayerCounter::kRxChainTooLong);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const std::uint32_t l4_len = std::min<std::uint32_t>(meta.l4_len, m->pkt_len);
+  if (!meta.l4_cksum_good && l4_checksum_mbuf(m, l4_len, meta.src, meta.dst, IPPROTO_TCP) != 0) {
+    counters_.inc(drop_counter(TcpWireDrop::kBadChecksum));
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const std::uint32_t first = std::min<std::uint32_t>(rte_pktmbuf_data_len(m), l4_len);
+  TcpSegment seg;
+  TcpOptionStatus ost = TcpOptionStatus::kOk;
+  const TcpWireDrop why = decode_tcp(meta.src, meta.dst, rte_pktmbuf_mtod(m, const std::uint8_t*),
+                                     first, false, seg, &ost);
+  if (why != TcpWireDrop::kNone) {
+    counters_.inc(drop_counter(why));
+    rte_pktmbuf_free(m);
+    return;
+  }
+  if (ost != TcpOptionStatus::kOk) counters_.inc(TcpLayerCounter::kRxBadOptions);
+  // Unchain: each buffer becomes a packet of its own, so the receive queue can hold
+  // and free each one independently (rte_pktmbuf_free would walk a chain).
+  std::array<Payload, kMaxPieces> pieces;
+  std::array<rte_mbuf*, kMaxPieces> bufs;
+  std::uint16_t nbufs = 0, npieces = 0;
+  std::uint32_t left = l4_len - first, total = seg.payload.len;
+  if (seg.payload.len > 0) pieces[npieces++] = Payload{seg.payload.data, seg.payload.len, m};
+  for (rte_mbuf* b = m; b != nullptr; ++nbufs) {
+    rte_mbuf* next = b->next;
+    b->next = nullptr;
+    b->nb_segs = 1;
+    b->pkt_len = b->data_len;
+    bufs[nbufs] = b;
+    if (b != m && left > 0) {
+      const std::uint32_t take = std::min<std::uint32_t>(b->data_len, left);
+      pieces[npieces++] = Payload{rte_pktmbuf_mtod(b, const std::uint8_t*), take, b};
+      left -= take;
+      total += take;
+    }
+    b = next;
+  }
+  seg.payload = Payload{};
+  if (total > 0) {
+    seg.payload.pieces = pieces.data();
+    seg.payload.piece_count = npieces;
+    seg.payload.len = total;
+  }
+  seg.ip_ecn = meta.tos & ip_ecn::kMask;
+  counters_.inc(TcpLayerCounter::kRxChained);
+  counters_.inc(TcpLayerCounter::kRxChainedPieces, npieces);
+  segment_input(seg, meta.src, meta.dst, ctx);
+  for (std::uint16_t i = 0; i < nbufs; ++i) rte_pktmbuf_free(bufs[i]);
 }
 
 void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,

@@ -115,7 +115,11 @@ struct TcpLayerConfig {
   PortAllocator::Config ports;
   bool tx_cksum_offload = false;  // PortInfo::tx_l4_cksum
   bool zero_copy_tx = false;      // PortInfo::tx_multi_seg: indirect mbufs for payloads
-  std::optional<SipKey> key;      // secrets for ISNs, cookies, hashes; random if unset
+  // PortInfo::tx_tso (the device also sending chains): new data leaves in frames of up
+  // to kTsoMaxPayload bytes that the device cuts into MSS-sized segments.
+  bool tso = false;
+  static constexpr std::uint32_t kTsoMaxPayload = 65535 - 60 - 20;  // 16-bit IP length
+  std::optional<SipKey> key;  // secrets for ISNs, cookies, hashes; random if unset
 };
 
 class TcpLayer final : public TransportHandler {
@@ -308,6 +312,7 @@ class TcpLayer final : public TransportHandler {
   bool on_time_wait(Slot& s, const TimeWaitInfo& info, Instant now);
 
   // Receive path.
+  void chain_input(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx);
   void segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
                      PacketContext& ctx);
   void listener_input(Slot& l, const TcpSegment& seg, const TcpTuple& t,
