@@ -713,6 +713,14 @@ bool Tcb::accept_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
 }
 
 bool Tcb::process_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
+  // The receive side of a stream: nothing of ours outstanding, an ACK at SND.UNA
+  // without SACK blocks. No scoreboard, RACK, TLP or recovery state can change; only
+  // the window may.
+  if (seg.ack == snd_una_ && snd_max_ == snd_una_ && seg.options.sack_count == 0 && !in_recovery_ &&
+      state_ == TcpState::kEstablished) {
+    update_send_window(seg);
+    return true;
+  }
   std::uint32_t newly_sacked = 0;
   std::optional<SackBlock> dsack;
   const SeqNum una_before = snd_una_;
@@ -1317,6 +1325,14 @@ void Tcb::report_writable(TcpOutput& out) {
 }
 
 void Tcb::output(Instant now, TcpOutput& out) {
+  // The receive side of a stream has nothing of its own queued, in flight or to close
+  // with: its sender has nothing to do (not even size a segment around the SACK blocks),
+  // so a pure receive goes straight to the ACK decision.
+  if (sndbuf_.size() == 0 && !fin_queued_ && !in_recovery_) {
+    if (send_blocked_) report_writable(out);
+    ack_output(now, out);
+    return;
+  }
   switch (state_) {
     case TcpState::kEstablished:
     case TcpState::kCloseWait:
@@ -1357,6 +1373,10 @@ void Tcb::output(Instant now, TcpOutput& out) {
     default:
       break;
   }
+  ack_output(now, out);
+}
+
+void Tcb::ack_output(Instant now, TcpOutput& out) {
   if (!is_synchronized(state_)) {
     if (ack_now_ && state_ == TcpState::kSynReceived) ack_now_ = false;
     return;

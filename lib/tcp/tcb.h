@@ -213,6 +213,8 @@ class Tcb {
 
   // Output.
   void output(Instant now, TcpOutput& out);
+  // The ACK decision alone: an ACK that is due, a window update after a read.
+  void ack_output(Instant now, TcpOutput& out);
   bool send_new_data(Instant now, TcpOutput& out, std::uint32_t budget);
   // RFC 6675 NextSeg() with RACK's losses first, within PRR's allowance `budget`.
   bool send_next_seg(Instant now, TcpOutput& out, std::uint32_t budget);
