@@ -640,8 +640,13 @@ void Tcb::process_text(const TcpSegment& s, Instant now, TcpOutput& out) {
       if (r.advanced > 0) {
         out.add_event(TcpEventKind::kReadable, r.advanced);
         unacked_bytes_ += r.advanced;
-        if (r.filled_gap) ack_now_ = true;                    // ... and for data that fills a gap
-        if (unacked_bytes_ >= 2 * rcv_mss_) ack_now_ = true;  // every second full segment
+        if (r.filled_gap) ack_now_ = true;     // ... and for data that fills a gap
+        if (unacked_bytes_ >= 2 * rcv_mss_) {  // every second full segment ...
+          if (ack_batching_)
+            ack_batched_ = true;  // ... or once at the end of a receive burst
+          else
+            ack_now_ = true;
+        }
         if (!ack_now_ && delack_at_ == Instant::never()) delack_at_ = now + cfg_->delayed_ack;
       }
     }
@@ -1124,6 +1129,7 @@ bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::
   if (flags & kAck) {
     last_ack_sent_ = rx_.rcv_nxt();
     ack_now_ = false;
+    ack_batched_ = false;
     app_freed_space_ = false;
     unacked_bytes_ = 0;
     delack_at_ = Instant::never();
@@ -1315,6 +1321,13 @@ bool Tcb::send_new_data(Instant now, TcpOutput& out, std::uint32_t budget) {
     if (flags & kFin) break;
   }
   return sent;
+}
+
+void Tcb::end_ack_batch(Instant now, TcpOutput& out) {
+  ack_batching_ = false;
+  if (!ack_batched_) return;
+  ack_batched_ = false;
+  if (is_synchronized(state_) && last_ack_sent_ != rx_.rcv_nxt()) send_ack(now, out);
 }
 
 void Tcb::report_writable(TcpOutput& out) {

@@ -82,6 +82,16 @@ class Tcb {
   // ICMP fragmentation needed / packet too big: lower the MSS and resend.
   void on_frag_needed(std::uint32_t mtu, Instant now, TcpOutput& out);
 
+  // ---- receive bursts (the receive side of GRO) ----
+  // Between begin_ack_batch() and end_ack_batch() the ACK that in-order data calls for
+  // (every second full segment) is held, so a burst of this connection's segments draws
+  // one ACK, sent by end_ack_batch() unless a segment of ours carried it meanwhile.
+  // ACKs that must go at once (out-of-order data, a duplicate, a filled gap, a window
+  // update) are never held: a sender counting duplicate ACKs still sees each. The
+  // delayed-ACK timer still bounds the wait should end_ack_batch() never come.
+  void begin_ack_batch() { ack_batching_ = true; }
+  void end_ack_batch(Instant now, TcpOutput& out);
+
   // ---- application ----
   // Queues bytes; returns how many were accepted (bounded by the send buffer). Call
   // flush() afterwards to transmit.
@@ -289,6 +299,8 @@ class Tcb {
   std::optional<SeqNum> ooo_fin_;    // FIN seen above a hole
   std::uint32_t unacked_bytes_ = 0;  // received since our last ACK (delayed-ACK rule)
   bool ack_now_ = false;
+  bool ack_batching_ = false;     // inside a receive burst (begin_ack_batch)
+  bool ack_batched_ = false;      // an ACK is due at the burst's end
   bool app_freed_space_ = false;  // a read since our last ACK: a window update may be due
   std::uint32_t rcv_mss_ = 536;
 

@@ -157,6 +157,9 @@ std::uint32_t TcpLayer::alloc_slot(Kind kind) {
   s.parent_generation = 0;
   s.next = kNone;
   s.queued = s.half_open = false;
+  s.burst_epoch = 0;
+  s.deferred = 0;
+  s.deferred_readable = s.deferred_acked = 0;
   ++in_use_;
   return i;
 }
@@ -307,6 +310,70 @@ void TcpLayer::fire(std::uint32_t i, TcpSocketEvent ev, std::uint32_t value) {
   --s.busy;
 }
 
+void TcpLayer::fire_or_defer(std::uint32_t i, TcpSocketEvent ev, std::uint32_t value) {
+  Slot& s = slots_[i];
+  if (!in_burst_ || s.burst_epoch != burst_epoch_) {
+    fire(i, ev, value);
+    return;
+  }
+  switch (ev) {
+    case TcpSocketEvent::kReadable:
+      s.deferred |= kDeferredReadable;
+      s.deferred_readable += value;
+      break;
+    case TcpSocketEvent::kWritable:
+      s.deferred |= kDeferredWritable;
+      break;
+    default:
+      s.deferred |= kDeferredAcked;
+      s.deferred_acked += value;
+      break;
+  }
+}
+
+void TcpLayer::fire_deferred(std::uint32_t i) {
+  Slot& s = slots_[i];
+  const std::uint8_t bits = s.deferred;
+  const std::uint32_t readable = s.deferred_readable, acked = s.deferred_acked;
+  s.deferred = 0;
+  s.deferred_readable = s.deferred_acked = 0;
+  if (bits & kDeferredAcked) fire(i, TcpSocketEvent::kAcked, acked);
+  if ((bits & kDeferredReadable) && s.kind != Kind::kFree)
+    fire(i, TcpSocketEvent::kReadable, readable);
+  if ((bits & kDeferredWritable) && s.kind != Kind::kFree) fire(i, TcpSocketEvent::kWritable);
+}
+
+void TcpLayer::join_burst(std::uint32_t i) {
+  if (burst_count_ == burst_.size()) return;  // processed as outside a burst
+  Slot& s = slots_[i];
+  s.burst_epoch = burst_epoch_;
+  burst_[burst_count_++] = BurstMember{i, s.generation};
+  s.tcb->begin_ack_batch();
+}
+
+void TcpLayer::end_burst(PacketContext& ctx) {
+  in_burst_ = false;
+  for (std::size_t k = 0; k < burst_count_; ++k) {
+    const BurstMember m = burst_[k];
+    Slot& s = slots_[m.slot];
+    if (s.kind == Kind::kFree || s.generation != m.generation) continue;
+    // Events first: a reader woken here may answer, and its segment carries the ACK.
+    if (s.deferred != 0) {
+      ++s.busy;
+      fire_deferred(m.slot);
+      --s.busy;
+      maybe_release(m.slot);
+      if (s.kind == Kind::kFree || s.generation != m.generation) continue;
+    }
+    if (!s.tcb || s.finished) continue;
+    TcpOutput& out = begin_output();
+    s.tcb->end_ack_batch(ctx.now, out);
+    process(m.slot, out, ctx);
+  }
+  burst_count_ = 0;
+  if (++burst_epoch_ == 0) burst_epoch_ = 1;  // 0 is a fresh slot's "no burst"
+}
+
 bool TcpLayer::on_time_wait(Slot& s, const TimeWaitInfo& info, Instant now) {
   TimeWaitState st;
   st.snd_nxt = info.snd_nxt;
@@ -336,6 +403,10 @@ void TcpLayer::process(std::uint32_t i, TcpOutput& out, PacketContext& ctx) {
   ++s.busy;
   for (std::size_t k = 0; k < n && s.kind != Kind::kFree; ++k) {
     const TcpEvent& ev = evs[k];
+    const bool level = ev.kind == TcpEventKind::kReadable || ev.kind == TcpEventKind::kWritable ||
+                       ev.kind == TcpEventKind::kAcked;
+    // What was held comes first: the application sees events in their order.
+    if (!level && s.deferred != 0) fire_deferred(i);
     switch (ev.kind) {
       case TcpEventKind::kConnected:
         fire(i, TcpSocketEvent::kConnected);
@@ -350,13 +421,13 @@ void TcpLayer::process(std::uint32_t i, TcpOutput& out, PacketContext& ctx) {
         if (s.shut_rd)
           discard_input(i);
         else
-          fire(i, TcpSocketEvent::kReadable, ev.value);
+          fire_or_defer(i, TcpSocketEvent::kReadable, ev.value);
         break;
       case TcpEventKind::kWritable:
-        fire(i, TcpSocketEvent::kWritable, ev.value);
+        fire_or_defer(i, TcpSocketEvent::kWritable, ev.value);
         break;
       case TcpEventKind::kAcked:
-        fire(i, TcpSocketEvent::kAcked, ev.value);
+        fire_or_defer(i, TcpSocketEvent::kAcked, ev.value);
         break;
       case TcpEventKind::kPeerFin:
         fire(i, TcpSocketEvent::kPeerFin);
@@ -1081,6 +1152,7 @@ void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpA
 #endif
   if (Slot* c = conn_table_.find(t); c != nullptr && c->tcb) {
     const std::uint32_t i = slot_index(*c);
+    if (in_burst_ && c->burst_epoch != burst_epoch_) join_burst(i);
     TcpOutput& out = begin_output();
     c->tcb->on_segment(seg, ctx.now, out);
     process(i, out, ctx);
