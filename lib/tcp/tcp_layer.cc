@@ -297,8 +297,10 @@ void TcpLayer::arm(Slot& s) {
   const Instant d = s.tcb ? s.tcb->next_deadline() : Instant::never();
   if (d == Instant::never())
     wheel_.cancel(s.timer);
-  else if (!s.timer.armed() || s.timer.expiry() != d)
+  else if (!s.timer.armed() || s.timer.expiry() != d) {
     wheel_.schedule(s.timer, d);
+    if (d < timers_due_) timers_due_ = d;
+  }
 }
 
 void TcpLayer::fire(std::uint32_t i, TcpSocketEvent ev, std::uint32_t value) {
@@ -1419,6 +1421,9 @@ void TcpLayer::on_icmp_error(const IcmpErrorInfo& err, PacketContext& ctx) {
 }
 
 void TcpLayer::on_timers(PacketContext& ctx) {
+  // Nothing is due before timers_due_: an iteration without a due timer costs this
+  // comparison (the wheel, TIME_WAIT and the gauges are looked at once per tick).
+  if (ctx.now < timers_due_) return;
   wheel_.advance(ctx.now, [&](Timer& t) {
     const auto i = static_cast<std::uint32_t>(t.tag);
     Slot& s = slots_[i];
@@ -1430,6 +1435,11 @@ void TcpLayer::on_timers(PacketContext& ctx) {
   if (time_wait_.size() > 0 && time_wait_.next_expiry() <= ctx.now)
     counters_.inc(TcpLayerCounter::kTimeWaitExpired, time_wait_.expire(ctx.now));
   refresh_gauges();
+  // The wheel fires a timer at its expiry's tick, so the next tick is the earliest it
+  // can have work (arm() lowers this for a timer armed sooner); TIME_WAIT's next
+  // expiry likewise.
+  timers_due_ = wheel_.current() + wheel_.tick();
+  if (time_wait_.size() > 0) timers_due_ = std::min(timers_due_, time_wait_.next_expiry());
 }
 
 void TcpLayer::refresh_gauges() {

@@ -381,6 +381,8 @@ class TcpLayer final : public TransportHandler {
   const FlowOwnership* ownership_ = nullptr;
   std::uint64_t segments_not_owned_ = 0;
   std::array<TcpOutput, 4> outs_;  // one per nesting level of callbacks into the API
+  // No connection timer or TIME_WAIT record is due before this (on_timers).
+  Instant timers_due_{};
   bool in_burst_ = false;
   std::uint32_t burst_epoch_ = 1;
   std::array<BurstMember, kMaxBurstMembers> burst_{};

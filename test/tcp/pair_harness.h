@@ -86,6 +86,18 @@ struct EventLog {
   void clear() { entries.clear(); }
 };
 
+// A wire that drops, duplicates, reorders (within `window`) and corrupts frames.
+inline ImpairmentConfig lossy_wire(double drop, double duplicate, double reorder,
+                                   std::uint32_t window, double corrupt) {
+  ImpairmentConfig c;
+  c.drop = drop;
+  c.duplicate = duplicate;
+  c.reorder = reorder;
+  c.reorder_window = window;
+  c.corrupt = corrupt;
+  return c;
+}
+
 struct PairSideOptions {
   bool with_tcp = true;
   std::optional<ImpairmentConfig> impair;  // applied to frames this side transmits
@@ -258,6 +270,11 @@ class TcpPairTest : public ::testing::Test {
   // Runs for `d` of virtual time.
   void run_for(Duration d) {
     run_until([] { return false; }, d);
+  }
+
+  // A fault counter summed over both sides' injectors (both sides impaired).
+  std::uint64_t faults_total(FaultCounter k) const {
+    return a_.faults->total(k) + b_.faults->total(k);
   }
 
   VirtualClock clock_;

@@ -22,14 +22,6 @@ namespace {
 constexpr std::uint16_t kPort = 5002;
 constexpr std::uint64_t kWireMax = 1500 + 14;  // MTU plus the Ethernet header
 
-std::uint64_t transfer_bytes() {
-  if (const char* e = std::getenv("SHARDTCP_OFFLOAD_PAIR_BYTES")) {
-    const std::uint64_t v = std::strtoull(e, nullptr, 0);
-    if (v > 0) return v;
-  }
-  return 256ull << 20;
-}
-
 class TcpPairOffload : public TcpPairTest {
  protected:
   // Moves `bytes` each way at once; false (with a failure recorded) on a stall.
@@ -92,22 +84,15 @@ TEST_F(TcpPairOffload, CleanWireUsesTsoAndLroAndKeepsEveryFrameWithinTheMtu) {
   StreamFlow ea, eb;
   transfer(8ull << 20, ea, eb);
   if (HasFatalFailure()) return;
-  EXPECT_EQ(ea.received, 8ull << 20);
-  EXPECT_EQ(eb.received, 8ull << 20);
-  EXPECT_EQ(ea.mismatches + eb.mismatches, 0u);
+  expect_delivered_exactly(ea, eb, 8ull << 20);
   expect_offloads_used("clean");
   // Nothing was corrupted, so nothing may be flagged bad.
   EXPECT_EQ(a_.offloads->stats().rx_bad_cksum + b_.offloads->stats().rx_bad_cksum, 0u);
 }
 
 TEST_F(TcpPairOffload, LargeTransferEachWayThroughTsoAndLroUnderLossReorderingCorruption) {
-  const std::uint64_t bytes = transfer_bytes();
-  ImpairmentConfig faults;
-  faults.drop = 0.01;
-  faults.duplicate = 0.005;
-  faults.reorder = 0.02;
-  faults.reorder_window = 8;
-  faults.corrupt = 0.001;
+  const std::uint64_t bytes = transfer_bytes_from_env("SHARDTCP_OFFLOAD_PAIR_BYTES", 256ull << 20);
+  const ImpairmentConfig faults = lossy_wire(0.01, 0.005, 0.02, 8, 0.001);
   PairSideOptions a, b;
   a.tcp = b.tcp = default_tcp();
   a.impair = b.impair = faults;
@@ -123,35 +108,25 @@ TEST_F(TcpPairOffload, LargeTransferEachWayThroughTsoAndLroUnderLossReorderingCo
   if (HasFatalFailure()) return;
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-  EXPECT_EQ(ea.received, bytes);
-  EXPECT_EQ(eb.received, bytes);
-  EXPECT_EQ(ea.mismatches, 0u);
-  EXPECT_EQ(eb.mismatches, 0u);
+  expect_delivered_exactly(ea, eb, bytes);
 
   auto both = [&](TcpCounter k) { return a_.tcp->counter(k) + b_.tcp->counter(k); };
-  const std::uint64_t corrupted =
-      a_.faults->total(FaultCounter::kCorrupted) + b_.faults->total(FaultCounter::kCorrupted);
+  const std::uint64_t corrupted = faults_total(FaultCounter::kCorrupted);
   const std::uint64_t flagged_bad =
       a_.offloads->stats().rx_bad_cksum + b_.offloads->stats().rx_bad_cksum;
   const std::uint64_t dropped_bad = a_.tcp->counter(TcpLayerCounter::kRxBadChecksumHw) +
                                     b_.tcp->counter(TcpLayerCounter::kRxBadChecksumHw) +
                                     a_.ip->ipv4_counters().get(Ipv4Counter::kRxBadChecksum) +
                                     b_.ip->ipv4_counters().get(Ipv4Counter::kRxBadChecksum);
+  using ull = unsigned long long;
   std::printf(
       "offload bulk: %llu bytes each way in %.2f s wall, %.2f s virtual; wire frames dropped "
       "%llu reordered %llu corrupted %llu (flagged bad %llu, dropped as bad %llu); fast "
       "retransmits %llu, retransmitted segments %llu, RTOs %llu\n",
-      static_cast<unsigned long long>(bytes), wall,
-      std::chrono::duration<double>(clock_.now() - virt_start).count(),
-      static_cast<unsigned long long>(a_.faults->total(FaultCounter::kDropped) +
-                                      b_.faults->total(FaultCounter::kDropped)),
-      static_cast<unsigned long long>(a_.faults->total(FaultCounter::kReordered) +
-                                      b_.faults->total(FaultCounter::kReordered)),
-      static_cast<unsigned long long>(corrupted), static_cast<unsigned long long>(flagged_bad),
-      static_cast<unsigned long long>(dropped_bad),
-      static_cast<unsigned long long>(both(TcpCounter::kFastRetrans)),
-      static_cast<unsigned long long>(both(TcpCounter::kRetransSegs)),
-      static_cast<unsigned long long>(both(TcpCounter::kRtoTimeouts)));
+      ull{bytes}, wall, std::chrono::duration<double>(clock_.now() - virt_start).count(),
+      ull{faults_total(FaultCounter::kDropped)}, ull{faults_total(FaultCounter::kReordered)},
+      ull{corrupted}, ull{flagged_bad}, ull{dropped_bad}, ull{both(TcpCounter::kFastRetrans)},
+      ull{both(TcpCounter::kRetransSegs)}, ull{both(TcpCounter::kRtoTimeouts)});
   expect_offloads_used("lossy");
   EXPECT_GT(both(TcpCounter::kFastRetrans), 0u);
   EXPECT_GT(a_.faults->total(FaultCounter::kReordered), 0u);
