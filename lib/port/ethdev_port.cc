@@ -148,7 +148,10 @@ Result<std::unique_ptr<EthdevPort>> EthdevPort::open(const EthdevConfig& c) {
     if ((dev.rx_offload_capa & l4) == l4) rx |= l4;
   }
   // LRO frames exceed one RX buffer: they arrive as chains, so scatter comes with it.
-  if (c.want_lro && (dev.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_LRO) != 0) {
+  // A device that names no aggregate size larger than one frame gains nothing from it
+  // (and ethdev would check a size of 0 against it).
+  if (c.want_lro && (dev.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_LRO) != 0 &&
+      dev.max_lro_pkt_size > frame_len_for_mtu(c.mtu != 0 ? c.mtu : RTE_ETHER_MTU)) {
     rx |= RTE_ETH_RX_OFFLOAD_TCP_LRO | (dev.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER);
     conf.rxmode.max_lro_pkt_size = std::min<std::uint32_t>(dev.max_lro_pkt_size, 65535);
   }
