@@ -92,10 +92,12 @@ if [ $asan_ok -eq 1 ]; then
   stage "fuzzing (bounded) in the background"
   scripts/fuzz.sh --no-build --seconds "${SHARDTCP_FUZZ_SECONDS:-20}" > "$results/fuzz.log" 2>&1 &
   fuzz_bg=$!
-  # The bulk stack-pair transfers (lossy IPv4, IPv6) move 64 MiB each way under the
-  # sanitizers (their assertions hold at any size; SHARDTCP_PAIR_BYTES and
-  # SHARDTCP_PAIR6_BYTES set more).
+  # The bulk stack-pair transfers (lossy IPv4, IPv6, through the emulated TSO/LRO
+  # device) move 64 MiB each way under the sanitizers (their assertions hold at any
+  # size; SHARDTCP_PAIR_BYTES, SHARDTCP_PAIR6_BYTES and SHARDTCP_OFFLOAD_PAIR_BYTES set
+  # more; the offload pair's default outside this script is the 256 MiB).
   SHARDTCP_PAIR_BYTES=${SHARDTCP_PAIR_BYTES:-67108864} SHARDTCP_PAIR6_BYTES=${SHARDTCP_PAIR6_BYTES:-67108864} \
+  SHARDTCP_OFFLOAD_PAIR_BYTES=${SHARDTCP_OFFLOAD_PAIR_BYTES:-67108864} \
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suites build-asan asan unit pair
   stage "waiting for the fuzz targets"

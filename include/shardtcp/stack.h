@@ -29,6 +29,7 @@
 #include "engine/steering.h"
 #include "ip/ip_stack.h"
 #include "port/packet_port.h"
+#include "port/port_offload_gauges.h"
 #include "shardtcp/stack_options.h"
 #include "tcp/shard_handler.h"
 #include "tcp/tcp_layer.h"
@@ -162,6 +163,8 @@ class Stack {
   PacketPort* port_ = nullptr;              // the outermost wrapper
   std::vector<Shard> shards_;
   CounterRegistry registry_;
+  // The port's negotiated offloads (1 on, 0 off): "port_offloads".
+  CounterGroup port_offloads_{"port_offloads", kPortOffloadGaugeNames};
   EngineLauncher launcher_;
   bool launched_ = false;
 };

@@ -98,8 +98,9 @@ Status Stack::build() {
   ec.promiscuous = config_.promiscuous;
   ec.mac = config_.mac;
   // A capture records frames before the device sees them: with TX checksum offload
-  // the recorded checksums would be blanks, so capturing stacks checksum in software.
-  if (!opt.pcap_path.empty()) ec.want_tx_cksum = false;
+  // the recorded checksums would be blanks (and with TSO the frames longer than the
+  // wire's), so capturing stacks checksum and segment in software.
+  if (!opt.pcap_path.empty()) ec.want_tx_cksum = ec.want_tso = false;
   auto ethdev = EthdevPort::open(ec);
   if (!ethdev) {
     if (config_.engines > 1)
@@ -158,6 +159,8 @@ Status Stack::build() {
     ipc.routes.push_back(route);
   }
   ipc.mtu = port_->info().mtu;
+  set_port_offload_gauges(port_offloads_, port_->info());
+  registry_.add(port_offloads_);
 
   shards_.resize(config_.engines);
   for (std::uint16_t i = 0; i < config_.engines; ++i) {
@@ -178,6 +181,8 @@ Status Stack::build() {
     TcpLayerConfig tc = config_.tcp;
     tc.tx_cksum_offload = port_->info().tx_l4_cksum;
     tc.zero_copy_tx = tc.zero_copy_tx && port_->info().tx_multi_seg;
+    // A 64 KiB frame is a chain of mbufs, and the device sums each segment it cuts.
+    tc.tso = port_->info().tx_tso && port_->info().tx_multi_seg && port_->info().tx_l4_cksum;
     if (opt.time_wait_max) tc.time_wait_capacity = *opt.time_wait_max;
     if (opt.local_ports) tc.ports = {opt.local_ports->first, opt.local_ports->last};
     sh.tcp = std::make_unique<TcpLayer>(*sh.ip, *sh.engine, tc);

@@ -11,6 +11,7 @@
 #include "ip/icmp_error_buffer.h"
 #include "ip/ip_stack_sink.h"
 #include "ip/mbuf_pullup.h"
+#include "ip/wire_size.h"
 #include "wire/arp.h"
 #include "wire/checksum.h"
 #include "wire/ethernet.h"
@@ -639,7 +640,7 @@ OutputResult IpStack::output(rte_mbuf* m, const IpAddr& src, const IpAddr& dst, 
     rte_pktmbuf_free(m);
     return OutputResult::kDropped;
   }
-  const bool too_big = l4_len + kIpLen > rt->mtu;
+  const bool too_big = largest_wire_packet(m, kIpLen) > rt->mtu;
   if (too_big && proto == kIpProtoTcp) {
     ipv4_.inc(Ipv4Counter::kTxTooBig);
     rte_pktmbuf_free(m);

@@ -13,6 +13,7 @@
 #include "ip/icmp_error_buffer.h"
 #include "ip/ip_stack.h"
 #include "ip/ip_stack_sink.h"
+#include "ip/wire_size.h"
 #include "wire/ethernet.h"
 #include "wire/icmpv6.h"
 #include "wire/ipv4.h"
@@ -175,7 +176,7 @@ OutputResult IpStack::output6(rte_mbuf* m, const IpAddr& src, const IpAddr& dst,
     rte_pktmbuf_free(m);
     return OutputResult::kDropped;
   }
-  const bool too_big = l4_len + kIp6Len > mtu;
+  const bool too_big = largest_wire_packet(m, kIp6Len) > mtu;
   if (too_big && proto == kIpProtoTcp) {
     ipv6_c_.inc(Ipv6Counter::kTxTooBig);
     rte_pktmbuf_free(m);

@@ -32,6 +32,9 @@ struct EthdevConfig {
   bool want_rx_cksum = true;
   bool want_tx_cksum = true;
   bool want_tso = true;
+  // LRO: the device hands over coalesced TCP segments (frames above the MTU, in mbuf
+  // chains), which the TCP layer takes in pieces without linearising.
+  bool want_lro = true;
   bool want_rss = true;  // only meaningful with nb_queues > 1
   // RSS programming (nb_queues > 1, want_rss): this Toeplitz key (empty: keep the
   // device's) and a RETA of the device's size mapping entry i to queue i % nb_queues,

@@ -18,7 +18,14 @@ class ShardHandler final : public PacketHandler {
   void set_tcp(TcpLayer* tcp) { tcp_ = tcp; }
 
   void on_frames(rte_mbuf** frames, std::uint16_t n, PacketContext& ctx) override {
+    if (tcp_ == nullptr) {
+      ip_.on_frames(frames, n, ctx);
+      return;
+    }
+    // One ACK and one wake-up per connection per burst (TcpLayer::end_burst).
+    tcp_->begin_burst();
     ip_.on_frames(frames, n, ctx);
+    tcp_->end_burst(ctx);
   }
   void on_timers(PacketContext& ctx) override {
     ip_.on_timers(ctx);

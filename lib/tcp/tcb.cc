@@ -31,8 +31,7 @@ std::uint32_t trim_below(TcpSegment& s, SeqNum left) {
     --cut;
   }
   const std::uint32_t c = std::min(cut, s.payload.len);
-  s.payload.data += c;
-  s.payload.len -= c;
+  s.payload.advance(c);
   s.seq += c;
   return c;
 }
@@ -641,8 +640,13 @@ void Tcb::process_text(const TcpSegment& s, Instant now, TcpOutput& out) {
       if (r.advanced > 0) {
         out.add_event(TcpEventKind::kReadable, r.advanced);
         unacked_bytes_ += r.advanced;
-        if (r.filled_gap) ack_now_ = true;                    // ... and for data that fills a gap
-        if (unacked_bytes_ >= 2 * rcv_mss_) ack_now_ = true;  // every second full segment
+        if (r.filled_gap) ack_now_ = true;     // ... and for data that fills a gap
+        if (unacked_bytes_ >= 2 * rcv_mss_) {  // every second full segment ...
+          if (ack_batching_)
+            ack_batched_ = true;  // ... or once at the end of a receive burst
+          else
+            ack_now_ = true;
+        }
         if (!ack_now_ && delack_at_ == Instant::never()) delack_at_ = now + cfg_->delayed_ack;
       }
     }
@@ -714,6 +718,14 @@ bool Tcb::accept_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
 }
 
 bool Tcb::process_ack(const TcpSegment& seg, Instant now, TcpOutput& out) {
+  // The receive side of a stream: nothing of ours outstanding, an ACK at SND.UNA
+  // without SACK blocks. No scoreboard, RACK, TLP or recovery state can change; only
+  // the window may.
+  if (seg.ack == snd_una_ && snd_max_ == snd_una_ && seg.options.sack_count == 0 && !in_recovery_ &&
+      state_ == TcpState::kEstablished) {
+    update_send_window(seg);
+    return true;
+  }
   std::uint32_t newly_sacked = 0;
   std::optional<SackBlock> dsack;
   const SeqNum una_before = snd_una_;
@@ -1071,7 +1083,8 @@ std::uint16_t Tcb::window_field() {
   return static_cast<std::uint16_t>(field);
 }
 
-bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::uint8_t flags) {
+bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::uint8_t flags,
+               std::uint32_t tso_segsz) {
   if (out.segments_full()) return false;
   OutSegment o;
   TcpSegment& s = o.seg;
@@ -1092,14 +1105,23 @@ bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::
   if (len > 0) {
     o.stream_offset = sndbuf_.head_offset() + static_cast<std::uint32_t>(seq - data_base_);
     o.payload_len = len;
+    if (tso_segsz != 0 && len > tso_segsz) o.tso_segsz = tso_segsz;
   }
   if (!out.add_segment(o)) return false;
   count(TcpCounter::kOutSegs);
   ecn_.sent(ecn);
   // SACK recovery needs each segment's latest transmit time (a FIN takes a sequence
   // number); without SACK nothing would ever retire the records.
-  if (sack_ok_ && (len > 0 || (flags & kFin)))
-    rack_.on_sent(seq, seq + len + ((flags & kFin) ? 1u : 0u), now);
+  if (sack_ok_ && (len > 0 || (flags & kFin))) {
+    // A TSO frame is several segments on the wire: one record each, as if sent one by
+    // one, so loss detection and retransmission keep segment granularity.
+    SeqNum at = seq;
+    for (std::uint32_t left = len; o.tso_segsz != 0 && left > o.tso_segsz; left -= o.tso_segsz) {
+      rack_.on_sent(at, at + o.tso_segsz, now);
+      at += o.tso_segsz;
+    }
+    rack_.on_sent(at, seq + len + ((flags & kFin) ? 1u : 0u), now);
+  }
   if (dsack) {
     rx_.clear_dsack();
     count(TcpCounter::kDsackSent);
@@ -1107,6 +1129,7 @@ bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::
   if (flags & kAck) {
     last_ack_sent_ = rx_.rcv_nxt();
     ack_now_ = false;
+    ack_batched_ = false;
     app_freed_space_ = false;
     unacked_bytes_ = 0;
     delack_at_ = Instant::never();
@@ -1252,8 +1275,14 @@ bool Tcb::send_new_data(Instant now, TcpOutput& out, std::uint32_t budget) {
     const std::uint32_t usable =
         wnd_right > snd_nxt_ ? static_cast<std::uint32_t>(wnd_right - snd_nxt_) : 0;
     const std::uint32_t seg_mss = effective_mss(true);
-    std::uint32_t len = std::min({unsent, seg_mss, usable, budget});
     const bool retransmission = snd_nxt_ < snd_max_;
+    // TSO: new data in frames of whole segments that the device cuts up; a partial
+    // tail goes on its own below, under Nagle's rule as ever. Resends stay one segment.
+    const std::uint32_t frame_max = !retransmission && cfg_->tso_max > seg_mss
+                                        ? cfg_->tso_max - cfg_->tso_max % seg_mss
+                                        : seg_mss;
+    std::uint32_t len = std::min({unsent, frame_max, usable, budget});
+    if (len > seg_mss) len -= len % seg_mss;
 
     if (len == 0) {
       if (!(fin_pending && unsent == 0)) break;
@@ -1273,7 +1302,7 @@ bool Tcb::send_new_data(Instant now, TcpOutput& out, std::uint32_t budget) {
     std::uint8_t flags = kAck;
     if (len == unsent && fin_pending) flags |= kFin;
     if (len > 0 && len == unsent) flags |= kPsh;
-    if (!emit(now, out, snd_nxt_, len, flags)) break;
+    if (!emit(now, out, snd_nxt_, len, flags, seg_mss)) break;
     if (retransmission) {
       count(TcpCounter::kRetransSegs);
       ++retrans_segs_;
@@ -1294,6 +1323,13 @@ bool Tcb::send_new_data(Instant now, TcpOutput& out, std::uint32_t budget) {
   return sent;
 }
 
+void Tcb::end_ack_batch(Instant now, TcpOutput& out) {
+  ack_batching_ = false;
+  if (!ack_batched_) return;
+  ack_batched_ = false;
+  if (is_synchronized(state_) && last_ack_sent_ != rx_.rcv_nxt()) send_ack(now, out);
+}
+
 void Tcb::report_writable(TcpOutput& out) {
   if (send_blocked_ && writable_bytes() > 0) {
     send_blocked_ = false;
@@ -1302,6 +1338,14 @@ void Tcb::report_writable(TcpOutput& out) {
 }
 
 void Tcb::output(Instant now, TcpOutput& out) {
+  // The receive side of a stream has nothing of its own queued, in flight or to close
+  // with: its sender has nothing to do (not even size a segment around the SACK blocks),
+  // so a pure receive goes straight to the ACK decision.
+  if (sndbuf_.size() == 0 && !fin_queued_ && !in_recovery_) {
+    if (send_blocked_) report_writable(out);
+    ack_output(now, out);
+    return;
+  }
   switch (state_) {
     case TcpState::kEstablished:
     case TcpState::kCloseWait:
@@ -1342,6 +1386,10 @@ void Tcb::output(Instant now, TcpOutput& out) {
     default:
       break;
   }
+  ack_output(now, out);
+}
+
+void Tcb::ack_output(Instant now, TcpOutput& out) {
   if (!is_synchronized(state_)) {
     if (ack_now_ && state_ == TcpState::kSynReceived) ack_now_ = false;
     return;

@@ -82,6 +82,16 @@ class Tcb {
   // ICMP fragmentation needed / packet too big: lower the MSS and resend.
   void on_frag_needed(std::uint32_t mtu, Instant now, TcpOutput& out);
 
+  // ---- receive bursts (the receive side of GRO) ----
+  // Between begin_ack_batch() and end_ack_batch() the ACK that in-order data calls for
+  // (every second full segment) is held, so a burst of this connection's segments draws
+  // one ACK, sent by end_ack_batch() unless a segment of ours carried it meanwhile.
+  // ACKs that must go at once (out-of-order data, a duplicate, a filled gap, a window
+  // update) are never held: a sender counting duplicate ACKs still sees each. The
+  // delayed-ACK timer still bounds the wait should end_ack_batch() never come.
+  void begin_ack_batch() { ack_batching_ = true; }
+  void end_ack_batch(Instant now, TcpOutput& out);
+
   // ---- application ----
   // Queues bytes; returns how many were accepted (bounded by the send buffer). Call
   // flush() afterwards to transmit.
@@ -213,6 +223,8 @@ class Tcb {
 
   // Output.
   void output(Instant now, TcpOutput& out);
+  // The ACK decision alone: an ACK that is due, a window update after a read.
+  void ack_output(Instant now, TcpOutput& out);
   bool send_new_data(Instant now, TcpOutput& out, std::uint32_t budget);
   // RFC 6675 NextSeg() with RACK's losses first, within PRR's allowance `budget`.
   bool send_next_seg(Instant now, TcpOutput& out, std::uint32_t budget);
@@ -221,7 +233,9 @@ class Tcb {
   void send_challenge_ack(Instant now, TcpOutput& out);
   void send_syn(Instant now, TcpOutput& out, bool with_ack);
   void send_rst(Instant now, TcpOutput& out);
-  bool emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::uint8_t flags);
+  // `tso_segsz`: the segment size when `len` spans several (a TSO frame), else 0.
+  bool emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::uint8_t flags,
+            std::uint32_t tso_segsz = 0);
   bool retransmit_range(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len);
   std::uint16_t window_field();
   std::uint32_t window_field_for(std::uint32_t wnd) const;  // field value offering `wnd`
@@ -285,6 +299,8 @@ class Tcb {
   std::optional<SeqNum> ooo_fin_;    // FIN seen above a hole
   std::uint32_t unacked_bytes_ = 0;  // received since our last ACK (delayed-ACK rule)
   bool ack_now_ = false;
+  bool ack_batching_ = false;     // inside a receive burst (begin_ack_batch)
+  bool ack_batched_ = false;      // an ACK is due at the burst's end
   bool app_freed_space_ = false;  // a read since our last ACK: a window update may be due
   std::uint32_t rcv_mss_ = 536;
 

@@ -68,6 +68,11 @@ struct TcpConfig {
   // metadata small while full-sized segments can always fill the window.
   std::uint32_t recv_max_segments = 0;
 
+  // TCP segmentation offload: new data may leave in frames of up to this many payload
+  // bytes (whole multiples of the MSS) that the device cuts into MSS-sized segments;
+  // 0: every frame is one segment. Set by the TCP layer when the port offers TSO.
+  std::uint32_t tso_max = 0;
+
   // RFC 5961 §7: challenge ACKs per second per connection.
   std::uint32_t challenge_ack_limit = 10;
 

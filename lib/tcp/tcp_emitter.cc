@@ -10,18 +10,6 @@
 namespace shardtcp {
 namespace {
 
-// Complemented L4 checksum over a chain: pseudo-header plus every byte of `m`.
-std::uint16_t chain_checksum(const rte_mbuf* m, const IpAddr& src, const IpAddr& dst) {
-  std::uint16_t body = 0;
-  if (rte_raw_cksum_mbuf(m, 0, m->pkt_len, &body) != 0) return 0;
-  // Both sums are in wire order, so they add as they are.
-  std::uint32_t sum = l4_pseudo_header_checksum(src, dst, IPPROTO_TCP, m->pkt_len);
-  sum += body;
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<std::uint16_t>(~sum);
-}
-
 rte_mbuf* header_mbuf(const TcpSegment& seg, rte_mempool* pool, std::size_t* hl) {
   rte_mbuf* m = rte_pktmbuf_alloc(pool);
   if (m == nullptr) return nullptr;
@@ -55,6 +43,12 @@ OutputResult TcpEmitter::emit(const OutSegment& out, const SendBuffer* sndbuf, c
       rte_pktmbuf_free(m);
       return OutputResult::kNoBuffer;
     }
+  }
+  if (out.tso_segsz != 0) {
+    // The device cuts the frame into tso_segsz-byte segments and sums each; the
+    // pseudo-header sum it starts from leaves the length out (finish).
+    m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG;
+    m->tso_segsz = static_cast<std::uint16_t>(out.tso_segsz);
   }
   return finish(m, hl, out.seg.ip_ecn, src, dst, ctx);
 }
@@ -124,13 +118,15 @@ OutputResult TcpEmitter::finish(rte_mbuf* m, std::size_t header_len, std::uint8_
                                 const IpAddr& src, const IpAddr& dst, PacketContext& ctx) {
   auto* h = rte_pktmbuf_mtod(m, std::uint8_t*);
   m->l4_len = static_cast<std::uint16_t>(header_len);
-  if (config_.tx_cksum_offload) {
+  if (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) {
+    set_tcp_checksum(h, l4_pseudo_header_checksum(src, dst, IPPROTO_TCP, m->pkt_len, m->ol_flags));
+  } else if (config_.tx_cksum_offload) {
     m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
     set_tcp_checksum(h, l4_pseudo_header_checksum(src, dst, IPPROTO_TCP, m->pkt_len, m->ol_flags));
   } else if (m->nb_segs == 1) {
     set_tcp_checksum(h, l4_checksum(src, dst, IPPROTO_TCP, h, m->pkt_len));
   } else {
-    set_tcp_checksum(h, chain_checksum(m, src, dst));
+    set_tcp_checksum(h, l4_checksum_mbuf(m, m->pkt_len, src, dst, IPPROTO_TCP));
   }
   return ip_.output(m, src, dst, IPPROTO_TCP, ctx, ip_ecn);
 }

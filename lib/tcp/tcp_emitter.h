@@ -2,7 +2,8 @@
 // options written by the wire codec, the payload copied from the connection's send
 // buffer or (zero-copy) referenced from its mbuf chunks through indirect mbufs, the
 // checksum computed in software or left to the device (pseudo-header sum +
-// RTE_MBUF_F_TX_TCP_CKSUM), and the datagram handed to IpStack::output.
+// RTE_MBUF_F_TX_TCP_CKSUM), a segment longer than the MSS marked for the device to cut
+// up (TSO: RTE_MBUF_F_TX_TCP_SEG, tso_segsz), and the datagram handed to IpStack::output.
 #pragma once
 
 #include <rte_mbuf.h>

@@ -47,10 +47,13 @@ struct TcpEvent {
 // The payload is `payload_len` bytes of the connection's send stream starting at
 // `stream_offset` (see SendBuffer::copy / for_each_chunk): the emitter copies or
 // references those bytes into mbufs, the core never does.
+// With `tso_segsz` set, the payload is longer than one segment: the device (TSO) cuts
+// it into segments of `tso_segsz` bytes, each with a copy of the header.
 struct OutSegment {
   TcpSegment seg;
   std::uint64_t stream_offset = 0;
   std::uint32_t payload_len = 0;
+  std::uint32_t tso_segsz = 0;
 };
 
 class TcpOutput {

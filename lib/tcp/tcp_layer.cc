@@ -70,6 +70,7 @@ TcpLayer::TcpLayer(IpStack& ip, const TcpEnv& env, const TcpLayerConfig& config)
   slot_gauges_.set(TcpSlotGauge::kCapacity, slots_.capacity());
   slot_gauges_.set(TcpSlotGauge::kTimeWaitCapacity,
                    std::max<std::size_t>(config.time_wait_capacity, 1));
+  if (config_.tso) config_.defaults.tso_max = TcpLayerConfig::kTsoMaxPayload;
   // Reserved, not touched: the free list's pages are committed as slots come back.
   free_slots_.reserve(slots_.capacity());
 }
@@ -156,6 +157,9 @@ std::uint32_t TcpLayer::alloc_slot(Kind kind) {
   s.parent_generation = 0;
   s.next = kNone;
   s.queued = s.half_open = false;
+  s.burst_epoch = 0;
+  s.deferred = 0;
+  s.deferred_readable = s.deferred_acked = 0;
   ++in_use_;
   return i;
 }
@@ -261,10 +265,15 @@ OutputResult TcpLayer::transmit(Slot& s, TcpOutput& out, PacketContext& ctx) {
   OutputResult worst = OutputResult::kSent;
   const SendBuffer* sb = s.tcb ? &s.tcb->send_buffer() : nullptr;
   for (std::size_t i = 0; i < out.segment_count(); ++i) {
-    const OutputResult r = emitter_.emit(out.segment(i), sb, s.local.addr, s.remote.addr, ctx);
+    const OutSegment& o = out.segment(i);
+    const OutputResult r = emitter_.emit(o, sb, s.local.addr, s.remote.addr, ctx);
     switch (r) {
       case OutputResult::kSent:
       case OutputResult::kQueuedForResolution:
+        if (o.tso_segsz != 0) {
+          counters_.inc(TcpLayerCounter::kTxTsoFrames);
+          counters_.inc(TcpLayerCounter::kTxTsoBytes, o.payload_len);
+        }
         break;
       case OutputResult::kNoBuffer:
         counters_.inc(TcpLayerCounter::kNoBufferTx);
@@ -288,8 +297,10 @@ void TcpLayer::arm(Slot& s) {
   const Instant d = s.tcb ? s.tcb->next_deadline() : Instant::never();
   if (d == Instant::never())
     wheel_.cancel(s.timer);
-  else if (!s.timer.armed() || s.timer.expiry() != d)
+  else if (!s.timer.armed() || s.timer.expiry() != d) {
     wheel_.schedule(s.timer, d);
+    if (d < timers_due_) timers_due_ = d;
+  }
 }
 
 void TcpLayer::fire(std::uint32_t i, TcpSocketEvent ev, std::uint32_t value) {
@@ -299,6 +310,70 @@ void TcpLayer::fire(std::uint32_t i, TcpSocketEvent ev, std::uint32_t value) {
   ++s.busy;
   cb.fn(cb.user, id_of(i), ev, value);
   --s.busy;
+}
+
+void TcpLayer::fire_or_defer(std::uint32_t i, TcpSocketEvent ev, std::uint32_t value) {
+  Slot& s = slots_[i];
+  if (!in_burst_ || s.burst_epoch != burst_epoch_) {
+    fire(i, ev, value);
+    return;
+  }
+  switch (ev) {
+    case TcpSocketEvent::kReadable:
+      s.deferred |= kDeferredReadable;
+      s.deferred_readable += value;
+      break;
+    case TcpSocketEvent::kWritable:
+      s.deferred |= kDeferredWritable;
+      break;
+    default:
+      s.deferred |= kDeferredAcked;
+      s.deferred_acked += value;
+      break;
+  }
+}
+
+void TcpLayer::fire_deferred(std::uint32_t i) {
+  Slot& s = slots_[i];
+  const std::uint8_t bits = s.deferred;
+  const std::uint32_t readable = s.deferred_readable, acked = s.deferred_acked;
+  s.deferred = 0;
+  s.deferred_readable = s.deferred_acked = 0;
+  if (bits & kDeferredAcked) fire(i, TcpSocketEvent::kAcked, acked);
+  if ((bits & kDeferredReadable) && s.kind != Kind::kFree)
+    fire(i, TcpSocketEvent::kReadable, readable);
+  if ((bits & kDeferredWritable) && s.kind != Kind::kFree) fire(i, TcpSocketEvent::kWritable);
+}
+
+void TcpLayer::join_burst(std::uint32_t i) {
+  if (burst_count_ == burst_.size()) return;  // processed as outside a burst
+  Slot& s = slots_[i];
+  s.burst_epoch = burst_epoch_;
+  burst_[burst_count_++] = BurstMember{i, s.generation};
+  s.tcb->begin_ack_batch();
+}
+
+void TcpLayer::end_burst(PacketContext& ctx) {
+  in_burst_ = false;
+  for (std::size_t k = 0; k < burst_count_; ++k) {
+    const BurstMember m = burst_[k];
+    Slot& s = slots_[m.slot];
+    if (s.kind == Kind::kFree || s.generation != m.generation) continue;
+    // Events first: a reader woken here may answer, and its segment carries the ACK.
+    if (s.deferred != 0) {
+      ++s.busy;
+      fire_deferred(m.slot);
+      --s.busy;
+      maybe_release(m.slot);
+      if (s.kind == Kind::kFree || s.generation != m.generation) continue;
+    }
+    if (!s.tcb || s.finished) continue;
+    TcpOutput& out = begin_output();
+    s.tcb->end_ack_batch(ctx.now, out);
+    process(m.slot, out, ctx);
+  }
+  burst_count_ = 0;
+  if (++burst_epoch_ == 0) burst_epoch_ = 1;  // 0 is a fresh slot's "no burst"
 }
 
 bool TcpLayer::on_time_wait(Slot& s, const TimeWaitInfo& info, Instant now) {
@@ -330,6 +405,10 @@ void TcpLayer::process(std::uint32_t i, TcpOutput& out, PacketContext& ctx) {
   ++s.busy;
   for (std::size_t k = 0; k < n && s.kind != Kind::kFree; ++k) {
     const TcpEvent& ev = evs[k];
+    const bool level = ev.kind == TcpEventKind::kReadable || ev.kind == TcpEventKind::kWritable ||
+                       ev.kind == TcpEventKind::kAcked;
+    // What was held comes first: the application sees events in their order.
+    if (!level && s.deferred != 0) fire_deferred(i);
     switch (ev.kind) {
       case TcpEventKind::kConnected:
         fire(i, TcpSocketEvent::kConnected);
@@ -344,13 +423,13 @@ void TcpLayer::process(std::uint32_t i, TcpOutput& out, PacketContext& ctx) {
         if (s.shut_rd)
           discard_input(i);
         else
-          fire(i, TcpSocketEvent::kReadable, ev.value);
+          fire_or_defer(i, TcpSocketEvent::kReadable, ev.value);
         break;
       case TcpEventKind::kWritable:
-        fire(i, TcpSocketEvent::kWritable, ev.value);
+        fire_or_defer(i, TcpSocketEvent::kWritable, ev.value);
         break;
       case TcpEventKind::kAcked:
-        fire(i, TcpSocketEvent::kAcked, ev.value);
+        fire_or_defer(i, TcpSocketEvent::kAcked, ev.value);
         break;
       case TcpEventKind::kPeerFin:
         fire(i, TcpSocketEvent::kPeerFin);
@@ -986,10 +1065,8 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
     rte_pktmbuf_free(m);
     return;
   }
-  // Received payloads are kept by reference to one mbuf, so they must be contiguous.
-  if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
-    counters_.inc(TcpLayerCounter::kRxChainTooLong);
-    rte_pktmbuf_free(m);
+  if (m->nb_segs > 1) {
+    chain_input(m, meta, ctx);
     return;
   }
   const std::size_t len = std::min<std::size_t>(meta.l4_len, rte_pktmbuf_data_len(m));
@@ -1009,6 +1086,69 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
   rte_pktmbuf_free(m);  // the receive queue holds its own references
 }
 
+// A segment in an mbuf chain (LRO-coalesced, or scattered by the device): decoded from
+// its first buffer (IP pulled the headers up there), its checksum verified over the
+// chain unless the device did, and its payload queued piece by piece, each piece by
+// reference to its own buffer. Never linearised: a 64 KiB frame fits no single mbuf,
+// and copying it would undo what the device saved.
+void TcpLayer::chain_input(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
+  constexpr std::uint16_t kMaxPieces = 128;
+  if (m->nb_segs > kMaxPieces) {
+    counters_.inc(TcpLayerCounter::kRxChainTooLong);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const std::uint32_t l4_len = std::min<std::uint32_t>(meta.l4_len, m->pkt_len);
+  if (!meta.l4_cksum_good && l4_checksum_mbuf(m, l4_len, meta.src, meta.dst, IPPROTO_TCP) != 0) {
+    counters_.inc(drop_counter(TcpWireDrop::kBadChecksum));
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const std::uint32_t first = std::min<std::uint32_t>(rte_pktmbuf_data_len(m), l4_len);
+  TcpSegment seg;
+  TcpOptionStatus ost = TcpOptionStatus::kOk;
+  const TcpWireDrop why = decode_tcp(meta.src, meta.dst, rte_pktmbuf_mtod(m, const std::uint8_t*),
+                                     first, false, seg, &ost);
+  if (why != TcpWireDrop::kNone) {
+    counters_.inc(drop_counter(why));
+    rte_pktmbuf_free(m);
+    return;
+  }
+  if (ost != TcpOptionStatus::kOk) counters_.inc(TcpLayerCounter::kRxBadOptions);
+  // Unchain: each buffer becomes a packet of its own, so the receive queue can hold
+  // and free each one independently (rte_pktmbuf_free would walk a chain).
+  std::array<Payload, kMaxPieces> pieces;
+  std::array<rte_mbuf*, kMaxPieces> bufs;
+  std::uint16_t nbufs = 0, npieces = 0;
+  std::uint32_t left = l4_len - first, total = seg.payload.len;
+  if (seg.payload.len > 0) pieces[npieces++] = Payload{seg.payload.data, seg.payload.len, m};
+  for (rte_mbuf* b = m; b != nullptr; ++nbufs) {
+    rte_mbuf* next = b->next;
+    b->next = nullptr;
+    b->nb_segs = 1;
+    b->pkt_len = b->data_len;
+    bufs[nbufs] = b;
+    if (b != m && left > 0) {
+      const std::uint32_t take = std::min<std::uint32_t>(b->data_len, left);
+      pieces[npieces++] = Payload{rte_pktmbuf_mtod(b, const std::uint8_t*), take, b};
+      left -= take;
+      total += take;
+    }
+    b = next;
+  }
+  seg.payload = Payload{};
+  if (total > 0) {
+    seg.payload.pieces = pieces.data();
+    seg.payload.piece_count = npieces;
+    seg.payload.len = total;
+  }
+  seg.ip_ecn = meta.tos & ip_ecn::kMask;
+  counters_.inc(TcpLayerCounter::kRxChained);
+  counters_.inc(TcpLayerCounter::kRxChainedPieces, npieces);
+  segment_input(seg, meta.src, meta.dst, ctx);
+  for (std::uint16_t i = 0; i < nbufs; ++i) rte_pktmbuf_free(bufs[i]);
+}
+
 void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
                              PacketContext& ctx) {
   const TcpTuple t{Endpoint{dst, seg.dst_port}, Endpoint{src, seg.src_port}};
@@ -1019,6 +1159,7 @@ void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpA
 #endif
   if (Slot* c = conn_table_.find(t); c != nullptr && c->tcb) {
     const std::uint32_t i = slot_index(*c);
+    if (in_burst_ && c->burst_epoch != burst_epoch_) join_burst(i);
     TcpOutput& out = begin_output();
     c->tcb->on_segment(seg, ctx.now, out);
     process(i, out, ctx);
@@ -1285,6 +1426,9 @@ void TcpLayer::on_icmp_error(const IcmpErrorInfo& err, PacketContext& ctx) {
 }
 
 void TcpLayer::on_timers(PacketContext& ctx) {
+  // Nothing is due before timers_due_: an iteration without a due timer costs this
+  // comparison (the wheel, TIME_WAIT and the gauges are looked at once per tick).
+  if (ctx.now < timers_due_) return;
   wheel_.advance(ctx.now, [&](Timer& t) {
     const auto i = static_cast<std::uint32_t>(t.tag);
     Slot& s = slots_[i];
@@ -1296,6 +1440,11 @@ void TcpLayer::on_timers(PacketContext& ctx) {
   if (time_wait_.size() > 0 && time_wait_.next_expiry() <= ctx.now)
     counters_.inc(TcpLayerCounter::kTimeWaitExpired, time_wait_.expire(ctx.now));
   refresh_gauges();
+  // The wheel fires a timer at its expiry's tick, so the next tick is the earliest it
+  // can have work (arm() lowers this for a timer armed sooner); TIME_WAIT's next
+  // expiry likewise.
+  timers_due_ = wheel_.current() + wheel_.tick();
+  if (time_wait_.size() > 0) timers_due_ = std::min(timers_due_, time_wait_.next_expiry());
 }
 
 void TcpLayer::refresh_gauges() {

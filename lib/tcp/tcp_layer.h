@@ -115,7 +115,11 @@ struct TcpLayerConfig {
   PortAllocator::Config ports;
   bool tx_cksum_offload = false;  // PortInfo::tx_l4_cksum
   bool zero_copy_tx = false;      // PortInfo::tx_multi_seg: indirect mbufs for payloads
-  std::optional<SipKey> key;      // secrets for ISNs, cookies, hashes; random if unset
+  // PortInfo::tx_tso (the device also sending chains): new data leaves in frames of up
+  // to kTsoMaxPayload bytes that the device cuts into MSS-sized segments.
+  bool tso = false;
+  static constexpr std::uint32_t kTsoMaxPayload = 65535 - 60 - 20;  // 16-bit IP length
+  std::optional<SipKey> key;  // secrets for ISNs, cookies, hashes; random if unset
 };
 
 class TcpLayer final : public TransportHandler {
@@ -219,6 +223,12 @@ class TcpLayer final : public TransportHandler {
   void on_icmp_error(const IcmpErrorInfo& err, PacketContext& ctx) override;
   // Runs due connection timers and expires TIME_WAIT records; every loop iteration.
   void on_timers(PacketContext& ctx);
+  // Around each RX burst (ShardHandler): the segments one connection receives in a
+  // burst draw one ACK (Tcb::begin_ack_batch) and at most one kReadable, kWritable and
+  // kAcked each, delivered by end_burst() -- the receive side of GRO, and one wake-up
+  // of the socket layer per burst instead of one per segment.
+  void begin_burst() { in_burst_ = true; }
+  void end_burst(PacketContext& ctx);
 
   std::size_t slots_in_use() const { return in_use_; }
   std::size_t half_open() const { return half_open_; }
@@ -281,7 +291,20 @@ class TcpLayer final : public TransportHandler {
     std::uint32_t next = kNone;  // accept queue link
     bool queued = false;         // in the parent's accept queue
     bool half_open = false;      // counted in the parent's syn_count
+    // Receive bursts: the burst this connection joined, and the level-like events held
+    // for its end (kDeferred* bits; readable and acked byte counts add up).
+    std::uint32_t burst_epoch = 0;
+    std::uint8_t deferred = 0;
+    std::uint32_t deferred_readable = 0;
+    std::uint32_t deferred_acked = 0;
   };
+  static constexpr std::uint8_t kDeferredReadable = 1, kDeferredWritable = 2, kDeferredAcked = 4;
+  struct BurstMember {
+    std::uint32_t slot;
+    std::uint32_t generation;
+  };
+  // Connections batched per burst; more than this in one burst are processed as before.
+  static constexpr std::size_t kMaxBurstMembers = 256;
 
   Slot* find(TcpConnId id);
   const Slot* find(TcpConnId id) const;
@@ -307,9 +330,14 @@ class TcpLayer final : public TransportHandler {
   OutputResult transmit(Slot& s, TcpOutput& out, PacketContext& ctx);
   void arm(Slot& s);
   void fire(std::uint32_t slot, TcpSocketEvent ev, std::uint32_t value = 0);
+  // A level-like event: held while the slot's burst lasts, fired otherwise.
+  void fire_or_defer(std::uint32_t slot, TcpSocketEvent ev, std::uint32_t value);
+  void fire_deferred(std::uint32_t slot);
+  void join_burst(std::uint32_t slot);
   bool on_time_wait(Slot& s, const TimeWaitInfo& info, Instant now);
 
   // Receive path.
+  void chain_input(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx);
   void segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
                      PacketContext& ctx);
   void listener_input(Slot& l, const TcpSegment& seg, const TcpTuple& t,
@@ -355,6 +383,12 @@ class TcpLayer final : public TransportHandler {
   const FlowOwnership* ownership_ = nullptr;
   std::uint64_t segments_not_owned_ = 0;
   std::array<TcpOutput, 4> outs_;  // one per nesting level of callbacks into the API
+  // No connection timer or TIME_WAIT record is due before this (on_timers).
+  Instant timers_due_{};
+  bool in_burst_ = false;
+  std::uint32_t burst_epoch_ = 1;
+  std::array<BurstMember, kMaxBurstMembers> burst_{};
+  std::size_t burst_count_ = 0;
   std::uint32_t out_depth_ = 0;
 };
 

@@ -19,7 +19,7 @@ enum class TcpLayerCounter : std::uint8_t {
   kRxBadChecksumHw,  // the device flagged the checksum bad
   kRxBadOptions,     // malformed options (segment still processed, as Linux does)
   kRxBroadcast,      // addressed to a broadcast address: dropped
-  kRxChainTooLong,   // a chained segment that could not be linearised
+  kRxChainTooLong,   // a chained segment of more buffers than a segment may have pieces
   kRxNoConnection,   // no connection, TIME_WAIT record or listener: answered by RST
   kRstSentNoConn,    // RSTs sent for those
   kListenSyns,       // SYNs that reached a listener
@@ -49,6 +49,10 @@ enum class TcpLayerCounter : std::uint8_t {
   kTxDropped,        // IP dropped it (too big, ARP queue full)
   kConnectNoBuffer,  // connect refused with ENOBUFS
   kRstRateLimited,   // an RST for a segment without connection not sent: over the rate
+  kRxChained,        // segments that arrived in an mbuf chain (LRO, scattered RX): kept in pieces
+  kRxChainedPieces,  // the buffers those segments' payloads were queued in
+  kTxTsoFrames,      // frames handed to the device for TCP segmentation (TSO)
+  kTxTsoBytes,       // their payload bytes
   kCount
 };
 
@@ -90,6 +94,10 @@ inline constexpr const char* kTcpLayerCounterNames[] = {
     "tx_dropped",
     "connect_no_buffer",
     "rst_rate_limited",
+    "rx_chained",
+    "rx_chained_pieces",
+    "tx_tso_frames",
+    "tx_tso_bytes",
 };
 static_assert(std::size(kTcpLayerCounterNames) ==
               static_cast<std::size_t>(TcpLayerCounter::kCount));

@@ -78,6 +78,32 @@ void TcpReceiver::drain_ooo() {
 }
 
 TcpReceiver::InsertResult TcpReceiver::insert(SeqNum seq, const Payload& pl) {
+  if (pl.pieces == nullptr) return insert_piece(seq, pl);
+  // A coalesced frame: each piece is queued by reference to its own buffer, as if the
+  // segments had come one by one (they are contiguous, so at most the first can be
+  // out of order relative to the rest). A piece refused for room ends the walk: the
+  // rest would only queue out of order above a hole of our own making.
+  InsertResult all;
+  all.duplicate = true;
+  bool any = false, stop = false;
+  pl.for_each_piece([&](std::uint32_t off, const Payload& piece) {
+    if (stop) return;
+    any = true;
+    const InsertResult r = insert_piece(seq + off, piece);
+    all.advanced += r.advanced;
+    all.out_of_order = all.out_of_order || r.out_of_order;
+    all.filled_gap = all.filled_gap || r.filled_gap;
+    all.duplicate = all.duplicate && r.duplicate;
+    if (r.dropped) {
+      all.dropped = true;
+      stop = true;
+    }
+  });
+  if (!any) all.duplicate = false;
+  return all;
+}
+
+TcpReceiver::InsertResult TcpReceiver::insert_piece(SeqNum seq, const Payload& pl) {
   InsertResult r;
   if (pl.len == 0) return r;
   Piece p{seq, pl.len, pl.data, pl.handle};

@@ -37,7 +37,9 @@ class TcpReceiver {
   };
   // Queues `p` starting at `seq` (already trimmed to the receive window by the caller).
   // Retains p.handle for every piece kept. Bytes already held out of order are recorded
-  // for a D-SACK (the whole segment when `duplicate`, else the overlap).
+  // for a D-SACK (the whole segment when `duplicate`, else the overlap). A payload in
+  // pieces (Payload::pieces) is queued piece by piece (a D-SACK then names the last
+  // duplicate piece).
   InsertResult insert(SeqNum seq, const Payload& p);
   // Records a duplicate below RCV.NXT for the next ACK's D-SACK block.
   void note_duplicate(SeqNum left, SeqNum right);
@@ -74,7 +76,8 @@ class TcpReceiver {
     const std::uint8_t* data = nullptr;
     void* handle = nullptr;
   };
-  bool push_inorder(const Piece& p);  // takes over a reference already held
+  InsertResult insert_piece(SeqNum seq, const Payload& p);  // p has no pieces of its own
+  bool push_inorder(const Piece& p);                        // takes over a reference already held
   void drain_ooo();
   void remember_recent(SeqNum seq);
 

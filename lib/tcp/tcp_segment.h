@@ -47,10 +47,49 @@ struct TcpOptions {
 // Payload bytes of a segment. `handle` lets the owner of the bytes (an rte_mbuf on
 // the data path, a test buffer in unit tests) be referenced without the core knowing
 // what it is; the core passes it to its buffer allocator, never dereferences it.
+//
+// A payload that arrived in pieces (an LRO/GRO-coalesced frame in an mbuf chain, kept
+// without linearising) lists them in `pieces`: `data` and `handle` are then unused and
+// the bytes are `len` bytes of the pieces' concatenation, starting `skip` bytes in.
 struct Payload {
   const std::uint8_t* data = nullptr;
   std::uint32_t len = 0;
   void* handle = nullptr;
+  const Payload* pieces = nullptr;  // single pieces (no pieces of their own)
+  std::uint16_t piece_count = 0;
+  std::uint32_t skip = 0;
+
+  // Drops the first `n` bytes (n <= len).
+  void advance(std::uint32_t n) {
+    if (pieces != nullptr)
+      skip += n;
+    else
+      data += n;
+    len -= n;
+  }
+  // Calls fn(seq_offset, piece) for each single piece covering the payload's bytes,
+  // clipped to them, in order.
+  template <typename Fn>
+  void for_each_piece(Fn&& fn) const {
+    if (pieces == nullptr) {
+      if (len > 0) fn(0u, *this);
+      return;
+    }
+    std::uint32_t skip_left = skip, off = 0;
+    for (std::uint16_t i = 0; i < piece_count && off < len; ++i) {
+      Payload p = pieces[i];
+      if (skip_left >= p.len) {
+        skip_left -= p.len;
+        continue;
+      }
+      p.data += skip_left;
+      p.len -= skip_left;
+      skip_left = 0;
+      if (p.len > len - off) p.len = len - off;
+      fn(off, p);
+      off += p.len;
+    }
+  }
 };
 
 struct TcpSegment {

@@ -274,6 +274,15 @@ bool l4_checksum_ok(const IpAddr& src, const IpAddr& dst, std::uint8_t proto, co
   return __rte_raw_cksum_reduce(sum) == 0xffff;
 }
 
+std::uint16_t l4_checksum_mbuf(const rte_mbuf* m, std::uint32_t len, const IpAddr& src,
+                               const IpAddr& dst, std::uint8_t proto) {
+  std::uint16_t body = 0;
+  if (rte_raw_cksum_mbuf(m, 0, len, &body) != 0) return 0xffff;  // shorter than len: fails
+  // Both sums are in wire order, so they add as they are.
+  std::uint32_t sum = pseudo_sum(src, dst, proto, len, true) + body;
+  return static_cast<std::uint16_t>(~__rte_raw_cksum_reduce(sum));
+}
+
 std::uint16_t l4_pseudo_header_checksum(const IpAddr& src, const IpAddr& dst, std::uint8_t proto,
                                         std::size_t len, std::uint64_t ol_flags) {
   const bool with_len = (ol_flags & RTE_MBUF_F_TX_TCP_SEG) == 0;

@@ -138,6 +138,11 @@ std::uint16_t l4_checksum(const IpAddr& src, const IpAddr& dst, std::uint8_t pro
 // True when the stored checksum verifies.
 bool l4_checksum_ok(const IpAddr& src, const IpAddr& dst, std::uint8_t proto, const void* l4,
                     std::size_t len);
+// Complemented L4 checksum over the first `len` bytes of an mbuf chain (the L4 header
+// first): with the checksum field 0 it is the value to store; over a received segment
+// it is 0 when the stored checksum verifies. Not folded to 0xffff for UDP.
+std::uint16_t l4_checksum_mbuf(const rte_mbuf* m, std::uint32_t len, const IpAddr& src,
+                               const IpAddr& dst, std::uint8_t proto);
 // Non-complemented pseudo-header sum for TX checksum offload
 // (RTE_MBUF_F_TX_TCP_CKSUM / _UDP_CKSUM): store it in the checksum field and let the
 // device finish. With TSO (RTE_MBUF_F_TX_TCP_SEG in ol_flags) the length is left out,

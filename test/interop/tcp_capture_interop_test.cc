@@ -33,6 +33,7 @@ TEST(TcpCaptureInterop, CapturingStackChecksumsInSoftware) {
   ASSERT_NE(env->stack->capture(), nullptr);
   EXPECT_FALSE(env->stack->port_info().tx_l4_cksum);
   EXPECT_FALSE(env->stack->engine_tcp(0).emitter().config().tx_cksum_offload);
+  EXPECT_FALSE(env->stack->port_info().tx_tso);  // recorded frames are wire frames
 }
 
 TEST(TcpCaptureInterop, KernelClientEchoes1MiBThroughStack) {

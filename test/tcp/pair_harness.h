@@ -21,6 +21,7 @@
 #include "ip/ip_stack.h"
 #include "port/eal.h"
 #include "port/fault_injecting_port.h"
+#include "port/offload_emulating_port.h"
 #include "port/ring_pair.h"
 #include "tcp/shard_handler.h"
 #include "tcp/tcp_layer.h"
@@ -85,17 +86,33 @@ struct EventLog {
   void clear() { entries.clear(); }
 };
 
+// A wire that drops, duplicates, reorders (within `window`) and corrupts frames.
+inline ImpairmentConfig lossy_wire(double drop, double duplicate, double reorder,
+                                   std::uint32_t window, double corrupt) {
+  ImpairmentConfig c;
+  c.drop = drop;
+  c.duplicate = duplicate;
+  c.reorder = reorder;
+  c.reorder_window = window;
+  c.corrupt = corrupt;
+  return c;
+}
+
 struct PairSideOptions {
   bool with_tcp = true;
   std::optional<ImpairmentConfig> impair;  // applied to frames this side transmits
   TcpLayerConfig tcp;
   rte_mempool* pool = nullptr;                   // the engine's pool; null: the shared one
   std::vector<InterfaceAddress> more_addresses;  // besides kAddrA/kAddrB /24 (IPv6 ones)
+  // Between the stack and the (impaired) wire: a NIC with checksum offloads, TSO and
+  // LRO (OffloadEmulatingPort), and the stack configured to use them.
+  bool emulate_offloads = false;
 };
 
 struct PairSide {
   rte_mempool* pool = nullptr;
   std::unique_ptr<FaultInjectingPort> faults;
+  std::unique_ptr<OffloadEmulatingPort> offloads;
   std::unique_ptr<IpStack> ip;
   std::unique_ptr<ShardHandler> handler;
   std::unique_ptr<Engine> engine;
@@ -107,6 +124,7 @@ struct PairSide {
     engine.reset();
     handler.reset();
     ip.reset();
+    offloads.reset();
     faults.reset();  // frees frames it still holds
   }
 };
@@ -181,6 +199,10 @@ class TcpPairTest : public ::testing::Test {
       s.faults = std::make_unique<FaultInjectingPort>(port, clock_, ic);
       p = s.faults.get();
     }
+    if (opt.emulate_offloads) {
+      s.offloads = std::make_unique<OffloadEmulatingPort>(*p);
+      p = s.offloads.get();
+    }
     IpStackConfig c;
     c.port = p->info();
     c.port.mtu = 1500;
@@ -193,6 +215,7 @@ class TcpPairTest : public ::testing::Test {
     if (opt.with_tcp) {
       TcpLayerConfig tc = opt.tcp;
       tc.tx_cksum_offload = p->info().tx_l4_cksum;
+      tc.tso = p->info().tx_tso && p->info().tx_multi_seg;
       s.tcp = std::make_unique<TcpLayer>(*s.ip, *s.engine, tc);
       s.ip->set_transport(TcpLayer::kProtocol, s.tcp.get());
       s.handler->set_tcp(s.tcp.get());
@@ -247,6 +270,11 @@ class TcpPairTest : public ::testing::Test {
   // Runs for `d` of virtual time.
   void run_for(Duration d) {
     run_until([] { return false; }, d);
+  }
+
+  // A fault counter summed over both sides' injectors (both sides impaired).
+  std::uint64_t faults_total(FaultCounter k) const {
+    return a_.faults->total(k) + b_.faults->total(k);
   }
 
   VirtualClock clock_;

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -101,6 +102,24 @@ struct StreamFlow {
   }
   bool done() const { return shut && eof; }
 };
+
+// Bytes each way a bulk test moves: the environment variable `var` if set, else `dflt`.
+inline std::uint64_t transfer_bytes_from_env(const char* var, std::uint64_t dflt) {
+  if (const char* e = std::getenv(var)) {
+    const std::uint64_t v = std::strtoull(e, nullptr, 0);
+    if (v > 0) return v;
+  }
+  return dflt;
+}
+
+// Both directions delivered `total` bytes, each byte the pattern's.
+inline void expect_delivered_exactly(const StreamFlow& ea, const StreamFlow& eb,
+                                     std::uint64_t total) {
+  EXPECT_EQ(ea.received, total);
+  EXPECT_EQ(eb.received, total);
+  EXPECT_EQ(ea.mismatches, 0u);
+  EXPECT_EQ(eb.mismatches, 0u);
+}
 
 // `total` bytes each way over one connection: `ea` on `a`'s end `c` (sending seed 1),
 // `eb` on `b`'s end `s` (seed 2).
