@@ -108,14 +108,15 @@ def run_basic(g, c, root, nbytes, offloads, full=True):
     log = start_echo_server(g, c, "")
     if log is None:
         return
-    # The TCP/UDP checksum offloads the virtio device negotiated with DPDK's PMD: both
-    # ways with the device's offloads on, none with them off.
+    # The TCP/UDP checksum offloads and TSO the virtio device negotiated with DPDK's
+    # PMD: both ways with the device's offloads on, none with them off (every echo
+    # below then runs through them).
     port = next((l for l in log.splitlines() if "queue pair(s)" in l), "")
     print(port, flush=True)
     want = "1" if offloads == "on" else "0"
     c.check("ChecksumOffloads" + offloads.capitalize(),
-            re.search(r"rx cksum ipv4=\d l4=%s, tx cksum ipv4=\d l4=%s" % (want, want), port)
-            is not None, log)
+            re.search(r"rx cksum ipv4=\d l4=%s, lro=\d, tx cksum ipv4=\d l4=%s, tso=%s" %
+                      (want, want, want), port) is not None, log)
     if full:
         rc, out = g.host("ping", "-n", "-c", "3", "-i", "0.2", "-w", "30", GUEST_V4)
         c.check("KernelPingsStackV4", rc == 0, out)
