@@ -20,6 +20,9 @@
 # Set before sourcing: PERF_BIN (folder holding shardtcp-perf and kernel-perf),
 # PAIR_NS (a short unique name), PAIR_DIR (a scratch folder). Needs root.
 
+# shellcheck source=veth_pair.sh
+source "$(dirname "${BASH_SOURCE[0]}")/veth_pair.sh"
+
 PAIR_SERVER_CPU=${PAIR_SERVER_CPU:-0}
 PAIR_CLIENT_CPU=${PAIR_CLIENT_CPU:-1}
 PAIR_EAL_MEM=()
@@ -38,17 +41,7 @@ pair_eal_memory() {
 
 kernel_pair_up() {
   kernel_pair_down
-  ip netns add "${PAIR_NS}s"
-  ip netns add "${PAIR_NS}c"
-  ip link add "${PAIR_NS}v0" netns "${PAIR_NS}s" type veth peer name "${PAIR_NS}v1" netns "${PAIR_NS}c"
-  ip -n "${PAIR_NS}s" addr add 198.18.0.1/24 dev "${PAIR_NS}v0"
-  ip -n "${PAIR_NS}c" addr add 198.18.0.2/24 dev "${PAIR_NS}v1"
-  local ns
-  for ns in "${PAIR_NS}s" "${PAIR_NS}c"; do
-    ip -n "$ns" link set lo up
-  done
-  ip -n "${PAIR_NS}s" link set "${PAIR_NS}v0" up
-  ip -n "${PAIR_NS}c" link set "${PAIR_NS}v1" up
+  veth_pair_up "${PAIR_NS}s" "${PAIR_NS}c" "${PAIR_NS}v" 198.18.0.1 198.18.0.2
   ip netns exec "${PAIR_NS}c" sysctl -qw net.ipv4.tcp_tw_reuse=1
   ip netns exec "${PAIR_NS}c" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
   ip netns exec "${PAIR_NS}s" sysctl -qw net.core.somaxconn=4096
@@ -115,6 +108,7 @@ run_pair() {
     ip netns exec "${PAIR_NS}c" taskset -c "$PAIR_CLIENT_CPU" timeout "$limit" \
       "$PERF_BIN/kernel-perf" --role client --workload "$workload" --server 198.18.0.1 \
       --port 5201 --seconds "$seconds" "$@" >"$cout" 2>"$cerr" || rc=$?
+    pair_stop_server "$spid"
   else
     local sock="$PAIR_DIR/memif.sock" s_app=() c_app=()
     if [ "$PAIR_STACK_APP_CPU" = other ]; then
@@ -145,7 +139,6 @@ run_pair() {
     kill -TERM "$cpid" 2>/dev/null || true
     wait "$cpid" || rc=$?
   fi
-  [ "$side" = kernel ] && pair_stop_server "$spid"
   echo "$PAIR_SERVER_STATUS" >"$PAIR_DIR/server.status"
   grep '^{' "$sout" >"$PAIR_DIR/server.json" || true
   grep '^{' "$cout" || true

@@ -39,6 +39,8 @@ mkdir -p "$dir/www" "$dir/tmp"
 head -c 438 /dev/zero | tr '\0' 'x' >"$dir/www/index.html"
 # shellcheck source=nginx_conf.sh
 source "$(dirname "$0")/nginx_conf.sh"
+# shellcheck source=veth_pair.sh
+source "$(dirname "$0")/veth_pair.sh"
 nginx_conf() { # ADDR
   bench_nginx_conf "$dir/nginx.conf" "$dir" "$1:80 backlog=4096" "master_process off;
 worker_processes 1;"
@@ -86,14 +88,7 @@ st_redis=$(ip netns exec "${ns}p" taskset -c 1 redis-benchmark -h 198.18.4.2 -t 
 stop
 
 # ---- the kernel: the same servers over a veth pair
-ip netns add "${ns}s"
-ip netns add "${ns}c"
-ip link add "${ns}v0" netns "${ns}s" type veth peer name "${ns}v1" netns "${ns}c"
-ip -n "${ns}s" addr add 198.18.5.1/24 dev "${ns}v0"
-ip -n "${ns}c" addr add 198.18.5.2/24 dev "${ns}v1"
-for n in s c; do ip -n "$ns$n" link set lo up; done
-ip -n "${ns}s" link set "${ns}v0" up
-ip -n "${ns}c" link set "${ns}v1" up
+veth_pair_up "${ns}s" "${ns}c" "${ns}v" 198.18.5.1 198.18.5.2
 nginx_conf 198.18.5.1
 ip netns exec "${ns}s" taskset -c 0 nginx -c "$dir/nginx.conf" >"$dir/nginx-kernel.log" 2>&1 &
 spid=$!

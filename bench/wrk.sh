@@ -10,6 +10,8 @@
 # Prints one compact JSON row per line.
 #   bench/wrk.sh BUILD_DIR SECONDS SCRATCH_DIR
 set -euo pipefail
+# shellcheck source=veth_pair.sh
+source "$(dirname "$0")/veth_pair.sh"
 bindir=$1
 seconds=${2%.*}
 dir=$3
@@ -52,14 +54,7 @@ hpid=""
 grep '^{' "$dir/httpd.out" | sed 's/^/httpd: /' >&2 || true
 
 # ---- the kernel: nginx over a veth pair
-ip netns add "${ns}s"
-ip netns add "${ns}c"
-ip link add "${ns}v0" netns "${ns}s" type veth peer name "${ns}v1" netns "${ns}c"
-ip -n "${ns}s" addr add 198.18.3.1/24 dev "${ns}v0"
-ip -n "${ns}c" addr add 198.18.3.2/24 dev "${ns}v1"
-for n in s c; do ip -n "$ns$n" link set lo up; done
-ip -n "${ns}s" link set "${ns}v0" up
-ip -n "${ns}c" link set "${ns}v1" up
+veth_pair_up "${ns}s" "${ns}c" "${ns}v" 198.18.3.1 198.18.3.2
 ip netns exec "${ns}c" sysctl -qw net.ipv4.tcp_tw_reuse=1
 ip netns exec "${ns}c" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
 # shellcheck source=nginx_conf.sh
