@@ -66,6 +66,11 @@ struct SocketEntry {
   std::atomic<bool> nonblock{false};
   std::atomic<std::int64_t> rcvtimeo_ns{0};  // 0: wait forever
   std::atomic<std::int64_t> sndtimeo_ns{0};
+  // AF_INET6 only: IPV6_V6ONLY. Off, the socket is dual-stack as a Linux `::` socket is
+  // by default: bound to `::` it takes IPv4 too, and IPv4 peers and addresses appear
+  // v4-mapped (::ffff:a.b.c.d). Read by the calls' address parsing on the caller's
+  // thread; changed only before the socket has a port.
+  std::atomic<bool> v6only{true};
   std::uint16_t engine = 0;  // owner; set before the entry goes live
   int type = 0;              // SOCK_STREAM / SOCK_DGRAM
   int family = 0;
