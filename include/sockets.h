@@ -169,6 +169,18 @@ int shardtcp_epoll_close(int ep);
  * with errno ENOTSOCK or ENETDOWN. */
 int shardtcp_socket_events(int s);
 
+/* ---- interrupting blocking calls (for a runtime that knows about signals, as the
+ * preload library does). `fn` returns a count that moves whenever a blocking call should
+ * give up, typically the signal handlers run so far; `timed` is 1 when the call has a
+ * timeout (SO_RCVTIMEO / SO_SNDTIMEO), which Linux interrupts even for a handler
+ * installed with SA_RESTART, else 0. A blocking connect, accept, send, sendto, recv or
+ * recvfrom that is about to wait again after the count moved since it began ends with
+ * -1/EINTR; a send or MSG_WAITALL recv that already moved bytes returns their count,
+ * and an interrupted connect goes on in the background (EALREADY, then EISCONN), as on
+ * Linux. NULL removes it. One per process; returns 0. */
+typedef unsigned int (*shardtcp_interrupt_fn)(int timed);
+int shardtcp_set_interrupt_check(shardtcp_interrupt_fn fn);
+
 /* ---- the manual's calls */
 int shardtcp_socket(int family, int type, int protocol);
 int shardtcp_bind(int s, const void* addr, socklen_t addrlen);

@@ -58,13 +58,19 @@ Stack& stack() {
 // events in between (wait_for_event), until `timeout_ns` (0: forever). Never waits
 // when `nonblock` or inside an engine iteration.
 // `attempt` runs on the calling thread (it posts to whichever engine it needs).
+// A registered interrupt check (shardtcp_set_interrupt_check) whose count moved since
+// the call began ends it with EINTR before it would wait again.
 template <class F>
 long blocking_attempts(SocketEntry& e, bool nonblock, std::int64_t timeout_ns, F&& attempt) {
   const std::int64_t deadline = timeout_ns > 0 ? now_ns() + timeout_ns : 0;
+  unsigned (*const check)(int) = runtime().interrupt.load(std::memory_order_acquire);
+  const int timed = timeout_ns > 0 ? 1 : 0;
+  const unsigned mark = check != nullptr && !nonblock ? check(timed) : 0;
   for (;;) {
     const std::uint32_t seq = e.events.load();
     const long r = attempt();
     if (r != -EAGAIN || nonblock || wait_style() == WaitStyle::kNever) return r;
+    if (check != nullptr && check(timed) != mark) return -EINTR;
     std::int64_t wait = -1;
     if (deadline != 0) {
       wait = deadline - now_ns();
@@ -276,6 +282,11 @@ int shardtcp_init(int argc, char** argv) {
     return fail(-EINVAL);
   }
   adopt(std::move(st.value()));
+  return 0;
+}
+
+int shardtcp_set_interrupt_check(shardtcp_interrupt_fn fn) {
+  runtime().interrupt.store(fn, std::memory_order_release);
   return 0;
 }
 
