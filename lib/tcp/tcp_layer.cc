@@ -146,7 +146,7 @@ std::uint32_t TcpLayer::alloc_slot(Kind kind) {
   s.local = Endpoint{};
   s.remote = Endpoint{};
   s.bound = s.ephemeral = s.reuse_addr = s.in_table = s.app_owned = s.finished = false;
-  s.shut_wr = false;
+  s.shut_wr = s.shut_rd = false;  // a reused slot keeps nothing of its last connection
   s.error = 0;
   s.busy = 0;
   s.free_pending = false;
