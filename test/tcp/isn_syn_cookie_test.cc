@@ -30,12 +30,27 @@ TEST(SipHashTest, ReferenceVectors) {
   EXPECT_EQ(siphash24(kRefKey, msg, 15), 0xa129ca6149be45e5ULL);
 }
 
+TEST(SipHashTest, TwelveByteFormIsSipHash13OfTheSameBytes) {
+  std::uint8_t msg[12];
+  for (std::uint64_t seed = 1; seed < 200; ++seed) {
+    const std::uint64_t head = seed * 0x9e3779b97f4a7c15ULL;
+    const auto tail = static_cast<std::uint32_t>(seed * 2654435761u);
+    for (int i = 0; i < 8; ++i) msg[i] = static_cast<std::uint8_t>(head >> (8 * i));
+    for (int i = 0; i < 4; ++i) msg[8 + i] = static_cast<std::uint8_t>(tail >> (8 * i));
+    ASSERT_EQ(siphash13_12bytes(kRefKey, head, tail), siphash13(kRefKey, msg, 12)) << seed;
+  }
+}
+
 TEST(SipHashTest, KeyAndInputSensitive) {
   std::uint8_t msg[12] = {1, 2, 3};
   const SipKey other{kRefKey.k0 ^ 1, kRefKey.k1};
   EXPECT_NE(siphash13(kRefKey, msg, 12), siphash13(other, msg, 12));
   EXPECT_NE(siphash13(kRefKey, msg, 12), siphash13(kRefKey, msg, 11));
   EXPECT_NE(hash_tuple(kRefKey, tuple4(1)), hash_tuple(kRefKey, tuple4(2)));
+  TcpTuple swapped = tuple4(1);  // the local and remote ends are not interchangeable
+  std::swap(swapped.local, swapped.remote);
+  EXPECT_NE(hash_tuple(kRefKey, tuple4(1)), hash_tuple(kRefKey, swapped));
+  EXPECT_NE(hash_tuple(kRefKey, tuple6()), hash_tuple(kRefKey, tuple4(50000)));
   EXPECT_EQ(hash_tuple(kRefKey, tuple4(1)), hash_tuple(kRefKey, tuple4(1)));
   const SipKey r1 = SipKey::random(), r2 = SipKey::random();
   EXPECT_FALSE(r1.k0 == r2.k0 && r1.k1 == r2.k1);
