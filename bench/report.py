@@ -16,7 +16,7 @@ import json
 import statistics
 import sys
 
-ORDER = ["TCP_STREAM", "TCP_RR 1 conn", "TCP_RR", "TCP_RR 256 conns", "TCP_RR ordinary thread",
+ORDER = ["TCP_STREAM", "TCP_STREAM virtio", "TCP_RR 1 conn", "TCP_RR", "TCP_RR 256 conns", "TCP_RR ordinary thread",
          "TCP_CRR", "CONNS", "CONNS 10k", "CONNS 100k", "CONNS 1M"]
 
 

@@ -5,7 +5,10 @@
 #                         [--no-build] [--no-setup] [--bin DIR] [--no-wrk] [--no-preload]
 #                         [--out DIR]
 #
-# Rows (--workloads takes these names, comma-separated): TCP_STREAM, "TCP_RR 1 conn",
+# Rows (--workloads takes these names, comma-separated): TCP_STREAM, "TCP_STREAM virtio"
+# (the stack pair joined by virtio-net instead of memif: net_virtio_user client against
+# a net_vhost server, MTU 1500, with the offloads virtio negotiates; its kernel figure
+# is another kernel TCP_STREAM run of the same repetition), "TCP_RR 1 conn",
 # TCP_RR (16 connections), "TCP_RR 256 conns", "TCP_RR ordinary thread" (the stack
 # side's application thread calls through the request rings to a driver thread:
 # SHARDTCP_SOCKETS_DRIVER=thread), TCP_CRR (16 at a time), CONNS (BENCH_CONNS connections,
@@ -40,7 +43,7 @@ wrk_rows=1
 preload_rows=1
 bin=""
 out_dir=bench/results
-workloads="TCP_STREAM,TCP_RR 1 conn,TCP_RR,TCP_RR 256 conns,TCP_RR ordinary thread,TCP_CRR,CONNS,CONNS 10k,CONNS 100k,CONNS 1M"
+workloads="TCP_STREAM,TCP_STREAM virtio,TCP_RR 1 conn,TCP_RR,TCP_RR 256 conns,TCP_RR ordinary thread,TCP_CRR,CONNS,CONNS 10k,CONNS 100k,CONNS 1M"
 concurrency=${BENCH_CONCURRENCY:-16}
 conns=${BENCH_CONNS:-2000}
 while [ $# -gt 0 ]; do
@@ -56,7 +59,7 @@ while [ $# -gt 0 ]; do
     --bin) bin=$2; shift ;;
     --out) out_dir=$2; shift ;;
     --workloads) workloads=$2; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
     *) echo "bench: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -157,6 +160,14 @@ stack_driver() {
   esac
 }
 
+# The stack pair's wire for a row (bench/pairs.sh, PAIR_STACK_WIRE).
+stack_wire() {
+  case "$1" in
+    *" virtio") echo virtio ;;
+    *) echo memif ;;
+  esac
+}
+
 one_run() {
   local side=$1 row=$2 rep=$3 line rc=0 w
   w=$(row_workload "$row")
@@ -164,6 +175,7 @@ one_run() {
   # shellcheck disable=SC2207
   line=$(
     if [ -n "$(stack_driver "$row")" ]; then export SHARDTCP_SOCKETS_DRIVER=$(stack_driver "$row"); fi
+    PAIR_STACK_WIRE=$(stack_wire "$row")
     PAIR_SERVER_ARGS=($(server_opts "$row"))
     PAIR_STACK_ARGS=($(stack_opts "$row"))
     [ -z "$(row_conns "$row")" ] || PAIR_CLIENT_TIMEOUT=$(( 120 + $(row_conns "$row") / 2000 ))
