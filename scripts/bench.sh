@@ -23,7 +23,10 @@
 # max, ratio shardtcp/kernel), writes bench/results/latest.json and latest.png.
 #   --seconds N   length of each run (default 10; --quick: 3)
 #   --quick       one repetition of each workload
-#   --instr       also: instructions per in-order 1448-byte segment received (callgrind)
+#   --instr       also: instructions per in-order 1448-byte segment received, counted by
+#                 callgrind on an x86-64-v3 release build (bench/instr.sh): the TCP core
+#                 alone ("RX instructions/segment") and a whole stack from rx burst to
+#                 the application's recv copy ("RX instructions/segment end to end")
 #   --no-wrk      skip the wrk rows (HTTP: the stack's httpd against nginx)
 #   --no-preload  skip the preload rows (the same nginx and redis-server binaries on the
 #                 kernel and, through libshardtcp-preload.so, on the stack: bench/preload.sh)
@@ -219,6 +222,22 @@ json.dump(rows, open(sys.argv[1], "w"))
 EOF
 }
 
+# script_rows NAME ARGS...: the rows bench/NAME.sh ARGS... prints (JSON, one a line)
+# join the table.
+script_rows() {
+  local name=$1
+  shift
+  if "bench/$name.sh" "$@" >"$PAIR_DIR/$name.rows" 2>"$PAIR_DIR/$name.err"; then
+    while read -r r; do
+      echo "bench: $r"
+      add_extra "$r"
+    done <"$PAIR_DIR/$name.rows"
+  else
+    echo "bench: the $name rows failed:" >&2
+  fi
+  sed "s/^/bench: $name: /" "$PAIR_DIR/$name.err" >&2 || true
+}
+
 if [ "$instr" -eq 1 ]; then
   # valgrind 3.19 cannot decode AVX-512, which -march=native emits on this CPU: count
   # instructions on an x86-64-v3 (AVX2) release build of the same code, with LTO.
@@ -229,31 +248,16 @@ if [ "$instr" -eq 1 ]; then
     meson setup "$idir" -Dbuildtype=release -Db_lto=true -Dcpp_args=-march=x86-64-v3 \
       -Dc_args=-march=x86-64-v3 -Dtests=false >/dev/null
   fi
-  ibin=$idir/bench/micro/rx_segment_instr
-  if ninja -C "$idir" -j "${SHARDTCP_JOBS:-2}" bench/micro/rx_segment_instr >/dev/null && [ -x "$ibin" ]; then
-    out=$(bench/instr.sh "$ibin")
-    echo "bench: $out"
-    add_extra "$(echo "$out" | python3 -c 'import json,sys
-d=json.loads(sys.stdin.readlines()[-1]); print(json.dumps({"name": "RX instructions/segment", "unit": "instr/seg", "shardtcp": d["instructions_per_segment"], "kernel": None, "detail": d}))')"
+  if ninja -C "$idir" -j "${SHARDTCP_JOBS:-2}" bench/micro/rx_segment_instr \
+    bench/micro/rx_path_instr >/dev/null; then
+    script_rows instr "$idir"
   else
-    echo "bench: could not build $ibin: no --instr figure" >&2
+    echo "bench: could not build the instruction counters in $idir: no --instr rows" >&2
   fi
 fi
 
-# script_rows NAME: the rows bench/NAME.sh prints (JSON, one a line) join the table.
-script_rows() {
-  if "bench/$1.sh" "$bindir" "$seconds" "$PAIR_DIR" >"$PAIR_DIR/$1.rows" 2>"$PAIR_DIR/$1.err"; then
-    while read -r r; do
-      echo "bench: $r"
-      add_extra "$r"
-    done <"$PAIR_DIR/$1.rows"
-  else
-    echo "bench: the $1 rows failed:" >&2
-  fi
-  sed "s/^/bench: $1: /" "$PAIR_DIR/$1.err" >&2 || true
-}
-if [ "$wrk_rows" -eq 1 ]; then script_rows wrk; fi
-if [ "$preload_rows" -eq 1 ]; then script_rows preload; fi
+if [ "$wrk_rows" -eq 1 ]; then script_rows wrk "$bindir" "$seconds" "$PAIR_DIR"; fi
+if [ "$preload_rows" -eq 1 ]; then script_rows preload "$bindir" "$seconds" "$PAIR_DIR"; fi
 
 "$PY" bench/report.py "$runs" "$out_dir/latest.json" "$out_dir/latest.png" \
   --machine "$machine" --seconds "$seconds" --repetitions "$reps" --extra "$extra" |
