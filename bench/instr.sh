@@ -8,7 +8,9 @@
 #   "RX instructions/segment end to end"  a whole stack receiving a stream from another
 #                                         over a net_ring cable (bench/micro/rx_path_instr.cc):
 #                                         rx burst, decode, software checksum, lookup, TCB,
-#                                         ACK emit and tx burst, the application's recv copy
+#                                         ACK emit and tx burst, the application's recv copy;
+#                                         its detail adds the same path behind a device that
+#                                         verified the checksums (virtio, NICs)
 #   bench/instr.sh BUILD_DIR [SEGMENTS]
 # BUILD_DIR is a Meson build holding both programs (bench/micro/). valgrind 3.19 cannot
 # decode AVX-512: the build must not use it (scripts/bench.sh makes an x86-64-v3
@@ -43,15 +45,20 @@ hot() {
 
 count tcb "$build/bench/micro/rx_segment_instr" "$n"
 count path "$build/bench/micro/rx_path_instr" "$n"
-# rx_segment_instr dumps once per phase: .1 "tcb", .2 "wire+tcb"; rx_path_instr once.
+# Each program dumps once per phase: rx_segment_instr .1 "tcb", .2 "wire+tcb";
+# rx_path_instr .1 "rx" (software checksum), .2 "rx+cksum-offload".
 python3 - "$n" "$(total "$dir/tcb.cg.1")" "$(total "$dir/tcb.cg.2")" "$(cat "$dir/tcb.out")" \
   "$(hot "$dir/tcb.cg.1")" "$(total "$dir/path.cg.1")" "$(cat "$dir/path.out")" \
-  "$(hot "$dir/path.cg.1")" "$(meson introspect "$build" --buildoptions)" <<'PY'
+  "$(hot "$dir/path.cg.1")" "$(meson introspect "$build" --buildoptions)" \
+  "$(total "$dir/path.cg.2")" <<'PY'
 import json, sys
 n, tcb, wire = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 run = json.loads(sys.argv[4])
 path, path_run = int(sys.argv[6]), json.loads(sys.argv[7])
 opts = {o["name"]: o["value"] for o in json.loads(sys.argv[9])}
+offload_run = path_run.pop("with_rx_checksum_offload")
+offload_run["instructions"] = int(sys.argv[10])
+offload_run["instructions_per_segment"] = round(int(sys.argv[10]) / offload_run["segments"], 1)
 march = [a for a in opts.get("cpp_args", []) if a.startswith("-march=")]
 build = "%s, %s, %s" % (opts.get("buildtype"), march[-1] if march else "no -march (compiler default)",
                         "LTO" if opts.get("b_lto") else "no LTO")
@@ -71,6 +78,7 @@ print(json.dumps({
     "name": "RX instructions/segment end to end", "unit": "instr/seg", "kernel": None,
     "shardtcp": round(path / segs, 1),
     "detail": dict(path_run, build=build, instructions=path,
-                   top_functions=sys.argv[8].split(";")),
+                   top_functions=sys.argv[8].split(";"),
+                   with_rx_checksum_offload=offload_run),
 }))
 PY
