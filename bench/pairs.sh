@@ -57,7 +57,9 @@ pair_eal_memory() {
 #           regions in vhost-user: --single-file-segments gives it one file per memseg
 #           list instead of one per page (with --in-memory and --no-huge alike: both
 #           are memfd-backed in DPDK 22.11). The two processes' distinct --file-prefix
-#           values keep their hugepage files apart.
+#           values keep their hugepage files apart. The server's log says "Tx csum will
+#           be done in SW" and "link down": both are before a client connects (no
+#           virtio features yet); net_vhost decides again when one does.
 pair_stack_ports() {
   local sock=$1
   PAIR_WIRE_ARGS=()
