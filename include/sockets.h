@@ -133,14 +133,20 @@ int shardtcp_thread_release(void);
 /* ---- readiness of many sockets (an epoll-style extension; select() sets hold 1024)
  * A set watches sockets for the events asked (SHARDTCP_EPOLLIN: data, end of stream or,
  * on a listener, a connection to accept; SHARDTCP_EPOLLOUT: room to send or a finished
- * connect; errors are always reported as SHARDTCP_EPOLLERR), level-triggered: a socket
- * is reported by every wait while it stays ready. The engines queue a watched socket
+ * connect; SHARDTCP_EPOLLRDHUP: the receive side is shut: the peer's FIN,
+ * shutdown(SHUT_RD), or the connection reset or gone), level-triggered: a socket is
+ * reported by every wait while it stays ready. Whether asked or not, a pending error is
+ * reported as SHARDTCP_EPOLLERR and a hang-up (both directions shut, or the connection
+ * reset, refused, timed out or fully closed) as SHARDTCP_EPOLLHUP, as Linux's epoll
+ * does; the values are Linux's EPOLL* ones. The engines queue a watched socket
  * when its readiness changes, so a wait costs what is ready, not what is watched. A
  * socket belongs to one set at a time; closing it removes it. Waiting blocks as the
  * other blocking calls do (run to completion: the engines keep running inside it). */
 #define SHARDTCP_EPOLLIN 0x001u
 #define SHARDTCP_EPOLLOUT 0x004u
 #define SHARDTCP_EPOLLERR 0x008u
+#define SHARDTCP_EPOLLHUP 0x010u
+#define SHARDTCP_EPOLLRDHUP 0x2000u
 #define SHARDTCP_EPOLL_CTL_ADD 1
 #define SHARDTCP_EPOLL_CTL_DEL 2
 #define SHARDTCP_EPOLL_CTL_MOD 3
@@ -158,6 +164,22 @@ int shardtcp_epoll_ctl(int ep, int op, int s, const shardtcp_epoll_event* ev);
 int shardtcp_epoll_wait(int ep, shardtcp_epoll_event* events, int maxevents, int timeout_ms);
 /* Closes the set; its sockets stay open. */
 int shardtcp_epoll_close(int ep);
+/* What socket `s` is ready for now, as the SHARDTCP_EPOLL* bits a set watching it for
+ * everything would report (poll()-style, one socket, no wait, engines not run); -1
+ * with errno ENOTSOCK or ENETDOWN. */
+int shardtcp_socket_events(int s);
+
+/* ---- interrupting blocking calls (for a runtime that knows about signals, as the
+ * preload library does). `fn` returns a count that moves whenever a blocking call should
+ * give up, typically the signal handlers run so far; `timed` is 1 when the call has a
+ * timeout (SO_RCVTIMEO / SO_SNDTIMEO), which Linux interrupts even for a handler
+ * installed with SA_RESTART, else 0. A blocking connect, accept, send, sendto, recv or
+ * recvfrom that is about to wait again after the count moved since it began ends with
+ * -1/EINTR; a send or MSG_WAITALL recv that already moved bytes returns their count,
+ * and an interrupted connect goes on in the background (EALREADY, then EISCONN), as on
+ * Linux. NULL removes it. One per process; returns 0. */
+typedef unsigned int (*shardtcp_interrupt_fn)(int timed);
+int shardtcp_set_interrupt_check(shardtcp_interrupt_fn fn);
 
 /* ---- the manual's calls */
 int shardtcp_socket(int family, int type, int protocol);

@@ -127,12 +127,20 @@ row_conns() {
 }
 # Server ports a CONNS row spreads over: each gives the client 64 512 tuples (its
 # ephemeral range, 1024-65535, on both pairs); 50 000 a port keeps the search short.
-row_ports() { echo $(( ($(row_conns "$1") + 49999) / 50000 )); }
+# TCP_CRR spreads over four: one port's tuples last about a second at 64 512
+# connections a second, and a closed tuple is reusable after a second (tcp_tw_reuse).
+row_ports() {
+  case "$1" in
+    TCP_CRR) echo 4 ;;
+    *) echo $(( ($(row_conns "$1") + 49999) / 50000 )) ;;
+  esac
+}
 client_opts() {
   case "$1" in
     "TCP_RR 1 conn") echo "--concurrency 1 --size 64" ;;
     "TCP_RR 256 conns") echo "--concurrency 256 --size 64" ;;
-    TCP_RR*|TCP_CRR) echo "--concurrency $concurrency --size 64" ;;
+    TCP_CRR) echo "--concurrency $concurrency --size 64 --ports $(row_ports "$1")" ;;
+    TCP_RR*) echo "--concurrency $concurrency --size 64" ;;
     CONNS*) echo "--conns $(row_conns "$1") --ports $(row_ports "$1")" ;;
     *) echo "--write 65536" ;;
   esac
@@ -140,7 +148,7 @@ client_opts() {
 # Options both servers and both stacks take for a row.
 server_opts() {
   case "$1" in
-    CONNS*) echo "--ports $(row_ports "$1")" ;;
+    CONNS*|TCP_CRR) echo "--ports $(row_ports "$1")" ;;
   esac
 }
 stack_opts() {

@@ -13,9 +13,12 @@
  *                                server: exit after S seconds (0: until SIGINT/SIGTERM)
  *   --concurrency N              TCP_RR / TCP_CRR: connections at once (default 16)
  *   --conns N                    CONNS: connections opened and held (default 1000)
- *   --ports K                    CONNS: the server listens on ports N..N+K-1 and the
- *                                client spreads its connections over them (each port
- *                                gives another 64 512 tuples; default 1)
+ *   --ports K                    CONNS / TCP_CRR: the server listens on ports N..N+K-1
+ *                                and the client spreads its connections over them (each
+ *                                port gives another 64 512 tuples; default 1). TCP_CRR
+ *                                needs it above 64 512 connections a second: a closed
+ *                                tuple waits in TIME_WAIT and is reusable after a second
+ *                                (Linux's tcp_tw_reuse, on both pairs)
  *   --hold S                     CONNS: seconds the connections are held idle (default 1)
  *   --size N                     TCP_RR / TCP_CRR request and response bytes (default 64)
  *   --write N                    TCP_STREAM write size (default 65536)
@@ -377,14 +380,17 @@ static int slot_send(struct slot* sl, int size, uint64_t seq) {
   return send_all(sl->s, sl->req, size);
 }
 
-/* Non-blocking connect of a CRR slot. 0 started (or done), -1 failed. */
-static int slot_connect(struct slot* sl, const struct sockaddr_in* addr) {
+/* Non-blocking connect of a CRR slot to the server's port number `port`. 0 started (or
+ * done), -1 failed. */
+static int slot_connect(struct slot* sl, const struct sockaddr_in* server, int port) {
+  struct sockaddr_in to = *server;
+  to.sin_port = htons((unsigned short)port);
   sl->s = socket(AF_INET, SOCK_STREAM, 0);
   if (sl->s < 0) return -1;
   set_nodelay(sl->s);
   set_nonblocking(sl->s, 1);
   sl->sent_ns = now_ns(); /* CRR latency counts from the connect */
-  if (connect(sl->s, addr, sizeof *addr) == 0) {
+  if (connect(sl->s, &to, sizeof to) == 0) {
     sl->state = S_IDLE;
   } else if (errno == EINPROGRESS || errno == EALREADY) {
     sl->state = S_CONNECTING;
@@ -405,6 +411,7 @@ static int client_rr(const struct options* o, const struct sockaddr_in* addr, in
   struct samples lat = {NULL, 0, 0};
   struct progress p;
   uint64_t seq = 0, done = 0;
+  uint64_t connects = 0; /* TCP_CRR: round robin over the server's ports */
   double start, deadline;
   int i, active;
   if (slots == NULL) return -1;
@@ -426,7 +433,7 @@ static int client_rr(const struct options* o, const struct sockaddr_in* addr, in
   p.quiet = o->quiet;
   for (i = 0; i < n; ++i) {
     if (crr) {
-      if (slot_connect(&slots[i], addr) != 0) {
+      if (slot_connect(&slots[i], addr, o->port + (int)(connects++ % (uint64_t)o->ports)) != 0) {
         perror("perf: connect");
         r->errors++;
         goto out;
@@ -516,7 +523,7 @@ static int client_rr(const struct options* o, const struct sockaddr_in* addr, in
           --active;
           continue;
         }
-        if (slot_connect(sl, addr) != 0) {
+        if (slot_connect(sl, addr, o->port + (int)(connects++ % (uint64_t)o->ports)) != 0) {
           perror("perf: connect");
           r->errors++;
           --active;
@@ -663,8 +670,7 @@ static void print_client_json(const struct options* o, const struct result* r) {
         r->conns_held, r->rss_before_kib, r->rss_after_kib, per, r->mbufs_before, r->mbufs_after,
         stack_counter("pool.element_size"), r->seconds > 0 ? r->conns_held / r->seconds : 0,
         r->idle_seconds, r->idle_seconds > 0 ? r->idle_cpu_s / r->idle_seconds : 0,
-        r->idle_iterations >= 0 && r->idle_seconds > 0 ? r->idle_iterations / r->idle_seconds
-                                                         : -1);
+        r->idle_iterations >= 0 && r->idle_seconds > 0 ? r->idle_iterations / r->idle_seconds : -1);
   }
   print_stream_offload_fields(o);
   printf("}\n");
@@ -700,7 +706,7 @@ static int run_client(const struct options* o) {
 
 struct conn {
   int s;
-  int listener; /* a listening socket: its readiness means connections to accept */
+  int listener;      /* a listening socket: its readiness means connections to accept */
   uint64_t received; /* TCP_STREAM: offset into the pattern */
   struct conn *prev, *next;
 };
@@ -765,9 +771,11 @@ static int run_server(const struct options* o) {
   double last_sample = 0;
   int ready_set = app_poll_create();
   struct conn* listeners = calloc((size_t)o->ports, sizeof *listeners);
+  long* accepted_on = calloc((size_t)o->ports, sizeof *accepted_on); /* per listener */
+  long accepted_min_port;
   int p;
   memset(&st, 0, sizeof st);
-  if (buf == NULL || listeners == NULL || ready_set < 0) {
+  if (buf == NULL || listeners == NULL || accepted_on == NULL || ready_set < 0) {
     perror("perf: set-up");
     return 1;
   }
@@ -798,6 +806,7 @@ static int run_server(const struct options* o) {
       struct conn* c = (struct conn*)app_event_data(&events[i]);
       if (c->listener) {
         const int listener = c->s;
+        const long listener_index = c - listeners;
         for (;;) {
           struct sockaddr_in peer;
           socklen_t len = sizeof peer;
@@ -817,6 +826,7 @@ static int run_server(const struct options* o) {
           if (conns != NULL) conns->prev = c;
           conns = c;
           st.accepted++;
+          accepted_on[listener_index]++;
           if (++open_now > st.max_open) st.max_open = open_now;
         }
         continue;
@@ -848,14 +858,20 @@ static int run_server(const struct options* o) {
     closesocket(c->s);
     free(c);
   }
-  for (p = 0; p < o->ports; ++p) closesocket(listeners[p].s);
+  accepted_min_port = accepted_on[0];
+  for (p = 0; p < o->ports; ++p) {
+    closesocket(listeners[p].s);
+    if (accepted_on[p] < accepted_min_port) accepted_min_port = accepted_on[p];
+  }
   free(listeners);
+  free(accepted_on);
   printf(
       "{\"side\": \"%s\", \"role\": \"server\", \"workload\": \"%s\", \"accepted\": %ld, "
-      "\"closed\": %ld, \"max_open\": %ld, \"bytes\": %llu, \"errors\": %ld, "
+      "\"accepted_min_port\": %ld, \"closed\": %ld, \"max_open\": %ld, \"bytes\": %llu, "
+      "\"errors\": %ld, "
       "\"verify_errors\": %llu, \"rss_listen_kib\": %ld, \"rss_at_max_kib\": %ld, "
       "\"mbufs_in_use_listen\": %ld, \"mbufs_in_use_at_max\": %ld",
-      APP_SIDE, workload_names[o->workload], st.accepted, st.closed, st.max_open,
+      APP_SIDE, workload_names[o->workload], st.accepted, accepted_min_port, st.closed, st.max_open,
       (unsigned long long)st.bytes, st.errors, (unsigned long long)st.verify_errors,
       st.rss_listen_kib, st.rss_at_max_kib, st.mbufs_listen, st.mbufs_at_max);
   print_stream_offload_fields(o);
@@ -905,7 +921,8 @@ int main(int argc, char** argv) {
     fprintf(stderr,
             "usage: %s [EAL options -- stack options] --role server|client "
             "--workload TCP_STREAM|TCP_RR|TCP_CRR|CONNS [--server ADDR] [--port N] "
-            "[--seconds S] [--concurrency N] [--conns N] [--ports K] [--hold S] [--size N] [--write N] [--app-cpu N] "
+            "[--seconds S] [--concurrency N] [--conns N] [--ports K] [--hold S] [--size N] "
+            "[--write N] [--app-cpu N] "
             "[--quiet] [--exit-on-signal]\n",
             argv[0]);
     return 2;

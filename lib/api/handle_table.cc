@@ -65,6 +65,7 @@ int HandleTable::allocate(std::uint16_t engine) {
   e->nonblock.store(false, std::memory_order_relaxed);
   e->rcvtimeo_ns.store(0, std::memory_order_relaxed);
   e->sndtimeo_ns.store(0, std::memory_order_relaxed);
+  e->v6only.store(true, std::memory_order_relaxed);
   e->engine = engine;
   // The next generation (1..kMaxGeneration, never 0, so a handle is never 0), kept
   // not-live until make_live().

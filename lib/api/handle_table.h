@@ -40,6 +40,12 @@ namespace shardtcp::sockets {
 inline constexpr std::uint32_t kReadable = 1;  // data, EOF, error, or (listener) a connection
 inline constexpr std::uint32_t kWritable = 2;  // connected with send space, or failed connect
 inline constexpr std::uint32_t kErrorBit = 4;  // a pending error (exception set)
+// Hang-ups, as Linux's tcp_poll() derives them from sk_shutdown and the state: the
+// receive side is shut (the peer's FIN, shutdown(SHUT_RD), a reset or the end of the
+// connection), and both sides are (that and shutdown(SHUT_WR), or the connection is
+// gone: reset, refused, timed out, fully closed).
+inline constexpr std::uint32_t kRdHupBit = 8;
+inline constexpr std::uint32_t kHupBit = 16;
 
 // A listening socket's listeners, one per engine (each engine accepts the connections
 // whose SYN it owns). `acceptable` has bit k set while engine k's accept queue is not
@@ -60,6 +66,11 @@ struct SocketEntry {
   std::atomic<bool> nonblock{false};
   std::atomic<std::int64_t> rcvtimeo_ns{0};  // 0: wait forever
   std::atomic<std::int64_t> sndtimeo_ns{0};
+  // AF_INET6 only: IPV6_V6ONLY. Off, the socket is dual-stack as a Linux `::` socket is
+  // by default: bound to `::` it takes IPv4 too, and IPv4 peers and addresses appear
+  // v4-mapped (::ffff:a.b.c.d). Read by the calls' address parsing on the caller's
+  // thread; changed only before the socket has a port.
+  std::atomic<bool> v6only{true};
   std::uint16_t engine = 0;  // owner; set before the entry goes live
   int type = 0;              // SOCK_STREAM / SOCK_DGRAM
   int family = 0;

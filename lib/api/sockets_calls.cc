@@ -12,6 +12,7 @@
 #include <rte_lcore.h>
 
 #include "api/readiness_set.h"
+#include "api/sockets_addr.h"
 #include "api/sockets_internal.h"
 #include "api/sockets_tcp_options.h"
 #define SHARDTCP_NO_COMPAT  // this file uses the native layers' send/connect/...
@@ -53,72 +54,23 @@ Stack& stack() {
   return *runtime().stack.load(std::memory_order_acquire);
 }
 
-// sockaddr -> Endpoint for a socket of `sock_family`. EFAULT null, EINVAL shorter
-// than its structure (sockaddr_in or sockaddr_in6), EAFNOSUPPORT another family than
-// the socket's (IPv6 sockets take no v4-mapped addresses: IPV6_V6ONLY is always on).
-long parse_addr(const void* addr, socklen_t len, Endpoint* out, int sock_family,
-                bool allow_unspec = false) {
-  if (addr == nullptr) return -EFAULT;
-  if (len < static_cast<socklen_t>(sizeof(sa_family_t))) return -EINVAL;
-  sa_family_t family;
-  std::memcpy(&family, addr, sizeof family);
-  if (family == AF_INET6) {
-    if (len < static_cast<socklen_t>(sizeof(sockaddr_in6))) return -EINVAL;
-    if (sock_family != AF_INET6) return -EAFNOSUPPORT;
-    sockaddr_in6 sin6;
-    std::memcpy(&sin6, addr, sizeof sin6);
-    out->addr = IpAddr::v6(&sin6.sin6_addr.s6_addr[0]);
-    out->port = ntohs(sin6.sin6_port);
-    return 0;
-  }
-  if (family == AF_UNSPEC && allow_unspec) {
-    *out = Endpoint{};
-    return 1;
-  }
-  if (family != AF_INET || sock_family != AF_INET) return -EAFNOSUPPORT;
-  if (len < static_cast<socklen_t>(sizeof(sockaddr_in))) return -EINVAL;
-  sockaddr_in sin;
-  std::memcpy(&sin, addr, sizeof sin);
-  out->addr = IpAddr::v4_be(sin.sin_addr.s_addr);
-  out->port = ntohs(sin.sin_port);
-  return 0;
-}
-
-// Endpoint -> caller's sockaddr of the socket's family (truncated to *len; *len gets
-// the full size).
-long write_addr(const Endpoint& ep, void* addr, socklen_t* len, int family = AF_INET) {
-  if (addr == nullptr || len == nullptr) return -EFAULT;
-  if (family == AF_INET6 || ep.addr.is_v6()) {
-    sockaddr_in6 sin6{};
-    sin6.sin6_family = AF_INET6;
-    sin6.sin6_port = htons(ep.port);
-    if (ep.addr.is_v6()) std::memcpy(sin6.sin6_addr.s6_addr, ep.addr.bytes(), 16);
-    const socklen_t n = *len < static_cast<socklen_t>(sizeof sin6) ? *len : sizeof sin6;
-    std::memcpy(addr, &sin6, n);
-    *len = sizeof sin6;
-    return 0;
-  }
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(ep.port);
-  sin.sin_addr.s_addr = ep.addr.is_v4() ? ep.addr.v4_be() : 0;
-  const socklen_t n = *len < static_cast<socklen_t>(sizeof sin) ? *len : sizeof sin;
-  std::memcpy(addr, &sin, n);
-  *len = sizeof sin;
-  return 0;
-}
-
 // Retries `op` (run on the engine) while it says EAGAIN, waiting for the socket's
 // events in between (wait_for_event), until `timeout_ns` (0: forever). Never waits
 // when `nonblock` or inside an engine iteration.
 // `attempt` runs on the calling thread (it posts to whichever engine it needs).
+// A registered interrupt check (shardtcp_set_interrupt_check) whose count moved since
+// the call began ends it with EINTR before it would wait again.
 template <class F>
 long blocking_attempts(SocketEntry& e, bool nonblock, std::int64_t timeout_ns, F&& attempt) {
   const std::int64_t deadline = timeout_ns > 0 ? now_ns() + timeout_ns : 0;
+  unsigned (*const check)(int) = runtime().interrupt.load(std::memory_order_acquire);
+  const int timed = timeout_ns > 0 ? 1 : 0;
+  const unsigned mark = check != nullptr && !nonblock ? check(timed) : 0;
   for (;;) {
     const std::uint32_t seq = e.events.load();
     const long r = attempt();
     if (r != -EAGAIN || nonblock || wait_style() == WaitStyle::kNever) return r;
+    if (check != nullptr && check(timed) != mark) return -EINTR;
     std::int64_t wait = -1;
     if (deadline != 0) {
       wait = deadline - now_ns();
@@ -333,6 +285,11 @@ int shardtcp_init(int argc, char** argv) {
   return 0;
 }
 
+int shardtcp_set_interrupt_check(shardtcp_interrupt_fn fn) {
+  runtime().interrupt.store(fn, std::memory_order_release);
+  return 0;
+}
+
 int shardtcp_poll(void) {
   if (!attached()) return fail(-ENETDOWN);
   if (wait_style() != WaitStyle::kPoll) return 0;
@@ -403,7 +360,7 @@ int shardtcp_bind(int s, const void* addr, socklen_t addrlen) {
   SocketEntry* e = entry(s, &gen, &err);
   if (e == nullptr) return fail(err);
   Endpoint ep;
-  if (const long r = parse_addr(addr, addrlen, &ep, e->family); r < 0) return fail(r);
+  if (const long r = parse_addr(addr, addrlen, &ep, *e, AddrUse::kLocal); r < 0) return fail(r);
   const long r = on_engine(e->engine, [&]() -> long {
     if (!still(s, gen)) return -ENOTSOCK;
     const int b = e->type == SOCK_STREAM ? stack().engine_tcp(e->engine).bind(e->tcp, ep)
@@ -438,9 +395,11 @@ int shardtcp_listen(int s, int backlog) {
     TcpLayer& tcp = stack().engine_tcp(e->engine);
     if (tcp.local_endpoint(e->tcp, &local) != 0 || local.port == 0) {
       // Unbound: Linux binds an ephemeral port first; we do the same.
-      const int b = tcp.bind(
-          e->tcp,
-          Endpoint{e->family == AF_INET6 ? IpAddr::v6(&in6addr_any.s6_addr[0]) : IpAddr::v4(0), 0});
+      // A dual-stack IPv6 socket listens on both families (IpAddr{}), as Linux's `::`.
+      const IpAddr any = e->family == AF_INET ? IpAddr::v4(0)
+                         : e->v6only.load()   ? IpAddr::v6(&in6addr_any.s6_addr[0])
+                                              : IpAddr{};
+      const int b = tcp.bind(e->tcp, Endpoint{any, 0});
       if (b < 0) return b;
       tcp.local_endpoint(e->tcp, &local);
     }
@@ -537,6 +496,7 @@ int shardtcp_accept(int s, void* addr, socklen_t* addrlen) {
     SocketEntry& n = rt.table.at(nh);
     n.type = SOCK_STREAM;
     n.family = e->family;
+    n.v6only.store(e->v6only.load(std::memory_order_relaxed), std::memory_order_relaxed);
     n.tcp = c;
     n.connected = true;
     const TcpState st = tcp.state(c);
@@ -589,7 +549,8 @@ int shardtcp_connect(int s, const void* addr, socklen_t addrlen) {
   SocketEntry* e = entry(s, &gen, &err);
   if (e == nullptr) return fail(err);
   Endpoint to;
-  const long p = parse_addr(addr, addrlen, &to, e->family, /*allow_unspec=*/e->type == SOCK_DGRAM);
+  const long p = parse_addr(addr, addrlen, &to, *e, AddrUse::kPeer,
+                            /*allow_unspec=*/e->type == SOCK_DGRAM);
   if (p < 0) return fail(p);
   const long r =
       e->type == SOCK_STREAM ? tcp_connect(s, *e, gen, to) : udp_connect(s, *e, gen, to, p == 1);
@@ -631,7 +592,7 @@ int shardtcp_sendto(int s, const void* buf, int len, int flags, const void* to, 
   if (len < 0) return fail(-EINVAL);
   if (buf == nullptr && len > 0) return fail(-EFAULT);
   Endpoint dst;
-  if (const long p = parse_addr(to, tolen, &dst, e->family); p < 0) return fail(p);
+  if (const long p = parse_addr(to, tolen, &dst, *e, AddrUse::kPeer); p < 0) return fail(p);
   if (dst.port == 0) return fail(-EINVAL);
   const long r = on_engine(e->engine, [&]() -> long {
     if (!still(s, gen)) return -ENOTSOCK;
@@ -838,11 +799,7 @@ int shardtcp_setsockopt(int s, int level, int name, const void* val, socklen_t l
       if (!tcp) return -ENOPROTOOPT;
       return set_tcp_option(st.engine_tcp(e->engine), *e, name, v);
     }
-    if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
-      // IPv6 sockets carry IPv6 only (no v4-mapped addresses): on, and it stays on.
-      if (e->family != AF_INET6) return -ENOPROTOOPT;
-      return v != 0 ? 0 : -ENOPROTOOPT;
-    }
+    if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) return set_v6only(st, s, *e, v != 0);
     if (level != SOL_SOCKET) return -ENOPROTOOPT;
     switch (name) {
       case SO_REUSEADDR:
@@ -928,7 +885,7 @@ int shardtcp_getsockopt(int s, int level, int name, void* val, socklen_t* len) {
     }
     if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
       if (e->family != AF_INET6) return -ENOPROTOOPT;
-      v = 1;
+      v = e->v6only.load() ? 1 : 0;
       return 0;
     }
     if (level != SOL_SOCKET) return -ENOPROTOOPT;

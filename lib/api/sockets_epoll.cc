@@ -32,18 +32,27 @@ ReadinessSet* set_of(int id) {
 }
 
 std::uint32_t wanted_bits(std::uint32_t events) {
-  std::uint32_t bits = kErrorBit;  // errors are always reported, as epoll does
+  // Errors and hang-ups are always reported, as epoll does.
+  std::uint32_t bits = kErrorBit | kHupBit;
   if (events & SHARDTCP_EPOLLIN) bits |= kReadable;
   if (events & SHARDTCP_EPOLLOUT) bits |= kWritable;
+  if (events & SHARDTCP_EPOLLRDHUP) bits |= kRdHupBit;
   return bits;
 }
 
-std::uint32_t reported_events(std::uint32_t bits, std::uint32_t wanted) {
+// Every event the readiness `bits` stand for (what shardtcp_socket_events reports).
+std::uint32_t all_events(std::uint32_t bits) {
   std::uint32_t ev = 0;
-  if ((bits & kReadable) && (wanted & SHARDTCP_EPOLLIN)) ev |= SHARDTCP_EPOLLIN;
-  if ((bits & kWritable) && (wanted & SHARDTCP_EPOLLOUT)) ev |= SHARDTCP_EPOLLOUT;
+  if (bits & kReadable) ev |= SHARDTCP_EPOLLIN;
+  if (bits & kWritable) ev |= SHARDTCP_EPOLLOUT;
   if (bits & kErrorBit) ev |= SHARDTCP_EPOLLERR;
+  if (bits & kRdHupBit) ev |= SHARDTCP_EPOLLRDHUP;
+  if (bits & kHupBit) ev |= SHARDTCP_EPOLLHUP;
   return ev;
+}
+
+std::uint32_t reported_events(std::uint32_t bits, std::uint32_t wanted) {
+  return all_events(bits) & (wanted | SHARDTCP_EPOLLERR | SHARDTCP_EPOLLHUP);
 }
 
 void push(ReadinessSet& set, int handle) {
@@ -196,6 +205,13 @@ int shardtcp_epoll_wait(int ep, shardtcp_epoll_event* events, int maxevents, int
     }
     wait_for_event(set->word, set->waiters, seq, left);
   }
+}
+
+int shardtcp_socket_events(int s) {
+  if (!attached()) return fail_with(ENETDOWN);
+  SocketEntry* e = runtime().table.lookup(s);
+  if (e == nullptr) return fail_with(ENOTSOCK);
+  return static_cast<int>(all_events(e->ready.load(std::memory_order_acquire)));
 }
 
 int shardtcp_epoll_close(int ep) {

@@ -50,6 +50,9 @@ struct Runtime {
   // Bumped on every socket event; select() sleeps on it.
   std::atomic<std::uint32_t> epoch{0};
   std::atomic<std::uint32_t> epoch_waiters{0};
+  // shardtcp_set_interrupt_check's function (null: blocking calls are never
+  // interrupted). Kept across detach(): it is the process's, not the stack's.
+  std::atomic<unsigned (*)(int)> interrupt{nullptr};
 };
 
 Runtime& runtime();

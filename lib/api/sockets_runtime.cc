@@ -269,12 +269,23 @@ void refresh(SocketEntry& e) {
       if (e.connected && !e.wr_shut && send_space_enough(e, tcp.writable_bytes(e.tcp)))
         bits |= kWritable;
       if (e.connect_failed || e.has_error || (e.closed && e.connected)) bits |= kWritable;
+      // A connection that existed (or was attempted) and is gone: Linux's TCP_CLOSE.
+      // A fresh socket is TCP_CLOSE too, but reporting a hang-up before connect() would
+      // only confuse programs that watch a socket early; it stays quiet here.
+      const bool gone = e.closed && (e.connected || e.connect_failed);
+      const bool rcv_shut = e.peer_fin || e.rd_shut || gone;
+      if (rcv_shut) bits |= kRdHupBit;
+      if (gone || (rcv_shut && e.wr_shut)) bits |= kHupBit;
     }
   } else {
     UdpLayer& udp = stack->engine_udp(e.engine);
     if (e.udp.valid() && udp.pending_datagrams(e.udp) > 0) bits |= kReadable;
     if (e.has_error) bits |= kReadable;
     bits |= kWritable;  // UDP never blocks on send
+    // shutdown() of a connected datagram socket: a read returns 0 at once (readable),
+    // as Linux's datagram_poll() reports it.
+    if (e.rd_shut) bits |= kReadable | kRdHupBit;
+    if (e.rd_shut && e.wr_shut) bits |= kHupBit;
   }
   if (e.has_error) bits |= kErrorBit;
   const std::uint32_t was = e.ready.exchange(bits, std::memory_order_acq_rel);

@@ -38,7 +38,7 @@ void NeighborCache::add_local_address(const IpAddr& a, std::uint8_t prefix_len) 
 IpAddr NeighborCache::source_for(const IpAddr& target) const {
   // The address on the neighbour's subnet, so it can answer (and learn us) on-link.
   for (std::size_t i = 0; i < local_.size(); ++i)
-    if (target.masked(local_prefix_[i]) == local_[i].masked(local_prefix_[i])) return local_[i];
+    if (target.in_prefix(local_[i], local_prefix_[i])) return local_[i];
   if (!local_.empty()) return local_.front();
   return cfg_.family == IpFamily::kV6 ? IpAddr::v6(std::array<std::uint8_t, 16>{}.data())
                                       : IpAddr::v4(0);

@@ -100,16 +100,14 @@ const RouteTable::Entry* RouteTable::match(const IpAddr& dst, bool connected_onl
   for (const auto& e : entries_) {
     if (e.route.prefix.family() != dst.family()) continue;
     if (connected_only && !e.connected) continue;
-    if (dst.masked(e.route.prefix_len) == e.route.prefix) return &e;
+    if (dst.in_prefix(e.route.prefix, e.route.prefix_len)) return &e;
   }
   return nullptr;
 }
 
 IpAddr RouteTable::pick_source(const IpAddr& next_hop) const {
   for (const auto& a : addresses_)
-    if (a.addr.family() == next_hop.family() &&
-        next_hop.masked(a.prefix_len) == a.addr.masked(a.prefix_len))
-      return a.addr;
+    if (next_hop.in_prefix(a.addr, a.prefix_len)) return a.addr;
   for (const auto& a : addresses_)
     if (a.addr.family() == next_hop.family()) return a.addr;
   return IpAddr{};

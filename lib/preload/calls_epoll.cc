@@ -9,8 +9,9 @@
 // descriptor: an edge-triggered member is reported once per arming, and I/O on it
 // (read, write, accept, ...) re-arms what that I/O could consume, so a program that
 // reads until EAGAIN (or, as nginx, until a short read) hears of the next data.
-// EPOLLRDHUP and EPOLLEXCLUSIVE are accepted; the stack reports no separate hang-up
-// (end of stream is readable, as a read of 0 tells).
+// EPOLLRDHUP is reported after the peer's FIN (or a reset), EPOLLHUP once both
+// directions are shut or the connection is gone and EPOLLERR on a pending error, the
+// last two whether asked or not, as the kernel does; EPOLLEXCLUSIVE is accepted.
 #include <sys/epoll.h>
 
 #include <cstdint>
@@ -24,7 +25,8 @@ using namespace shardtcp::preload;
 namespace {
 
 unsigned to_stack(std::uint32_t ev) {
-  return ((ev & EPOLLIN) ? SHARDTCP_EPOLLIN : 0u) | ((ev & EPOLLOUT) ? SHARDTCP_EPOLLOUT : 0u);
+  return ((ev & EPOLLIN) ? SHARDTCP_EPOLLIN : 0u) | ((ev & EPOLLOUT) ? SHARDTCP_EPOLLOUT : 0u) |
+         ((ev & EPOLLRDHUP) ? SHARDTCP_EPOLLRDHUP : 0u);
 }
 
 int epoll_ctl_stack(int epfd, FdEntry* ep, int op, int fd, FdEntry* s, epoll_event* ev) {
@@ -90,7 +92,9 @@ int collect_stack(int epfd, FdEntry* ep, epoll_event* out, int room) {
     if (got[i].events & SHARDTCP_EPOLLIN) ev |= EPOLLIN;
     if (got[i].events & SHARDTCP_EPOLLOUT) ev |= EPOLLOUT;
     if (got[i].events & SHARDTCP_EPOLLERR) ev |= EPOLLERR;
-    ev &= s->events | EPOLLERR;
+    if (got[i].events & SHARDTCP_EPOLLRDHUP) ev |= EPOLLRDHUP;
+    if (got[i].events & SHARDTCP_EPOLLHUP) ev |= EPOLLHUP;
+    ev &= s->events | EPOLLERR | EPOLLHUP;
     if (s->events & EPOLLET) {
       ev &= s->armed;
       s->armed &= ~ev;

@@ -21,12 +21,15 @@ bool ours(bool any_stack) {
   return any_stack || (stack_up() && engine_thread());
 }
 
+// As the kernel's poll: POLLERR and POLLHUP whether asked or not, POLLRDHUP if asked.
 short poll_bits(unsigned r, short want) {
   if (r & kGone) return POLLNVAL;
   short got = 0;
   if (r & kReadable) got |= want & (POLLIN | POLLRDNORM);
   if (r & kWritable) got |= want & (POLLOUT | POLLWRNORM);
+  if (r & kRdHup) got |= want & POLLRDHUP;
   if (r & kError) got |= POLLERR;
+  if (r & kHup) got |= POLLHUP;
   return got;
 }
 
@@ -124,8 +127,9 @@ int select_common(int nfds, fd_set* rd, fd_set* wr, fd_set* ex, std::int64_t tim
       const unsigned r = readiness(e->handle);
       for (int k = 0; k < 3; ++k) {
         if (!bit(asked[k].data(), fd)) continue;
-        // An error makes a socket readable and writable too, as the kernel reports it.
-        if ((r & kWant[k]) || (k < 2 && (r & (kError | kGone)))) {
+        // An error makes a socket readable and writable too, and a hang-up readable, as
+        // the kernel's select() reports them (POLLIN_SET holds POLLHUP).
+        if ((r & kWant[k]) || (k < 2 && (r & (kError | kGone))) || (k == 0 && (r & kHup))) {
           put(got[k].data(), fd);
           ++count;
         }

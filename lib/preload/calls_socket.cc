@@ -1,6 +1,9 @@
 // socket bind listen accept accept4 connect shutdown getsockopt setsockopt getsockname
 // getpeername: a stack socket's call goes to <sockets.h>, any other to the C library.
+#include <netinet/in.h>
 #include <sys/socket.h>
+
+#include <cstdio>
 
 #include "preload/intercept.h"
 #include "sockets.h"
@@ -8,6 +11,22 @@
 using namespace shardtcp::preload;
 
 namespace {
+
+// What a new AF_INET6 socket's IPV6_V6ONLY is: the kernel's default for this network
+// namespace (net.ipv6.bindv6only, 0 unless changed: dual-stack), read once. <sockets.h>
+// itself makes IPv6-only sockets; programs written for Linux expect `[::]` to take
+// IPv4 too (iperf3 -s, nginx `listen [::]:80`, redis `bind * -::*`).
+int default_v6only() {
+  static const int v = [] {
+    int on = 0;
+    if (std::FILE* f = std::fopen("/proc/sys/net/ipv6/bindv6only", "re")) {
+      if (std::fscanf(f, "%d", &on) != 1) on = 0;
+      std::fclose(f);
+    }
+    return on != 0 ? 1 : 0;
+  }();
+  return v;
+}
 
 int accept_common(int fd, sockaddr* addr, socklen_t* len, int flags, bool four) {
   FdEntry* e = stack_socket(fd);
@@ -40,6 +59,10 @@ int socket(int domain, int type, int protocol) noexcept {
   {
     Inside in;
     h = shardtcp_socket(domain, type, protocol);
+    if (h >= 0 && domain == AF_INET6) {
+      const int v6only = default_v6only();
+      shardtcp_setsockopt(h, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    }
   }
   if (h < 0) return -1;
   const int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -33,16 +33,15 @@ int adopt_handle(int handle, bool nonblock, bool cloexec, bool dgram) {
 }
 
 unsigned readiness(int handle) {
-  // A one-handle select() with a zero timeout: it reads the socket's readiness bits
-  // and neither waits nor runs the engines.
-  thread_local shardtcp_fd_set rd, wr, ex;
-  rd.count = wr.count = ex.count = 1;
-  rd.handles[0] = wr.handles[0] = ex.handles[0] = handle;
-  timeval zero{0, 0};
+  // The socket's readiness bits as the engines last published them: neither waits nor
+  // runs the engines.
   Inside in;
-  if (shardtcp_select(0, &rd, &wr, &ex, &zero) < 0) return kGone;
-  return (rd.count != 0 ? kReadable : 0u) | (wr.count != 0 ? kWritable : 0u) |
-         (ex.count != 0 ? kError : 0u);
+  const int ev = shardtcp_socket_events(handle);
+  if (ev < 0) return kGone;
+  const auto u = static_cast<unsigned>(ev);
+  return ((u & SHARDTCP_EPOLLIN) ? kReadable : 0u) | ((u & SHARDTCP_EPOLLOUT) ? kWritable : 0u) |
+         ((u & SHARDTCP_EPOLLERR) ? kError : 0u) | ((u & SHARDTCP_EPOLLRDHUP) ? kRdHup : 0u) |
+         ((u & SHARDTCP_EPOLLHUP) ? kHup : 0u);
 }
 
 int stack_flags(int flags) {

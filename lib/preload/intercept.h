@@ -41,8 +41,10 @@ int open_placeholder(bool cloexec);
 int adopt_handle(int handle, bool nonblock, bool cloexec, bool dgram);
 
 // Readiness of one stack socket now, as bits below; kGone when the handle is no longer
-// a socket (closed underneath: poll's POLLNVAL).
-inline constexpr unsigned kReadable = 1, kWritable = 2, kError = 4, kGone = 8;
+// a socket (closed underneath: poll's POLLNVAL). kRdHup: the receive side is shut (the
+// peer's FIN, a reset); kHup: both sides are, or the connection is gone (POLLHUP).
+inline constexpr unsigned kReadable = 1, kWritable = 2, kError = 4, kGone = 8, kRdHup = 16,
+                          kHup = 32;
 unsigned readiness(int handle);
 
 // Edge-triggered epoll: an I/O call re-arms the events it could have consumed, so the

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "preload/signals.h"
 #include "sockets.h"
 
 namespace shardtcp::preload {
@@ -169,6 +170,8 @@ void bring_up() {
                  "); its configuration was: " +
                  (std::getenv("SHARDTCP_ARGS") != nullptr ? std::getenv("SHARDTCP_ARGS")
                                                           : std::getenv("SHARDTCP_CONF")));
+  // Blocking stack calls end with EINTR when a program's handler runs meanwhile.
+  shardtcp_set_interrupt_check(&blocking_interrupts);
   tl_engine = true;
   g_handover.store(handover);
   pthread_atfork(&prepare_fork, &in_parent, &in_child);

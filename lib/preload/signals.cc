@@ -17,11 +17,14 @@ namespace {
 using SigactionFn = int (*)(int, const struct sigaction*, struct sigaction*);
 
 std::atomic<std::uint32_t> g_delivered{0};
+// Of those, the ones whose handler was installed without SA_RESTART.
+std::atomic<std::uint32_t> g_interrupting{0};
 // The program's handlers, by signal number (written under sigaction's own ordering:
 // a program installs handlers from one thread, as POSIX leaves it racy otherwise).
 struct Saved {
   std::atomic<void*> handler{nullptr};
   std::atomic<bool> siginfo{false};
+  std::atomic<bool> restart{false};  // SA_RESTART: the kernel restarts blocking calls
 };
 Saved g_saved[NSIG];
 
@@ -32,6 +35,8 @@ SigactionFn real_sigaction() {
 
 void trampoline(int sig, siginfo_t* info, void* uc) {
   g_delivered.fetch_add(1, std::memory_order_relaxed);
+  if (!g_saved[sig].restart.load(std::memory_order_relaxed))
+    g_interrupting.fetch_add(1, std::memory_order_relaxed);
   void* h = g_saved[sig].handler.load(std::memory_order_acquire);
   if (h == nullptr) return;
   if (g_saved[sig].siginfo.load(std::memory_order_acquire))
@@ -51,6 +56,11 @@ std::uint32_t signals_delivered() {
   return g_delivered.load(std::memory_order_relaxed);
 }
 
+unsigned blocking_interrupts(int timed) {
+  return timed != 0 ? g_delivered.load(std::memory_order_relaxed)
+                    : g_interrupting.load(std::memory_order_relaxed);
+}
+
 }  // namespace shardtcp::preload
 
 using namespace shardtcp::preload;
@@ -63,6 +73,7 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) noexc
   Saved& s = g_saved[sig];
   void* const prev = s.handler.load(std::memory_order_acquire);
   const bool prev_info = s.siginfo.load(std::memory_order_acquire);
+  const bool prev_restart = s.restart.load(std::memory_order_acquire);
   struct sigaction mine {};
   const struct sigaction* use = act;
   if (act != nullptr && is_function(act)) {
@@ -72,6 +83,7 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) noexc
     use = &mine;
     const bool info = (act->sa_flags & SA_SIGINFO) != 0;
     s.siginfo.store(info, std::memory_order_release);
+    s.restart.store((act->sa_flags & SA_RESTART) != 0, std::memory_order_release);
     s.handler.store(info ? reinterpret_cast<void*>(act->sa_sigaction)
                          : reinterpret_cast<void*>(act->sa_handler),
                     std::memory_order_release);
@@ -81,6 +93,7 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) noexc
   if (r != 0) {
     s.handler.store(prev);
     s.siginfo.store(prev_info);
+    s.restart.store(prev_restart);
     return r;
   }
   if (old != nullptr) {

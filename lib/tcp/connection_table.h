@@ -39,9 +39,11 @@ class ConnectionTable {
 
   // 0, EADDRINUSE if the tuple is present, ENOBUFS if the table is full, EINVAL
   // for a null value or mixed families.
-  int insert(const TcpTuple& t, T* value) {
+  int insert(const TcpTuple& t, T* value) { return insert(t, hash_tuple(key_, t), value); }
+  // The same with the tuple's hash_tuple() under this table's key already computed
+  // (a caller that looks the tuple up in several tables hashes it once).
+  int insert(const TcpTuple& t, std::uint64_t h, T* value) {
     if (value == nullptr || t.local.addr.family() != t.remote.addr.family()) return EINVAL;
-    const std::uint64_t h = hash_tuple(key_, t);
     const std::uint32_t tag = static_cast<std::uint32_t>(h >> 32);
     const std::size_t mask = slots_.size() - 1;
     std::size_t s = h & mask;
@@ -55,13 +57,15 @@ class ConnectionTable {
   }
 
   // The value for `t`, nullptr when absent. The packet-path call.
-  T* find(const TcpTuple& t) const {
-    const std::size_t s = slot_of(t);
+  T* find(const TcpTuple& t) const { return find(t, hash_tuple(key_, t)); }
+  T* find(const TcpTuple& t, std::uint64_t h) const {
+    const std::size_t s = slot_of(t, h);
     return s == kNpos ? nullptr : slots_[s].value;
   }
 
-  bool erase(const TcpTuple& t) {
-    const std::size_t s = slot_of(t);
+  bool erase(const TcpTuple& t) { return erase(t, hash_tuple(key_, t)); }
+  bool erase(const TcpTuple& t, std::uint64_t h) {
+    const std::size_t s = slot_of(t, h);
     if (s == kNpos) return false;
     remove_at(s);
     return true;
@@ -89,8 +93,7 @@ class ConnectionTable {
     std::uint32_t home = 0;  // the slot the hash chose: lets deletion skip rehashing
   };
 
-  std::size_t slot_of(const TcpTuple& t) const {
-    const std::uint64_t h = hash_tuple(key_, t);
+  std::size_t slot_of(const TcpTuple& t, std::uint64_t h) const {
     const std::uint32_t tag = static_cast<std::uint32_t>(h >> 32);
     const std::size_t mask = slots_.size() - 1;
     for (std::size_t s = h & mask; slots_[s].value != nullptr; s = (s + 1) & mask) {

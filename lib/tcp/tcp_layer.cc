@@ -146,7 +146,7 @@ std::uint32_t TcpLayer::alloc_slot(Kind kind) {
   s.local = Endpoint{};
   s.remote = Endpoint{};
   s.bound = s.ephemeral = s.reuse_addr = s.in_table = s.app_owned = s.finished = false;
-  s.shut_wr = false;
+  s.shut_wr = s.shut_rd = false;  // a reused slot keeps nothing of its last connection
   s.error = 0;
   s.busy = 0;
   s.free_pending = false;
@@ -381,10 +381,15 @@ bool TcpLayer::on_time_wait(Slot& s, const TimeWaitInfo& info, Instant now) {
   st.snd_nxt = info.snd_nxt;
   st.rcv_nxt = info.rcv_nxt;
   if (info.ts_enabled) st.ts_recent = info.ts_recent;
-  if (time_wait_.insert(TcpTuple{info.local, info.remote}, st, now))
-    counters_.inc(TcpLayerCounter::kTimeWaitEvicted);
+  const TcpTuple t{info.local, info.remote};
+  const std::uint64_t h = hash_tuple(key_, t);  // one hash for both tables
+  if (time_wait_.insert(t, h, st, now)) counters_.inc(TcpLayerCounter::kTimeWaitEvicted);
   counters_.inc(TcpLayerCounter::kTimeWaitCreated);
   s.finished = true;
+  if (s.in_table && s.kind != Kind::kListener && t == TcpTuple{s.local, s.remote}) {
+    conn_table_.erase(t, h);
+    s.in_table = false;
+  }
   detach(s);
   return true;
 }
@@ -580,6 +585,7 @@ int TcpLayer::connect(TcpConnId id, const Endpoint& remote, std::uint16_t* owner
   TcpTuple t{Endpoint{local_addr, s->local.port}, remote};
   const Instant now = env_.clock != nullptr ? env_.clock->now() : Instant{};
   std::optional<SeqNum> reuse_isn;
+  std::optional<std::uint64_t> t_hash;  // hash_tuple(key_, t), once known
   if (s->bound && s->local.port != 0) {
     const std::uint16_t owner = ownership_ != nullptr ? ownership_->owner(t) : env_.engine_id;
     if (owner != env_.engine_id) {
@@ -588,10 +594,18 @@ int TcpLayer::connect(TcpConnId id, const Endpoint& remote, std::uint16_t* owner
     }
     if (conn_table_.find(t) != nullptr || time_wait_.find(t)) return -EADDRINUSE;
   } else {
+    // The search's last candidate is the port it returns: its hash and TIME_WAIT
+    // record are kept for the insert below (one hash per candidate, not four).
+    TcpTuple last{};
+    std::uint64_t last_hash = 0;
+    std::optional<TimeWaitState> last_tw;
     auto in_use = [&](const TcpTuple& c) {
-      if (conn_table_.find(c) != nullptr) return true;
-      const auto tw = time_wait_.find(c);
-      return tw.has_value() && !time_wait_reusable(*tw, now);
+      last = c;
+      last_hash = hash_tuple(key_, c);
+      last_tw.reset();
+      if (conn_table_.find(c, last_hash) != nullptr) return true;
+      last_tw = time_wait_.find(c, last_hash);
+      return last_tw.has_value() && !time_wait_reusable(*last_tw, now);
     };
     const PortAllocator::Result r =
         ports_.connect(local_addr, remote, in_use, [&](std::uint16_t port) {
@@ -601,17 +615,23 @@ int TcpLayer::connect(TcpConnId id, const Endpoint& remote, std::uint16_t* owner
     if (r.error != 0) return -r.error;
     t.local.port = r.port;
     s->ephemeral = true;
-    if (const auto tw = time_wait_.find(t)) {
+    if (!(last == t)) {  // not expected: the allocator returns its last candidate
+      last_hash = hash_tuple(key_, t);
+      last_tw = time_wait_.find(t, last_hash);
+    }
+    t_hash = last_hash;
+    if (last_tw) {
       // A TIME_WAIT tuple the search found reusable: the new incarnation's sequence
       // space starts above the old one's (as Linux: old SND.NXT + 65535 + 2).
-      reuse_isn = tw->snd_nxt + 65537u;
-      time_wait_.erase(t);
+      reuse_isn = last_tw->snd_nxt + 65537u;
+      time_wait_.erase(t, *t_hash);
       counters_.inc(TcpLayerCounter::kTimeWaitReusedByConnect);
     }
   }
   s->local = t.local;
   s->remote = remote;
-  if (const int r = conn_table_.insert(t, s); r != 0) {
+  if (!t_hash) t_hash = hash_tuple(key_, t);
+  if (const int r = conn_table_.insert(t, *t_hash, s); r != 0) {
     detach(*s, /*keep_bind=*/true);
     s->local = s->bound ? Endpoint{s->bound_addr, s->local.port} : Endpoint{};
     return -r;
@@ -1157,7 +1177,8 @@ void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpA
   // debug builds, where the tests read it, not on the release packet path.
   if (ownership_ != nullptr && ownership_->owner(t) != env_.engine_id) ++segments_not_owned_;
 #endif
-  if (Slot* c = conn_table_.find(t); c != nullptr && c->tcb) {
+  const std::uint64_t h = hash_tuple(key_, t);  // one hash for both tables
+  if (Slot* c = conn_table_.find(t, h); c != nullptr && c->tcb) {
     const std::uint32_t i = slot_index(*c);
     if (in_burst_ && c->burst_epoch != burst_epoch_) join_burst(i);
     TcpOutput& out = begin_output();
@@ -1167,7 +1188,7 @@ void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpA
   }
   std::optional<SeqNum> reuse_isn;
   if (time_wait_.size() > 0) {
-    const TimeWaitAction a = time_wait_.on_segment(t, seg, ctx.now);
+    const TimeWaitAction a = time_wait_.on_segment(t, h, seg, ctx.now);
     switch (a.kind) {
       case TimeWaitAction::Kind::kNone:
         break;

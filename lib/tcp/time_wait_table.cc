@@ -43,9 +43,9 @@ TcpTuple TimeWaitTable::tuple_of(const Record& r) const {
   return t;
 }
 
-std::size_t TimeWaitTable::slot_of(const TcpTuple& t) const {
+std::size_t TimeWaitTable::slot_of(const TcpTuple& t, std::uint64_t hash) const {
   const std::size_t mask = index_.size() - 1;
-  const auto h = static_cast<std::uint32_t>(hash_tuple(key_, t));
+  const auto h = static_cast<std::uint32_t>(hash);
   for (std::size_t s = h & mask;; s = (s + 1) & mask) {
     if (index_[s] == kEmpty) return kNpos;
     const std::uint32_t ri = index_[s] - 1;
@@ -72,15 +72,16 @@ void TimeWaitTable::index_remove(std::size_t slot) {
 void TimeWaitTable::remove_record(std::uint32_t ri) {
   Record& r = ring_[ri];
   if (r.family == 0) return;
-  const std::size_t s = slot_of(tuple_of(r));
+  const std::size_t s = slot_of(tuple_of(r), r.hash);  // the index keys on the low 32 bits
   if (s != kNpos) index_remove(s);
   r.family = 0;
   --size_;
 }
 
-bool TimeWaitTable::insert(const TcpTuple& t, const TimeWaitState& st, Instant now) {
+bool TimeWaitTable::insert(const TcpTuple& t, std::uint64_t h, const TimeWaitState& st,
+                           Instant now) {
   if (t.local.addr.is_none() || t.local.addr.family() != t.remote.addr.family()) return false;
-  erase(t);  // a refresh goes to the tail, keeping the ring in expiry order
+  erase(t, h);  // a refresh goes to the tail, keeping the ring in expiry order
   bool evicted = false;
   if (size_ == capacity_) {
     // Full: the oldest live record goes (dead ring positions before it go too).
@@ -111,7 +112,7 @@ bool TimeWaitTable::insert(const TcpTuple& t, const TimeWaitState& st, Instant n
   r.rcv_nxt = st.rcv_nxt.raw();
   r.ts_recent = st.ts_recent.value_or(0);
   r.expiry_ns = (now + duration_).ns;
-  r.hash = static_cast<std::uint32_t>(hash_tuple(key_, t));
+  r.hash = static_cast<std::uint32_t>(h);
   tail_ = (tail_ + 1) % ring_.size();
   ++used_;
   ++size_;
@@ -122,8 +123,8 @@ bool TimeWaitTable::insert(const TcpTuple& t, const TimeWaitState& st, Instant n
   return evicted;
 }
 
-std::optional<TimeWaitState> TimeWaitTable::find(const TcpTuple& t) const {
-  const std::size_t s = slot_of(t);
+std::optional<TimeWaitState> TimeWaitTable::find(const TcpTuple& t, std::uint64_t h) const {
+  const std::size_t s = slot_of(t, h);
   if (s == kNpos) return std::nullopt;
   const Record& r = ring_[index_[s] - 1];
   TimeWaitState st;
@@ -134,8 +135,8 @@ std::optional<TimeWaitState> TimeWaitTable::find(const TcpTuple& t) const {
   return st;
 }
 
-bool TimeWaitTable::erase(const TcpTuple& t) {
-  const std::size_t s = slot_of(t);
+bool TimeWaitTable::erase(const TcpTuple& t, std::uint64_t h) {
+  const std::size_t s = slot_of(t, h);
   if (s == kNpos) return false;
   const std::uint32_t ri = index_[s] - 1;
   index_remove(s);
@@ -194,9 +195,10 @@ Instant TimeWaitTable::next_expiry() const {
   return used_ > 0 ? Instant{ring_[head_].expiry_ns} : Instant::never();
 }
 
-TimeWaitAction TimeWaitTable::on_segment(const TcpTuple& t, const TcpSegment& seg, Instant now) {
+TimeWaitAction TimeWaitTable::on_segment(const TcpTuple& t, std::uint64_t h, const TcpSegment& seg,
+                                         Instant now) {
   TimeWaitAction a;
-  const auto st = find(t);
+  const auto st = find(t, h);
   if (!st) return a;
   a.seq = st->snd_nxt;
   a.ack = st->rcv_nxt;
@@ -206,7 +208,7 @@ TimeWaitAction TimeWaitTable::on_segment(const TcpTuple& t, const TcpSegment& se
     // RFC 9293 §3.10.7.4: an in-window RST closes TIME_WAIT (Linux default, i.e.
     // without the RFC 1337 hardening). Outside the window it is ignored.
     if (seg.seq == st->rcv_nxt) {
-      erase(t);
+      erase(t, h);
       a.kind = TimeWaitAction::Kind::kKilled;
     } else {
       a.kind = TimeWaitAction::Kind::kDrop;
@@ -223,7 +225,7 @@ TimeWaitAction TimeWaitTable::on_segment(const TcpTuple& t, const TcpSegment& se
       ok = seg.seq > st->rcv_nxt;
     }
     if (ok) {
-      erase(t);
+      erase(t, h);
       a.kind = TimeWaitAction::Kind::kReuse;
       // As Linux: start the new incarnation well above anything the old one sent.
       a.reuse_isn = st->snd_nxt + 65535u + 2u;
@@ -236,7 +238,7 @@ TimeWaitAction TimeWaitTable::on_segment(const TcpTuple& t, const TcpSegment& se
     // The peer did not get our last ACK: ACK again and restart 2*MSL.
     TimeWaitState refreshed = *st;
     if (seg.options.timestamps) refreshed.ts_recent = seg.options.timestamps->value;
-    insert(t, refreshed, now);
+    insert(t, h, refreshed, now);
     a.kind = TimeWaitAction::Kind::kAck;
     a.tsecr = refreshed.ts_recent;
     return a;

@@ -75,11 +75,20 @@ class TimeWaitTable {
 
   // Adds (or refreshes) the record for `t`, expiring at now + duration. Evicts the
   // oldest record when full. Returns true if an older record was evicted.
-  bool insert(const TcpTuple& t, const TimeWaitState& s, Instant now);
+  bool insert(const TcpTuple& t, const TimeWaitState& s, Instant now) {
+    return insert(t, hash_tuple(key_, t), s, now);
+  }
+  // Each call that takes `h` is the one without, given hash_tuple(key, t) under the
+  // table's key already computed (the TCP layer hashes a tuple once for all tables).
+  bool insert(const TcpTuple& t, std::uint64_t h, const TimeWaitState& s, Instant now);
   // The record for `t`, if any. Lookups do not check expiry: the engine runs
   // expire(now) from its timers (next_expiry()).
-  std::optional<TimeWaitState> find(const TcpTuple& t) const;
-  bool erase(const TcpTuple& t);
+  std::optional<TimeWaitState> find(const TcpTuple& t) const {
+    return find(t, hash_tuple(key_, t));
+  }
+  std::optional<TimeWaitState> find(const TcpTuple& t, std::uint64_t h) const;
+  bool erase(const TcpTuple& t) { return erase(t, hash_tuple(key_, t)); }
+  bool erase(const TcpTuple& t, std::uint64_t h);
   // Drops every record whose expiry is at or before `now`; returns how many.
   std::size_t expire(Instant now);
   // Earliest expiry, Instant::never() when empty (for the engine's timer).
@@ -87,15 +96,18 @@ class TimeWaitTable {
 
   // A segment arrived for `t` (RFC 9293 §3.10.7.4 TIME-WAIT rules, RFC 6191 for SYNs).
   // FIN retransmissions are re-ACKed and restart the 2*MSL timer.
-  TimeWaitAction on_segment(const TcpTuple& t, const TcpSegment& seg, Instant now);
+  TimeWaitAction on_segment(const TcpTuple& t, const TcpSegment& seg, Instant now) {
+    return on_segment(t, hash_tuple(key_, t), seg, now);
+  }
+  TimeWaitAction on_segment(const TcpTuple& t, std::uint64_t h, const TcpSegment& seg, Instant now);
 
   std::size_t size() const { return size_; }
   std::size_t capacity() const { return capacity_; }
   std::uint64_t evictions() const { return evictions_; }
 
  private:
-  static constexpr std::uint32_t kEmpty = 0;     // index entries hold ring position + 1
-  std::size_t slot_of(const TcpTuple& t) const;  // index slot holding t, or npos
+  static constexpr std::uint32_t kEmpty = 0;  // index entries hold ring position + 1
+  std::size_t slot_of(const TcpTuple& t, std::uint64_t h) const;  // index slot of t, or npos
   bool matches(const Record& r, const TcpTuple& t) const;
   void index_remove(std::size_t slot);
   void remove_record(std::uint32_t ri);  // frees the ring slot and its index entry

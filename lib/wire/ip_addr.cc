@@ -1,5 +1,8 @@
 #include "wire/ip_addr.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include <arpa/inet.h>
 
 namespace shardtcp {
@@ -42,13 +45,31 @@ bool IpAddr::is_loopback() const {
   return false;
 }
 
+// Byte-wise, not bit by bit: route lookups mask every packet's destination (a loop
+// over all 32 or 128 bits was 8% of a TCP_CRR client's instructions).
 IpAddr IpAddr::masked(unsigned prefix_len) const {
   IpAddr out = *this;
-  const unsigned bits = static_cast<unsigned>(size()) * 8;
-  for (unsigned i = 0; i < bits; ++i) {
-    if (i >= prefix_len) out.bytes_[i / 8] &= static_cast<std::uint8_t>(~(0x80u >> (i % 8)));
+  const unsigned n = static_cast<unsigned>(size());
+  if (prefix_len >= n * 8) return out;
+  unsigned i = prefix_len / 8;
+  if (const unsigned rem = prefix_len % 8; rem != 0) {
+    out.bytes_[i] &= static_cast<std::uint8_t>(0xff00u >> rem);
+    ++i;
   }
+  std::fill(out.bytes_.begin() + i, out.bytes_.begin() + n, std::uint8_t{0});
   return out;
+}
+
+bool IpAddr::in_prefix(const IpAddr& prefix, unsigned prefix_len) const {
+  if (family_ != prefix.family_) return false;
+  const unsigned n = static_cast<unsigned>(size());
+  if (prefix_len > n * 8) prefix_len = n * 8;
+  const unsigned full = prefix_len / 8;
+  if (std::memcmp(bytes_.data(), prefix.bytes_.data(), full) != 0) return false;
+  const unsigned rem = prefix_len % 8;
+  if (rem == 0) return true;
+  const auto mask = static_cast<std::uint8_t>(0xff00u >> rem);
+  return ((bytes_[full] ^ prefix.bytes_[full]) & mask) == 0;
 }
 
 std::string IpAddr::to_string() const {

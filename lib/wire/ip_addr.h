@@ -73,6 +73,9 @@ class IpAddr {
 
   // Keeps the first `prefix_len` bits, zeroes the rest.
   IpAddr masked(unsigned prefix_len) const;
+  // Whether this address lies in prefix/prefix_len: the first prefix_len bits equal
+  // (same family; the prefix's host bits are not looked at).
+  bool in_prefix(const IpAddr& prefix, unsigned prefix_len) const;
 
   std::string to_string() const;
 

@@ -230,18 +230,47 @@ TEST_P(Connect6, UdpConnectAndV6OnlyOption) {
   int v6only = -1;
   socklen_t len = sizeof v6only;
   ASSERT_EQ(getsockopt(u, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len), 0);
-  EXPECT_EQ(v6only, 1);  // IPv6 sockets carry only IPv6 (no v4-mapped addresses)
+  EXPECT_EQ(v6only, 1);  // <sockets.h>'s default: IPv6 only (no v4-mapped addresses)
   int one = 1, zero = 0;
   EXPECT_EQ(setsockopt(u, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one), 0);
   errno = 0;
   EXPECT_EQ(setsockopt(u, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero), -1);
-  EXPECT_EQ(errno, ENOPROTOOPT);
+  EXPECT_EQ(errno, EINVAL);  // as Linux: not once the socket has a port (connected)
   // Not an option of IPv4 sockets.
   const int s4 = make_socket(GetParam());
   open_.push_back(s4);
   errno = 0;
   EXPECT_EQ(getsockopt(s4, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len), -1);
   EXPECT_EQ(errno, ENOPROTOOPT);
+}
+
+// A dual-stack socket (IPV6_V6ONLY off) still speaks IPv6 to an IPv6 peer, names it
+// as such (not v4-mapped), and so does a dual-stack datagram socket.
+TEST_P(Connect6, DualStackSocketsStillSpeakIpv6) {
+  const sockaddr_in6 to = sin6(kB6, kEchoPort);
+  const int s = sock();
+  const int u = sock(SOCK_DGRAM);
+  const int zero = 0;
+  ASSERT_EQ(setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero), 0);
+  ASSERT_EQ(setsockopt(u, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero), 0);
+  const ConnectOutcome o = connect_as(GetParam(), s, &to, sizeof to);
+  ASSERT_EQ(o.final, 0) << strerror(o.final);
+  sockaddr_in6 peer{};
+  socklen_t pl = sizeof peer;
+  ASSERT_EQ(getpeername(s, &peer, &pl), 0);
+  EXPECT_EQ(0, std::memcmp(peer.sin6_addr.s6_addr, kB6, 16));
+  int on = 0;
+  ASSERT_EQ(ioctlsocket(s, FIONBIO, &on), 0);
+  ASSERT_EQ(send(s, "six", 3, 0), 3);
+  char buf[8];
+  ASSERT_EQ(recv(s, buf, 3, MSG_WAITALL), 3);
+  EXPECT_EQ(std::string(buf, 3), "six");
+  ASSERT_EQ(sendto(u, "udp6", 4, 0, &to, sizeof to), 4) << strerror(errno);
+  ASSERT_EQ(ioctlsocket(u, FIONBIO, &on), 0);
+  sockaddr_in6 from{};
+  socklen_t fl = sizeof from;
+  ASSERT_EQ(recvfrom(u, buf, sizeof buf, 0, &from, &fl), 4) << strerror(errno);
+  EXPECT_EQ(0, std::memcmp(from.sin6_addr.s6_addr, kB6, 16));
 }
 
 // Data through AF_INET6 sockets: TCP and UDP echoes from B, peers named in sockaddr_in6.

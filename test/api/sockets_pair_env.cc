@@ -234,6 +234,13 @@ void SocketsPairEnv::peer_abort(std::uint32_t conn) {
   });
 }
 
+void SocketsPairEnv::peer_shutdown(std::uint32_t conn) {
+  run_on_peer([&] {
+    for (auto& c : g_clients)
+      if (c->id.value == conn) c->tcp->shutdown_write(c->id);
+  });
+}
+
 unsigned SocketsPairEnv::a_pool_avail() const {
   return rte_mempool_avail_count(a->pool());
 }

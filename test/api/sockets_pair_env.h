@@ -41,6 +41,8 @@ struct SocketsPairEnv {
   std::uint32_t peer_connect(std::uint16_t port, const std::string& hello);
   std::string peer_received(std::uint32_t conn);
   void peer_abort(std::uint32_t conn);
+  // B sends its FIN on `conn` (shutdown(SHUT_WR)) and keeps receiving.
+  void peer_shutdown(std::uint32_t conn);
 };
 
 SocketsPairEnv& sockets_env();

@@ -258,3 +258,49 @@ TEST(PreloadPoll, SignalDuringAWaitGivesEintr) {
 }
 
 }  // namespace
+
+// Hang-ups as the kernel reports them, on a connected UDP socket shut down in two steps
+// (the null port has no TCP peer to send a FIN): SHUT_RD gives readable and RDHUP
+// (POLLRDHUP only when asked), SHUT_WR then gives HUP, which poll() and epoll report
+// whether asked or not, and select() counts as readable.
+TEST(PreloadPoll, ShutdownReportsRdhupThenHupAsTheKernel) {
+  PRELOAD_REQUIRE_ROOT();
+  const int s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  ASSERT_GE(s, 0);
+  sockaddr_in to = stack_addr(9);
+  to.sin_addr.s_addr = htonl(0xC6121E09);  // 198.18.30.9 on the stack's link
+  ASSERT_EQ(0, connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to));
+  pollfd p{s, POLLIN | POLLRDHUP, 0};
+  ASSERT_EQ(0, poll(&p, 1, 0));
+  ASSERT_EQ(0, shutdown(s, SHUT_RD));
+  ASSERT_EQ(1, poll(&p, 1, 0));
+  EXPECT_EQ(POLLIN | POLLRDHUP, p.revents);
+  p.events = POLLIN;
+  ASSERT_EQ(1, poll(&p, 1, 0));
+  EXPECT_EQ(POLLIN, p.revents);
+  const int ep = epoll_create1(0);
+  ASSERT_GE(ep, 0);
+  epoll_event e{};
+  e.events = EPOLLIN | EPOLLRDHUP;
+  ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+  epoll_event out[2];
+  ASSERT_EQ(1, epoll_wait(ep, out, 2, 1000));
+  EXPECT_EQ(static_cast<std::uint32_t>(EPOLLIN | EPOLLRDHUP), out[0].events);
+  ASSERT_EQ(0, shutdown(s, SHUT_WR));
+  // Nothing asked: POLLHUP all the same.
+  p.events = 0;
+  ASSERT_EQ(1, poll(&p, 1, 0));
+  EXPECT_EQ(POLLHUP, p.revents);
+  e.events = EPOLLOUT;
+  ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_MOD, s, &e));
+  ASSERT_EQ(1, epoll_wait(ep, out, 2, 1000));
+  EXPECT_EQ(static_cast<std::uint32_t>(EPOLLOUT | EPOLLHUP), out[0].events);
+  fd_set rd;
+  FD_ZERO(&rd);
+  FD_SET(s, &rd);
+  timeval tv{0, 0};
+  ASSERT_EQ(1, select(s + 1, &rd, nullptr, nullptr, &tv));
+  EXPECT_TRUE(FD_ISSET(s, &rd));
+  close(ep);
+  close(s);
+}

@@ -161,6 +161,32 @@ TEST_F(TcpPairOptions, ShutdownReadDiscardsInputAndKeepsTheWindowOpen) {
   EXPECT_EQ(read_all(*b_.tcp, s_), "still");
 }
 
+// The slot of a connection shut for reading, once freed, gives its next connection an
+// input that reads (the flag used to survive the slot's reuse: every recv() of the
+// new connection returned 0, end of stream).
+TEST_F(TcpPairOptions, ASlotReusedAfterShutdownReadReadsAgain) {
+  open();
+  ASSERT_EQ(a_.tcp->shutdown_read(c_), 0);
+  const std::uint32_t slot = c_.slot();
+  a_.tcp->abort(c_);
+  run_for(50ms);
+  int err = 0;
+  const TcpConnId c2 = a_.tcp->open(client_log_.callback(), &err);
+  ASSERT_TRUE(c2.valid());
+  ASSERT_EQ(c2.slot(), slot);  // the freed slot again: what this test is about
+  ASSERT_EQ(a_.tcp->connect(c2, {kAddrB, kPort}), 0);
+  TcpConnId s2;
+  ASSERT_TRUE(run_until([&] {
+    if (!s2.valid()) s2 = b_.tcp->accept(l_, &err);
+    return s2.valid() && a_.tcp->state(c2) == TcpState::kEstablished;
+  }));
+  ASSERT_EQ(b_.tcp->send(s2, "fresh", 5), 5);
+  run_for(50ms);
+  EXPECT_EQ(read_all(*a_.tcp, c2), "fresh");
+  a_.tcp->abort(c2);
+  b_.tcp->abort(s2);
+}
+
 TEST_F(TcpPairOptions, InfoReportsStateOptionsAndRecoveryFigures) {
   open();
   TcpInfo i;
