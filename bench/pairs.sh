@@ -6,7 +6,10 @@
 #                (tcp_tw_reuse=1, a wide ephemeral port range); the app sets TCP_NODELAY.
 #   stack pair:  shardtcp-perf server (198.18.1.1) and client (198.18.1.2), one stack
 #                each, connected by DPDK net_memif (shared-memory rings between the two
-#                processes).
+#                processes); with PAIR_STACK_WIRE=virtio by virtio-net instead: the
+#                client's port is net_virtio_user (the driver a guest runs), the server's
+#                net_vhost (the vhost-user backend a hypervisor's switch runs), MTU 1500,
+#                with the checksum, TSO and LRO offloads virtio negotiates (pair_stack_ports).
 # Server on core 0, client on core 1 in both pairs, one process per core. A sockets-API
 # program on the stack runs to completion: its own thread, on the EAL lcore, runs the
 # engine inline (lib/api/sockets_runtime.h, DriveMode::kInline), so each side is one
@@ -27,6 +30,7 @@ PAIR_SERVER_CPU=${PAIR_SERVER_CPU:-0}
 PAIR_CLIENT_CPU=${PAIR_CLIENT_CPU:-1}
 PAIR_EAL_MEM=()
 PAIR_STACK_APP_CPU=${PAIR_STACK_APP_CPU:-lcore}
+PAIR_STACK_WIRE=${PAIR_STACK_WIRE:-memif}
 
 pair_eal_memory() {
   # Hugepages when there are enough free ones (about 4x faster), else plain memory.
@@ -37,6 +41,40 @@ pair_eal_memory() {
   else
     PAIR_EAL_MEM=(--no-huge --no-shconf -m 512)
   fi
+}
+
+# pair_stack_ports SOCK: the EAL arguments of the server's and the client's port
+# (PAIR_SERVER_PORT, PAIR_CLIENT_PORT) for the wire PAIR_STACK_WIRE names, SOCK the
+# UNIX socket their control channel meets on, and stack options both stacks take for
+# that wire (PAIR_WIRE_ARGS).
+#   memif:  net_memif, server and client roles; no offloads (the PMD offers none).
+#   virtio: net_vhost (tso=1: the vhost-user backend offers HOST_TSO4/6 and GUEST_TSO4/6,
+#           which its default leaves out; checksum features it offers anyway) against
+#           net_virtio_user, which then negotiates TX checksum and TSO and RX checksum
+#           and LRO (GUEST_TSO). mrg_rxbuf=1 lets a 64 KiB LRO frame span 2 KiB RX
+#           buffers; in_order=1 lets both ends complete descriptors in ring order.
+#           virtio_user hands its memory to the backend as file descriptors, at most 8
+#           regions in vhost-user: --single-file-segments gives it one file per memseg
+#           list instead of one per page (with --in-memory and --no-huge alike: both
+#           are memfd-backed in DPDK 22.11). The two processes' distinct --file-prefix
+#           values keep their hugepage files apart. The server's log says "Tx csum will
+#           be done in SW" and "link down": both are before a client connects (no
+#           virtio features yet); net_vhost decides again when one does.
+pair_stack_ports() {
+  local sock=$1
+  PAIR_WIRE_ARGS=()
+  case "$PAIR_STACK_WIRE" in
+    memif)
+      PAIR_SERVER_PORT=(--vdev="net_memif0,role=server,socket=$sock")
+      PAIR_CLIENT_PORT=(--vdev="net_memif0,role=client,socket=$sock") ;;
+    virtio)
+      # MTU 1500 named rather than left to the PMDs, as a guest's NIC has it.
+      PAIR_WIRE_ARGS=(--mtu 1500)
+      PAIR_SERVER_PORT=(--vdev="net_vhost0,iface=$sock,queues=1,tso=1")
+      PAIR_CLIENT_PORT=(--single-file-segments
+        --vdev="net_virtio_user0,path=$sock,queues=1,mrg_rxbuf=1,in_order=1") ;;
+    *) echo "pairs: unknown PAIR_STACK_WIRE '$PAIR_STACK_WIRE' (memif|virtio)" >&2; return 1 ;;
+  esac
 }
 
 kernel_pair_up() {
@@ -110,14 +148,16 @@ run_pair() {
       --port 5201 --seconds "$seconds" "$@" >"$cout" 2>"$cerr" || rc=$?
     pair_stop_server "$spid"
   else
-    local sock="$PAIR_DIR/memif.sock" s_app=() c_app=()
+    local sock="$PAIR_DIR/$PAIR_STACK_WIRE.sock" s_app=() c_app=()
     if [ "$PAIR_STACK_APP_CPU" = other ]; then
       s_app=(--app-cpu "$PAIR_CLIENT_CPU")
       c_app=(--app-cpu "$PAIR_SERVER_CPU")
     fi
+    pair_stack_ports "$sock" || return 2
+    stack_args+=(${PAIR_WIRE_ARGS[@]+"${PAIR_WIRE_ARGS[@]}"})
     rm -f "$sock"
     "$PERF_BIN/shardtcp-perf" -l "$PAIR_SERVER_CPU" --no-pci "${PAIR_EAL_MEM[@]}" \
-      --file-prefix "${PAIR_NS}s" --vdev="net_memif0,role=server,socket=$sock" -- \
+      --file-prefix "${PAIR_NS}s" "${PAIR_SERVER_PORT[@]}" -- \
       --ip 198.18.1.1/24 "${stack_args[@]}" --role server --workload "$workload" --port 5201 \
       "${server_args[@]}" "${s_app[@]}" >"$sout" 2>"$serr" &
     spid=$!
@@ -130,7 +170,7 @@ run_pair() {
     # (apps/perf/perf.c, --exit-on-signal).
     timeout "$limit" "$PERF_BIN/shardtcp-perf" -l "$PAIR_CLIENT_CPU" --no-pci \
       "${PAIR_EAL_MEM[@]}" --file-prefix "${PAIR_NS}c" \
-      --vdev="net_memif0,role=client,socket=$sock" -- --ip 198.18.1.2/24 "${stack_args[@]}" \
+      "${PAIR_CLIENT_PORT[@]}" -- --ip 198.18.1.2/24 "${stack_args[@]}" \
       --role client --workload "$workload" --server 198.18.1.1 --port 5201 \
       --seconds "$seconds" --exit-on-signal "${c_app[@]}" "$@" >"$cout" 2>"$cerr" &
     local cpid=$!

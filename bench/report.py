@@ -16,7 +16,7 @@ import json
 import statistics
 import sys
 
-ORDER = ["TCP_STREAM", "TCP_RR 1 conn", "TCP_RR", "TCP_RR 256 conns", "TCP_RR ordinary thread",
+ORDER = ["TCP_STREAM", "TCP_STREAM virtio", "TCP_RR 1 conn", "TCP_RR", "TCP_RR 256 conns", "TCP_RR ordinary thread",
          "TCP_CRR", "CONNS", "CONNS 10k", "CONNS 100k", "CONNS 1M"]
 
 
@@ -86,6 +86,12 @@ def build(runs, extra):
                 if "establish_per_s" in ok[0]:
                     row[side + "_establish_per_s"] = statistics.median(r["establish_per_s"] for r in ok)
                     row[side + "_idle_cpu_per_s"] = statistics.median(r["idle_cpu_per_s"] for r in ok)
+            if side == "shardtcp" and ok and "port_offloads" in ok[0]:
+                # TCP_STREAM on the stack: what the client's port negotiated, and the
+                # share of the bytes it handed to the device as TSO frames.
+                row["shardtcp_client_offloads"] = ok[0]["port_offloads"]
+                row["shardtcp_client_tso_share"] = statistics.median(
+                    r["tcp_layer"]["tx_tso_bytes"] / max(r["bytes"], 1) for r in ok)
             if mine and mine[0]["workload"] == "CONNS":
                 # Every connection opened, held and echoing: a run with an error is not.
                 row[side + "_echo_ok"] = bool(mine) and len(ok) == len(mine)
@@ -152,6 +158,11 @@ def table(rows):
                          "connection count when nothing scans idle connections), CPU s per idle s "
                          f"shardtcp {fmt(r.get('shardtcp_idle_cpu_per_s'))} (a polling engine), "
                          f"kernel process {fmt(r.get('kernel_idle_cpu_per_s'))}")
+        if "shardtcp_client_offloads" in r:
+            on = [k for k, v in r["shardtcp_client_offloads"].items() if v == 1]
+            notes.append(f"{r['name']}: the stack client's port offloads: "
+                         f"{', '.join(on) if on else 'none'}; bytes sent as TSO frames: "
+                         f"{100 * r['shardtcp_client_tso_share']:.0f}%")
         failed = (r.get("shardtcp_failed_runs") or 0) + (r.get("kernel_failed_runs") or 0)
         if failed:
             notes.append(f"{r['name']}: {r.get('shardtcp_failed_runs')} shardtcp and "

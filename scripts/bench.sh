@@ -5,7 +5,10 @@
 #                         [--no-build] [--no-setup] [--bin DIR] [--no-wrk] [--no-preload]
 #                         [--out DIR]
 #
-# Rows (--workloads takes these names, comma-separated): TCP_STREAM, "TCP_RR 1 conn",
+# Rows (--workloads takes these names, comma-separated): TCP_STREAM, "TCP_STREAM virtio"
+# (the stack pair joined by virtio-net instead of memif: net_virtio_user client against
+# a net_vhost server, MTU 1500, with the offloads virtio negotiates; its kernel figure
+# is another kernel TCP_STREAM run of the same repetition), "TCP_RR 1 conn",
 # TCP_RR (16 connections), "TCP_RR 256 conns", "TCP_RR ordinary thread" (the stack
 # side's application thread calls through the request rings to a driver thread:
 # SHARDTCP_SOCKETS_DRIVER=thread), TCP_CRR (16 at a time), CONNS (BENCH_CONNS connections,
@@ -20,7 +23,10 @@
 # max, ratio shardtcp/kernel), writes bench/results/latest.json and latest.png.
 #   --seconds N   length of each run (default 10; --quick: 3)
 #   --quick       one repetition of each workload
-#   --instr       also: instructions per in-order 1448-byte segment received (callgrind)
+#   --instr       also: instructions per in-order 1448-byte segment received, counted by
+#                 callgrind on an x86-64-v3 release build (bench/instr.sh): the TCP core
+#                 alone ("RX instructions/segment") and a whole stack from rx burst to
+#                 the application's recv copy ("RX instructions/segment end to end")
 #   --no-wrk      skip the wrk rows (HTTP: the stack's httpd against nginx)
 #   --no-preload  skip the preload rows (the same nginx and redis-server binaries on the
 #                 kernel and, through libshardtcp-preload.so, on the stack: bench/preload.sh)
@@ -40,7 +46,7 @@ wrk_rows=1
 preload_rows=1
 bin=""
 out_dir=bench/results
-workloads="TCP_STREAM,TCP_RR 1 conn,TCP_RR,TCP_RR 256 conns,TCP_RR ordinary thread,TCP_CRR,CONNS,CONNS 10k,CONNS 100k,CONNS 1M"
+workloads="TCP_STREAM,TCP_STREAM virtio,TCP_RR 1 conn,TCP_RR,TCP_RR 256 conns,TCP_RR ordinary thread,TCP_CRR,CONNS,CONNS 10k,CONNS 100k,CONNS 1M"
 concurrency=${BENCH_CONCURRENCY:-16}
 conns=${BENCH_CONNS:-2000}
 while [ $# -gt 0 ]; do
@@ -56,7 +62,7 @@ while [ $# -gt 0 ]; do
     --bin) bin=$2; shift ;;
     --out) out_dir=$2; shift ;;
     --workloads) workloads=$2; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
     *) echo "bench: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -165,6 +171,14 @@ stack_driver() {
   esac
 }
 
+# The stack pair's wire for a row (bench/pairs.sh, PAIR_STACK_WIRE).
+stack_wire() {
+  case "$1" in
+    *" virtio") echo virtio ;;
+    *) echo memif ;;
+  esac
+}
+
 one_run() {
   local side=$1 row=$2 rep=$3 line rc=0 w
   w=$(row_workload "$row")
@@ -172,6 +186,7 @@ one_run() {
   # shellcheck disable=SC2207
   line=$(
     if [ -n "$(stack_driver "$row")" ]; then export SHARDTCP_SOCKETS_DRIVER=$(stack_driver "$row"); fi
+    PAIR_STACK_WIRE=$(stack_wire "$row")
     PAIR_SERVER_ARGS=($(server_opts "$row"))
     PAIR_STACK_ARGS=($(stack_opts "$row"))
     [ -z "$(row_conns "$row")" ] || PAIR_CLIENT_TIMEOUT=$(( 120 + $(row_conns "$row") / 2000 ))
@@ -215,6 +230,22 @@ json.dump(rows, open(sys.argv[1], "w"))
 EOF
 }
 
+# script_rows NAME ARGS...: the rows bench/NAME.sh ARGS... prints (JSON, one a line)
+# join the table.
+script_rows() {
+  local name=$1
+  shift
+  if "bench/$name.sh" "$@" >"$PAIR_DIR/$name.rows" 2>"$PAIR_DIR/$name.err"; then
+    while read -r r; do
+      echo "bench: $r"
+      add_extra "$r"
+    done <"$PAIR_DIR/$name.rows"
+  else
+    echo "bench: the $name rows failed:" >&2
+  fi
+  sed "s/^/bench: $name: /" "$PAIR_DIR/$name.err" >&2 || true
+}
+
 if [ "$instr" -eq 1 ]; then
   # valgrind 3.19 cannot decode AVX-512, which -march=native emits on this CPU: count
   # instructions on an x86-64-v3 (AVX2) release build of the same code, with LTO.
@@ -225,31 +256,16 @@ if [ "$instr" -eq 1 ]; then
     meson setup "$idir" -Dbuildtype=release -Db_lto=true -Dcpp_args=-march=x86-64-v3 \
       -Dc_args=-march=x86-64-v3 -Dtests=false >/dev/null
   fi
-  ibin=$idir/bench/micro/rx_segment_instr
-  if ninja -C "$idir" -j "${SHARDTCP_JOBS:-2}" bench/micro/rx_segment_instr >/dev/null && [ -x "$ibin" ]; then
-    out=$(bench/instr.sh "$ibin")
-    echo "bench: $out"
-    add_extra "$(echo "$out" | python3 -c 'import json,sys
-d=json.loads(sys.stdin.readlines()[-1]); print(json.dumps({"name": "RX instructions/segment", "unit": "instr/seg", "shardtcp": d["instructions_per_segment"], "kernel": None, "detail": d}))')"
+  if ninja -C "$idir" -j "${SHARDTCP_JOBS:-2}" bench/micro/rx_segment_instr \
+    bench/micro/rx_path_instr >/dev/null; then
+    script_rows instr "$idir"
   else
-    echo "bench: could not build $ibin: no --instr figure" >&2
+    echo "bench: could not build the instruction counters in $idir: no --instr rows" >&2
   fi
 fi
 
-# script_rows NAME: the rows bench/NAME.sh prints (JSON, one a line) join the table.
-script_rows() {
-  if "bench/$1.sh" "$bindir" "$seconds" "$PAIR_DIR" >"$PAIR_DIR/$1.rows" 2>"$PAIR_DIR/$1.err"; then
-    while read -r r; do
-      echo "bench: $r"
-      add_extra "$r"
-    done <"$PAIR_DIR/$1.rows"
-  else
-    echo "bench: the $1 rows failed:" >&2
-  fi
-  sed "s/^/bench: $1: /" "$PAIR_DIR/$1.err" >&2 || true
-}
-if [ "$wrk_rows" -eq 1 ]; then script_rows wrk; fi
-if [ "$preload_rows" -eq 1 ]; then script_rows preload; fi
+if [ "$wrk_rows" -eq 1 ]; then script_rows wrk "$bindir" "$seconds" "$PAIR_DIR"; fi
+if [ "$preload_rows" -eq 1 ]; then script_rows preload "$bindir" "$seconds" "$PAIR_DIR"; fi
 
 "$PY" bench/report.py "$runs" "$out_dir/latest.json" "$out_dir/latest.png" \
   --machine "$machine" --seconds "$seconds" --repetitions "$reps" --extra "$extra" |

@@ -155,6 +155,30 @@ static long stack_mbufs_in_use(void) {
   return (long)stack_counter("pool.in_use");
 }
 
+/* TCP_STREAM on the stack: which offloads the port negotiated and whether they were
+ * used (segments that arrived as LRO/scattered chains, frames handed to the device for
+ * TSO), so a result says what its figure ran on. Fields of the JSON object; nothing
+ * on the kernel, whose offloads are ethtool's business. */
+static void print_stream_offload_fields(const struct options* o) {
+  static const char* const gauges[] = {"rx_l4_cksum", "rx_lro", "tx_l4_cksum", "tx_tso"};
+  static const char* const counters[] = {"rx_segments", "rx_chained", "tx_tso_frames",
+                                         "tx_tso_bytes"};
+  char name[64];
+  size_t i;
+  if (o->workload != W_STREAM || stack_counter("tcp_layer.rx_segments") < 0) return;
+  printf(", \"port_offloads\": {");
+  for (i = 0; i < sizeof gauges / sizeof gauges[0]; ++i) {
+    snprintf(name, sizeof name, "port_offloads.%s", gauges[i]);
+    printf("%s\"%s\": %lld", i == 0 ? "" : ", ", gauges[i], stack_counter(name));
+  }
+  printf("}, \"tcp_layer\": {");
+  for (i = 0; i < sizeof counters / sizeof counters[0]; ++i) {
+    snprintf(name, sizeof name, "tcp_layer.%s", counters[i]);
+    printf("%s\"%s\": %lld", i == 0 ? "" : ", ", counters[i], stack_counter(name));
+  }
+  printf("}");
+}
+
 /* CPU seconds (user + system) this process has used. */
 static double cpu_s(void) {
   struct rusage ru;
@@ -648,6 +672,7 @@ static void print_client_json(const struct options* o, const struct result* r) {
         r->idle_seconds, r->idle_seconds > 0 ? r->idle_cpu_s / r->idle_seconds : 0,
         r->idle_iterations >= 0 && r->idle_seconds > 0 ? r->idle_iterations / r->idle_seconds : -1);
   }
+  print_stream_offload_fields(o);
   printf("}\n");
   fflush(stdout);
 }
@@ -845,10 +870,12 @@ static int run_server(const struct options* o) {
       "\"accepted_min_port\": %ld, \"closed\": %ld, \"max_open\": %ld, \"bytes\": %llu, "
       "\"errors\": %ld, "
       "\"verify_errors\": %llu, \"rss_listen_kib\": %ld, \"rss_at_max_kib\": %ld, "
-      "\"mbufs_in_use_listen\": %ld, \"mbufs_in_use_at_max\": %ld}\n",
+      "\"mbufs_in_use_listen\": %ld, \"mbufs_in_use_at_max\": %ld",
       APP_SIDE, workload_names[o->workload], st.accepted, accepted_min_port, st.closed, st.max_open,
       (unsigned long long)st.bytes, st.errors, (unsigned long long)st.verify_errors,
       st.rss_listen_kib, st.rss_at_max_kib, st.mbufs_listen, st.mbufs_at_max);
+  print_stream_offload_fields(o);
+  printf("}\n");
   fflush(stdout);
   free(buf);
   return st.errors == 0 && st.verify_errors == 0 ? 0 : 1;
