@@ -4,8 +4,8 @@
 #   "nginx keep-alive (preload)": nginx (master_process off, one 438-byte page), wrk
 #       -t1 -c16 keep-alive against it;
 #   "redis GET (preload)": redis-server, redis-benchmark -t get -c 50 against it.
-# On the stack: the server in namespace ${ns}p with the stack on a TAP (198.18.4.2), the
-# client on the TAP's kernel side (198.18.4.1). On the kernel: the server in ${ns}s
+# On the stack: the server in namespace ${ns}p with the stack (198.18.4.2) on one end of a
+# veth pair, the client in ${ns}q on the other (198.18.4.1). On the kernel: the server in ${ns}s
 # (198.18.5.1), the client in ${ns}c over a veth pair. Servers on core 0, clients on
 # core 1. Prints one compact JSON row per line.
 #   bench/preload.sh BUILD_DIR SECONDS SCRATCH_DIR
@@ -23,7 +23,7 @@ PATH=$PATH:/usr/sbin
 spid=""
 cleanup() {
   [ -n "$spid" ] && kill -TERM "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
-  for n in p s c; do
+  for n in p q s c; do
     for p in $(ip netns pids "$ns$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
     ip netns del "$ns$n" 2>/dev/null || true
   done
@@ -54,22 +54,19 @@ ready() {
 redis_args=(--port 6379 --save "" --appendonly no --protected-mode no --daemonize no --dir "$dir/tmp")
 requests=$((seconds * 20000))
 
-# ---- the stack: each server under LD_PRELOAD on a TAP (a new stack per process)
-ip netns add "${ns}p"
-ip -n "${ns}p" link set lo up
-tap="${ns}t"
-export SHARDTCP_ARGS="-l 0 --no-pci --in-memory --file-prefix ${ns}p --vdev=net_tap0,iface=$tap -- --ip 198.18.4.2/24"
+# ---- the stack: each server under LD_PRELOAD (a new stack per process) on one end of
+# a veth pair (net_af_packet: bench/veth_pair.sh, stack_veth_up), the client on the other
+vdev=$(stack_veth_up "${ns}p" "${ns}q" "${ns}a" 198.18.4.1)
+export SHARDTCP_ARGS="-l 0 --no-pci --in-memory --file-prefix ${ns}p --vdev=$vdev -- --ip 198.18.4.2/24"
 on_stack() { # LOG CMD...
   local log=$1
   shift
   ip netns exec "${ns}p" env LD_PRELOAD="$lib" taskset -c 0 "$@" >"$log" 2>&1 &
   spid=$!
   for _ in $(seq 100); do
-    grep -q '^ready$' "$log" && ip netns exec "${ns}p" ip link show "$tap" >/dev/null 2>&1 && break
+    grep -q '^ready$' "$log" && break
     sleep 0.1
   done
-  ip -n "${ns}p" addr add 198.18.4.1/24 dev "$tap"
-  ip -n "${ns}p" link set "$tap" up
 }
 stop() {
   kill -TERM "$spid" 2>/dev/null || true
@@ -78,12 +75,12 @@ stop() {
 }
 nginx_conf 198.18.4.2
 on_stack "$dir/nginx-stack.log" nginx -c "$dir/nginx.conf"
-ready ip netns exec "${ns}p" curl -s --max-time 1 -o /dev/null http://198.18.4.2/
-st_nginx=$(ip netns exec "${ns}p" taskset -c 1 wrk -t1 -c16 -d"${seconds}s" http://198.18.4.2/ | rps)
+ready ip netns exec "${ns}q" curl -s --max-time 1 -o /dev/null http://198.18.4.2/
+st_nginx=$(ip netns exec "${ns}q" taskset -c 1 wrk -t1 -c16 -d"${seconds}s" http://198.18.4.2/ | rps)
 stop
 on_stack "$dir/redis-stack.log" redis-server --bind 198.18.4.2 "${redis_args[@]}"
-ready ip netns exec "${ns}p" redis-cli -h 198.18.4.2 ping
-st_redis=$(ip netns exec "${ns}p" taskset -c 1 redis-benchmark -h 198.18.4.2 -t get -c 50 \
+ready ip netns exec "${ns}q" redis-cli -h 198.18.4.2 ping
+st_redis=$(ip netns exec "${ns}q" taskset -c 1 redis-benchmark -h 198.18.4.2 -t get -c 50 \
   -n "$requests" -q 2>&1 | redis_rps)
 stop
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The wrk rows of scripts/bench.sh: Debian's wrk (-t1 -c16), a client nobody here wrote,
-#   against the stack: shardtcp-httpd on a TAP in namespace ${ns}h (198.18.2.2), wrk on
-#                      the kernel side of that TAP (198.18.2.1);
+#   against the stack: shardtcp-httpd in namespace ${ns}h (198.18.2.2) on one end of a
+#                      veth pair (net_af_packet: bench/veth_pair.sh, stack_veth_up),
+#                      wrk in ${ns}w on the other (198.18.2.1);
 #   against the kernel: Debian's nginx (one worker, access log off, the same 438-byte
 #                      body) in ${ns}s (198.18.3.1), wrk in ${ns}c over a veth pair;
 # each server on core 0, wrk on core 1; keep-alive, then "Connection: close".
-# httpd's application thread stays on core 0; the library runs its driver thread off
-# that core (on wrk's). WRK_HTTPD_APP_CPU=N pins the application thread to CPU N.
+# httpd runs to completion: its one thread runs the engine inline on core 0.
+# WRK_HTTPD_APP_CPU=N pins that thread to CPU N instead.
 # Prints one compact JSON row per line.
 #   bench/wrk.sh BUILD_DIR SECONDS SCRATCH_DIR
 set -euo pipefail
@@ -24,29 +25,31 @@ npid=""
 cleanup() {
   [ -n "$hpid" ] && kill -TERM "$hpid" 2>/dev/null && wait "$hpid" 2>/dev/null
   [ -n "$npid" ] && kill -TERM "$npid" 2>/dev/null && wait "$npid" 2>/dev/null
-  for n in h s c; do ip netns del "$ns$n" 2>/dev/null || true; done
+  for n in h w s c; do ip netns del "$ns$n" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 
+# Both wrk namespaces are tuned as a performance-minded user would.
+client_tuning() {
+  ip netns exec "$1" sysctl -qw net.ipv4.tcp_tw_reuse=1
+  ip netns exec "$1" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+}
 # wrk's requests/s from its output.
 rps() { awk '/^Requests\/sec:/ {print $2}'; }
 
-# ---- the stack: httpd on a TAP
-ip netns add "${ns}h"
-ip -n "${ns}h" link set lo up
+# ---- the stack: httpd on a veth (net_af_packet), wrk on the veth's kernel end
+vdev=$(stack_veth_up "${ns}h" "${ns}w" "${ns}a" 198.18.2.1)
+client_tuning "${ns}w"
 ip netns exec "${ns}h" "$httpd" -l 0 --no-pci --in-memory --file-prefix "${ns}h" \
-  --vdev="net_tap0,iface=${ns}t" -- --ip 198.18.2.2/24 --port 80 \
+  --vdev="$vdev" -- --ip 198.18.2.2/24 --port 80 \
   ${WRK_HTTPD_APP_CPU:+--app-cpu "$WRK_HTTPD_APP_CPU"} >"$dir/httpd.out" 2>"$dir/httpd.err" &
 hpid=$!
-for _ in $(seq 100); do ip netns exec "${ns}h" ip link show "${ns}t" >/dev/null 2>&1 && break; sleep 0.1; done
-ip -n "${ns}h" addr add 198.18.2.1/24 dev "${ns}t"
-ip -n "${ns}h" link set "${ns}t" up
 for _ in $(seq 100); do grep -q ready "$dir/httpd.out" && break; sleep 0.1; done
 mkdir -p "$dir/www"
-ip netns exec "${ns}h" curl -s --max-time 10 -o "$dir/www/index.html" http://198.18.2.2/
+ip netns exec "${ns}w" curl -s --max-time 10 -o "$dir/www/index.html" http://198.18.2.2/
 [ "$(stat -c %s "$dir/www/index.html")" = 438 ] || { echo "httpd did not serve the body" >&2; exit 1; }
-st_ka=$(ip netns exec "${ns}h" taskset -c 1 wrk -t1 -c16 -d"${seconds}s" http://198.18.2.2/ | rps)
-st_close=$(ip netns exec "${ns}h" taskset -c 1 wrk -t1 -c16 -d"${seconds}s" -H "Connection: close" \
+st_ka=$(ip netns exec "${ns}w" taskset -c 1 wrk -t1 -c16 -d"${seconds}s" http://198.18.2.2/ | rps)
+st_close=$(ip netns exec "${ns}w" taskset -c 1 wrk -t1 -c16 -d"${seconds}s" -H "Connection: close" \
   http://198.18.2.2/ | rps)
 kill -TERM "$hpid"
 wait "$hpid" || true
@@ -55,8 +58,7 @@ grep '^{' "$dir/httpd.out" | sed 's/^/httpd: /' >&2 || true
 
 # ---- the kernel: nginx over a veth pair
 veth_pair_up "${ns}s" "${ns}c" "${ns}v" 198.18.3.1 198.18.3.2
-ip netns exec "${ns}c" sysctl -qw net.ipv4.tcp_tw_reuse=1
-ip netns exec "${ns}c" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+client_tuning "${ns}c"
 # shellcheck source=nginx_conf.sh
 source "$(dirname "$0")/nginx_conf.sh"
 bench_nginx_conf "$dir/nginx.conf" "$dir" "198.18.3.1:80 reuseport backlog=4096" \

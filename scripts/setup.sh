@@ -8,7 +8,7 @@ PACKAGES=(
   dpdk dpdk-dev libdpdk-dev libnuma-dev libpcap-dev
   libboost-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format valgrind
-  iproute2 iperf3 curl netcat-openbsd iputils-ping arping tshark python3 python3-scapy
+  iproute2 ethtool iperf3 curl netcat-openbsd iputils-ping arping tshark python3 python3-scapy
   procps
   python3-matplotlib wrk nginx-light linux-perf
   # The preload suite's unmodified programs (curl, nginx-light, iperf3, wrk above too).
