@@ -27,6 +27,13 @@ class Hangup : public PairSocketsTest<> {
     open_.push_back(a);
     return a;
   }
+  // A socket connected to B's echo server.
+  int connected_to_echo() {
+    const int s = sock();
+    const sockaddr_in to = sin4(kSockAddrB, kEchoPort);
+    EXPECT_EQ(connect(s, &to, sizeof to), 0) << strerror(errno);
+    return s;
+  }
   // Waits (up to 5 s) until `s` reports every bit of `bits`; returns what it reports.
   unsigned wait_events(int s, unsigned bits) {
     int ev = 0;
@@ -108,9 +115,8 @@ TEST_F(Hangup, ResetReportsHupAndErrEvenUnasked) {
 }
 
 TEST_F(Hangup, ShutdownWriteThenPeerFinReportsHup) {
-  const int s = sock();
-  const sockaddr_in to = sin4(kSockAddrB, kEchoPort);
-  ASSERT_EQ(connect(s, &to, sizeof to), 0) << strerror(errno);
+  const int s = connected_to_echo();
+  ASSERT_FALSE(HasFailure());
   ASSERT_EQ(shutdown(s, SHUT_WR), 0);
   // Our FIN alone is no hang-up (the peer may still send).
   const unsigned half = static_cast<unsigned>(shardtcp_socket_events(s));
@@ -127,9 +133,8 @@ TEST_F(Hangup, ShutdownWriteThenPeerFinReportsHup) {
 }
 
 TEST_F(Hangup, ShutdownBothWaysReportsHupAtOnce) {
-  const int s = sock();
-  const sockaddr_in to = sin4(kSockAddrB, kEchoPort);
-  ASSERT_EQ(connect(s, &to, sizeof to), 0) << strerror(errno);
+  const int s = connected_to_echo();
+  ASSERT_FALSE(HasFailure());
   ASSERT_EQ(shutdown(s, SHUT_RDWR), 0);
   const unsigned ev = static_cast<unsigned>(shardtcp_socket_events(s));
   EXPECT_TRUE(ev & SHARDTCP_EPOLLHUP) << ev;
