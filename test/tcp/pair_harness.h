@@ -244,13 +244,14 @@ class TcpPairTest : public ::testing::Test {
 
   // Listens on B's `port`, connects from A and runs until both ends are established:
   // the client's id and the server's (accepted) one; `listener` is B's.
+  // `to`: B's address to connect to (an IPv6 one among its more_addresses, say).
   void open_a_to_b(std::uint16_t port, TcpConnId* client, TcpConnId* server,
-                   TcpConnId* listener = nullptr) {
+                   TcpConnId* listener = nullptr, const IpAddr& to = kAddrB) {
     int err = 0;
     const TcpConnId l = b_.tcp->listen({IpAddr{}, port}, 4, {}, &err);
     ASSERT_TRUE(l.valid());
     if (listener != nullptr) *listener = l;
-    *client = a_.tcp->connect({kAddrB, port}, {}, &err);
+    *client = a_.tcp->connect({to, port}, {}, &err);
     ASSERT_TRUE(client->valid());
     ASSERT_TRUE(run_until([&] {
       if (!server->valid()) *server = b_.tcp->accept(l, &err);

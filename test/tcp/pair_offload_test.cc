@@ -24,10 +24,11 @@ constexpr std::uint64_t kWireMax = 1500 + 14;  // MTU plus the Ethernet header
 
 class TcpPairOffload : public TcpPairTest {
  protected:
-  // Moves `bytes` each way at once; false (with a failure recorded) on a stall.
-  void transfer(std::uint64_t bytes, StreamFlow& ea, StreamFlow& eb) {
+  // Moves `bytes` each way at once (to B at `to`); false (with a failure recorded) on a
+  // stall.
+  void transfer(std::uint64_t bytes, StreamFlow& ea, StreamFlow& eb, const IpAddr& to = kAddrB) {
     TcpConnId c, s, l;
-    open_a_to_b(kPort, &c, &s, &l);
+    open_a_to_b(kPort, &c, &s, &l, to);
     if (HasFatalFailure()) return;
     flows_each_way(ea, a_.tcp.get(), c, eb, b_.tcp.get(), s, bytes);
     const Instant start = clock_.now();
@@ -88,6 +89,28 @@ TEST_F(TcpPairOffload, CleanWireUsesTsoAndLroAndKeepsEveryFrameWithinTheMtu) {
   expect_offloads_used("clean");
   // Nothing was corrupted, so nothing may be flagged bad.
   EXPECT_EQ(a_.offloads->stats().rx_bad_cksum + b_.offloads->stats().rx_bad_cksum, 0u);
+}
+
+// The same over IPv6: TSO frames carry the IPv6 pseudo-header, LRO coalesces IPv6
+// segments, and the stacks accept the chained frames.
+TEST_F(TcpPairOffload, Ipv6UsesTsoAndLroAndDeliversExactlyThroughLoss) {
+  const IpAddr a6 = *IpAddr::parse("2001:db8:14::a");
+  const IpAddr b6 = *IpAddr::parse("2001:db8:14::b");
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  a.more_addresses = {{a6, 64}};
+  b.more_addresses = {{b6, 64}};
+  a.emulate_offloads = b.emulate_offloads = true;
+  a.impair = b.impair = lossy_wire(0.01, 0.005, 0.02, 8, 0.001);
+  a.impair->seed = 61;
+  b.impair->seed = 62;
+  build(a, b);
+  ASSERT_TRUE(run_until([&] { return !a_.ip->dad_pending(a6) && !b_.ip->dad_pending(b6); }));
+  StreamFlow ea, eb;
+  transfer(16ull << 20, ea, eb, b6);
+  if (HasFatalFailure()) return;
+  expect_delivered_exactly(ea, eb, 16ull << 20);
+  expect_offloads_used("ipv6");
 }
 
 TEST_F(TcpPairOffload, LargeTransferEachWayThroughTsoAndLroUnderLossReorderingCorruption) {
