@@ -139,10 +139,8 @@ TEST_F(TcpPairBasic, FamilylessWildcardListenerServesIpv4AndIpv6) {
   const IpAddr b6 = *IpAddr::parse("2001:db8::b");
   PairSideOptions a, b;
   a.tcp = b.tcp = default_tcp();
-  a.more_addresses = {{a6, 64}};
-  b.more_addresses = {{b6, 64}};
-  build(a, b);
-  ASSERT_TRUE(run_until([&] { return !a_.ip->dad_pending(a6) && !b_.ip->dad_pending(b6); }));
+  build_dual_stack(a, b, a6, b6);
+  if (HasFatalFailure()) return;
   int err = 0;
   TcpConnId l = b_.tcp->listen({IpAddr{}, kPort}, 16, server_log_.callback(), &err);
   ASSERT_TRUE(l.valid()) << err;

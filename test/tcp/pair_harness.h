@@ -173,6 +173,16 @@ class TcpPairTest : public ::testing::Test {
     return c;
   }
 
+  // Builds the pair with IPv6 addresses a6 and b6 (/64) beside the IPv4 ones, and runs
+  // until both have passed duplicate address detection.
+  void build_dual_stack(PairSideOptions a, PairSideOptions b, const IpAddr& a6, const IpAddr& b6) {
+    a.more_addresses.push_back({a6, 64});
+    b.more_addresses.push_back({b6, 64});
+    build(a, b);
+    if (::testing::Test::HasFatalFailure()) return;
+    ASSERT_TRUE(run_until([&] { return !a_.ip->dad_pending(a6) && !b_.ip->dad_pending(b6); }));
+  }
+
   void build(PairSideOptions a = {}, PairSideOptions b = {}, unsigned ring_size = 1024) {
     shared_ = tcp_pair_pool();
     ASSERT_NE(shared_, nullptr);

@@ -98,14 +98,12 @@ TEST_F(TcpPairOffload, Ipv6UsesTsoAndLroAndDeliversExactlyThroughLoss) {
   const IpAddr b6 = *IpAddr::parse("2001:db8:14::b");
   PairSideOptions a, b;
   a.tcp = b.tcp = default_tcp();
-  a.more_addresses = {{a6, 64}};
-  b.more_addresses = {{b6, 64}};
   a.emulate_offloads = b.emulate_offloads = true;
   a.impair = b.impair = lossy_wire(0.01, 0.005, 0.02, 8, 0.001);
   a.impair->seed = 61;
   b.impair->seed = 62;
-  build(a, b);
-  ASSERT_TRUE(run_until([&] { return !a_.ip->dad_pending(a6) && !b_.ip->dad_pending(b6); }));
+  build_dual_stack(a, b, a6, b6);
+  if (HasFatalFailure()) return;
   StreamFlow ea, eb;
   transfer(16ull << 20, ea, eb, b6);
   if (HasFatalFailure()) return;
