@@ -164,12 +164,13 @@ std::uint32_t TcpLayer::alloc_slot(Kind kind) {
   return i;
 }
 
-void TcpLayer::detach(Slot& s, bool keep_bind) {
+void TcpLayer::detach(Slot& s, bool keep_bind, std::optional<std::uint64_t> tuple_hash) {
   if (s.in_table) {
+    const TcpTuple t{s.local, s.remote};
     if (s.kind == Kind::kListener)
       listeners_.erase(s.local);
     else
-      conn_table_.erase(TcpTuple{s.local, s.remote});
+      conn_table_.erase(t, tuple_hash ? *tuple_hash : hash_tuple(key_, t));
     s.in_table = false;
   }
   if (s.ephemeral) {
@@ -386,11 +387,7 @@ bool TcpLayer::on_time_wait(Slot& s, const TimeWaitInfo& info, Instant now) {
   if (time_wait_.insert(t, h, st, now)) counters_.inc(TcpLayerCounter::kTimeWaitEvicted);
   counters_.inc(TcpLayerCounter::kTimeWaitCreated);
   s.finished = true;
-  if (s.in_table && s.kind != Kind::kListener && t == TcpTuple{s.local, s.remote}) {
-    conn_table_.erase(t, h);
-    s.in_table = false;
-  }
-  detach(s);
+  detach(s, false, t == TcpTuple{s.local, s.remote} ? std::optional(h) : std::nullopt);
   return true;
 }
 
@@ -592,7 +589,8 @@ int TcpLayer::connect(TcpConnId id, const Endpoint& remote, std::uint16_t* owner
       if (owner_engine != nullptr) *owner_engine = owner;
       return kNotOwner;
     }
-    if (conn_table_.find(t) != nullptr || time_wait_.find(t)) return -EADDRINUSE;
+    t_hash = hash_tuple(key_, t);  // one hash for both tables and the insert below
+    if (conn_table_.find(t, *t_hash) != nullptr || time_wait_.find(t, *t_hash)) return -EADDRINUSE;
   } else {
     // The search's last candidate is the port it returns: its hash and TIME_WAIT
     // record are kept for the insert below (one hash per candidate, not four).

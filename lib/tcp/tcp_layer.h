@@ -321,7 +321,9 @@ class TcpLayer final : public TransportHandler {
   void release_slot(std::uint32_t slot);  // frees now or when dispatch unwinds
   void maybe_release(std::uint32_t slot);
   // Leaves the tables, drops port references (but the bind's with keep_bind) and the timer.
-  void detach(Slot& s, bool keep_bind = false);
+  // `tuple_hash`: hash_tuple of the slot's tuple when the caller already has it.
+  void detach(Slot& s, bool keep_bind = false,
+              std::optional<std::uint64_t> tuple_hash = std::nullopt);
   void destroy_tcb(Slot& s);
   void unlink_from_parent(Slot& s);
 
