@@ -96,6 +96,7 @@ unsigned Engine::poll_once() {
   unsigned work = 0;
   for (std::size_t i = 0; i < hook_count_; ++i) work += hooks_[i].fn(hooks_[i].arg);
   PacketContext ctx = make_context();
+  work += handler_.on_iteration_start(ctx);
   std::uint16_t n = 0;
   if (port_ != nullptr) {
     rte_mbuf* rx[kMaxBurst];

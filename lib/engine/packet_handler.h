@@ -45,6 +45,10 @@ class PacketHandler {
   virtual void on_frames(rte_mbuf** frames, std::uint16_t n, PacketContext& ctx) = 0;
   // Runs expired timers; called every loop iteration (cheap when nothing is due).
   virtual void on_timers(PacketContext& ctx) = 0;
+  // First in every loop iteration, before the receive burst: what the previous
+  // iteration left for after the application's turn (held ACKs). Returns how much
+  // work it found, so a caller deciding whether to idle counts it.
+  virtual unsigned on_iteration_start(PacketContext&) { return 0; }
 };
 
 }  // namespace shardtcp

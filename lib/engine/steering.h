@@ -116,6 +116,9 @@ class SteeringHandler final : public PacketHandler {
 
   void on_frames(rte_mbuf** frames, std::uint16_t n, PacketContext& ctx) override;
   void on_timers(PacketContext& ctx) override { inner_.on_timers(ctx); }
+  unsigned on_iteration_start(PacketContext& ctx) override {
+    return inner_.on_iteration_start(ctx);
+  }
 
   // Injects what other engines steered here; returns the frames handled.
   unsigned drain();

@@ -27,6 +27,9 @@ class ShardHandler final : public PacketHandler {
     ip_.on_frames(frames, n, ctx);
     tcp_->end_burst(ctx);
   }
+  unsigned on_iteration_start(PacketContext& ctx) override {
+    return tcp_ != nullptr ? tcp_->flush_held_acks(ctx) : 0;
+  }
   void on_timers(PacketContext& ctx) override {
     ip_.on_timers(ctx);
     if (tcp_ != nullptr) tcp_->on_timers(ctx);

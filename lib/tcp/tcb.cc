@@ -223,7 +223,7 @@ std::uint32_t Tcb::send(const std::uint8_t* data, std::uint32_t len) {
 
 std::uint32_t Tcb::recv(std::uint8_t* buf, std::uint32_t len, bool peek) {
   const std::uint32_t n = rx_.read(buf, len, peek);
-  if (n > 0 && !peek) app_freed_space_ = true;
+  if (!peek) app_freed_ += n;
   return n;
 }
 
@@ -470,7 +470,7 @@ void Tcb::on_segment_syn_sent(const TcpSegment& seg, Instant now, TcpOutput& out
     connect_deadline_ = Instant::never();
     out.add_event(TcpEventKind::kConnected);
     arm_keepalive(now);
-    ack_now_ = true;
+    ack_soon(now);  // the application's first segment may carry it
     if (fin_queued_) set_state(TcpState::kFinWait1);
     // Data or a FIN on the SYN-ACK is processed as on any segment (RFC 9293 §3.10.7.3:
     // "continue processing at the sixth step"), and acknowledged by the ACK below.
@@ -640,13 +640,9 @@ void Tcb::process_text(const TcpSegment& s, Instant now, TcpOutput& out) {
       if (r.advanced > 0) {
         out.add_event(TcpEventKind::kReadable, r.advanced);
         unacked_bytes_ += r.advanced;
-        if (r.filled_gap) ack_now_ = true;     // ... and for data that fills a gap
-        if (unacked_bytes_ >= 2 * rcv_mss_) {  // every second full segment ...
-          if (ack_batching_)
-            ack_batched_ = true;  // ... or once at the end of a receive burst
-          else
-            ack_now_ = true;
-        }
+        if (r.filled_gap) ack_now_ = true;  // ... and for data that fills a gap
+        // Every second full segment, or once at the end of a receive burst.
+        if (unacked_bytes_ >= 2 * rcv_mss_) ack_soon(now);
         if (!ack_now_ && delack_at_ == Instant::never()) delack_at_ = now + cfg_->delayed_ack;
       }
     }
@@ -962,27 +958,38 @@ void Tcb::process_fin(Instant now, TcpOutput& out) {
   rx_.advance_control(1);
   peer_fin_ = true;
   ooo_fin_.reset();
-  ack_now_ = true;
   out.add_event(TcpEventKind::kPeerFin);
   out.add_event(TcpEventKind::kReadable, 0);
   switch (state_) {
     case TcpState::kSynReceived:
     case TcpState::kEstablished:
       set_state(TcpState::kCloseWait);
+      ack_soon(now);  // a server closing on end of file sends its FIN with this ACK
       break;
     case TcpState::kFinWait1:
       if (fin_acked()) {
         enter_time_wait(now, out);
       } else {
         set_state(TcpState::kClosing);
+        ack_now_ = true;
       }
       break;
     case TcpState::kFinWait2:
       enter_time_wait(now, out);
       break;
     default:
+      ack_now_ = true;
       break;
   }
+}
+
+void Tcb::ack_soon(Instant now) {
+  if (!ack_batching_) {
+    ack_now_ = true;
+    return;
+  }
+  ack_batched_ = true;
+  if (delack_at_ == Instant::never()) delack_at_ = now + cfg_->delayed_ack;
 }
 
 void Tcb::ecn_input(const TcpSegment& seg, Instant now) {
@@ -1130,7 +1137,7 @@ bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::
     last_ack_sent_ = rx_.rcv_nxt();
     ack_now_ = false;
     ack_batched_ = false;
-    app_freed_space_ = false;
+    app_freed_ = 0;
     unacked_bytes_ = 0;
     delack_at_ = Instant::never();
   }
@@ -1323,8 +1330,12 @@ bool Tcb::send_new_data(Instant now, TcpOutput& out, std::uint32_t budget) {
   return sent;
 }
 
-void Tcb::end_ack_batch(Instant now, TcpOutput& out) {
+bool Tcb::end_ack_batch() {
   ack_batching_ = false;
+  return ack_batched_;
+}
+
+void Tcb::send_held_ack(Instant now, TcpOutput& out) {
   if (!ack_batched_) return;
   ack_batched_ = false;
   if (is_synchronized(state_) && last_ack_sent_ != rx_.rcv_nxt()) send_ack(now, out);
@@ -1400,10 +1411,13 @@ void Tcb::ack_output(Instant now, TcpOutput& out) {
   // scaled and clamped to the 16-bit field -- not the free space: without scaling, room
   // above 65 535 would make every call send an ACK identical to the last (to the peer a
   // duplicate ACK).
-  if (app_freed_space_ && !peer_fin_ && !ack_now_ && state_ != TcpState::kTimeWait) {
+  if (app_freed_ > 0 && !peer_fin_ && !ack_now_ && state_ != TcpState::kTimeWait) {
     const SeqNum right = rx_.rcv_nxt() + (window_field_for(rx_.free_space()) << rcv_wscale_);
     if (right > rcv_adv_) {
-      std::uint32_t inc = static_cast<std::uint32_t>(right - rcv_adv_);
+      // Only what the reads freed counts: the rest of the gap is the buffer beyond the
+      // SYN's unscaled 64 KiB, which the next segment offers anyway (an ACK for it alone
+      // after a 64-byte request would be one segment more per transaction).
+      std::uint32_t inc = std::min(static_cast<std::uint32_t>(right - rcv_adv_), app_freed_);
       std::uint32_t cur = rcv_wnd();
       std::uint32_t thresh = std::min(rx_.capacity() / 2, cur < rcv_mss_ ? rcv_mss_ : 2 * rcv_mss_);
       if (inc >= thresh) ack_now_ = true;

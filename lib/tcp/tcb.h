@@ -83,14 +83,19 @@ class Tcb {
   void on_frag_needed(std::uint32_t mtu, Instant now, TcpOutput& out);
 
   // ---- receive bursts (the receive side of GRO) ----
-  // Between begin_ack_batch() and end_ack_batch() the ACK that in-order data calls for
-  // (every second full segment) is held, so a burst of this connection's segments draws
-  // one ACK, sent by end_ack_batch() unless a segment of ours carried it meanwhile.
+  // Between begin_ack_batch() and end_ack_batch() an ACK that may wait is held: the one
+  // in-order data calls for (every second full segment), the one that completes our
+  // handshake (SYN-ACK received), and the one for the peer's FIN in ESTABLISHED. A burst
+  // of this connection's segments then draws one ACK, and the application, which runs
+  // before it is sent (send_held_ack), can carry it on its request, its answer or its
+  // own FIN instead: a connect-request-close exchange then needs three segments fewer.
   // ACKs that must go at once (out-of-order data, a duplicate, a filled gap, a window
   // update) are never held: a sender counting duplicate ACKs still sees each. The
-  // delayed-ACK timer still bounds the wait should end_ack_batch() never come.
+  // delayed-ACK timer still bounds the wait should send_held_ack() never come.
   void begin_ack_batch() { ack_batching_ = true; }
-  void end_ack_batch(Instant now, TcpOutput& out);
+  // Ends the batch; true when an ACK is still owed (send it with send_held_ack).
+  bool end_ack_batch();
+  void send_held_ack(Instant now, TcpOutput& out);
 
   // ---- application ----
   // Queues bytes; returns how many were accepted (bounded by the send buffer). Call
@@ -220,6 +225,9 @@ class Tcb {
   // Steps seven and eight (text, FIN) of a segment already trimmed to the window.
   void process_text(const TcpSegment& s, Instant now, TcpOutput& out);
   void process_fin(Instant now, TcpOutput& out);
+  // An ACK that may wait for the end of the receive burst (and the application's turn
+  // after it) when one is open; at once otherwise.
+  void ack_soon(Instant now);
 
   // Output.
   void output(Instant now, TcpOutput& out);
@@ -299,9 +307,9 @@ class Tcb {
   std::optional<SeqNum> ooo_fin_;    // FIN seen above a hole
   std::uint32_t unacked_bytes_ = 0;  // received since our last ACK (delayed-ACK rule)
   bool ack_now_ = false;
-  bool ack_batching_ = false;     // inside a receive burst (begin_ack_batch)
-  bool ack_batched_ = false;      // an ACK is due at the burst's end
-  bool app_freed_space_ = false;  // a read since our last ACK: a window update may be due
+  bool ack_batching_ = false;    // inside a receive burst (begin_ack_batch)
+  bool ack_batched_ = false;     // an ACK is due at the burst's end
+  std::uint32_t app_freed_ = 0;  // bytes read since our last ACK: a window update may be due
   std::uint32_t rcv_mss_ = 536;
 
   // Negotiated options.

@@ -368,13 +368,31 @@ void TcpLayer::end_burst(PacketContext& ctx) {
       maybe_release(m.slot);
       if (s.kind == Kind::kFree || s.generation != m.generation) continue;
     }
-    if (!s.tcb || s.finished) continue;
+    if (!s.tcb || s.finished || !s.tcb->end_ack_batch()) continue;
+    if (held_ack_count_ < held_acks_.size()) {
+      held_acks_[held_ack_count_++] = m;
+      continue;
+    }
     TcpOutput& out = begin_output();
-    s.tcb->end_ack_batch(ctx.now, out);
+    s.tcb->send_held_ack(ctx.now, out);
     process(m.slot, out, ctx);
   }
   burst_count_ = 0;
   if (++burst_epoch_ == 0) burst_epoch_ = 1;  // 0 is a fresh slot's "no burst"
+}
+
+unsigned TcpLayer::flush_held_acks(PacketContext& ctx) {
+  const std::size_t n = held_ack_count_;
+  held_ack_count_ = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const BurstMember m = held_acks_[k];
+    Slot& s = slots_[m.slot];
+    if (s.kind == Kind::kFree || s.generation != m.generation || !s.tcb || s.finished) continue;
+    TcpOutput& out = begin_output();
+    s.tcb->send_held_ack(ctx.now, out);
+    process(m.slot, out, ctx);
+  }
+  return static_cast<unsigned>(n);
 }
 
 bool TcpLayer::on_time_wait(Slot& s, const TimeWaitInfo& info, Instant now) {

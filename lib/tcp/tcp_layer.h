@@ -227,8 +227,13 @@ class TcpLayer final : public TransportHandler {
   // burst draw one ACK (Tcb::begin_ack_batch) and at most one kReadable, kWritable and
   // kAcked each, delivered by end_burst() -- the receive side of GRO, and one wake-up
   // of the socket layer per burst instead of one per segment.
+  // The ACKs a burst still owes are held over the application's turn that follows it
+  // and sent by flush_held_acks() at the start of the engine's next iteration, unless
+  // a segment of the application's carried them meanwhile (Tcb::begin_ack_batch).
   void begin_burst() { in_burst_ = true; }
   void end_burst(PacketContext& ctx);
+  // Sends the held ACKs; the number of connections that had one held.
+  unsigned flush_held_acks(PacketContext& ctx);
 
   std::size_t slots_in_use() const { return in_use_; }
   std::size_t half_open() const { return half_open_; }
@@ -391,6 +396,8 @@ class TcpLayer final : public TransportHandler {
   std::uint32_t burst_epoch_ = 1;
   std::array<BurstMember, kMaxBurstMembers> burst_{};
   std::size_t burst_count_ = 0;
+  std::array<BurstMember, kMaxBurstMembers> held_acks_{};
+  std::size_t held_ack_count_ = 0;
   std::uint32_t out_depth_ = 0;
 };
 

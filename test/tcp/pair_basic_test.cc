@@ -163,6 +163,7 @@ TEST_F(TcpPairBasic, FamilylessWildcardListenerServesIpv4AndIpv6) {
     return client_log_.has(c4, TcpSocketEvent::kConnected) &&
            client_log_.has(c6, TcpSocketEvent::kConnected);
   }));
+  run_for(1ms);  // A's handshake ACKs, held for a first segment of data, reach B
   Endpoint p1, p2;
   TcpConnId s1 = b_.tcp->accept(l, &err, &p1);
   TcpConnId s2 = b_.tcp->accept(l, &err, &p2);
@@ -197,7 +198,9 @@ TEST_F(TcpPairBasic, SynFloodBeyondTheSynQueueIsAnsweredWithCookies) {
   ASSERT_TRUE(l.valid());
   // Resolve ARP first so the SYNs of the flood leave together.
   TcpConnId first = a_.tcp->connect({kAddrB, kPort}, client_log_.callback(), &err);
-  ASSERT_TRUE(run_until([&] { return client_log_.has(first, TcpSocketEvent::kConnected); }));
+  ASSERT_TRUE(run_until([&] {
+    return client_log_.has(first, TcpSocketEvent::kConnected) && b_.tcp->has_pending_accept(l);
+  }));
   ASSERT_TRUE(b_.tcp->accept(l, &err).valid());
 
   constexpr int kFlood = 12;
@@ -290,7 +293,11 @@ TEST_F(TcpPairBasic, AcceptQueueOverflowIsCountedAndRefusedVisibly) {
   while (b_.tcp->accept(l, &err).valid()) ++accepted;
   EXPECT_EQ(accepted, 2);
   // Room again: the late client's SYN retransmission gets in.
-  ASSERT_TRUE(run_until([&] { return client_log_.has(late, TcpSocketEvent::kConnected); }, 5s));
+  ASSERT_TRUE(run_until(
+      [&] {
+        return client_log_.has(late, TcpSocketEvent::kConnected) && b_.tcp->has_pending_accept(l);
+      },
+      5s));
   while (b_.tcp->accept(l, &err).valid()) ++accepted;
   EXPECT_EQ(accepted, 3);
   for (TcpConnId c : cs) a_.tcp->abort(c);

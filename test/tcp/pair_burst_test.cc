@@ -12,6 +12,7 @@ namespace shardtcp::testing {
 namespace {
 
 constexpr std::uint32_t kSeg = 1448;  // 1500 MTU, timestamps on
+constexpr std::uint16_t kPort = 6100;
 
 class TcpPairBurst : public TcpPairTest {
  protected:
@@ -46,11 +47,15 @@ TEST_F(TcpPairBurst, OneAckAndOneReadableEventPerConnectionPerBurst) {
   const std::uint64_t tx_before = b_tx_frames();
   clock_.advance(20us);
   EXPECT_EQ(b_.engine->poll_once(), 16u);  // one burst, both connections
-  // Without the batching the delayed-ACK rule sends one ACK per two segments: eight.
-  EXPECT_EQ(b_tx_frames() - tx_before, 2u);
   EXPECT_EQ(readable_events(log, s1), 1u);
   EXPECT_EQ(readable_events(log, s2), 1u);
   EXPECT_EQ(b_.tcp->readable_bytes(s1), static_cast<long>(data.size()));
+  // The ACKs wait for the application's turn (which here sends nothing) and leave at
+  // the start of B's next iteration. Without the batching the delayed-ACK rule sends
+  // one ACK per two segments: eight.
+  EXPECT_EQ(b_tx_frames() - tx_before, 0u);
+  EXPECT_EQ(b_.engine->poll_once(), 2u);  // the two held ACKs were its work
+  EXPECT_EQ(b_tx_frames() - tx_before, 2u);
   // Each ACK acknowledged the whole burst.
   clock_.advance(20us);
   a_.engine->poll_once();
@@ -87,6 +92,83 @@ TEST_F(TcpPairBurst, OutOfOrderSegmentsInABurstAreEachAcknowledged) {
   ASSERT_TRUE(
       run_until([&] { return b_.tcp->readable_bytes(s) == static_cast<long>(data.size()); }));
   EXPECT_EQ(read_all(*b_.tcp, s), data);
+}
+
+// A connect, a request, its answer and a close need seven segments, not ten: the ACK
+// of the SYN-ACK rides on the request, the ACK of the request on the answer (a read
+// of 7 bytes opens no window worth an update of its own, though the buffer is larger
+// than the SYN's unscaled 64 KiB), and the ACK of the client's FIN on the server's.
+TEST_F(TcpPairBurst, HeldAcksRideOnTheApplicationsSegmentsInAConnectRequestClose) {
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  a.tcp.defaults.recv_buffer = b.tcp.defaults.recv_buffer = 256 * 1024;  // beyond 64 KiB
+  build(a, b);
+  TcpConnId c0, s0, l;
+  open_a_to_b(kPort, &c0, &s0, &l);  // resolves ARP both ways
+  if (HasFatalFailure()) return;
+  run_for(100ms);
+  const std::uint64_t a_before = a_.ip->eth_counters().get(EthCounter::kTxFrames);
+  const std::uint64_t b_before = b_tx_frames();
+  EventLog a_log, b_log;
+  int err = 0;
+  const TcpConnId c = a_.tcp->connect({kAddrB, kPort}, a_log.callback(), &err);
+  ASSERT_TRUE(c.valid()) << err;
+  TcpConnId s;
+  bool requested = false, answered = false, a_closed = false, b_closed = false;
+  // The two applications act between their engines' iterations, as on their threads.
+  ASSERT_TRUE(run_until([&] {
+    if (!requested && a_log.has(c, TcpSocketEvent::kConnected)) {
+      EXPECT_EQ(a_.tcp->send(c, "request", 7), 7);
+      requested = true;
+    }
+    if (!s.valid() && (s = b_.tcp->accept(l, &err)).valid()) {
+      EXPECT_EQ(b_.tcp->set_callback(s, b_log.callback()), 0);
+    }
+    if (s.valid() && !answered && b_.tcp->readable_bytes(s) == 7) {
+      EXPECT_EQ(read_all(*b_.tcp, s), "request");
+      EXPECT_EQ(b_.tcp->send(s, "response", 8), 8);
+      answered = true;
+    }
+    if (!a_closed && a_.tcp->readable_bytes(c) == 8) {
+      EXPECT_EQ(read_all(*a_.tcp, c), "response");
+      a_.tcp->close(c);
+      a_closed = true;
+    }
+    if (s.valid() && !b_closed && b_log.has(s, TcpSocketEvent::kPeerFin)) {
+      b_.tcp->close(s);
+      b_closed = true;
+    }
+    return b_closed;
+  }));
+  run_for(500ms);  // past every delayed-ACK timer: an ACK still owed would show
+  EXPECT_EQ(a_.ip->eth_counters().get(EthCounter::kTxFrames) - a_before, 4u)
+      << "SYN, ACK with the request, FIN, the last ACK";
+  EXPECT_EQ(b_tx_frames() - b_before, 3u) << "SYN-ACK, the answer, FIN";
+  EXPECT_EQ(b_.tcp->state(s), TcpState::kClosed);
+}
+
+// An ACK held for the application goes at the start of the engine's next iteration
+// when the application sends nothing: the server's accept does not wait for the
+// client's first data.
+TEST_F(TcpPairBurst, HeldHandshakeAckLeavesOnTheNextIterationWithoutData) {
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  build(a, b);
+  TcpConnId c0, s0, l;
+  open_a_to_b(kPort, &c0, &s0, &l);
+  if (HasFatalFailure()) return;
+  run_for(100ms);
+  int err = 0;
+  EventLog log;
+  const TcpConnId c = a_.tcp->connect({kAddrB, kPort}, log.callback(), &err);
+  ASSERT_TRUE(c.valid()) << err;
+  ASSERT_TRUE(run_until([&] { return log.has(c, TcpSocketEvent::kConnected); }));
+  EXPECT_FALSE(b_.tcp->has_pending_accept(l));  // the ACK is held in A
+  clock_.advance(20us);
+  a_.engine->poll_once();
+  clock_.advance(20us);
+  b_.engine->poll_once();
+  EXPECT_TRUE(b_.tcp->has_pending_accept(l));
 }
 
 }  // namespace

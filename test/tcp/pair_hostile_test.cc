@@ -92,9 +92,11 @@ TEST_F(TcpPairHostile, SpoofedSynFloodDoesNotShutOutLegitimateClients) {
       for (int i = 0; i < 64; ++i) inject_spoofed_syn(rng);
     TcpConnId c = a_.tcp->connect({kAddrB, kPort}, client_log_.callback(), &err);
     ASSERT_TRUE(c.valid()) << err;
-    // Well under the 1 s SYN retransmission: the first SYN was answered.
+    // Well under the 1 s SYN retransmission: the first SYN was answered (and A's
+    // handshake ACK, held for a first segment of data, has reached B).
     if (run_until([&] { return client_log_.has(c, TcpSocketEvent::kConnected); }, 300ms))
       ++connected;
+    run_for(1ms);
     clients.push_back(c);
     for (TcpConnId s = b_.tcp->accept(l, &err); s.valid(); s = b_.tcp->accept(l, &err))
       servers.push_back(s);
@@ -240,7 +242,9 @@ TEST_F(TcpPairHostile, CookieAcksAreCheckedOnlyWhileCookiesAreRecent) {
   EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kRstSentNoConn), 1u);
 
   TcpConnId c = a_.tcp->connect({kAddrB, kPort}, client_log_.callback(), &err);
-  ASSERT_TRUE(run_until([&] { return client_log_.has(c, TcpSocketEvent::kConnected); }));
+  ASSERT_TRUE(run_until([&] {
+    return client_log_.has(c, TcpSocketEvent::kConnected) && b_.tcp->has_pending_accept(l);
+  }));
   EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kCookiesValidated), 1u);
   inject_bare_ack(rng, kPort);  // now checked, and not a cookie
   EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kCookiesFailed), 1u);
