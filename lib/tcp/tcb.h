@@ -95,6 +95,7 @@ class Tcb {
   void begin_ack_batch() { ack_batching_ = true; }
   // Ends the batch; true when an ACK is still owed (send it with send_held_ack).
   bool end_ack_batch();
+  bool ack_held() const { return ack_batched_; }
   void send_held_ack(Instant now, TcpOutput& out);
 
   // ---- application ----

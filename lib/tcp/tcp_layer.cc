@@ -381,13 +381,14 @@ void TcpLayer::end_burst(PacketContext& ctx) {
   if (++burst_epoch_ == 0) burst_epoch_ = 1;  // 0 is a fresh slot's "no burst"
 }
 
-unsigned TcpLayer::flush_held_acks(PacketContext& ctx) {
+unsigned TcpLayer::send_held_acks(PacketContext& ctx) {
   const std::size_t n = held_ack_count_;
   held_ack_count_ = 0;
   for (std::size_t k = 0; k < n; ++k) {
     const BurstMember m = held_acks_[k];
     Slot& s = slots_[m.slot];
     if (s.kind == Kind::kFree || s.generation != m.generation || !s.tcb || s.finished) continue;
+    if (!s.tcb->ack_held()) continue;  // a segment of the application's carried it
     TcpOutput& out = begin_output();
     s.tcb->send_held_ack(ctx.now, out);
     process(m.slot, out, ctx);
