@@ -198,12 +198,17 @@ int shardtcp_epoll_wait(int ep, shardtcp_epoll_event* events, int maxevents, int
     const std::uint32_t seq = set->word.load(std::memory_order_acquire);
     const int n = collect(*set, events, maxevents);
     if (n > 0 || timeout_ms == 0 || wait_style() == WaitStyle::kNever) return n;
-    std::int64_t left = -1;
-    if (deadline != 0) {
-      left = deadline - now_ns();
-      if (left <= 0) return 0;
-    }
-    wait_for_event(set->word, set->waiters, seq, left);
+    // Collect again only once something was queued (the word moved): on an engine
+    // thread each wait is one engine iteration, and an empty queue's pop alone costs
+    // about 60 instructions.
+    do {
+      std::int64_t left = -1;
+      if (deadline != 0) {
+        left = deadline - now_ns();
+        if (left <= 0) return 0;
+      }
+      wait_for_event(set->word, set->waiters, seq, left);
+    } while (set->word.load(std::memory_order_acquire) == seq);
   }
 }
 
