@@ -6,6 +6,8 @@
 
 #include <ctime>
 
+#include "common/fast_tls.h"
+
 namespace shardtcp::sockets {
 
 bool futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected, std::int64_t timeout_ns) {
@@ -22,7 +24,7 @@ bool futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected, std::i
 }
 
 namespace {
-thread_local std::uint64_t tl_wakes = 0;
+SHARDTCP_FAST_TLS thread_local std::uint64_t tl_wakes = 0;
 }  // namespace
 
 std::uint64_t wakes_issued() {

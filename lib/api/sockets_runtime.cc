@@ -8,6 +8,7 @@
 
 #include "api/readiness_set.h"
 #include "api/sockets_internal.h"
+#include "common/fast_tls.h"
 
 namespace shardtcp::sockets {
 
@@ -17,13 +18,13 @@ namespace {
 // embedding application's polling thread) or one (a worker lcore).
 constexpr int kNoEngine = -1;
 constexpr int kAllEngines = -2;
-thread_local int tl_engine = kNoEngine;
+SHARDTCP_FAST_TLS thread_local int tl_engine = kNoEngine;
 // True on a kPerThread application thread that claimed tl_engine (claim_engine()): it
 // runs that engine from its own calls, as kInline's thread runs them all.
-thread_local bool tl_claimed = false;
+SHARDTCP_FAST_TLS thread_local bool tl_claimed = false;
 // > 0 while the thread is inside an engine iteration (its callbacks and requests run
 // there; InsideEngine counts it): blocking calls then act as non-blocking ones.
-thread_local int tl_inside = 0;
+SHARDTCP_FAST_TLS thread_local int tl_inside = 0;
 
 unsigned poll_engines(Stack& stack) {
   InsideEngine in;

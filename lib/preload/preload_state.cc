@@ -17,14 +17,15 @@
 #include <string>
 #include <vector>
 
+#include "common/fast_tls.h"
 #include "preload/signals.h"
 #include "sockets.h"
 
 namespace shardtcp::preload {
 namespace {
 
-thread_local int tl_inside = 0;
-thread_local bool tl_engine = false;
+SHARDTCP_FAST_TLS thread_local int tl_inside = 0;
+SHARDTCP_FAST_TLS thread_local bool tl_engine = false;
 std::atomic<bool> g_up{false};
 std::atomic<bool> g_child{false};
 std::once_flag g_once;
