@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "wire/checksum.h"
+
 namespace shardtcp {
 
 namespace {
@@ -261,7 +263,7 @@ std::size_t emit_tcp_header(std::uint8_t* buf, std::size_t cap, const TcpSegment
 std::uint16_t l4_checksum(const IpAddr& src, const IpAddr& dst, std::uint8_t proto, const void* l4,
                           std::size_t len) {
   std::uint32_t sum = pseudo_sum(src, dst, proto, len, true);
-  sum = __rte_raw_cksum(l4, len, sum);
+  sum = raw_sum(l4, len, sum);
   std::uint16_t ck = static_cast<std::uint16_t>(~__rte_raw_cksum_reduce(sum));
   if (ck == 0 && proto == IPPROTO_UDP) ck = 0xffff;
   return ck;
@@ -270,7 +272,7 @@ std::uint16_t l4_checksum(const IpAddr& src, const IpAddr& dst, std::uint8_t pro
 bool l4_checksum_ok(const IpAddr& src, const IpAddr& dst, std::uint8_t proto, const void* l4,
                     std::size_t len) {
   std::uint32_t sum = pseudo_sum(src, dst, proto, len, true);
-  sum = __rte_raw_cksum(l4, len, sum);
+  sum = raw_sum(l4, len, sum);
   return __rte_raw_cksum_reduce(sum) == 0xffff;
 }
 
