@@ -263,21 +263,25 @@ void IpStack::ipv4_input(rte_mbuf* m, PacketContext& ctx) {
 
   if (total > rx.total) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(total - rx.total));
 
-  if (rx.src.is_multicast() || rx.src.is_broadcast() || routes_.is_local(rx.src) ||
-      routes_.is_subnet_broadcast(rx.src) || rx.src.is_loopback()) {
-    ipv4_.inc(Ipv4Counter::kRxBadSource);
-    rte_pktmbuf_free(m);
-    return;
-  }
-  if (!routes_.is_local(rx.dst)) {
-    if (rx.dst.is_broadcast() || routes_.is_subnet_broadcast(rx.dst)) {
-      rx.broadcast = true;
-    } else {
-      ipv4_.inc(rx.dst.is_multicast() ? Ipv4Counter::kRxMulticastNotJoined
-                                      : Ipv4Counter::kRxNotForUs);
+  const std::uint32_t addresses = routes_.addresses_version();
+  if (!checked_pair_.matches(rx.src, rx.dst, addresses)) {
+    if (rx.src.is_multicast() || rx.src.is_broadcast() || routes_.is_local(rx.src) ||
+        routes_.is_subnet_broadcast(rx.src) || rx.src.is_loopback()) {
+      ipv4_.inc(Ipv4Counter::kRxBadSource);
       rte_pktmbuf_free(m);
       return;
     }
+    if (!routes_.is_local(rx.dst)) {
+      if (rx.dst.is_broadcast() || routes_.is_subnet_broadcast(rx.dst)) {
+        rx.broadcast = true;
+      } else {
+        ipv4_.inc(rx.dst.is_multicast() ? Ipv4Counter::kRxMulticastNotJoined
+                                        : Ipv4Counter::kRxNotForUs);
+        rte_pktmbuf_free(m);
+        return;
+      }
+    }
+    if (!rx.broadcast) checked_pair_.remember(rx.src, rx.dst, addresses);
   }
   if (rx.ttl == 0) {
     ipv4_.inc(Ipv4Counter::kRxTtlExpired);

@@ -24,6 +24,7 @@
 #include "common/time.h"
 #include "engine/packet_handler.h"
 #include "ip/ip_counters.h"
+#include "ip/ipv4_pair_memo.h"
 #include "ip/ipv4_reassembly.h"
 #include "ip/neighbor_cache.h"
 #include "ip/route_table.h"
@@ -242,6 +243,7 @@ class IpStack final : public PacketHandler {
   IpStackConfig cfg_;
   std::uint16_t mtu_;
   RouteTable routes_;
+  Ipv4PairMemo checked_pair_;  // ipv4_input's last (source, destination) that passed
   NeighborCache neighbors_;
   std::unique_ptr<Ipv4Reassembly> reassembly_;
   TokenBucket icmp_bucket_;

@@ -24,6 +24,7 @@ bool RouteTable::add_address(const IpAddr& addr, std::uint8_t prefix_len) {
   for (const auto& a : addresses_)
     if (a.addr == addr) return false;
   addresses_.push_back({addr, prefix_len});
+  ++addresses_version_;
   const IpAddr net = addr.masked(prefix_len);
   for (const auto& e : entries_)
     if (e.connected && e.route.prefix == net && e.route.prefix_len == prefix_len) return true;
@@ -41,6 +42,7 @@ bool RouteTable::remove_address(const IpAddr& addr) {
   if (it == addresses_.end()) return false;
   const InterfaceAddress gone = *it;
   addresses_.erase(it);
+  ++addresses_version_;
   const IpAddr net = gone.addr.masked(gone.prefix_len);
   const bool shared = std::any_of(addresses_.begin(), addresses_.end(), [&](const auto& a) {
     return a.prefix_len == gone.prefix_len && a.addr.masked(a.prefix_len) == net;

@@ -347,5 +347,31 @@ TEST_F(StackInput, TrustsDeviceChecksumVerdict) {
   EXPECT_EQ(node.stack.icmp_counters().get(IcmpCounter::kTxEchoReplies), 1u);
 }
 
+// Input checks a (source, destination) pair once and skips the checks for the
+// packets after it with the same pair (Ipv4PairMemo): until the addresses change.
+// Here the peer's address becomes ours, then ours goes away; each time the very next
+// packet of the remembered pair must be judged afresh.
+TEST_F(StackInput, AddressChangesEndTheCheckedPairShortcut) {
+  learn_linux();
+  const Bytes echo = bytes(captured::kEchoRequest);
+  feed(echo);
+  feed(echo);
+  EXPECT_EQ(icmp(IcmpCounter::kTxEchoReplies), 2u);
+  while (!take().empty()) {
+  }
+  ASSERT_TRUE(node_.stack.add_address(kLinux, 32));
+  feed(echo);
+  EXPECT_EQ(ip(Ipv4Counter::kRxBadSource), 1u);
+  ASSERT_TRUE(node_.stack.remove_address(kLinux));
+  feed(echo);
+  EXPECT_EQ(icmp(IcmpCounter::kTxEchoReplies), 3u);
+  while (!take().empty()) {
+  }
+  ASSERT_TRUE(node_.stack.routes().remove_address(IpAddr::v4(0xC6120002)));
+  feed(echo);
+  EXPECT_EQ(ip(Ipv4Counter::kRxNotForUs), 1u);
+  EXPECT_EQ(icmp(IcmpCounter::kTxEchoReplies), 3u);
+}
+
 }  // namespace
 }  // namespace shardtcp
