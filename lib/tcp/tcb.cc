@@ -1416,8 +1416,12 @@ void Tcb::ack_output(Instant now, TcpOutput& out) {
 // Timers
 
 Instant Tcb::next_deadline() const {
-  return std::min({rto_at_, tlp_at_, rack_at_, persist_at_, delack_at_, keepalive_at_,
-                   fin_wait2_at_, time_wait_at_, connect_deadline_});
+  // Pairwise, not std::min of an initializer list: that copies the nine to the stack
+  // first, and every processed segment asks.
+  const Instant a = std::min(std::min(rto_at_, tlp_at_), std::min(rack_at_, persist_at_));
+  const Instant b =
+      std::min(std::min(delack_at_, keepalive_at_), std::min(fin_wait2_at_, time_wait_at_));
+  return std::min(std::min(a, b), connect_deadline_);
 }
 
 void Tcb::arm_rto(Instant now) {
