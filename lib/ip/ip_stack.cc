@@ -163,7 +163,7 @@ void IpStack::handle_frame(rte_mbuf* m, PacketContext& ctx) {
       arp_input(m, eth->payload(), eth->payload_len(), ctx);
       return;
     case kEtherTypeIpv4:
-      ipv4_input(m, ctx);
+      if (!ipv4_fast_input(m, ctx)) ipv4_input(m, ctx);
       return;
     case kEtherTypeIpv6:
       if (ipv6_) {
@@ -208,6 +208,40 @@ void IpStack::arp_input(rte_mbuf* m, const std::uint8_t* arp, std::size_t len, P
   rte_pktmbuf_free(m);  // everything needed was copied out
   Sink sink(*this, ctx);
   neighbors_.on_arp(p, ctx.now, sink);
+}
+
+// The packets of a stream, the l3fwd way: one mbuf holding exactly the datagram (no
+// trim, no pullup), a 20-byte header, no fragment, a live TTL, a (source, destination)
+// pair that passed ipv4_input's checks (checked_pair_) and a transport other than ICMP.
+// Everything else, a bad checksum included, returns false untouched: ipv4_input judges
+// it again and counts why.
+bool IpStack::ipv4_fast_input(rte_mbuf* m, PacketContext& ctx) {
+  if (m->nb_segs != 1 || m->data_len < kEthLen + sizeof(rte_ipv4_hdr)) return false;
+  const auto* h = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, kEthLen);
+  constexpr std::uint16_t kFragmentBits = RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK;
+  if (h->version_ihl != RTE_IPV4_VHL_DEF || h->time_to_live == 0 ||
+      (h->fragment_offset & rte_cpu_to_be_16(kFragmentBits)) != 0 ||
+      rte_be_to_cpu_16(h->total_length) != m->data_len - kEthLen ||
+      h->next_proto_id == kIpProtoIcmp)
+    return false;
+  TransportHandler* t = transports_[h->next_proto_id];
+  if (t == nullptr) return false;
+  RxIp rx;
+  rx.src = IpAddr::v4_be(h->src_addr);
+  rx.dst = IpAddr::v4_be(h->dst_addr);
+  if (!checked_pair_.matches(rx.src, rx.dst, routes_.addresses_version())) return false;
+  const std::uint64_t f = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+  if (!(cfg_.port.rx_ipv4_cksum && f == RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
+      (f == RTE_MBUF_F_RX_IP_CKSUM_BAD || !ipv4_header_checksum_ok(h, sizeof(rte_ipv4_hdr))))
+    return false;
+  ipv4_.inc(Ipv4Counter::kRxPackets);
+  rx.protocol = h->next_proto_id;
+  rx.ttl = h->time_to_live;
+  rx.tos = h->type_of_service;
+  rx.ihl = sizeof(rte_ipv4_hdr);
+  rx.total = static_cast<std::uint16_t>(m->data_len - kEthLen);
+  deliver_to(*t, m, rx, ctx);
+  return true;
 }
 
 void IpStack::ipv4_input(rte_mbuf* m, PacketContext& ctx) {
@@ -337,6 +371,10 @@ void IpStack::deliver(rte_mbuf* m, const RxIp& rx, PacketContext& ctx) {
     rte_pktmbuf_free(m);
     return;
   }
+  deliver_to(*t, m, rx, ctx);
+}
+
+void IpStack::deliver_to(TransportHandler& t, rte_mbuf* m, const RxIp& rx, PacketContext& ctx) {
   L3Meta meta;
   meta.src = rx.src;
   meta.dst = rx.dst;
@@ -351,7 +389,7 @@ void IpStack::deliver(rte_mbuf* m, const RxIp& rx, PacketContext& ctx) {
   m->l3_len = rx.ihl;
   rte_pktmbuf_adj(m, static_cast<std::uint16_t>(kEthLen + rx.ihl));
   ipv4_.inc(Ipv4Counter::kRxDelivered);
-  t->on_l4(m, meta, ctx);
+  t.on_l4(m, meta, ctx);
 }
 
 void IpStack::icmp_input(rte_mbuf* m, const RxIp& rx, PacketContext& ctx) {

@@ -175,7 +175,10 @@ class IpStack final : public PacketHandler {
   void handle_frame(rte_mbuf* m, PacketContext& ctx);
   void arp_input(rte_mbuf* m, const std::uint8_t* arp, std::size_t len, PacketContext& ctx);
   void ipv4_input(rte_mbuf* m, PacketContext& ctx);
+  // A stream's packet, judged in a few comparisons; false leaves it to ipv4_input.
+  bool ipv4_fast_input(rte_mbuf* m, PacketContext& ctx);
   void deliver(rte_mbuf* m, const RxIp& rx, PacketContext& ctx);
+  void deliver_to(TransportHandler& t, rte_mbuf* m, const RxIp& rx, PacketContext& ctx);
   void icmp_input(rte_mbuf* m, const RxIp& rx, PacketContext& ctx);
   void icmp_error_input(rte_mbuf* m, const RxIp& rx, std::uint32_t off, std::uint32_t len,
                         std::uint8_t type, std::uint8_t code, std::uint16_t mtu,

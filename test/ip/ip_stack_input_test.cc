@@ -373,5 +373,58 @@ TEST_F(StackInput, AddressChangesEndTheCheckedPairShortcut) {
   EXPECT_EQ(icmp(IcmpCounter::kTxEchoReplies), 3u);
 }
 
+// Once a pair has passed, its packets take ipv4_fast_input: they must reach the
+// transport exactly as through the general path, and whatever the shortcut does not
+// take (a bad checksum, TTL 0, Ethernet padding, a fragment) must still be judged and
+// counted as before.
+TEST_F(StackInput, FastInputDeliversAndJudgesAsTheGeneralPath) {
+  l3test::RecordingTransport udp;
+  node_.stack.set_transport(17, &udp);
+  Bytes good = bytes(captured::kEchoRequest);
+  good[23] = 17;  // the protocol: what follows the header is only bytes to the recorder
+  fix_ip_checksum(good);
+  feed(good);  // the general path remembers the pair
+  feed(good);  // the shortcut
+  ASSERT_EQ(udp.l4.size(), 2u);
+  for (const auto& got : {udp.l4[0], udp.l4[1]}) {
+    EXPECT_EQ(got.meta.src, kLinux);
+    EXPECT_EQ(got.meta.dst, IpAddr::v4(0xC6120002));
+    EXPECT_EQ(got.meta.protocol, 17);
+    EXPECT_EQ(got.meta.ttl, good[22]);
+    EXPECT_EQ(got.meta.l3_len, 20);
+    EXPECT_EQ(got.meta.l4_len, good.size() - 34);
+    EXPECT_FALSE(got.meta.dst_is_broadcast);
+    EXPECT_EQ(got.bytes, Bytes(good.begin() + 34, good.end()));
+  }
+  Bytes bad = good;
+  bad[24] ^= 0x40;
+  feed(bad);
+  EXPECT_EQ(ip(Ipv4Counter::kRxBadChecksum), 1u);
+  Bytes ttl0 = good;
+  ttl0[22] = 0;
+  fix_ip_checksum(ttl0);
+  feed(ttl0);
+  EXPECT_EQ(ip(Ipv4Counter::kRxTtlExpired), 1u);
+  Bytes padded = good;
+  padded.insert(padded.end(), {0, 0, 0, 0});
+  feed(padded);
+  ASSERT_EQ(udp.l4.size(), 3u);
+  EXPECT_EQ(udp.l4[2].bytes, udp.l4[0].bytes);
+  Bytes fragment = good;
+  fragment[20] |= 0x20;  // more fragments
+  fix_ip_checksum(fragment);
+  feed(fragment);
+  EXPECT_EQ(ip(Ipv4Counter::kRxFragments), 1u);
+  EXPECT_EQ(udp.l4.size(), 3u);
+  EXPECT_EQ(ip(Ipv4Counter::kRxPackets), 6u);
+  EXPECT_EQ(ip(Ipv4Counter::kRxDelivered), 3u);
+  node_.stack.set_transport(17, nullptr);
+  // The fragment waits for the rest until reassembly gives up on it.
+  now_ = now_ + std::chrono::seconds(120);
+  auto ctx = node_.ctx(now_);
+  node_.stack.on_timers(ctx);
+  EXPECT_EQ(ip(Ipv4Counter::kRxReassemblyTimeout), 1u);
+}
+
 }  // namespace
 }  // namespace shardtcp
