@@ -59,6 +59,13 @@ std::uint32_t pseudo_sum(const IpAddr& src, const IpAddr& dst, std::uint8_t prot
 
 TcpOptionStatus parse_tcp_options(const std::uint8_t* p, std::size_t len, TcpOptions& out) {
   out = TcpOptions{};
+  // The block nearly every segment of a connection with timestamps carries (NOP, NOP,
+  // timestamps: RFC 7323 Appendix A's layout, Linux's and ours), known in one compare
+  // instead of three turns of the loop below, which reads it the same.
+  if (len == 12 && load_be32(p) == 0x0101080au) {
+    out.timestamps = TcpTimestamps{load_be32(p + 4), load_be32(p + 8)};
+    return TcpOptionStatus::kOk;
+  }
   TcpOptionStatus status = TcpOptionStatus::kOk;
   auto note = [&status](TcpOptionStatus s) {
     if (status == TcpOptionStatus::kOk) status = s;
