@@ -229,7 +229,7 @@ bool IpStack::ipv4_fast_input(rte_mbuf* m, PacketContext& ctx) {
   RxIp rx;
   rx.src = IpAddr::v4_be(h->src_addr);
   rx.dst = IpAddr::v4_be(h->dst_addr);
-  if (!checked_pair_.matches(rx.src, rx.dst, routes_.addresses_version())) return false;
+  if (!checked_pair_.matches(rx.src, rx.dst, routes_.version())) return false;
   const std::uint64_t f = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
   if (!(cfg_.port.rx_ipv4_cksum && f == RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
       (f == RTE_MBUF_F_RX_IP_CKSUM_BAD || !ipv4_header_checksum_ok(h, sizeof(rte_ipv4_hdr))))
@@ -297,8 +297,8 @@ void IpStack::ipv4_input(rte_mbuf* m, PacketContext& ctx) {
 
   if (total > rx.total) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(total - rx.total));
 
-  const std::uint32_t addresses = routes_.addresses_version();
-  if (!checked_pair_.matches(rx.src, rx.dst, addresses)) {
+  const std::uint32_t routes = routes_.version();
+  if (!checked_pair_.matches(rx.src, rx.dst, routes)) {
     if (rx.src.is_multicast() || rx.src.is_broadcast() || routes_.is_local(rx.src) ||
         routes_.is_subnet_broadcast(rx.src) || rx.src.is_loopback()) {
       ipv4_.inc(Ipv4Counter::kRxBadSource);
@@ -315,7 +315,7 @@ void IpStack::ipv4_input(rte_mbuf* m, PacketContext& ctx) {
         return;
       }
     }
-    if (!rx.broadcast) checked_pair_.remember(rx.src, rx.dst, addresses);
+    if (!rx.broadcast) checked_pair_.remember(rx.src, rx.dst, routes);
   }
   if (rx.ttl == 0) {
     ipv4_.inc(Ipv4Counter::kRxTtlExpired);
@@ -653,7 +653,11 @@ OutputResult IpStack::output(rte_mbuf* m, const IpAddr& src, const IpAddr& dst, 
   }
   const bool limited_bcast = dst.is_broadcast();
   std::optional<RouteResult> rt;
-  if (limited_bcast) {
+  const std::uint32_t routes = routes_.version();
+  const RouteResult* const known = route_memo_.find(dst, src, routes);
+  if (known != nullptr) {
+    rt = *known;
+  } else if (limited_bcast) {
     // 255.255.255.255 never leaves the link: no route needed, but a source is.
     RouteResult r;
     r.next_hop = dst;
@@ -671,10 +675,13 @@ OutputResult IpStack::output(rte_mbuf* m, const IpAddr& src, const IpAddr& dst, 
     return OutputResult::kNoRoute;
   }
   const IpAddr from = src.is_none() ? rt->source : src;
-  if (!routes_.is_local(from)) {
-    ipv4_.inc(Ipv4Counter::kTxBadArgs);
-    rte_pktmbuf_free(m);
-    return OutputResult::kDropped;
+  if (known == nullptr) {
+    if (!routes_.is_local(from)) {
+      ipv4_.inc(Ipv4Counter::kTxBadArgs);
+      rte_pktmbuf_free(m);
+      return OutputResult::kDropped;
+    }
+    if (!limited_bcast) route_memo_.remember(dst, src, *rt, routes);
   }
   const std::uint32_t l4_len = m->pkt_len;
   if (l4_len + kIpLen > 0xffff) {

@@ -27,6 +27,7 @@
 #include "ip/ipv4_pair_memo.h"
 #include "ip/ipv4_reassembly.h"
 #include "ip/neighbor_cache.h"
+#include "ip/route_memo.h"
 #include "ip/route_table.h"
 #include "ip/token_bucket.h"
 #include "ip/transport_handler.h"
@@ -247,6 +248,7 @@ class IpStack final : public PacketHandler {
   std::uint16_t mtu_;
   RouteTable routes_;
   Ipv4PairMemo checked_pair_;  // ipv4_input's last (source, destination) that passed
+  RouteMemo route_memo_;       // output's last IPv4 route
   NeighborCache neighbors_;
   std::unique_ptr<Ipv4Reassembly> reassembly_;
   TokenBucket icmp_bucket_;

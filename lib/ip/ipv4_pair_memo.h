@@ -2,8 +2,8 @@
 // source that is not ours, not a broadcast, multicast or loopback address; a
 // destination that is one of our unicast addresses. A stream's segments arrive in
 // runs of the same pair, so input checks each run once instead of walking the address
-// list three times per packet. Kept until the interface addresses change (the route
-// table's version); the checks depend on nothing else.
+// list three times per packet. Kept until the route table changes (its version):
+// the checks depend on its addresses and nothing else.
 #pragma once
 
 #include <cstdint>

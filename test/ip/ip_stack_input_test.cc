@@ -9,6 +9,7 @@
 
 #include "../wire/captured_frames.h"
 #include "stack_harness.h"
+#include "wire/arp.h"
 #include "wire/checksum.h"
 #include "wire/ethernet.h"
 #include "wire/icmp.h"
@@ -424,6 +425,41 @@ TEST_F(StackInput, FastInputDeliversAndJudgesAsTheGeneralPath) {
   auto ctx = node_.ctx(now_);
   node_.stack.on_timers(ctx);
   EXPECT_EQ(ip(Ipv4Counter::kRxReassemblyTimeout), 1u);
+}
+
+// Output remembers its last IPv4 route (RouteMemo) until the route table changes:
+// a new default gateway must take the very next packet.
+TEST_F(StackInput, OutputFollowsARouteChangeAtOnce) {
+  learn_linux();
+  const IpAddr far = IpAddr::v4(0x0A090909);  // 10.9.9.9, off-link
+  auto send = [&] {
+    rte_mbuf* m = make_mbuf(Bytes(8, 0x11));
+    auto ctx = node_.ctx(now_);
+    return node_.stack.output(m, IpAddr{}, far, 17, ctx);
+  };
+  ASSERT_TRUE(node_.stack.routes().set_default_gateway(kLinux));
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(send(), OutputResult::kSent);
+    const Bytes f = take();
+    ASSERT_GE(f.size(), 34u);
+    EXPECT_EQ(0, std::memcmp(f.data(), kLinuxMac.addr_bytes, 6));  // to the gateway
+    EXPECT_EQ(Ipv4View::parse(f.data() + 14, f.size() - 14)->dst(), far);
+  }
+  const IpAddr other = IpAddr::v4(0xC6120003);  // 198.18.0.3, not resolved yet
+  ASSERT_TRUE(node_.stack.routes().set_default_gateway(other));
+  EXPECT_EQ(send(), OutputResult::kQueuedForResolution);
+  const Bytes arp_request = take();
+  ASSERT_GE(arp_request.size(), 42u);
+  const auto arp = ArpView::parse(arp_request.data() + 14, arp_request.size() - 14);
+  ASSERT_TRUE(arp);
+  EXPECT_EQ(arp->packet().tpa, other);
+  // The held packet goes when resolution gives up.
+  for (int i = 0; i < 10; ++i) {
+    now_ = now_ + std::chrono::seconds(1);
+    auto ctx = node_.ctx(now_);
+    node_.stack.on_timers(ctx);
+  }
+  node_.out.free_all();
 }
 
 }  // namespace
