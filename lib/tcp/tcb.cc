@@ -1086,7 +1086,7 @@ std::uint16_t Tcb::window_field() {
 bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::uint8_t flags,
                std::uint32_t tso_segsz) {
   if (out.segments_full()) return false;
-  OutSegment o;
+  OutSegment& o = out.next_segment();
   TcpSegment& s = o.seg;
   s.src_port = local_.port;
   s.dst_port = remote_.port;
@@ -1107,7 +1107,7 @@ bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::
     o.payload_len = len;
     if (tso_segsz != 0 && len > tso_segsz) o.tso_segsz = tso_segsz;
   }
-  if (!out.add_segment(o)) return false;
+  out.commit_segment();
   count(TcpCounter::kOutSegs);
   ecn_.sent(ecn);
   // SACK recovery needs each segment's latest transmit time (a FIN takes a sequence
