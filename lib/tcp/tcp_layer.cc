@@ -420,10 +420,10 @@ void TcpLayer::process(std::uint32_t i, TcpOutput& out, PacketContext& ctx) {
   Slot& s = slots_[i];
   // An in-order segment inside a receive burst: nothing to send (its ACK waits for
   // end_burst), only level events, which wait too. No callback runs, so the events
-  // need no copy and the slot no busy guard.
+  // need no copy and the slot no busy guard; and its timer waits too: end_burst
+  // processes every slot of the burst (arm() included) before timers can run.
   if (defer_all(s, out)) {
     end_output();
-    if (!s.finished) arm(s);
     maybe_release(i);
     return;
   }

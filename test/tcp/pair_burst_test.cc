@@ -60,6 +60,36 @@ TEST_F(TcpPairBurst, OneAckAndOneReadableEventPerConnectionPerBurst) {
   EXPECT_EQ(read_all(*b_.tcp, s2), data);
 }
 
+TEST_F(TcpPairBurst, ADelayedAckArmedInsideABurstFiresOnTime) {
+  // One small segment: in its burst it is held for end_burst (its timer too), which
+  // sends no ACK (less than two segments) and must arm the delayed-ACK timer, so the
+  // ACK leaves once 40 ms have passed, not never.
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  build(a, b);
+  TcpConnId c, s;
+  open_a_to_b(6004, &c, &s);
+  if (HasFatalFailure()) return;
+  run_for(100ms);
+  const std::string data(100, 's');
+  ASSERT_EQ(a_.tcp->send(c, data.data(), data.size()), static_cast<long>(data.size()));
+  clock_.advance(20us);
+  a_.engine->poll_once();
+  const std::uint64_t tx_before = b_tx_frames();
+  clock_.advance(20us);
+  EXPECT_EQ(b_.engine->poll_once(), 1u);
+  EXPECT_EQ(b_tx_frames() - tx_before, 0u);  // delayed
+  EXPECT_EQ(b_.tcp->readable_bytes(s), static_cast<long>(data.size()));
+  for (int i = 0; i < 60 && b_tx_frames() == tx_before; ++i) {
+    clock_.advance(1ms);
+    b_.engine->poll_once();
+  }
+  EXPECT_EQ(b_tx_frames() - tx_before, 1u);
+  clock_.advance(20us);
+  a_.engine->poll_once();
+  EXPECT_EQ(a_.tcp->tcb(c)->snd_una(), a_.tcp->tcb(c)->snd_max());
+}
+
 TEST_F(TcpPairBurst, OutOfOrderSegmentsInABurstAreEachAcknowledged) {
   // A drops its first data frame: the seven after it reach B out of order in one burst
   // and each draws an ACK with SACK at once (RFC 5681 §4.2), batching or not.
