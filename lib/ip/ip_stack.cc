@@ -163,7 +163,7 @@ void IpStack::handle_frame(rte_mbuf* m, PacketContext& ctx) {
       arp_input(m, eth->payload(), eth->payload_len(), ctx);
       return;
     case kEtherTypeIpv4:
-      ipv4_input(m, ctx);
+      if (!ipv4_fast_input(m, ctx)) ipv4_input(m, ctx);
       return;
     case kEtherTypeIpv6:
       if (ipv6_) {
@@ -208,6 +208,40 @@ void IpStack::arp_input(rte_mbuf* m, const std::uint8_t* arp, std::size_t len, P
   rte_pktmbuf_free(m);  // everything needed was copied out
   Sink sink(*this, ctx);
   neighbors_.on_arp(p, ctx.now, sink);
+}
+
+// The packets of a stream, the l3fwd way: one mbuf holding exactly the datagram (no
+// trim, no pullup), a 20-byte header, no fragment, a live TTL, a (source, destination)
+// pair that passed ipv4_input's checks (checked_pair_) and a transport other than ICMP.
+// Everything else, a bad checksum included, returns false untouched: ipv4_input judges
+// it again and counts why.
+bool IpStack::ipv4_fast_input(rte_mbuf* m, PacketContext& ctx) {
+  if (m->nb_segs != 1 || m->data_len < kEthLen + sizeof(rte_ipv4_hdr)) return false;
+  const auto* h = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, kEthLen);
+  constexpr std::uint16_t kFragmentBits = RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK;
+  if (h->version_ihl != RTE_IPV4_VHL_DEF || h->time_to_live == 0 ||
+      (h->fragment_offset & rte_cpu_to_be_16(kFragmentBits)) != 0 ||
+      rte_be_to_cpu_16(h->total_length) != m->data_len - kEthLen ||
+      h->next_proto_id == kIpProtoIcmp)
+    return false;
+  TransportHandler* t = transports_[h->next_proto_id];
+  if (t == nullptr) return false;
+  RxIp rx;
+  rx.src = IpAddr::v4_be(h->src_addr);
+  rx.dst = IpAddr::v4_be(h->dst_addr);
+  if (!checked_pair_.matches(rx.src, rx.dst, routes_.version())) return false;
+  const std::uint64_t f = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+  if (!(cfg_.port.rx_ipv4_cksum && f == RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
+      (f == RTE_MBUF_F_RX_IP_CKSUM_BAD || !ipv4_header_checksum_ok(h, sizeof(rte_ipv4_hdr))))
+    return false;
+  ipv4_.inc(Ipv4Counter::kRxPackets);
+  rx.protocol = h->next_proto_id;
+  rx.ttl = h->time_to_live;
+  rx.tos = h->type_of_service;
+  rx.ihl = sizeof(rte_ipv4_hdr);
+  rx.total = static_cast<std::uint16_t>(m->data_len - kEthLen);
+  deliver_to(*t, m, rx, ctx);
+  return true;
 }
 
 void IpStack::ipv4_input(rte_mbuf* m, PacketContext& ctx) {
@@ -263,21 +297,25 @@ void IpStack::ipv4_input(rte_mbuf* m, PacketContext& ctx) {
 
   if (total > rx.total) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(total - rx.total));
 
-  if (rx.src.is_multicast() || rx.src.is_broadcast() || routes_.is_local(rx.src) ||
-      routes_.is_subnet_broadcast(rx.src) || rx.src.is_loopback()) {
-    ipv4_.inc(Ipv4Counter::kRxBadSource);
-    rte_pktmbuf_free(m);
-    return;
-  }
-  if (!routes_.is_local(rx.dst)) {
-    if (rx.dst.is_broadcast() || routes_.is_subnet_broadcast(rx.dst)) {
-      rx.broadcast = true;
-    } else {
-      ipv4_.inc(rx.dst.is_multicast() ? Ipv4Counter::kRxMulticastNotJoined
-                                      : Ipv4Counter::kRxNotForUs);
+  const std::uint32_t routes = routes_.version();
+  if (!checked_pair_.matches(rx.src, rx.dst, routes)) {
+    if (rx.src.is_multicast() || rx.src.is_broadcast() || routes_.is_local(rx.src) ||
+        routes_.is_subnet_broadcast(rx.src) || rx.src.is_loopback()) {
+      ipv4_.inc(Ipv4Counter::kRxBadSource);
       rte_pktmbuf_free(m);
       return;
     }
+    if (!routes_.is_local(rx.dst)) {
+      if (rx.dst.is_broadcast() || routes_.is_subnet_broadcast(rx.dst)) {
+        rx.broadcast = true;
+      } else {
+        ipv4_.inc(rx.dst.is_multicast() ? Ipv4Counter::kRxMulticastNotJoined
+                                        : Ipv4Counter::kRxNotForUs);
+        rte_pktmbuf_free(m);
+        return;
+      }
+    }
+    if (!rx.broadcast) checked_pair_.remember(rx.src, rx.dst, routes);
   }
   if (rx.ttl == 0) {
     ipv4_.inc(Ipv4Counter::kRxTtlExpired);
@@ -333,6 +371,10 @@ void IpStack::deliver(rte_mbuf* m, const RxIp& rx, PacketContext& ctx) {
     rte_pktmbuf_free(m);
     return;
   }
+  deliver_to(*t, m, rx, ctx);
+}
+
+void IpStack::deliver_to(TransportHandler& t, rte_mbuf* m, const RxIp& rx, PacketContext& ctx) {
   L3Meta meta;
   meta.src = rx.src;
   meta.dst = rx.dst;
@@ -347,7 +389,7 @@ void IpStack::deliver(rte_mbuf* m, const RxIp& rx, PacketContext& ctx) {
   m->l3_len = rx.ihl;
   rte_pktmbuf_adj(m, static_cast<std::uint16_t>(kEthLen + rx.ihl));
   ipv4_.inc(Ipv4Counter::kRxDelivered);
-  t->on_l4(m, meta, ctx);
+  t.on_l4(m, meta, ctx);
 }
 
 void IpStack::icmp_input(rte_mbuf* m, const RxIp& rx, PacketContext& ctx) {
@@ -611,7 +653,11 @@ OutputResult IpStack::output(rte_mbuf* m, const IpAddr& src, const IpAddr& dst, 
   }
   const bool limited_bcast = dst.is_broadcast();
   std::optional<RouteResult> rt;
-  if (limited_bcast) {
+  const std::uint32_t routes = routes_.version();
+  const RouteResult* const known = route_memo_.find(dst, src, routes);
+  if (known != nullptr) {
+    rt = *known;
+  } else if (limited_bcast) {
     // 255.255.255.255 never leaves the link: no route needed, but a source is.
     RouteResult r;
     r.next_hop = dst;
@@ -629,10 +675,13 @@ OutputResult IpStack::output(rte_mbuf* m, const IpAddr& src, const IpAddr& dst, 
     return OutputResult::kNoRoute;
   }
   const IpAddr from = src.is_none() ? rt->source : src;
-  if (!routes_.is_local(from)) {
-    ipv4_.inc(Ipv4Counter::kTxBadArgs);
-    rte_pktmbuf_free(m);
-    return OutputResult::kDropped;
+  if (known == nullptr) {
+    if (!routes_.is_local(from)) {
+      ipv4_.inc(Ipv4Counter::kTxBadArgs);
+      rte_pktmbuf_free(m);
+      return OutputResult::kDropped;
+    }
+    if (!limited_bcast) route_memo_.remember(dst, src, *rt, routes);
   }
   const std::uint32_t l4_len = m->pkt_len;
   if (l4_len + kIpLen > 0xffff) {

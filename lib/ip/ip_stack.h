@@ -24,8 +24,10 @@
 #include "common/time.h"
 #include "engine/packet_handler.h"
 #include "ip/ip_counters.h"
+#include "ip/ipv4_pair_memo.h"
 #include "ip/ipv4_reassembly.h"
 #include "ip/neighbor_cache.h"
+#include "ip/route_memo.h"
 #include "ip/route_table.h"
 #include "ip/token_bucket.h"
 #include "ip/transport_handler.h"
@@ -174,7 +176,10 @@ class IpStack final : public PacketHandler {
   void handle_frame(rte_mbuf* m, PacketContext& ctx);
   void arp_input(rte_mbuf* m, const std::uint8_t* arp, std::size_t len, PacketContext& ctx);
   void ipv4_input(rte_mbuf* m, PacketContext& ctx);
+  // A stream's packet, judged in a few comparisons; false leaves it to ipv4_input.
+  bool ipv4_fast_input(rte_mbuf* m, PacketContext& ctx);
   void deliver(rte_mbuf* m, const RxIp& rx, PacketContext& ctx);
+  void deliver_to(TransportHandler& t, rte_mbuf* m, const RxIp& rx, PacketContext& ctx);
   void icmp_input(rte_mbuf* m, const RxIp& rx, PacketContext& ctx);
   void icmp_error_input(rte_mbuf* m, const RxIp& rx, std::uint32_t off, std::uint32_t len,
                         std::uint8_t type, std::uint8_t code, std::uint16_t mtu,
@@ -242,6 +247,8 @@ class IpStack final : public PacketHandler {
   IpStackConfig cfg_;
   std::uint16_t mtu_;
   RouteTable routes_;
+  Ipv4PairMemo checked_pair_;  // ipv4_input's last (source, destination) that passed
+  RouteMemo route_memo_;       // output's last IPv4 route
   NeighborCache neighbors_;
   std::unique_ptr<Ipv4Reassembly> reassembly_;
   TokenBucket icmp_bucket_;

@@ -13,6 +13,7 @@ void RouteTable::insert_sorted(const Entry& e) {
 }
 
 void RouteTable::rebuild_view() {
+  ++version_;  // every change of the entries ends here
   routes_.clear();
   for (const auto& e : entries_) routes_.push_back(e.route);
 }
@@ -24,6 +25,7 @@ bool RouteTable::add_address(const IpAddr& addr, std::uint8_t prefix_len) {
   for (const auto& a : addresses_)
     if (a.addr == addr) return false;
   addresses_.push_back({addr, prefix_len});
+  ++version_;
   const IpAddr net = addr.masked(prefix_len);
   for (const auto& e : entries_)
     if (e.connected && e.route.prefix == net && e.route.prefix_len == prefix_len) return true;
@@ -41,6 +43,7 @@ bool RouteTable::remove_address(const IpAddr& addr) {
   if (it == addresses_.end()) return false;
   const InterfaceAddress gone = *it;
   addresses_.erase(it);
+  ++version_;
   const IpAddr net = gone.addr.masked(gone.prefix_len);
   const bool shared = std::any_of(addresses_.begin(), addresses_.end(), [&](const auto& a) {
     return a.prefix_len == gone.prefix_len && a.addr.masked(a.prefix_len) == net;

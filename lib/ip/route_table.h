@@ -65,9 +65,16 @@ class RouteTable {
   bool is_subnet_broadcast(const IpAddr& a) const;
 
   const std::vector<InterfaceAddress>& addresses() const { return addresses_; }
+  // Changes with every change of the table (addresses, routes, the MTU), so a caller
+  // may keep what it concluded from lookup/is_local/is_subnet_broadcast until then
+  // (IPv4 input's pair memo, output's route memo).
+  std::uint32_t version() const { return version_; }
   const std::vector<Route>& routes() const { return routes_; }
   std::uint16_t interface_mtu() const { return mtu_; }
-  void set_interface_mtu(std::uint16_t mtu) { mtu_ = mtu; }
+  void set_interface_mtu(std::uint16_t mtu) {
+    mtu_ = mtu;
+    ++version_;
+  }
 
  private:
   struct Entry {
@@ -84,6 +91,7 @@ class RouteTable {
 
   std::uint16_t mtu_;
   std::vector<InterfaceAddress> addresses_;
+  std::uint32_t version_ = 0;
   std::vector<Entry> entries_;  // longest prefix first
   std::vector<Route> routes_;   // view of entries_ for inspection
 };

@@ -63,6 +63,23 @@ class ConnectionTable {
     return s == kNpos ? nullptr : slots_[s].value;
   }
 
+  // The receive path's pair: recent() is the value of the tuple the last
+  // find_and_remember() found, if `t` is that tuple, else nullptr, without hashing;
+  // a stream's segments come in runs of one tuple, so a run hashes once. Nothing needs
+  // forgetting: recent() compares the whole tuple with what its slot holds now, and a
+  // tuple is in at most one slot, so an entry erased or moved by a deletion's backward
+  // shift is a miss, never a wrong value.
+  T* recent(const TcpTuple& t) const {
+    const Slot& s = slots_[recent_];
+    return s.tuple == t ? s.value : nullptr;
+  }
+  T* find_and_remember(const TcpTuple& t, std::uint64_t h) {
+    const std::size_t s = slot_of(t, h);
+    if (s == kNpos) return nullptr;
+    recent_ = s;
+    return slots_[s].value;
+  }
+
   bool erase(const TcpTuple& t) { return erase(t, hash_tuple(key_, t)); }
   bool erase(const TcpTuple& t, std::uint64_t h) {
     const std::size_t s = slot_of(t, h);
@@ -120,6 +137,7 @@ class ConnectionTable {
   ZeroedArray<Slot> slots_;  // sized once; all-zero bytes are an empty slot
   std::size_t capacity_;
   std::size_t size_ = 0;
+  std::size_t recent_ = 0;  // find_and_remember's last hit (any slot at first)
   SipKey key_;
 };
 

@@ -1093,7 +1093,7 @@ std::uint16_t Tcb::window_field() {
 bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::uint8_t flags,
                std::uint32_t tso_segsz) {
   if (out.segments_full()) return false;
-  OutSegment o;
+  OutSegment& o = out.next_segment();
   TcpSegment& s = o.seg;
   s.src_port = local_.port;
   s.dst_port = remote_.port;
@@ -1114,7 +1114,7 @@ bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::
     o.payload_len = len;
     if (tso_segsz != 0 && len > tso_segsz) o.tso_segsz = tso_segsz;
   }
-  if (!out.add_segment(o)) return false;
+  out.commit_segment();
   count(TcpCounter::kOutSegs);
   ecn_.sent(ecn);
   // SACK recovery needs each segment's latest transmit time (a FIN takes a sequence
@@ -1430,8 +1430,12 @@ void Tcb::ack_output(Instant now, TcpOutput& out) {
 // Timers
 
 Instant Tcb::next_deadline() const {
-  return std::min({rto_at_, tlp_at_, rack_at_, persist_at_, delack_at_, keepalive_at_,
-                   fin_wait2_at_, time_wait_at_, connect_deadline_});
+  // Pairwise, not std::min of an initializer list: that copies the nine to the stack
+  // first, and every processed segment asks.
+  const Instant a = std::min(std::min(rto_at_, tlp_at_), std::min(rack_at_, persist_at_));
+  const Instant b =
+      std::min(std::min(delack_at_, keepalive_at_), std::min(fin_wait2_at_, time_wait_at_));
+  return std::min(std::min(a, b), connect_deadline_);
 }
 
 void Tcb::arm_rto(Instant now) {

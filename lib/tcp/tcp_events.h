@@ -89,6 +89,15 @@ class TcpOutput {
     segs_[nseg_++] = s;
     return true;
   }
+  // The same built in place, not on the caller's stack and then copied (an OutSegment
+  // is 200-odd bytes, and a stream's receiver builds one per ACK): next_segment() is
+  // the next slot, cleared, valid until commit_segment() adds it or another call
+  // takes it again. Only when !segments_full().
+  OutSegment& next_segment() {
+    segs_[nseg_] = OutSegment{};
+    return segs_[nseg_];
+  }
+  void commit_segment() { ++nseg_; }
   // Readable/writable/acked are level-like: one of each per drain is enough, so they
   // coalesce instead of taking slots (acked values add up).
   void add_event(TcpEventKind k, std::uint32_t value = 0) {

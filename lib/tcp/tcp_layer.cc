@@ -319,6 +319,10 @@ void TcpLayer::fire_or_defer(std::uint32_t i, TcpSocketEvent ev, std::uint32_t v
     fire(i, ev, value);
     return;
   }
+  defer(s, ev, value);
+}
+
+void TcpLayer::defer(Slot& s, TcpSocketEvent ev, std::uint32_t value) {
   switch (ev) {
     case TcpSocketEvent::kReadable:
       s.deferred |= kDeferredReadable;
@@ -410,22 +414,61 @@ bool TcpLayer::on_time_wait(Slot& s, const TimeWaitInfo& info, Instant now) {
   return true;
 }
 
+bool TcpLayer::defer_all(Slot& s, const TcpOutput& out) {
+  if (!in_burst_ || s.burst_epoch != burst_epoch_ || out.segment_count() != 0) return false;
+  const std::size_t n = out.event_count();
+  for (std::size_t k = 0; k < n; ++k) {
+    const TcpEventKind kind = out.event(k).kind;
+    if (kind == TcpEventKind::kReadable
+            ? s.shut_rd
+            : kind != TcpEventKind::kWritable && kind != TcpEventKind::kAcked)
+      return false;
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    const TcpEvent& ev = out.event(k);
+    defer(s,
+          ev.kind == TcpEventKind::kReadable   ? TcpSocketEvent::kReadable
+          : ev.kind == TcpEventKind::kWritable ? TcpSocketEvent::kWritable
+                                               : TcpSocketEvent::kAcked,
+          ev.value);
+  }
+  return true;
+}
+
 void TcpLayer::process(std::uint32_t i, TcpOutput& out, PacketContext& ctx) {
   Slot& s = slots_[i];
-  const OutputResult tx = transmit(s, out, ctx);
-  (void)tx;
-  TcpEvent evs[TcpOutput::kMaxEvents];
+  // An in-order segment inside a receive burst: nothing to send (its ACK waits for
+  // end_burst), only level events, which wait too. No callback runs, so the events
+  // need no copy and the slot no busy guard; and its timer waits too: end_burst
+  // processes every slot of the burst (arm() included) before timers can run.
+  if (defer_all(s, out)) {
+    end_output();
+    maybe_release(i);
+    return;
+  }
+  if (out.segment_count() > 0) transmit(s, out, ctx);
+  // The events are copied out so the output can be given back before callbacks run
+  // (they may call into the layer, which takes an output of its own). Only the ones
+  // there are: a zero-filled array of 16 and a TimeWaitInfo cost more than the rest of
+  // an in-order segment's dispatch.
+  union Events {
+    Events() {}
+    TcpEvent at[TcpOutput::kMaxEvents];
+  } evs;
   const std::size_t n = out.event_count();
-  for (std::size_t k = 0; k < n; ++k) evs[k] = out.event(k);
-  TimeWaitInfo tw;
-  const bool has_tw = out.has_event(TcpEventKind::kTimeWait);
+  bool has_tw = false;
+  for (std::size_t k = 0; k < n; ++k) {
+    evs.at[k] = out.event(k);
+    has_tw |= evs.at[k].kind == TcpEventKind::kTimeWait;
+  }
+  std::optional<TimeWaitInfo> tw;
   if (has_tw) tw = out.time_wait();
   end_output();
   if (!s.finished) arm(s);
 
   ++s.busy;
   for (std::size_t k = 0; k < n && s.kind != Kind::kFree; ++k) {
-    const TcpEvent& ev = evs[k];
+    const TcpEvent& ev = evs.at[k];
     const bool level = ev.kind == TcpEventKind::kReadable || ev.kind == TcpEventKind::kWritable ||
                        ev.kind == TcpEventKind::kAcked;
     // What was held comes first: the application sees events in their order.
@@ -460,7 +503,7 @@ void TcpLayer::process(std::uint32_t i, TcpOutput& out, PacketContext& ctx) {
         fire(i, TcpSocketEvent::kError, ev.value);
         break;
       case TcpEventKind::kTimeWait:
-        if (has_tw && !s.finished) on_time_wait(s, tw, ctx.now);
+        if (tw && !s.finished) on_time_wait(s, *tw, ctx.now);
         break;
       case TcpEventKind::kClosed:
         if (!s.finished) {
@@ -1194,8 +1237,17 @@ void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpA
   // debug builds, where the tests read it, not on the release packet path.
   if (ownership_ != nullptr && ownership_->owner(t) != env_.engine_id) ++segments_not_owned_;
 #endif
-  const std::uint64_t h = hash_tuple(key_, t);  // one hash for both tables
-  if (Slot* c = conn_table_.find(t, h); c != nullptr && c->tcb) {
+  // The tuple of the previous segment is remembered: a run of one connection's
+  // segments (a burst of a stream) hashes once.
+  Slot* c = conn_table_.recent(t);
+  std::uint64_t h = 0;
+  bool hashed = false;
+  if (c == nullptr) {
+    h = hash_tuple(key_, t);  // one hash for both tables
+    hashed = true;
+    c = conn_table_.find_and_remember(t, h);
+  }
+  if (c != nullptr && c->tcb) {
     const std::uint32_t i = slot_index(*c);
     if (in_burst_ && c->burst_epoch != burst_epoch_) join_burst(i);
     TcpOutput& out = begin_output();
@@ -1205,6 +1257,7 @@ void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpA
   }
   std::optional<SeqNum> reuse_isn;
   if (time_wait_.size() > 0) {
+    if (!hashed) h = hash_tuple(key_, t);
     const TimeWaitAction a = time_wait_.on_segment(t, h, seg, ctx.now);
     switch (a.kind) {
       case TimeWaitAction::Kind::kNone:

@@ -342,6 +342,10 @@ class TcpLayer final : public TransportHandler {
   void fire(std::uint32_t slot, TcpSocketEvent ev, std::uint32_t value = 0);
   // A level-like event: held while the slot's burst lasts, fired otherwise.
   void fire_or_defer(std::uint32_t slot, TcpSocketEvent ev, std::uint32_t value);
+  void defer(Slot& s, TcpSocketEvent ev, std::uint32_t value);  // held for end_burst
+  // process()'s shortcut: in the slot's burst, with nothing to send and only level
+  // events, holds them all and returns true; else changes nothing.
+  bool defer_all(Slot& s, const TcpOutput& out);
   void fire_deferred(std::uint32_t slot);
   void join_burst(std::uint32_t slot);
   unsigned send_held_acks(PacketContext& ctx);

@@ -10,6 +10,14 @@
 
 namespace shardtcp {
 
+// `sum` plus the buffer's 16-bit words (in memory order), as DPDK's __rte_raw_cksum
+// adds them, not reduced: fold it with __rte_raw_cksum_reduce. The result is congruent
+// to DPDK's modulo 0xffff and zero only when DPDK's is, so the folded checksums are
+// equal. On a CPU with AVX2 the body is summed 64 bytes per step (the receive path
+// verifies every segment's 1.5 KB when the device does not); the tail, and other
+// CPUs, use DPDK's loop.
+std::uint32_t raw_sum(const void* buf, std::size_t len, std::uint32_t sum);
+
 // One's-complement checksum of a flat buffer, ready to store (already inverted).
 std::uint16_t internet_checksum(const void* data, std::size_t len);
 

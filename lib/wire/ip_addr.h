@@ -79,7 +79,17 @@ class IpAddr {
 
   std::string to_string() const;
 
-  friend bool operator==(const IpAddr&, const IpAddr&) = default;
+  // Two 8-byte words and the family, not the defaulted member-wise compare: that one
+  // calls memcmp for the 16 bytes, and every received segment compares addresses
+  // (local-address checks, the connection table).
+  friend bool operator==(const IpAddr& a, const IpAddr& b) {
+    std::uint64_t a0, a1, b0, b1;
+    std::memcpy(&a0, a.bytes_.data(), 8);
+    std::memcpy(&a1, a.bytes_.data() + 8, 8);
+    std::memcpy(&b0, b.bytes_.data(), 8);
+    std::memcpy(&b1, b.bytes_.data() + 8, 8);
+    return a.family_ == b.family_ && ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
 
  private:
   IpFamily family_ = IpFamily::kNone;

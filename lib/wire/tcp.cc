@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "wire/checksum.h"
+
 namespace shardtcp {
 
 namespace {
@@ -57,6 +59,13 @@ std::uint32_t pseudo_sum(const IpAddr& src, const IpAddr& dst, std::uint8_t prot
 
 TcpOptionStatus parse_tcp_options(const std::uint8_t* p, std::size_t len, TcpOptions& out) {
   out = TcpOptions{};
+  // The block nearly every segment of a connection with timestamps carries (NOP, NOP,
+  // timestamps: RFC 7323 Appendix A's layout, Linux's and ours), known in one compare
+  // instead of three turns of the loop below, which reads it the same.
+  if (len == 12 && load_be32(p) == 0x0101080au) {
+    out.timestamps = TcpTimestamps{load_be32(p + 4), load_be32(p + 8)};
+    return TcpOptionStatus::kOk;
+  }
   TcpOptionStatus status = TcpOptionStatus::kOk;
   auto note = [&status](TcpOptionStatus s) {
     if (status == TcpOptionStatus::kOk) status = s;
@@ -261,7 +270,7 @@ std::size_t emit_tcp_header(std::uint8_t* buf, std::size_t cap, const TcpSegment
 std::uint16_t l4_checksum(const IpAddr& src, const IpAddr& dst, std::uint8_t proto, const void* l4,
                           std::size_t len) {
   std::uint32_t sum = pseudo_sum(src, dst, proto, len, true);
-  sum = __rte_raw_cksum(l4, len, sum);
+  sum = raw_sum(l4, len, sum);
   std::uint16_t ck = static_cast<std::uint16_t>(~__rte_raw_cksum_reduce(sum));
   if (ck == 0 && proto == IPPROTO_UDP) ck = 0xffff;
   return ck;
@@ -270,7 +279,7 @@ std::uint16_t l4_checksum(const IpAddr& src, const IpAddr& dst, std::uint8_t pro
 bool l4_checksum_ok(const IpAddr& src, const IpAddr& dst, std::uint8_t proto, const void* l4,
                     std::size_t len) {
   std::uint32_t sum = pseudo_sum(src, dst, proto, len, true);
-  sum = __rte_raw_cksum(l4, len, sum);
+  sum = raw_sum(l4, len, sum);
   return __rte_raw_cksum_reduce(sum) == 0xffff;
 }
 

@@ -9,6 +9,7 @@
 
 #include "../wire/captured_frames.h"
 #include "stack_harness.h"
+#include "wire/arp.h"
 #include "wire/checksum.h"
 #include "wire/ethernet.h"
 #include "wire/icmp.h"
@@ -345,6 +346,120 @@ TEST_F(StackInput, TrustsDeviceChecksumVerdict) {
   node.stack.on_frames(&m, 1, ctx);
   EXPECT_EQ(node.stack.ipv4_counters().get(Ipv4Counter::kRxBadChecksum), 1u);
   EXPECT_EQ(node.stack.icmp_counters().get(IcmpCounter::kTxEchoReplies), 1u);
+}
+
+// Input checks a (source, destination) pair once and skips the checks for the
+// packets after it with the same pair (Ipv4PairMemo): until the addresses change.
+// Here the peer's address becomes ours, then ours goes away; each time the very next
+// packet of the remembered pair must be judged afresh.
+TEST_F(StackInput, AddressChangesEndTheCheckedPairShortcut) {
+  learn_linux();
+  const Bytes echo = bytes(captured::kEchoRequest);
+  feed(echo);
+  feed(echo);
+  EXPECT_EQ(icmp(IcmpCounter::kTxEchoReplies), 2u);
+  while (!take().empty()) {
+  }
+  ASSERT_TRUE(node_.stack.add_address(kLinux, 32));
+  feed(echo);
+  EXPECT_EQ(ip(Ipv4Counter::kRxBadSource), 1u);
+  ASSERT_TRUE(node_.stack.remove_address(kLinux));
+  feed(echo);
+  EXPECT_EQ(icmp(IcmpCounter::kTxEchoReplies), 3u);
+  while (!take().empty()) {
+  }
+  ASSERT_TRUE(node_.stack.routes().remove_address(IpAddr::v4(0xC6120002)));
+  feed(echo);
+  EXPECT_EQ(ip(Ipv4Counter::kRxNotForUs), 1u);
+  EXPECT_EQ(icmp(IcmpCounter::kTxEchoReplies), 3u);
+}
+
+// Once a pair has passed, its packets take ipv4_fast_input: they must reach the
+// transport exactly as through the general path, and whatever the shortcut does not
+// take (a bad checksum, TTL 0, Ethernet padding, a fragment) must still be judged and
+// counted as before.
+TEST_F(StackInput, FastInputDeliversAndJudgesAsTheGeneralPath) {
+  l3test::RecordingTransport udp;
+  node_.stack.set_transport(17, &udp);
+  Bytes good = bytes(captured::kEchoRequest);
+  good[23] = 17;  // the protocol: what follows the header is only bytes to the recorder
+  fix_ip_checksum(good);
+  feed(good);  // the general path remembers the pair
+  feed(good);  // the shortcut
+  ASSERT_EQ(udp.l4.size(), 2u);
+  for (const auto& got : {udp.l4[0], udp.l4[1]}) {
+    EXPECT_EQ(got.meta.src, kLinux);
+    EXPECT_EQ(got.meta.dst, IpAddr::v4(0xC6120002));
+    EXPECT_EQ(got.meta.protocol, 17);
+    EXPECT_EQ(got.meta.ttl, good[22]);
+    EXPECT_EQ(got.meta.l3_len, 20);
+    EXPECT_EQ(got.meta.l4_len, good.size() - 34);
+    EXPECT_FALSE(got.meta.dst_is_broadcast);
+    EXPECT_EQ(got.bytes, Bytes(good.begin() + 34, good.end()));
+  }
+  Bytes bad = good;
+  bad[24] ^= 0x40;
+  feed(bad);
+  EXPECT_EQ(ip(Ipv4Counter::kRxBadChecksum), 1u);
+  Bytes ttl0 = good;
+  ttl0[22] = 0;
+  fix_ip_checksum(ttl0);
+  feed(ttl0);
+  EXPECT_EQ(ip(Ipv4Counter::kRxTtlExpired), 1u);
+  Bytes padded = good;
+  padded.insert(padded.end(), {0, 0, 0, 0});
+  feed(padded);
+  ASSERT_EQ(udp.l4.size(), 3u);
+  EXPECT_EQ(udp.l4[2].bytes, udp.l4[0].bytes);
+  Bytes fragment = good;
+  fragment[20] |= 0x20;  // more fragments
+  fix_ip_checksum(fragment);
+  feed(fragment);
+  EXPECT_EQ(ip(Ipv4Counter::kRxFragments), 1u);
+  EXPECT_EQ(udp.l4.size(), 3u);
+  EXPECT_EQ(ip(Ipv4Counter::kRxPackets), 6u);
+  EXPECT_EQ(ip(Ipv4Counter::kRxDelivered), 3u);
+  node_.stack.set_transport(17, nullptr);
+  // The fragment waits for the rest until reassembly gives up on it.
+  now_ = now_ + std::chrono::seconds(120);
+  auto ctx = node_.ctx(now_);
+  node_.stack.on_timers(ctx);
+  EXPECT_EQ(ip(Ipv4Counter::kRxReassemblyTimeout), 1u);
+}
+
+// Output remembers its last IPv4 route (RouteMemo) until the route table changes:
+// a new default gateway must take the very next packet.
+TEST_F(StackInput, OutputFollowsARouteChangeAtOnce) {
+  learn_linux();
+  const IpAddr far = IpAddr::v4(0x0A090909);  // 10.9.9.9, off-link
+  auto send = [&] {
+    rte_mbuf* m = make_mbuf(Bytes(8, 0x11));
+    auto ctx = node_.ctx(now_);
+    return node_.stack.output(m, IpAddr{}, far, 17, ctx);
+  };
+  ASSERT_TRUE(node_.stack.routes().set_default_gateway(kLinux));
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(send(), OutputResult::kSent);
+    const Bytes f = take();
+    ASSERT_GE(f.size(), 34u);
+    EXPECT_EQ(0, std::memcmp(f.data(), kLinuxMac.addr_bytes, 6));  // to the gateway
+    EXPECT_EQ(Ipv4View::parse(f.data() + 14, f.size() - 14)->dst(), far);
+  }
+  const IpAddr other = IpAddr::v4(0xC6120003);  // 198.18.0.3, not resolved yet
+  ASSERT_TRUE(node_.stack.routes().set_default_gateway(other));
+  EXPECT_EQ(send(), OutputResult::kQueuedForResolution);
+  const Bytes arp_request = take();
+  ASSERT_GE(arp_request.size(), 42u);
+  const auto arp = ArpView::parse(arp_request.data() + 14, arp_request.size() - 14);
+  ASSERT_TRUE(arp);
+  EXPECT_EQ(arp->packet().tpa, other);
+  // The held packet goes when resolution gives up.
+  for (int i = 0; i < 10; ++i) {
+    now_ = now_ + std::chrono::seconds(1);
+    auto ctx = node_.ctx(now_);
+    node_.stack.on_timers(ctx);
+  }
+  node_.out.free_all();
 }
 
 }  // namespace

@@ -94,6 +94,48 @@ TEST(ConnectionTableTest, RandomOperationsMatchStdMap) {
   EXPECT_EQ(visited, model.size());
 }
 
+// The receive path's recent()/find_and_remember(): at half load, with erases moving
+// entries by backward shift, recent() of the last remembered tuple is that tuple's
+// value or a miss, never another entry's value or an erased one's.
+TEST(ConnectionTableTest, RecentIsTheRememberedTuplesValueOrAMiss) {
+  const SipKey key{5, 6};
+  ConnectionTable<Conn> t(512, key);
+  std::map<std::pair<std::uint32_t, std::uint16_t>, Conn*> model;
+  std::vector<Conn> conns(512);
+  std::mt19937 rng(3);
+  auto value_of = [&](const TcpTuple& tt) -> Conn* {
+    auto it = model.find(std::make_pair(tt.remote.addr.v4_host(), tt.remote.port));
+    return it == model.end() ? nullptr : it->second;
+  };
+  TcpTuple last = tup(0xC6120000, 0);
+  std::size_t hits = 0;
+  for (int i = 0; i < 100000; ++i) {
+    const std::uint32_t addr = 0xC6120000 + rng() % 4;
+    const std::uint16_t port = static_cast<std::uint16_t>(rng() % 300);
+    const TcpTuple tt = tup(addr, port);
+    switch (rng() % 3) {
+      case 0:
+        if (model.size() < 512 && t.insert(tt, &conns[rng() % conns.size()]) == 0)
+          model[std::make_pair(addr, port)] = t.find(tt);
+        break;
+      case 1:
+        t.erase(tt);
+        model.erase(std::make_pair(addr, port));
+        break;
+      default: {
+        Conn* r = t.recent(tt);
+        hits += r != nullptr;
+        if (r == nullptr) r = t.find_and_remember(tt, hash_tuple(key, tt));
+        ASSERT_EQ(r, value_of(tt));
+        if (r != nullptr) last = tt;
+      }
+    }
+    Conn* r = t.recent(last);
+    ASSERT_TRUE(r == nullptr || r == value_of(last)) << i;
+  }
+  EXPECT_GT(hits, 0u);
+}
+
 TEST(ListenerTableTest, ExactThenWildcard) {
   ListenerTable<Conn> l(16, SipKey{7, 8});
   Conn any4{1}, exact{2}, any6{3};

@@ -17,6 +17,19 @@ constexpr std::uint16_t kPort = 6100;
 class TcpPairBurst : public TcpPairTest {
  protected:
   std::uint64_t b_tx_frames() const { return b_.ip->eth_counters().get(EthCounter::kTxFrames); }
+  // A pair with one quiet connection to `port`, on which A has just put `data` on the
+  // wire to B in one go (B has not polled yet).
+  void open_and_send(std::uint16_t port, const std::string& data, TcpConnId* c, TcpConnId* s) {
+    PairSideOptions a, b;
+    a.tcp = b.tcp = default_tcp();
+    build(a, b);
+    open_a_to_b(port, c, s);
+    if (HasFatalFailure()) return;
+    run_for(100ms);
+    ASSERT_EQ(a_.tcp->send(*c, data.data(), data.size()), static_cast<long>(data.size()));
+    clock_.advance(20us);
+    a_.engine->poll_once();
+  }
   std::size_t readable_events(const EventLog& log, TcpConnId id) const {
     std::size_t n = 0;
     for (const auto& e : log.entries) n += e.id == id && e.ev == TcpSocketEvent::kReadable;
@@ -65,20 +78,36 @@ TEST_F(TcpPairBurst, OneAckAndOneReadableEventPerConnectionPerBurst) {
   EXPECT_EQ(read_all(*b_.tcp, s2), data);
 }
 
+TEST_F(TcpPairBurst, ADelayedAckArmedInsideABurstFiresOnTime) {
+  // One small segment: in its burst it is held for end_burst (its timer too), which
+  // sends no ACK (less than two segments) and must arm the delayed-ACK timer, so the
+  // ACK leaves once 40 ms have passed, not never.
+  const std::string data(100, 's');
+  TcpConnId c, s;
+  open_and_send(6004, data, &c, &s);
+  if (HasFatalFailure()) return;
+  const std::uint64_t tx_before = b_tx_frames();
+  clock_.advance(20us);
+  EXPECT_EQ(b_.engine->poll_once(), 1u);
+  EXPECT_EQ(b_tx_frames() - tx_before, 0u);  // delayed
+  EXPECT_EQ(b_.tcp->readable_bytes(s), static_cast<long>(data.size()));
+  for (int i = 0; i < 60 && b_tx_frames() == tx_before; ++i) {
+    clock_.advance(1ms);
+    b_.engine->poll_once();
+  }
+  EXPECT_EQ(b_tx_frames() - tx_before, 1u);
+  clock_.advance(20us);
+  a_.engine->poll_once();
+  EXPECT_EQ(a_.tcp->tcb(c)->snd_una(), a_.tcp->tcb(c)->snd_max());
+}
+
 TEST_F(TcpPairBurst, OutOfOrderSegmentsInABurstAreEachAcknowledged) {
   // A drops its first data frame: the seven after it reach B out of order in one burst
   // and each draws an ACK with SACK at once (RFC 5681 §4.2), batching or not.
-  PairSideOptions a, b;
-  a.tcp = b.tcp = default_tcp();
-  build(a, b);
-  TcpConnId c, s;
-  open_a_to_b(6003, &c, &s);
-  if (HasFatalFailure()) return;
-  run_for(100ms);
   const std::string data(8 * kSeg, 'o');
-  ASSERT_EQ(a_.tcp->send(c, data.data(), data.size()), static_cast<long>(data.size()));
-  clock_.advance(20us);
-  a_.engine->poll_once();
+  TcpConnId c, s;
+  open_and_send(6003, data, &c, &s);
+  if (HasFatalFailure()) return;
   // Take the first data frame off the wire (B's RX ring).
   rte_mbuf* first = nullptr;
   ASSERT_EQ(pair_->b().rx_burst(0, &first, 1), 1u);

@@ -169,6 +169,25 @@ TEST(TcpOptionsTest, WrongLengthForKnownKindIgnored) {
   EXPECT_FALSE(o.sack_permitted);
 }
 
+// NOP, NOP, timestamps is recognised in one compare (the stream's every segment): the
+// result must be the general loop's, which reads the same option laid out otherwise,
+// and a block that only starts like it must still go through the loop.
+TEST(TcpOptionsTest, NopNopTimestampsReadsAsTheGeneralLoop) {
+  TcpOptions fast, general;
+  // Dirty the outputs first: the shortcut must clear what it does not set.
+  EXPECT_EQ(opts({2, 4, 0x05, 0xb4, 3, 3, 7, 4, 2, 1}, fast), TcpOptionStatus::kOk);
+  EXPECT_EQ(opts({2, 4, 0x05, 0xb4, 3, 3, 7, 4, 2, 1}, general), TcpOptionStatus::kOk);
+  EXPECT_EQ(opts({1, 1, 8, 10, 0x80, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe}, fast), TcpOptionStatus::kOk);
+  EXPECT_EQ(opts({8, 10, 0x80, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe, 1, 1}, general),
+            TcpOptionStatus::kOk);
+  ASSERT_TRUE(fast.timestamps.has_value());
+  EXPECT_EQ(fast.timestamps->value, 0x80000001u);
+  EXPECT_EQ(fast.timestamps->echo, 0xfffffffeu);
+  EXPECT_EQ(fast, general);
+  EXPECT_EQ(opts({1, 1, 8, 11, 0, 0, 0, 1, 0, 0, 0, 2}, fast), TcpOptionStatus::kTruncated);
+  EXPECT_FALSE(fast.timestamps.has_value());
+}
+
 TEST(TcpOptionsTest, TruncatedOrZeroLengthStops) {
   TcpOptions o;
   EXPECT_EQ(opts({2}, o), TcpOptionStatus::kTruncated);
