@@ -446,11 +446,11 @@ namespace {
 
 // Payloads referenced from the send chunks by indirect mbufs (the device takes chains:
 // net_ring does), checksummed over the chain; the receiver linearises them. Also
-// checks that chunk references held by frames in flight do not leak.
+// checks that chunk references held by frames in flight do not leak. Zero copy is the
+// default wherever the port allows it (PortInfo::tx_zero_copy): nothing turns it on.
 TEST_F(TcpPairBasic, ZeroCopyTransmitIsByteExact) {
   PairSideOptions a, b;
   a.tcp = b.tcp = default_tcp();
-  a.tcp.zero_copy_tx = true;
   ImpairmentConfig loss;
   loss.drop = 0.01;
   loss.seed = 5;

@@ -226,6 +226,7 @@ class TcpPairTest : public ::testing::Test {
       TcpLayerConfig tc = opt.tcp;
       tc.tx_cksum_offload = p->info().tx_l4_cksum;
       tc.tso = p->info().tx_tso && p->info().tx_multi_seg;
+      tc.zero_copy_tx = tc.zero_copy_tx && p->info().tx_zero_copy;
       s.tcp = std::make_unique<TcpLayer>(*s.ip, *s.engine, tc);
       s.ip->set_transport(TcpLayer::kProtocol, s.tcp.get());
       s.handler->set_tcp(s.tcp.get());
