@@ -41,12 +41,16 @@ class TcpEmitter {
 
   const TcpEmitterConfig& config() const { return config_; }
   std::uint64_t zero_copy_segments() const { return zero_copy_segments_; }
+  // Segments meant for zero copy that were copied: the pool had no indirect mbufs left.
+  std::uint64_t zero_copy_fallbacks() const { return zero_copy_fallbacks_; }
 
  private:
   // Appends `len` bytes of `sndbuf` from `off` to the chain: copies, chaining more
   // mbufs when the first runs out of room. False when the pool ran dry.
   bool copy_payload(rte_mbuf* m, const SendBuffer& sndbuf, std::uint64_t off, std::uint32_t len,
                     rte_mempool* pool);
+  // Chains one indirect mbuf per send chunk the range touches to the header `m`.
+  // False when the pool ran dry, with `m` left as it came (the pieces taken freed).
   bool attach_payload(rte_mbuf* m, const SendBuffer& sndbuf, std::uint64_t off, std::uint32_t len,
                       rte_mempool* pool);
   // `ip_ecn`: the segment's ECN codepoint, for the IP header.
@@ -56,6 +60,7 @@ class TcpEmitter {
   IpStack& ip_;
   TcpEmitterConfig config_;
   std::uint64_t zero_copy_segments_ = 0;
+  std::uint64_t zero_copy_fallbacks_ = 0;
 };
 
 }  // namespace shardtcp
