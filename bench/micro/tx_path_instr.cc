@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/micro/ring_stack.h"
 #include "port/eal.h"
 #include "port/offload_emulating_port.h"
 #include "port/ring_pair.h"
@@ -49,61 +50,41 @@ void collect(bool on) {
   }
 }
 
-rte_ether_addr mac_for(std::uint8_t n) {
-  return rte_ether_addr{{0x02, 0x73, 0x68, 0x64, 0x00, n}};
-}
-
 // A TSO/LRO device (the emulator) whose own work is not counted.
 class UncountedOffloadDevice final : public PacketPort {
  public:
   explicit UncountedOffloadDevice(PacketPort& inner) : dev_(inner) {}
   std::uint16_t rx_burst(std::uint16_t q, rte_mbuf** pkts, std::uint16_t n) override {
-    const bool was = g_collecting;
-    collect(false);
-    const std::uint16_t got = dev_.rx_burst(q, pkts, n);
-    collect(was);
-    return got;
+    return uncounted([&] { return dev_.rx_burst(q, pkts, n); });
   }
   std::uint16_t tx_burst(std::uint16_t q, rte_mbuf** pkts, std::uint16_t n) override {
-    const bool was = g_collecting;
-    collect(false);
-    const std::uint16_t sent = dev_.tx_burst(q, pkts, n);
-    collect(was);
-    return sent;
+    return uncounted([&] { return dev_.tx_burst(q, pkts, n); });
   }
   const PortInfo& info() const override { return dev_.info(); }
 
  private:
+  template <typename Fn>
+  static std::uint16_t uncounted(Fn&& fn) {
+    const bool was = g_collecting;
+    collect(false);
+    const std::uint16_t got = fn();
+    collect(was);
+    return got;
+  }
+
   OffloadEmulatingPort dev_;
 };
 
 std::unique_ptr<Stack> make_stack(const std::string& device, rte_mempool* pool, Clock* clock,
                                   IpAddr addr, std::uint8_t n, bool tso, bool zero_copy) {
-  StackConfig c;
-  c.device = device;
-  c.mac = mac_for(n);
-  c.pool = pool;  // shared: net_ring carries the sender's mbufs to the receiver
-  c.clock = clock;
-  c.options.addresses.push_back(InterfaceAddress{addr, 24});
-  c.tcp.max_connections = 64;
-  c.tcp.time_wait_capacity = 64;
-  c.tcp.zero_copy_tx = zero_copy;
+  TcpLayerConfig tcp;
+  tcp.zero_copy_tx = zero_copy;
+  std::function<std::unique_ptr<PacketPort>(PacketPort&)> wrap;
   if (tso)
-    c.wrap_port = [](PacketPort& inner) -> std::unique_ptr<PacketPort> {
+    wrap = [](PacketPort& inner) -> std::unique_ptr<PacketPort> {
       return std::make_unique<UncountedOffloadDevice>(inner);
     };
-  auto s = Stack::create(c);
-  if (!s) {
-    std::fprintf(stderr, "tx_path_instr: stack on %s: %s\n", device.c_str(), s.error().c_str());
-    return nullptr;
-  }
-  return std::move(s.value());
-}
-
-std::uint64_t counter(Stack& s, const std::string& name) {
-  const auto all = s.counters().snapshot();
-  const auto it = all.find(name);
-  return it == all.end() ? 0 : it->second;
+  return bench::make_ring_stack("tx_path_instr", device, pool, clock, addr, n, tcp, wrap);
 }
 
 // One phase: warm up, then at least `bytes` sent with collection on, dumped as `dump`.
@@ -160,8 +141,8 @@ bool measure(rte_mempool* pool, std::uint64_t bytes, bool tso, bool zero_copy, c
     return false;
   }
   const std::uint64_t sent0 = sent;
-  const std::uint64_t frames0 = counter(*a, "engine.tx_frames");
-  const std::uint64_t tso0 = counter(*a, "tcp_layer.tx_tso_frames");
+  const std::uint64_t frames0 = bench::stack_counter(*a, "engine.tx_frames");
+  const std::uint64_t tso0 = bench::stack_counter(*a, "tcp_layer.tx_tso_frames");
   const std::uint64_t zc0 = tx.emitter().zero_copy_segments();
   CALLGRIND_ZERO_STATS;
   while (sent - sent0 < bytes) round(true);
@@ -171,8 +152,8 @@ bool measure(rte_mempool* pool, std::uint64_t bytes, bool tso, bool zero_copy, c
       "\"%s\": {\"bytes\": %llu, \"frames\": %llu, \"tso_frames\": %llu, "
       "\"zero_copy_segments\": %llu}",
       name, static_cast<unsigned long long>(sent - sent0),
-      static_cast<unsigned long long>(counter(*a, "engine.tx_frames") - frames0),
-      static_cast<unsigned long long>(counter(*a, "tcp_layer.tx_tso_frames") - tso0),
+      static_cast<unsigned long long>(bench::stack_counter(*a, "engine.tx_frames") - frames0),
+      static_cast<unsigned long long>(bench::stack_counter(*a, "tcp_layer.tx_tso_frames") - tso0),
       static_cast<unsigned long long>(tx.emitter().zero_copy_segments() - zc0));
   tx.close(out);
   b.reset();

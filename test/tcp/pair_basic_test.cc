@@ -469,32 +469,12 @@ TEST_F(TcpPairBasic, ZeroCopyTransmitIsByteExact) {
   for (std::size_t i = 0; i < kBytes; ++i) src[i] = static_cast<std::uint8_t>((i * 7) ^ (i >> 9));
   std::vector<std::uint8_t> dst;
   dst.reserve(kBytes);
-  std::size_t sent = 0;
-  std::vector<std::uint8_t> buf(65536);
-  ASSERT_TRUE(run_until(
-      [&] {
-        while (sent < kBytes) {
-          const long n = a_.tcp->send(c, src.data() + sent, kBytes - sent);
-          if (n <= 0) break;
-          sent += static_cast<std::size_t>(n);
-        }
-        for (;;) {
-          const long n = b_.tcp->recv(s, buf.data(), buf.size());
-          if (n <= 0) break;
-          dst.insert(dst.end(), buf.begin(), buf.begin() + n);
-        }
-        return dst.size() == kBytes;
-      },
-      600s));
+  ASSERT_TRUE(stream_a_to_b(c, s, src, 0, dst, 600s));
   EXPECT_TRUE(dst == src);
   EXPECT_GT(a_.tcp->emitter().zero_copy_segments(), 1000u);
   EXPECT_GT(a_.tcp->counter(TcpCounter::kRetransSegs), 0u);
   EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kRxChainTooLong), 0u);
-  a_.tcp->close(c);
-  b_.tcp->close(s);
-  b_.tcp->close(l);
-  ASSERT_TRUE(
-      run_until([&] { return a_.tcp->slots_in_use() == 0 && b_.tcp->slots_in_use() == 0; }));
+  close_and_drain(c, s, l);
   run_for(3s);
 }
 

@@ -64,11 +64,7 @@ TEST_F(TcpPairZeroCopy, AbortWhileTheDeviceHoldsFramesFreesEverythingOnceItLetsG
   EXPECT_EQ(a_.faults->held(), 0u);
   EXPECT_GT(b_.tcp->counter(TcpCounter::kEstabResets), 0u);
   EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kRxBadChecksum), 0u);
-  a_.tcp->close(c);
-  b_.tcp->close(s);
-  b_.tcp->close(l);
-  ASSERT_TRUE(
-      run_until([&] { return a_.tcp->slots_in_use() == 0 && b_.tcp->slots_in_use() == 0; }));
+  close_and_drain(c, s, l);
   EXPECT_EQ(rte_mempool_avail_count(a.pool), idle);
 }
 
@@ -88,12 +84,7 @@ TEST_F(TcpPairZeroCopy, PoolExhaustionFallsBackToCopyThenRefusesAndNeverStalls) 
   const unsigned idle = rte_mempool_avail_count(a.pool);
 
   const std::vector<std::uint8_t> data = pattern(256 * 1024);
-  std::size_t sent = 0;
-  while (sent < data.size()) {
-    const long n = a_.tcp->send(c, data.data() + sent, data.size() - sent);
-    if (n <= 0) break;
-    sent += static_cast<std::size_t>(n);
-  }
+  const std::size_t sent = send_what_fits(c, data, 0);
   ASSERT_GT(sent, 128u * 1024);
   a_.engine->poll_once();  // the initial window leaves, attached
   const std::uint64_t attached = a_.tcp->emitter().zero_copy_segments();
@@ -110,29 +101,11 @@ TEST_F(TcpPairZeroCopy, PoolExhaustionFallsBackToCopyThenRefusesAndNeverStalls) 
   EXPECT_EQ(a_.tcp->emitter().zero_copy_segments(), attached);
   for (rte_mbuf* m : taken) rte_pktmbuf_free(m);
 
-  std::vector<std::uint8_t> got, buf(65536);
-  ASSERT_TRUE(run_until(
-      [&] {
-        while (sent < data.size()) {
-          const long n = a_.tcp->send(c, data.data() + sent, data.size() - sent);
-          if (n <= 0) break;
-          sent += static_cast<std::size_t>(n);
-        }
-        for (;;) {
-          const long n = b_.tcp->recv(s, buf.data(), buf.size());
-          if (n <= 0) break;
-          got.insert(got.end(), buf.begin(), buf.begin() + n);
-        }
-        return got.size() == data.size();
-      },
-      30s));
+  std::vector<std::uint8_t> got;
+  ASSERT_TRUE(stream_a_to_b(c, s, data, sent, got, 30s));
   EXPECT_TRUE(got == data);
   EXPECT_GT(a_.tcp->emitter().zero_copy_segments(), attached);  // attaching again
-  a_.tcp->close(c);
-  b_.tcp->close(s);
-  b_.tcp->close(l);
-  ASSERT_TRUE(
-      run_until([&] { return a_.tcp->slots_in_use() == 0 && b_.tcp->slots_in_use() == 0; }));
+  close_and_drain(c, s, l);
   run_for(3s);  // TIME_WAIT records hold no mbufs, but let every timer run out
   EXPECT_EQ(rte_mempool_avail_count(a.pool), idle);
 }
