@@ -75,12 +75,12 @@ bool TcpEmitter::copy_payload(rte_mbuf* m, const SendBuffer& sndbuf, std::uint64
   while (len > 0) {
     std::uint16_t room = rte_pktmbuf_tailroom(seg);
     if (room == 0) {
+      // `seg` is the chain's last mbuf: linked there directly (rte_pktmbuf_chain would
+      // walk from the head for every mbuf of a 64 KiB frame).
       rte_mbuf* next = rte_pktmbuf_alloc(pool);
       if (next == nullptr) return false;
-      if (rte_pktmbuf_chain(m, next) != 0) {
-        rte_pktmbuf_free(next);
-        return false;
-      }
+      seg->next = next;
+      ++m->nb_segs;
       seg = next;
       continue;
     }
