@@ -35,13 +35,13 @@ OutputResult TcpEmitter::emit(const OutSegment& out, const SendBuffer* sndbuf, c
       if (config_.zero_copy && out.payload_len > config_.copy_threshold) {
         ok = attach_payload(m, *sndbuf, out.stream_offset, out.payload_len, ctx.pool);
         if (ok) {
-          ++zero_copy_segments_;
+          counters_.inc(TcpLayerCounter::kTxZeroCopy);
         } else if (out.payload_len <= rte_pktmbuf_tailroom(m)) {
           // The pool ran dry before every chunk had its indirect mbuf (attach_payload
           // left the header alone): a payload that fits the header's own room needs
           // no other mbuf when copied.
           ok = copy_payload(m, *sndbuf, out.stream_offset, out.payload_len, ctx.pool);
-          if (ok) ++zero_copy_fallbacks_;
+          if (ok) counters_.inc(TcpLayerCounter::kTxZeroCopyFallbacks);
         }
       } else {
         ok = copy_payload(m, *sndbuf, out.stream_offset, out.payload_len, ctx.pool);

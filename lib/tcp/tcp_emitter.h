@@ -10,10 +10,12 @@
 
 #include <cstdint>
 
+#include "common/counters.h"
 #include "engine/packet_handler.h"
 #include "ip/ip_stack.h"
 #include "tcp/tcp_buffer.h"
 #include "tcp/tcp_events.h"
+#include "tcp/tcp_layer_counters.h"
 #include "wire/ip_addr.h"
 
 namespace shardtcp {
@@ -29,7 +31,10 @@ struct TcpEmitterConfig {
 
 class TcpEmitter {
  public:
-  TcpEmitter(IpStack& ip, const TcpEmitterConfig& config) : ip_(ip), config_(config) {}
+  // `counters`: the layer's ("tcp_layer"), where zero-copy frames and fallbacks are
+  // counted; only referred to here, so it may be constructed after the emitter.
+  TcpEmitter(IpStack& ip, const TcpEmitterConfig& config, CounterGroup& counters)
+      : ip_(ip), config_(config), counters_(counters) {}
 
   // One segment of a connection; `sndbuf` holds the payload bytes it refers to.
   OutputResult emit(const OutSegment& out, const SendBuffer* sndbuf, const IpAddr& src,
@@ -40,9 +45,11 @@ class TcpEmitter {
                             PacketContext& ctx);
 
   const TcpEmitterConfig& config() const { return config_; }
-  std::uint64_t zero_copy_segments() const { return zero_copy_segments_; }
+  std::uint64_t zero_copy_segments() const { return counters_.get(TcpLayerCounter::kTxZeroCopy); }
   // Segments meant for zero copy that were copied: the pool had no indirect mbufs left.
-  std::uint64_t zero_copy_fallbacks() const { return zero_copy_fallbacks_; }
+  std::uint64_t zero_copy_fallbacks() const {
+    return counters_.get(TcpLayerCounter::kTxZeroCopyFallbacks);
+  }
 
  private:
   // Appends `len` bytes of `sndbuf` from `off` to the chain: copies, chaining more
@@ -59,8 +66,7 @@ class TcpEmitter {
 
   IpStack& ip_;
   TcpEmitterConfig config_;
-  std::uint64_t zero_copy_segments_ = 0;
-  std::uint64_t zero_copy_fallbacks_ = 0;
+  CounterGroup& counters_;
 };
 
 }  // namespace shardtcp
