@@ -77,7 +77,6 @@ TEST_F(TcpPairZeroCopy, PoolExhaustionFallsBackToCopyThenRefusesAndNeverStalls) 
   PairSideOptions a, b;
   a.tcp = b.tcp = default_tcp();
   a.pool = make_pool(2047);
-  a.tcp.mbuf_reserve = 64;
   build(a, b);
   TcpConnId c, s, l;
   open_a_to_b(kPort, &c, &s, &l);
