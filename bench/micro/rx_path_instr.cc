@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/micro/ring_stack.h"
 #include "port/eal.h"
 #include "port/ring_pair.h"
 #include "shardtcp/stack.h"
@@ -53,10 +54,6 @@ namespace {
 
 constexpr std::uint16_t kPort = 5201;
 constexpr std::uint32_t kMss = 1448;  // MTU 1500 with timestamps, as Linux sends
-
-rte_ether_addr mac_for(std::uint8_t n) {
-  return rte_ether_addr{{0x02, 0x73, 0x68, 0x64, 0x00, n}};
-}
 
 struct Receiver {
   TcpLayer* tcp = nullptr;
@@ -112,30 +109,17 @@ class RxChecksumFlaggingPort final : public PacketPort {
 
 std::unique_ptr<Stack> make_stack(const std::string& device, rte_mempool* pool, Clock* clock,
                                   IpAddr addr, std::uint8_t n, bool rx_cksum_offload) {
-  StackConfig c;
-  c.device = device;
-  c.mac = mac_for(n);
-  c.pool = pool;  // shared: net_ring carries the sender's mbufs to the receiver
-  c.clock = clock;
-  c.options.addresses.push_back(InterfaceAddress{addr, 24});
-  c.tcp.max_connections = 64;
-  c.tcp.time_wait_capacity = 64;
+  std::function<std::unique_ptr<PacketPort>(PacketPort&)> wrap;
   if (rx_cksum_offload)
-    c.wrap_port = [](PacketPort& inner) -> std::unique_ptr<PacketPort> {
+    wrap = [](PacketPort& inner) -> std::unique_ptr<PacketPort> {
       return std::make_unique<RxChecksumFlaggingPort>(inner);
     };
-  auto s = Stack::create(c);
-  if (!s) {
-    std::fprintf(stderr, "rx_path_instr: stack on %s: %s\n", device.c_str(), s.error().c_str());
-    return nullptr;
-  }
-  return std::move(s.value());
-}
-
-std::uint64_t counter(Stack& s, const std::string& name) {
-  const auto all = s.counters().snapshot();
-  const auto it = all.find(name);
-  return it == all.end() ? 0 : it->second;
+  // net_ring hands the sender's mbufs to the receiver as they are: with zero-copy TX
+  // the receiver would take chains of indirect mbufs, which no real device delivers
+  // (memif and virtio copy into buffers of their own).
+  TcpLayerConfig tcp;
+  tcp.zero_copy_tx = false;
+  return bench::make_ring_stack("rx_path_instr", device, pool, clock, addr, n, tcp, wrap);
 }
 
 // One phase on a cable of its own: warm up, then `segments` segments received with
@@ -186,25 +170,25 @@ bool measure(rte_mempool* pool, long segments, bool rx_cksum_offload, const char
   }
 
   const std::uint64_t bytes0 = rx.received;
-  const std::uint64_t frames0 = counter(*b, "engine.rx_frames");
-  const std::uint64_t tx0 = counter(*b, "engine.tx_frames");
-  const std::uint64_t empty0 = counter(*b, "engine.empty_polls");
-  const std::uint64_t iter0 = counter(*b, "engine.iterations");
+  const std::uint64_t frames0 = bench::stack_counter(*b, "engine.rx_frames");
+  const std::uint64_t tx0 = bench::stack_counter(*b, "engine.tx_frames");
+  const std::uint64_t empty0 = bench::stack_counter(*b, "engine.empty_polls");
+  const std::uint64_t iter0 = bench::stack_counter(*b, "engine.iterations");
   CALLGRIND_ZERO_STATS;
   while (rx.received - bytes0 < static_cast<std::uint64_t>(segments) * kMss) round(true);
   CALLGRIND_DUMP_STATS_AT(dump);
 
   const std::uint64_t bytes = rx.received - bytes0;
-  const std::uint64_t frames = counter(*b, "engine.rx_frames") - frames0;
-  const std::uint64_t polls = counter(*b, "engine.iterations") - iter0;
-  const std::uint64_t empty = counter(*b, "engine.empty_polls") - empty0;
+  const std::uint64_t frames = bench::stack_counter(*b, "engine.rx_frames") - frames0;
+  const std::uint64_t polls = bench::stack_counter(*b, "engine.iterations") - iter0;
+  const std::uint64_t empty = bench::stack_counter(*b, "engine.empty_polls") - empty0;
   std::printf(
       "\"segments\": %.1f, \"bytes\": %llu, \"rx_frames\": %llu, \"acks_sent\": %llu, "
       "\"polls\": %llu, \"empty_polls\": %llu, \"segments_per_burst\": %.2f, "
       "\"checksum\": \"%s\", \"errors\": %ld",
       static_cast<double>(bytes) / kMss, static_cast<unsigned long long>(bytes),
       static_cast<unsigned long long>(frames),
-      static_cast<unsigned long long>(counter(*b, "engine.tx_frames") - tx0),
+      static_cast<unsigned long long>(bench::stack_counter(*b, "engine.tx_frames") - tx0),
       static_cast<unsigned long long>(polls), static_cast<unsigned long long>(empty),
       static_cast<double>(frames) / static_cast<double>(std::max<std::uint64_t>(1, polls - empty)),
       rx_cksum_offload ? "device (RX checksum offload flags)"

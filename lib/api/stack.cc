@@ -180,7 +180,7 @@ Status Stack::build() {
       return Status::error("engine " + std::to_string(i) + ": no poll hook slot for steering");
     TcpLayerConfig tc = config_.tcp;
     tc.tx_cksum_offload = port_->info().tx_l4_cksum;
-    tc.zero_copy_tx = tc.zero_copy_tx && port_->info().tx_multi_seg;
+    tc.zero_copy_tx = tc.zero_copy_tx && port_->info().tx_zero_copy;
     // A 64 KiB frame is a chain of mbufs, and the device sums each segment it cuts.
     tc.tso = port_->info().tx_tso && port_->info().tx_multi_seg && port_->info().tx_l4_cksum;
     if (opt.time_wait_max) tc.time_wait_capacity = *opt.time_wait_max;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/log.h"
+#include "port/tx_zero_copy.h"
 
 namespace shardtcp {
 
@@ -317,6 +318,7 @@ Result<std::unique_ptr<EthdevPort>> EthdevPort::open(const EthdevConfig& c) {
   info.tx_l4_cksum = (tx & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) != 0;
   info.tx_tso = (tx & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0;
   info.tx_multi_seg = (tx & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
+  info.tx_zero_copy = tx_zero_copy_suits(dev.driver_name, info.tx_multi_seg, info.tx_l4_cksum);
   info.rx_lro = (rx & RTE_ETH_RX_OFFLOAD_TCP_LRO) != 0;
   port->rx_offloads_ = rx;
   port->tx_offloads_ = tx;

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "wire/checksum.h"
+
 namespace shardtcp {
 namespace {
 
@@ -102,15 +104,28 @@ bool ipv4_header_ok(const Headers& h) {
   return rte_raw_cksum(h.ip, h.l3) == 0xffff;
 }
 
-bool l4_sum_ok(const rte_mbuf* m, const Headers& h) {
-  if (h.proto == IPPROTO_UDP && h.v4 && load16(h.l4p + 6) == 0) return true;  // none sent
-  return h.v4 ? rte_ipv4_udptcp_cksum_mbuf_verify(m, h.ip4(), kEth + h.l3) == 0
-              : rte_ipv6_udptcp_cksum_mbuf_verify(m, h.ip6(), kEth + h.l3) == 0;
+// The L4 sum of the frame, pseudo-header included (the stored checksum counts as it
+// is). Not rte_ipv4/6_udptcp_cksum_mbuf: they sum chains through DPDK 22.11's
+// rte_raw_cksum_mbuf, wrong after an odd-length segment (raw_cksum_mbuf), and a NIC
+// sums what it is given.
+std::uint16_t l4_raw_sum(const rte_mbuf* m, const Headers& h) {
+  const std::uint32_t l4_len = h.ip_len() - h.l3;
+  std::uint16_t body = 0;
+  if (!raw_cksum_mbuf(m, kEth + h.l3, l4_len, &body)) return 0;
+  const std::uint32_t pseudo =
+      h.v4 ? rte_ipv4_phdr_cksum(h.ip4(), 0) : rte_ipv6_phdr_cksum(h.ip6(), 0);
+  return __rte_raw_cksum_reduce(pseudo + body);
 }
 
+bool l4_sum_ok(const rte_mbuf* m, const Headers& h) {
+  if (h.proto == IPPROTO_UDP && h.v4 && load16(h.l4p + 6) == 0) return true;  // none sent
+  return l4_raw_sum(m, h) == 0xffff;
+}
+
+// The checksum to store (the field zeroed first); UDP's 0 is sent as 0xffff.
 std::uint16_t l4_sum(const rte_mbuf* m, const Headers& h) {
-  return h.v4 ? rte_ipv4_udptcp_cksum_mbuf(m, h.ip4(), kEth + h.l3)
-              : rte_ipv6_udptcp_cksum_mbuf(m, h.ip6(), kEth + h.l3);
+  const auto ck = static_cast<std::uint16_t>(~l4_raw_sum(m, h));
+  return ck == 0 && h.proto == IPPROTO_UDP ? 0xffff : ck;
 }
 
 std::uint16_t pseudo_sum(const Headers& h, std::uint64_t ol_flags) {
@@ -174,6 +189,9 @@ OffloadEmulatingPort::OffloadEmulatingPort(PacketPort& inner) : inner_(inner), i
   info_.rx_ipv4_cksum = info_.rx_l4_cksum = true;
   info_.tx_ipv4_cksum = info_.tx_l4_cksum = true;
   info_.tx_tso = info_.tx_multi_seg = true;
+  // It sums and cuts chains segment by segment (raw_cksum_mbuf, rte_pktmbuf_read),
+  // whatever their lengths: attached payloads are fine.
+  info_.tx_zero_copy = true;
   info_.rx_lro = true;
 }
 

@@ -14,15 +14,18 @@ struct PortInfo {
   std::uint16_t port_id = 0;  // DPDK port id (UINT16_MAX for a port that is not an ethdev)
   rte_ether_addr mac{};
   std::uint16_t mtu = 1500;
-  std::uint16_t nb_queues = 1;     // RX/TX queue pairs configured
-  bool rx_ipv4_cksum = false;      // device verifies IPv4 header checksums (ol_flags valid)
-  bool rx_l4_cksum = false;        // device verifies TCP/UDP checksums
-  bool tx_ipv4_cksum = false;      // device fills IPv4 header checksums
-  bool tx_l4_cksum = false;        // device fills TCP/UDP checksums (pseudo-header set by us)
-  bool tx_tso = false;             // device cuts TCP frames marked RTE_MBUF_F_TX_TCP_SEG
-  bool rx_lro = false;             // device coalesces TCP segments: frames above the MTU, chains
-  bool rss = false;                // device spreads flows over queues by a programmable hash
-  bool tx_multi_seg = false;       // device sends mbuf chains (else the sender linearises)
+  std::uint16_t nb_queues = 1;  // RX/TX queue pairs configured
+  bool rx_ipv4_cksum = false;   // device verifies IPv4 header checksums (ol_flags valid)
+  bool rx_l4_cksum = false;     // device verifies TCP/UDP checksums
+  bool tx_ipv4_cksum = false;   // device fills IPv4 header checksums
+  bool tx_l4_cksum = false;     // device fills TCP/UDP checksums (pseudo-header set by us)
+  bool tx_tso = false;          // device cuts TCP frames marked RTE_MBUF_F_TX_TCP_SEG
+  bool rx_lro = false;          // device coalesces TCP segments: frames above the MTU, chains
+  bool rss = false;             // device spreads flows over queues by a programmable hash
+  bool tx_multi_seg = false;    // device sends mbuf chains (else the sender linearises)
+  // Frames may carry payload attached from send storage (indirect mbufs) rather than
+  // copied: chains the device reads as they are (port/tx_zero_copy.h).
+  bool tx_zero_copy = false;
   std::uint16_t reta_size = 0;     // RSS redirection table entries (0: none)
   std::uint8_t hash_key_size = 0;  // RSS hash key bytes (0: device default / none)
   // Our key and RETA (queue i % nb_queues) are programmed: flows arrive on the queue of

@@ -20,12 +20,13 @@ enum class PortOffloadGauge : std::uint8_t {
   kTxTso,
   kTxMultiSeg,
   kRssActive,
+  kTxZeroCopy,
   kCount
 };
 
 inline constexpr const char* kPortOffloadGaugeNames[] = {
-    "rx_ipv4_cksum", "rx_l4_cksum", "rx_lro",       "tx_ipv4_cksum",
-    "tx_l4_cksum",   "tx_tso",      "tx_multi_seg", "rss_active",
+    "rx_ipv4_cksum", "rx_l4_cksum",  "rx_lro",     "tx_ipv4_cksum", "tx_l4_cksum",
+    "tx_tso",        "tx_multi_seg", "rss_active", "tx_zero_copy",
 };
 static_assert(std::size(kPortOffloadGaugeNames) ==
               static_cast<std::size_t>(PortOffloadGauge::kCount));
@@ -39,6 +40,7 @@ inline void set_port_offload_gauges(CounterGroup& g, const PortInfo& p) {
   g.set(PortOffloadGauge::kTxTso, p.tx_tso);
   g.set(PortOffloadGauge::kTxMultiSeg, p.tx_multi_seg);
   g.set(PortOffloadGauge::kRssActive, p.rss_active);
+  g.set(PortOffloadGauge::kTxZeroCopy, p.tx_zero_copy);
 }
 
 }  // namespace shardtcp

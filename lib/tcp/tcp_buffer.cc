@@ -35,6 +35,7 @@ std::uint32_t SendBuffer::append(const std::uint8_t* data, std::uint32_t len) {
         break;
       }
       tail_room_ = c.capacity;
+      note_capacity(c.capacity);
     }
     BufferChunk& tail = ring_.back();
     std::uint32_t used = tail.capacity - tail_room_;
@@ -45,6 +46,12 @@ std::uint32_t SendBuffer::append(const std::uint8_t* data, std::uint32_t len) {
   }
   size_ += done;
   return done;
+}
+
+void SendBuffer::note_capacity(std::uint32_t capacity) {
+  if (mixed_capacities_ || capacity == chunk_capacity_) return;
+  mixed_capacities_ = chunk_capacity_ != 0;
+  chunk_capacity_ = mixed_capacities_ ? 0 : capacity;
 }
 
 void SendBuffer::consume(std::uint32_t n) {

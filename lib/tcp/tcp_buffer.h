@@ -81,7 +81,14 @@ class SendBuffer {
   void for_each_chunk(std::uint64_t off, std::uint32_t len, Fn&& fn) const {
     if (off < head_off_) return;
     std::uint64_t skip = off - head_off_ + head_pos_;
-    for (std::uint32_t i = 0; len > 0 && i < ring_.size(); ++i) {
+    std::uint32_t i = 0;
+    if (chunk_capacity_ != 0) {
+      // Every chunk but the last is full, so with one capacity the chunk holding `off`
+      // is found by a division rather than a walk past the bytes in flight before it.
+      i = static_cast<std::uint32_t>(skip / chunk_capacity_);
+      skip %= chunk_capacity_;
+    }
+    for (; len > 0 && i < ring_.size(); ++i) {
       const BufferChunk& c = ring_[i];
       if (skip >= c.capacity) {
         skip -= c.capacity;
@@ -101,6 +108,8 @@ class SendBuffer {
   std::size_t ring_storage_bytes() const { return ring_.storage_bytes(); }
 
  private:
+  void note_capacity(std::uint32_t capacity);
+
   BufferOps& ops_;
   PooledRing<BufferChunk> ring_;  // chunks in use, the one holding the first byte first
   std::uint32_t head_pos_ = 0;    // offset of the first byte within the head chunk
@@ -109,6 +118,10 @@ class SendBuffer {
   std::uint32_t capacity_;
   std::uint32_t max_capacity_;
   std::uint64_t head_off_ = 0;
+  // The capacity every chunk taken so far has had; 0 before the first chunk and for
+  // ever once two differ (for_each_chunk then walks).
+  std::uint32_t chunk_capacity_ = 0;
+  bool mixed_capacities_ = false;
 };
 
 // Heap-backed BufferOps for unit tests and tools: chunks come from new[], and

@@ -34,7 +34,15 @@ OutputResult TcpEmitter::emit(const OutSegment& out, const SendBuffer* sndbuf, c
     if (ok) {
       if (config_.zero_copy && out.payload_len > config_.copy_threshold) {
         ok = attach_payload(m, *sndbuf, out.stream_offset, out.payload_len, ctx.pool);
-        if (ok) ++zero_copy_segments_;
+        if (ok) {
+          counters_.inc(TcpLayerCounter::kTxZeroCopy);
+        } else if (out.payload_len <= rte_pktmbuf_tailroom(m)) {
+          // The pool ran dry before every chunk had its indirect mbuf (attach_payload
+          // left the header alone): a payload that fits the header's own room needs
+          // no other mbuf when copied.
+          ok = copy_payload(m, *sndbuf, out.stream_offset, out.payload_len, ctx.pool);
+          if (ok) counters_.inc(TcpLayerCounter::kTxZeroCopyFallbacks);
+        }
       } else {
         ok = copy_payload(m, *sndbuf, out.stream_offset, out.payload_len, ctx.pool);
       }
@@ -67,12 +75,12 @@ bool TcpEmitter::copy_payload(rte_mbuf* m, const SendBuffer& sndbuf, std::uint64
   while (len > 0) {
     std::uint16_t room = rte_pktmbuf_tailroom(seg);
     if (room == 0) {
+      // `seg` is the chain's last mbuf: linked there directly (rte_pktmbuf_chain would
+      // walk from the head for every mbuf of a 64 KiB frame).
       rte_mbuf* next = rte_pktmbuf_alloc(pool);
       if (next == nullptr) return false;
-      if (rte_pktmbuf_chain(m, next) != 0) {
-        rte_pktmbuf_free(next);
-        return false;
-      }
+      seg->next = next;
+      ++m->nb_segs;
       seg = next;
       continue;
     }
@@ -89,29 +97,39 @@ bool TcpEmitter::copy_payload(rte_mbuf* m, const SendBuffer& sndbuf, std::uint64
 
 bool TcpEmitter::attach_payload(rte_mbuf* m, const SendBuffer& sndbuf, std::uint64_t off,
                                 std::uint32_t len, rte_mempool* pool) {
-  bool ok = true;
+  // `m` is the header alone. The pieces are linked behind the last one added, not by
+  // rte_pktmbuf_chain, which walks the chain to its end for every piece (a 64 KiB TSO
+  // frame is 33 of them).
+  rte_mbuf* last = m;
   std::uint32_t covered = 0;
+  std::uint16_t pieces = 0;
+  bool ok = true;
   sndbuf.for_each_chunk(off, len, [&](const std::uint8_t* data, std::uint32_t n, void* handle) {
     if (!ok) return;
-    auto* direct = static_cast<rte_mbuf*>(handle);
     rte_mbuf* ind = rte_pktmbuf_alloc(pool);
     if (ind == nullptr) {
       ok = false;
       return;
     }
-    rte_pktmbuf_attach(ind, direct);  // takes a reference on the chunk's buffer
+    rte_pktmbuf_attach(ind, static_cast<rte_mbuf*>(handle));  // a reference on the chunk
     ind->data_off =
         static_cast<std::uint16_t>(data - static_cast<const std::uint8_t*>(ind->buf_addr));
     ind->data_len = static_cast<std::uint16_t>(n);
-    ind->pkt_len = n;
-    if (rte_pktmbuf_chain(m, ind) != 0) {
-      rte_pktmbuf_free(ind);
-      ok = false;
-      return;
-    }
+    last->next = ind;
+    last = ind;
     covered += n;
+    ++pieces;
   });
-  return ok && covered == len;
+  if (!ok || covered != len) {
+    // Give back the pieces taken (and their chunk references): the header stays as
+    // it was, for the caller to copy into or free.
+    rte_pktmbuf_free(m->next);
+    m->next = nullptr;
+    return false;
+  }
+  m->nb_segs = static_cast<std::uint16_t>(m->nb_segs + pieces);
+  m->pkt_len += covered;
+  return true;
 }
 
 OutputResult TcpEmitter::finish(rte_mbuf* m, std::size_t header_len, std::uint8_t ip_ecn,

@@ -10,10 +10,12 @@
 
 #include <cstdint>
 
+#include "common/counters.h"
 #include "engine/packet_handler.h"
 #include "ip/ip_stack.h"
 #include "tcp/tcp_buffer.h"
 #include "tcp/tcp_events.h"
+#include "tcp/tcp_layer_counters.h"
 #include "wire/ip_addr.h"
 
 namespace shardtcp {
@@ -29,7 +31,10 @@ struct TcpEmitterConfig {
 
 class TcpEmitter {
  public:
-  TcpEmitter(IpStack& ip, const TcpEmitterConfig& config) : ip_(ip), config_(config) {}
+  // `counters`: the layer's ("tcp_layer"), where zero-copy frames and fallbacks are
+  // counted; only referred to here, so it may be constructed after the emitter.
+  TcpEmitter(IpStack& ip, const TcpEmitterConfig& config, CounterGroup& counters)
+      : ip_(ip), config_(config), counters_(counters) {}
 
   // One segment of a connection; `sndbuf` holds the payload bytes it refers to.
   OutputResult emit(const OutSegment& out, const SendBuffer* sndbuf, const IpAddr& src,
@@ -40,13 +45,19 @@ class TcpEmitter {
                             PacketContext& ctx);
 
   const TcpEmitterConfig& config() const { return config_; }
-  std::uint64_t zero_copy_segments() const { return zero_copy_segments_; }
+  std::uint64_t zero_copy_segments() const { return counters_.get(TcpLayerCounter::kTxZeroCopy); }
+  // Segments meant for zero copy that were copied: the pool had no indirect mbufs left.
+  std::uint64_t zero_copy_fallbacks() const {
+    return counters_.get(TcpLayerCounter::kTxZeroCopyFallbacks);
+  }
 
  private:
   // Appends `len` bytes of `sndbuf` from `off` to the chain: copies, chaining more
   // mbufs when the first runs out of room. False when the pool ran dry.
   bool copy_payload(rte_mbuf* m, const SendBuffer& sndbuf, std::uint64_t off, std::uint32_t len,
                     rte_mempool* pool);
+  // Chains one indirect mbuf per send chunk the range touches to the header `m`.
+  // False when the pool ran dry, with `m` left as it came (the pieces taken freed).
   bool attach_payload(rte_mbuf* m, const SendBuffer& sndbuf, std::uint64_t off, std::uint32_t len,
                       rte_mempool* pool);
   // `ip_ecn`: the segment's ECN codepoint, for the IP header.
@@ -55,7 +66,7 @@ class TcpEmitter {
 
   IpStack& ip_;
   TcpEmitterConfig config_;
-  std::uint64_t zero_copy_segments_ = 0;
+  CounterGroup& counters_;
 };
 
 }  // namespace shardtcp

@@ -114,7 +114,10 @@ struct TcpLayerConfig {
   TcpConfig defaults;  // per-connection defaults (options change them per connection)
   PortAllocator::Config ports;
   bool tx_cksum_offload = false;  // PortInfo::tx_l4_cksum
-  bool zero_copy_tx = false;      // PortInfo::tx_multi_seg: indirect mbufs for payloads
+  // Payloads above TcpEmitterConfig::copy_threshold go out attached to the send
+  // buffer's chunks (indirect mbufs) instead of copied into every frame; the stack
+  // clears it on a port without PortInfo::tx_zero_copy.
+  bool zero_copy_tx = true;
   // PortInfo::tx_tso (the device also sending chains): new data leaves in frames of up
   // to kTsoMaxPayload bytes that the device cuts into MSS-sized segments.
   bool tso = false;

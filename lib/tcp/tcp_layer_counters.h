@@ -53,6 +53,8 @@ enum class TcpLayerCounter : std::uint8_t {
   kRxChainedPieces,  // the buffers those segments' payloads were queued in
   kTxTsoFrames,      // frames handed to the device for TCP segmentation (TSO)
   kTxTsoBytes,       // their payload bytes
+  kTxZeroCopy,       // frames whose payload was attached from the send chunks, not copied
+  kTxZeroCopyFallbacks,  // meant to be attached, copied instead: no mbuf to attach with
   kCount
 };
 
@@ -98,6 +100,8 @@ inline constexpr const char* kTcpLayerCounterNames[] = {
     "rx_chained_pieces",
     "tx_tso_frames",
     "tx_tso_bytes",
+    "tx_zero_copy",
+    "tx_zero_copy_fallbacks",
 };
 static_assert(std::size(kTcpLayerCounterNames) ==
               static_cast<std::size_t>(TcpLayerCounter::kCount));

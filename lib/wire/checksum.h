@@ -24,6 +24,13 @@ std::uint16_t internet_checksum(const void* data, std::size_t len);
 // True if the buffer, including its stored checksum field, sums to 0xffff.
 bool internet_checksum_ok(const void* data, std::size_t len);
 
+// The one's-complement sum (not inverted) of `len` bytes of an mbuf chain from `off`,
+// as rte_raw_cksum_mbuf, which in DPDK 22.11 is wrong after a segment of odd length:
+// it cuts the next segment's 32-bit partial sum to 16 bits before swapping its bytes,
+// losing the carries. Chains of attached send chunks (zero-copy TX) and LRO pieces
+// have such segments. False if the range runs past the chain.
+bool raw_cksum_mbuf(const rte_mbuf* m, std::uint32_t off, std::uint32_t len, std::uint16_t* out);
+
 // Same over `len` bytes of an mbuf chain starting at `off`; false if the range
 // runs past the chain.
 bool mbuf_checksum(const rte_mbuf* m, std::uint32_t off, std::uint32_t len, std::uint16_t* out);

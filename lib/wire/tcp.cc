@@ -286,7 +286,7 @@ bool l4_checksum_ok(const IpAddr& src, const IpAddr& dst, std::uint8_t proto, co
 std::uint16_t l4_checksum_mbuf(const rte_mbuf* m, std::uint32_t len, const IpAddr& src,
                                const IpAddr& dst, std::uint8_t proto) {
   std::uint16_t body = 0;
-  if (rte_raw_cksum_mbuf(m, 0, len, &body) != 0) return 0xffff;  // shorter than len: fails
+  if (!raw_cksum_mbuf(m, 0, len, &body)) return 0xffff;  // shorter than len: fails
   // Both sums are in wire order, so they add as they are.
   std::uint32_t sum = pseudo_sum(src, dst, proto, len, true) + body;
   return static_cast<std::uint16_t>(~__rte_raw_cksum_reduce(sum));

@@ -4,6 +4,7 @@
 
 #include "eal_fixture.h"
 #include "port/ring_pair.h"
+#include "port/tx_zero_copy.h"
 
 namespace shardtcp {
 namespace {
@@ -56,6 +57,9 @@ TEST_F(EthdevPortTest, RingPairPassesFramesBothWaysOnEveryQueue) {
   EXPECT_NE(p.a().info().port_id, p.b().info().port_id);
   EXPECT_FALSE(rte_is_same_ether_addr(&p.a().info().mac, &p.b().info().mac));
   EXPECT_TRUE(p.a().link_up());
+  // net_ring passes the mbufs themselves: chains, attached payloads included.
+  EXPECT_TRUE(p.a().info().tx_multi_seg);
+  EXPECT_TRUE(p.a().info().tx_zero_copy);
   pass(p.a(), p.b(), 0, 0, 20);
   pass(p.a(), p.b(), 1, 100, 7);
   pass(p.b(), p.a(), 0, 200, 32);
@@ -67,6 +71,19 @@ TEST_F(EthdevPortTest, RingPairPassesFramesBothWaysOnEveryQueue) {
   EXPECT_EQ(p.b().rx_burst(1, in, 4), 0);
   ASSERT_EQ(p.b().rx_burst(0, in, 4), 1);
   rte_pktmbuf_free(in[0]);
+}
+
+// Zero-copy TX per PMD (port/tx_zero_copy.h): wherever chains go out, except net_tap
+// summing TCP itself (segment by segment, wrong after an odd-length one).
+TEST(TxZeroCopy, FollowsChainsExceptTapSummingItself) {
+  for (const char* d : {"net_ring", "net_memif", "net_virtio_user", "net_af_packet", "net_ixgbe"}) {
+    EXPECT_TRUE(tx_zero_copy_suits(d, true, true)) << d;
+    EXPECT_TRUE(tx_zero_copy_suits(d, true, false)) << d;
+    EXPECT_FALSE(tx_zero_copy_suits(d, false, false)) << d;
+  }
+  EXPECT_FALSE(tx_zero_copy_suits("net_tap", true, true));
+  EXPECT_TRUE(tx_zero_copy_suits("net_tap", true, false));
+  EXPECT_FALSE(tx_zero_copy_suits("net_tap", false, false));
 }
 
 TEST_F(EthdevPortTest, RingPairFreesFramesLeftInFlight) {

@@ -138,6 +138,7 @@ TEST(VirtioPort, NegotiatesChecksumsTsoAndLroAndCarriesATsoFrameWhole) {
   EXPECT_TRUE(v.tx_tso);
   EXPECT_TRUE(v.rx_lro) << "virtio offers LRO with max_lro_pkt_size 0: it must be taken";
   EXPECT_TRUE(v.tx_multi_seg);
+  EXPECT_TRUE(v.tx_zero_copy);  // payloads attached, not copied (port/tx_zero_copy.h)
   const PortInfo& h = vhost->info();
   EXPECT_TRUE(h.rx_l4_cksum);
   EXPECT_TRUE(h.tx_l4_cksum);

@@ -3,6 +3,7 @@
 // receiver's pool storage taken while pieces are queued and returned when they drain.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "tcp/tcp_buffer.h"
@@ -32,6 +33,49 @@ TEST(SendBuffer, AppendsAcrossChunksAndCopiesByStreamOffset) {
     EXPECT_EQ(pieces, 3);  // 90..100, 100..200, 200..290
   }
   EXPECT_EQ(ops.live_chunks(), 0);
+}
+
+// Chunks of two sizes (an allocator whose chunks differ): offsets are found by walking
+// the ring rather than by the division a single chunk size allows.
+class AlternatingChunkOps final : public BufferOps {
+ public:
+  void retain(void*) override {}
+  void release(void*) override {}
+  bool alloc_chunk(BufferChunk& out) override {
+    out.capacity = (taken_++ % 2 == 0) ? 100 : 37;
+    out.data = new std::uint8_t[out.capacity];
+    out.handle = out.data;
+    ++live_;
+    return true;
+  }
+  void free_chunk(const BufferChunk& c) override {
+    delete[] c.data;
+    --live_;
+  }
+  std::uint32_t chunk_size() const override { return 37; }
+  int live_ = 0;
+
+ private:
+  int taken_ = 0;
+};
+
+TEST(SendBuffer, FindsEveryOffsetWithChunksOfOneSizeOrOfSeveral) {
+  HeapBufferOps uniform(100);
+  AlternatingChunkOps mixed;
+  for (BufferOps* ops : {static_cast<BufferOps*>(&uniform), static_cast<BufferOps*>(&mixed)}) {
+    SendBuffer b(*ops, 2000, 37);
+    const std::string d = pattern(1500);
+    ASSERT_EQ(b.append(reinterpret_cast<const std::uint8_t*>(d.data()), 1000), 1000u);
+    b.consume(333);  // the head chunk partly acknowledged
+    ASSERT_EQ(b.append(reinterpret_cast<const std::uint8_t*>(d.data()) + 1000, 500), 500u);
+    for (std::uint64_t off = 333; off < 1500; off += 7) {
+      const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(211, 1500 - off));
+      std::string got(n, '\0');
+      ASSERT_EQ(b.copy(off, n, reinterpret_cast<std::uint8_t*>(got.data())), n);
+      ASSERT_EQ(got, d.substr(off, n)) << "offset " << off;
+    }
+  }
+  EXPECT_EQ(mixed.live_, 0);
 }
 
 TEST(SendBuffer, ConsumeFreesChunksAndKeepsOffsetsStable) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tcp_captured_frames.h"
+#include "wire/checksum.h"
 #include "wire/tcp.h"
 
 namespace shardtcp {
@@ -400,6 +401,43 @@ TEST(TcpCodecV6Test, LinuxDataWithTimestamps) {
   EXPECT_EQ(decode_tcp(kA6, *IpAddr::parse("2001:db8:1::3"), captured_tcp::kTcp6DataTs + kL4v6,
                        sizeof(captured_tcp::kTcp6DataTs) - kL4v6, true, s),
             TcpWireDrop::kBadChecksum);
+}
+
+// A chain cut at odd lengths (zero-copy TX attaches send chunks wherever they end) sums
+// as the same bytes in one buffer: segments after an odd-length one count byte-swapped,
+// carries kept (DPDK 22.11's rte_raw_cksum_mbuf drops them: see raw_cksum_mbuf).
+TEST(ChainChecksum, SegmentsOfOddLengthsSumAsOneBuffer) {
+  std::mt19937 rng(7);
+  std::vector<std::uint8_t> bytes(3000);
+  for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
+  const IpAddr src = IpAddr::v4(0x0a000001), dst = IpAddr::v4(0x0a000002);
+  for (const std::vector<std::uint16_t>& cuts : {std::vector<std::uint16_t>{3000},
+                                                 {1, 2999},
+                                                 {61, 1387, 1, 1551},
+                                                 {777, 777, 777, 669},
+                                                 {2, 3, 5, 7, 11, 2972}}) {
+    // Fake mbufs over the flat buffer: only what the sums read is set.
+    std::vector<rte_mbuf> segs(cuts.size());
+    std::uint32_t at = 0;
+    for (std::size_t i = 0; i < cuts.size(); ++i) {
+      std::memset(&segs[i], 0, sizeof(rte_mbuf));
+      segs[i].buf_addr = bytes.data() + at;
+      segs[i].data_len = cuts[i];
+      segs[i].next = i + 1 < cuts.size() ? &segs[i + 1] : nullptr;
+      at += cuts[i];
+    }
+    segs[0].pkt_len = at;
+    segs[0].nb_segs = static_cast<std::uint16_t>(cuts.size());
+    ASSERT_EQ(at, bytes.size());
+    std::uint16_t chain = 0;
+    ASSERT_TRUE(raw_cksum_mbuf(&segs[0], 0, at, &chain));
+    EXPECT_EQ(chain, rte_raw_cksum(bytes.data(), at)) << cuts.size() << " segments";
+    ASSERT_TRUE(raw_cksum_mbuf(&segs[0], 5, at - 9, &chain));
+    EXPECT_EQ(chain, rte_raw_cksum(bytes.data() + 5, at - 9)) << cuts.size() << " segments";
+    EXPECT_EQ(l4_checksum_mbuf(&segs[0], at, src, dst, IPPROTO_TCP),
+              l4_checksum(src, dst, IPPROTO_TCP, bytes.data(), at));
+    EXPECT_FALSE(raw_cksum_mbuf(&segs[0], 1, at, &chain));  // past the chain's end
+  }
 }
 
 }  // namespace
