@@ -372,13 +372,15 @@ void TcpLayer::end_burst(PacketContext& ctx) {
       maybe_release(m.slot);
       if (s.kind == Kind::kFree || s.generation != m.generation) continue;
     }
-    if (!s.tcb || s.finished || !s.tcb->end_ack_batch()) continue;
-    if (held_ack_count_ < held_acks_.size()) {
+    if (!s.tcb || s.finished) continue;
+    // The burst left the slot's timer to here (process() skips arm() in a burst).
+    if (s.tcb->end_ack_batch() && held_ack_count_ < held_acks_.size()) {
       held_acks_[held_ack_count_++] = m;
+      arm(s);  // the delayed-ACK timer backs the held ACK up
       continue;
     }
     TcpOutput& out = begin_output();
-    s.tcb->send_held_ack(ctx.now, out);
+    s.tcb->send_held_ack(ctx.now, out);  // owed when the held list is full
     process(m.slot, out, ctx);
   }
   burst_count_ = 0;
