@@ -56,10 +56,19 @@ std::uint32_t reported_events(std::uint32_t bits, std::uint32_t wanted) {
 }
 
 void push(ReadinessSet& set, int handle) {
-  // Two nodes per member were reserved when it was added: bounded_push does not
-  // allocate. Should stale entries (sockets removed and added again) use them up,
-  // push() takes one more from the heap.
+  // Two nodes per member are reserved (join): bounded_push does not allocate. Should
+  // stale entries (sockets removed and added again) use them up, push() takes one more
+  // from the heap, which the queue keeps for the next push.
   if (!set.queue.bounded_push(handle)) set.queue.push(handle);
+}
+
+// A socket joins `set`: the queue gets two more nodes when its members outgrow them.
+void join(ReadinessSet& set) {
+  const std::uint32_t m = set.members.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (2 * m > set.reserved.load(std::memory_order_relaxed)) {
+    set.reserved.fetch_add(2, std::memory_order_relaxed);
+    set.queue.reserve(2);
+  }
 }
 
 // Puts the entry's handle into its set's queue unless it is there already.
@@ -124,7 +133,8 @@ void notify_watcher(SocketEntry& e, std::uint32_t bits) {
 }
 
 void unwatch(SocketEntry& e) {
-  e.watcher.store(nullptr, std::memory_order_release);
+  if (ReadinessSet* set = e.watcher.exchange(nullptr, std::memory_order_acq_rel))
+    set->members.fetch_sub(1, std::memory_order_relaxed);
 }
 
 }  // namespace shardtcp::sockets
@@ -162,7 +172,7 @@ int shardtcp_epoll_ctl(int ep, int op, int s, const shardtcp_epoll_event* ev) {
   switch (op) {
     case SHARDTCP_EPOLL_CTL_ADD:
       if (now != nullptr) return fail_with(EEXIST);  // one set per socket
-      set->queue.reserve(2);
+      join(*set);
       e->watch_handle = s;
       e->watch_data = ev->data;
       e->watch_events.store(ev->events, std::memory_order_release);
