@@ -371,11 +371,12 @@ static void fill_request(struct slot* sl, int size, uint64_t seq) {
   for (i = 0; i < size; ++i) sl->req[i] = (unsigned char)((seq * 7 + (uint64_t)i) % 253);
 }
 
-/* Starts a slot's transaction: its request goes out. */
-static int slot_send(struct slot* sl, int size, uint64_t seq) {
+/* Starts a slot's transaction: its request goes out. Its latency counts from here,
+ * or for TCP_CRR (`from_connect`) from the connect that slot_connect() timed. */
+static int slot_send(struct slot* sl, int size, uint64_t seq, int from_connect) {
   fill_request(sl, size, seq);
   sl->got = 0;
-  sl->sent_ns = now_ns();
+  if (!from_connect) sl->sent_ns = now_ns();
   sl->state = S_WAITING;
   return send_all(sl->s, sl->req, size);
 }
@@ -439,7 +440,7 @@ static int client_rr(const struct options* o, const struct sockaddr_in* addr, in
         goto out;
       }
     }
-    if (slots[i].state == S_IDLE && slot_send(&slots[i], o->size, seq++) != 0) {
+    if (slots[i].state == S_IDLE && slot_send(&slots[i], o->size, seq++, crr) != 0) {
       perror("perf: send");
       r->errors++;
       goto out;
@@ -488,7 +489,7 @@ static int client_rr(const struct options* o, const struct sockaddr_in* addr, in
           continue;
         }
         set_nonblocking(sl->s, 0);
-        if (slot_send(sl, o->size, seq++) != 0) {
+        if (slot_send(sl, o->size, seq++, crr) != 0) {
           perror("perf: send");
           r->errors++;
           closesocket(sl->s);
@@ -529,7 +530,7 @@ static int client_rr(const struct options* o, const struct sockaddr_in* addr, in
           --active;
           continue;
         }
-        if (sl->state == S_IDLE && slot_send(sl, o->size, seq++) != 0) {
+        if (sl->state == S_IDLE && slot_send(sl, o->size, seq++, crr) != 0) {
           perror("perf: send");
           r->errors++;
           closesocket(sl->s);
@@ -540,7 +541,7 @@ static int client_rr(const struct options* o, const struct sockaddr_in* addr, in
         closesocket(sl->s);
         sl->s = -1;
         --active;
-      } else if (slot_send(sl, o->size, seq++) != 0) {
+      } else if (slot_send(sl, o->size, seq++, 0) != 0) {
         perror("perf: send");
         r->errors++;
         closesocket(sl->s);
