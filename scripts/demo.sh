@@ -106,8 +106,10 @@ kernel_side_up() {
     in_ns ip -6 addr replace 2001:db8::1/64 dev "$tap" nodad &&
     in_ns ip link set "$tap" up && return 0
   # An app that already finished took its TAP with it: its exit status and output tell
-  # (finish_app) whether it did its job.
-  kill -0 "$pid" 2>/dev/null || return 0
+  # (finish_app) whether it did its job. A client may finish while the lines above run
+  # (once the IPv4 address is there); until it is reaped, kill -0 still finds it, so
+  # the TAP's absence says it too.
+  if tap_gone || ! kill -0 "$pid" 2>/dev/null; then return 0; fi
   fail "could not configure the kernel side of $tap"
 }
 eal=(--no-pci -l 0 --file-prefix "demo$$" --vdev "net_tap0,iface=$tap")

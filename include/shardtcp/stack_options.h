@@ -65,6 +65,9 @@ struct StackOptions {
   std::optional<std::uint32_t> time_wait_max;
   // --mbufs N: the mbuf pool's size (1023..16777215); unset: StackConfig::n_mbufs.
   std::optional<std::uint32_t> mbufs;
+  // --zero-copy-tx on|off: frames reference the send buffer instead of copying it where
+  // the port suits it (PortInfo::tx_zero_copy); unset: on (StackConfig's default).
+  std::optional<bool> zero_copy_tx;
 };
 
 // Defaults of the options above.

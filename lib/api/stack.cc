@@ -51,6 +51,7 @@ Result<std::unique_ptr<Stack>> Stack::create(int argc, char** argv,
                                    ? *parsed->options.max_connections
                                    : default_max_connections(config.engines);
   if (parsed->options.ecn) config.tcp.defaults.ecn = *parsed->options.ecn;
+  if (parsed->options.zero_copy_tx) config.tcp.zero_copy_tx = *parsed->options.zero_copy_tx;
   return create(config);
 }
 

@@ -224,7 +224,7 @@ Result<ParsedStackOptions> parse_stack_options(std::span<const std::string> args
     const bool known = name == "--ip" || name == "--gw" || name == "--route" || name == "--mtu" ||
                        name == "--pcap" || name == "--impair" || name == "--engines" ||
                        name == "--max-connections" || name == "--ecn" || name == "--local-ports" ||
-                       name == "--time-wait-max" || name == "--mbufs";
+                       name == "--time-wait-max" || name == "--mbufs" || name == "--zero-copy-tx";
     if (!known) {
       out.rest.push_back(arg);
       continue;
@@ -292,6 +292,11 @@ Result<ParsedStackOptions> parse_stack_options(std::span<const std::string> args
     } else if (name == "--time-wait-max") {
       if (Status st = set_count(o.time_wait_max, name, value, 1, kMaxTimeWaitRecords); !st)
         return st;
+    } else if (name == "--zero-copy-tx") {
+      if (o.zero_copy_tx) return R::failure("--zero-copy-tx given twice");
+      if (value != "on" && value != "off")
+        return R::failure("--zero-copy-tx: " + quoted(value) + " must be on or off");
+      o.zero_copy_tx = value == "on";
     } else if (name == "--mbufs") {
       if (Status st = set_count(o.mbufs, name, value, kMinMbufs, kMaxMbufs); !st) return st;
     } else if (name == "--impair") {

@@ -143,6 +143,12 @@ TEST(StackOptions, Ecn) {
   EXPECT_EQ(*parse({"--ecn=off"})->options.ecn, EcnMode::kOff);
   EXPECT_EQ(*parse({"--ecn", "passive"})->options.ecn, EcnMode::kPassive);
   EXPECT_NE(error_of({"--ecn", "1"}).find("off, passive or on"), std::string::npos);
+  EXPECT_FALSE(parse({})->options.zero_copy_tx.has_value());
+  EXPECT_FALSE(*parse({"--zero-copy-tx", "off"})->options.zero_copy_tx);
+  EXPECT_TRUE(*parse({"--zero-copy-tx=on"})->options.zero_copy_tx);
+  EXPECT_NE(error_of({"--zero-copy-tx", "yes"}).find("on or off"), std::string::npos);
+  EXPECT_NE(error_of({"--zero-copy-tx", "on", "--zero-copy-tx", "off"}).find("twice"),
+            std::string::npos);
   EXPECT_NE(error_of({"--ecn", "on", "--ecn", "on"}).find("given twice"), std::string::npos);
 }
 
