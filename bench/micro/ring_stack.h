@@ -2,12 +2,15 @@
 // (rx_path_instr, tx_path_instr) build them, and a counter read from it.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "port/eal.h"
 #include "shardtcp/stack.h"
 
 namespace shardtcp::bench {
@@ -35,6 +38,25 @@ inline std::unique_ptr<Stack> make_ring_stack(
     return nullptr;
   }
   return std::move(s.value());
+}
+
+// The instruction counters' start-up: the EAL on plain memory (valgrind runs it there)
+// and a pool of `n_mbufs` named after the program; nullptr, said on stderr, on failure.
+inline rte_mempool* start_eal_with_pool(const char* program, unsigned n_mbufs) {
+  TestEalOptions eo;
+  eo.file_prefix = std::string(program) + std::to_string(getpid());
+  if (const Status st = eal_init(make_test_eal_args(eo, false)); !st) {
+    std::fprintf(stderr, "%s: EAL: %s\n", program, st.message().c_str());
+    return nullptr;
+  }
+  MbufPoolOptions po;
+  po.n_mbufs = n_mbufs;
+  auto pool = create_mbuf_pool(std::string(program) + "_pool", po);
+  if (!pool) {
+    std::fprintf(stderr, "%s: %s\n", program, pool.error().c_str());
+    return nullptr;
+  }
+  return *pool;
 }
 
 inline std::uint64_t stack_counter(Stack& s, const std::string& name) {

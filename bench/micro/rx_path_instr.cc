@@ -205,26 +205,14 @@ bool measure(rte_mempool* pool, long segments, bool rx_cksum_offload, const char
 
 int main(int argc, char** argv) {
   const long segments = argc > 1 ? std::atol(argv[1]) : 20000;
-  // No hugepages: valgrind runs the EAL on plain memory.
-  TestEalOptions eo;
-  eo.file_prefix = "rx_path_instr" + std::to_string(getpid());
-  if (const Status st = eal_init(make_test_eal_args(eo, false)); !st) {
-    std::fprintf(stderr, "rx_path_instr: EAL: %s\n", st.message().c_str());
-    return 1;
-  }
-  MbufPoolOptions po;
-  po.n_mbufs = 16383;
-  auto pool = create_mbuf_pool("rx_path_pool", po);
-  if (!pool) {
-    std::fprintf(stderr, "rx_path_instr: %s\n", pool.error().c_str());
-    return 1;
-  }
+  rte_mempool* pool = bench::start_eal_with_pool("rx_path_instr", 16383);
+  if (pool == nullptr) return 1;
   // Dump 1 ("rx"): the software checksum, as on memif and net_ring; dump 2
   // ("rx+cksum-offload"): the same path behind a device that verified the checksums.
   std::printf("{");
-  bool ok = measure(*pool, segments, false, "rx");
+  bool ok = measure(pool, segments, false, "rx");
   std::printf(", \"with_rx_checksum_offload\": {");
-  ok = measure(*pool, segments, true, "rx+cksum-offload") && ok;
+  ok = measure(pool, segments, true, "rx+cksum-offload") && ok;
   std::printf("}}\n");
   return ok ? 0 : 1;
 }

@@ -166,29 +166,17 @@ bool measure(rte_mempool* pool, std::uint64_t bytes, bool tso, bool zero_copy, c
 
 int main(int argc, char** argv) {
   const std::uint64_t mib = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 64;
-  // No hugepages: valgrind runs the EAL on plain memory.
-  TestEalOptions eo;
-  eo.file_prefix = "tx_path_instr" + std::to_string(getpid());
-  if (const Status st = eal_init(make_test_eal_args(eo, false)); !st) {
-    std::fprintf(stderr, "tx_path_instr: EAL: %s\n", st.message().c_str());
-    return 1;
-  }
-  MbufPoolOptions po;
-  po.n_mbufs = 32767;
-  auto pool = create_mbuf_pool("tx_path_pool", po);
-  if (!pool) {
-    std::fprintf(stderr, "tx_path_instr: %s\n", pool.error().c_str());
-    return 1;
-  }
+  rte_mempool* pool = bench::start_eal_with_pool("tx_path_instr", 32767);
+  if (pool == nullptr) return 1;
   const std::uint64_t bytes = mib * 1024 * 1024;
   std::printf("{");
-  bool ok = measure(*pool, bytes, true, false, "tso copy");
+  bool ok = measure(pool, bytes, true, false, "tso copy");
   std::printf(", ");
-  ok = measure(*pool, bytes, true, true, "tso zero-copy") && ok;
+  ok = measure(pool, bytes, true, true, "tso zero-copy") && ok;
   std::printf(", ");
-  ok = measure(*pool, bytes, false, false, "mss copy") && ok;
+  ok = measure(pool, bytes, false, false, "mss copy") && ok;
   std::printf(", ");
-  ok = measure(*pool, bytes, false, true, "mss zero-copy") && ok;
+  ok = measure(pool, bytes, false, true, "mss zero-copy") && ok;
   std::printf("}\n");
   return ok ? 0 : 1;
 }
