@@ -25,6 +25,9 @@
  *   --app-cpu N                  pin the application's thread to CPU N after start-up
  *                                (shardtcp: that thread runs the engine inline, unless
  *                                SHARDTCP_SOCKETS_DRIVER=thread gave it a driver thread)
+ *   --counters A,B,...           at the end, print these stack counters on stderr
+ *                                ("tcp_layer.time_wait_evicted", shardtcp_counter's
+ *                                names), to read what a run did without a debugger
  *   --quiet                      no progress line on stderr
  *   --exit-on-signal             client: after printing the result, wait for SIGTERM or
  *                                SIGINT (without polling the port) before shutting the
@@ -76,6 +79,7 @@ struct options {
   int size;
   int write_size;
   int quiet;
+  const char* counters; /* --counters: names printed at the end */
   int exit_on_signal;
   int app_cpu;
   int ports;
@@ -149,6 +153,21 @@ static long long stack_counter(const char* name) {
 #else
   return shardtcp_counter(name);
 #endif
+}
+
+/* --counters: each named counter on stderr, "perf: NAME = VALUE" (-1: none). */
+static void print_counters(const char* list) {
+  char name[128];
+  while (list != NULL && *list != '\0') {
+    const char* end = strchr(list, ',');
+    size_t n = end != NULL ? (size_t)(end - list) : strlen(list);
+    if (n > 0 && n < sizeof name) {
+      memcpy(name, list, n);
+      name[n] = '\0';
+      fprintf(stderr, "perf: %s = %lld\n", name, stack_counter(name));
+    }
+    list = end != NULL ? end + 1 : NULL;
+  }
 }
 
 static long stack_mbufs_in_use(void) {
@@ -903,6 +922,7 @@ static int parse_options(int argc, char** argv, struct options* o) {
   o->size = atoi(arg_value(argc, argv, "--size", "64"));
   o->write_size = atoi(arg_value(argc, argv, "--write", "65536"));
   o->quiet = arg_flag(argc, argv, "--quiet");
+  o->counters = arg_value(argc, argv, "--counters", NULL);
   o->exit_on_signal = arg_flag(argc, argv, "--exit-on-signal");
   o->app_cpu = atoi(arg_value(argc, argv, "--app-cpu", "-1"));
   o->ports = atoi(arg_value(argc, argv, "--ports", "1"));
@@ -924,7 +944,7 @@ int main(int argc, char** argv) {
             "--workload TCP_STREAM|TCP_RR|TCP_CRR|CONNS [--server ADDR] [--port N] "
             "[--seconds S] [--concurrency N] [--conns N] [--ports K] [--hold S] [--size N] "
             "[--write N] [--app-cpu N] "
-            "[--quiet] [--exit-on-signal]\n",
+            "[--counters A,B,...] [--quiet] [--exit-on-signal]\n",
             argv[0]);
     return 2;
   }
@@ -955,6 +975,7 @@ int main(int argc, char** argv) {
     if (sched_setaffinity(0, sizeof set, &set) != 0) perror("perf: --app-cpu");
   }
   rc = o.server ? run_server(&o) : run_client(&o);
+  print_counters(o.counters);
   if (!o.server && o.exit_on_signal) wait_for_stop_signal();
   app_fini();
   return rc;

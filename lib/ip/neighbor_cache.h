@@ -28,9 +28,14 @@ namespace shardtcp {
 
 struct NeighborConfig {
   std::uint32_t max_entries = 256;
-  std::uint32_t max_queued_per_entry = 8;  // packets waiting on one resolution
-  std::uint32_t max_queued_total = 256;    // packets waiting on all resolutions
-  std::uint32_t max_requests = 3;          // broadcast requests per resolution (1 + retries)
+  // Packets waiting on one resolution. A program that opens its first connections to
+  // a peer all at once (a TCP_CRR client: 16 SYNs in one iteration) must not lose any
+  // of them to the ARP request in flight: a lost SYN costs the connection a one-second
+  // retransmission. Linux queues about as many (unres_qlen_bytes, 212 992 bytes of
+  // small packets); 8 here stalled half of a 16-connection client for its first second.
+  std::uint32_t max_queued_per_entry = 256;
+  std::uint32_t max_queued_total = 1024;  // packets waiting on all resolutions
+  std::uint32_t max_requests = 3;         // broadcast requests per resolution (1 + retries)
   // Resolutions pending at once; 0: half of max_entries. Traffic to many unresolvable
   // addresses (RSTs and SYN-ACKs answering a flood from spoofed on-link sources) then
   // cannot fill the table with incomplete entries and push out the neighbours in use,

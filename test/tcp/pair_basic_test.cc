@@ -111,6 +111,42 @@ TEST_F(TcpPairBasic, HandshakeDataAndCloseBothWays) {
   EXPECT_EQ(b_.tcp->slots_in_use(), 0u);
 }
 
+// A client that opens its first connections to a peer all at once (a TCP_CRR client:
+// 16 in one iteration) before ARP has resolved the peer: every SYN waits for the reply
+// and leaves with it. With 8 packets queued per resolution, the other SYNs were dropped
+// and their connections waited a whole SYN retransmission timeout (1 s).
+TEST_F(TcpPairBasic, ConnectsBurstingBeforeArpResolvesLoseNoSyn) {
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  build(a, b);
+  constexpr int kConns = 64;
+  int err = 0;
+  const TcpConnId l = b_.tcp->listen({IpAddr{}, kPort}, kConns, {}, &err);
+  ASSERT_TRUE(l.valid()) << err;
+  std::vector<TcpConnId> clients;
+  for (int i = 0; i < kConns; ++i) {
+    clients.push_back(a_.tcp->connect({kAddrB, kPort}, {}, &err));
+    ASSERT_TRUE(clients.back().valid()) << err;
+  }
+  EXPECT_FALSE(a_.ip->neighbors().find(kAddrB).has_value() &&
+               a_.ip->neighbors().find(kAddrB)->state == NeighborState::kReachable)
+      << "the peer was resolved before the burst: the test proves nothing";
+  // Well inside the SYN's 1 s retransmission timeout.
+  EXPECT_TRUE(run_until(
+      [&] {
+        for (TcpConnId c : clients)
+          if (a_.tcp->state(c) != TcpState::kEstablished) return false;
+        return true;
+      },
+      200ms));
+  EXPECT_EQ(a_.tcp->counter(TcpCounter::kSynRetrans), 0u);
+  EXPECT_EQ(a_.ip->neighbors().counters().get(ArpCounter::kQueueFullEntry), 0u);
+  EXPECT_GE(a_.ip->neighbors().counters().get(ArpCounter::kQueued),
+            static_cast<std::uint64_t>(kConns));
+  for (TcpConnId c : clients) a_.tcp->abort(c);
+  EXPECT_EQ(b_.tcp->close(l), 0);
+}
+
 TEST_F(TcpPairBasic, ConnectToClosedPortIsRefused) {
   PairSideOptions a, b;
   a.tcp = b.tcp = default_tcp();
