@@ -174,6 +174,12 @@ run_pair() {
       --role client --workload "$workload" --server 198.18.1.1 --port 5201 \
       --seconds "$seconds" --exit-on-signal "${c_app[@]}" "$@" >"$cout" 2>"$cerr" &
     local cpid=$!
+    # Nothing runs beside the pair while it measures: both sides poll on both CPUs, so
+    # every process started here (a grep and a sleep each 50 ms) took a scheduler slice
+    # from one of them and stalled every connection for 1-3.5 ms (TCP_CRR's p99: 2 ms
+    # before, the stalls were the 1.2% of connections that were slow, 16 at a time).
+    # (+1 s: the client's start-up, before its measuring time begins)
+    sleep "$((${seconds%.*} + 1))"
     while kill -0 "$cpid" 2>/dev/null && ! grep -q '^{' "$cout"; do sleep 0.05; done
     pair_stop_server "$spid"
     kill -TERM "$cpid" 2>/dev/null || true

@@ -97,6 +97,11 @@ unsigned Engine::poll_once() {
   for (std::size_t i = 0; i < hook_count_; ++i) work += hooks_[i].fn(hooks_[i].arg);
   PacketContext ctx = make_context();
   work += handler_.on_iteration_start(ctx);
+  // What the application produced since the last iteration (a request, an answer, a
+  // FIN from close(), the ACKs held for it) leaves before this iteration starts on new
+  // input: behind a full receive burst it would wait the burst's whole processing time,
+  // on every hop of a request/response exchange.
+  flush();
   std::uint16_t n = 0;
   if (port_ != nullptr) {
     rte_mbuf* rx[kMaxBurst];

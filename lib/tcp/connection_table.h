@@ -37,9 +37,12 @@ template <typename T>
 class ConnectionTable {
  public:
   // `capacity`: most connections at once. `key`: hash secret (SipKey::random()).
-  ConnectionTable(std::size_t capacity, const SipKey& key)
-      : slots_(std::bit_ceil(std::max<std::size_t>(2 * capacity, 8))),
-        tags_(slots_.size()),
+  // `paging`: 2 MiB pages by default, as every insert lands on a random page
+  // (reserved_memory::Paging).
+  ConnectionTable(std::size_t capacity, const SipKey& key,
+                  reserved_memory::Paging paging = reserved_memory::Paging::kHuge)
+      : slots_(std::bit_ceil(std::max<std::size_t>(2 * capacity, 8)), paging),
+        tags_(slots_.size(), paging),
         capacity_(std::max<std::size_t>(capacity, 1)),
         key_(key) {}
 

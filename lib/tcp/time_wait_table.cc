@@ -11,8 +11,10 @@ constexpr std::size_t kNpos = static_cast<std::size_t>(-1);
 }  // namespace
 
 TimeWaitTable::TimeWaitTable(std::size_t capacity, Duration duration, const SipKey& key)
-    : ring_(2 * std::max<std::size_t>(capacity, 1)),
-      index_(std::bit_ceil(2 * std::max<std::size_t>(capacity, 1))),
+    // 2 MiB pages: the index is touched at random, and the ring would fault every 64
+    // records as its tail first reaches a page (reserved_memory::Paging).
+    : ring_(2 * std::max<std::size_t>(capacity, 1), reserved_memory::Paging::kHuge),
+      index_(std::bit_ceil(2 * std::max<std::size_t>(capacity, 1)), reserved_memory::Paging::kHuge),
       capacity_(std::max<std::size_t>(capacity, 1)),
       duration_(duration),
       key_(key) {}
