@@ -19,6 +19,7 @@
 #include "wire/icmpv6.h"
 #include "wire/ipv4.h"
 #include "wire/ipv6.h"
+#include "wire/tcp.h"
 
 namespace shardtcp {
 namespace {
@@ -729,8 +730,7 @@ OutputResult IpStack::fragment_and_send(rte_mbuf* m, const IpAddr& dst, const Ro
     std::uint16_t zero = 0;
     auto* ck = rte_pktmbuf_mtod_offset(m, std::uint8_t*, kIpLen + ck_off);
     std::memcpy(ck, &zero, sizeof(zero));
-    std::uint16_t c = rte_ipv4_udptcp_cksum_mbuf(m, h, kIpLen);
-    if (c == 0 && (m->ol_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_UDP_CKSUM) c = 0xffff;
+    const std::uint16_t c = l4_checksum_ipv4_mbuf(m, h, kIpLen);  // UDP's 0 as 0xffff
     std::memcpy(ck, &c, sizeof(c));
     m->ol_flags &= ~RTE_MBUF_F_TX_L4_MASK;
   }

@@ -22,20 +22,6 @@ constexpr std::size_t kIp6Len = Ipv6View::kHeaderLen;
 // Header chains longer than this are dropped (counted) rather than walked in pieces.
 constexpr std::size_t kMaxHeaderChain = 256;
 
-// Folded (not complemented) sum of pseudo-header + `len` bytes of `m` from `off`.
-bool icmpv6_mbuf_sum(const rte_mbuf* m, std::uint32_t off, std::uint32_t len, const IpAddr& src,
-                     const IpAddr& dst, std::uint16_t* folded) {
-  std::uint16_t body = 0;
-  if (static_cast<std::uint64_t>(off) + len > m->pkt_len) return false;
-  if (rte_raw_cksum_mbuf(m, off, len, &body) != 0) return false;
-  std::uint32_t sum = l4_pseudo_header_checksum(src, dst, kIpProtoIcmpv6, len);
-  sum += body;
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  *folded = static_cast<std::uint16_t>(sum);
-  return true;
-}
-
 }  // namespace
 
 struct IpStack::RxIp6 {
@@ -232,13 +218,12 @@ void IpStack::icmpv6_input(rte_mbuf* m, const RxIp6& rx, PacketContext& ctx) {
   icmp6_.inc(IcmpCounter::kRxMessages);
   const std::uint32_t off = kEthLen + rx.l3_len;
   const std::uint32_t len = rx.total - rx.l3_len;
-  std::uint16_t folded = 0;
   if (len < Icmpv6View::kHeaderLen) {
     icmp6_.inc(IcmpCounter::kRxTruncated);
     rte_pktmbuf_free(m);
     return;
   }
-  if (!icmpv6_mbuf_sum(m, off, len, rx.src, rx.dst, &folded) || folded != 0xffff) {
+  if (l4_checksum_mbuf(m, len, rx.src, rx.dst, kIpProtoIcmpv6, off) != 0) {
     icmp6_.inc(IcmpCounter::kRxBadChecksum);
     rte_pktmbuf_free(m);
     return;
@@ -263,9 +248,7 @@ void IpStack::icmpv6_input(rte_mbuf* m, const RxIp6& rx, PacketContext& ctx) {
       auto* h = rte_pktmbuf_mtod(m, std::uint8_t*);
       h[0] = kIcmp6EchoReply;
       h[2] = h[3] = 0;
-      std::uint16_t sum = 0;
-      icmpv6_mbuf_sum(m, 0, m->pkt_len, from, rx.src, &sum);
-      const auto c = static_cast<std::uint16_t>(~sum);
+      const std::uint16_t c = l4_checksum_mbuf(m, m->pkt_len, from, rx.src, kIpProtoIcmpv6);
       std::memcpy(h + 2, &c, sizeof(c));
       m->ol_flags = 0;
       icmp6_.inc(IcmpCounter::kTxEchoReplies);

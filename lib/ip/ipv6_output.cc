@@ -32,17 +32,6 @@ IpAddr unspecified6() {
   return IpAddr::v6(&z[0]);
 }
 
-// Complemented ICMPv6 checksum over a whole chain.
-std::uint16_t icmpv6_chain_checksum(const rte_mbuf* m, const IpAddr& src, const IpAddr& dst) {
-  std::uint16_t body = 0;
-  if (rte_raw_cksum_mbuf(m, 0, m->pkt_len, &body) != 0) return 0;
-  std::uint32_t sum = l4_pseudo_header_checksum(src, dst, kIpProtoIcmpv6, m->pkt_len);
-  sum += body;
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<std::uint16_t>(~sum);
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- set-up and timers
@@ -214,8 +203,7 @@ OutputResult IpStack::fragment6_and_send(rte_mbuf* m, const IpAddr& dst, const I
     std::uint16_t zero = 0;
     auto* ck = rte_pktmbuf_mtod_offset(m, std::uint8_t*, kIp6Len + ck_off);
     std::memcpy(ck, &zero, sizeof(zero));
-    std::uint16_t c = rte_ipv6_udptcp_cksum_mbuf(m, h, kIp6Len);
-    if (c == 0 && udp) c = 0xffff;
+    const std::uint16_t c = l4_checksum_ipv6_mbuf(m, h, kIp6Len);  // UDP's 0 as 0xffff
     std::memcpy(ck, &c, sizeof(c));
     m->ol_flags &= ~RTE_MBUF_F_TX_L4_MASK;
   }
@@ -440,7 +428,7 @@ OutputResult IpStack::ping6(const IpAddr& dst, std::uint16_t ident, std::uint16_
   }
   auto* h = rte_pktmbuf_mtod(head, std::uint8_t*);
   emit_icmpv6_echo_header(h, Icmpv6View::kHeaderLen, kIcmp6EchoRequest, ident, seq);
-  const std::uint16_t c = icmpv6_chain_checksum(head, from, dst);
+  const std::uint16_t c = l4_checksum_mbuf(head, head->pkt_len, from, dst, kIpProtoIcmpv6);
   std::memcpy(h + 2, &c, sizeof(c));
   icmp6_.inc(IcmpCounter::kTxEchoRequests);
   return output6(head, from, dst, kIpProtoIcmpv6, ctx);

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "wire/checksum.h"
+#include "wire/tcp.h"
 
 namespace shardtcp {
 namespace {
@@ -104,28 +104,22 @@ bool ipv4_header_ok(const Headers& h) {
   return rte_raw_cksum(h.ip, h.l3) == 0xffff;
 }
 
-// The L4 sum of the frame, pseudo-header included (the stored checksum counts as it
-// is). Not rte_ipv4/6_udptcp_cksum_mbuf: they sum chains through DPDK 22.11's
-// rte_raw_cksum_mbuf, wrong after an odd-length segment (raw_cksum_mbuf), and a NIC
-// sums what it is given.
-std::uint16_t l4_raw_sum(const rte_mbuf* m, const Headers& h) {
-  const std::uint32_t l4_len = h.ip_len() - h.l3;
-  std::uint16_t body = 0;
-  if (!raw_cksum_mbuf(m, kEth + h.l3, l4_len, &body)) return 0;
-  const std::uint32_t pseudo =
-      h.v4 ? rte_ipv4_phdr_cksum(h.ip4(), 0) : rte_ipv6_phdr_cksum(h.ip6(), 0);
-  return __rte_raw_cksum_reduce(pseudo + body);
-}
-
+// The L4 checksum of the frame as a NIC's: lib/wire's sums over the chain (not
+// rte_ipv4/6_udptcp_cksum_mbuf: they sum chains through DPDK 22.11's
+// rte_raw_cksum_mbuf, wrong after an odd-length segment, and a NIC sums what it is
+// given).
 bool l4_sum_ok(const rte_mbuf* m, const Headers& h) {
   if (h.proto == IPPROTO_UDP && h.v4 && load16(h.l4p + 6) == 0) return true;  // none sent
-  return l4_raw_sum(m, h) == 0xffff;
+  const auto l4_off = static_cast<std::uint16_t>(kEth + h.l3);
+  return h.v4 ? l4_checksum_ok_ipv4_mbuf(m, h.ip4(), l4_off)
+              : l4_checksum_ok_ipv6_mbuf(m, h.ip6(), l4_off);
 }
 
 // The checksum to store (the field zeroed first); UDP's 0 is sent as 0xffff.
 std::uint16_t l4_sum(const rte_mbuf* m, const Headers& h) {
-  const auto ck = static_cast<std::uint16_t>(~l4_raw_sum(m, h));
-  return ck == 0 && h.proto == IPPROTO_UDP ? 0xffff : ck;
+  const auto l4_off = static_cast<std::uint16_t>(kEth + h.l3);
+  return h.v4 ? l4_checksum_ipv4_mbuf(m, h.ip4(), l4_off)
+              : l4_checksum_ipv6_mbuf(m, h.ip6(), l4_off);
 }
 
 std::uint16_t pseudo_sum(const Headers& h, std::uint64_t ol_flags) {

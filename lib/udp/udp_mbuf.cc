@@ -10,35 +10,14 @@
 #include "wire/tcp.h"
 
 namespace shardtcp {
-namespace {
-
-// One's-complement sum (not inverted) of pseudo-header + datagram, folded to 16 bits.
-bool folded_sum(const rte_mbuf* m, const IpAddr& src, const IpAddr& dst, std::uint32_t len,
-                std::uint16_t* out) {
-  if (len > m->pkt_len) return false;
-  std::uint16_t body = 0;
-  if (len > 0 && rte_raw_cksum_mbuf(m, 0, len, &body) != 0) return false;
-  // The pseudo-header sum comes back in wire order like rte_raw_cksum's: they add.
-  std::uint32_t sum = l4_pseudo_header_checksum(src, dst, IPPROTO_UDP, len);
-  sum += body;
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  *out = static_cast<std::uint16_t>(sum);
-  return true;
-}
-
-}  // namespace
 
 bool udp_checksum_ok_mbuf(const rte_mbuf* m, const IpAddr& src, const IpAddr& dst,
                           std::uint32_t len) {
-  std::uint16_t sum = 0;
-  return folded_sum(m, src, dst, len, &sum) && sum == 0xffff;
+  return l4_checksum_mbuf(m, len, src, dst, IPPROTO_UDP) == 0;
 }
 
 std::uint16_t udp_checksum_mbuf(const rte_mbuf* m, const IpAddr& src, const IpAddr& dst) {
-  std::uint16_t sum = 0;
-  if (!folded_sum(m, src, dst, m->pkt_len, &sum)) return 0;
-  const auto ck = static_cast<std::uint16_t>(~sum);
+  const std::uint16_t ck = l4_checksum_mbuf(m, m->pkt_len, src, dst, IPPROTO_UDP);
   return ck == 0 ? 0xffff : ck;
 }
 

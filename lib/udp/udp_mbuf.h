@@ -19,7 +19,7 @@ bool udp_checksum_ok_mbuf(const rte_mbuf* m, const IpAddr& src, const IpAddr& ds
 
 // Computes the checksum of the datagram at offset 0 of `m` (whole chain; the
 // checksum field must be 0) and returns it in wire order, 0 mapped to 0xffff
-// (RFC 768). Returns 0 if the chain cannot be read.
+// (RFC 768). Both sum the chain with l4_checksum_mbuf (lib/wire/tcp.h).
 std::uint16_t udp_checksum_mbuf(const rte_mbuf* m, const IpAddr& src, const IpAddr& dst);
 
 // Shortens a chain to `len` bytes, freeing segments that fall wholly past it

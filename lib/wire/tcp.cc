@@ -55,6 +55,49 @@ std::uint32_t pseudo_sum(const IpAddr& src, const IpAddr& dst, std::uint8_t prot
   return __rte_raw_cksum(&tail, sizeof(tail), sum);
 }
 
+// The one sum every L4 checksum over an mbuf chain goes through: `pseudo` (a
+// pseudo-header sum, wire order) plus `len` bytes of the chain from `off`, folded, not
+// complemented (0xffff when a stored checksum verifies). The chain is summed by
+// raw_cksum_mbuf, never DPDK 22.11's rte_raw_cksum_mbuf (wrong after a segment of odd
+// length). False if the range runs past the chain.
+bool l4_folded_sum_mbuf(const rte_mbuf* m, std::uint32_t off, std::uint32_t len,
+                        std::uint32_t pseudo, std::uint16_t* folded) {
+  std::uint16_t body = 0;
+  if (!raw_cksum_mbuf(m, off, len, &body)) return false;
+  // Both sums are in wire order, so they add as they are.
+  *folded = __rte_raw_cksum_reduce(pseudo + body);
+  return true;
+}
+
+// L4 length of an IPv4 packet (total length less the header's own), false when the
+// header's lengths contradict each other.
+bool ipv4_l4_len(const rte_ipv4_hdr* ip, std::uint32_t* len) {
+  const std::uint32_t total = rte_be_to_cpu_16(ip->total_length);
+  const std::uint32_t ihl = rte_ipv4_hdr_len(ip);
+  if (total < ihl) return false;
+  *len = total - ihl;
+  return true;
+}
+
+// Folded sum of an L4 segment at `l4_off` of a chain behind a finished IP header.
+bool ipv4_l4_folded_sum(const rte_mbuf* m, const rte_ipv4_hdr* ip, std::uint16_t l4_off,
+                        std::uint16_t* folded) {
+  std::uint32_t len = 0;
+  return ipv4_l4_len(ip, &len) &&
+         l4_folded_sum_mbuf(m, l4_off, len, rte_ipv4_phdr_cksum(ip, 0), folded);
+}
+bool ipv6_l4_folded_sum(const rte_mbuf* m, const rte_ipv6_hdr* ip, std::uint16_t l4_off,
+                        std::uint16_t* folded) {
+  return l4_folded_sum_mbuf(m, l4_off, rte_be_to_cpu_16(ip->payload_len),
+                            rte_ipv6_phdr_cksum(ip, 0), folded);
+}
+
+// The checksum to store for a folded sum; UDP's 0 goes out as 0xffff (RFC 768).
+std::uint16_t to_store(std::uint16_t folded, std::uint8_t proto) {
+  const auto ck = static_cast<std::uint16_t>(~folded);
+  return ck == 0 && proto == IPPROTO_UDP ? 0xffff : ck;
+}
+
 }  // namespace
 
 TcpOptionStatus parse_tcp_options(const std::uint8_t* p, std::size_t len, TcpOptions& out) {
@@ -284,12 +327,11 @@ bool l4_checksum_ok(const IpAddr& src, const IpAddr& dst, std::uint8_t proto, co
 }
 
 std::uint16_t l4_checksum_mbuf(const rte_mbuf* m, std::uint32_t len, const IpAddr& src,
-                               const IpAddr& dst, std::uint8_t proto) {
-  std::uint16_t body = 0;
-  if (!raw_cksum_mbuf(m, 0, len, &body)) return 0xffff;  // shorter than len: fails
-  // Both sums are in wire order, so they add as they are.
-  std::uint32_t sum = pseudo_sum(src, dst, proto, len, true) + body;
-  return static_cast<std::uint16_t>(~__rte_raw_cksum_reduce(sum));
+                               const IpAddr& dst, std::uint8_t proto, std::uint32_t off) {
+  std::uint16_t folded = 0;
+  if (!l4_folded_sum_mbuf(m, off, len, pseudo_sum(src, dst, proto, len, true), &folded))
+    return 0xffff;  // shorter than len: fails
+  return static_cast<std::uint16_t>(~folded);
 }
 
 std::uint16_t l4_pseudo_header_checksum(const IpAddr& src, const IpAddr& dst, std::uint8_t proto,
@@ -316,11 +358,25 @@ std::uint16_t l4_pseudo_header_checksum_ipv4(const rte_ipv4_hdr* ip, std::uint64
 std::uint16_t l4_pseudo_header_checksum_ipv6(const rte_ipv6_hdr* ip, std::uint64_t ol_flags) {
   return rte_ipv6_phdr_cksum(ip, ol_flags);
 }
+std::uint16_t l4_checksum_ipv4_mbuf(const rte_mbuf* m, const rte_ipv4_hdr* ip,
+                                    std::uint16_t l4_off) {
+  std::uint16_t folded = 0;
+  if (!ipv4_l4_folded_sum(m, ip, l4_off, &folded)) return 0;
+  return to_store(folded, ip->next_proto_id);
+}
+std::uint16_t l4_checksum_ipv6_mbuf(const rte_mbuf* m, const rte_ipv6_hdr* ip,
+                                    std::uint16_t l4_off) {
+  std::uint16_t folded = 0;
+  if (!ipv6_l4_folded_sum(m, ip, l4_off, &folded)) return 0;
+  return to_store(folded, ip->proto);
+}
 bool l4_checksum_ok_ipv4_mbuf(const rte_mbuf* m, const rte_ipv4_hdr* ip, std::uint16_t l4_off) {
-  return rte_ipv4_udptcp_cksum_mbuf_verify(m, ip, l4_off) == 0;
+  std::uint16_t folded = 0;
+  return ipv4_l4_folded_sum(m, ip, l4_off, &folded) && folded == 0xffff;
 }
 bool l4_checksum_ok_ipv6_mbuf(const rte_mbuf* m, const rte_ipv6_hdr* ip, std::uint16_t l4_off) {
-  return rte_ipv6_udptcp_cksum_mbuf_verify(m, ip, l4_off) == 0;
+  std::uint16_t folded = 0;
+  return ipv6_l4_folded_sum(m, ip, l4_off, &folded) && folded == 0xffff;
 }
 
 }  // namespace shardtcp

@@ -138,11 +138,15 @@ std::uint16_t l4_checksum(const IpAddr& src, const IpAddr& dst, std::uint8_t pro
 // True when the stored checksum verifies.
 bool l4_checksum_ok(const IpAddr& src, const IpAddr& dst, std::uint8_t proto, const void* l4,
                     std::size_t len);
-// Complemented L4 checksum over the first `len` bytes of an mbuf chain (the L4 header
+// Complemented L4 checksum over `len` bytes of an mbuf chain from `off` (the L4 header
 // first): with the checksum field 0 it is the value to store; over a received segment
-// it is 0 when the stored checksum verifies. Not folded to 0xffff for UDP.
+// it is 0 when the stored checksum verifies (0xffff when the chain is shorter). Not
+// folded to 0xffff for UDP. Any protocol with this pseudo-header (ICMPv6 too).
+// Every checksum over a chain is summed as raw_cksum_mbuf sums it, never through DPDK
+// 22.11's rte_raw_cksum_mbuf and the rte_ipv4/6_udptcp_cksum_mbuf(_verify) built on
+// it, which are wrong after a segment of odd length.
 std::uint16_t l4_checksum_mbuf(const rte_mbuf* m, std::uint32_t len, const IpAddr& src,
-                               const IpAddr& dst, std::uint8_t proto);
+                               const IpAddr& dst, std::uint8_t proto, std::uint32_t off = 0);
 // Non-complemented pseudo-header sum for TX checksum offload
 // (RTE_MBUF_F_TX_TCP_CKSUM / _UDP_CKSUM): store it in the checksum field and let the
 // device finish. With TSO (RTE_MBUF_F_TX_TCP_SEG in ol_flags) the length is left out,
@@ -158,7 +162,15 @@ bool l4_checksum_ok_ipv4(const rte_ipv4_hdr* ip, const void* l4);
 bool l4_checksum_ok_ipv6(const rte_ipv6_hdr* ip, const void* l4);
 std::uint16_t l4_pseudo_header_checksum_ipv4(const rte_ipv4_hdr* ip, std::uint64_t ol_flags);
 std::uint16_t l4_pseudo_header_checksum_ipv6(const rte_ipv6_hdr* ip, std::uint64_t ol_flags);
-// Over an mbuf chain: the L4 header starts `l4_off` bytes into the packet.
+// Over an mbuf chain whose L4 header starts `l4_off` bytes into the packet, lengths
+// from the IP header (IPv6: no extension headers), summed as l4_checksum_mbuf sums (in
+// place of DPDK's rte_ipv4/6_udptcp_cksum_mbuf and their _verify). The checksum to
+// store (the field zeroed first; UDP's 0 as 0xffff), 0 when the chain is shorter than
+// the IP header says; and whether the stored one verifies (false when shorter).
+std::uint16_t l4_checksum_ipv4_mbuf(const rte_mbuf* m, const rte_ipv4_hdr* ip,
+                                    std::uint16_t l4_off);
+std::uint16_t l4_checksum_ipv6_mbuf(const rte_mbuf* m, const rte_ipv6_hdr* ip,
+                                    std::uint16_t l4_off);
 bool l4_checksum_ok_ipv4_mbuf(const rte_mbuf* m, const rte_ipv4_hdr* ip, std::uint16_t l4_off);
 bool l4_checksum_ok_ipv6_mbuf(const rte_mbuf* m, const rte_ipv6_hdr* ip, std::uint16_t l4_off);
 

@@ -6,19 +6,24 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <random>
 #include <vector>
 
 #include "../wire/ipv6_captured_frames.h"
+#include "mbuf_chain.h"
 #include "stack_harness.h"
 #include "wire/ethernet.h"
 #include "wire/icmpv6.h"
+#include "wire/ipv4.h"
 #include "wire/ipv6.h"
+#include "wire/tcp.h"
 
 namespace shardtcp {
 namespace {
 
 using l3test::make_mbuf;
 using l3test::mbuf_bytes;
+using l3test::pool;
 using l3test::pool_avail;
 using Bytes = std::vector<std::uint8_t>;
 
@@ -146,6 +151,110 @@ TEST_F(Ipv6Input, ReassemblesCapturedFragmentsAndFragmentsTheReply) {
   }
   EXPECT_GE(frames, 3);
   EXPECT_EQ(payload, 3008u);
+}
+
+// An echo request from Linux of `payload` bytes (pseudo-random from `seed`), its
+// checksum from the flat-buffer sum.
+Bytes echo_request(std::size_t payload, std::uint32_t seed) {
+  Bytes f(14 + 40 + 8 + payload);
+  std::memcpy(f.data(), kUsMac.addr_bytes, 6);
+  std::memcpy(f.data() + 6, kLinuxMac.addr_bytes, 6);
+  f[12] = 0x86;
+  f[13] = 0xdd;
+  f[14] = 0x60;
+  const auto plen = static_cast<std::uint16_t>(8 + payload);
+  f[18] = static_cast<std::uint8_t>(plen >> 8);
+  f[19] = static_cast<std::uint8_t>(plen);
+  f[20] = kIpProtoIcmpv6;
+  f[21] = 64;
+  std::memcpy(f.data() + 22, kLinux.bytes(), 16);
+  std::memcpy(f.data() + 38, kUs.bytes(), 16);
+  f[54] = 128;  // echo request, code 0, checksum 0 for now
+  f[58] = 0x12;
+  f[59] = 0x34;  // identifier
+  f[61] = 1;     // sequence
+  std::mt19937 rng(seed);
+  for (std::size_t i = 62; i < f.size(); ++i) f[i] = static_cast<std::uint8_t>(rng());
+  const std::uint16_t c = l4_checksum(kLinux, kUs, kIpProtoIcmpv6, f.data() + 54, plen);
+  std::memcpy(f.data() + 56, &c, 2);
+  return f;
+}
+
+// An echo request in a chain cut at odd lengths (as LRO or a driver's scatter leave
+// them) is verified as the same bytes in one buffer, answered in that chain with the
+// checksum the flat bytes have, and with a flipped bit dropped and counted.
+TEST_F(Ipv6Input, ChainedEchoWithOddSegmentsIsCheckedAndAnsweredAsFlat) {
+  start();
+  learn_linux();
+  const Bytes req = echo_request(1001, 5);
+  // IP input pulls the first 64 bytes past the IPv6 header up into the first segment:
+  // most odd cuts come after them.
+  constexpr std::uint16_t kPulled = 14 + 40 + 64;
+  const std::vector<std::vector<std::uint16_t>> cutss = {
+      {kPulled + 1, 5, 1, 301}, {57, 5, 1, 301, 2, 3, 700, 1}, {kPulled + 7, 1, 1, 1, 1, 1, 1, 1}};
+  for (const auto& cuts : cutss) {
+    rte_mbuf* m = test_support::chain_with_cuts(pool(), req, cuts);
+    ASSERT_NE(m, nullptr);
+    auto ctx = node_.ctx(now_);
+    node_.stack.on_frames(&m, 1, ctx);
+    const Bytes r = take();
+    ASSERT_EQ(r.size(), req.size()) << cuts.size() << " segments";
+    EXPECT_EQ(r[54], 129);  // echo reply
+    EXPECT_TRUE(l4_checksum_ok(kUs, kLinux, kIpProtoIcmpv6, r.data() + 54, r.size() - 54))
+        << cuts.size() << " segments";
+    EXPECT_EQ(Bytes(r.begin() + 58, r.end()), Bytes(req.begin() + 58, req.end()));
+  }
+  EXPECT_EQ(icmp6(IcmpCounter::kRxBadChecksum), 0u);
+  EXPECT_EQ(icmp6(IcmpCounter::kTxEchoReplies), cutss.size());
+  Bytes bad = req;
+  bad[bad.size() - 1] ^= 0x01;
+  rte_mbuf* m = test_support::chain_with_cuts(pool(), bad, cutss[0]);
+  ASSERT_NE(m, nullptr);
+  auto ctx = node_.ctx(now_);
+  node_.stack.on_frames(&m, 1, ctx);
+  EXPECT_TRUE(node_.out.frames.empty());
+  EXPECT_EQ(icmp6(IcmpCounter::kRxBadChecksum), 1u);
+}
+
+// A UDP datagram in a chain cut at odd lengths, too big for one frame, with its
+// checksum left to the device: IPv6 output sums it before fragmenting, and the
+// fragments put back together carry the checksum of the flat datagram.
+TEST_F(Ipv6Input, FragmentedChainedUdpCarriesTheFlatChecksum) {
+  start();
+  learn_linux();
+  std::mt19937 rng(9);
+  Bytes dgram(8 + 3001);
+  for (auto& b : dgram) b = static_cast<std::uint8_t>(rng());
+  const auto len = static_cast<std::uint16_t>(dgram.size());
+  dgram[4] = static_cast<std::uint8_t>(len >> 8);
+  dgram[5] = static_cast<std::uint8_t>(len);
+  const std::uint16_t pseudo = l4_pseudo_header_checksum(kUs, kLinux, kIpProtoUdp, len);
+  std::memcpy(dgram.data() + 6, &pseudo, 2);  // what UdpLayer leaves for the device
+  rte_mbuf* m = test_support::chain_with_cuts(pool(), dgram, {9, 1, 1387, 3, 777});
+  ASSERT_NE(m, nullptr);
+  m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM | RTE_MBUF_F_TX_IPV6;
+  m->l4_len = 8;
+  auto ctx = node_.ctx(now_);
+  ASSERT_EQ(node_.stack.output(m, kUs, kLinux, kIpProtoUdp, ctx), OutputResult::kSent);
+  EXPECT_EQ(v6(Ipv6Counter::kTxFragmented), 1u);
+  Bytes flat(dgram.size());
+  std::size_t got = 0;
+  int frames = 0;
+  while (!node_.out.frames.empty()) {
+    const Bytes f = take();
+    ++frames;
+    Ipv6ExtInfo info;
+    ASSERT_EQ(walk_ipv6_extensions(f.data() + 14, f.size() - 14, false, &info), Ipv6ExtResult::kOk);
+    ASSERT_TRUE(info.fragment);
+    const std::size_t n = f.size() - 14 - 48;
+    ASSERT_LE(info.frag_offset + n, flat.size());
+    std::memcpy(flat.data() + info.frag_offset, f.data() + 14 + 48, n);
+    got += n;
+  }
+  EXPECT_GE(frames, 3);
+  ASSERT_EQ(got, dgram.size());
+  EXPECT_TRUE(l4_checksum_ok(kUs, kLinux, kIpProtoUdp, flat.data(), flat.size()));
+  EXPECT_EQ(Bytes(flat.begin() + 8, flat.end()), Bytes(dgram.begin() + 8, dgram.end()));
 }
 
 TEST_F(Ipv6Input, UnknownNextHeaderGetsLinuxsParameterProblem) {

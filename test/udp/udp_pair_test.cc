@@ -6,6 +6,7 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -15,9 +16,13 @@
 #include "common/time.h"
 #include "engine/engine.h"
 #include "ip/ip_stack.h"
+#include "mbuf_chain.h"
 #include "port/eal.h"
 #include "port/ring_pair.h"
 #include "udp/udp_layer.h"
+#include "udp/udp_mbuf.h"
+#include "wire/ipv4.h"
+#include "wire/tcp.h"
 
 namespace shardtcp {
 namespace {
@@ -66,6 +71,13 @@ std::vector<std::uint8_t> pattern(std::size_t n, std::uint8_t seed) {
   std::vector<std::uint8_t> v(n);
   for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::uint8_t>(seed + i * 7 + (i >> 8));
   return v;
+}
+
+// The whole of a (possibly chained) frame.
+std::vector<std::uint8_t> frame_bytes(const rte_mbuf* m) {
+  std::vector<std::uint8_t> out(m->pkt_len);
+  out.resize(copy_from_chain(m, 0, out.data(), out.size()));
+  return out;
 }
 
 struct Side {
@@ -158,6 +170,20 @@ class UdpPair : public ::testing::Test {
     const std::uint16_t n = pair_->b().rx_burst(0, out.data(), 16);
     out.resize(n);
     return out;
+  }
+
+  // `l4`, a datagram from A to B put back together flat, carries the checksum of its
+  // own bytes; the frames that carried it, handed to B, deliver `data` to `server`
+  // with no checksum failure.
+  void expect_flat_checksum_and_delivery(const std::uint8_t* l4, std::size_t l4_len,
+                                         std::vector<rte_mbuf*> frames, UdpSocketId server,
+                                         const std::vector<std::uint8_t>& data) {
+    EXPECT_TRUE(l4_checksum_ok(kAddrA, kAddrB, kIpProtoUdp, l4, l4_len));
+    b_.engine->inject(frames.data(), static_cast<std::uint16_t>(frames.size()));
+    std::vector<std::uint8_t> buf(data.size() + 1);
+    EXPECT_EQ(b_.udp->recv_from(server, buf.data(), buf.size()), static_cast<long>(data.size()));
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), buf.begin()));
+    EXPECT_EQ(b_.udp->counter(UdpCounter::kRxBadChecksum), 0u);
   }
 
   // ARP both ways so later captures see only UDP frames.
@@ -557,6 +583,88 @@ TEST_F(UdpPair, ChecksumOffloadLeavesThePseudoHeaderSumForTheDevice) {
   EXPECT_EQ(b_.udp->recv_from(server, buf.data(), buf.size()), 1473);
   EXPECT_TRUE(std::equal(big.begin(), big.end(), buf.begin()));
   EXPECT_EQ(b_.udp->counter(UdpCounter::kRxBadChecksum), 0u);
+  // So is a datagram in a chain cut at odd lengths: the fragments put back together
+  // carry the checksum of the flat datagram.
+  const auto odd = pattern(3001, 5);
+  rte_mbuf* m = test_support::chain_with_cuts(pool_, odd, {1, 3, 1387, 5, 777});
+  ASSERT_NE(m, nullptr);
+  ASSERT_EQ(offload.send_mbuf(s, m, Endpoint{kAddrB, 7}), 3001);
+  a_.engine->poll_once();
+  std::vector<rte_mbuf*> frames(16);
+  frames.resize(pair_->b().rx_burst(0, frames.data(), 16));
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_EQ(a_.ip->ipv4_counters().get(Ipv4Counter::kTxFragmented), 2u);
+  std::vector<std::uint8_t> flat(8 + odd.size());
+  std::size_t got = 0;
+  for (const rte_mbuf* frag : frames) {
+    const auto b = frame_bytes(frag);
+    const std::size_t ihl = (b[14] & 0x0f) * 4u;
+    const std::size_t total = static_cast<std::size_t>(b[16] << 8 | b[17]);
+    const std::size_t at = static_cast<std::size_t>((b[20] << 8 | b[21]) & 0x1fff) * 8;
+    ASSERT_LE(at + total - ihl, flat.size());
+    std::memcpy(flat.data() + at, b.data() + 14 + ihl, total - ihl);
+    got += total - ihl;
+  }
+  ASSERT_EQ(got, flat.size());
+  EXPECT_TRUE(std::equal(odd.begin(), odd.end(), flat.begin() + 8));
+  expect_flat_checksum_and_delivery(flat.data(), flat.size(), frames, server, odd);
+}
+
+// Cuts of chains that hold a segment of odd length in front of others.
+const std::vector<std::vector<std::uint16_t>> kOddCuts = {
+    {1, 3, 5, 701}, {999, 1}, {2, 1, 1, 1, 1, 1, 1, 1, 777}};
+
+// Datagrams handed over in chains cut at odd lengths (zero-copy sends) leave with the
+// checksum of the same bytes in one buffer, and are received.
+TEST_F(UdpPair, ChainedDatagramsWithOddSegmentsGoOutWithTheFlatChecksum) {
+  UdpSocketId client = bound(a_, 0);
+  UdpSocketId server = bound(b_, 7);
+  const auto data = pattern(1400, 3);
+  for (const auto& cuts : kOddCuts) {
+    SCOPED_TRACE(::testing::Message() << cuts.size() << " segments");
+    rte_mbuf* m = test_support::chain_with_cuts(pool_, data, cuts);
+    ASSERT_NE(m, nullptr);
+    ASSERT_EQ(a_.udp->send_mbuf(client, m, Endpoint{kAddrB, 7}), 1400);
+    a_.engine->poll_once();
+    rte_mbuf* f = nullptr;
+    ASSERT_EQ(pair_->b().rx_burst(0, &f, 1), 1);
+    const auto flat = frame_bytes(f);
+    ASSERT_EQ(flat.size(), kL2L3 + 8 + 1400);
+    expect_flat_checksum_and_delivery(flat.data() + kL2L3, 8 + 1400, {f}, server, data);
+  }
+}
+
+// A received datagram in a chain cut at odd lengths (LRO, a driver's scatter) is
+// verified as the same bytes in one buffer; with a flipped bit it is dropped and counted.
+TEST_F(UdpPair, ChainedReceivedDatagramWithOddSegmentsIsCheckedAsFlat) {
+  UdpSocketId client = bound(a_, 0);
+  UdpSocketId server = bound(b_, 7);
+  const auto data = pattern(1400, 4);
+  auto frames = capture_a_to_b(client, data, 7);
+  ASSERT_EQ(frames.size(), 1u);
+  auto flat = frame_bytes(frames[0]);
+  rte_pktmbuf_free(frames[0]);
+  std::vector<std::uint8_t> buf(2000);
+  // IP input pulls the first 64 bytes past the IP header up into the first segment:
+  // the odd cuts come after them.
+  constexpr std::uint16_t kPulled = kL2L3 + 64;
+  const std::vector<std::vector<std::uint16_t>> cutss = {
+      {kPulled + 1, 5, 1, 301}, {kPulled + 3, 1000, 1}, {kPulled + 7, 1, 1, 1, 1, 1, 1, 1}};
+  for (const auto& cuts : cutss) {
+    rte_mbuf* m = test_support::chain_with_cuts(pool_, flat, cuts);
+    ASSERT_NE(m, nullptr);
+    b_.engine->inject(&m, 1);
+    EXPECT_EQ(b_.udp->recv_from(server, buf.data(), buf.size()), 1400)
+        << cuts.size() << " segments";
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), buf.begin()));
+  }
+  EXPECT_EQ(b_.udp->counter(UdpCounter::kRxBadChecksum), 0u);
+  flat.back() ^= 0x01;
+  rte_mbuf* m = test_support::chain_with_cuts(pool_, flat, cutss[0]);
+  ASSERT_NE(m, nullptr);
+  b_.engine->inject(&m, 1);
+  EXPECT_EQ(b_.udp->recv_from(server, buf.data(), buf.size()), -EAGAIN);
+  EXPECT_EQ(b_.udp->counter(UdpCounter::kRxBadChecksum), 1u);
 }
 
 TEST_F(UdpPair, BroadcastToAClosedPortIsDroppedSilently) {
