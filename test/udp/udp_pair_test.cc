@@ -289,24 +289,27 @@ TEST_F(UdpPair, LargestDatagramRoundTripsOverJumboMtu) {
   EXPECT_EQ(a_.ip->ipv4_counters().get(Ipv4Counter::kTxFragmented), 1u);
 }
 
-// Before ARP resolves, datagrams wait in the neighbour queue (8 per entry); the
-// ones beyond it are dropped by the IP layer, counted, and reported as sent (Linux
-// does the same without IP_RECVERR).
+// Before ARP resolves, datagrams wait in the neighbour queue (NeighborConfig's
+// max_queued_per_entry); the ones beyond it are dropped by the IP layer, counted, and
+// reported as sent (Linux does the same without IP_RECVERR).
 TEST_F(UdpPair, DatagramsSentBeforeArpResolvesAreQueuedThenDropped) {
   build(1500, false);
   UdpSocketId client = bound(a_, 0);
   UdpSocketId server = bound(b_, 7);
-  for (std::uint8_t i = 0; i < 10; ++i)
-    ASSERT_EQ(a_.udp->send_to(client, &i, 1, Endpoint{kAddrB, 7}), 1);
-  EXPECT_EQ(a_.udp->counter(UdpCounter::kSendDropped), 2u);
-  EXPECT_EQ(a_.udp->counter(UdpCounter::kOutDatagrams), 8u);
-  pump();
-  std::uint8_t got = 0xff;
-  for (std::uint8_t i = 0; i < 8; ++i) {
-    ASSERT_EQ(b_.udp->recv_from(server, &got, 1), 1);
-    EXPECT_EQ(got, i);
+  const std::uint32_t queued = NeighborConfig{}.max_queued_per_entry;
+  for (std::uint32_t i = 0; i < queued + 2; ++i) {
+    const std::uint8_t seq[2] = {static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)};
+    ASSERT_EQ(a_.udp->send_to(client, seq, 2, Endpoint{kAddrB, 7}), 2);
   }
-  EXPECT_EQ(b_.udp->recv_from(server, &got, 1), -EAGAIN);
+  EXPECT_EQ(a_.udp->counter(UdpCounter::kSendDropped), 2u);
+  EXPECT_EQ(a_.udp->counter(UdpCounter::kOutDatagrams), queued);
+  pump();
+  std::uint8_t got[2] = {0xff, 0xff};
+  for (std::uint32_t i = 0; i < queued; ++i) {
+    ASSERT_EQ(b_.udp->recv_from(server, got, 2), 2);
+    EXPECT_EQ((std::uint32_t{got[0]} << 8) | got[1], i);
+  }
+  EXPECT_EQ(b_.udp->recv_from(server, got, 2), -EAGAIN);
 }
 
 TEST_F(UdpPair, TruncationPeekAndRealSize) {
