@@ -41,6 +41,18 @@ class TcpReceiver {
   // pieces (Payload::pieces) is queued piece by piece (a D-SACK then names the last
   // duplicate piece).
   InsertResult insert(SeqNum seq, const Payload& p);
+  // Header prediction's insert: `p` (a single piece) starts at RCV.NXT and nothing is
+  // held out of order, so it only joins the in-order queue. False, changing nothing,
+  // when the queue has no room (insert() would drop it).
+  bool append_inorder(const Payload& p) {
+    if (!ring_.push_back(Piece{rcv_nxt_, p.len, p.data, p.handle})) return false;
+    ops_.retain(p.handle);
+    readable_ += p.len;
+    rcv_nxt_ += p.len;
+    return true;
+  }
+  // Nothing for an ACK's SACK option: no D-SACK pending and no out-of-order data.
+  bool no_sack_blocks() const { return !dsack_pending_ && ooo_.empty(); }
   // Records a duplicate below RCV.NXT for the next ACK's D-SACK block.
   void note_duplicate(SeqNum left, SeqNum right);
 
