@@ -382,6 +382,12 @@ void Tcb::on_segment(const TcpSegment& seg, Instant now, TcpOutput& out) {
   if (state_ == TcpState::kEstablished && cfg_->header_prediction &&
       receive_predicted(seg, now, out))
     return;
+  on_segment_general(seg, now, out);
+}
+
+// Out of line: inlined, its frame (the RST it may build on the stack, the registers
+// the state handlers keep) would be set up for every predicted segment too.
+[[gnu::noinline]] void Tcb::on_segment_general(const TcpSegment& seg, Instant now, TcpOutput& out) {
   switch (state_) {
     case TcpState::kClosed:
       if (auto r = make_reset_for(seg)) {

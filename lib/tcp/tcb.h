@@ -206,6 +206,8 @@ class Tcb {
   // receive side, taken in a few dozen instructions. False, having changed nothing,
   // for any segment the general path must judge.
   bool receive_predicted(const TcpSegment& seg, Instant now, TcpOutput& out);
+  // Everything else: RFC 9293 §3.10.7 by state.
+  void on_segment_general(const TcpSegment& seg, Instant now, TcpOutput& out);
 
   // RFC 9293 §3.10.7 segment arrival, per state group.
   void on_segment_listen(const TcpSegment& seg, Instant now, TcpOutput& out);

@@ -57,9 +57,10 @@ bool Tcb::receive_predicted(const TcpSegment& seg, Instant now, TcpOutput& out) 
   unacked_bytes_ += len;
   if (unacked_bytes_ >= 2 * rcv_mss_) ack_soon(now);
   if (!ack_now_ && delack_at_ == Instant::never()) delack_at_ = now + cfg_->delayed_ack;
-  // output() with nothing of ours to send.
+  // output() with nothing of ours to send: ack_output, whose only work with no ACK
+  // due and no read since the last ACK (no window update to weigh) is to return.
   if (send_blocked_) report_writable(out);
-  ack_output(now, out);
+  if (ack_now_ || app_freed_ > 0) ack_output(now, out);
   count(TcpCounter::kPredictedSegs);
   return true;
 }
