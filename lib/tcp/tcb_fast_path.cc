@@ -19,10 +19,11 @@ bool Tcb::receive_predicted(const TcpSegment& seg, Instant now, TcpOutput& out) 
   // (ECN's echo and reduction); and no CE mark, which would start an echo.
   if ((seg.flags & ~kPsh) != kAck) return false;
   if ((seg.ip_ecn & ip_ecn::kMask) == ip_ecn::kCe) return false;
-  // The next in-order bytes, one piece (a coalesced chain goes piece by piece through
-  // TcpReceiver::insert), all inside the window: nothing to trim.
+  // The next in-order bytes (in one buffer, or in pieces: a coalesced frame, or a
+  // header and an attached payload from a zero-copy sender), all inside the window:
+  // nothing to trim.
   const std::uint32_t len = seg.payload.len;
-  if (seg.seq != rx_.rcv_nxt() || len == 0 || seg.payload.pieces != nullptr) return false;
+  if (seg.seq != rx_.rcv_nxt() || len == 0) return false;
   if (len > rcv_wnd()) return false;
   // Our side has nothing outstanding, queued or closing, and the ACK is SND.UNA with
   // no SACK blocks: process_ack's receive-side case, where only the send window may

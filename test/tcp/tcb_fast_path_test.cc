@@ -12,7 +12,31 @@ class FastPath : public TcbTest {
  protected:
   void TearDown() override {
     general.reset();  // before the fixture checks that every payload was released
+    tcb.reset();
+    for (void* h : chain_handles_) ops.release(h);
     TcbTest::TearDown();
+  }
+
+  // The peer's next data in pieces, as the layer hands over a frame in an mbuf chain
+  // (LRO, or a zero-copy sender's header and attached payload): `sizes` bytes each,
+  // the first `skip` bytes of the concatenation not part of the segment.
+  TcpSegment next_chain(const std::vector<std::uint32_t>& sizes, std::uint32_t skip = 0) {
+    std::uint32_t total = 0;
+    for (std::uint32_t n : sizes) {
+      const std::string bytes(n, static_cast<char>('A' + chain_pieces_.size() % 26));
+      chain_pieces_.push_back(
+          ops.make_payload(reinterpret_cast<const std::uint8_t*>(bytes.data()), n));
+      chain_handles_.push_back(chain_pieces_.back().handle);
+      total += n;
+    }
+    TcpSegment s = seg(kAck | kPsh, peer_seq_, our_seq_);
+    s.payload.pieces = &chain_pieces_[chain_pieces_.size() - sizes.size()];
+    s.payload.piece_count = static_cast<std::uint16_t>(sizes.size());
+    s.payload.skip = skip;
+    s.payload.len = total - skip;
+    if (ts_on_) s.options.timestamps = TcpTimestamps{++peer_ts_, last_tsval_};
+    peer_seq_ += s.payload.len;
+    return s;
   }
 
   // Both TCBs through an active open with the given peer options.
@@ -148,6 +172,8 @@ class FastPath : public TcbTest {
   bool ts_on_ = false;
   std::uint32_t last_tsval_ = 0;
   std::string received_;
+  std::vector<Payload> chain_pieces_;
+  std::vector<void*> chain_handles_;
 };
 
 // A stream of full segments with reads, delayed-ACK timers and window updates between
@@ -190,6 +216,26 @@ TEST_F(FastPath, HeldAckOfABurstIsTheSame) {
   ASSERT_EQ(out.segment_count(), 1u);
   expect_same_output();
   expect_same_state();
+}
+
+// A payload in pieces is queued piece by piece, as the general path queues it; one the
+// queue has no room for, all of it, goes to the general path.
+TEST_F(FastPath, PayloadInPiecesIsPredicted) {
+  cfg.recv_max_segments = 8;
+  open(true, true);
+  chain_pieces_.reserve(64);  // the segments point into it
+  EXPECT_TRUE(both(next_chain({66, 1448})));
+  EXPECT_TRUE(both(next_chain({1000, 1000, 448}, 500)));  // the first 500 bytes trimmed
+  EXPECT_TRUE(both(next_data(100)));
+  EXPECT_EQ(tcb->readable_bytes(), 66u + 1448u + 1948u + 100u);
+  // Six pieces queued of eight: a three-piece frame does not fit whole (the general
+  // path queues the two pieces that fit and drops the third).
+  EXPECT_FALSE(both(next_chain({100, 100, 100})));
+  EXPECT_EQ(counter(TcpCounter::kDropRecvQueueFull), 1u);
+  read_both();
+  peer_seq_ = tcb->rcv_nxt().raw();  // the peer resends what was dropped
+  EXPECT_TRUE(both(next_chain({100, 100, 100})));
+  read_both();
 }
 
 TEST_F(FastPath, OutOfOrderDataAndTheGapItLeavesAreNotPredicted) {
