@@ -36,6 +36,9 @@ class TcbRxDriver {
     out_.clear();
     tcb_->on_segment(sa, now_, out_);
     peer_seq_ = kPeerIss + 1;
+    seg_ = base(tcp_flags::kAck | tcp_flags::kPsh, peer_seq_, kIss + 1);
+    seg_.options.timestamps = TcpTimestamps{};
+    seg_.payload = Payload{payload_.data(), kMss, nullptr};
   }
 
   bool established() const { return tcb_->state() == TcpState::kEstablished; }
@@ -43,12 +46,14 @@ class TcbRxDriver {
   // One in-order data segment in; returns the segments (ACKs) the TCB emitted. The
   // application reads everything every 16 segments (as a reader woken per burst).
   std::size_t receive_one() {
-    TcpSegment s = base(tcp_flags::kAck | tcp_flags::kPsh, peer_seq_, kIss + 1);
-    s.options.timestamps = TcpTimestamps{++peer_ts_, last_tsval_};
-    s.payload = Payload{payload_.data(), kMss, nullptr};
+    // The segment is built once and only its sequence number and timestamps change
+    // here: filling a whole TcpSegment is the decoder's work (decode_tcp, counted in
+    // the wire+tcb phase and end to end), not the TCB's.
+    seg_.seq = SeqNum(peer_seq_);
+    *seg_.options.timestamps = TcpTimestamps{++peer_ts_, last_tsval_};
     now_ = now_ + std::chrono::microseconds(1);
     out_.clear();
-    tcb_->on_segment(s, now_, out_);
+    tcb_->on_segment(seg_, now_, out_);
     peer_seq_ += kMss;
     const std::size_t n = out_.segment_count();
     if (n != 0 && out_.segment(n - 1).seg.options.timestamps)
@@ -86,6 +91,7 @@ class TcbRxDriver {
   TcpConfig cfg_;
   HeapBufferOps ops_;
   std::unique_ptr<Tcb> tcb_;
+  TcpSegment seg_;  // the peer's next data segment
   TcpOutput out_;
   Instant now_{1'000'000'000};
   std::vector<std::uint8_t> payload_;

@@ -60,6 +60,15 @@ class PooledRing {
     ++size_;
     return true;
   }
+  // Room for `n` more records, so that many push_back calls cannot fail: false when
+  // the bound or the pool says no (the storage may have grown meanwhile; no record
+  // changed).
+  bool reserve(std::uint32_t n) {
+    if (size_ + n > max_) return false;
+    while (size_ + n > cap_)
+      if (!grow()) return false;
+    return true;
+  }
   // Inserts before logical position `pos` (<= size()), shifting the records behind it.
   bool insert(std::uint32_t pos, T v) {
     assert(pos <= size_);

@@ -379,6 +379,15 @@ std::optional<TcpSegment> Tcb::make_reset_for(const TcpSegment& seg) {
 
 void Tcb::on_segment(const TcpSegment& seg, Instant now, TcpOutput& out) {
   count(TcpCounter::kInSegs);
+  if (state_ == TcpState::kEstablished && cfg_->header_prediction &&
+      receive_predicted(seg, now, out))
+    return;
+  on_segment_general(seg, now, out);
+}
+
+// Out of line: inlined, its frame (the RST it may build on the stack, the registers
+// the state handlers keep) would be set up for every predicted segment too.
+[[gnu::noinline]] void Tcb::on_segment_general(const TcpSegment& seg, Instant now, TcpOutput& out) {
   switch (state_) {
     case TcpState::kClosed:
       if (auto r = make_reset_for(seg)) {
@@ -1105,7 +1114,8 @@ bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::
   s.window = (flags & kRst) ? 0 : window_field();
   if (ts_ok_) s.options.timestamps = TcpTimestamps{ts_now(now), ts_recent_};
   bool dsack = false;
-  if (sack_ok_ && (flags & kAck) && !(flags & kRst)) {
+  // A stream's receiver has no block to report on nearly every ACK: skip the search.
+  if (sack_ok_ && (flags & kAck) && !(flags & kRst) && !rx_.no_sack_blocks()) {
     s.options.sack_count = rx_.sack_blocks(s.options.sack.data(), ts_ok_ ? 3 : 4);
     dsack = rx_.has_dsack() && s.options.sack_count > 0;
   }

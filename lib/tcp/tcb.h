@@ -202,6 +202,13 @@ class Tcb {
                               Instant now);
   void negotiate_syn_options(const TcpOptions& o, Instant now, std::uint32_t tsval_seen);
 
+  // Header prediction (tcb_fast_path.cc): the next in-order data segment of a stream's
+  // receive side, taken in a few dozen instructions. False, having changed nothing,
+  // for any segment the general path must judge.
+  bool receive_predicted(const TcpSegment& seg, Instant now, TcpOutput& out);
+  // Everything else: RFC 9293 §3.10.7 by state.
+  void on_segment_general(const TcpSegment& seg, Instant now, TcpOutput& out);
+
   // RFC 9293 §3.10.7 segment arrival, per state group.
   void on_segment_listen(const TcpSegment& seg, Instant now, TcpOutput& out);
   void on_segment_syn_sent(const TcpSegment& seg, Instant now, TcpOutput& out);

@@ -51,6 +51,7 @@ constexpr std::array<const char*, static_cast<std::size_t>(TcpCounter::kCount)> 
     "InRsts",
     "TCPAbortOnFinWait2",
     "StateChanges",
+    "TCPHPHits",
 };
 }  // namespace
 

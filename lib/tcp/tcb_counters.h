@@ -55,6 +55,7 @@ enum class TcpCounter : std::size_t {
   kResetsReceived,
   kFinWait2Timeouts,
   kStateChanges,
+  kPredictedSegs,  // in-order data taken by header prediction (tcb_fast_path.cc)
   kCount,
 };
 

@@ -73,6 +73,10 @@ struct TcpConfig {
   // 0: every frame is one segment. Set by the TCP layer when the port offers TSO.
   std::uint32_t tso_max = 0;
 
+  // Header prediction (tcb_fast_path.cc) for in-order data. Off, every segment takes
+  // the general path: the tests compare the two, segment by segment.
+  bool header_prediction = true;
+
   // RFC 5961 §7: challenge ACKs per second per connection.
   std::uint32_t challenge_ack_limit = 10;
 

@@ -1,6 +1,7 @@
 #include "tcp/tcp_receiver.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace shardtcp {
 
@@ -202,24 +203,27 @@ TcpReceiver::InsertResult TcpReceiver::insert_piece(SeqNum seq, const Payload& p
 
 std::uint32_t TcpReceiver::read(std::uint8_t* dst, std::uint32_t len, bool peek) {
   std::uint32_t done = 0;
-  std::uint32_t i = 0;  // next piece to look at (stays 0 while consuming)
-  while (done < len && i < ring_.size()) {
+  std::uint32_t i = 0;  // pieces read whole
+  const std::uint32_t n = ring_.size();
+  while (done < len && i < n) {
     Piece& p = ring_[i];
-    std::uint32_t take = std::min(p.len, len - done);
-    if (dst) std::copy(p.data, p.data + take, dst + done);
+    const std::uint32_t take = std::min(p.len, len - done);
+    if (dst) std::memcpy(dst + done, p.data, take);
     done += take;
-    if (peek) {
-      ++i;
-    } else if (take == p.len) {
-      ops_.release(p.handle);
-      ring_.pop_front();  // the last piece read returns the ring's storage
-    } else {
-      p.data += take;
-      p.len -= take;
-      p.seq += take;
+    if (take < p.len) {  // the read ends inside this piece
+      if (!peek) {
+        p.data += take;
+        p.len -= take;
+        p.seq += take;
+      }
+      break;
     }
+    if (!peek) ops_.release(p.handle);
+    ++i;
   }
   if (!peek) {
+    // The pieces read whole leave at once (with the ring's storage when they were all).
+    ring_.erase_front(i);
     readable_ -= done;
     // A read may have freed ring slots that out-of-order data was waiting for.
     if (!ooo_.empty() && ooo_[0].seq <= rcv_nxt_) drain_ooo();

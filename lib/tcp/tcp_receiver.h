@@ -41,6 +41,29 @@ class TcpReceiver {
   // pieces (Payload::pieces) is queued piece by piece (a D-SACK then names the last
   // duplicate piece).
   InsertResult insert(SeqNum seq, const Payload& p);
+  // Header prediction's insert: `p` starts at RCV.NXT and nothing is held out of
+  // order, so its bytes only join the in-order queue, piece by piece for a payload in
+  // pieces, as insert() would queue them. False, changing nothing, when the queue has
+  // no room for all of it (insert() would drop it, or part of it).
+  bool append_inorder(const Payload& p) {
+    if (p.pieces == nullptr) {
+      if (!ring_.push_back(Piece{rcv_nxt_, p.len, p.data, p.handle})) return false;
+      ops_.retain(p.handle);
+      readable_ += p.len;
+      rcv_nxt_ += p.len;
+      return true;
+    }
+    if (!ring_.reserve(p.piece_count)) return false;
+    p.for_each_piece([&](std::uint32_t, const Payload& piece) {
+      ring_.push_back(Piece{rcv_nxt_, piece.len, piece.data, piece.handle});
+      ops_.retain(piece.handle);
+      readable_ += piece.len;
+      rcv_nxt_ += piece.len;
+    });
+    return true;
+  }
+  // Nothing for an ACK's SACK option: no D-SACK pending and no out-of-order data.
+  bool no_sack_blocks() const { return !dsack_pending_ && ooo_.empty(); }
   // Records a duplicate below RCV.NXT for the next ACK's D-SACK block.
   void note_duplicate(SeqNum left, SeqNum right);
 

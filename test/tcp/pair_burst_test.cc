@@ -58,8 +58,11 @@ TEST_F(TcpPairBurst, OneAckAndOneReadableEventPerConnectionPerBurst) {
   clock_.advance(20us);
   a_.engine->poll_once();
   const std::uint64_t tx_before = b_tx_frames();
+  const std::uint64_t predicted_before = b_.tcp->counter(TcpCounter::kPredictedSegs);
   clock_.advance(20us);
   EXPECT_EQ(b_.engine->poll_once(), 16u);  // one burst, both connections
+  // In-order data on quiet connections: every segment took header prediction.
+  EXPECT_EQ(b_.tcp->counter(TcpCounter::kPredictedSegs) - predicted_before, 16u);
   EXPECT_EQ(readable_events(log, s1), 1u);
   EXPECT_EQ(readable_events(log, s2), 1u);
   EXPECT_EQ(b_.tcp->readable_bytes(s1), static_cast<long>(data.size()));
