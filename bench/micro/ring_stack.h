@@ -11,9 +11,25 @@
 #include <string>
 
 #include "port/eal.h"
+#include "port/ring_pair.h"
 #include "shardtcp/stack.h"
 
 namespace shardtcp::bench {
+
+// A net_ring cable of `ring_size` descriptors named `name` for the two stacks of one
+// phase; nullptr, said on stderr, on failure.
+inline std::unique_ptr<RingCable> open_cable(const char* prog, const std::string& name,
+                                             unsigned ring_size = 4096) {
+  RingCableOptions co;
+  co.name = name;
+  co.ring_size = ring_size;
+  auto cable = RingCable::create(co);
+  if (!cable) {
+    std::fprintf(stderr, "%s: %s\n", prog, cable.error().c_str());
+    return nullptr;
+  }
+  return std::move(cable.value());
+}
 
 // Stack `n` of a cable on `device`, at `addr`/24, on the shared `pool` (net_ring carries
 // the sender's mbufs to the receiver) and the virtual `clock`. `wrap` (may be empty)

@@ -126,18 +126,12 @@ std::unique_ptr<Stack> make_stack(const std::string& device, rte_mempool* pool, 
 // collection on, dumped as `dump`. Prints the phase's JSON fields (no braces); false
 // on failure.
 bool measure(rte_mempool* pool, long segments, bool rx_cksum_offload, const char* dump) {
-  RingCableOptions co;
-  co.name = rx_cksum_offload ? "rxp_off" : "rxp_sw";
-  co.ring_size = 4096;
-  auto cable = RingCable::create(co);
-  if (!cable) {
-    std::fprintf(stderr, "rx_path_instr: %s\n", cable.error().c_str());
-    return false;
-  }
+  const auto cable = bench::open_cable("rx_path_instr", rx_cksum_offload ? "rxp_off" : "rxp_sw");
+  if (!cable) return false;
   VirtualClock clock;
   const IpAddr addr_a = IpAddr::v4(0xC6120101), addr_b = IpAddr::v4(0xC6120102);
-  auto a = make_stack((*cable)->a_name(), pool, &clock, addr_a, 1, false);
-  auto b = make_stack((*cable)->b_name(), pool, &clock, addr_b, 2, rx_cksum_offload);
+  auto a = make_stack(cable->a_name(), pool, &clock, addr_a, 1, false);
+  auto b = make_stack(cable->b_name(), pool, &clock, addr_b, 2, rx_cksum_offload);
   if (!a || !b) return false;
 
   Receiver rx;
@@ -197,7 +191,7 @@ bool measure(rte_mempool* pool, long segments, bool rx_cksum_offload, const char
   tx.close(out);
   b.reset();
   a.reset();
-  (*cable)->discard_in_flight();
+  cable->discard_in_flight();
   return rx.errors == 0;
 }
 

@@ -89,18 +89,13 @@ std::unique_ptr<Stack> make_stack(const std::string& device, rte_mempool* pool, 
 
 // One phase: warm up, then at least `bytes` sent with collection on, dumped as `dump`.
 bool measure(rte_mempool* pool, std::uint64_t bytes, bool tso, bool zero_copy, const char* name) {
-  RingCableOptions co;
-  co.name = std::string("txp") + (tso ? "t" : "m") + (zero_copy ? "z" : "c");
-  co.ring_size = 4096;
-  auto cable = RingCable::create(co);
-  if (!cable) {
-    std::fprintf(stderr, "tx_path_instr: %s\n", cable.error().c_str());
-    return false;
-  }
+  const auto cable = bench::open_cable(
+      "tx_path_instr", std::string("txp") + (tso ? "t" : "m") + (zero_copy ? "z" : "c"));
+  if (!cable) return false;
   VirtualClock clock;
   const IpAddr addr_a = IpAddr::v4(0xC6120101), addr_b = IpAddr::v4(0xC6120102);
-  auto a = make_stack((*cable)->a_name(), pool, &clock, addr_a, 1, tso, zero_copy);
-  auto b = make_stack((*cable)->b_name(), pool, &clock, addr_b, 2, false, false);
+  auto a = make_stack(cable->a_name(), pool, &clock, addr_a, 1, tso, zero_copy);
+  auto b = make_stack(cable->b_name(), pool, &clock, addr_b, 2, false, false);
   if (!a || !b) return false;
 
   TcpLayer& rx = b->engine_tcp(0);
@@ -158,7 +153,7 @@ bool measure(rte_mempool* pool, std::uint64_t bytes, bool tso, bool zero_copy, c
   tx.close(out);
   b.reset();
   a.reset();
-  (*cable)->discard_in_flight();
+  cable->discard_in_flight();
   return true;
 }
 

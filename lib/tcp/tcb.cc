@@ -647,12 +647,8 @@ void Tcb::process_text(const TcpSegment& s, Instant now, TcpOutput& out) {
       }
       if (r.duplicate) ack_now_ = true;
       if (r.advanced > 0) {
-        out.add_event(TcpEventKind::kReadable, r.advanced);
-        unacked_bytes_ += r.advanced;
         if (r.filled_gap) ack_now_ = true;  // ... and for data that fills a gap
-        // Every second full segment, or once at the end of a receive burst.
-        if (unacked_bytes_ >= 2 * rcv_mss_) ack_soon(now);
-        if (!ack_now_ && delack_at_ == Instant::never()) delack_at_ = now + cfg_->delayed_ack;
+        in_order_arrived(r.advanced, now, out);
       }
     }
   }

@@ -233,6 +233,16 @@ class Tcb {
   // Steps seven and eight (text, FIN) of a segment already trimmed to the window.
   void process_text(const TcpSegment& s, Instant now, TcpOutput& out);
   void process_fin(Instant now, TcpOutput& out);
+  // `n` new in-order bytes are readable: the event, and the delayed-ACK rule's decision
+  // (both the general path's text step and header prediction).
+  // Inline: header prediction pays no call for it.
+  void in_order_arrived(std::uint32_t n, Instant now, TcpOutput& out) {
+    out.add_event(TcpEventKind::kReadable, n);
+    unacked_bytes_ += n;
+    // Every second full segment, or once at the end of a receive burst.
+    if (unacked_bytes_ >= 2 * rcv_mss_) ack_soon(now);
+    if (!ack_now_ && delack_at_ == Instant::never()) delack_at_ = now + cfg_->delayed_ack;
+  }
   // An ACK that may wait for the end of the receive burst (and the application's turn
   // after it) when one is open; at once otherwise.
   void ack_soon(Instant now);

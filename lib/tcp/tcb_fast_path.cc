@@ -54,10 +54,7 @@ bool Tcb::receive_predicted(const TcpSegment& seg, Instant now, TcpOutput& out) 
     ts_recent_age_ = now;
   }
   update_send_window(seg);
-  out.add_event(TcpEventKind::kReadable, len);
-  unacked_bytes_ += len;
-  if (unacked_bytes_ >= 2 * rcv_mss_) ack_soon(now);
-  if (!ack_now_ && delack_at_ == Instant::never()) delack_at_ = now + cfg_->delayed_ack;
+  in_order_arrived(len, now, out);
   // output() with nothing of ours to send: ack_output, whose only work with no ACK
   // due and no read since the last ACK (no window update to weigh) is to return.
   if (send_blocked_) report_writable(out);

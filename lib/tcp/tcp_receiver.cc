@@ -34,13 +34,6 @@ SeqNum TcpReceiver::ooo_right() const {
   return last.seq + last.len;
 }
 
-bool TcpReceiver::push_inorder(const Piece& p) {
-  if (!ring_.push_back(p)) return false;
-  readable_ += p.len;
-  rcv_nxt_ += p.len;
-  return true;
-}
-
 void TcpReceiver::note_duplicate(SeqNum left, SeqNum right) {
   dsack_ = SackBlock{left, right};
   dsack_pending_ = true;

@@ -47,18 +47,14 @@ class TcpReceiver {
   // no room for all of it (insert() would drop it, or part of it).
   bool append_inorder(const Payload& p) {
     if (p.pieces == nullptr) {
-      if (!ring_.push_back(Piece{rcv_nxt_, p.len, p.data, p.handle})) return false;
+      if (!push_inorder(Piece{rcv_nxt_, p.len, p.data, p.handle})) return false;
       ops_.retain(p.handle);
-      readable_ += p.len;
-      rcv_nxt_ += p.len;
       return true;
     }
     if (!ring_.reserve(p.piece_count)) return false;
     p.for_each_piece([&](std::uint32_t, const Payload& piece) {
-      ring_.push_back(Piece{rcv_nxt_, piece.len, piece.data, piece.handle});
+      push_inorder(Piece{rcv_nxt_, piece.len, piece.data, piece.handle});  // room reserved
       ops_.retain(piece.handle);
-      readable_ += piece.len;
-      rcv_nxt_ += piece.len;
     });
     return true;
   }
@@ -100,7 +96,14 @@ class TcpReceiver {
     void* handle = nullptr;
   };
   InsertResult insert_piece(SeqNum seq, const Payload& p);  // p has no pieces of its own
-  bool push_inorder(const Piece& p);                        // takes over a reference already held
+  // Queues `p` at RCV.NXT; takes over a reference already held. Inline: header
+  // prediction's append is this and the retain.
+  bool push_inorder(const Piece& p) {
+    if (!ring_.push_back(p)) return false;
+    readable_ += p.len;
+    rcv_nxt_ += p.len;
+    return true;
+  }
   void drain_ooo();
   void remember_recent(SeqNum seq);
 
