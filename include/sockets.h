@@ -189,6 +189,14 @@ int shardtcp_accept(int s, void* addr, socklen_t* addrlen);
 int shardtcp_connect(int s, const void* addr, socklen_t addrlen);
 int shardtcp_send(int s, const void* buf, int len, int flags);
 int shardtcp_recv(int s, void* buf, int len, int flags);
+/* Zero-copy receive on a stream socket: recv() without the copy. `fn(data, n, user)`
+ * is called on the received bytes where they lie, once per contiguous run, up to `len`
+ * bytes in all; then they are consumed (MSG_PEEK: left queued). `data` is valid only
+ * during the call, and `fn` must not call into the stack. Flags, blocking, results
+ * and errors as recv()'s; also EOPNOTSUPP (not a stream socket) and EFAULT (no fn).
+ * recv(s, NULL, len, MSG_TRUNC) on a stream socket discards up to `len` bytes. */
+typedef void (*shardtcp_reader_fn)(const void* data, int n, void* user);
+int shardtcp_recv_inplace(int s, int len, int flags, shardtcp_reader_fn fn, void* user);
 int shardtcp_sendto(int s, const void* buf, int len, int flags, const void* to, socklen_t tolen);
 int shardtcp_recvfrom(int s, void* buf, int len, int flags, void* from, socklen_t* fromlen);
 int shardtcp_closesocket(int s);

@@ -22,6 +22,11 @@
  *   --hold S                     CONNS: seconds the connections are held idle (default 1)
  *   --size N                     TCP_RR / TCP_CRR request and response bytes (default 64)
  *   --write N                    TCP_STREAM write size (default 65536)
+ *   --recv inplace|copy          TCP_STREAM server: how it reads. inplace (the stack's
+ *                                default): shardtcp_recv_inplace, the zero-copy read,
+ *                                verifying the bytes where they arrived; copy: recv()
+ *                                into a buffer, then verify there. The kernel's sockets
+ *                                have only copy
  *   --app-cpu N                  pin the application's thread to CPU N after start-up
  *                                (shardtcp: that thread runs the engine inline, unless
  *                                SHARDTCP_SOCKETS_DRIVER=thread gave it a driver thread)
@@ -84,6 +89,7 @@ struct options {
   int app_cpu;
   int ports;
   double hold;
+  int recv_inplace; /* --recv inplace */
 };
 
 static volatile sig_atomic_t g_stop = 0;
@@ -758,11 +764,38 @@ static int server_listen(int port) {
   return l;
 }
 
+#ifndef APP_KERNEL_SOCKETS
+/* TCP_STREAM's in-place read: each run of bytes checked against the pattern where it
+ * lies. */
+struct stream_check {
+  uint64_t offset; /* into the pattern */
+  uint64_t errors;
+};
+static void check_run(const void* data, int n, void* user) {
+  struct stream_check* k = user;
+  if (memcmp(data, g_pattern + k->offset % PATTERN_PERIOD, (size_t)n) != 0) k->errors++;
+  k->offset += (uint64_t)n;
+}
+#endif
+
 /* Reads what is there; STREAM verifies and sinks it, the others echo it.
  * Returns 0 to keep the connection, -1 to close it. */
 static int server_read(const struct options* o, struct conn* c, unsigned char* buf,
                        struct server_stats* st) {
-  int n = recv(c->s, buf, MAX_SIZE, 0);
+  int n;
+#ifndef APP_KERNEL_SOCKETS
+  if (o->workload == W_STREAM && o->recv_inplace) {
+    struct stream_check k = {c->received, 0};
+    n = shardtcp_recv_inplace(c->s, MAX_SIZE, 0, check_run, &k);
+    if (n > 0) {
+      st->bytes += (uint64_t)n;
+      st->verify_errors += k.errors;
+      c->received += (uint64_t)n;
+      return 0;
+    }
+  } else
+#endif
+    n = recv(c->s, buf, MAX_SIZE, 0);
   if (n < 0 && (errno == EINTR || is_would_block(errno))) return 0;
   if (n < 0) {
     st->errors++;
@@ -927,6 +960,18 @@ static int parse_options(int argc, char** argv, struct options* o) {
   o->app_cpu = atoi(arg_value(argc, argv, "--app-cpu", "-1"));
   o->ports = atoi(arg_value(argc, argv, "--ports", "1"));
   o->hold = atof(arg_value(argc, argv, "--hold", "1"));
+  {
+#ifdef APP_KERNEL_SOCKETS
+    const char* how = arg_value(argc, argv, "--recv", "copy");
+#else
+    const char* how = arg_value(argc, argv, "--recv", "inplace");
+#endif
+    o->recv_inplace = strcmp(how, "inplace") == 0;
+    if (!o->recv_inplace && strcmp(how, "copy") != 0) return -1;
+#ifdef APP_KERNEL_SOCKETS
+    if (o->recv_inplace) return -1; /* the kernel's sockets have no in-place read */
+#endif
+  }
   if (o->ports <= 0 || o->port + o->ports - 1 > 65535 || o->hold < 0) return -1;
   if (o->port <= 0 || o->port > 65535 || o->concurrency <= 0 || o->conns <= 0 || o->size <= 0 ||
       o->size > MAX_SIZE || o->write_size <= 0 || o->write_size > MAX_SIZE)
@@ -943,7 +988,7 @@ int main(int argc, char** argv) {
             "usage: %s [EAL options -- stack options] --role server|client "
             "--workload TCP_STREAM|TCP_RR|TCP_CRR|CONNS [--server ADDR] [--port N] "
             "[--seconds S] [--concurrency N] [--conns N] [--ports K] [--hold S] [--size N] "
-            "[--write N] [--app-cpu N] "
+            "[--write N] [--recv inplace|copy] [--app-cpu N] "
             "[--counters A,B,...] [--quiet] [--exit-on-signal]\n",
             argv[0]);
     return 2;

@@ -10,8 +10,9 @@
 //                   checksum (see the two phases below), the connection-table lookup,
 //                   the TCB, the ACK (one per burst) built and sent with tx burst,
 //                   timers, mbufs freed;
-//   B's recv        the application reading everything queued (TcpLayer::recv: the
-//                   copy into its buffer, the window update it may send).
+//   B's read        the application reading everything queued, in place
+//                   (TcpLayer::recv_in_place, the zero-copy read, as shardtcp-perf's
+//                   STREAM server reads), and the window update it may send.
 // A's sending and its ACK processing run with collection off. Each round polls A once
 // (it sends what its window allows) and B once (one burst, up to 32 frames), then the
 // application reads: the receiver is the busy side, as in a STREAM run, so bursts are
@@ -23,13 +24,14 @@
 // recv (handle decode). Counted here, unlike the TCB-path figure (rx_segment_instr.cc):
 // everything between the device and the application's buffer.
 //
-// Two phases, each on its own pair of stacks and dumped separately: "rx", the TCP
-// checksum verified in software (net_ring, like memif, offers no offload), and
+// Three phases, each on its own pair of stacks and dumped separately: "rx", the TCP
+// checksum verified in software (net_ring, like memif, offers no offload);
 // "rx+cksum-offload", the receiver's port reporting the checksums verified as virtio
 // and NICs do (RxChecksumFlaggingPort), so the difference is what the software
-// checksum costs. Prints one JSON line: the first phase's counters, the second's
-// under "with_rx_checksum_offload"; the instructions are callgrind's (each dump's Ir
-// total, read by bench/instr.sh).
+// checksum costs; "rx-copy", the first phase with the application copying what it
+// reads into its buffer (TcpLayer::recv). Prints one JSON line: the first phase's
+// counters, the others' under "with_rx_checksum_offload" and "with_copying_reads";
+// the instructions are callgrind's (each dump's Ir total, read by bench/instr.sh).
 #include <valgrind/callgrind.h>
 
 #include <unistd.h>
@@ -58,6 +60,7 @@ constexpr std::uint32_t kMss = 1448;  // MTU 1500 with timestamps, as Linux send
 struct Receiver {
   TcpLayer* tcp = nullptr;
   TcpConnId listener, conn;
+  bool copy_reads = false;
   std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(64 * 1024);
   std::uint64_t received = 0;
   long errors = 0;
@@ -69,7 +72,8 @@ struct Receiver {
       if (!conn.valid()) return;
     }
     for (;;) {
-      const long n = tcp->recv(conn, buf.data(), buf.size());
+      const long n = copy_reads ? tcp->recv(conn, buf.data(), buf.size())
+                                : tcp->recv_in_place(conn, buf.size(), false, nullptr, nullptr);
       if (n <= 0) {
         errors += n != -EAGAIN;
         return;
@@ -125,8 +129,11 @@ std::unique_ptr<Stack> make_stack(const std::string& device, rte_mempool* pool, 
 // One phase on a cable of its own: warm up, then `segments` segments received with
 // collection on, dumped as `dump`. Prints the phase's JSON fields (no braces); false
 // on failure.
-bool measure(rte_mempool* pool, long segments, bool rx_cksum_offload, const char* dump) {
-  const auto cable = bench::open_cable("rx_path_instr", rx_cksum_offload ? "rxp_off" : "rxp_sw");
+bool measure(rte_mempool* pool, long segments, bool rx_cksum_offload, bool copy_reads,
+             const char* dump) {
+  const auto cable = bench::open_cable("rx_path_instr", copy_reads         ? "rxp_copy"
+                                                        : rx_cksum_offload ? "rxp_off"
+                                                                           : "rxp_sw");
   if (!cable) return false;
   VirtualClock clock;
   const IpAddr addr_a = IpAddr::v4(0xC6120101), addr_b = IpAddr::v4(0xC6120102);
@@ -136,6 +143,7 @@ bool measure(rte_mempool* pool, long segments, bool rx_cksum_offload, const char
 
   Receiver rx;
   rx.tcp = &b->engine_tcp(0);
+  rx.copy_reads = copy_reads;
   int err = 0;
   rx.listener = rx.tcp->listen(Endpoint{addr_b, kPort}, 16, {}, &err);
   TcpLayer& tx = a->engine_tcp(0);
@@ -202,11 +210,14 @@ int main(int argc, char** argv) {
   rte_mempool* pool = bench::start_eal_with_pool("rx_path_instr", 16383);
   if (pool == nullptr) return 1;
   // Dump 1 ("rx"): the software checksum, as on memif and net_ring; dump 2
-  // ("rx+cksum-offload"): the same path behind a device that verified the checksums.
+  // ("rx+cksum-offload"): the same path behind a device that verified the checksums;
+  // dump 3 ("rx-copy"): dump 1 with copying reads.
   std::printf("{");
-  bool ok = measure(pool, segments, false, "rx");
+  bool ok = measure(pool, segments, false, false, "rx");
   std::printf(", \"with_rx_checksum_offload\": {");
-  ok = measure(pool, segments, true, "rx+cksum-offload") && ok;
+  ok = measure(pool, segments, true, false, "rx+cksum-offload") && ok;
+  std::printf("}, \"with_copying_reads\": {");
+  ok = measure(pool, segments, false, true, "rx-copy") && ok;
   std::printf("}}\n");
   return ok ? 0 : 1;
 }

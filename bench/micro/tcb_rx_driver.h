@@ -1,6 +1,9 @@
 // A TCB in ESTABLISHED fed in-order 1448-byte data segments (timestamps on, as Linux
 // sends them) on a virtual clock, with the application reading what arrived: the pure
-// receive path of the TCP core, ACKs included. Shared by the Google Benchmark case and
+// receive path of the TCP core, ACKs included. The application reads in place
+// (Tcb::recv_in_place, the zero-copy read) unless built with `copy_reads`, where it
+// copies into its buffer (Tcb::recv). Segments arrive in bursts of 16 that draw one
+// ACK each (see receive_one). Shared by the Google Benchmark case and
 // the callgrind program behind `scripts/bench.sh --instr`.
 #pragma once
 
@@ -19,7 +22,11 @@ class TcbRxDriver {
   static constexpr std::uint32_t kMss = 1448;
   static constexpr std::uint32_t kIss = 1000, kPeerIss = 50000;
 
-  TcbRxDriver() : payload_(kMss, 0x5a), read_buf_(256 * 1024) {
+  explicit TcbRxDriver(bool copy_reads = false, bool per_segment_acks = false)
+      : copy_reads_(copy_reads),
+        per_segment_acks_(per_segment_acks),
+        payload_(kMss, 0x5a),
+        read_buf_(256 * 1024) {
     cfg_.recv_buffer = 256 * 1024;
     cfg_.send_buffer = 64 * 1024;
     tcb_ = std::make_unique<Tcb>(cfg_, ops_);
@@ -44,8 +51,13 @@ class TcbRxDriver {
   bool established() const { return tcb_->state() == TcpState::kEstablished; }
 
   // One in-order data segment in; returns the segments (ACKs) the TCB emitted. The
-  // application reads everything every 16 segments (as a reader woken per burst).
+  // segments come in bursts of 16, as the engine hands a connection's segments of one
+  // rx burst to its TCB: inside an ACK batch (Tcb::begin_ack_batch), the application
+  // woken at the burst's end reading everything, then the ACK the burst still owes
+  // (TcpLayer::end_burst / send_held_acks). With `per_segment_acks` there is no batch:
+  // an ACK every second segment, as for segments that arrive one per poll.
   std::size_t receive_one() {
+    if (since_read_ == 0 && !per_segment_acks_) tcb_->begin_ack_batch();
     // The segment is built once and only its sequence number and timestamps change
     // here: filling a whole TcpSegment is the decoder's work (decode_tcp, counted in
     // the wire+tcb phase and end to end), not the TCB's.
@@ -55,20 +67,25 @@ class TcbRxDriver {
     out_.clear();
     tcb_->on_segment(seg_, now_, out_);
     peer_seq_ += kMss;
-    const std::size_t n = out_.segment_count();
-    if (n != 0 && out_.segment(n - 1).seg.options.timestamps)
-      last_tsval_ = out_.segment(n - 1).seg.options.timestamps->value;
+    std::size_t n = sent();
     if (++since_read_ == 16) {
       since_read_ = 0;
-      tcb_->recv(read_buf_.data(), static_cast<std::uint32_t>(read_buf_.size()));
+      const auto all = static_cast<std::uint32_t>(read_buf_.size());
+      if (copy_reads_)
+        tcb_->recv(read_buf_.data(), all);
+      else
+        tcb_->recv_in_place(all, false, [](const std::uint8_t*, std::uint32_t) {});
       // Reading opens the window: the TCB may send a window update on flush.
       out_.clear();
       tcb_->flush(now_, out_);
+      if (!per_segment_acks_ && tcb_->end_ack_batch()) tcb_->send_held_ack(now_, out_);
+      n += sent();
     }
     // Delayed-ACK timers fire as they fall due.
     if (tcb_->next_deadline() <= now_) {
       out_.clear();
       tcb_->on_timer(now_, out_);
+      n += sent();
     }
     acks_ += n;
     return n;
@@ -77,6 +94,14 @@ class TcbRxDriver {
   std::uint64_t received() const { return peer_seq_ - (kPeerIss + 1); }
 
  private:
+  // The segments in out_, noting the last one's timestamp to echo.
+  std::size_t sent() {
+    const std::size_t n = out_.segment_count();
+    if (n != 0 && out_.segment(n - 1).seg.options.timestamps)
+      last_tsval_ = out_.segment(n - 1).seg.options.timestamps->value;
+    return n;
+  }
+
   TcpSegment base(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack) const {
     TcpSegment s;
     s.src_port = 5201;
@@ -88,6 +113,8 @@ class TcbRxDriver {
     return s;
   }
 
+  bool copy_reads_;
+  bool per_segment_acks_;
   TcpConfig cfg_;
   HeapBufferOps ops_;
   std::unique_ptr<Tcb> tcb_;

@@ -210,8 +210,20 @@ long tcp_send(int h, SocketEntry& e, std::uint32_t gen, const char* p, std::size
   return static_cast<long>(done);
 }
 
-long tcp_recv(int h, SocketEntry& e, std::uint32_t gen, char* p, std::size_t len, int flags,
-              bool nonblock) {
+// Reads into the caller's buffer at `p` (a copy), or with `reader` (in place; none:
+// MSG_TRUNC's discard) when `p` is null.
+struct StreamReader {
+  char* p = nullptr;
+  TcpLayer::InPlaceReader reader = nullptr;
+  void* arg = nullptr;
+  long take(TcpLayer& tcp, TcpConnId id, std::size_t done, std::size_t len, bool peek) const {
+    return p != nullptr ? tcp.recv(id, p + done, len - done, peek)
+                        : tcp.recv_in_place(id, len - done, peek, reader, arg);
+  }
+};
+
+long tcp_recv(int h, SocketEntry& e, std::uint32_t gen, const StreamReader& rd, std::size_t len,
+              int flags, bool nonblock) {
   const bool peek = (flags & MSG_PEEK) != 0;
   const bool all = (flags & MSG_WAITALL) != 0 && !peek && !nonblock;
   std::size_t done = 0;
@@ -220,7 +232,7 @@ long tcp_recv(int h, SocketEntry& e, std::uint32_t gen, char* p, std::size_t len
       if (!still(h, gen)) return -ENOTSOCK;
       if (e.rd_shut) return 0;
       if (e.listening) return -ENOTCONN;
-      const long n = stack().engine_tcp(e.engine).recv(e.tcp, p + done, len - done, peek);
+      const long n = rd.take(stack().engine_tcp(e.engine), e.tcp, done, len, peek);
       refresh(e);
       return n;
     });
@@ -608,14 +620,17 @@ int shardtcp_recvfrom(int s, void* buf, int len, int flags, void* from, socklen_
   SocketEntry* e = entry(s, &gen, &err);
   if (e == nullptr) return fail(err);
   if (len < 0) return fail(-EINVAL);
-  if (buf == nullptr && len > 0) return fail(-EFAULT);
+  // MSG_TRUNC on a stream socket discards what it reads (as Linux's TCP does): no
+  // buffer is needed, and none is written.
+  const bool discard = e->type == SOCK_STREAM && (flags & MSG_TRUNC) != 0;
+  if (buf == nullptr && len > 0 && !discard) return fail(-EFAULT);
   if (from != nullptr && fromlen == nullptr) return fail(-EFAULT);
   const bool nonblock = e->nonblock.load() || (flags & MSG_DONTWAIT) != 0;
   long r;
   Endpoint src;
   if (e->type == SOCK_STREAM) {
-    r = tcp_recv(s, *e, gen, static_cast<char*>(buf), static_cast<std::size_t>(len), flags,
-                 nonblock);
+    const StreamReader rd{discard ? nullptr : static_cast<char*>(buf)};
+    r = tcp_recv(s, *e, gen, rd, static_cast<std::size_t>(len), flags, nonblock);
     if (r >= 0 && from != nullptr) {
       on_engine(e->engine, [&]() -> long {
         return still(s, gen) ? stack().engine_tcp(e->engine).remote_endpoint(e->tcp, &src) : 0;
@@ -635,6 +650,29 @@ int shardtcp_recvfrom(int s, void* buf, int len, int flags, void* from, socklen_
   if (r < 0) return fail(r);
   if (from != nullptr) write_addr(src, from, fromlen, e->family);
   return static_cast<int>(r);
+}
+
+int shardtcp_recv_inplace(int s, int len, int flags, shardtcp_reader_fn fn, void* user) {
+  long err = 0;
+  std::uint32_t gen = 0;
+  SocketEntry* e = entry(s, &gen, &err);
+  if (e == nullptr) return fail(err);
+  if (e->type != SOCK_STREAM) return fail(-EOPNOTSUPP);
+  if (len < 0) return fail(-EINVAL);
+  if (fn == nullptr) return fail(-EFAULT);
+  // The C callback's shape, (data, len, user), from the layer's (arg, data, n).
+  struct Call {
+    shardtcp_reader_fn fn;
+    void* user;
+    static void run(void* arg, const std::uint8_t* data, std::uint32_t n) {
+      const auto* c = static_cast<const Call*>(arg);
+      c->fn(data, static_cast<int>(n), c->user);
+    }
+  } call{fn, user};
+  const bool nonblock = e->nonblock.load() || (flags & MSG_DONTWAIT) != 0;
+  const StreamReader rd{nullptr, &Call::run, &call};
+  const long r = tcp_recv(s, *e, gen, rd, static_cast<std::size_t>(len), flags, nonblock);
+  return r < 0 ? fail(r) : static_cast<int>(r);
 }
 
 int shardtcp_closesocket(int s) {

@@ -25,6 +25,7 @@ class MbufBufferOps final : public BufferOps {
   // Handles are single-segment rte_mbufs (the TCP layer linearises chains first).
   void retain(void* handle) override;
   void release(void* handle) override;
+  void release_many(void* const* handles, std::uint32_t n) override;
   bool alloc_chunk(BufferChunk& out) override;
   void free_chunk(const BufferChunk& chunk) override;
   std::uint32_t chunk_size() const override { return chunk_size_; }

@@ -105,6 +105,14 @@ class Tcb {
   // Reads in-order bytes; `peek` leaves them queued. Call flush() afterwards so a
   // grown window is advertised.
   std::uint32_t recv(std::uint8_t* buf, std::uint32_t len, bool peek = false);
+  // recv() without the copy: `visit(data, n)` sees up to `len` in-order bytes where
+  // they arrived (TcpReceiver::read_in_place); they are consumed unless `peek`.
+  template <typename Visit>
+  std::uint32_t recv_in_place(std::uint32_t len, bool peek, Visit&& visit) {
+    const std::uint32_t n = rx_.read_in_place(len, peek, visit);
+    if (!peek) app_freed_ += n;
+    return n;
+  }
   std::uint32_t readable_bytes() const { return rx_.readable(); }
   std::uint32_t writable_bytes() const;
   bool peer_closed() const { return peer_fin_; }  // read returns 0 after the data

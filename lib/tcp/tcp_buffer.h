@@ -29,6 +29,11 @@ class BufferOps {
   // means the caller guarantees the bytes outlive the connection's use of them.
   virtual void retain(void* handle) = 0;
   virtual void release(void* handle) = 0;
+  // release() for each of `n` handles (null ones skipped), for a read that consumed
+  // several payloads: one call, so an mbuf allocator returns them to the pool at once.
+  virtual void release_many(void* const* handles, std::uint32_t n) {
+    for (std::uint32_t i = 0; i < n; ++i) release(handles[i]);
+  }
   // Send-side storage. alloc_chunk returns false when none is available (the
   // connection then accepts fewer bytes from the application).
   virtual bool alloc_chunk(BufferChunk& out) = 0;

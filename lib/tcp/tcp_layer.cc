@@ -798,15 +798,35 @@ long TcpLayer::send(TcpConnId id, const void* data, std::size_t len, bool more) 
 }
 
 long TcpLayer::recv(TcpConnId id, void* buf, std::size_t len, bool peek) {
+  auto* dst = static_cast<std::uint8_t*>(buf);
+  return read_with(id, len, peek, buf == nullptr,
+                   [&](Tcb& tcb, std::uint32_t want) { return tcb.recv(dst, want, peek); });
+}
+
+long TcpLayer::recv_in_place(TcpConnId id, std::size_t len, bool peek, InPlaceReader reader,
+                             void* arg) {
+  return read_with(id, len, peek, false, [&](Tcb& tcb, std::uint32_t want) {
+    return tcb.recv_in_place(want, peek, [&](const std::uint8_t* data, std::uint32_t n) {
+      if (reader != nullptr) reader(arg, data, n);
+    });
+  });
+}
+
+// recv()'s checks and results around one way of taking the bytes: `take(tcb, want)`
+// reads up to `want` of them and returns how many it read. `no_destination`: the
+// caller's buffer is missing (EFAULT when bytes are asked for).
+template <typename Take>
+long TcpLayer::read_with(TcpConnId id, std::size_t len, bool peek, bool no_destination,
+                         Take&& take) {
   Slot* s = find(id);
   if (s == nullptr) return -EBADF;
   if (s->kind == Kind::kListener) return -EINVAL;
   if (s->kind != Kind::kConnection || !s->tcb) return -ENOTCONN;
-  if (buf == nullptr && len > 0) return -EFAULT;
+  if (no_destination && len > 0) return -EFAULT;
   if (s->shut_rd) return 0;
   if (s->tcb->readable_bytes() > 0 && len > 0) {
     const auto want = static_cast<std::uint32_t>(std::min<std::size_t>(len, UINT32_MAX));
-    const std::uint32_t n = s->tcb->recv(static_cast<std::uint8_t*>(buf), want, peek);
+    const std::uint32_t n = take(*s->tcb, want);
     if (!peek && !s->finished) {
       // A grown window may need announcing.
       PacketContext ctx = make_context();

@@ -171,6 +171,12 @@ class TcpLayer final : public TransportHandler {
   // Bytes read; 0 at end of stream; EAGAIN when nothing is there yet; a pending error
   // (ECONNRESET ...) first.
   long recv(TcpConnId id, void* buf, std::size_t len, bool peek = false);
+  // The zero-copy read: recv() with `reader(arg, data, n)` called on up to `len` bytes
+  // where they arrived, once per contiguous run, on this engine's thread, instead of a
+  // copy. The runs are valid only during the call. A null reader discards the bytes
+  // (MSG_TRUNC on a stream socket). Results and errors as recv()'s.
+  using InPlaceReader = void (*)(void* arg, const std::uint8_t* data, std::uint32_t n);
+  long recv_in_place(TcpConnId id, std::size_t len, bool peek, InPlaceReader reader, void* arg);
   long readable_bytes(TcpConnId id) const;
   long writable_bytes(TcpConnId id) const;
 
@@ -318,6 +324,8 @@ class TcpLayer final : public TransportHandler {
   static constexpr std::size_t kMaxBurstMembers = 256;
 
   Slot* find(TcpConnId id);
+  template <typename Take>
+  long read_with(TcpConnId id, std::size_t len, bool peek, bool no_destination, Take&& take);
   const Slot* find(TcpConnId id) const;
   TcpConnId id_of(std::uint32_t slot) const;
   std::uint32_t slot_index(const Slot& s) const {

@@ -194,34 +194,28 @@ TcpReceiver::InsertResult TcpReceiver::insert_piece(SeqNum seq, const Payload& p
   return r;
 }
 
-std::uint32_t TcpReceiver::read(std::uint8_t* dst, std::uint32_t len, bool peek) {
-  std::uint32_t done = 0;
-  std::uint32_t i = 0;  // pieces read whole
-  const std::uint32_t n = ring_.size();
-  while (done < len && i < n) {
-    Piece& p = ring_[i];
-    const std::uint32_t take = std::min(p.len, len - done);
-    if (dst) std::memcpy(dst + done, p.data, take);
-    done += take;
-    if (take < p.len) {  // the read ends inside this piece
-      if (!peek) {
-        p.data += take;
-        p.len -= take;
-        p.seq += take;
-      }
-      break;
+void TcpReceiver::consumed(std::uint32_t whole, std::uint32_t bytes) {
+  // The payloads' owners go back in batches: one bulk free for a reader woken per
+  // burst, not one call per segment.
+  // Null handles (bytes the caller keeps alive) need nothing.
+  constexpr std::uint32_t kBatch = 32;
+  void* handles[kBatch];
+  std::uint32_t m = 0;
+  for (std::uint32_t k = 0; k < whole; ++k) {
+    void* const h = ring_[k].handle;
+    if (h == nullptr) continue;
+    handles[m++] = h;
+    if (m == kBatch) {
+      ops_.release_many(handles, m);
+      m = 0;
     }
-    if (!peek) ops_.release(p.handle);
-    ++i;
   }
-  if (!peek) {
-    // The pieces read whole leave at once (with the ring's storage when they were all).
-    ring_.erase_front(i);
-    readable_ -= done;
-    // A read may have freed ring slots that out-of-order data was waiting for.
-    if (!ooo_.empty() && ooo_[0].seq <= rcv_nxt_) drain_ooo();
-  }
-  return done;
+  if (m != 0) ops_.release_many(handles, m);
+  // The pieces read whole leave at once (with the ring's storage when they were all).
+  ring_.erase_front(whole);
+  readable_ -= bytes;
+  // A read may have freed ring slots that out-of-order data was waiting for.
+  if (!ooo_.empty() && ooo_[0].seq <= rcv_nxt_) drain_ooo();
 }
 
 std::uint8_t TcpReceiver::sack_blocks(SackBlock* out, std::uint8_t max) const {

@@ -6,8 +6,10 @@
 // idle connection holds none. The window is still advertised from `capacity`.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 #include "tcp/tcp_buffer.h"
 #include "tcp/tcp_segment.h"
@@ -78,9 +80,41 @@ class TcpReceiver {
   // Bytes of pool storage the piece lists hold now (0 when nothing is queued).
   std::size_t storage_bytes() const { return ring_.storage_bytes() + ooo_.storage_bytes(); }
 
-  // Copies up to `len` in-order bytes; unless `peek`, consumes them and releases
-  // payloads that are fully read.
-  std::uint32_t read(std::uint8_t* dst, std::uint32_t len, bool peek);
+  // Copies up to `len` in-order bytes (none when `dst` is null: a discard); unless
+  // `peek`, consumes them and releases payloads that are fully read.
+  std::uint32_t read(std::uint8_t* dst, std::uint32_t len, bool peek) {
+    return read_in_place(len, peek, [&](const std::uint8_t* data, std::uint32_t n) {
+      if (dst != nullptr) std::memcpy(dst, data, n);
+      if (dst != nullptr) dst += n;
+    });
+  }
+  // The zero-copy read: shows up to `len` in-order bytes where they arrived, calling
+  // `visit(const std::uint8_t* data, std::uint32_t n)` once per contiguous run, oldest
+  // first; then, unless `peek`, consumes them as read() does. The runs stay valid only
+  // during the call.
+  template <typename Visit>
+  std::uint32_t read_in_place(std::uint32_t len, bool peek, Visit&& visit) {
+    std::uint32_t done = 0;
+    std::uint32_t i = 0;  // pieces read whole
+    const std::uint32_t n = ring_.size();
+    while (done < len && i < n) {
+      Piece& p = ring_[i];
+      const std::uint32_t take = std::min(p.len, len - done);
+      visit(static_cast<const std::uint8_t*>(p.data), take);
+      done += take;
+      if (take < p.len) {  // the read ends inside this piece
+        if (!peek) {
+          p.data += take;
+          p.len -= take;
+          p.seq += take;
+        }
+        break;
+      }
+      ++i;
+    }
+    if (!peek) consumed(i, done);
+    return done;
+  }
 
   // Fills up to `max` SACK blocks for an outgoing ACK: the pending D-SACK first, then the
   // block holding the most recently received segment, then other recent ones.
@@ -104,6 +138,8 @@ class TcpReceiver {
     rcv_nxt_ += p.len;
     return true;
   }
+  // After a read: releases the `whole` pieces read whole and the `bytes` read.
+  void consumed(std::uint32_t whole, std::uint32_t bytes);
   void drain_ooo();
   void remember_recent(SeqNum seq);
 

@@ -156,6 +156,61 @@ TEST_F(Calls, PeekDontwaitFionreadAndNonBlockingRecv) {
   EXPECT_EQ(errno, EWOULDBLOCK);
 }
 
+// The zero-copy receive: shardtcp_recv_inplace hands the echo over in place (blocking
+// until it is there), MSG_PEEK leaves it queued, recv(NULL, MSG_TRUNC) discards exactly
+// the bytes it names, and bad arguments get the errno the header names.
+TEST_F(Calls, InPlaceReceiveAndTruncatingDiscard) {
+  const int s = connected_to_echo();
+  const std::string sent = pattern(20000, 3);
+  ASSERT_EQ(send(s, sent.data(), static_cast<int>(sent.size()), 0), 20000);
+  std::string got;
+  auto append = [](const void* data, int n, void* user) {
+    static_cast<std::string*>(user)->append(static_cast<const char*>(data),
+                                            static_cast<std::size_t>(n));
+  };
+  // Blocking, all of the first 1000 bytes (MSG_WAITALL), peeked first.
+  std::string peeked;
+  EXPECT_EQ(shardtcp_recv_inplace(s, 10, MSG_PEEK, append, &peeked), 10);
+  EXPECT_EQ(peeked, sent.substr(0, 10));
+  EXPECT_EQ(shardtcp_recv_inplace(s, 1000, MSG_WAITALL, append, &got), 1000);
+  EXPECT_EQ(got, sent.substr(0, 1000));
+  // Discard the next 5000 without a buffer.
+  int dropped = 0;
+  while (dropped < 5000) {
+    const int n = recv(s, nullptr, 5000 - dropped, MSG_TRUNC);
+    ASSERT_GT(n, 0) << strerror(errno);
+    dropped += n;
+  }
+  EXPECT_EQ(dropped, 5000);
+  while (got.size() < sent.size() - 5000) {
+    const int n = shardtcp_recv_inplace(s, 4096, 0, append, &got);
+    ASSERT_GT(n, 0) << strerror(errno);
+  }
+  EXPECT_EQ(got, sent.substr(0, 1000) + sent.substr(6000));
+  // Bad arguments.
+  errno = 0;
+  EXPECT_EQ(shardtcp_recv_inplace(s, 10, 0, nullptr, nullptr), -1);
+  EXPECT_EQ(errno, EFAULT);
+  errno = 0;
+  EXPECT_EQ(shardtcp_recv_inplace(s, -1, 0, append, &got), -1);
+  EXPECT_EQ(errno, EINVAL);
+  errno = 0;
+  EXPECT_EQ(recv(s, nullptr, 10, 0), -1);  // no buffer without MSG_TRUNC
+  EXPECT_EQ(errno, EFAULT);
+  errno = 0;
+  EXPECT_EQ(shardtcp_recv_inplace(s, 10, MSG_DONTWAIT, append, &got), -1);
+  EXPECT_EQ(errno, EWOULDBLOCK);
+  const int u = socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(u, 0);
+  errno = 0;
+  EXPECT_EQ(shardtcp_recv_inplace(u, 10, 0, append, &got), -1);
+  EXPECT_EQ(errno, EOPNOTSUPP);
+  errno = 0;
+  EXPECT_EQ(shardtcp_recv_inplace(123456, 10, 0, append, &got), -1);
+  EXPECT_EQ(errno, ENOTSOCK);
+  closesocket(u);
+}
+
 TEST_F(Calls, SendBlocksWhileTheBufferIsFullUntilSndtimeo) {
   const int s = connected_to_echo();
   env_->peer_paused = true;  // nothing is acknowledged: the send buffer fills

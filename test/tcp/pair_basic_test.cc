@@ -521,6 +521,65 @@ TEST_F(TcpPairBasic, ZeroCopyTransmitIsByteExact) {
   run_for(3s);
 }
 
+// The zero-copy read moves a lossy stream byte-exact in reads that end inside
+// segments, a peek shows without consuming, MSG_TRUNC's discard (a null reader) drops
+// exactly what it says, and every mbuf goes back (the fixture checks the pool).
+TEST_F(TcpPairBasic, InPlaceReadsAreByteExactAndDiscardsDropExactly) {
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  ImpairmentConfig loss;
+  loss.drop = 0.01;
+  loss.seed = 9;
+  a.impair = loss;
+  build(a, b);
+  TcpConnId c, s, l;
+  open_a_to_b(kPort, &c, &s, &l);
+  constexpr std::size_t kBytes = 2 << 20, kDiscard = 100'000;
+  std::vector<std::uint8_t> src(kBytes);
+  for (std::size_t i = 0; i < kBytes; ++i) src[i] = static_cast<std::uint8_t>((i * 13) ^ (i >> 11));
+  std::vector<std::uint8_t> got;
+  auto append = [](void* arg, const std::uint8_t* data, std::uint32_t n) {
+    auto* v = static_cast<std::vector<std::uint8_t>*>(arg);
+    v->insert(v->end(), data, data + n);
+  };
+  std::size_t sent = 0, discarded = 0, peeks = 0, cut = 0;
+  ASSERT_TRUE(run_until(
+      [&] {
+        sent = send_what_fits(c, src, sent);
+        for (;;) {
+          // Discard a stretch once, after the first 64 KiB.
+          if (got.size() >= 65536 && discarded < kDiscard) {
+            if (discarded == 0) cut = got.size();
+            const long n = b_.tcp->recv_in_place(s, kDiscard - discarded, false, nullptr, nullptr);
+            if (n <= 0) break;
+            discarded += static_cast<std::size_t>(n);
+            continue;
+          }
+          std::vector<std::uint8_t> peeked;
+          if (b_.tcp->recv_in_place(s, 100, true, append, &peeked) > 0) {
+            ++peeks;
+            EXPECT_TRUE(std::equal(peeked.begin(), peeked.end(),
+                                   src.begin() + static_cast<long>(got.size() + discarded)));
+          }
+          // 3000 bytes: reads end inside segments.
+          const long n = b_.tcp->recv_in_place(s, 3000, false, append, &got);
+          if (n <= 0) break;
+        }
+        return got.size() + discarded == src.size();
+      },
+      600s));
+  EXPECT_EQ(discarded, kDiscard);
+  ASSERT_EQ(got.size(), kBytes - kDiscard);
+  // Before the discarded stretch, the stream as sent; after it, the stream past it.
+  ASSERT_GE(cut, 65536u);
+  const auto at = static_cast<long>(cut);
+  EXPECT_TRUE(std::equal(got.begin(), got.begin() + at, src.begin()));
+  EXPECT_TRUE(std::equal(got.begin() + at, got.end(), src.begin() + at + long{kDiscard}));
+  EXPECT_GT(peeks, 10u);
+  EXPECT_GT(a_.tcp->counter(TcpCounter::kRetransSegs), 0u);
+  close_and_drain(c, s, l);
+}
+
 }  // namespace
 }  // namespace shardtcp::testing
 

@@ -287,6 +287,63 @@ TEST_F(Receiver, OutOfOrderQueueIsBounded) {
 }
 
 // Issue 15: the piece lists take pool storage only while pieces are queued.
+// The zero-copy read shows the bytes where they arrived, one run per piece, and
+// consumes them as the copying read does (a partial piece keeps its rest).
+TEST_F(Receiver, InPlaceReadShowsEachPieceWhereItLiesAndConsumesAsReadDoes) {
+  rx.reset(SeqNum(0));
+  put(0, "abcd");
+  put(4, "efgh");
+  put(8, "ijkl");
+  for (void* h : held) ops.release(h);
+  held.clear();
+  std::vector<std::string> runs;
+  std::vector<const std::uint8_t*> where;
+  auto visit = [&](const std::uint8_t* data, std::uint32_t n) {
+    runs.emplace_back(reinterpret_cast<const char*>(data), n);
+    where.push_back(data);
+  };
+  // A peek shows without consuming.
+  EXPECT_EQ(rx.read_in_place(6, true, visit), 6u);
+  EXPECT_EQ(runs, (std::vector<std::string>{"abcd", "ef"}));
+  EXPECT_EQ(rx.readable(), 12u);
+  runs.clear();
+  where.clear();
+  EXPECT_EQ(rx.read_in_place(6, false, visit), 6u);
+  EXPECT_EQ(runs, (std::vector<std::string>{"abcd", "ef"}));
+  EXPECT_EQ(where[1] + 2, [&] {  // the rest of the piece read in part is where it was
+    const std::uint8_t* rest = nullptr;
+    rx.read_in_place(1, true, [&](const std::uint8_t* d, std::uint32_t) { rest = d; });
+    return rest;
+  }());
+  EXPECT_EQ(rx.readable(), 6u);
+  EXPECT_EQ(ops.live_blocks(), 2);  // "abcd" went back once read whole
+  EXPECT_EQ(read(100), "ghijkl");
+  EXPECT_EQ(ops.live_blocks(), 0);
+  EXPECT_EQ(rx.storage_bytes(), 0u);
+}
+
+// More pieces than one batch of releases (32) go back, every one, after one read.
+TEST_F(Receiver, ReadOfManyPiecesReleasesEveryOne) {
+  rx.reset(SeqNum(0));
+  std::string all;
+  for (int i = 0; i < 50; ++i) {
+    const std::string piece(3, static_cast<char>('a' + i % 26));
+    put(static_cast<std::uint32_t>(all.size()), piece);
+    all += piece;
+  }
+  for (void* h : held) ops.release(h);
+  held.clear();
+  EXPECT_EQ(ops.live_blocks(), 50);
+  std::string got;
+  EXPECT_EQ(rx.read_in_place(1000, false,
+                             [&](const std::uint8_t* d, std::uint32_t n) {
+                               got.append(reinterpret_cast<const char*>(d), n);
+                             }),
+            150u);
+  EXPECT_EQ(got, all);
+  EXPECT_EQ(ops.live_blocks(), 0);
+}
+
 TEST_F(Receiver, IdleReceiverHoldsNoStorageAndDrainReturnsIt) {
   rx.reset(SeqNum(0));
   EXPECT_EQ(rx.storage_bytes(), 0u);
