@@ -11,11 +11,12 @@
 namespace shardtcp {
 
 // `sum` plus the buffer's 16-bit words (in memory order), as DPDK's __rte_raw_cksum
-// adds them, not reduced: fold it with __rte_raw_cksum_reduce. The result is congruent
-// to DPDK's modulo 0xffff and zero only when DPDK's is, so the folded checksums are
-// equal. On a CPU with AVX2 the body is summed 64 bytes per step (the receive path
-// verifies every segment's 1.5 KB when the device does not); the tail, and other
-// CPUs, use DPDK's loop.
+// adds them (a last odd byte as a word whose other byte is zero), not reduced: fold it
+// with __rte_raw_cksum_reduce. The result is congruent to DPDK's modulo 0xffff and zero
+// only when DPDK's is, so the folded checksums are equal (it may use all 32 bits).
+// Under 64 bytes (headers) one jump to straight adds with carry for that length; longer
+// buffers 32 bytes per step with AVX2 (the receive path verifies every segment's 1.5 KB
+// when the device does not), 64 bytes per chain of adds with carry on other CPUs.
 std::uint32_t raw_sum(const void* buf, std::size_t len, std::uint32_t sum);
 
 // One's-complement checksum of a flat buffer, ready to store (already inverted).
