@@ -195,22 +195,6 @@ TcpReceiver::InsertResult TcpReceiver::insert_piece(SeqNum seq, const Payload& p
 }
 
 void TcpReceiver::consumed(std::uint32_t whole, std::uint32_t bytes) {
-  // The payloads' owners go back in batches: one bulk free for a reader woken per
-  // burst, not one call per segment.
-  // Null handles (bytes the caller keeps alive) need nothing.
-  constexpr std::uint32_t kBatch = 32;
-  void* handles[kBatch];
-  std::uint32_t m = 0;
-  for (std::uint32_t k = 0; k < whole; ++k) {
-    void* const h = ring_[k].handle;
-    if (h == nullptr) continue;
-    handles[m++] = h;
-    if (m == kBatch) {
-      ops_.release_many(handles, m);
-      m = 0;
-    }
-  }
-  if (m != 0) ops_.release_many(handles, m);
   // The pieces read whole leave at once (with the ring's storage when they were all).
   ring_.erase_front(whole);
   readable_ -= bytes;

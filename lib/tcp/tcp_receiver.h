@@ -97,6 +97,9 @@ class TcpReceiver {
     std::uint32_t done = 0;
     std::uint32_t i = 0;  // pieces read whole
     const std::uint32_t n = ring_.size();
+    // The owners of the pieces read whole go back in batches, collected on the way
+    // (null handles, bytes the caller keeps alive, need nothing).
+    ReleaseBatch batch;
     while (done < len && i < n) {
       Piece& p = ring_[i];
       const std::uint32_t take = std::min(p.len, len - done);
@@ -110,9 +113,13 @@ class TcpReceiver {
         }
         break;
       }
+      if (!peek && p.handle != nullptr) batch.add(ops_, p.handle);
       ++i;
     }
-    if (!peek) consumed(i, done);
+    if (!peek) {
+      batch.flush(ops_);
+      consumed(i, done);
+    }
     return done;
   }
 
@@ -138,7 +145,23 @@ class TcpReceiver {
     rcv_nxt_ += p.len;
     return true;
   }
-  // After a read: releases the `whole` pieces read whole and the `bytes` read.
+  // Payload owners to release, gathered so that one BufferOps::release_many call (one
+  // bulk free of mbufs) returns a reader's burst of them.
+  struct ReleaseBatch {
+    static constexpr std::uint32_t kSize = 32;
+    void* handles[kSize];
+    std::uint32_t count = 0;
+    void add(BufferOps& ops, void* h) {
+      handles[count++] = h;
+      if (count == kSize) flush(ops);
+    }
+    void flush(BufferOps& ops) {
+      if (count != 0) ops.release_many(handles, count);
+      count = 0;
+    }
+  };
+  // After a read: drops the `whole` pieces read whole (their owners released already)
+  // and the `bytes` read.
   void consumed(std::uint32_t whole, std::uint32_t bytes);
   void drain_ooo();
   void remember_recent(SeqNum seq);
