@@ -19,6 +19,7 @@ Rack::Rack(BlockPool& pool, std::size_t max_records)
 
 void Rack::reset(SeqNum una) {
   ring_.clear();
+  xmit_ordered_ = true;
   lost_pending_ = 0;
   have_ref_ = false;
   ref_end_ = fack_ = una;
@@ -69,6 +70,7 @@ void Rack::on_sent(SeqNum start, SeqNum end, Instant now) {
   }
   // A retransmission: stamp the records it covers, splitting one that it covers only
   // in part so the rest keeps its own state.
+  xmit_ordered_ = false;
   for (std::size_t i = 0; i < ring_.size(); ++i) {
     Record& r = at(i);
     if (r.end <= start) continue;
@@ -112,6 +114,7 @@ void Rack::on_ack(SeqNum una, std::span<const SackBlock> sacked, Instant now) {
     clear_lost(r);
     ring_.pop_front();  // the last one returns the ring's storage
   }
+  if (ring_.empty()) xmit_ordered_ = true;
   if (ring_.size() > 0 && at(0).start < una) at(0).start = una;
   // Both lists are sorted by sequence: one merged walk.
   std::size_t j = 0;
@@ -151,8 +154,13 @@ Rack::LossResult Rack::detect_loss(Instant now, Duration reo_wnd) {
     Record& r = at(i);
     if (r.flags & (kSacked | kLost)) continue;
     // Sent before the reference; never one sent this instant, whatever the tie-break
-    // says: nothing can be known about it yet.
-    if (!sent_after(ref_xmit_, ref_end_, r.xmit, r.end) || r.xmit >= now) continue;
+    // says: nothing can be known about it yet. In transmit order, no record behind
+    // the first one sent after the reference was sent before it.
+    if (!sent_after(ref_xmit_, ref_end_, r.xmit, r.end)) {
+      if (xmit_ordered_) break;
+      continue;
+    }
+    if (r.xmit >= now) continue;
     const Duration remaining = (r.xmit + ref_rtt_ + reo_wnd) - now;
     if (remaining <= Duration{0}) {
       set_lost(r);

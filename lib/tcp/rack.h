@@ -108,6 +108,11 @@ class Rack {
   void clear_lost(Record& r);
 
   PooledRing<Record> ring_;  // in sequence order
+  // The records are in transmit order too (by time, ties by sequence) until a
+  // retransmission stamps one: new data only ever goes behind the last. True again
+  // once the ring empties. While true, detect_loss stops at the first record not sent
+  // before the reference instead of walking the whole flight on every ACK.
+  bool xmit_ordered_ = true;
   std::uint32_t lost_pending_ = 0;
 
   // RACK.xmit_ts / end_seq / rtt of the most recently sent delivered segment.

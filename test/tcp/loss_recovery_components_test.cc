@@ -3,6 +3,8 @@
 // (RFC 8985 §7). The TCB-level scenarios are in tcb_loss_recovery_test.cc.
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "tcp/prr.h"
 #include "tcp/rack.h"
 #include "tcp/tlp.h"
@@ -48,6 +50,40 @@ TEST_F(RackTest, SegmentSentBeforeADeliveredOneIsLostAfterRttPlusReoWnd) {
   // Retransmitted: no longer awaiting retransmission.
   rack.on_sent(at(0), at(1), kT0 + 13ms);
   EXPECT_FALSE(rack.next_lost().has_value());
+}
+
+// Detection stops at the first record sent after the reference only while the records
+// are in transmit order. Once a retransmission stamped an early record with a later
+// time, records behind it that were sent before the reference are still found.
+TEST_F(RackTest, RecordsBehindARetransmissionSentBeforeTheReferenceAreStillLost) {
+  send(0, 1, kT0);
+  send(1, 2, kT0 + 1ms);
+  send(2, 3, kT0 + 2ms);
+  send(3, 4, kT0 + 3ms);
+  rack.mark_lost(at(0));
+  rack.on_sent(at(0), at(1), kT0 + 4ms);  // segment 0 resent: now the latest sent
+  // Segment 2 SACKed 10 ms after it was sent: the reference (sent at +2 ms).
+  rack.on_ack(at(0), std::vector<SackBlock>{segs(2, 3)}, kT0 + 12ms);
+  const Duration reo = 0ms;
+  // Segment 0 (resent at +4 ms) and 3 (+3 ms) were sent after the reference; segment 1
+  // (+1 ms), behind the resent one in sequence, before it: lost once its time is up.
+  const Rack::LossResult r = rack.detect_loss(kT0 + 12ms, reo);
+  EXPECT_EQ(r.newly_lost, 1u);
+  ASSERT_TRUE(rack.next_lost().has_value());
+  EXPECT_EQ(rack.next_lost()->seq, at(1));
+}
+
+// In transmit order (no retransmission), a long flight behind the reference is not
+// walked, and what was sent before the reference is still found.
+TEST_F(RackTest, InTransmitOrderDetectionFindsEveryEarlierSegment) {
+  for (std::uint32_t k = 0; k < 12; ++k) send(k, k + 1, kT0 + k * 1ms);
+  // Segment 5 SACKed: segments 0-4 were sent before it, 6-11 after.
+  rack.on_ack(at(0), std::vector<SackBlock>{segs(5, 6)}, kT0 + 15ms);
+  Rack::LossResult r = rack.detect_loss(kT0 + 15ms, 0ms);
+  EXPECT_EQ(r.newly_lost, 5u);
+  std::vector<std::uint32_t> lost;
+  rack.for_each_lost([&](SeqNum seq, std::uint32_t) { lost.push_back((seq - kBase) / kMss); });
+  EXPECT_EQ(lost, (std::vector<std::uint32_t>{0, 1, 2, 3, 4}));
 }
 
 TEST_F(RackTest, RetransmissionIsSplitOffAPartlyCoveredRecord) {
