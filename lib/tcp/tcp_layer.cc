@@ -1152,20 +1152,35 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
     return;
   }
   const std::size_t len = std::min<std::size_t>(meta.l4_len, rte_pktmbuf_data_len(m));
+  const auto* l4 = rte_pktmbuf_mtod(m, const std::uint8_t*);
+  auto input = [&](TcpSegment& seg) {
+    if (seg.payload.len > 0) seg.payload.handle = m;
+    seg.ip_ecn = meta.tos & ip_ecn::kMask;
+    segment_input(seg, meta.src, meta.dst, ctx);
+    rte_pktmbuf_free(m);  // the receive queue holds its own references
+  };
+  // A stream's segment is decoded inline, no call, no option loop, no zeroing first;
+  // any other header goes through decode_tcp, which judges and counts it as before.
+  if (is_common_tcp_header(l4, len)) {
+    if (!meta.l4_cksum_good && !l4_checksum_ok(meta.src, meta.dst, IPPROTO_TCP, l4, len)) {
+      counters_.inc(drop_counter(TcpWireDrop::kBadChecksum));
+      rte_pktmbuf_free(m);
+      return;
+    }
+    TcpSegment seg = decode_common_tcp_header(l4, len);
+    input(seg);
+    return;
+  }
   TcpSegment seg;
   TcpOptionStatus ost = TcpOptionStatus::kOk;
-  const TcpWireDrop why = decode_tcp(meta.src, meta.dst, rte_pktmbuf_mtod(m, const std::uint8_t*),
-                                     len, !meta.l4_cksum_good, seg, &ost);
+  const TcpWireDrop why = decode_tcp(meta.src, meta.dst, l4, len, !meta.l4_cksum_good, seg, &ost);
   if (why != TcpWireDrop::kNone) {
     counters_.inc(drop_counter(why));
     rte_pktmbuf_free(m);
     return;
   }
   if (ost != TcpOptionStatus::kOk) counters_.inc(TcpLayerCounter::kRxBadOptions);
-  if (seg.payload.len > 0) seg.payload.handle = m;
-  seg.ip_ecn = meta.tos & ip_ecn::kMask;
-  segment_input(seg, meta.src, meta.dst, ctx);
-  rte_pktmbuf_free(m);  // the receive queue holds its own references
+  input(seg);
 }
 
 // A segment in an mbuf chain (LRO-coalesced, or scattered by the device): decoded from
