@@ -438,16 +438,22 @@ bool TcpLayer::defer_all(Slot& s, const TcpOutput& out) {
 }
 
 void TcpLayer::process(std::uint32_t i, TcpOutput& out, PacketContext& ctx) {
-  Slot& s = slots_[i];
   // An in-order segment inside a receive burst: nothing to send (its ACK waits for
   // end_burst), only level events, which wait too. No callback runs, so the events
   // need no copy and the slot no busy guard; and its timer waits too: end_burst
   // processes every slot of the burst (arm() included) before timers can run.
-  if (defer_all(s, out)) {
+  if (defer_all(slots_[i], out)) {
     end_output();
     maybe_release(i);
     return;
   }
+  dispatch(i, out, ctx);
+}
+
+// Out of line: its frame (the events' copy, six saved registers) is what a burst's
+// in-order segment, which process() settles above, should not pay for.
+[[gnu::noinline]] void TcpLayer::dispatch(std::uint32_t i, TcpOutput& out, PacketContext& ctx) {
+  Slot& s = slots_[i];
   if (out.segment_count() > 0) transmit(s, out, ctx);
   // The events are copied out so the output can be given back before callbacks run
   // (they may call into the layer, which takes an output of its own). Only the ones
