@@ -59,6 +59,7 @@ IpStack::IpStack(const IpStackConfig& cfg)
       neighbors_(cfg.arp, cfg.port.mac),
       icmp_bucket_(cfg.icmp_errors_per_second, cfg.icmp_error_burst),
       neighbors6_(cfg.ndp, cfg.port.mac) {
+  std::memcpy(&own_mac_, cfg_.port.mac.addr_bytes, RTE_ETHER_ADDR_LEN);
   for (const auto& a : cfg_.addresses) add_address(a.addr, a.prefix_len);
   for (const auto& r : cfg_.routes) routes_.add_route(r);
   if (!cfg_.gateway.is_none()) routes_.set_default_gateway(cfg_.gateway);
@@ -138,14 +139,15 @@ void IpStack::transmit(rte_mbuf* frame, PacketContext& ctx) {
 
 void IpStack::on_frames(rte_mbuf** frames, std::uint16_t n, PacketContext& ctx) {
   now_ = ctx.now;
+  eth_.inc(EthCounter::kRxFrames, n);
   for (std::uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(frames[i + 1], void*));
-    handle_frame(frames[i], ctx);
+    if (!ipv4_fast_input(frames[i], ctx)) handle_frame(frames[i], ctx);
   }
 }
 
+// Every frame that ipv4_fast_input leaves; counted as received by on_frames.
 void IpStack::handle_frame(rte_mbuf* m, PacketContext& ctx) {
-  eth_.inc(EthCounter::kRxFrames);
   const auto eth = EthernetView::parse(rte_pktmbuf_mtod(m, const std::uint8_t*), m->data_len);
   if (!eth) {
     eth_.inc(EthCounter::kRxTruncated);
@@ -164,7 +166,7 @@ void IpStack::handle_frame(rte_mbuf* m, PacketContext& ctx) {
       arp_input(m, eth->payload(), eth->payload_len(), ctx);
       return;
     case kEtherTypeIpv4:
-      if (!ipv4_fast_input(m, ctx)) ipv4_input(m, ctx);
+      ipv4_input(m, ctx);
       return;
     case kEtherTypeIpv6:
       if (ipv6_) {
@@ -211,37 +213,53 @@ void IpStack::arp_input(rte_mbuf* m, const std::uint8_t* arp, std::size_t len, P
   neighbors_.on_arp(p, ctx.now, sink);
 }
 
-// The packets of a stream, the l3fwd way: one mbuf holding exactly the datagram (no
-// trim, no pullup), a 20-byte header, no fragment, a live TTL, a (source, destination)
-// pair that passed ipv4_input's checks (checked_pair_) and a transport other than ICMP.
-// Everything else, a bad checksum included, returns false untouched: ipv4_input judges
-// it again and counts why.
+// The frames of a stream, the l3fwd way: one mbuf holding exactly the datagram (no
+// trim, no pullup), sent to our own MAC, a 20-byte IPv4 header, no fragment, a live
+// TTL, a (source, destination) pair that passed ipv4_input's checks (checked_pair_)
+// and a transport other than ICMP; delivered straight from here, its L3Meta built
+// once. Everything else -- other Ethernet destinations and types, a bad checksum
+// included -- returns false untouched: handle_frame and ipv4_input judge it again and
+// count why.
 bool IpStack::ipv4_fast_input(rte_mbuf* m, PacketContext& ctx) {
   if (m->nb_segs != 1 || m->data_len < kEthLen + sizeof(rte_ipv4_hdr)) return false;
-  const auto* h = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, kEthLen);
+  const auto* frame = rte_pktmbuf_mtod(m, const std::uint8_t*);
+  // The first 8 bytes hold the destination MAC and 2 bytes of the source, shifted out.
+  std::uint64_t head;
+  std::memcpy(&head, frame, sizeof(head));
+  if (((head ^ own_mac_) << 16) != 0) return false;
+  // EtherType IPv4 and version 4 with a 20-byte header, in one compare.
+  rte_be32_t type_vhl;
+  std::memcpy(&type_vhl, frame + offsetof(rte_ether_hdr, ether_type), sizeof(type_vhl));
+  if (rte_be_to_cpu_32(type_vhl) >> 8 != (std::uint32_t{kEtherTypeIpv4} << 8 | RTE_IPV4_VHL_DEF))
+    return false;
+  const auto* h = reinterpret_cast<const rte_ipv4_hdr*>(frame + kEthLen);
   constexpr std::uint16_t kFragmentBits = RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK;
-  if (h->version_ihl != RTE_IPV4_VHL_DEF || h->time_to_live == 0 ||
-      (h->fragment_offset & rte_cpu_to_be_16(kFragmentBits)) != 0 ||
-      rte_be_to_cpu_16(h->total_length) != m->data_len - kEthLen ||
-      h->next_proto_id == kIpProtoIcmp)
+  const std::uint16_t total = static_cast<std::uint16_t>(m->data_len - kEthLen);
+  if (h->time_to_live == 0 || (h->fragment_offset & rte_cpu_to_be_16(kFragmentBits)) != 0 ||
+      rte_be_to_cpu_16(h->total_length) != total || h->next_proto_id == kIpProtoIcmp)
     return false;
   TransportHandler* t = transports_[h->next_proto_id];
-  if (t == nullptr) return false;
-  RxIp rx;
-  rx.src = IpAddr::v4_be(h->src_addr);
-  rx.dst = IpAddr::v4_be(h->dst_addr);
-  if (!checked_pair_.matches(rx.src, rx.dst, routes_.version())) return false;
+  if (t == nullptr || !checked_pair_.matches_be(h->src_addr, h->dst_addr, routes_.version()))
+    return false;
   const std::uint64_t f = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
   if (!(cfg_.port.rx_ipv4_cksum && f == RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
       (f == RTE_MBUF_F_RX_IP_CKSUM_BAD || !ipv4_header_checksum_ok(h, sizeof(rte_ipv4_hdr))))
     return false;
+  L3Meta meta;
+  meta.src = IpAddr::v4_be(h->src_addr);
+  meta.dst = IpAddr::v4_be(h->dst_addr);
+  meta.protocol = h->next_proto_id;
+  meta.ttl = h->time_to_live;
+  meta.tos = h->type_of_service;
+  meta.l3_len = sizeof(rte_ipv4_hdr);
+  meta.l4_len = static_cast<std::uint16_t>(total - sizeof(rte_ipv4_hdr));
+  meta.set_l4_cksum_from(m->ol_flags, cfg_.port.rx_l4_cksum);
+  m->l2_len = kEthLen;
+  m->l3_len = sizeof(rte_ipv4_hdr);
+  rte_pktmbuf_adj(m, static_cast<std::uint16_t>(kEthLen + sizeof(rte_ipv4_hdr)));
   ipv4_.inc(Ipv4Counter::kRxPackets);
-  rx.protocol = h->next_proto_id;
-  rx.ttl = h->time_to_live;
-  rx.tos = h->type_of_service;
-  rx.ihl = sizeof(rte_ipv4_hdr);
-  rx.total = static_cast<std::uint16_t>(m->data_len - kEthLen);
-  deliver_to(*t, m, rx, ctx);
+  ipv4_.inc(Ipv4Counter::kRxDelivered);
+  t->on_l4(m, meta, ctx);
   return true;
 }
 

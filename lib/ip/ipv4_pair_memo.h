@@ -15,7 +15,11 @@ namespace shardtcp {
 class Ipv4PairMemo {
  public:
   bool matches(const IpAddr& src, const IpAddr& dst, std::uint32_t version) const {
-    return valid_ && version == version_ && src.v4_be() == src_ && dst.v4_be() == dst_;
+    return matches_be(src.v4_be(), dst.v4_be(), version);
+  }
+  // The same for the addresses as an IPv4 header holds them (network order).
+  bool matches_be(std::uint32_t src_be, std::uint32_t dst_be, std::uint32_t version) const {
+    return valid_ && version == version_ && src_be == src_ && dst_be == dst_;
   }
   void remember(const IpAddr& src, const IpAddr& dst, std::uint32_t version) {
     valid_ = true;

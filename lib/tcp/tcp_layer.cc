@@ -438,16 +438,22 @@ bool TcpLayer::defer_all(Slot& s, const TcpOutput& out) {
 }
 
 void TcpLayer::process(std::uint32_t i, TcpOutput& out, PacketContext& ctx) {
-  Slot& s = slots_[i];
   // An in-order segment inside a receive burst: nothing to send (its ACK waits for
   // end_burst), only level events, which wait too. No callback runs, so the events
   // need no copy and the slot no busy guard; and its timer waits too: end_burst
   // processes every slot of the burst (arm() included) before timers can run.
-  if (defer_all(s, out)) {
+  if (defer_all(slots_[i], out)) {
     end_output();
     maybe_release(i);
     return;
   }
+  dispatch(i, out, ctx);
+}
+
+// Out of line: its frame (the events' copy, six saved registers) is what a burst's
+// in-order segment, which process() settles above, should not pay for.
+[[gnu::noinline]] void TcpLayer::dispatch(std::uint32_t i, TcpOutput& out, PacketContext& ctx) {
+  Slot& s = slots_[i];
   if (out.segment_count() > 0) transmit(s, out, ctx);
   // The events are copied out so the output can be given back before callbacks run
   // (they may call into the layer, which takes an output of its own). Only the ones
@@ -1172,20 +1178,35 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
     return;
   }
   const std::size_t len = std::min<std::size_t>(meta.l4_len, rte_pktmbuf_data_len(m));
+  const auto* l4 = rte_pktmbuf_mtod(m, const std::uint8_t*);
+  auto input = [&](TcpSegment& seg) {
+    if (seg.payload.len > 0) seg.payload.handle = m;
+    seg.ip_ecn = meta.tos & ip_ecn::kMask;
+    segment_input(seg, meta.src, meta.dst, ctx);
+    rte_pktmbuf_free(m);  // the receive queue holds its own references
+  };
+  // A stream's segment is decoded inline, no call, no option loop, no zeroing first;
+  // any other header goes through decode_tcp, which judges and counts it as before.
+  if (is_common_tcp_header(l4, len)) {
+    if (!meta.l4_cksum_good && !l4_checksum_ok(meta.src, meta.dst, IPPROTO_TCP, l4, len)) {
+      counters_.inc(drop_counter(TcpWireDrop::kBadChecksum));
+      rte_pktmbuf_free(m);
+      return;
+    }
+    TcpSegment seg = decode_common_tcp_header(l4, len);
+    input(seg);
+    return;
+  }
   TcpSegment seg;
   TcpOptionStatus ost = TcpOptionStatus::kOk;
-  const TcpWireDrop why = decode_tcp(meta.src, meta.dst, rte_pktmbuf_mtod(m, const std::uint8_t*),
-                                     len, !meta.l4_cksum_good, seg, &ost);
+  const TcpWireDrop why = decode_tcp(meta.src, meta.dst, l4, len, !meta.l4_cksum_good, seg, &ost);
   if (why != TcpWireDrop::kNone) {
     counters_.inc(drop_counter(why));
     rte_pktmbuf_free(m);
     return;
   }
   if (ost != TcpOptionStatus::kOk) counters_.inc(TcpLayerCounter::kRxBadOptions);
-  if (seg.payload.len > 0) seg.payload.handle = m;
-  seg.ip_ecn = meta.tos & ip_ecn::kMask;
-  segment_input(seg, meta.src, meta.dst, ctx);
-  rte_pktmbuf_free(m);  // the receive queue holds its own references
+  input(seg);
 }
 
 // A segment in an mbuf chain (LRO-coalesced, or scattered by the device): decoded from

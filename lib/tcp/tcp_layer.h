@@ -348,6 +348,8 @@ class TcpLayer final : public TransportHandler {
 
   // After every Tcb call: transmit, re-arm the timer, dispatch events.
   void process(std::uint32_t slot, TcpOutput& out, PacketContext& ctx);
+  // process()'s general case: segments out, timer, the events' callbacks.
+  void dispatch(std::uint32_t slot, TcpOutput& out, PacketContext& ctx);
   OutputResult transmit(Slot& s, TcpOutput& out, PacketContext& ctx);
   void arm(Slot& s);
   void fire(std::uint32_t slot, TcpSocketEvent ev, std::uint32_t value = 0);

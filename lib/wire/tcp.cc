@@ -206,6 +206,13 @@ TcpOptionStatus TcpView::to_segment(TcpSegment& seg) const {
 TcpWireDrop decode_tcp(const IpAddr& src, const IpAddr& dst, const std::uint8_t* l4,
                        std::size_t len, bool verify_checksum, TcpSegment& out,
                        TcpOptionStatus* option_status) {
+  if (l4 != nullptr && is_common_tcp_header(l4, len)) {
+    if (verify_checksum && !l4_checksum_ok(src, dst, IPPROTO_TCP, l4, len))
+      return TcpWireDrop::kBadChecksum;
+    out = decode_common_tcp_header(l4, len);
+    if (option_status) *option_status = TcpOptionStatus::kOk;
+    return TcpWireDrop::kNone;
+  }
   TcpWireDrop why = TcpWireDrop::kNone;
   const auto view = TcpView::parse(l4, len, &why);
   if (!view) return why;

@@ -117,6 +117,59 @@ TcpWireDrop decode_tcp(const IpAddr& src, const IpAddr& dst, const std::uint8_t*
                        std::size_t len, bool verify_checksum, TcpSegment& out,
                        TcpOptionStatus* option_status = nullptr);
 
+// The header layouts of nearly every segment of a stream: 20 bytes, or 32 whose
+// options are exactly NOP NOP timestamps (RFC 7323 Appendix A's layout, Linux's and
+// ours after the handshake), known in one compare instead of parse_tcp_options' loop.
+// Inline for the receive path, with decode_common_tcp_header; decode_tcp takes the rest.
+inline bool is_common_tcp_header(const std::uint8_t* l4, std::size_t len) {
+  constexpr rte_be32_t kNopNopTimestamps = RTE_BE32(0x0101080a);  // NOP, NOP, kind 8, length 10
+  if (len < TcpView::kMinHeaderLen) return false;
+  const std::uint8_t data_off = l4[offsetof(rte_tcp_hdr, data_off)] >> 4;
+  if (data_off == TcpView::kMinHeaderLen / 4) return true;
+  rte_be32_t first;
+  std::memcpy(&first, l4 + TcpView::kMinHeaderLen, sizeof(first));
+  return data_off == (TcpView::kMinHeaderLen + 12) / 4 && len >= TcpView::kMinHeaderLen + 12 &&
+         first == kNopNopTimestamps;
+}
+
+// decode_tcp of a header is_common_tcp_header accepted, the checksum aside (the caller
+// verifies it unless the device did): the segment is built in the caller's object,
+// every field written once (a default TcpSegment filled in after would be zeroed
+// first: 128 bytes, a rep stos a segment). ip_ecn and payload.handle are the caller's.
+inline TcpSegment decode_common_tcp_header(const std::uint8_t* l4, std::size_t len) {
+  auto be16 = [l4](std::size_t off) {
+    rte_be16_t v;
+    std::memcpy(&v, l4 + off, sizeof(v));
+    return rte_be_to_cpu_16(v);
+  };
+  auto be32 = [l4](std::size_t off) {
+    rte_be32_t v;
+    std::memcpy(&v, l4 + off, sizeof(v));
+    return rte_be_to_cpu_32(v);
+  };
+  const std::size_t hlen = static_cast<std::size_t>(l4[offsetof(rte_tcp_hdr, data_off)] >> 4) * 4;
+  constexpr std::size_t kTsval = TcpView::kMinHeaderLen + 4, kTsecr = TcpView::kMinHeaderLen + 8;
+  return TcpSegment{
+      .src_port = be16(offsetof(rte_tcp_hdr, src_port)),
+      .dst_port = be16(offsetof(rte_tcp_hdr, dst_port)),
+      .seq = SeqNum(be32(offsetof(rte_tcp_hdr, sent_seq))),
+      .ack = SeqNum(be32(offsetof(rte_tcp_hdr, recv_ack))),
+      .flags = l4[offsetof(rte_tcp_hdr, tcp_flags)],
+      .window = be16(offsetof(rte_tcp_hdr, rx_win)),
+      .urgent = be16(offsetof(rte_tcp_hdr, tcp_urp)),
+      .options = {.mss = std::nullopt,
+                  .window_scale = std::nullopt,
+                  .sack_permitted = false,
+                  .timestamps = hlen == TcpView::kMinHeaderLen
+                                    ? std::nullopt
+                                    : std::optional(TcpTimestamps{be32(kTsval), be32(kTsecr)}),
+                  .sack_count = 0,
+                  .sack = {}},
+      .payload = Payload{l4 + hlen, static_cast<std::uint32_t>(len - hlen), nullptr, nullptr, 0, 0},
+      .ip_ecn = 0,
+  };
+}
+
 // Header plus options that emit_tcp_header writes for `seg` (20..60, multiple of 4).
 // SACK blocks beyond what fits in 40 option bytes are not emitted (3 with TS, else 4).
 std::size_t tcp_header_len(const TcpSegment& seg);
