@@ -19,15 +19,18 @@ constexpr std::uint16_t kPort = 80;
 
 class TcpPairBasic : public TcpPairTest {
  protected:
-  // A's frames all vanish on the way: its connects go unanswered.
-  void build_blackholed() {
+  // A's frames vanish on the way with probability `drop` (seeded).
+  void build_lossy_a(double drop, std::uint64_t seed = 1) {
     PairSideOptions a, b;
     a.tcp = b.tcp = default_tcp();
-    ImpairmentConfig drop_all;
-    drop_all.drop = 1.0;
-    a.impair = drop_all;
+    ImpairmentConfig loss;
+    loss.drop = drop;
+    loss.seed = seed;
+    a.impair = loss;
     build(a, b);
   }
+  // A's frames all vanish on the way: its connects go unanswered.
+  void build_blackholed() { build_lossy_a(1.0); }
 
   // ICMP destination unreachable with `code` quoting connection `c`'s SYN, handed to A's
   // TCP layer as its IP layer would (the ring pair has no router to send one).
@@ -492,13 +495,7 @@ namespace {
 // checks that chunk references held by frames in flight do not leak. Zero copy is the
 // default wherever the port allows it (PortInfo::tx_zero_copy): nothing turns it on.
 TEST_F(TcpPairBasic, ZeroCopyTransmitIsByteExact) {
-  PairSideOptions a, b;
-  a.tcp = b.tcp = default_tcp();
-  ImpairmentConfig loss;
-  loss.drop = 0.01;
-  loss.seed = 5;
-  a.impair = loss;
-  build(a, b);
+  build_lossy_a(0.01, 5);
   int err = 0;
   TcpConnId l = b_.tcp->listen({IpAddr{}, kPort}, 4, {}, &err);
   TcpConnId c = a_.tcp->connect({kAddrB, kPort}, {}, &err);
@@ -525,13 +522,7 @@ TEST_F(TcpPairBasic, ZeroCopyTransmitIsByteExact) {
 // segments, a peek shows without consuming, MSG_TRUNC's discard (a null reader) drops
 // exactly what it says, and every mbuf goes back (the fixture checks the pool).
 TEST_F(TcpPairBasic, InPlaceReadsAreByteExactAndDiscardsDropExactly) {
-  PairSideOptions a, b;
-  a.tcp = b.tcp = default_tcp();
-  ImpairmentConfig loss;
-  loss.drop = 0.01;
-  loss.seed = 9;
-  a.impair = loss;
-  build(a, b);
+  build_lossy_a(0.01, 9);
   TcpConnId c, s, l;
   open_a_to_b(kPort, &c, &s, &l);
   constexpr std::size_t kBytes = 2 << 20, kDiscard = 100'000;
