@@ -173,7 +173,8 @@ class TcpLayer final : public TransportHandler {
   long recv(TcpConnId id, void* buf, std::size_t len, bool peek = false);
   // The zero-copy read: recv() with `reader(arg, data, n)` called on up to `len` bytes
   // where they arrived, once per contiguous run, on this engine's thread, instead of a
-  // copy. The runs are valid only during the call. A null reader discards the bytes
+  // copy. The runs are valid only during the call, and the reader must not call into
+  // this layer (the receive queue is being walked). A null reader discards the bytes
   // (MSG_TRUNC on a stream socket). Results and errors as recv()'s.
   using InPlaceReader = void (*)(void* arg, const std::uint8_t* data, std::uint32_t n);
   long recv_in_place(TcpConnId id, std::size_t len, bool peek, InPlaceReader reader, void* arg);
