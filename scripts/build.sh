@@ -24,7 +24,7 @@ case "$flavour" in
            # here, it is wrapped here.
            if command -v ccache >/dev/null; then export CC="ccache clang" CXX="ccache clang++"
            else export CC=clang CXX=clang++; fi ;;
-  release) dir=build-release; opts=(-Dbuildtype=release -Db_lto=true -Dcpp_args=-march=native -Dc_args=-march=native -Dtests=false) ;;
+  release) dir=build-release; opts=(-Dbuildtype=release -Db_ndebug=if-release -Db_lto=true -Dcpp_args=-march=native -Dc_args=-march=native -Dtests=false) ;;
   *) echo "build: unknown flavour '$flavour' (debug|asan|release|fuzz)" >&2; exit 2 ;;
 esac
 # Warnings are errors in every build the project makes (not a default of meson.build,
