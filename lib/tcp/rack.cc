@@ -84,6 +84,24 @@ void Rack::on_sent(SeqNum start, SeqNum end, Instant now) {
   }
 }
 
+void Rack::on_sent_segments(SeqNum start, std::uint32_t payload, SeqNum end, std::uint32_t segsz,
+                            Instant now) {
+  if (!(start < end)) return;
+  const std::uint32_t n = segsz == 0 || payload <= segsz ? 1 : (payload + segsz - 1) / segsz;
+  // New data with room for every record: appended in one pass. Anything else (a
+  // retransmission, a full ring) goes segment by segment.
+  if ((ring_.empty() || ring_.back().end <= start) && ring_.reserve(n)) {
+    SeqNum at = start;
+    for (std::uint32_t k = 1; k < n; ++k, at += segsz)
+      ring_.push_back(Record{at, at + segsz, now, 0});
+    ring_.push_back(Record{at, end, now, 0});
+    return;
+  }
+  SeqNum at = start;
+  for (std::uint32_t k = 1; k < n; ++k, at += segsz) on_sent(at, at + segsz, now);
+  on_sent(at, end, now);
+}
+
 void Rack::deliver(const Record& r, Instant now) {
   const Duration rtt = now - r.xmit;
   if (r.flags & kRetrans) {

@@ -41,6 +41,12 @@ class Rack {
   // A segment [start, end) was transmitted at `now`; below what was sent before, it is
   // a retransmission of the records it covers.
   void on_sent(SeqNum start, SeqNum end, Instant now);
+  // [start, end) went out at `now` as a TSO frame: its `payload` bytes cut into
+  // segments of `segsz` (0: one segment), the last one also taking whatever follows
+  // the payload (a FIN). One record per segment, as on_sent per segment would keep,
+  // with the room for new data taken once.
+  void on_sent_segments(SeqNum start, std::uint32_t payload, SeqNum end, std::uint32_t segsz,
+                        Instant now);
   // An ACK: records below `una` and those inside `sacked` are delivered; the most
   // recently sent of them becomes RACK's reference (§6.2 steps 1-3).
   void on_ack(SeqNum una, std::span<const SackBlock> sacked, Instant now);

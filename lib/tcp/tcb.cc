@@ -1128,12 +1128,7 @@ bool Tcb::emit(Instant now, TcpOutput& out, SeqNum seq, std::uint32_t len, std::
   if (sack_ok_ && (len > 0 || (flags & kFin))) {
     // A TSO frame is several segments on the wire: one record each, as if sent one by
     // one, so loss detection and retransmission keep segment granularity.
-    SeqNum at = seq;
-    for (std::uint32_t left = len; o.tso_segsz != 0 && left > o.tso_segsz; left -= o.tso_segsz) {
-      rack_.on_sent(at, at + o.tso_segsz, now);
-      at += o.tso_segsz;
-    }
-    rack_.on_sent(at, seq + len + ((flags & kFin) ? 1u : 0u), now);
+    rack_.on_sent_segments(seq, len, seq + len + ((flags & kFin) ? 1u : 0u), o.tso_segsz, now);
   }
   if (dsack) {
     rx_.clear_dsack();

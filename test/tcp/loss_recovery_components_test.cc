@@ -3,6 +3,7 @@
 // (RFC 8985 §7). The TCB-level scenarios are in tcb_loss_recovery_test.cc.
 #include <gtest/gtest.h>
 
+#include <utility>
 #include <vector>
 
 #include "tcp/prr.h"
@@ -84,6 +85,42 @@ TEST_F(RackTest, InTransmitOrderDetectionFindsEveryEarlierSegment) {
   std::vector<std::uint32_t> lost;
   rack.for_each_lost([&](SeqNum seq, std::uint32_t) { lost.push_back((seq - kBase) / kMss); });
   EXPECT_EQ(lost, (std::vector<std::uint32_t>{0, 1, 2, 3, 4}));
+}
+
+// A TSO frame's records in one call are the records of its segments sent one by one:
+// a FIN rides on the last segment, and a frame larger than the ring's bound coalesces
+// into the last record as segment-by-segment sending does.
+TEST(RackTso, FrameRecordsAreThoseOfItsSegmentsSentOneByOne) {
+  for (const std::uint32_t segments : {1u, 3u, 10u, 40u}) {
+    for (const bool fin : {false, true}) {
+      BlockPool pool;
+      Rack bulk(pool, 16), single(pool, 16);
+      bulk.reset(kBase);
+      single.reset(kBase);
+      const std::uint32_t payload = segments * kMss - (segments > 1 ? 300 : 0);
+      const SeqNum end = kBase + payload + (fin ? 1u : 0u);
+      bulk.on_sent_segments(kBase, payload, end, kMss, kT0);
+      SeqNum at = kBase;
+      for (std::uint32_t left = payload; left > kMss; left -= kMss, at += kMss)
+        single.on_sent(at, at + kMss, kT0);
+      single.on_sent(at, end, kT0);
+      SCOPED_TRACE(testing::Message() << segments << " segments, fin " << fin);
+      EXPECT_EQ(bulk.record_count(), single.record_count());
+      EXPECT_EQ(bulk.pipe(), single.pipe());
+      // The same records: a SACK of the second half marks the same segments lost.
+      const std::vector<SackBlock> sack{{kBase + payload / 2, end}};
+      for (Rack* r : {&bulk, &single}) {
+        r->on_ack(kBase, sack, kT0 + 10ms);
+        r->detect_loss(kT0 + 20ms, 0ms);
+      }
+      std::vector<std::pair<std::uint32_t, std::uint32_t>> lost_bulk, lost_single;
+      bulk.for_each_lost([&](SeqNum s, std::uint32_t n) { lost_bulk.emplace_back(s - kBase, n); });
+      single.for_each_lost(
+          [&](SeqNum s, std::uint32_t n) { lost_single.emplace_back(s - kBase, n); });
+      EXPECT_EQ(lost_bulk, lost_single);
+      EXPECT_EQ(bulk.pipe(), single.pipe());
+    }
+  }
 }
 
 TEST_F(RackTest, RetransmissionIsSplitOffAPartlyCoveredRecord) {
