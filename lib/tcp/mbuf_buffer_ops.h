@@ -28,6 +28,7 @@ class MbufBufferOps final : public BufferOps {
   void release_many(void* const* handles, std::uint32_t n) override;
   bool alloc_chunk(BufferChunk& out) override;
   void free_chunk(const BufferChunk& chunk) override;
+  void free_chunks(const BufferChunk* chunks, std::uint32_t n) override;
   std::uint32_t chunk_size() const override { return chunk_size_; }
 
   rte_mempool* pool() const { return pool_; }

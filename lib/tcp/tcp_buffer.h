@@ -38,6 +38,11 @@ class BufferOps {
   // connection then accepts fewer bytes from the application).
   virtual bool alloc_chunk(BufferChunk& out) = 0;
   virtual void free_chunk(const BufferChunk& chunk) = 0;
+  // free_chunk for each of `n` chunks (an acknowledgement that retired several), in
+  // one call: an mbuf allocator returns them to the pool at once.
+  virtual void free_chunks(const BufferChunk* chunks, std::uint32_t n) {
+    for (std::uint32_t i = 0; i < n; ++i) free_chunk(chunks[i]);
+  }
   // Typical capacity of a chunk, used to bound a connection's chunk ring.
   virtual std::uint32_t chunk_size() const = 0;
 
