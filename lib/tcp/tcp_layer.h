@@ -39,6 +39,7 @@
 #include "tcp/isn_generator.h"
 #include "tcp/mbuf_buffer_ops.h"
 #include "tcp/port_allocator.h"
+#include "tcp/recent_v4_flow.h"
 #include "tcp/syn_cookies.h"
 #include "tcp/tcb.h"
 #include "tcp/tcb_counters.h"
@@ -368,6 +369,8 @@ class TcpLayer final : public TransportHandler {
   void chain_input(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx);
   void segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
                      PacketContext& ctx);
+  void unconnected_input(const TcpSegment& seg, const TcpTuple& t,
+                         std::optional<std::uint64_t> tuple_hash, PacketContext& ctx);
   void listener_input(Slot& l, const TcpSegment& seg, const TcpTuple& t,
                       std::optional<SeqNum> reuse_isn, PacketContext& ctx);
   void send_syn_cookie(Slot& l, const TcpSegment& syn, const TcpTuple& t, PacketContext& ctx);
@@ -401,6 +404,7 @@ class TcpLayer final : public TransportHandler {
   std::size_t in_use_ = 0;
   std::size_t half_open_ = 0;  // slots held by children in SYN_RECEIVED
   ConnectionTable<Slot> conn_table_;
+  RecentV4Flow recent_v4_;  // segment_input's memo of the last IPv4 connection found
   ListenerTable<Slot> listeners_;
   TimeWaitTable time_wait_;
   IsnGenerator isn_;
