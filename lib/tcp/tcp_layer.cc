@@ -8,6 +8,7 @@
 
 #include "engine/engine.h"
 #include "engine/flow_ownership.h"
+#include "ip/mbuf_reference.h"
 #include "wire/icmp.h"
 #include "wire/tcp.h"
 
@@ -1185,7 +1186,7 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
     if (seg.payload.len > 0) seg.payload.handle = m;
     seg.ip_ecn = meta.tos & ip_ecn::kMask;
     segment_input(seg, meta.src, meta.dst, ctx);
-    rte_pktmbuf_free(m);  // the receive queue holds its own references
+    release_single_mbuf(m);  // the receive queue holds its own references
   };
   // A stream's segment is decoded inline, no call, no option loop, no zeroing first;
   // any other header goes through decode_tcp, which judges and counts it as before.
