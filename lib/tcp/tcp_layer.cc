@@ -1196,8 +1196,15 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
       rte_pktmbuf_free(m);
       return;
     }
-    TcpSegment seg = decode_common_tcp_header(l4, len);
-    input(seg);
+    if (rx_segment_busy_) {  // an on_l4 nested in a callback of the outer one's
+      TcpSegment seg = decode_common_tcp_header(l4, len);
+      input(seg);
+      return;
+    }
+    refill_common_tcp_header(l4, len, rx_segment_);
+    rx_segment_busy_ = true;
+    input(rx_segment_);
+    rx_segment_busy_ = false;
     return;
   }
   TcpSegment seg;

@@ -415,6 +415,11 @@ class TcpLayer final : public TransportHandler {
   const FlowOwnership* ownership_ = nullptr;
   std::uint64_t segments_not_owned_ = 0;
   std::array<TcpOutput, 4> outs_;  // one per nesting level of callbacks into the API
+  // on_l4's segment for the common headers, refilled in place (refill_common_tcp_header)
+  // rather than built per segment, which zeroes it first. Busy while segment_input
+  // reads it: an on_l4 nested in a callback meanwhile builds a segment of its own.
+  TcpSegment rx_segment_;
+  bool rx_segment_busy_ = false;
   // No connection timer or TIME_WAIT record is due before this (on_timers).
   Instant timers_due_{};
   bool in_burst_ = false;
