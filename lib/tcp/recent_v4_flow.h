@@ -1,6 +1,6 @@
 // The IPv4 connection whose segment the receive path found last, as the wire gives its
 // tuple: a stream's segments come in runs of one connection, and recognising the next
-// one of the run takes two 8-byte compares here, where ConnectionTable::recent needs
+// one of the run takes three word compares here, where ConnectionTable::recent needs
 // the 40-byte TcpTuple built from IpAddr and Endpoint first and compared field by field.
 // It holds a slot index, not a pointer, and is not a table: whoever takes the connection
 // out of the connection table forgets it here (forget_slot), so a hit always names the
@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "wire/ip_addr.h"
 
@@ -19,11 +21,14 @@ class RecentV4Flow {
   static constexpr std::uint32_t kNoSlot = UINT32_MAX;
 
   // The slot remembered for the segment from src:src_port to dst:dst_port (ports in
-  // host order), or kNoSlot.
+  // host order), or kNoSlot. No family test: only an IPv4 address has the head word of
+  // one, and a forgotten memo matches to kNoSlot.
   std::uint32_t find(const IpAddr& src, const IpAddr& dst, std::uint16_t src_port,
                      std::uint16_t dst_port) const {
-    if (!src.is_v4() || !dst.is_v4()) return kNoSlot;
-    return addrs_of(src, dst) == addrs_ && ports_of(src_port, dst_port) == ports_ ? slot_ : kNoSlot;
+    return head_word(src) == src_ && head_word(dst) == dst_ &&
+                   ports_of(src_port, dst_port) == ports_
+               ? slot_
+               : kNoSlot;
   }
 
   // Remembers `slot` for the segment's tuple; IPv6 ones are not remembered (the
@@ -34,7 +39,8 @@ class RecentV4Flow {
       forget();
       return;
     }
-    addrs_ = addrs_of(src, dst);
+    src_ = head_word(src);
+    dst_ = head_word(dst);
     ports_ = ports_of(src_port, dst_port);
     slot_ = slot;
   }
@@ -43,26 +49,27 @@ class RecentV4Flow {
   void forget_slot(std::uint32_t slot) {
     if (slot == slot_) forget();
   }
-  void forget() {
-    addrs_ = 0;
-    ports_ = 0;  // no kValid bit: matches no segment
-    slot_ = kNoSlot;
+  void forget() { slot_ = kNoSlot; }
+
+  // An IpAddr's first eight bytes: its family, then the first seven bytes of its
+  // address (IpAddr's layout; recent_v4_flow_test checks it). An IPv4 address's bytes
+  // past the fourth are zero (IpAddr's == relies on that too), so two IPv4 addresses are
+  // equal when their words are, and another family's word never equals an IPv4 one's.
+  static std::uint64_t head_word(const IpAddr& a) {
+    static_assert(std::is_trivially_copyable_v<IpAddr> && sizeof(IpAddr) >= 8);
+    std::uint64_t w;
+    std::memcpy(&w, &a, sizeof(w));
+    return w;
   }
 
  private:
-  // Set in every remembered key, so the zeroed one matches no segment, even one from
-  // 0.0.0.0:0 to 0.0.0.0:0.
-  static constexpr std::uint64_t kValid = std::uint64_t{1} << 32;
-
-  static std::uint64_t addrs_of(const IpAddr& src, const IpAddr& dst) {
-    return std::uint64_t{src.v4_be()} << 32 | dst.v4_be();
-  }
-  static std::uint64_t ports_of(std::uint16_t src_port, std::uint16_t dst_port) {
-    return kValid | std::uint32_t{src_port} << 16 | dst_port;
+  // In the order the two ports sit in a TcpSegment, so the compiler may read them as one.
+  static std::uint32_t ports_of(std::uint16_t src_port, std::uint16_t dst_port) {
+    return std::uint32_t{dst_port} << 16 | src_port;
   }
 
-  std::uint64_t addrs_ = 0;
-  std::uint64_t ports_ = 0;
+  std::uint64_t src_ = 0, dst_ = 0;  // head_word of each address
+  std::uint32_t ports_ = 0;
   std::uint32_t slot_ = kNoSlot;
 };
 

@@ -46,5 +46,14 @@ TEST(RecentV4FlowTest, Ipv6IsNeverRememberedNorMatched) {
   EXPECT_EQ(r.find(kPeer, kUs, 1000, 80), RecentV4Flow::kNoSlot);
 }
 
+TEST(RecentV4FlowTest, HeadWordIsTheFamilyThenTheAddress) {
+  // IpAddr's layout as head_word reads it: family byte first, then network-order bytes.
+  const std::uint64_t w = RecentV4Flow::head_word(IpAddr::v4(0xC6120002));
+  EXPECT_EQ(w & 0xff, static_cast<std::uint64_t>(IpFamily::kV4));
+  EXPECT_EQ(w >> 8, 0x020012C6u);  // 198.18.0.2, then zeros (little-endian word)
+  EXPECT_EQ(RecentV4Flow::head_word(*IpAddr::parse("2001:db8::2")) & 0xff,
+            static_cast<std::uint64_t>(IpFamily::kV6));
+}
+
 }  // namespace
 }  // namespace shardtcp
