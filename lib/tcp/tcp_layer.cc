@@ -8,6 +8,7 @@
 
 #include "engine/engine.h"
 #include "engine/flow_ownership.h"
+#include "ip/mbuf_reference.h"
 #include "wire/icmp.h"
 #include "wire/tcp.h"
 
@@ -169,8 +170,10 @@ void TcpLayer::detach(Slot& s, bool keep_bind, std::optional<std::uint64_t> tupl
     const TcpTuple t{s.local, s.remote};
     if (s.kind == Kind::kListener)
       listeners_.erase(s.local);
-    else
+    else {
       conn_table_.erase(t, tuple_hash ? *tuple_hash : hash_tuple(key_, t));
+      recent_v4_.forget_slot(slot_index(s));
+    }
     s.in_table = false;
   }
   if (s.ephemeral) {
@@ -1183,7 +1186,7 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
     if (seg.payload.len > 0) seg.payload.handle = m;
     seg.ip_ecn = meta.tos & ip_ecn::kMask;
     segment_input(seg, meta.src, meta.dst, ctx);
-    rte_pktmbuf_free(m);  // the receive queue holds its own references
+    release_single_mbuf(m);  // the receive queue holds its own references
   };
   // A stream's segment is decoded inline, no call, no option loop, no zeroing first;
   // any other header goes through decode_tcp, which judges and counts it as before.
@@ -1193,8 +1196,15 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
       rte_pktmbuf_free(m);
       return;
     }
-    TcpSegment seg = decode_common_tcp_header(l4, len);
-    input(seg);
+    if (rx_segment_busy_) {  // an on_l4 nested in a callback of the outer one's
+      TcpSegment seg = decode_common_tcp_header(l4, len);
+      input(seg);
+      return;
+    }
+    refill_common_tcp_header(l4, len, rx_segment_);
+    rx_segment_busy_ = true;
+    input(rx_segment_);
+    rx_segment_busy_ = false;
     return;
   }
   TcpSegment seg;
@@ -1274,33 +1284,56 @@ void TcpLayer::chain_input(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) 
 
 void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
                              PacketContext& ctx) {
-  const TcpTuple t{Endpoint{dst, seg.dst_port}, Endpoint{src, seg.src_port}};
 #ifndef NDEBUG
   // A second Toeplitz hash of every segment (steering already did one): checked in
   // debug builds, where the tests read it, not on the release packet path.
-  if (ownership_ != nullptr && ownership_->owner(t) != env_.engine_id) ++segments_not_owned_;
+  if (ownership_ != nullptr &&
+      ownership_->owner(TcpTuple{Endpoint{dst, seg.dst_port}, Endpoint{src, seg.src_port}}) !=
+          env_.engine_id)
+    ++segments_not_owned_;
 #endif
-  // The tuple of the previous segment is remembered: a run of one connection's
-  // segments (a burst of a stream) hashes once.
-  Slot* c = conn_table_.recent(t);
-  std::uint64_t h = 0;
-  bool hashed = false;
-  if (c == nullptr) {
-    h = hash_tuple(key_, t);  // one hash for both tables
-    hashed = true;
-    c = conn_table_.find_and_remember(t, h);
+  // The next segment of an IPv4 run is known from its addresses and ports (recent_v4_):
+  // no tuple built, no slot index divided out of a pointer.
+  std::uint32_t i = recent_v4_.find(src, dst, seg.src_port, seg.dst_port);
+  if (i == RecentV4Flow::kNoSlot) {
+    const TcpTuple t{Endpoint{dst, seg.dst_port}, Endpoint{src, seg.src_port}};
+    // The table remembers the tuple of the previous segment too (IPv6 runs use that).
+    Slot* c = conn_table_.recent(t);
+    std::uint64_t h = 0;
+    bool hashed = false;
+    if (c == nullptr) {
+      h = hash_tuple(key_, t);  // one hash for both tables
+      hashed = true;
+      c = conn_table_.find_and_remember(t, h);
+    }
+    if (c == nullptr || !c->tcb) {
+      unconnected_input(seg, t, hashed ? std::optional(h) : std::nullopt, ctx);
+      return;
+    }
+    i = slot_index(*c);
+    recent_v4_.remember(src, dst, seg.src_port, seg.dst_port, i);
   }
-  if (c != nullptr && c->tcb) {
-    const std::uint32_t i = slot_index(*c);
-    if (in_burst_ && c->burst_epoch != burst_epoch_) join_burst(i);
-    TcpOutput& out = begin_output();
-    c->tcb->on_segment(seg, ctx.now, out);
-    process(i, out, ctx);
+  Slot& c = slots_[i];
+  if (!c.tcb) {
+    unconnected_input(seg, TcpTuple{Endpoint{dst, seg.dst_port}, Endpoint{src, seg.src_port}},
+                      std::nullopt, ctx);
     return;
   }
+  if (in_burst_ && c.burst_epoch != burst_epoch_) join_burst(i);
+  TcpOutput& out = begin_output();
+  c.tcb->on_segment(seg, ctx.now, out);
+  process(i, out, ctx);
+}
+
+// A segment of no connection: TIME_WAIT, a listener, or a reset. Out of line, so the
+// connection's path above keeps a small frame. `tuple_hash`: hash_tuple of `t` when
+// the caller has it.
+[[gnu::noinline]] void TcpLayer::unconnected_input(const TcpSegment& seg, const TcpTuple& t,
+                                                   std::optional<std::uint64_t> tuple_hash,
+                                                   PacketContext& ctx) {
   std::optional<SeqNum> reuse_isn;
   if (time_wait_.size() > 0) {
-    if (!hashed) h = hash_tuple(key_, t);
+    const std::uint64_t h = tuple_hash ? *tuple_hash : hash_tuple(key_, t);
     const TimeWaitAction a = time_wait_.on_segment(t, h, seg, ctx.now);
     switch (a.kind) {
       case TimeWaitAction::Kind::kNone:
@@ -1321,7 +1354,7 @@ void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpA
         // the record does not keep it, and a made-up TSval could fail the peer's PAWS
         // check. Peers accept ACKs without timestamps (RFC 7323 §3.2 allows it; Linux
         // and our Tcb do), and a re-ACK only has to end the peer's LAST_ACK.
-        emitter_.emit_control(ack, dst, src, ctx);
+        emitter_.emit_control(ack, t.local.addr, t.remote.addr, ctx);
         return;
       }
       case TimeWaitAction::Kind::kReuse:

@@ -39,6 +39,7 @@
 #include "tcp/isn_generator.h"
 #include "tcp/mbuf_buffer_ops.h"
 #include "tcp/port_allocator.h"
+#include "tcp/recent_v4_flow.h"
 #include "tcp/syn_cookies.h"
 #include "tcp/tcb.h"
 #include "tcp/tcb_counters.h"
@@ -369,6 +370,8 @@ class TcpLayer final : public TransportHandler {
   void chain_input(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx);
   void segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
                      PacketContext& ctx);
+  void unconnected_input(const TcpSegment& seg, const TcpTuple& t,
+                         std::optional<std::uint64_t> tuple_hash, PacketContext& ctx);
   void listener_input(Slot& l, const TcpSegment& seg, const TcpTuple& t,
                       std::optional<SeqNum> reuse_isn, PacketContext& ctx);
   void send_syn_cookie(Slot& l, const TcpSegment& syn, const TcpTuple& t, PacketContext& ctx);
@@ -402,6 +405,7 @@ class TcpLayer final : public TransportHandler {
   std::size_t in_use_ = 0;
   std::size_t half_open_ = 0;  // slots held by children in SYN_RECEIVED
   ConnectionTable<Slot> conn_table_;
+  RecentV4Flow recent_v4_;  // segment_input's memo of the last IPv4 connection found
   ListenerTable<Slot> listeners_;
   TimeWaitTable time_wait_;
   IsnGenerator isn_;
@@ -412,6 +416,11 @@ class TcpLayer final : public TransportHandler {
   const FlowOwnership* ownership_ = nullptr;
   std::uint64_t segments_not_owned_ = 0;
   std::array<TcpOutput, 4> outs_;  // one per nesting level of callbacks into the API
+  // on_l4's segment for the common headers, refilled in place (refill_common_tcp_header)
+  // rather than built per segment, which zeroes it first. Busy while segment_input
+  // reads it: an on_l4 nested in a callback meanwhile builds a segment of its own.
+  TcpSegment rx_segment_;
+  bool rx_segment_busy_ = false;
   // No connection timer or TIME_WAIT record is due before this (on_timers).
   Instant timers_due_{};
   bool in_burst_ = false;

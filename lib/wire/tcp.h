@@ -170,6 +170,40 @@ inline TcpSegment decode_common_tcp_header(const std::uint8_t* l4, std::size_t l
   };
 }
 
+// decode_common_tcp_header into a segment that holds its result already but for the
+// fields two segments of a stream differ in, which it rewrites: header fields,
+// timestamps, payload bytes (payload.handle cleared). For a receive path that keeps one
+// TcpSegment and refills it: built afresh, a segment is zeroed first (112 bytes, a rep
+// stos a segment). `seg` must be default-constructed and only ever refilled by this.
+inline void refill_common_tcp_header(const std::uint8_t* l4, std::size_t len, TcpSegment& seg) {
+  auto be16 = [l4](std::size_t off) {
+    rte_be16_t v;
+    std::memcpy(&v, l4 + off, sizeof(v));
+    return rte_be_to_cpu_16(v);
+  };
+  auto be32 = [l4](std::size_t off) {
+    rte_be32_t v;
+    std::memcpy(&v, l4 + off, sizeof(v));
+    return rte_be_to_cpu_32(v);
+  };
+  const std::size_t hlen = static_cast<std::size_t>(l4[offsetof(rte_tcp_hdr, data_off)] >> 4) * 4;
+  constexpr std::size_t kTsval = TcpView::kMinHeaderLen + 4, kTsecr = TcpView::kMinHeaderLen + 8;
+  seg.src_port = be16(offsetof(rte_tcp_hdr, src_port));
+  seg.dst_port = be16(offsetof(rte_tcp_hdr, dst_port));
+  seg.seq = SeqNum(be32(offsetof(rte_tcp_hdr, sent_seq)));
+  seg.ack = SeqNum(be32(offsetof(rte_tcp_hdr, recv_ack)));
+  seg.flags = l4[offsetof(rte_tcp_hdr, tcp_flags)];
+  seg.window = be16(offsetof(rte_tcp_hdr, rx_win));
+  seg.urgent = be16(offsetof(rte_tcp_hdr, tcp_urp));
+  if (hlen == TcpView::kMinHeaderLen)
+    seg.options.timestamps.reset();
+  else
+    seg.options.timestamps = TcpTimestamps{be32(kTsval), be32(kTsecr)};
+  seg.payload.data = l4 + hlen;
+  seg.payload.len = static_cast<std::uint32_t>(len - hlen);
+  seg.payload.handle = nullptr;
+}
+
 // Header plus options that emit_tcp_header writes for `seg` (20..60, multiple of 4).
 // SACK blocks beyond what fits in 40 option bytes are not emitted (3 with TS, else 4).
 std::size_t tcp_header_len(const TcpSegment& seg);

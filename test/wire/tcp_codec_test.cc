@@ -89,6 +89,39 @@ TEST(TcpCodecTest, LinuxDataWithTimestamps) {
   expect_round_trip(kTcpDataTs, kA, kB);
 }
 
+// One segment refilled with headers of both common layouts in turn reads each time as
+// decode_tcp's result: every field that may differ is rewritten.
+void expect_same_segment(const TcpSegment& a, const TcpSegment& b) {
+  EXPECT_EQ(a.src_port, b.src_port);
+  EXPECT_EQ(a.dst_port, b.dst_port);
+  EXPECT_EQ(a.seq, b.seq);
+  EXPECT_EQ(a.ack, b.ack);
+  EXPECT_EQ(a.flags, b.flags);
+  EXPECT_EQ(a.window, b.window);
+  EXPECT_EQ(a.urgent, b.urgent);
+  EXPECT_EQ(a.options, b.options);
+  EXPECT_EQ(a.payload.data, b.payload.data);
+  EXPECT_EQ(a.payload.len, b.payload.len);
+  EXPECT_EQ(a.payload.handle, b.payload.handle);
+  EXPECT_EQ(a.payload.pieces, b.payload.pieces);
+  EXPECT_EQ(a.payload.piece_count, b.payload.piece_count);
+  EXPECT_EQ(a.payload.skip, b.payload.skip);
+  EXPECT_EQ(a.ip_ecn, b.ip_ecn);
+}
+
+TEST(TcpCodecTest, RefilledCommonHeaderReadsAsDecoded) {
+  ASSERT_TRUE(is_common_tcp_header(kTcpDataTs + kL4, sizeof(kTcpDataTs) - kL4));
+  ASSERT_TRUE(is_common_tcp_header(kTcpRst + kL4, sizeof(kTcpRst) - kL4));
+  TcpSegment seg;
+  refill_common_tcp_header(kTcpDataTs + kL4, sizeof(kTcpDataTs) - kL4, seg);
+  expect_same_segment(seg, decode_ok(kTcpDataTs, kA, kB));
+  seg.payload.handle = &seg;  // as the receive path sets it
+  refill_common_tcp_header(kTcpRst + kL4, sizeof(kTcpRst) - kL4, seg);
+  expect_same_segment(seg, decode_ok(kTcpRst, kB, kA));
+  refill_common_tcp_header(kTcpDataTs + kL4, sizeof(kTcpDataTs) - kL4, seg);
+  expect_same_segment(seg, decode_ok(kTcpDataTs, kA, kB));
+}
+
 TEST(TcpCodecTest, LinuxFin) {
   const TcpSegment s = decode_ok(kTcpFin, kA, kB);
   EXPECT_EQ(s.flags, tcp_flags::kFin | tcp_flags::kAck);
