@@ -132,44 +132,6 @@ inline bool is_common_tcp_header(const std::uint8_t* l4, std::size_t len) {
          first == kNopNopTimestamps;
 }
 
-// decode_tcp of a header is_common_tcp_header accepted, the checksum aside (the caller
-// verifies it unless the device did): the segment is built in the caller's object,
-// every field written once (a default TcpSegment filled in after would be zeroed
-// first: 128 bytes, a rep stos a segment). ip_ecn and payload.handle are the caller's.
-inline TcpSegment decode_common_tcp_header(const std::uint8_t* l4, std::size_t len) {
-  auto be16 = [l4](std::size_t off) {
-    rte_be16_t v;
-    std::memcpy(&v, l4 + off, sizeof(v));
-    return rte_be_to_cpu_16(v);
-  };
-  auto be32 = [l4](std::size_t off) {
-    rte_be32_t v;
-    std::memcpy(&v, l4 + off, sizeof(v));
-    return rte_be_to_cpu_32(v);
-  };
-  const std::size_t hlen = static_cast<std::size_t>(l4[offsetof(rte_tcp_hdr, data_off)] >> 4) * 4;
-  constexpr std::size_t kTsval = TcpView::kMinHeaderLen + 4, kTsecr = TcpView::kMinHeaderLen + 8;
-  return TcpSegment{
-      .src_port = be16(offsetof(rte_tcp_hdr, src_port)),
-      .dst_port = be16(offsetof(rte_tcp_hdr, dst_port)),
-      .seq = SeqNum(be32(offsetof(rte_tcp_hdr, sent_seq))),
-      .ack = SeqNum(be32(offsetof(rte_tcp_hdr, recv_ack))),
-      .flags = l4[offsetof(rte_tcp_hdr, tcp_flags)],
-      .window = be16(offsetof(rte_tcp_hdr, rx_win)),
-      .urgent = be16(offsetof(rte_tcp_hdr, tcp_urp)),
-      .options = {.mss = std::nullopt,
-                  .window_scale = std::nullopt,
-                  .sack_permitted = false,
-                  .timestamps = hlen == TcpView::kMinHeaderLen
-                                    ? std::nullopt
-                                    : std::optional(TcpTimestamps{be32(kTsval), be32(kTsecr)}),
-                  .sack_count = 0,
-                  .sack = {}},
-      .payload = Payload{l4 + hlen, static_cast<std::uint32_t>(len - hlen), nullptr, nullptr, 0, 0},
-      .ip_ecn = 0,
-  };
-}
-
 // decode_common_tcp_header into a segment that holds its result already but for the
 // fields two segments of a stream differ in, which it rewrites: header fields,
 // timestamps, payload bytes (payload.handle cleared). For a receive path that keeps one
@@ -202,6 +164,15 @@ inline void refill_common_tcp_header(const std::uint8_t* l4, std::size_t len, Tc
   seg.payload.data = l4 + hlen;
   seg.payload.len = static_cast<std::uint32_t>(len - hlen);
   seg.payload.handle = nullptr;
+}
+
+// decode_tcp of a header is_common_tcp_header accepted, the checksum aside (the caller
+// verifies it unless the device did). ip_ecn and payload.handle are the caller's. The
+// receive path refills one segment instead (refill_common_tcp_header).
+inline TcpSegment decode_common_tcp_header(const std::uint8_t* l4, std::size_t len) {
+  TcpSegment seg;
+  refill_common_tcp_header(l4, len, seg);
+  return seg;
 }
 
 // Header plus options that emit_tcp_header writes for `seg` (20..60, multiple of 4).
