@@ -1,7 +1,6 @@
 #include "tcp/tcp_receiver.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace shardtcp {
 

@@ -84,8 +84,9 @@ class TcpReceiver {
   // `peek`, consumes them and releases payloads that are fully read.
   std::uint32_t read(std::uint8_t* dst, std::uint32_t len, bool peek) {
     return read_in_place(len, peek, [&](const std::uint8_t* data, std::uint32_t n) {
-      if (dst != nullptr) std::memcpy(dst, data, n);
-      if (dst != nullptr) dst += n;
+      if (dst == nullptr) return;
+      std::memcpy(dst, data, n);
+      dst += n;
     });
   }
   // The zero-copy read: shows up to `len` in-order bytes where they arrived, calling

@@ -62,6 +62,18 @@ inline constexpr std::uint8_t kMaxWindowScale = 14;  // RFC 7323 §2.3
 // Window scale above 14 is clamped to 14 (RFC 7323 §2.3).
 TcpOptionStatus parse_tcp_options(const std::uint8_t* p, std::size_t len, TcpOptions& out);
 
+// A big-endian field at `p`, at any alignment: the header's and the options' loads.
+inline std::uint16_t load_be16(const std::uint8_t* p) {
+  rte_be16_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return rte_be_to_cpu_16(v);
+}
+inline std::uint32_t load_be32(const std::uint8_t* p) {
+  rte_be32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return rte_be_to_cpu_32(v);
+}
+
 class TcpView {
  public:
   static constexpr std::size_t kMinHeaderLen = sizeof(rte_tcp_hdr);  // 20
@@ -96,16 +108,8 @@ class TcpView {
 
  private:
   TcpView(const std::uint8_t* d, std::size_t len) : data_(d), len_(len) {}
-  std::uint16_t be16(std::size_t off) const {
-    rte_be16_t v;
-    std::memcpy(&v, data_ + off, sizeof(v));
-    return rte_be_to_cpu_16(v);
-  }
-  std::uint32_t be32(std::size_t off) const {
-    rte_be32_t v;
-    std::memcpy(&v, data_ + off, sizeof(v));
-    return rte_be_to_cpu_32(v);
-  }
+  std::uint16_t be16(std::size_t off) const { return load_be16(data_ + off); }
+  std::uint32_t be32(std::size_t off) const { return load_be32(data_ + off); }
   const std::uint8_t* data_;
   std::size_t len_;
 };
@@ -138,16 +142,8 @@ inline bool is_common_tcp_header(const std::uint8_t* l4, std::size_t len) {
 // TcpSegment and refills it: built afresh, a segment is zeroed first (112 bytes, a rep
 // stos a segment). `seg` must be default-constructed and only ever refilled by this.
 inline void refill_common_tcp_header(const std::uint8_t* l4, std::size_t len, TcpSegment& seg) {
-  auto be16 = [l4](std::size_t off) {
-    rte_be16_t v;
-    std::memcpy(&v, l4 + off, sizeof(v));
-    return rte_be_to_cpu_16(v);
-  };
-  auto be32 = [l4](std::size_t off) {
-    rte_be32_t v;
-    std::memcpy(&v, l4 + off, sizeof(v));
-    return rte_be_to_cpu_32(v);
-  };
+  auto be16 = [l4](std::size_t off) { return load_be16(l4 + off); };
+  auto be32 = [l4](std::size_t off) { return load_be32(l4 + off); };
   const std::size_t hlen = static_cast<std::size_t>(l4[offsetof(rte_tcp_hdr, data_off)] >> 4) * 4;
   constexpr std::size_t kTsval = TcpView::kMinHeaderLen + 4, kTsecr = TcpView::kMinHeaderLen + 8;
   seg.src_port = be16(offsetof(rte_tcp_hdr, src_port));
