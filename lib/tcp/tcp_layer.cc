@@ -362,6 +362,8 @@ void TcpLayer::join_burst(std::uint32_t i) {
 }
 
 void TcpLayer::end_burst(PacketContext& ctx) {
+  // The runs first: their segments join the burst (join_burst) as they go in.
+  while (gro_.any_open()) flush_run(*gro_.oldest(), ctx);
   in_burst_ = false;
   for (std::size_t k = 0; k < burst_count_; ++k) {
     const BurstMember m = burst_[k];
@@ -1182,9 +1184,18 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
   }
   const std::size_t len = std::min<std::size_t>(meta.l4_len, rte_pktmbuf_data_len(m));
   const auto* l4 = rte_pktmbuf_mtod(m, const std::uint8_t*);
-  auto input = [&](TcpSegment& seg) {
+  // In a burst, a segment of a stream may join or open its flow's run (software GRO,
+  // rx_coalescer.h); the run of its flow goes in before any segment that does not.
+  auto input = [&](TcpSegment& seg, bool common_header) {
     if (seg.payload.len > 0) seg.payload.handle = m;
     seg.ip_ecn = meta.tos & ip_ecn::kMask;
+    if (in_burst_) {
+      if (common_header && !gro_flushing_ && RxCoalescer::can_open(seg)) {
+        open_run(seg, meta, l4, ctx);  // the run holds `m` now
+        return;
+      }
+      flush_flow_of(seg, meta, ctx);
+    }
     segment_input(seg, meta.src, meta.dst, ctx);
     release_single_mbuf(m);  // the receive queue holds its own references
   };
@@ -1196,14 +1207,28 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
       rte_pktmbuf_free(m);
       return;
     }
+    // The next segment of an open run joins it from its wire bytes, not decoded.
+    if (gro_.any_open() && !gro_flushing_) {
+      if (RxCoalescer::Run* r = gro_.run_of(meta.src, meta.dst, load_be32(l4))) {
+        const std::uint32_t hlen = (l4[offsetof(rte_tcp_hdr, data_off)] >> 4) * 4u;
+        const auto payload_len = static_cast<std::uint32_t>(len - hlen);
+        if (gro_.append(*r, l4, payload_len, meta.tos & ip_ecn::kMask)) {
+          RxCoalescer::add_piece(*r, l4 + hlen, payload_len, m);
+          counters_.inc(TcpLayerCounter::kRxCoalesced);
+          if (RxCoalescer::closed(*r)) flush_run(*r, ctx);
+          return;
+        }
+        flush_run(*r, ctx);  // what the run holds goes in before this segment
+      }
+    }
     if (rx_segment_busy_) {  // an on_l4 nested in a callback of the outer one's
       TcpSegment seg = decode_common_tcp_header(l4, len);
-      input(seg);
+      input(seg, true);
       return;
     }
     refill_common_tcp_header(l4, len, rx_segment_);
     rx_segment_busy_ = true;
-    input(rx_segment_);
+    input(rx_segment_, true);
     rx_segment_busy_ = false;
     return;
   }
@@ -1216,7 +1241,7 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
     return;
   }
   if (ost != TcpOptionStatus::kOk) counters_.inc(TcpLayerCounter::kRxBadOptions);
-  input(seg);
+  input(seg, false);
 }
 
 // A segment in an mbuf chain (LRO-coalesced, or scattered by the device): decoded from
@@ -1261,8 +1286,8 @@ void TcpLayer::chain_input(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) 
     b->nb_segs = 1;
     b->pkt_len = b->data_len;
     bufs[nbufs] = b;
-    if (b != m && left > 0) {
-      const std::uint32_t take = std::min<std::uint32_t>(b->data_len, left);
+    const std::uint32_t take = std::min<std::uint32_t>(b->data_len, left);
+    if (b != m && take > 0) {  // every piece holds bytes (software GRO counts on it)
       pieces[npieces++] = Payload{rte_pktmbuf_mtod(b, const std::uint8_t*), take, b};
       left -= take;
       total += take;
@@ -1278,8 +1303,80 @@ void TcpLayer::chain_input(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) 
   seg.ip_ecn = meta.tos & ip_ecn::kMask;
   counters_.inc(TcpLayerCounter::kRxChained);
   counters_.inc(TcpLayerCounter::kRxChainedPieces, npieces);
+  if (in_burst_) {
+    const auto* l4 = rte_pktmbuf_mtod(m, const std::uint8_t*);
+    if (!gro_flushing_ && is_common_tcp_header(l4, first) && coalesce_pieces(seg, meta, l4, ctx)) {
+      // The run holds the buffers with payload (the pieces, in buffer order); the rest
+      // go now.
+      for (std::uint16_t i = 0, j = 0; i < nbufs; ++i) {
+        if (j < npieces && pieces[j].handle == bufs[i])
+          ++j;
+        else
+          rte_pktmbuf_free(bufs[i]);
+      }
+      return;
+    }
+    flush_flow_of(seg, meta, ctx);
+  }
   segment_input(seg, meta.src, meta.dst, ctx);
   for (std::uint16_t i = 0; i < nbufs; ++i) rte_pktmbuf_free(bufs[i]);
+}
+
+bool TcpLayer::coalesce_pieces(const TcpSegment& seg, const L3Meta& meta, const std::uint8_t* l4,
+                               PacketContext& ctx) {
+  if (RxCoalescer::Run* r =
+          gro_.run_of(meta.src, meta.dst, RxCoalescer::ports_of(seg.src_port, seg.dst_port))) {
+    const std::uint16_t n = seg.payload.pieces != nullptr ? seg.payload.piece_count : 1;
+    if (gro_.append(*r, l4, seg.payload.len, seg.ip_ecn, n)) {
+      seg.payload.for_each_piece([&](std::uint32_t, const Payload& p) {
+        RxCoalescer::add_piece(*r, p.data, p.len, p.handle);
+      });
+      counters_.inc(TcpLayerCounter::kRxCoalesced);
+      if (RxCoalescer::closed(*r)) flush_run(*r, ctx);
+      return true;
+    }
+    flush_run(*r, ctx);  // what the run holds goes in before this segment
+  }
+  if (!RxCoalescer::can_open(seg)) return false;
+  open_run(seg, meta, l4, ctx);
+  return true;
+}
+
+void TcpLayer::open_run(const TcpSegment& seg, const L3Meta& meta, const std::uint8_t* l4,
+                        PacketContext& ctx) {
+  if (gro_.open(meta.src, meta.dst, seg, l4) != nullptr) return;
+  flush_run(*gro_.oldest(), ctx);
+  gro_.open(meta.src, meta.dst, seg, l4);
+}
+
+void TcpLayer::flush_run(RxCoalescer::Run& r, PacketContext& ctx) {
+  // No run opens while this one's segment is input: a nested on_l4 could otherwise
+  // reuse `r`, whose segment and pieces segment_input is reading.
+  const bool outer = gro_flushing_;
+  gro_flushing_ = true;
+  const TcpSegment& seg = gro_.take(r);
+  const std::uint16_t n = seg.payload.pieces != nullptr ? seg.payload.piece_count : 1;
+  if (r.segments > 1 && !next_in_order(seg, r.src, r.dst))
+    RxCoalescer::for_each_segment(
+        r, seg, [&](const TcpSegment& part) { segment_input(part, r.src, r.dst, ctx); });
+  else
+    segment_input(seg, r.src, r.dst, ctx);
+  for (std::uint16_t i = 0; i < n; ++i)  // the receive queue holds its own references
+    release_single_mbuf(static_cast<rte_mbuf*>(r.pieces[i].handle));
+  gro_flushing_ = outer;
+}
+
+bool TcpLayer::next_in_order(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst) const {
+  const std::uint32_t i = recent_v4_.find(src, dst, seg.src_port, seg.dst_port);
+  const Slot* c = nullptr;
+  if (i != RecentV4Flow::kNoSlot) {
+    c = &slots_[i];
+  } else {
+    const TcpTuple t{Endpoint{dst, seg.dst_port}, Endpoint{src, seg.src_port}};
+    c = conn_table_.recent(t);
+    if (c == nullptr) c = conn_table_.find(t, hash_tuple(key_, t));
+  }
+  return c == nullptr || !c->tcb || c->tcb->rcv_nxt() == seg.seq;
 }
 
 void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,

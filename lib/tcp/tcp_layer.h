@@ -40,6 +40,7 @@
 #include "tcp/mbuf_buffer_ops.h"
 #include "tcp/port_allocator.h"
 #include "tcp/recent_v4_flow.h"
+#include "tcp/rx_coalescer.h"
 #include "tcp/syn_cookies.h"
 #include "tcp/tcb.h"
 #include "tcp/tcb_counters.h"
@@ -368,6 +369,26 @@ class TcpLayer final : public TransportHandler {
 
   // Receive path.
   void chain_input(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx);
+  // Software GRO (rx_coalescer.h): a run opened with `seg` (can_open; decoded from
+  // `l4`), which holds its mbuf now; the oldest run is flushed when all are open.
+  void open_run(const TcpSegment& seg, const L3Meta& meta, const std::uint8_t* l4,
+                PacketContext& ctx);
+  // The same for a segment decoded from an mbuf chain (chain_input), its payload in
+  // pieces, one per buffer: true when a run holds them now.
+  bool coalesce_pieces(const TcpSegment& seg, const L3Meta& meta, const std::uint8_t* l4,
+                       PacketContext& ctx);
+  // Whether `seg` starts at its connection's RCV.NXT (or has no connection): a run that
+  // does not goes in segment by segment (RxCoalescer::for_each_segment).
+  bool next_in_order(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst) const;
+  // Inputs the run's merged segment and gives up the run's mbufs.
+  void flush_run(RxCoalescer::Run& r, PacketContext& ctx);
+  // The run of `seg`'s flow, if one is open, before `seg` is input on its own.
+  void flush_flow_of(const TcpSegment& seg, const L3Meta& meta, PacketContext& ctx) {
+    if (!gro_.any_open()) return;
+    if (RxCoalescer::Run* r =
+            gro_.run_of(meta.src, meta.dst, RxCoalescer::ports_of(seg.src_port, seg.dst_port)))
+      flush_run(*r, ctx);
+  }
   void segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
                      PacketContext& ctx);
   void unconnected_input(const TcpSegment& seg, const TcpTuple& t,
@@ -421,6 +442,10 @@ class TcpLayer final : public TransportHandler {
   // reads it: an on_l4 nested in a callback meanwhile builds a segment of its own.
   TcpSegment rx_segment_;
   bool rx_segment_busy_ = false;
+  // The burst's runs of in-order segments (software GRO); none open outside a burst.
+  // While one is flushed, segments (of nested calls) are input on their own.
+  RxCoalescer gro_;
+  bool gro_flushing_ = false;
   // No connection timer or TIME_WAIT record is due before this (on_timers).
   Instant timers_due_{};
   bool in_burst_ = false;

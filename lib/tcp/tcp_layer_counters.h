@@ -51,6 +51,7 @@ enum class TcpLayerCounter : std::uint8_t {
   kRstRateLimited,   // an RST for a segment without connection not sent: over the rate
   kRxChained,        // segments that arrived in an mbuf chain (LRO, scattered RX): kept in pieces
   kRxChainedPieces,  // the buffers those segments' payloads were queued in
+  kRxCoalesced,      // segments merged into the run of the one before (software GRO)
   kTxTsoFrames,      // frames handed to the device for TCP segmentation (TSO)
   kTxTsoBytes,       // their payload bytes
   kTxZeroCopy,       // frames whose payload was attached from the send chunks, not copied
@@ -98,6 +99,7 @@ inline constexpr const char* kTcpLayerCounterNames[] = {
     "rst_rate_limited",
     "rx_chained",
     "rx_chained_pieces",
+    "rx_coalesced",
     "tx_tso_frames",
     "tx_tso_bytes",
     "tx_zero_copy",

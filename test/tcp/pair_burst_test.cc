@@ -4,7 +4,9 @@
 // each).
 #include <gtest/gtest.h>
 
+#include <array>
 #include <string>
+#include <utility>
 
 #include "pair_harness.h"
 
@@ -59,10 +61,13 @@ TEST_F(TcpPairBurst, OneAckAndOneReadableEventPerConnectionPerBurst) {
   a_.engine->poll_once();
   const std::uint64_t tx_before = b_tx_frames();
   const std::uint64_t predicted_before = b_.tcp->counter(TcpCounter::kPredictedSegs);
+  const std::uint64_t coalesced_before = b_.tcp->counter(TcpLayerCounter::kRxCoalesced);
   clock_.advance(20us);
   EXPECT_EQ(b_.engine->poll_once(), 16u);  // one burst, both connections
-  // In-order data on quiet connections: every segment took header prediction.
-  EXPECT_EQ(b_.tcp->counter(TcpCounter::kPredictedSegs) - predicted_before, 16u);
+  // Software GRO: each connection's eight segments went into its TCB as one, which took
+  // header prediction (in-order data on a quiet connection).
+  EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kRxCoalesced) - coalesced_before, 14u);
+  EXPECT_EQ(b_.tcp->counter(TcpCounter::kPredictedSegs) - predicted_before, 2u);
   EXPECT_EQ(readable_events(log, s1), 1u);
   EXPECT_EQ(readable_events(log, s2), 1u);
   EXPECT_EQ(b_.tcp->readable_bytes(s1), static_cast<long>(data.size()));
@@ -79,6 +84,52 @@ TEST_F(TcpPairBurst, OneAckAndOneReadableEventPerConnectionPerBurst) {
   EXPECT_EQ(a_.tcp->tcb(c2)->snd_una(), a_.tcp->tcb(c2)->snd_max());
   EXPECT_EQ(read_all(*b_.tcp, s1), data);
   EXPECT_EQ(read_all(*b_.tcp, s2), data);
+}
+
+// More streams in one burst than software GRO keeps runs for: each still arrives whole
+// and in order, and each connection's segments after its first were merged.
+TEST_F(TcpPairBurst, MoreStreamsInABurstThanRunsEachArriveWholeAndMerged) {
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  build(a, b);
+  constexpr int kConns = static_cast<int>(RxCoalescer::kMaxRuns) + 2;
+  std::array<TcpConnId, kConns> c, s;
+  for (int i = 0; i < kConns; ++i) open_a_to_b(static_cast<std::uint16_t>(6010 + i), &c[i], &s[i]);
+  if (HasFatalFailure()) return;
+  run_for(100ms);
+  std::array<std::string, kConns> data;
+  for (int i = 0; i < kConns; ++i) {
+    data[i] = std::string(4 * kSeg, static_cast<char>('a' + i));
+    ASSERT_EQ(a_.tcp->send(c[i], data[i].data(), data[i].size()),
+              static_cast<long>(data[i].size()));
+  }
+  clock_.advance(20us);
+  a_.engine->poll_once();
+  const std::uint64_t coalesced_before = b_.tcp->counter(TcpLayerCounter::kRxCoalesced);
+  clock_.advance(20us);
+  EXPECT_EQ(b_.engine->poll_once(), 4u * kConns);
+  EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kRxCoalesced) - coalesced_before, 3u * kConns);
+  for (int i = 0; i < kConns; ++i) EXPECT_EQ(read_all(*b_.tcp, s[i]), data[i]) << i;
+}
+
+// Segments reordered inside one burst: the runs break where the sequence does, the
+// segment that fills the hole is queued in order, and the stream arrives whole.
+TEST_F(TcpPairBurst, SegmentsReorderedInsideABurstArriveWhole) {
+  std::string data(8 * kSeg, ' ');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('A' + i % 53);
+  TcpConnId c, s;
+  open_and_send(6005, data, &c, &s);
+  if (HasFatalFailure()) return;
+  std::array<rte_mbuf*, 8> frames{};
+  ASSERT_EQ(pair_->b().rx_burst(0, frames.data(), 8), 8u);
+  std::swap(frames[3], frames[5]);  // 0 1 2 5 4 3 6 7
+  ASSERT_EQ(pair_->a().tx_burst(0, frames.data(), 8), 8u);
+  const std::uint64_t ofo_before = b_.tcp->counter(TcpCounter::kOfoQueued);
+  clock_.advance(20us);
+  EXPECT_EQ(b_.engine->poll_once(), 8u);
+  EXPECT_GT(b_.tcp->counter(TcpCounter::kOfoQueued), ofo_before);
+  EXPECT_EQ(b_.tcp->readable_bytes(s), static_cast<long>(data.size()));
+  EXPECT_EQ(read_all(*b_.tcp, s), data);
 }
 
 TEST_F(TcpPairBurst, ADelayedAckArmedInsideABurstFiresOnTime) {
