@@ -20,8 +20,31 @@ void MbufBufferOps::release(void* handle) {
 
 void MbufBufferOps::release_many(void* const* handles, std::uint32_t n) {
   // The same as rte_pktmbuf_free on each (nulls skipped), with the mempool puts
-  // batched.
-  rte_pktmbuf_free_bulk(reinterpret_cast<rte_mbuf**>(const_cast<void**>(handles)), n);
+  // batched. Received payloads come back here once the application has read them, and
+  // nearly each is the last reference to a direct, unchained mbuf: one that goes back
+  // to its pool as it is, which is all rte_pktmbuf_prefree_seg would conclude after
+  // its checks (rte_pktmbuf_free_bulk: 40 instructions an mbuf). Any other mbuf takes
+  // rte_pktmbuf_free.
+  constexpr unsigned kBatch = 64;
+  rte_mbuf* batch[kBatch];
+  unsigned k = 0;
+  rte_mempool* pool = nullptr;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    auto* m = static_cast<rte_mbuf*>(handles[i]);
+    if (m == nullptr) continue;
+    if (rte_mbuf_refcnt_read(m) != 1 || !RTE_MBUF_DIRECT(m) || m->next != nullptr ||
+        m->nb_segs != 1) {
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    if (m->pool != pool || k == kBatch) {
+      if (k > 0) rte_mempool_put_bulk(pool, reinterpret_cast<void**>(batch), k);
+      k = 0;
+      pool = m->pool;
+    }
+    batch[k++] = m;
+  }
+  if (k > 0) rte_mempool_put_bulk(pool, reinterpret_cast<void**>(batch), k);
 }
 
 bool MbufBufferOps::exhausted() const {

@@ -49,7 +49,11 @@ class RxCoalescer {
     std::uint16_t offset_flags_wire = 0;
     std::uint8_t header_len = 0;
     std::uint8_t ip_ecn = 0;
-    std::array<std::uint8_t, 12> options_wire{};
+    // The option bytes (NOP NOP timestamps) as two loads from options_at, and masks that
+    // are zero for a 20-byte header.
+    std::uint8_t options_at = 0;
+    std::uint64_t options_lo = 0, options_lo_mask = 0;
+    std::uint32_t options_hi = 0, options_hi_mask = 0;
     SeqNum next;                    // the sequence number a continuing segment carries
     std::uint16_t window_wire = 0;  // the last segment's window field
     bool pushed = false;            // the last segment had PSH: the run takes no more
@@ -96,19 +100,23 @@ class RxCoalescer {
   bool append(Run& r, const std::uint8_t* l4, std::uint32_t payload_len, std::uint8_t ip_ecn,
               std::uint16_t pieces = 1) {
     constexpr std::uint16_t kPshWire = RTE_BE16(tcp_flags::kPsh);
-    std::uint16_t offset_flags;
-    std::memcpy(&offset_flags, l4 + 12, 2);
-    if (payload_len == 0 || load_be32(l4 + 4) != r.next.raw() || load_u32(l4 + 8) != r.ack_wire ||
-        (offset_flags & ~kPshWire) != r.offset_flags_wire || ip_ecn != r.ip_ecn || r.pushed ||
-        pieces > kMaxPieces - r.count || r.bytes + payload_len > kMaxBytes)
-      return false;
-    if (r.header_len > TcpView::kMinHeaderLen &&
-        std::memcmp(l4 + TcpView::kMinHeaderLen, r.options_wire.data(), 12) != 0)
+    const std::uint16_t offset_flags = load<std::uint16_t>(l4 + 12);
+    // Every field compared at once: the differences or'ed, one branch. A 20-byte header
+    // has no option words: its first 12 bytes are read in their place, and masked.
+    const std::uint8_t* options = l4 + r.options_at;
+    const std::uint64_t differs =
+        (load_be32(l4 + 4) ^ r.next.raw()) | (load<std::uint32_t>(l4 + 8) ^ r.ack_wire) |
+        ((offset_flags & ~kPshWire) ^ r.offset_flags_wire) | (ip_ecn ^ r.ip_ecn) |
+        ((load<std::uint64_t>(options) ^ r.options_lo) & r.options_lo_mask) |
+        ((load<std::uint32_t>(options + 8) ^ r.options_hi) & r.options_hi_mask) |
+        static_cast<std::uint64_t>(r.pushed);
+    if (differs != 0 || payload_len == 0 || pieces > kMaxPieces - r.count ||
+        r.bytes + payload_len > kMaxBytes)
       return false;
     r.starts[r.segments++] = static_cast<std::uint8_t>(r.count);
     r.bytes += payload_len;
     r.next = r.next + payload_len;
-    std::memcpy(&r.window_wire, l4 + 14, 2);
+    r.window_wire = load<std::uint16_t>(l4 + 14);
     r.pushed = offset_flags != r.offset_flags_wire;
     last_ = &r;
     return true;
@@ -132,14 +140,18 @@ class RxCoalescer {
       r.src = src;
       r.dst = dst;
       r.ports = ports_of(seg.src_port, seg.dst_port);
-      r.ack_wire = load_u32(l4 + 8);
-      std::memcpy(&r.offset_flags_wire, l4 + 12, 2);
+      r.ack_wire = load<std::uint32_t>(l4 + 8);
+      r.offset_flags_wire = load<std::uint16_t>(l4 + 12);
       r.header_len = static_cast<std::uint8_t>((l4[12] >> 4) * 4);
       r.ip_ecn = seg.ip_ecn;
-      if (r.header_len > TcpView::kMinHeaderLen)
-        std::memcpy(r.options_wire.data(), l4 + TcpView::kMinHeaderLen, 12);
+      const bool options = r.header_len > TcpView::kMinHeaderLen;
+      r.options_at = options ? TcpView::kMinHeaderLen : 0;
+      r.options_lo = options ? load<std::uint64_t>(l4 + 20) : 0;
+      r.options_hi = options ? load<std::uint32_t>(l4 + 28) : 0;
+      r.options_lo_mask = options ? ~std::uint64_t{0} : 0;
+      r.options_hi_mask = options ? ~std::uint32_t{0} : 0;
       r.next = seg.seq + seg.payload.len;
-      std::memcpy(&r.window_wire, l4 + 14, 2);
+      r.window_wire = load<std::uint16_t>(l4 + 14);
       r.pushed = false;
       r.seg = seg;
       r.count = 0;
@@ -215,9 +227,10 @@ class RxCoalescer {
   static bool matches(const Run& r, const IpAddr& src, const IpAddr& dst, std::uint32_t ports) {
     return r.count != 0 && r.ports == ports && r.src == src && r.dst == dst;
   }
-  static std::uint32_t load_u32(const std::uint8_t* p) {
-    std::uint32_t v;
-    std::memcpy(&v, p, 4);
+  template <typename T>
+  static T load(const std::uint8_t* p) {
+    T v;
+    std::memcpy(&v, p, sizeof(v));
     return v;
   }
 

@@ -1168,6 +1168,38 @@ const Tcb* TcpLayer::tcb(TcpConnId id) const {
 
 void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
   counters_.inc(TcpLayerCounter::kRxSegments);
+  // The next segment of an open run (software GRO) joins it from its wire bytes, before
+  // anything else is done with it: no decode, no frame of the general path's size. Its
+  // flow's run was opened by a segment that passed the general path's checks, to the
+  // same unicast destination.
+  if (gro_.any_open() && !gro_flushing_ && m->nb_segs == 1) {
+    const auto* l4 = rte_pktmbuf_mtod(m, const std::uint8_t*);
+    const std::size_t len = std::min<std::size_t>(meta.l4_len, rte_pktmbuf_data_len(m));
+    if (is_common_tcp_header(l4, len)) {
+      if (RxCoalescer::Run* r = gro_.run_of(meta.src, meta.dst, load_be32(l4))) {
+        const std::uint32_t hlen = (l4[offsetof(rte_tcp_hdr, data_off)] >> 4) * 4u;
+        const auto payload_len = static_cast<std::uint32_t>(len - hlen);
+        // A bad checksum goes on to the general path, which counts and drops it.
+        if (!meta.l4_cksum_bad &&
+            (meta.l4_cksum_good || l4_checksum_ok(meta.src, meta.dst, IPPROTO_TCP, l4, len))) {
+          if (gro_.append(*r, l4, payload_len, meta.tos & ip_ecn::kMask)) {
+            RxCoalescer::add_piece(*r, l4 + hlen, payload_len, m);
+            counters_.inc(TcpLayerCounter::kRxCoalesced);
+            if (RxCoalescer::closed(*r)) flush_run(*r, ctx);
+            return;
+          }
+          flush_run(*r, ctx);  // what the run holds goes in before this segment
+        }
+      }
+    }
+  }
+  segment_arrived(m, meta, ctx);
+}
+
+// on_l4 for a segment that joined no run: every check, the decode, and the input (or
+// a run opened with it). Out of line, so on_l4's joining path keeps a small frame.
+[[gnu::noinline]] void TcpLayer::segment_arrived(rte_mbuf* m, const L3Meta& meta,
+                                                 PacketContext& ctx) {
   if (meta.dst_is_broadcast || meta.dst.is_multicast()) {
     counters_.inc(TcpLayerCounter::kRxBroadcast);
     rte_pktmbuf_free(m);
@@ -1206,20 +1238,6 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
       counters_.inc(drop_counter(TcpWireDrop::kBadChecksum));
       rte_pktmbuf_free(m);
       return;
-    }
-    // The next segment of an open run joins it from its wire bytes, not decoded.
-    if (gro_.any_open() && !gro_flushing_) {
-      if (RxCoalescer::Run* r = gro_.run_of(meta.src, meta.dst, load_be32(l4))) {
-        const std::uint32_t hlen = (l4[offsetof(rte_tcp_hdr, data_off)] >> 4) * 4u;
-        const auto payload_len = static_cast<std::uint32_t>(len - hlen);
-        if (gro_.append(*r, l4, payload_len, meta.tos & ip_ecn::kMask)) {
-          RxCoalescer::add_piece(*r, l4 + hlen, payload_len, m);
-          counters_.inc(TcpLayerCounter::kRxCoalesced);
-          if (RxCoalescer::closed(*r)) flush_run(*r, ctx);
-          return;
-        }
-        flush_run(*r, ctx);  // what the run holds goes in before this segment
-      }
     }
     if (rx_segment_busy_) {  // an on_l4 nested in a callback of the outer one's
       TcpSegment seg = decode_common_tcp_header(l4, len);
@@ -1349,7 +1367,8 @@ void TcpLayer::open_run(const TcpSegment& seg, const L3Meta& meta, const std::ui
   gro_.open(meta.src, meta.dst, seg, l4);
 }
 
-void TcpLayer::flush_run(RxCoalescer::Run& r, PacketContext& ctx) {
+// Out of line: on_l4 calls it once a run, and its frame would be every segment's.
+[[gnu::noinline]] void TcpLayer::flush_run(RxCoalescer::Run& r, PacketContext& ctx) {
   // No run opens while this one's segment is input: a nested on_l4 could otherwise
   // reuse `r`, whose segment and pieces segment_input is reading.
   const bool outer = gro_flushing_;

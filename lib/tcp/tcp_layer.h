@@ -368,6 +368,7 @@ class TcpLayer final : public TransportHandler {
   bool on_time_wait(Slot& s, const TimeWaitInfo& info, Instant now);
 
   // Receive path.
+  void segment_arrived(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx);
   void chain_input(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx);
   // Software GRO (rx_coalescer.h): a run opened with `seg` (can_open; decoded from
   // `l4`), which holds its mbuf now; the oldest run is flushed when all are open.

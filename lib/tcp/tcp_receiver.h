@@ -54,6 +54,17 @@ class TcpReceiver {
       return true;
     }
     if (!ring_.reserve(p.piece_count)) return false;
+    if (p.skip == 0) {  // for_each_piece without its per-piece copy and skip step
+      std::uint32_t left = p.len;
+      for (std::uint16_t i = 0; i < p.piece_count && left > 0; ++i) {
+        const Payload& piece = p.pieces[i];
+        const std::uint32_t n = piece.len < left ? piece.len : left;
+        push_inorder(Piece{rcv_nxt_, n, piece.data, piece.handle});  // room reserved
+        ops_.retain(piece.handle);
+        left -= n;
+      }
+      return true;
+    }
     p.for_each_piece([&](std::uint32_t, const Payload& piece) {
       push_inorder(Piece{rcv_nxt_, piece.len, piece.data, piece.handle});  // room reserved
       ops_.retain(piece.handle);

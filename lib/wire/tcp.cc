@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "wire/checksum.h"
 
@@ -25,8 +26,8 @@ constexpr std::size_t kMaxOptionBytes = TcpView::kMaxHeaderLen - TcpView::kMinHe
 
 // Sum of the pseudo-header (RFC 9293 §3.1 for IPv4, RFC 8200 §8.1 for IPv6), not
 // reduced or complemented. `len` is left out when `with_len` is false (TSO).
-std::uint32_t pseudo_sum(const IpAddr& src, const IpAddr& dst, std::uint8_t proto, std::size_t len,
-                         bool with_len) {
+inline std::uint32_t pseudo_sum(const IpAddr& src, const IpAddr& dst, std::uint8_t proto,
+                                std::size_t len, bool with_len) {
   std::uint32_t sum = 0;
   if (src.is_v6()) {
     sum = __rte_raw_cksum(src.bytes(), 16, sum);
@@ -38,14 +39,23 @@ std::uint32_t pseudo_sum(const IpAddr& src, const IpAddr& dst, std::uint8_t prot
            rte_cpu_to_be_32(proto)};
     return __rte_raw_cksum(&tail, sizeof(tail), sum);
   }
-  sum = __rte_raw_cksum(src.bytes(), 4, sum);
-  sum = __rte_raw_cksum(dst.bytes(), 4, sum);
+  // IPv4: three 32-bit words added in 64 bits, folded. A word's two 16-bit halves add
+  // up to the same ones'-complement sum as the word does (2^16 = 1 mod 0xffff), so this
+  // is __rte_raw_cksum's sum of the twelve bytes, in four instructions instead of a
+  // loop of six steps.
   struct {
     std::uint8_t zero;
     std::uint8_t proto;
     rte_be16_t len;
   } tail{0, proto, with_len ? rte_cpu_to_be_16(static_cast<std::uint16_t>(len)) : rte_be16_t{0}};
-  return __rte_raw_cksum(&tail, sizeof(tail), sum);
+  std::uint32_t s, d, t;
+  std::memcpy(&s, src.bytes(), 4);
+  std::memcpy(&d, dst.bytes(), 4);
+  std::memcpy(&t, &tail, 4);
+  const std::uint64_t wide = std::uint64_t{s} + d + t;
+  const auto lo = static_cast<std::uint32_t>(wide);
+  const std::uint32_t folded = lo + static_cast<std::uint32_t>(wide >> 32);
+  return folded + (folded < lo);  // the end-around carry
 }
 
 // The one sum every L4 checksum over an mbuf chain goes through: `pseudo` (a
