@@ -2,6 +2,41 @@
 
 namespace shardtcp {
 
+namespace {
+
+// rte_pktmbuf_free on each of the n mbufs at(i) gives (nulls skipped), with the
+// mempool puts batched. Received payloads the application has read and acknowledged
+// send chunks come back here, and nearly each is the last reference to a direct,
+// unchained mbuf: one that goes back to its pool as it is, which is all
+// rte_pktmbuf_prefree_seg would conclude after its checks (rte_pktmbuf_free_bulk: 40
+// instructions an mbuf). Any other mbuf (shared, attached, chained) takes
+// rte_pktmbuf_free.
+template <typename At>
+void free_mbufs(std::uint32_t n, At&& at) {
+  constexpr unsigned kBatch = 64;
+  rte_mbuf* batch[kBatch];
+  unsigned k = 0;
+  rte_mempool* pool = nullptr;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    rte_mbuf* m = at(i);
+    if (m == nullptr) continue;
+    if (rte_mbuf_refcnt_read(m) != 1 || !RTE_MBUF_DIRECT(m) || m->next != nullptr ||
+        m->nb_segs != 1) {
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    if (m->pool != pool || k == kBatch) {
+      if (k > 0) rte_mempool_put_bulk(pool, reinterpret_cast<void**>(batch), k);
+      k = 0;
+      pool = m->pool;
+    }
+    batch[k++] = m;
+  }
+  if (k > 0) rte_mempool_put_bulk(pool, reinterpret_cast<void**>(batch), k);
+}
+
+}  // namespace
+
 MbufBufferOps::MbufBufferOps(rte_mempool* pool, unsigned reserve)
     : pool_(pool),
       reserve_(reserve),
@@ -19,32 +54,7 @@ void MbufBufferOps::release(void* handle) {
 }
 
 void MbufBufferOps::release_many(void* const* handles, std::uint32_t n) {
-  // The same as rte_pktmbuf_free on each (nulls skipped), with the mempool puts
-  // batched. Received payloads come back here once the application has read them, and
-  // nearly each is the last reference to a direct, unchained mbuf: one that goes back
-  // to its pool as it is, which is all rte_pktmbuf_prefree_seg would conclude after
-  // its checks (rte_pktmbuf_free_bulk: 40 instructions an mbuf). Any other mbuf takes
-  // rte_pktmbuf_free.
-  constexpr unsigned kBatch = 64;
-  rte_mbuf* batch[kBatch];
-  unsigned k = 0;
-  rte_mempool* pool = nullptr;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    auto* m = static_cast<rte_mbuf*>(handles[i]);
-    if (m == nullptr) continue;
-    if (rte_mbuf_refcnt_read(m) != 1 || !RTE_MBUF_DIRECT(m) || m->next != nullptr ||
-        m->nb_segs != 1) {
-      rte_pktmbuf_free(m);
-      continue;
-    }
-    if (m->pool != pool || k == kBatch) {
-      if (k > 0) rte_mempool_put_bulk(pool, reinterpret_cast<void**>(batch), k);
-      k = 0;
-      pool = m->pool;
-    }
-    batch[k++] = m;
-  }
-  if (k > 0) rte_mempool_put_bulk(pool, reinterpret_cast<void**>(batch), k);
+  free_mbufs(n, [&](std::uint32_t i) { return static_cast<rte_mbuf*>(handles[i]); });
 }
 
 bool MbufBufferOps::exhausted() const {
@@ -82,21 +92,11 @@ void MbufBufferOps::free_chunk(const BufferChunk& chunk) {
 }
 
 void MbufBufferOps::free_chunks(const BufferChunk* chunks, std::uint32_t n) {
-  // rte_pktmbuf_free_bulk in batches: the same as free_chunk on each, with the
-  // mempool puts batched.
-  constexpr std::uint32_t kBatch = 32;
-  rte_mbuf* batch[kBatch];
-  std::uint32_t count = 0;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    if (chunks[i].handle == nullptr) continue;
-    batch[count++] = static_cast<rte_mbuf*>(chunks[i].handle);
-    --live_chunks_;
-    if (count == kBatch) {
-      rte_pktmbuf_free_bulk(batch, count);
-      count = 0;
-    }
-  }
-  if (count != 0) rte_pktmbuf_free_bulk(batch, count);
+  free_mbufs(n, [&](std::uint32_t i) {
+    auto* m = static_cast<rte_mbuf*>(chunks[i].handle);
+    if (m != nullptr) --live_chunks_;
+    return m;
+  });
 }
 
 }  // namespace shardtcp
