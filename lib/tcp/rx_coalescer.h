@@ -24,6 +24,7 @@
 #include <cstring>
 
 #include "tcp/ecn.h"
+#include "tcp/recent_v4_flow.h"
 #include "tcp/tcp_segment.h"
 #include "wire/ip_addr.h"
 #include "wire/tcp.h"
@@ -42,6 +43,8 @@ class RxCoalescer {
 
   struct Run {
     IpAddr src, dst;
+    // Their first words (RecentV4Flow::head_word): all of an IPv4 address.
+    std::uint64_t src_head = 0, dst_head = 0;
     std::uint32_t ports = 0;  // source port << 16 | destination port
     // What a continuing segment's header repeats, as the wire has it (is_common_tcp_header
     // layouts): the ACK number, data offset and flags (ACK alone), the option bytes.
@@ -139,6 +142,8 @@ class RxCoalescer {
       if (r.count != 0) continue;
       r.src = src;
       r.dst = dst;
+      r.src_head = RecentV4Flow::head_word(src);
+      r.dst_head = RecentV4Flow::head_word(dst);
       r.ports = ports_of(seg.src_port, seg.dst_port);
       r.ack_wire = load<std::uint32_t>(l4 + 8);
       r.offset_flags_wire = load<std::uint16_t>(l4 + 12);
@@ -225,7 +230,9 @@ class RxCoalescer {
 
  private:
   static bool matches(const Run& r, const IpAddr& src, const IpAddr& dst, std::uint32_t ports) {
-    return r.count != 0 && r.ports == ports && r.src == src && r.dst == dst;
+    return r.count != 0 && r.ports == ports && RecentV4Flow::head_word(src) == r.src_head &&
+           RecentV4Flow::head_word(dst) == r.dst_head &&
+           (src.is_v4() || (r.src == src && r.dst == dst));
   }
   template <typename T>
   static T load(const std::uint8_t* p) {

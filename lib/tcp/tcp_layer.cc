@@ -1169,30 +1169,8 @@ const Tcb* TcpLayer::tcb(TcpConnId id) const {
 void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
   counters_.inc(TcpLayerCounter::kRxSegments);
   // The next segment of an open run (software GRO) joins it from its wire bytes, before
-  // anything else is done with it: no decode, no frame of the general path's size. Its
-  // flow's run was opened by a segment that passed the general path's checks, to the
-  // same unicast destination.
-  if (gro_.any_open() && !gro_flushing_ && m->nb_segs == 1) {
-    const auto* l4 = rte_pktmbuf_mtod(m, const std::uint8_t*);
-    const std::size_t len = std::min<std::size_t>(meta.l4_len, rte_pktmbuf_data_len(m));
-    if (is_common_tcp_header(l4, len)) {
-      if (RxCoalescer::Run* r = gro_.run_of(meta.src, meta.dst, load_be32(l4))) {
-        const std::uint32_t hlen = (l4[offsetof(rte_tcp_hdr, data_off)] >> 4) * 4u;
-        const auto payload_len = static_cast<std::uint32_t>(len - hlen);
-        // A bad checksum goes on to the general path, which counts and drops it.
-        if (!meta.l4_cksum_bad &&
-            (meta.l4_cksum_good || l4_checksum_ok(meta.src, meta.dst, IPPROTO_TCP, l4, len))) {
-          if (gro_.append(*r, l4, payload_len, meta.tos & ip_ecn::kMask)) {
-            RxCoalescer::add_piece(*r, l4 + hlen, payload_len, m);
-            counters_.inc(TcpLayerCounter::kRxCoalesced);
-            if (RxCoalescer::closed(*r)) flush_run(*r, ctx);
-            return;
-          }
-          flush_run(*r, ctx);  // what the run holds goes in before this segment
-        }
-      }
-    }
-  }
+  // anything else is done with it: no decode, no frame of the general path's size.
+  if (gro_.any_open() && !gro_flushing_ && m->nb_segs == 1 && join_run(m, meta)) return;
   segment_arrived(m, meta, ctx);
 }
 
@@ -1360,8 +1338,29 @@ bool TcpLayer::coalesce_pieces(const TcpSegment& seg, const L3Meta& meta, const 
   return true;
 }
 
+bool TcpLayer::join_run(rte_mbuf* m, const L3Meta& meta) {
+  const auto* l4 = rte_pktmbuf_mtod(m, const std::uint8_t*);
+  const std::size_t len = std::min<std::size_t>(meta.l4_len, rte_pktmbuf_data_len(m));
+  if (!is_common_tcp_header(l4, len)) return false;
+  RxCoalescer::Run* r = gro_.run_of(meta.src, meta.dst, load_be32(l4));
+  // The run was opened by a segment that passed segment_arrived's checks, to the same
+  // unicast destination; a bad checksum goes on to segment_arrived, which counts and
+  // drops it.
+  if (r == nullptr || meta.l4_cksum_bad ||
+      (!meta.l4_cksum_good && !l4_checksum_ok(meta.src, meta.dst, IPPROTO_TCP, l4, len)))
+    return false;
+  const std::uint32_t hlen = (l4[offsetof(rte_tcp_hdr, data_off)] >> 4) * 4u;
+  const auto payload_len = static_cast<std::uint32_t>(len - hlen);
+  if (!gro_.append(*r, l4, payload_len, meta.tos & ip_ecn::kMask)) return false;
+  RxCoalescer::add_piece(*r, l4 + hlen, payload_len, m);
+  counters_.inc(TcpLayerCounter::kRxCoalesced);
+  return true;  // a run that takes no more (RxCoalescer::closed) waits for its flush too
+}
+
 void TcpLayer::open_run(const TcpSegment& seg, const L3Meta& meta, const std::uint8_t* l4,
                         PacketContext& ctx) {
+  // The flow's run, if one is open (a segment that did not join it came), goes in first.
+  flush_flow_of(seg, meta, ctx);
   if (gro_.open(meta.src, meta.dst, seg, l4) != nullptr) return;
   flush_run(*gro_.oldest(), ctx);
   gro_.open(meta.src, meta.dst, seg, l4);

@@ -368,6 +368,10 @@ class TcpLayer final : public TransportHandler {
   bool on_time_wait(Slot& s, const TimeWaitInfo& info, Instant now);
 
   // Receive path.
+  // Appends a single-buffer segment to its flow's open run when it continues it (true);
+  // false changes nothing, and the segment goes to segment_arrived, which inputs the
+  // run before it.
+  bool join_run(rte_mbuf* m, const L3Meta& meta);
   void segment_arrived(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx);
   void chain_input(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx);
   // Software GRO (rx_coalescer.h): a run opened with `seg` (can_open; decoded from
