@@ -66,6 +66,9 @@ class TcbRxDriver {
     *seg_.options.timestamps = TcpTimestamps{++peer_ts_, last_tsval_};
     now_ = now_ + std::chrono::microseconds(1);
     out_.clear();
+    // As the TCP layer hands a connection its segments: the receive queue may keep the
+    // caller's reference to the payload's buffer (TcpOutput::offer_payload_refs).
+    out_.offer_payload_refs();
     tcb_->on_segment(seg_, now_, out_);
     peer_seq_ += kMss;
     std::size_t n = sent();

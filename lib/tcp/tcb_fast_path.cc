@@ -42,7 +42,9 @@ bool Tcb::receive_predicted(const TcpSegment& seg, Instant now, TcpOutput& out) 
     if (static_cast<std::int32_t>(tsval - ts_recent_) < 0) return false;
   }
   // The text step; a full queue is the general path's drop, counted there.
-  if (!rx_.append_inorder(seg.payload)) return false;
+  const bool adopt = out.payload_refs_offered() && seg.payload.skip == 0;
+  if (!rx_.append_inorder(seg.payload, adopt)) return false;
+  if (adopt) out.note_payload_adopted();
 
   // What the general path does for the segment, in its order, without the steps that
   // cannot apply.

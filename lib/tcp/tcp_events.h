@@ -86,7 +86,18 @@ class TcpOutput {
   void clear() {
     nseg_ = 0;
     nev_ = 0;
+    payload_refs_offered_ = payload_adopted_ = false;
   }
+
+  // Set by whoever hands the TCB a segment (Tcb::on_segment) with this output: it offers
+  // its own reference to each payload buffer, so a receive queue that takes the whole
+  // payload keeps those instead of taking references of its own, and notes that it
+  // did (payload_adopted: the caller then gives up none of them). Not offered, or not
+  // adopted, the caller still holds its references.
+  void offer_payload_refs() { payload_refs_offered_ = true; }
+  bool payload_refs_offered() const { return payload_refs_offered_; }
+  bool payload_adopted() const { return payload_adopted_; }
+  void note_payload_adopted() { payload_adopted_ = true; }
 
   // Returns false (and drops the segment) when full; callers stop emitting then.
   bool add_segment(const OutSegment& s) {
@@ -127,6 +138,8 @@ class TcpOutput {
   }
 
  private:
+  bool payload_refs_offered_ = false;
+  bool payload_adopted_ = false;
   std::array<OutSegment, kMaxSegments> segs_{};
   std::array<TcpEvent, kMaxEvents> evs_{};
   std::size_t nseg_ = 0;

@@ -1206,8 +1206,9 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
       }
       flush_flow_of(seg, meta, ctx);
     }
-    segment_input(seg, meta.src, meta.dst, ctx);
-    release_single_mbuf(m);  // the receive queue holds its own references
+    // The receive queue keeps our reference to `m` (header prediction), or took one of
+    // its own if it kept the payload.
+    if (!segment_input(seg, meta.src, meta.dst, ctx, true)) release_single_mbuf(m);
   };
   // A stream's segment is decoded inline, no call, no option loop, no zeroing first;
   // any other header goes through decode_tcp, which judges and counts it as before.
@@ -1374,13 +1375,15 @@ void TcpLayer::open_run(const TcpSegment& seg, const L3Meta& meta, const std::ui
   gro_flushing_ = true;
   const TcpSegment& seg = gro_.take(r);
   const std::uint16_t n = seg.payload.pieces != nullptr ? seg.payload.piece_count : 1;
+  bool adopted = false;
   if (r.segments > 1 && !next_in_order(seg, r.src, r.dst))
     RxCoalescer::for_each_segment(
         r, seg, [&](const TcpSegment& part) { segment_input(part, r.src, r.dst, ctx); });
   else
-    segment_input(seg, r.src, r.dst, ctx);
-  for (std::uint16_t i = 0; i < n; ++i)  // the receive queue holds its own references
-    release_single_mbuf(static_cast<rte_mbuf*>(r.pieces[i].handle));
+    adopted = segment_input(seg, r.src, r.dst, ctx, true);
+  if (!adopted)  // the receive queue holds references of its own to what it kept
+    for (std::uint16_t i = 0; i < n; ++i)
+      release_single_mbuf(static_cast<rte_mbuf*>(r.pieces[i].handle));
   gro_flushing_ = outer;
 }
 
@@ -1397,8 +1400,8 @@ bool TcpLayer::next_in_order(const TcpSegment& seg, const IpAddr& src, const IpA
   return c == nullptr || !c->tcb || c->tcb->rcv_nxt() == seg.seq;
 }
 
-void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
-                             PacketContext& ctx) {
+bool TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
+                             PacketContext& ctx, bool offer_refs) {
 #ifndef NDEBUG
   // A second Toeplitz hash of every segment (steering already did one): checked in
   // debug builds, where the tests read it, not on the release packet path.
@@ -1423,7 +1426,7 @@ void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpA
     }
     if (c == nullptr || !c->tcb) {
       unconnected_input(seg, t, hashed ? std::optional(h) : std::nullopt, ctx);
-      return;
+      return false;
     }
     i = slot_index(*c);
     recent_v4_.remember(src, dst, seg.src_port, seg.dst_port, i);
@@ -1432,12 +1435,15 @@ void TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpA
   if (!c.tcb) {
     unconnected_input(seg, TcpTuple{Endpoint{dst, seg.dst_port}, Endpoint{src, seg.src_port}},
                       std::nullopt, ctx);
-    return;
+    return false;
   }
   if (in_burst_ && c.burst_epoch != burst_epoch_) join_burst(i);
   TcpOutput& out = begin_output();
+  if (offer_refs) out.offer_payload_refs();
   c.tcb->on_segment(seg, ctx.now, out);
+  const bool adopted = out.payload_adopted();
   process(i, out, ctx);
+  return adopted;
 }
 
 // A segment of no connection: TIME_WAIT, a listener, or a reset. Out of line, so the

@@ -394,8 +394,11 @@ class TcpLayer final : public TransportHandler {
             gro_.run_of(meta.src, meta.dst, RxCoalescer::ports_of(seg.src_port, seg.dst_port)))
       flush_run(*r, ctx);
   }
-  void segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
-                     PacketContext& ctx);
+  // Gives `seg` to its connection, or to unconnected_input. `offer_refs`: the caller
+  // offers its references to the payload's buffers (TcpOutput::offer_payload_refs) to a
+  // connection; true when it kept them, and the caller must not give them up.
+  bool segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
+                     PacketContext& ctx, bool offer_refs = false);
   void unconnected_input(const TcpSegment& seg, const TcpTuple& t,
                          std::optional<std::uint64_t> tuple_hash, PacketContext& ctx);
   void listener_input(Slot& l, const TcpSegment& seg, const TcpTuple& t,

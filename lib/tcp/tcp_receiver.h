@@ -47,22 +47,30 @@ class TcpReceiver {
   // order, so its bytes only join the in-order queue, piece by piece for a payload in
   // pieces, as insert() would queue them. False, changing nothing, when the queue has
   // no room for all of it (insert() would drop it, or part of it).
-  bool append_inorder(const Payload& p) {
+  // `adopt_refs`: the caller gives its reference to each buffer up to the queue, which
+  // takes none of its own (TcpOutput::offer_payload_refs); only for a payload
+  // without `skip` (pieces a skip passes over would keep the caller's references).
+  bool append_inorder(const Payload& p, bool adopt_refs = false) {
     if (p.pieces == nullptr) {
       if (!push_inorder(Piece{rcv_nxt_, p.len, p.data, p.handle})) return false;
-      ops_.retain(p.handle);
+      if (!adopt_refs) ops_.retain(p.handle);
       return true;
     }
     if (!ring_.reserve(p.piece_count)) return false;
     if (p.skip == 0) {  // for_each_piece without its per-piece copy and skip step
       std::uint32_t left = p.len;
-      for (std::uint16_t i = 0; i < p.piece_count && left > 0; ++i) {
+      std::uint16_t i = 0;
+      for (; i < p.piece_count && left > 0; ++i) {
         const Payload& piece = p.pieces[i];
         const std::uint32_t n = piece.len < left ? piece.len : left;
         push_inorder(Piece{rcv_nxt_, n, piece.data, piece.handle});  // room reserved
-        ops_.retain(piece.handle);
+        if (!adopt_refs) ops_.retain(piece.handle);
         left -= n;
       }
+      // Pieces past the payload's end (trimmed off) are not queued: references
+      // adopted with them go now.
+      if (adopt_refs)
+        for (; i < p.piece_count; ++i) ops_.release(p.pieces[i].handle);
       return true;
     }
     p.for_each_piece([&](std::uint32_t, const Payload& piece) {
