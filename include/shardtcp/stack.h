@@ -59,6 +59,15 @@ struct StackConfig {
   // outlive the stack. In-process pairs over net_ring share one: the rings carry the
   // sender's mbufs, so each stack ends up holding the other's.
   rte_mempool* pool = nullptr;
+  // Send storage for large writes (MbufBufferOps): this many mbufs of
+  // kSendChunkDataRoom, one pool the engines share, made when the stack makes its own
+  // mbuf pool (`pool` null) and zero-copy transmit is on; 0: none. 1023 of them take
+  // 16 MiB of hugepage memory and hold about 15 MiB of unacknowledged data at once;
+  // writes beyond that use the main pool's 2 KiB chunks.
+  unsigned send_chunk_mbufs = 1023;
+  // 15 KiB of data a chunk: below the 16 383 bytes some NICs (i40e) take per TX
+  // descriptor, as a chunk becomes one buffer of a TSO frame.
+  static constexpr std::uint16_t kSendChunkDataRoom = 15 * 1024 + RTE_PKTMBUF_HEADROOM;
   // Clock for the engines; null: the TSC. Tests pass a VirtualClock; an embedding
   // application may pass its own.
   Clock* clock = nullptr;
@@ -152,6 +161,7 @@ class Stack {
   StackConfig config_;
   rte_mempool* pool_ = nullptr;
   bool own_pool_ = false;
+  rte_mempool* send_pool_ = nullptr;  // StackConfig::send_chunk_mbufs; ours when set
   std::unique_ptr<Clock> own_clock_;
   Clock* clock_ = nullptr;
   std::unique_ptr<EthdevPort> ethdev_;

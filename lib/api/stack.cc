@@ -2,6 +2,7 @@
 
 #include <rte_ethdev.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -182,6 +183,16 @@ Status Stack::build() {
     TcpLayerConfig tc = config_.tcp;
     tc.tx_cksum_offload = port_->info().tx_l4_cksum;
     tc.zero_copy_tx = tc.zero_copy_tx && port_->info().tx_zero_copy;
+    if (i == 0 && own_pool_ && tc.zero_copy_tx && config_.send_chunk_mbufs > 0) {
+      MbufPoolOptions po;
+      po.n_mbufs = config_.send_chunk_mbufs;
+      po.cache_size = std::min(64u, config_.send_chunk_mbufs / 8);
+      po.data_room = StackConfig::kSendChunkDataRoom;
+      auto sp = create_mbuf_pool(unique_name("sendpool"), po);
+      // Without it (hugepage memory short) large writes use the main pool's chunks.
+      if (sp) send_pool_ = *sp;
+    }
+    if (tc.zero_copy_tx) tc.send_chunk_pool = send_pool_;
     // A 64 KiB frame is a chain of mbufs, and the device sums each segment it cuts.
     tc.tso = port_->info().tx_tso && port_->info().tx_multi_seg && port_->info().tx_l4_cksum;
     if (opt.time_wait_max) tc.time_wait_capacity = *opt.time_wait_max;
@@ -236,6 +247,7 @@ Stack::~Stack() {
   faults_.reset();
   ethdev_.reset();
   if (pool_ != nullptr && own_pool_) rte_mempool_free(pool_);
+  if (send_pool_ != nullptr) rte_mempool_free(send_pool_);
 }
 
 PacketContext Stack::context(std::uint16_t i) {

@@ -37,8 +37,9 @@ void free_mbufs(std::uint32_t n, At&& at) {
 
 }  // namespace
 
-MbufBufferOps::MbufBufferOps(rte_mempool* pool, unsigned reserve)
+MbufBufferOps::MbufBufferOps(rte_mempool* pool, unsigned reserve, rte_mempool* large_pool)
     : pool_(pool),
+      large_pool_(large_pool),
       reserve_(reserve),
       chunk_size_(pool != nullptr ? static_cast<std::uint32_t>(rte_pktmbuf_data_room_size(pool) -
                                                                RTE_PKTMBUF_HEADROOM)
@@ -68,15 +69,24 @@ bool MbufBufferOps::exhausted() const {
 }
 
 bool MbufBufferOps::alloc_chunk(BufferChunk& out) {
-  if (exhausted()) {
+  if (exhausted() || !take_chunk(pool_, out)) {
     ++chunk_failures_;
     return false;
   }
-  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-  if (m == nullptr) {
-    ++chunk_failures_;
-    return false;
+  return true;
+}
+
+bool MbufBufferOps::alloc_chunk_for(BufferChunk& out, std::uint32_t want) {
+  if (large_pool_ != nullptr && want >= kLargeWrite && take_chunk(large_pool_, out)) {
+    ++large_chunks_;
+    return true;
   }
+  return alloc_chunk(out);
+}
+
+bool MbufBufferOps::take_chunk(rte_mempool* pool, BufferChunk& out) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool);
+  if (m == nullptr) return false;
   out.data = rte_pktmbuf_mtod(m, std::uint8_t*);
   out.capacity = rte_pktmbuf_tailroom(m);
   out.handle = m;

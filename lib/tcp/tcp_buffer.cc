@@ -29,7 +29,7 @@ std::uint32_t SendBuffer::append(const std::uint8_t* data, std::uint32_t len) {
     if (tail_room_ == 0) {
       if (ring_.full()) break;
       BufferChunk c;
-      if (!ops_.alloc_chunk(c) || c.capacity == 0) break;
+      if (!ops_.alloc_chunk_for(c, len - done) || c.capacity == 0) break;
       if (!ring_.push_back(c)) {  // no pool block for the ring: accept fewer bytes
         ops_.free_chunk(c);
         break;

@@ -37,6 +37,13 @@ class BufferOps {
   // Send-side storage. alloc_chunk returns false when none is available (the
   // connection then accepts fewer bytes from the application).
   virtual bool alloc_chunk(BufferChunk& out) = 0;
+  // A chunk for a write with `want` bytes still to store: an allocator that has larger
+  // chunks may hand one out for a large write (fewer, longer copies into it, and fewer
+  // buffers in each frame that goes out of it). By default alloc_chunk.
+  virtual bool alloc_chunk_for(BufferChunk& out, std::uint32_t want) {
+    (void)want;
+    return alloc_chunk(out);
+  }
   virtual void free_chunk(const BufferChunk& chunk) = 0;
   // free_chunk for each of `n` chunks (an acknowledgement that retired several), in
   // one call: an mbuf allocator returns them to the pool at once.

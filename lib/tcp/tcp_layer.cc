@@ -55,7 +55,7 @@ TcpLayer::TcpLayer(IpStack& ip, const TcpEnv& env, const TcpLayerConfig& config)
       env_(env),
       config_(config),
       key_(config.key ? *config.key : SipKey::random()),
-      ops_(env.pool, config.mbuf_reserve),
+      ops_(env.pool, config.mbuf_reserve, config.send_chunk_pool),
       emitter_(ip, TcpEmitterConfig{config.tx_cksum_offload, config.zero_copy_tx, 512}, counters_),
       tcb_counters_(make_tcp_counters()),
       slots_(std::clamp<std::size_t>(config.max_connections, 1, TcpConnId::kSlotMask)),

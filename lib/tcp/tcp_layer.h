@@ -113,6 +113,9 @@ struct TcpLayerConfig {
   // Mbufs of the pool that send storage never takes (headers, ACKs, received frames);
   // connect() and accept of a new connection are refused (ENOBUFS) below it.
   unsigned mbuf_reserve = 256;
+  // Mbufs with a larger data room for the send storage of large writes
+  // (MbufBufferOps); null: every chunk is one of the engine's pool. Outlives the layer.
+  rte_mempool* send_chunk_pool = nullptr;
   TcpConfig defaults;  // per-connection defaults (options change them per connection)
   PortAllocator::Config ports;
   bool tx_cksum_offload = false;  // PortInfo::tx_l4_cksum

@@ -91,5 +91,67 @@ TEST_F(MbufBufferOpsTest, FreeChunksReturnsChunksAndKeepsThoseStillOnTheWire) {
   EXPECT_EQ(rte_mempool_avail_count(pool), full);
 }
 
+TEST_F(MbufBufferOpsTest, LargeWritesTakeLargeChunksWhileThePoolLasts) {
+  rte_mempool* pool = make_pool(256);
+  ASSERT_NE(pool, nullptr);
+  MbufPoolOptions po;
+  po.n_mbufs = 4;
+  po.cache_size = 0;
+  po.data_room = 15 * 1024 + RTE_PKTMBUF_HEADROOM;
+  auto large = create_mbuf_pool("mbops_large", po);
+  ASSERT_TRUE(large) << large.error();
+  {
+    MbufBufferOps ops(pool, 0, *large);
+    std::vector<BufferChunk> chunks(7);
+    // A small write takes the main pool's chunk; large ones take 15 KiB chunks until
+    // the large pool is empty, then the main pool's.
+    ASSERT_TRUE(ops.alloc_chunk_for(chunks[0], MbufBufferOps::kLargeWrite - 1));
+    EXPECT_EQ(chunks[0].capacity, ops.chunk_size());
+    for (int i = 1; i <= 4; ++i) {
+      ASSERT_TRUE(ops.alloc_chunk_for(chunks[i], 64 * 1024));
+      EXPECT_EQ(chunks[i].capacity, 15u * 1024) << i;
+    }
+    ASSERT_TRUE(ops.alloc_chunk_for(chunks[5], 64 * 1024));
+    EXPECT_EQ(chunks[5].capacity, ops.chunk_size());
+    ASSERT_TRUE(ops.alloc_chunk(chunks[6]));
+    EXPECT_EQ(chunks[6].capacity, ops.chunk_size());
+    EXPECT_EQ(ops.large_chunks(), 4u);
+    EXPECT_EQ(ops.live_chunks(), 7);
+    // Back to their own pools.
+    ops.free_chunks(chunks.data(), static_cast<std::uint32_t>(chunks.size()));
+    EXPECT_EQ(ops.live_chunks(), 0);
+    EXPECT_EQ(rte_mempool_avail_count(*large), 4u);
+  }
+  rte_mempool_free(*large);
+}
+
+// A send buffer fed one large write fills large chunks; the bytes come back in order.
+TEST_F(MbufBufferOpsTest, SendBufferKeepsALargeWriteWholeInLargeChunks) {
+  rte_mempool* pool = make_pool(256);
+  ASSERT_NE(pool, nullptr);
+  MbufPoolOptions po;
+  po.n_mbufs = 64;
+  po.cache_size = 0;
+  po.data_room = 15 * 1024 + RTE_PKTMBUF_HEADROOM;
+  auto large = create_mbuf_pool("mbops_large2", po);
+  ASSERT_TRUE(large) << large.error();
+  {
+    MbufBufferOps ops(pool, 0, *large);
+    SendBuffer sb(ops, 256 * 1024, ops.chunk_size());
+    std::vector<std::uint8_t> data(100 * 1024);
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 7 + 3);
+    ASSERT_EQ(sb.append(data.data(), static_cast<std::uint32_t>(data.size())), data.size());
+    // 100 KiB: six full 15 KiB chunks, then 10 KiB more still counts as large (>= 8 KiB).
+    EXPECT_EQ(ops.large_chunks(), 7u);
+    std::vector<std::uint8_t> back(data.size());
+    ASSERT_EQ(sb.copy(0, static_cast<std::uint32_t>(back.size()), back.data()), back.size());
+    EXPECT_EQ(back, data);
+    sb.consume(static_cast<std::uint32_t>(data.size()));
+    EXPECT_EQ(ops.live_chunks(), 0);
+  }
+  EXPECT_EQ(rte_mempool_avail_count(*large), 64u);
+  rte_mempool_free(*large);
+}
+
 }  // namespace
 }  // namespace shardtcp::testing

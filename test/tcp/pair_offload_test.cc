@@ -15,6 +15,7 @@
 
 #include "pair_harness.h"
 #include "pair_stream.h"
+#include "shardtcp/stack.h"
 
 namespace shardtcp::testing {
 namespace {
@@ -118,6 +119,35 @@ TEST_F(TcpPairOffload, Ipv6UsesTsoAndLroAndDeliversExactlyThroughLoss) {
   if (HasFatalFailure()) return;
   expect_delivered_exactly(ea, eb, 16ull << 20);
   expect_offloads_used("ipv6");
+}
+
+// Both sides keep large writes in 15 KiB send chunks (MbufBufferOps' large pool, as a
+// Stack makes one): TSO frames refer to a few of them, frames retransmitted after loss
+// refer to them at any offset, and every byte arrives as written.
+TEST_F(TcpPairOffload, LargeSendChunksThroughTsoAndLroUnderLoss) {
+  ASSERT_NE(tcp_pair_pool(), nullptr);  // brings the EAL up (a test run alone)
+  MbufPoolOptions po;
+  po.n_mbufs = 511;
+  po.cache_size = 0;
+  po.data_room = StackConfig::kSendChunkDataRoom;
+  auto large = create_mbuf_pool("offload_send_chunks", po);
+  ASSERT_TRUE(large) << large.error();
+  extra_pools_.push_back(*large);  // checked for leaks and freed at teardown
+  PairSideOptions a, b;
+  a.tcp = b.tcp = default_tcp();
+  a.tcp.send_chunk_pool = b.tcp.send_chunk_pool = *large;
+  a.emulate_offloads = b.emulate_offloads = true;
+  a.impair = b.impair = lossy_wire(0.01, 0.005, 0.02, 8, 0.001);
+  a.impair->seed = 71;
+  b.impair->seed = 72;
+  build(a, b);
+  StreamFlow ea, eb;
+  transfer(32ull << 20, ea, eb);
+  if (HasFatalFailure()) return;
+  expect_delivered_exactly(ea, eb, 32ull << 20);
+  expect_offloads_used("large send chunks");
+  EXPECT_GT(a_.tcp->buffer_ops().large_chunks(), 0u);
+  EXPECT_GT(b_.tcp->buffer_ops().large_chunks(), 0u);
 }
 
 TEST_F(TcpPairOffload, LargeTransferEachWayThroughTsoAndLroUnderLossReorderingCorruption) {
