@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pair_harness.h"
+#include "shardtcp/stack.h"
 
 namespace shardtcp::testing {
 namespace {
@@ -20,6 +21,15 @@ class MbufBufferOpsTest : public TcpPairTest {
     if (m != nullptr) rte_pktmbuf_append(m, 100);
     return m;
   }
+  // The engine's pool (256 mbufs) and a pool of `large_n` send chunks as a Stack makes.
+  void make_pools(unsigned large_n) {
+    pool_ = make_pool(256);
+    large_ = make_pool(large_n, StackConfig::kSendChunkDataRoom);
+    ASSERT_NE(pool_, nullptr);
+    ASSERT_NE(large_, nullptr);
+  }
+  rte_mempool* pool_ = nullptr;
+  rte_mempool* large_ = nullptr;
 };
 
 TEST_F(MbufBufferOpsTest, ReleaseManyReturnsEveryLastReferenceAndKeepsSharedOnes) {
@@ -92,16 +102,10 @@ TEST_F(MbufBufferOpsTest, FreeChunksReturnsChunksAndKeepsThoseStillOnTheWire) {
 }
 
 TEST_F(MbufBufferOpsTest, LargeWritesTakeLargeChunksWhileThePoolLasts) {
-  rte_mempool* pool = make_pool(256);
-  ASSERT_NE(pool, nullptr);
-  MbufPoolOptions po;
-  po.n_mbufs = 4;
-  po.cache_size = 0;
-  po.data_room = 15 * 1024 + RTE_PKTMBUF_HEADROOM;
-  auto large = create_mbuf_pool("mbops_large", po);
-  ASSERT_TRUE(large) << large.error();
+  make_pools(4);
+  if (HasFatalFailure()) return;
   {
-    MbufBufferOps ops(pool, 0, *large);
+    MbufBufferOps ops(pool_, 0, large_);
     std::vector<BufferChunk> chunks(7);
     // A small write takes the main pool's chunk; large ones take 15 KiB chunks until
     // the large pool is empty, then the main pool's.
@@ -120,23 +124,16 @@ TEST_F(MbufBufferOpsTest, LargeWritesTakeLargeChunksWhileThePoolLasts) {
     // Back to their own pools.
     ops.free_chunks(chunks.data(), static_cast<std::uint32_t>(chunks.size()));
     EXPECT_EQ(ops.live_chunks(), 0);
-    EXPECT_EQ(rte_mempool_avail_count(*large), 4u);
+    EXPECT_EQ(rte_mempool_avail_count(large_), 4u);
   }
-  rte_mempool_free(*large);
 }
 
 // A send buffer fed one large write fills large chunks; the bytes come back in order.
 TEST_F(MbufBufferOpsTest, SendBufferKeepsALargeWriteWholeInLargeChunks) {
-  rte_mempool* pool = make_pool(256);
-  ASSERT_NE(pool, nullptr);
-  MbufPoolOptions po;
-  po.n_mbufs = 64;
-  po.cache_size = 0;
-  po.data_room = 15 * 1024 + RTE_PKTMBUF_HEADROOM;
-  auto large = create_mbuf_pool("mbops_large2", po);
-  ASSERT_TRUE(large) << large.error();
+  make_pools(64);
+  if (HasFatalFailure()) return;
   {
-    MbufBufferOps ops(pool, 0, *large);
+    MbufBufferOps ops(pool_, 0, large_);
     SendBuffer sb(ops, 256 * 1024, ops.chunk_size());
     std::vector<std::uint8_t> data(100 * 1024);
     for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 7 + 3);
@@ -149,8 +146,6 @@ TEST_F(MbufBufferOpsTest, SendBufferKeepsALargeWriteWholeInLargeChunks) {
     sb.consume(static_cast<std::uint32_t>(data.size()));
     EXPECT_EQ(ops.live_chunks(), 0);
   }
-  EXPECT_EQ(rte_mempool_avail_count(*large), 64u);
-  rte_mempool_free(*large);
 }
 
 }  // namespace

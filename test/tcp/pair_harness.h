@@ -149,13 +149,15 @@ class TcpPairTest : public ::testing::Test {
     pair_.reset();  // frees frames still in the rings
   }
 
-  // A private pool (freed in TearDown, checked for leaks).
-  rte_mempool* make_pool(unsigned n) {
+  // A private pool (freed in TearDown, checked for leaks); `data_room` as
+  // MbufPoolOptions' (StackConfig::kSendChunkDataRoom for send chunks).
+  rte_mempool* make_pool(unsigned n, std::uint16_t data_room = RTE_MBUF_DEFAULT_BUF_SIZE) {
     if (tcp_pair_pool() == nullptr) return nullptr;  // brings the EAL up (a test run alone)
     static int serial = 0;
     MbufPoolOptions po;
     po.n_mbufs = n;
     po.cache_size = 0;
+    po.data_room = data_room;
     auto p = create_mbuf_pool("tcpl_side" + std::to_string(serial++), po);
     if (!p) {
       ADD_FAILURE() << p.error();

@@ -125,17 +125,11 @@ TEST_F(TcpPairOffload, Ipv6UsesTsoAndLroAndDeliversExactlyThroughLoss) {
 // Stack makes one): TSO frames refer to a few of them, frames retransmitted after loss
 // refer to them at any offset, and every byte arrives as written.
 TEST_F(TcpPairOffload, LargeSendChunksThroughTsoAndLroUnderLoss) {
-  ASSERT_NE(tcp_pair_pool(), nullptr);  // brings the EAL up (a test run alone)
-  MbufPoolOptions po;
-  po.n_mbufs = 511;
-  po.cache_size = 0;
-  po.data_room = StackConfig::kSendChunkDataRoom;
-  auto large = create_mbuf_pool("offload_send_chunks", po);
-  ASSERT_TRUE(large) << large.error();
-  extra_pools_.push_back(*large);  // checked for leaks and freed at teardown
+  rte_mempool* large = make_pool(511, StackConfig::kSendChunkDataRoom);
+  ASSERT_NE(large, nullptr);
   PairSideOptions a, b;
   a.tcp = b.tcp = default_tcp();
-  a.tcp.send_chunk_pool = b.tcp.send_chunk_pool = *large;
+  a.tcp.send_chunk_pool = b.tcp.send_chunk_pool = large;
   a.emulate_offloads = b.emulate_offloads = true;
   a.impair = b.impair = lossy_wire(0.01, 0.005, 0.02, 8, 0.001);
   a.impair->seed = 71;
