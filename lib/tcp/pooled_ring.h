@@ -60,6 +60,12 @@ class PooledRing {
     ++size_;
     return true;
   }
+  // push_back after a reserve() that made room for it: no bound or room check.
+  void push_back_reserved(const T& v) {
+    assert(size_ < cap_);
+    data_[(head_ + size_) & (cap_ - 1)] = v;
+    ++size_;
+  }
   // Room for `n` more records, so that many push_back calls cannot fail: false when
   // the bound or the pool says no (the storage may have grown meanwhile; no record
   // changed).

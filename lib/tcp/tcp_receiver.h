@@ -58,15 +58,20 @@ class TcpReceiver {
     }
     if (!ring_.reserve(p.piece_count)) return false;
     if (p.skip == 0) {  // for_each_piece without its per-piece copy and skip step
+      // RCV.NXT and the readable count move once, after the pieces.
       std::uint32_t left = p.len;
+      SeqNum seq = rcv_nxt_;
       std::uint16_t i = 0;
       for (; i < p.piece_count && left > 0; ++i) {
         const Payload& piece = p.pieces[i];
         const std::uint32_t n = piece.len < left ? piece.len : left;
-        push_inorder(Piece{rcv_nxt_, n, piece.data, piece.handle});  // room reserved
+        ring_.push_back_reserved(Piece{seq, n, piece.data, piece.handle});
         if (!adopt_refs) ops_.retain(piece.handle);
+        seq += n;
         left -= n;
       }
+      readable_ += p.len - left;
+      rcv_nxt_ = seq;
       // Pieces past the payload's end (trimmed off) are not queued: references
       // adopted with them go now.
       if (adopt_refs)
