@@ -165,6 +165,16 @@ Status Stack::build() {
   registry_.add(port_offloads_);
 
   shards_.resize(config_.engines);
+  // One pool of large send chunks the engines share (StackConfig::send_chunk_mbufs);
+  // without it (hugepage memory short) large writes use the main pool's chunks.
+  if (own_pool_ && config_.tcp.zero_copy_tx && port_->info().tx_zero_copy &&
+      config_.send_chunk_mbufs > 0) {
+    MbufPoolOptions po;
+    po.n_mbufs = config_.send_chunk_mbufs;
+    po.cache_size = std::min(64u, config_.send_chunk_mbufs / 8);
+    po.data_room = StackConfig::kSendChunkDataRoom;
+    if (auto sp = create_mbuf_pool(unique_name("sendpool"), po)) send_pool_ = *sp;
+  }
   for (std::uint16_t i = 0; i < config_.engines; ++i) {
     Shard& sh = shards_[i];
     sh.ip = std::make_unique<IpStack>(ipc);
@@ -183,15 +193,6 @@ Status Stack::build() {
     TcpLayerConfig tc = config_.tcp;
     tc.tx_cksum_offload = port_->info().tx_l4_cksum;
     tc.zero_copy_tx = tc.zero_copy_tx && port_->info().tx_zero_copy;
-    if (i == 0 && own_pool_ && tc.zero_copy_tx && config_.send_chunk_mbufs > 0) {
-      MbufPoolOptions po;
-      po.n_mbufs = config_.send_chunk_mbufs;
-      po.cache_size = std::min(64u, config_.send_chunk_mbufs / 8);
-      po.data_room = StackConfig::kSendChunkDataRoom;
-      auto sp = create_mbuf_pool(unique_name("sendpool"), po);
-      // Without it (hugepage memory short) large writes use the main pool's chunks.
-      if (sp) send_pool_ = *sp;
-    }
     if (tc.zero_copy_tx) tc.send_chunk_pool = send_pool_;
     // A 64 KiB frame is a chain of mbufs, and the device sums each segment it cuts.
     tc.tso = port_->info().tx_tso && port_->info().tx_multi_seg && port_->info().tx_l4_cksum;

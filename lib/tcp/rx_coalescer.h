@@ -131,8 +131,6 @@ class RxCoalescer {
     p.len = len;
     p.handle = handle;
   }
-  // Whether `r` takes nothing more (a PSH ended it, or it is full).
-  static bool closed(const Run& r) { return r.pushed || r.count == kMaxPieces; }
 
   // A free run opened with `seg` (can_open), decoded from `l4`, its pieces' buffers
   // held by the run from now; null when all are open:

@@ -1329,8 +1329,7 @@ bool TcpLayer::coalesce_pieces(const TcpSegment& seg, const L3Meta& meta, const 
         RxCoalescer::add_piece(*r, p.data, p.len, p.handle);
       });
       counters_.inc(TcpLayerCounter::kRxCoalesced);
-      if (RxCoalescer::closed(*r)) flush_run(*r, ctx);
-      return true;
+      return true;  // a run that takes no more waits for its flush, as in join_run
     }
     flush_run(*r, ctx);  // what the run holds goes in before this segment
   }
@@ -1355,7 +1354,7 @@ bool TcpLayer::join_run(rte_mbuf* m, const L3Meta& meta) {
   if (!gro_.append(*r, l4, payload_len, meta.tos & ip_ecn::kMask)) return false;
   RxCoalescer::add_piece(*r, l4 + hlen, payload_len, m);
   counters_.inc(TcpLayerCounter::kRxCoalesced);
-  return true;  // a run that takes no more (RxCoalescer::closed) waits for its flush too
+  return true;  // a run PSH ended, or full, waits for its flush: append refuses more
 }
 
 void TcpLayer::open_run(const TcpSegment& seg, const L3Meta& meta, const std::uint8_t* l4,
@@ -1375,33 +1374,22 @@ void TcpLayer::open_run(const TcpSegment& seg, const L3Meta& meta, const std::ui
   gro_flushing_ = true;
   const TcpSegment& seg = gro_.take(r);
   const std::uint16_t n = seg.payload.pieces != nullptr ? seg.payload.piece_count : 1;
-  bool adopted = false;
-  if (r.segments > 1 && !next_in_order(seg, r.src, r.dst))
+  // A run of several segments that is out of order for its connection goes in segment
+  // by segment (each draws its duplicate ACK): segment_input declines it for that.
+  bool out_of_order = false;
+  const bool adopted =
+      segment_input(seg, r.src, r.dst, ctx, true, r.segments > 1 ? &out_of_order : nullptr);
+  if (out_of_order)
     RxCoalescer::for_each_segment(
         r, seg, [&](const TcpSegment& part) { segment_input(part, r.src, r.dst, ctx); });
-  else
-    adopted = segment_input(seg, r.src, r.dst, ctx, true);
   if (!adopted)  // the receive queue holds references of its own to what it kept
     for (std::uint16_t i = 0; i < n; ++i)
       release_single_mbuf(static_cast<rte_mbuf*>(r.pieces[i].handle));
   gro_flushing_ = outer;
 }
 
-bool TcpLayer::next_in_order(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst) const {
-  const std::uint32_t i = recent_v4_.find(src, dst, seg.src_port, seg.dst_port);
-  const Slot* c = nullptr;
-  if (i != RecentV4Flow::kNoSlot) {
-    c = &slots_[i];
-  } else {
-    const TcpTuple t{Endpoint{dst, seg.dst_port}, Endpoint{src, seg.src_port}};
-    c = conn_table_.recent(t);
-    if (c == nullptr) c = conn_table_.find(t, hash_tuple(key_, t));
-  }
-  return c == nullptr || !c->tcb || c->tcb->rcv_nxt() == seg.seq;
-}
-
 bool TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
-                             PacketContext& ctx, bool offer_refs) {
+                             PacketContext& ctx, bool offer_refs, bool* out_of_order) {
 #ifndef NDEBUG
   // A second Toeplitz hash of every segment (steering already did one): checked in
   // debug builds, where the tests read it, not on the release packet path.
@@ -1435,6 +1423,10 @@ bool TcpLayer::segment_input(const TcpSegment& seg, const IpAddr& src, const IpA
   if (!c.tcb) {
     unconnected_input(seg, TcpTuple{Endpoint{dst, seg.dst_port}, Endpoint{src, seg.src_port}},
                       std::nullopt, ctx);
+    return false;
+  }
+  if (out_of_order != nullptr && c.tcb->rcv_nxt() != seg.seq) {
+    *out_of_order = true;
     return false;
   }
   if (in_burst_ && c.burst_epoch != burst_epoch_) join_burst(i);

@@ -385,9 +385,6 @@ class TcpLayer final : public TransportHandler {
   // pieces, one per buffer: true when a run holds them now.
   bool coalesce_pieces(const TcpSegment& seg, const L3Meta& meta, const std::uint8_t* l4,
                        PacketContext& ctx);
-  // Whether `seg` starts at its connection's RCV.NXT (or has no connection): a run that
-  // does not goes in segment by segment (RxCoalescer::for_each_segment).
-  bool next_in_order(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst) const;
   // Inputs the run's merged segment and gives up the run's mbufs.
   void flush_run(RxCoalescer::Run& r, PacketContext& ctx);
   // The run of `seg`'s flow, if one is open, before `seg` is input on its own.
@@ -400,8 +397,10 @@ class TcpLayer final : public TransportHandler {
   // Gives `seg` to its connection, or to unconnected_input. `offer_refs`: the caller
   // offers its references to the payload's buffers (TcpOutput::offer_payload_refs) to a
   // connection; true when it kept them, and the caller must not give them up.
+  // `out_of_order` (a merged run, flush_run): set, and `seg` not input, when its
+  // connection's RCV.NXT is not where it starts.
   bool segment_input(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
-                     PacketContext& ctx, bool offer_refs = false);
+                     PacketContext& ctx, bool offer_refs = false, bool* out_of_order = nullptr);
   void unconnected_input(const TcpSegment& seg, const TcpTuple& t,
                          std::optional<std::uint64_t> tuple_hash, PacketContext& ctx);
   void listener_input(Slot& l, const TcpSegment& seg, const TcpTuple& t,

@@ -75,7 +75,7 @@ TEST_F(RxCoalescerTest, ContinuingSegmentsMergeIntoOneWithTheLastWindowAndPush) 
   WireSegment last = segment(2 * kMss, 100, kAck | kPsh);
   last.header[14] = 0x12;  // another window: 0x12f4
   ASSERT_TRUE(append(r, last));
-  EXPECT_TRUE(RxCoalescer::closed(r));  // a PSH ends the run
+  EXPECT_TRUE(r.pushed);  // a PSH ends the run: nothing more is appended
   EXPECT_FALSE(append(r, segment(2 * kMss + 100)));
   EXPECT_EQ(gro_.run_of(kSrc, kDst, RxCoalescer::ports_of(40000, 5201)), &r);
 
