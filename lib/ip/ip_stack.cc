@@ -224,10 +224,10 @@ void IpStack::arp_input(rte_mbuf* m, const std::uint8_t* arp, std::size_t len, P
 // The frames of a stream, the l3fwd way: one mbuf holding exactly the datagram (no
 // trim, no pullup), sent to our own MAC, a 20-byte IPv4 header, no fragment, a live
 // TTL, a (source, destination) pair that passed ipv4_input's checks (checked_pair_)
-// and a transport other than ICMP; delivered straight from here, its L3Meta built
-// once. Everything else -- other Ethernet destinations and types, a bad checksum
-// included -- returns false untouched: handle_frame and ipv4_input judge it again and
-// count why.
+// and a transport other than ICMP; delivered straight from here: offered to the
+// transport's shortcut (offer_ipv4) first, else with its L3Meta built once. Everything else --
+// other Ethernet destinations and types, a bad checksum included -- returns false untouched:
+// handle_frame and ipv4_input judge it again and count why.
 bool IpStack::ipv4_fast_input(rte_mbuf* m, PacketContext& ctx) {
   if (m->nb_segs != 1 || m->data_len < kEthLen + sizeof(rte_ipv4_hdr)) return false;
   const auto* frame = rte_pktmbuf_mtod(m, const std::uint8_t*);
@@ -251,8 +251,13 @@ bool IpStack::ipv4_fast_input(rte_mbuf* m, PacketContext& ctx) {
     return false;
   const std::uint64_t f = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
   if (!(cfg_.port.rx_ipv4_cksum && f == RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
-      (f == RTE_MBUF_F_RX_IP_CKSUM_BAD || !ipv4_header_checksum_ok(h, sizeof(rte_ipv4_hdr))))
+      (f == RTE_MBUF_F_RX_IP_CKSUM_BAD || !ipv4_base_header_checksum_ok(h)))
     return false;
+  const auto l4_len = static_cast<std::uint16_t>(total - sizeof(rte_ipv4_hdr));
+  const L4Checksum l4_cksum = l4_checksum_status(m->ol_flags, cfg_.port.rx_l4_cksum);
+  // The transport's own shortcut first (TCP: the next segment of a receive run), before
+  // anything is built for on_l4.
+  if (t->offer_ipv4(m, *h, l4_len, l4_cksum)) return true;  // delivered: on_frames counts it
   // Built in place, each field once (assigned after a default construction, the
   // addresses went through a zeroed temporary each).
   L3Meta meta{.src = IpAddr::v4_be(h->src_addr),
@@ -261,8 +266,9 @@ bool IpStack::ipv4_fast_input(rte_mbuf* m, PacketContext& ctx) {
               .ttl = h->time_to_live,
               .tos = h->type_of_service,
               .l3_len = sizeof(rte_ipv4_hdr),
-              .l4_len = static_cast<std::uint16_t>(total - sizeof(rte_ipv4_hdr))};
-  meta.set_l4_cksum_from(m->ol_flags, cfg_.port.rx_l4_cksum);
+              .l4_len = l4_len,
+              .l4_cksum_good = l4_cksum == L4Checksum::kGood,
+              .l4_cksum_bad = l4_cksum == L4Checksum::kBad};
   // m->l2_len and l3_len are left alone: they are TX offload fields, and transports
   // find the IP header's length in meta.l3_len.
   rte_pktmbuf_adj(m, static_cast<std::uint16_t>(kEthLen + sizeof(rte_ipv4_hdr)));

@@ -18,13 +18,14 @@
 #pragma once
 
 #include <rte_byteorder.h>
+#include <rte_tcp.h>
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
 #include "tcp/ecn.h"
-#include "tcp/recent_v4_flow.h"
 #include "tcp/tcp_segment.h"
 #include "wire/ip_addr.h"
 #include "wire/tcp.h"
@@ -41,22 +42,25 @@ class RxCoalescer {
   // theirs; a new run beyond them flushes the oldest.
   static constexpr std::size_t kMaxRuns = 4;
 
+  // A continuing segment's header is compared with what the run expects in its first
+  // 32 bytes: the longest is_common_tcp_header layout (NOP NOP timestamps). The caller
+  // makes sure that many bytes are readable at the header it offers.
+  static constexpr std::size_t kHeaderBytes = TcpView::kMinHeaderLen + 12;
+
   struct Run {
     IpAddr src, dst;
-    // Their first words (RecentV4Flow::head_word): all of an IPv4 address.
-    std::uint64_t src_head = 0, dst_head = 0;
+    // An IPv4 run's two addresses as the IPv4 header holds them, source first (v4_pair_of):
+    // IP's fast path finds the run from the header's 8 bytes (run_of_v4).
+    std::uint64_t v4_pair = 0;
+    bool v4 = false;
     std::uint32_t ports = 0;  // source port << 16 | destination port
-    // What a continuing segment's header repeats, as the wire has it (is_common_tcp_header
-    // layouts): the ACK number, data offset and flags (ACK alone), the option bytes.
-    std::uint32_t ack_wire = 0;
-    std::uint16_t offset_flags_wire = 0;
+    // The header bytes a continuing segment repeats, as the wire has them, where `mask`
+    // is set: the ports, the next sequence number, the ACK number, data offset and flags
+    // (PSH aside), the option bytes. Window, checksum and urgent pointer are free.
+    alignas(8) std::array<std::uint8_t, kHeaderBytes> expect{};
+    alignas(8) std::array<std::uint8_t, kHeaderBytes> mask{};
     std::uint8_t header_len = 0;
     std::uint8_t ip_ecn = 0;
-    // The option bytes (NOP NOP timestamps) as two loads from options_at, and masks that
-    // are zero for a 20-byte header.
-    std::uint8_t options_at = 0;
-    std::uint64_t options_lo = 0, options_lo_mask = 0;
-    std::uint32_t options_hi = 0, options_hi_mask = 0;
     SeqNum next;                    // the sequence number a continuing segment carries
     std::uint16_t window_wire = 0;  // the last segment's window field
     bool pushed = false;            // the last segment had PSH: the run takes no more
@@ -88,39 +92,41 @@ class RxCoalescer {
   // The open run of the flow from src:ports>>16 to dst:ports&0xffff, or null. The run
   // appended to last is tried first: a stream's segments come in runs.
   Run* run_of(const IpAddr& src, const IpAddr& dst, std::uint32_t ports) {
-    if (open_ == 0) return nullptr;
-    if (matches(*last_, src, dst, ports)) return last_;
-    for (Run& r : runs_)
-      if (matches(r, src, dst, ports)) return &r;
-    return nullptr;
+    return find([&](const Run& r) { return r.ports == ports && r.src == src && r.dst == dst; });
+  }
+  // The same for an IPv4 flow, from its header's addresses (v4_pair_of).
+  Run* run_of_v4(std::uint64_t v4_pair, std::uint32_t ports) {
+    return find([&](const Run& r) { return r.v4 && r.v4_pair == v4_pair && r.ports == ports; });
+  }
+  // IPv4 source and destination as 8 bytes in the IPv4 header's order, read as one word.
+  static std::uint64_t v4_pair_of(const IpAddr& src, const IpAddr& dst) {
+    std::array<std::uint8_t, 8> b;
+    std::memcpy(b.data(), src.bytes(), 4);
+    std::memcpy(b.data() + 4, dst.bytes(), 4);
+    return load<std::uint64_t>(b.data());
   }
 
-  // Whether the segment whose header is at `l4` (an is_common_tcp_header layout of r's
-  // flow) continues `r` (see the file comment), judged from its wire bytes: no decode.
-  // `payload_len` bytes of payload in `pieces` buffers. If it does, r's header state
-  // moves past it, true, and the caller adds its pieces (add_piece); false leaves `r`
-  // as it was.
-  bool append(Run& r, const std::uint8_t* l4, std::uint32_t payload_len, std::uint8_t ip_ecn,
+  // Whether the segment whose header is at `l4` (kHeaderBytes readable there),
+  // `segment_len` bytes of header and payload in `pieces` buffers, continues `r` (see
+  // the file comment), judged from its wire bytes: no decode. If it does, r's header
+  // state moves past it, true, and the caller adds its payload's pieces (add_piece), the
+  // first starting r.header_len bytes into the segment; false leaves `r` as it was.
+  bool append(Run& r, const std::uint8_t* l4, std::uint32_t segment_len, std::uint8_t ip_ecn,
               std::uint16_t pieces = 1) {
-    constexpr std::uint16_t kPshWire = RTE_BE16(tcp_flags::kPsh);
-    const std::uint16_t offset_flags = load<std::uint16_t>(l4 + 12);
-    // Every field compared at once: the differences or'ed, one branch. A 20-byte header
-    // has no option words: its first 12 bytes are read in their place, and masked.
-    const std::uint8_t* options = l4 + r.options_at;
-    const std::uint64_t differs =
-        (load_be32(l4 + 4) ^ r.next.raw()) | (load<std::uint32_t>(l4 + 8) ^ r.ack_wire) |
-        ((offset_flags & ~kPshWire) ^ r.offset_flags_wire) | (ip_ecn ^ r.ip_ecn) |
-        ((load<std::uint64_t>(options) ^ r.options_lo) & r.options_lo_mask) |
-        ((load<std::uint32_t>(options + 8) ^ r.options_hi) & r.options_hi_mask) |
-        static_cast<std::uint64_t>(r.pushed);
-    if (differs != 0 || payload_len == 0 || pieces > kMaxPieces - r.count ||
+    // Every byte compared at once: the differences masked and or'ed, one branch.
+    std::uint64_t differs = static_cast<std::uint64_t>(ip_ecn ^ r.ip_ecn) | r.pushed;
+    for (std::size_t i = 0; i < kHeaderBytes; i += 8)
+      differs |= (load<std::uint64_t>(l4 + i) ^ load<std::uint64_t>(&r.expect[i])) &
+                 load<std::uint64_t>(&r.mask[i]);
+    const std::uint32_t payload_len = segment_len - r.header_len;
+    if (differs != 0 || segment_len <= r.header_len || pieces > kMaxPieces - r.count ||
         r.bytes + payload_len > kMaxBytes)
       return false;
     r.starts[r.segments++] = static_cast<std::uint8_t>(r.count);
     r.bytes += payload_len;
-    r.next = r.next + payload_len;
-    r.window_wire = load<std::uint16_t>(l4 + 14);
-    r.pushed = offset_flags != r.offset_flags_wire;
+    expect_next(r, r.next + payload_len);
+    r.window_wire = load<std::uint16_t>(l4 + offsetof(rte_tcp_hdr, rx_win));
+    r.pushed = (l4[offsetof(rte_tcp_hdr, tcp_flags)] & tcp_flags::kPsh) != 0;
     last_ = &r;
     return true;
   }
@@ -140,21 +146,20 @@ class RxCoalescer {
       if (r.count != 0) continue;
       r.src = src;
       r.dst = dst;
-      r.src_head = RecentV4Flow::head_word(src);
-      r.dst_head = RecentV4Flow::head_word(dst);
+      r.v4 = src.is_v4() && dst.is_v4();
+      r.v4_pair = r.v4 ? v4_pair_of(src, dst) : 0;
       r.ports = ports_of(seg.src_port, seg.dst_port);
-      r.ack_wire = load<std::uint32_t>(l4 + 8);
-      r.offset_flags_wire = load<std::uint16_t>(l4 + 12);
-      r.header_len = static_cast<std::uint8_t>((l4[12] >> 4) * 4);
+      r.header_len = static_cast<std::uint8_t>((l4[offsetof(rte_tcp_hdr, data_off)] >> 4) * 4);
       r.ip_ecn = seg.ip_ecn;
-      const bool options = r.header_len > TcpView::kMinHeaderLen;
-      r.options_at = options ? TcpView::kMinHeaderLen : 0;
-      r.options_lo = options ? load<std::uint64_t>(l4 + 20) : 0;
-      r.options_hi = options ? load<std::uint32_t>(l4 + 28) : 0;
-      r.options_lo_mask = options ? ~std::uint64_t{0} : 0;
-      r.options_hi_mask = options ? ~std::uint32_t{0} : 0;
-      r.next = seg.seq + seg.payload.len;
-      r.window_wire = load<std::uint16_t>(l4 + 14);
+      r.expect.fill(0);
+      std::memcpy(r.expect.data(), l4, r.header_len);
+      r.mask.fill(0);
+      std::memset(r.mask.data(), 0xff, offsetof(rte_tcp_hdr, rx_win));
+      r.mask[offsetof(rte_tcp_hdr, tcp_flags)] = static_cast<std::uint8_t>(~tcp_flags::kPsh);
+      std::memset(r.mask.data() + TcpView::kMinHeaderLen, 0xff,
+                  r.header_len - TcpView::kMinHeaderLen);
+      expect_next(r, seg.seq + seg.payload.len);
+      r.window_wire = load<std::uint16_t>(l4 + offsetof(rte_tcp_hdr, rx_win));
       r.pushed = false;
       r.seg = seg;
       r.count = 0;
@@ -227,10 +232,19 @@ class RxCoalescer {
   }
 
  private:
-  static bool matches(const Run& r, const IpAddr& src, const IpAddr& dst, std::uint32_t ports) {
-    return r.count != 0 && r.ports == ports && RecentV4Flow::head_word(src) == r.src_head &&
-           RecentV4Flow::head_word(dst) == r.dst_head &&
-           (src.is_v4() || (r.src == src && r.dst == dst));
+  // The open run `is` takes, the one appended to last tried first; or null.
+  template <typename Is>
+  Run* find(Is&& is) {
+    if (open_ == 0) return nullptr;
+    if (last_->count != 0 && is(*last_)) return last_;
+    for (Run& r : runs_)
+      if (r.count != 0 && is(r)) return &r;
+    return nullptr;
+  }
+  static void expect_next(Run& r, SeqNum next) {
+    r.next = next;
+    const rte_be32_t wire = rte_cpu_to_be_32(next.raw());
+    std::memcpy(&r.expect[offsetof(rte_tcp_hdr, sent_seq)], &wire, sizeof(wire));
   }
   template <typename T>
   static T load(const std::uint8_t* p) {

@@ -1170,8 +1170,32 @@ void TcpLayer::on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) {
   counters_.inc(TcpLayerCounter::kRxSegments);
   // The next segment of an open run (software GRO) joins it from its wire bytes, before
   // anything else is done with it: no decode, no frame of the general path's size.
-  if (gro_.any_open() && !gro_flushing_ && m->nb_segs == 1 && join_run(m, meta)) return;
+  // IPv4 ones were offered to offer_ipv4 already.
+  if (gro_.any_open() && !gro_flushing_ && m->nb_segs == 1 && !meta.src.is_v4() &&
+      join_run(m, meta))
+    return;
   segment_arrived(m, meta, ctx);
+}
+
+bool TcpLayer::offer_ipv4(rte_mbuf* m, const rte_ipv4_hdr& ip, std::uint16_t l4_len,
+                          L4Checksum l4) {
+  // A run is open only inside a burst, and opened by a segment that passed
+  // segment_arrived's checks to the same unicast destination. A bad checksum goes on to
+  // segment_arrived, which counts and drops it.
+  if (!gro_.any_open() || gro_flushing_ || l4 == L4Checksum::kBad ||
+      l4_len < RxCoalescer::kHeaderBytes)
+    return false;
+  const auto* l4_hdr = reinterpret_cast<const std::uint8_t*>(&ip + 1);
+  std::uint64_t pair;
+  std::memcpy(&pair, &ip.src_addr, sizeof(pair));  // the destination follows the source
+  RxCoalescer::Run* r = gro_.run_of_v4(pair, load_be32(l4_hdr));
+  if (r == nullptr ||
+      (l4 != L4Checksum::kGood &&
+       !l4_checksum_ok_v4(ip.src_addr, ip.dst_addr, IPPROTO_TCP, l4_hdr, l4_len)) ||
+      !append_to_run(*r, m, l4_hdr, l4_len, ip.type_of_service))
+    return false;
+  counters_.inc(TcpLayerCounter::kRxSegments);
+  return true;
 }
 
 // on_l4 for a segment that joined no run: every check, the decode, and the input (or
@@ -1302,7 +1326,10 @@ void TcpLayer::chain_input(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) 
   counters_.inc(TcpLayerCounter::kRxChainedPieces, npieces);
   if (in_burst_) {
     const auto* l4 = rte_pktmbuf_mtod(m, const std::uint8_t*);
-    if (!gro_flushing_ && is_common_tcp_header(l4, first) && coalesce_pieces(seg, meta, l4, ctx)) {
+    // A run compares the first RxCoalescer::kHeaderBytes of a header: a first buffer
+    // shorter than that (headers alone) keeps its chain out of runs.
+    if (!gro_flushing_ && first >= RxCoalescer::kHeaderBytes && is_common_tcp_header(l4, first) &&
+        coalesce_pieces(seg, meta, l4, ctx)) {
       // The run holds the buffers with payload (the pieces, in buffer order); the rest
       // go now.
       for (std::uint16_t i = 0, j = 0; i < nbufs; ++i) {
@@ -1324,7 +1351,7 @@ bool TcpLayer::coalesce_pieces(const TcpSegment& seg, const L3Meta& meta, const 
   if (RxCoalescer::Run* r =
           gro_.run_of(meta.src, meta.dst, RxCoalescer::ports_of(seg.src_port, seg.dst_port))) {
     const std::uint16_t n = seg.payload.pieces != nullptr ? seg.payload.piece_count : 1;
-    if (gro_.append(*r, l4, seg.payload.len, seg.ip_ecn, n)) {
+    if (gro_.append(*r, l4, r->header_len + seg.payload.len, seg.ip_ecn, n)) {
       seg.payload.for_each_piece([&](std::uint32_t, const Payload& p) {
         RxCoalescer::add_piece(*r, p.data, p.len, p.handle);
       });
@@ -1341,18 +1368,20 @@ bool TcpLayer::coalesce_pieces(const TcpSegment& seg, const L3Meta& meta, const 
 bool TcpLayer::join_run(rte_mbuf* m, const L3Meta& meta) {
   const auto* l4 = rte_pktmbuf_mtod(m, const std::uint8_t*);
   const std::size_t len = std::min<std::size_t>(meta.l4_len, rte_pktmbuf_data_len(m));
-  if (!is_common_tcp_header(l4, len)) return false;
+  if (len < RxCoalescer::kHeaderBytes) return false;
   RxCoalescer::Run* r = gro_.run_of(meta.src, meta.dst, load_be32(l4));
   // The run was opened by a segment that passed segment_arrived's checks, to the same
   // unicast destination; a bad checksum goes on to segment_arrived, which counts and
   // drops it.
-  if (r == nullptr || meta.l4_cksum_bad ||
-      (!meta.l4_cksum_good && !l4_checksum_ok(meta.src, meta.dst, IPPROTO_TCP, l4, len)))
-    return false;
-  const std::uint32_t hlen = (l4[offsetof(rte_tcp_hdr, data_off)] >> 4) * 4u;
-  const auto payload_len = static_cast<std::uint32_t>(len - hlen);
-  if (!gro_.append(*r, l4, payload_len, meta.tos & ip_ecn::kMask)) return false;
-  RxCoalescer::add_piece(*r, l4 + hlen, payload_len, m);
+  return r != nullptr && !meta.l4_cksum_bad &&
+         (meta.l4_cksum_good || l4_checksum_ok(meta.src, meta.dst, IPPROTO_TCP, l4, len)) &&
+         append_to_run(*r, m, l4, static_cast<std::uint32_t>(len), meta.tos);
+}
+
+bool TcpLayer::append_to_run(RxCoalescer::Run& r, rte_mbuf* m, const std::uint8_t* l4,
+                             std::uint32_t len, std::uint8_t tos) {
+  if (!gro_.append(r, l4, len, tos & ip_ecn::kMask)) return false;
+  RxCoalescer::add_piece(r, l4 + r.header_len, len - r.header_len, m);
   counters_.inc(TcpLayerCounter::kRxCoalesced);
   return true;  // a run PSH ended, or full, waits for its flush: append refuses more
 }

@@ -235,6 +235,10 @@ class TcpLayer final : public TransportHandler {
 
   // ---- engine side
   void on_l4(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx) override;
+  // The next segment of an open IPv4 receive run (software GRO) joins it straight from
+  // IP's fast path: no L3Meta, no decode.
+  bool offer_ipv4(rte_mbuf* m, const rte_ipv4_hdr& ip, std::uint16_t l4_len,
+                  L4Checksum l4) override;
   void on_icmp_error(const IcmpErrorInfo& err, PacketContext& ctx) override;
   // Runs due connection timers and expires TIME_WAIT records; every loop iteration.
   void on_timers(PacketContext& ctx);
@@ -373,8 +377,12 @@ class TcpLayer final : public TransportHandler {
   // Receive path.
   // Appends a single-buffer segment to its flow's open run when it continues it (true);
   // false changes nothing, and the segment goes to segment_arrived, which inputs the
-  // run before it.
+  // run before it. For segments IP's fast path did not offer (offer_ipv4): IPv6 ones.
   bool join_run(rte_mbuf* m, const L3Meta& meta);
+  // join_run's and offer_ipv4's last step: the segment at `l4` (`len` bytes, checksum
+  // verified, in `m` alone) appended to `r` if it continues it.
+  bool append_to_run(RxCoalescer::Run& r, rte_mbuf* m, const std::uint8_t* l4, std::uint32_t len,
+                     std::uint8_t tos);
   void segment_arrived(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx);
   void chain_input(rte_mbuf* m, const L3Meta& meta, PacketContext& ctx);
   // Software GRO (rx_coalescer.h): a run opened with `seg` (can_open; decoded from

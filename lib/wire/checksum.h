@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace shardtcp {
 
@@ -42,5 +43,21 @@ bool mbuf_checksum_ok(const rte_mbuf* m, std::uint32_t off, std::uint32_t len);
 // compute, or use ipv4_header_checksum_ok to verify).
 std::uint16_t ipv4_header_checksum(const rte_ipv4_hdr* hdr);
 bool ipv4_header_checksum_ok(const void* hdr, std::size_t ihl_bytes);
+// The same for a 20-byte header (no options), inline, for every frame of IP's fast
+// path: its five 32-bit words added in 64 bits. 2^16 = 1 modulo 0xffff, so that sum is
+// congruent to the ones'-complement sum of its ten 16-bit words, which a correct header
+// makes 0xffff: the check is one test for a multiple of 0xffff (a multiply and a
+// compare; the sum is never 0, the version field is not), against raw_sum's call and
+// its folds.
+inline bool ipv4_base_header_checksum_ok(const void* hdr) {
+  const auto* p = static_cast<const std::uint8_t*>(hdr);
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < 20; i += 4) {
+    std::uint32_t w;
+    std::memcpy(&w, p + i, sizeof(w));
+    sum += w;
+  }
+  return sum % 0xffff == 0;
+}
 
 }  // namespace shardtcp

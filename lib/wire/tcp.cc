@@ -24,6 +24,26 @@ void store_be32(std::uint8_t* p, std::uint32_t v) {
 
 constexpr std::size_t kMaxOptionBytes = TcpView::kMaxHeaderLen - TcpView::kMinHeaderLen;  // 40
 
+// IPv4's pseudo-header sum from the addresses as the header holds them: three 32-bit
+// words added in 64 bits, folded. A word's two 16-bit halves add up to the same
+// ones'-complement sum as the word does (2^16 = 1 mod 0xffff), so this is
+// __rte_raw_cksum's sum of the twelve bytes, in four instructions instead of a loop of
+// six steps.
+inline std::uint32_t pseudo_sum_v4(std::uint32_t src_wire, std::uint32_t dst_wire,
+                                   std::uint8_t proto, std::size_t len, bool with_len) {
+  struct {
+    std::uint8_t zero;
+    std::uint8_t proto;
+    rte_be16_t len;
+  } tail{0, proto, with_len ? rte_cpu_to_be_16(static_cast<std::uint16_t>(len)) : rte_be16_t{0}};
+  std::uint32_t t;
+  std::memcpy(&t, &tail, 4);
+  const std::uint64_t wide = std::uint64_t{src_wire} + dst_wire + t;
+  const auto lo = static_cast<std::uint32_t>(wide);
+  const std::uint32_t folded = lo + static_cast<std::uint32_t>(wide >> 32);
+  return folded + (folded < lo);  // the end-around carry
+}
+
 // Sum of the pseudo-header (RFC 9293 §3.1 for IPv4, RFC 8200 §8.1 for IPv6), not
 // reduced or complemented. `len` is left out when `with_len` is false (TSO).
 inline std::uint32_t pseudo_sum(const IpAddr& src, const IpAddr& dst, std::uint8_t proto,
@@ -39,23 +59,10 @@ inline std::uint32_t pseudo_sum(const IpAddr& src, const IpAddr& dst, std::uint8
            rte_cpu_to_be_32(proto)};
     return __rte_raw_cksum(&tail, sizeof(tail), sum);
   }
-  // IPv4: three 32-bit words added in 64 bits, folded. A word's two 16-bit halves add
-  // up to the same ones'-complement sum as the word does (2^16 = 1 mod 0xffff), so this
-  // is __rte_raw_cksum's sum of the twelve bytes, in four instructions instead of a
-  // loop of six steps.
-  struct {
-    std::uint8_t zero;
-    std::uint8_t proto;
-    rte_be16_t len;
-  } tail{0, proto, with_len ? rte_cpu_to_be_16(static_cast<std::uint16_t>(len)) : rte_be16_t{0}};
-  std::uint32_t s, d, t;
+  std::uint32_t s, d;
   std::memcpy(&s, src.bytes(), 4);
   std::memcpy(&d, dst.bytes(), 4);
-  std::memcpy(&t, &tail, 4);
-  const std::uint64_t wide = std::uint64_t{s} + d + t;
-  const auto lo = static_cast<std::uint32_t>(wide);
-  const std::uint32_t folded = lo + static_cast<std::uint32_t>(wide >> 32);
-  return folded + (folded < lo);  // the end-around carry
+  return pseudo_sum_v4(s, d, proto, len, with_len);
 }
 
 // The one sum every L4 checksum over an mbuf chain goes through: `pseudo` (a
@@ -356,8 +363,18 @@ std::uint16_t l4_checksum_ipv4(const rte_ipv4_hdr* ip, const void* l4) {
 std::uint16_t l4_checksum_ipv6(const rte_ipv6_hdr* ip, const void* l4) {
   return rte_ipv6_udptcp_cksum(ip, l4);
 }
+// Not DPDK's rte_ipv4_udptcp_cksum_verify: its byte loop costs four times raw_sum's AVX2
+// steps, and IP's fast path offers every TCP segment of a stream here (TcpLayer's
+// offer_ipv4).
 bool l4_checksum_ok_ipv4(const rte_ipv4_hdr* ip, const void* l4) {
-  return rte_ipv4_udptcp_cksum_verify(ip, l4) == 0;
+  std::uint32_t len = 0;
+  return ipv4_l4_len(ip, &len) &&
+         l4_checksum_ok_v4(ip->src_addr, ip->dst_addr, ip->next_proto_id, l4, len);
+}
+bool l4_checksum_ok_v4(rte_be32_t src, rte_be32_t dst, std::uint8_t proto, const void* l4,
+                       std::size_t len) {
+  return __rte_raw_cksum_reduce(raw_sum(l4, len, pseudo_sum_v4(src, dst, proto, len, true))) ==
+         0xffff;
 }
 bool l4_checksum_ok_ipv6(const rte_ipv6_hdr* ip, const void* l4) {
   return rte_ipv6_udptcp_cksum_verify(ip, l4) == 0;

@@ -213,6 +213,10 @@ std::uint16_t l4_pseudo_header_checksum(const IpAddr& src, const IpAddr& dst, st
 std::uint16_t l4_checksum_ipv4(const rte_ipv4_hdr* ip, const void* l4);
 std::uint16_t l4_checksum_ipv6(const rte_ipv6_hdr* ip, const void* l4);
 bool l4_checksum_ok_ipv4(const rte_ipv4_hdr* ip, const void* l4);
+// The same from an IPv4 header's address fields as they are (network order) and an L4
+// length the caller knows.
+bool l4_checksum_ok_v4(rte_be32_t src, rte_be32_t dst, std::uint8_t proto, const void* l4,
+                       std::size_t len);
 bool l4_checksum_ok_ipv6(const rte_ipv6_hdr* ip, const void* l4);
 std::uint16_t l4_pseudo_header_checksum_ipv4(const rte_ipv4_hdr* ip, std::uint64_t ol_flags);
 std::uint16_t l4_pseudo_header_checksum_ipv6(const rte_ipv6_hdr* ip, std::uint64_t ol_flags);

@@ -51,10 +51,13 @@ class RxCoalescerTest : public ::testing::Test {
     w.seg.payload.handle = handle(off);
     return w;
   }
+  static std::uint32_t segment_len(const WireSegment& w) {
+    return static_cast<std::uint32_t>(w.header_len + w.seg.payload.len);
+  }
   static void* handle(std::uint32_t off) { return reinterpret_cast<void*>(0x1000 + off); }
   // Appends `w` to `r` as on_l4 does for a single-buffer segment.
   bool append(RxCoalescer::Run& r, const WireSegment& w, std::uint8_t ecn = 0) {
-    if (!gro_.append(r, w.header.data(), w.seg.payload.len, ecn)) return false;
+    if (!gro_.append(r, w.header.data(), segment_len(w), ecn)) return false;
     RxCoalescer::add_piece(r, w.seg.payload.data, w.seg.payload.len, w.seg.payload.handle);
     return true;
   }
@@ -164,7 +167,7 @@ TEST_F(RxCoalescerTest, ARunGivesBackItsSegmentsAsTheyArrived) {
   RxCoalescer::Run& r = open(segment(0));
   // The second segment came in two buffers (a chain): two pieces, one segment.
   const WireSegment two = segment(kMss);
-  ASSERT_TRUE(gro_.append(r, two.header.data(), kMss, 0, 2));
+  ASSERT_TRUE(gro_.append(r, two.header.data(), segment_len(two), 0, 2));
   RxCoalescer::add_piece(r, two.seg.payload.data, 48, handle(kMss));
   RxCoalescer::add_piece(r, two.seg.payload.data + 48, kMss - 48, handle(kMss + 48));
   ASSERT_TRUE(append(r, segment(2 * kMss, 10, kAck | kPsh)));
