@@ -247,8 +247,9 @@ bool IpStack::ipv4_fast_input(rte_mbuf* m, PacketContext& ctx) {
       rte_be_to_cpu_16(h->total_length) != total || h->next_proto_id == kIpProtoIcmp)
     return false;
   TransportHandler* t = transports_[h->next_proto_id];
-  if (t == nullptr || !checked_pair_.matches_be(h->src_addr, h->dst_addr, routes_.version()))
-    return false;
+  std::uint64_t addresses;
+  std::memcpy(&addresses, &h->src_addr, sizeof(addresses));  // the destination follows
+  if (t == nullptr || !checked_pair_.matches_header(addresses, routes_.version())) return false;
   const std::uint64_t f = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
   if (!(cfg_.port.rx_ipv4_cksum && f == RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
       (f == RTE_MBUF_F_RX_IP_CKSUM_BAD || !ipv4_base_header_checksum_ok(h)))

@@ -6,7 +6,9 @@
 // the checks depend on its addresses and nothing else.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <cstring>
 
 #include "wire/ip_addr.h"
 
@@ -15,23 +17,31 @@ namespace shardtcp {
 class Ipv4PairMemo {
  public:
   bool matches(const IpAddr& src, const IpAddr& dst, std::uint32_t version) const {
-    return matches_be(src.v4_be(), dst.v4_be(), version);
+    return matches_header(pair_of(src.v4_be(), dst.v4_be()), version);
   }
-  // The same for the addresses as an IPv4 header holds them (network order).
-  bool matches_be(std::uint32_t src_be, std::uint32_t dst_be, std::uint32_t version) const {
-    return valid_ && version == version_ && src_be == src_ && dst_be == dst_;
+  // The same for the 8 address bytes of an IPv4 header (source, then destination),
+  // read as one word: one compare for both.
+  bool matches_header(std::uint64_t addresses, std::uint32_t version) const {
+    return valid_ && version == version_ && addresses == pair_;
   }
   void remember(const IpAddr& src, const IpAddr& dst, std::uint32_t version) {
     valid_ = true;
     version_ = version;
-    src_ = src.v4_be();
-    dst_ = dst.v4_be();
+    pair_ = pair_of(src.v4_be(), dst.v4_be());
   }
 
  private:
+  // Network-order addresses as they lie in a header, read as one word.
+  static std::uint64_t pair_of(std::uint32_t src_be, std::uint32_t dst_be) {
+    std::array<std::uint32_t, 2> both{src_be, dst_be};
+    std::uint64_t w;
+    std::memcpy(&w, both.data(), sizeof(w));
+    return w;
+  }
+
   bool valid_ = false;
   std::uint32_t version_ = 0;
-  std::uint32_t src_ = 0, dst_ = 0;
+  std::uint64_t pair_ = 0;
 };
 
 }  // namespace shardtcp

@@ -1,5 +1,8 @@
 #include "tcp/mbuf_buffer_ops.h"
 
+#include <cstddef>
+#include <cstring>
+
 namespace shardtcp {
 
 namespace {
@@ -20,8 +23,12 @@ void free_mbufs(std::uint32_t n, At&& at) {
   for (std::uint32_t i = 0; i < n; ++i) {
     rte_mbuf* m = at(i);
     if (m == nullptr) continue;
-    if (rte_mbuf_refcnt_read(m) != 1 || !RTE_MBUF_DIRECT(m) || m->next != nullptr ||
-        m->nb_segs != 1) {
+    // The reference count and segment count sit side by side: both 1, in one compare.
+    static_assert(offsetof(rte_mbuf, nb_segs) == offsetof(rte_mbuf, refcnt) + 2);
+    std::uint32_t refcnt_and_segs;
+    std::memcpy(&refcnt_and_segs, &m->refcnt, sizeof(refcnt_and_segs));
+    constexpr std::uint32_t kOneAndOne = 1u | 1u << 16;  // either byte order
+    if (refcnt_and_segs != kOneAndOne || !RTE_MBUF_DIRECT(m) || m->next != nullptr) {
       rte_pktmbuf_free(m);
       continue;
     }

@@ -60,11 +60,31 @@ class PooledRing {
     ++size_;
     return true;
   }
-  // push_back after a reserve() that made room for it: no bound or room check.
-  void push_back_reserved(const T& v) {
-    assert(size_ < cap_);
-    data_[(head_ + size_) & (cap_ - 1)] = v;
-    ++size_;
+  // Calls fn(record) on the records from the front, in order, until it returns false
+  // or every one was seen; how many it returned true for. fn must not add or remove
+  // records (it may change them): the ring's indexes are read once.
+  template <typename Fn>
+  std::uint32_t for_each_from_front(Fn&& fn) {
+    T* const data = data_;
+    const std::uint32_t mask = cap_ - 1, head = head_, n = size_;
+    std::uint32_t i = 0;
+    for (; i < n && fn(data[(head + i) & mask]); ++i) {
+    }
+    return i;
+  }
+  // Appends, after a reserve(n), the records make(i, slot) writes into their slots for
+  // i = 0, 1, ... up to n, until make returns false (the slot it was given is then not
+  // taken); how many it made. The ring's indexes are read once, not once a record.
+  template <typename Make>
+  std::uint32_t push_back_reserved(std::uint32_t n, Make&& make) {
+    assert(size_ + n <= cap_);
+    T* const data = data_;
+    const std::uint32_t mask = cap_ - 1, tail = head_ + size_;
+    std::uint32_t i = 0;
+    for (; i < n && make(i, data[(tail + i) & mask]); ++i) {
+    }
+    size_ += i;
+    return i;
   }
   // Room for `n` more records, so that many push_back calls cannot fail: false when
   // the bound or the pool says no (the storage may have grown meanwhile; no record

@@ -113,20 +113,24 @@ class RxCoalescer {
   // first starting r.header_len bytes into the segment; false leaves `r` as it was.
   bool append(Run& r, const std::uint8_t* l4, std::uint32_t segment_len, std::uint8_t ip_ecn,
               std::uint16_t pieces = 1) {
-    // Every byte compared at once: the differences masked and or'ed, one branch.
+    // Every byte compared at once: the differences masked and or'ed, one branch. The
+    // mask keeps PSH: a segment that differs by it alone ends the run.
     std::uint64_t differs = static_cast<std::uint64_t>(ip_ecn ^ r.ip_ecn) | r.pushed;
     for (std::size_t i = 0; i < kHeaderBytes; i += 8)
       differs |= (load<std::uint64_t>(l4 + i) ^ load<std::uint64_t>(&r.expect[i])) &
                  load<std::uint64_t>(&r.mask[i]);
     const std::uint32_t payload_len = segment_len - r.header_len;
-    if (differs != 0 || segment_len <= r.header_len || pieces > kMaxPieces - r.count ||
+    if (segment_len <= r.header_len || pieces > kMaxPieces - r.count ||
         r.bytes + payload_len > kMaxBytes)
       return false;
+    if (differs != 0) {
+      if (!differs_by_psh_alone(r, l4, ip_ecn)) return false;
+      r.pushed = true;
+    }
     r.starts[r.segments++] = static_cast<std::uint8_t>(r.count);
     r.bytes += payload_len;
     expect_next(r, r.next + payload_len);
     r.window_wire = load<std::uint16_t>(l4 + offsetof(rte_tcp_hdr, rx_win));
-    r.pushed = (l4[offsetof(rte_tcp_hdr, tcp_flags)] & tcp_flags::kPsh) != 0;
     last_ = &r;
     return true;
   }
@@ -155,7 +159,6 @@ class RxCoalescer {
       std::memcpy(r.expect.data(), l4, r.header_len);
       r.mask.fill(0);
       std::memset(r.mask.data(), 0xff, offsetof(rte_tcp_hdr, rx_win));
-      r.mask[offsetof(rte_tcp_hdr, tcp_flags)] = static_cast<std::uint8_t>(~tcp_flags::kPsh);
       std::memset(r.mask.data() + TcpView::kMinHeaderLen, 0xff,
                   r.header_len - TcpView::kMinHeaderLen);
       expect_next(r, seg.seq + seg.payload.len);
@@ -240,6 +243,18 @@ class RxCoalescer {
     for (Run& r : runs_)
       if (r.count != 0 && is(r)) return &r;
     return nullptr;
+  }
+  // Whether the header at `l4` differs from what `r` expects by the PSH flag alone
+  // (append's rare case: a stream's last segment of a write).
+  static bool differs_by_psh_alone(const Run& r, const std::uint8_t* l4, std::uint8_t ip_ecn) {
+    if (r.pushed || ip_ecn != r.ip_ecn) return false;
+    std::array<std::uint8_t, kHeaderBytes> psh{};
+    psh[offsetof(rte_tcp_hdr, tcp_flags)] = tcp_flags::kPsh;
+    for (std::size_t i = 0; i < kHeaderBytes; i += 8)
+      if (((load<std::uint64_t>(l4 + i) ^ load<std::uint64_t>(&r.expect[i])) &
+           load<std::uint64_t>(&r.mask[i])) != load<std::uint64_t>(&psh[i]))
+        return false;
+    return true;
   }
   static void expect_next(Run& r, SeqNum next) {
     r.next = next;

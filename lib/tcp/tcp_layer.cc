@@ -1355,7 +1355,6 @@ bool TcpLayer::coalesce_pieces(const TcpSegment& seg, const L3Meta& meta, const 
       seg.payload.for_each_piece([&](std::uint32_t, const Payload& p) {
         RxCoalescer::add_piece(*r, p.data, p.len, p.handle);
       });
-      counters_.inc(TcpLayerCounter::kRxCoalesced);
       return true;  // a run that takes no more waits for its flush, as in join_run
     }
     flush_run(*r, ctx);  // what the run holds goes in before this segment
@@ -1382,7 +1381,6 @@ bool TcpLayer::append_to_run(RxCoalescer::Run& r, rte_mbuf* m, const std::uint8_
                              std::uint32_t len, std::uint8_t tos) {
   if (!gro_.append(r, l4, len, tos & ip_ecn::kMask)) return false;
   RxCoalescer::add_piece(r, l4 + r.header_len, len - r.header_len, m);
-  counters_.inc(TcpLayerCounter::kRxCoalesced);
   return true;  // a run PSH ended, or full, waits for its flush: append refuses more
 }
 
@@ -1401,6 +1399,7 @@ void TcpLayer::open_run(const TcpSegment& seg, const L3Meta& meta, const std::ui
   // reuse `r`, whose segment and pieces segment_input is reading.
   const bool outer = gro_flushing_;
   gro_flushing_ = true;
+  counters_.inc(TcpLayerCounter::kRxCoalesced, r.segments - 1u);  // counted here, once a run
   const TcpSegment& seg = gro_.take(r);
   const std::uint16_t n = seg.payload.pieces != nullptr ? seg.payload.piece_count : 1;
   // A run of several segments that is out of order for its connection goes in segment

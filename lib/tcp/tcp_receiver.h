@@ -59,23 +59,27 @@ class TcpReceiver {
     if (!ring_.reserve(p.piece_count)) return false;
     if (p.skip == 0) {  // for_each_piece without its per-piece copy and skip step
       // RCV.NXT and the readable count move once, after the pieces.
+      const Payload* const pieces = p.pieces;
       std::uint32_t left = p.len;
       SeqNum seq = rcv_nxt_;
-      std::uint16_t i = 0;
-      for (; i < p.piece_count && left > 0; ++i) {
-        const Payload& piece = p.pieces[i];
-        const std::uint32_t n = piece.len < left ? piece.len : left;
-        ring_.push_back_reserved(Piece{seq, n, piece.data, piece.handle});
-        if (!adopt_refs) ops_.retain(piece.handle);
-        seq += n;
-        left -= n;
-      }
+      const std::uint32_t queued =
+          ring_.push_back_reserved(p.piece_count, [&](std::uint32_t i, Piece& slot) {
+            if (left == 0) return false;
+            const std::uint32_t n = pieces[i].len < left ? pieces[i].len : left;
+            slot = Piece{seq, n, pieces[i].data, pieces[i].handle};
+            seq += n;
+            left -= n;
+            return true;
+          });
       readable_ += p.len - left;
       rcv_nxt_ = seq;
-      // Pieces past the payload's end (trimmed off) are not queued: references
-      // adopted with them go now.
-      if (adopt_refs)
-        for (; i < p.piece_count; ++i) ops_.release(p.pieces[i].handle);
+      if (adopt_refs) {
+        // Pieces past the payload's end (trimmed off) are not queued: references
+        // adopted with them go now.
+        for (std::uint32_t i = queued; i < p.piece_count; ++i) ops_.release(pieces[i].handle);
+      } else {
+        for (std::uint32_t i = 0; i < queued; ++i) ops_.retain(pieces[i].handle);
+      }
       return true;
     }
     p.for_each_piece([&](std::uint32_t, const Payload& piece) {
@@ -120,13 +124,11 @@ class TcpReceiver {
   template <typename Visit>
   std::uint32_t read_in_place(std::uint32_t len, bool peek, Visit&& visit) {
     std::uint32_t done = 0;
-    std::uint32_t i = 0;  // pieces read whole
-    const std::uint32_t n = ring_.size();
     // The owners of the pieces read whole go back in batches, collected on the way
     // (null handles, bytes the caller keeps alive, need nothing).
     ReleaseBatch batch;
-    while (done < len && i < n) {
-      Piece& p = ring_[i];
+    const std::uint32_t whole = ring_.for_each_from_front([&](Piece& p) {
+      if (done >= len) return false;
       const std::uint32_t take = std::min(p.len, len - done);
       visit(static_cast<const std::uint8_t*>(p.data), take);
       done += take;
@@ -136,14 +138,14 @@ class TcpReceiver {
           p.len -= take;
           p.seq += take;
         }
-        break;
+        return false;
       }
       if (!peek && p.handle != nullptr) batch.add(ops_, p.handle);
-      ++i;
-    }
+      return true;
+    });
     if (!peek) {
       batch.flush(ops_);
-      consumed(i, done);
+      consumed(whole, done);
     }
     return done;
   }

@@ -217,13 +217,17 @@ const bool kAvx2 = [] {
 
 }  // namespace
 
-std::uint32_t raw_sum(const void* buf, std::size_t len, std::uint32_t sum) {
+std::uint64_t raw_sum64(const void* buf, std::size_t len, std::uint64_t acc) {
   const auto* p = static_cast<const std::uint8_t*>(buf);
-  if (len < 64) return fold32(sum_short<64>(p, len, sum));
+  if (len < 64) return sum_short<64>(p, len, acc);
 #if defined(__x86_64__)
-  if (kAvx2) return fold32(sum_avx2(p, len, sum));
+  if (kAvx2) return sum_avx2(p, len, acc);
 #endif
-  return fold32(sum_scalar(p, len, sum));
+  return sum_scalar(p, len, acc);
+}
+
+std::uint32_t raw_sum(const void* buf, std::size_t len, std::uint32_t sum) {
+  return fold32(raw_sum64(buf, len, sum));
 }
 
 std::uint16_t internet_checksum(const void* data, std::size_t len) {

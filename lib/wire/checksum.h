@@ -19,6 +19,10 @@ namespace shardtcp {
 // buffers 32 bytes per step with AVX2 (the receive path verifies every segment's 1.5 KB
 // when the device does not), 64 bytes per chain of adds with carry on other CPUs.
 std::uint32_t raw_sum(const void* buf, std::size_t len, std::uint32_t sum);
+// The same, not folded: `acc` (below 2^40) plus the words, in a 64-bit value congruent
+// to their ones'-complement sum modulo 0xffff. A checksum verifies when that value is a
+// multiple of 0xffff (one multiply and compare, in place of the folds).
+std::uint64_t raw_sum64(const void* buf, std::size_t len, std::uint64_t acc);
 
 // One's-complement checksum of a flat buffer, ready to store (already inverted).
 std::uint16_t internet_checksum(const void* data, std::size_t len);

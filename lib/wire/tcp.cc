@@ -29,8 +29,8 @@ constexpr std::size_t kMaxOptionBytes = TcpView::kMaxHeaderLen - TcpView::kMinHe
 // ones'-complement sum as the word does (2^16 = 1 mod 0xffff), so this is
 // __rte_raw_cksum's sum of the twelve bytes, in four instructions instead of a loop of
 // six steps.
-inline std::uint32_t pseudo_sum_v4(std::uint32_t src_wire, std::uint32_t dst_wire,
-                                   std::uint8_t proto, std::size_t len, bool with_len) {
+inline std::uint64_t pseudo_sum_v4_wide(std::uint32_t src_wire, std::uint32_t dst_wire,
+                                        std::uint8_t proto, std::size_t len, bool with_len) {
   struct {
     std::uint8_t zero;
     std::uint8_t proto;
@@ -38,7 +38,11 @@ inline std::uint32_t pseudo_sum_v4(std::uint32_t src_wire, std::uint32_t dst_wir
   } tail{0, proto, with_len ? rte_cpu_to_be_16(static_cast<std::uint16_t>(len)) : rte_be16_t{0}};
   std::uint32_t t;
   std::memcpy(&t, &tail, 4);
-  const std::uint64_t wide = std::uint64_t{src_wire} + dst_wire + t;
+  return std::uint64_t{src_wire} + dst_wire + t;
+}
+inline std::uint32_t pseudo_sum_v4(std::uint32_t src_wire, std::uint32_t dst_wire,
+                                   std::uint8_t proto, std::size_t len, bool with_len) {
+  const std::uint64_t wide = pseudo_sum_v4_wide(src_wire, dst_wire, proto, len, with_len);
   const auto lo = static_cast<std::uint32_t>(wide);
   const std::uint32_t folded = lo + static_cast<std::uint32_t>(wide >> 32);
   return folded + (folded < lo);  // the end-around carry
@@ -338,9 +342,8 @@ std::uint16_t l4_checksum(const IpAddr& src, const IpAddr& dst, std::uint8_t pro
 
 bool l4_checksum_ok(const IpAddr& src, const IpAddr& dst, std::uint8_t proto, const void* l4,
                     std::size_t len) {
-  std::uint32_t sum = pseudo_sum(src, dst, proto, len, true);
-  sum = raw_sum(l4, len, sum);
-  return __rte_raw_cksum_reduce(sum) == 0xffff;
+  // Never 0: the pseudo-header holds the protocol.
+  return raw_sum64(l4, len, pseudo_sum(src, dst, proto, len, true)) % 0xffff == 0;
 }
 
 std::uint16_t l4_checksum_mbuf(const rte_mbuf* m, std::uint32_t len, const IpAddr& src,
@@ -373,8 +376,7 @@ bool l4_checksum_ok_ipv4(const rte_ipv4_hdr* ip, const void* l4) {
 }
 bool l4_checksum_ok_v4(rte_be32_t src, rte_be32_t dst, std::uint8_t proto, const void* l4,
                        std::size_t len) {
-  return __rte_raw_cksum_reduce(raw_sum(l4, len, pseudo_sum_v4(src, dst, proto, len, true))) ==
-         0xffff;
+  return raw_sum64(l4, len, pseudo_sum_v4_wide(src, dst, proto, len, true)) % 0xffff == 0;
 }
 bool l4_checksum_ok_ipv6(const rte_ipv6_hdr* ip, const void* l4) {
   return rte_ipv6_udptcp_cksum_verify(ip, l4) == 0;

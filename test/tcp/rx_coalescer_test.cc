@@ -102,6 +102,12 @@ TEST_F(RxCoalescerTest, ASegmentThatDiffersInAnyRuleDoesNotContinueTheRun) {
   other_ack.header[11] ^= 1;
   WireSegment other_tsecr = segment(kMss);
   other_tsecr.header[31] ^= 1;
+  // PSH alone may differ (it ends the run); PSH and a change in the same place of
+  // another of the header's words (the sequence number's, an option's) may not.
+  WireSegment psh_and_seq = segment(kMss, kMss, kAck | kPsh);
+  psh_and_seq.header[5] ^= kPsh;
+  WireSegment psh_and_tsecr = segment(kMss, kMss, kAck | kPsh);
+  psh_and_tsecr.header[29] ^= kPsh;
   const WireSegment rejected[] = {
       segment(2 * kMss),                 // a hole before it
       segment(0),                        // a duplicate
@@ -112,6 +118,8 @@ TEST_F(RxCoalescerTest, ASegmentThatDiffersInAnyRuleDoesNotContinueTheRun) {
       segment(kMss, kMss, kAck, 1001),   // another TSval
       other_ack,                         // another ACK number
       other_tsecr,                       // another TSecr
+      psh_and_seq,                       // PSH, and a sequence number off by 2^19
+      psh_and_tsecr,                     // PSH, and another TSecr
   };
   for (const WireSegment& w : rejected) {
     EXPECT_FALSE(append(r, w));
