@@ -258,7 +258,15 @@ bool IpStack::ipv4_fast_input(rte_mbuf* m, PacketContext& ctx) {
   const L4Checksum l4_cksum = l4_checksum_status(m->ol_flags, cfg_.port.rx_l4_cksum);
   // The transport's own shortcut first (TCP: the next segment of a receive run), before
   // anything is built for on_l4.
-  if (t->offer_ipv4(m, *h, l4_len, l4_cksum)) return true;  // delivered: on_frames counts it
+  if (!t->offer_ipv4(m, *h, l4_len, l4_cksum)) deliver_fast(m, ctx);
+  return true;  // received and delivered: on_frames counts it
+}
+
+// ipv4_fast_input's delivery of a frame its transport's shortcut declined: everything
+// it needs found again from `m`, so that nothing of ipv4_fast_input's is kept across
+// the offer (out of line: ipv4_fast_input would spill it for every frame).
+[[gnu::noinline]] void IpStack::deliver_fast(rte_mbuf* m, PacketContext& ctx) {
+  const auto* h = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, kEthLen);
   // Built in place, each field once (assigned after a default construction, the
   // addresses went through a zeroed temporary each).
   L3Meta meta{.src = IpAddr::v4_be(h->src_addr),
@@ -267,14 +275,12 @@ bool IpStack::ipv4_fast_input(rte_mbuf* m, PacketContext& ctx) {
               .ttl = h->time_to_live,
               .tos = h->type_of_service,
               .l3_len = sizeof(rte_ipv4_hdr),
-              .l4_len = l4_len,
-              .l4_cksum_good = l4_cksum == L4Checksum::kGood,
-              .l4_cksum_bad = l4_cksum == L4Checksum::kBad};
+              .l4_len = static_cast<std::uint16_t>(m->data_len - kEthLen - sizeof(rte_ipv4_hdr))};
+  meta.set_l4_cksum_from(m->ol_flags, cfg_.port.rx_l4_cksum);
   // m->l2_len and l3_len are left alone: they are TX offload fields, and transports
   // find the IP header's length in meta.l3_len.
   rte_pktmbuf_adj(m, static_cast<std::uint16_t>(kEthLen + sizeof(rte_ipv4_hdr)));
-  t->on_l4(m, meta, ctx);  // received and delivered: on_frames counts it
-  return true;
+  transports_[meta.protocol]->on_l4(m, meta, ctx);
 }
 
 void IpStack::ipv4_input(rte_mbuf* m, PacketContext& ctx) {

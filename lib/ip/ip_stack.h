@@ -179,6 +179,7 @@ class IpStack final : public PacketHandler {
   // A stream's frame, judged and delivered in a few comparisons; false leaves it to
   // handle_frame.
   bool ipv4_fast_input(rte_mbuf* m, PacketContext& ctx);
+  void deliver_fast(rte_mbuf* m, PacketContext& ctx);
   void deliver(rte_mbuf* m, const RxIp& rx, PacketContext& ctx);
   void deliver_to(TransportHandler& t, rte_mbuf* m, const RxIp& rx, PacketContext& ctx);
   void icmp_input(rte_mbuf* m, const RxIp& rx, PacketContext& ctx);
