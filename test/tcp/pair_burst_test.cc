@@ -132,6 +132,46 @@ TEST_F(TcpPairBurst, SegmentsReorderedInsideABurstArriveWhole) {
   EXPECT_EQ(read_all(*b_.tcp, s), data);
 }
 
+// A segment corrupted inside a run (software checksum: net_ring verifies nothing) is
+// dropped and counted where it arrives; the run before it goes in, the segments after it
+// wait out of order, each acknowledged, and the stream arrives whole once A resends it.
+TEST_F(TcpPairBurst, ACorruptedSegmentInsideARunIsDroppedAndTheStreamArrivesWhole) {
+  std::string data(8 * kSeg, ' ');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 23);
+  TcpConnId c, s;
+  open_and_send(6006, data, &c, &s);
+  if (HasFatalFailure()) return;
+  std::array<rte_mbuf*, 8> frames{};
+  ASSERT_EQ(pair_->b().rx_burst(0, frames.data(), 8), 8u);
+  // As a NIC delivers them: each frame in one buffer of its own (A's frames refer to its
+  // send buffer, which a corruption must not touch: A resends from it).
+  for (rte_mbuf*& f : frames) {
+    rte_mbuf* copy = rte_pktmbuf_copy(f, tcp_pair_pool(), 0, UINT32_MAX);
+    ASSERT_NE(copy, nullptr);
+    ASSERT_EQ(copy->nb_segs, 1u);
+    rte_pktmbuf_free(f);
+    f = copy;
+  }
+  // One payload byte of the fourth segment (Ethernet, IPv4 and a 32-byte TCP header
+  // before it): only the TCP checksum can tell.
+  rte_pktmbuf_mtod(frames[3], std::uint8_t*)[14 + 20 + 32 + 100] ^= 0x40;
+  ASSERT_EQ(pair_->a().tx_burst(0, frames.data(), 8), 8u);
+  const std::uint64_t bad_before = b_.tcp->counter(TcpLayerCounter::kRxBadChecksum);
+  const std::uint64_t coalesced_before = b_.tcp->counter(TcpLayerCounter::kRxCoalesced);
+  const std::uint64_t tx_before = b_tx_frames();
+  clock_.advance(20us);
+  EXPECT_EQ(b_.engine->poll_once(), 8u);
+  EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kRxBadChecksum) - bad_before, 1u);
+  // Segments 1 and 2 joined the first run; 5 to 7 the run segment 4 opened, which went
+  // in segment by segment, out of order.
+  EXPECT_EQ(b_.tcp->counter(TcpLayerCounter::kRxCoalesced) - coalesced_before, 5u);
+  EXPECT_EQ(b_.tcp->readable_bytes(s), static_cast<long>(3 * kSeg));
+  EXPECT_EQ(b_tx_frames() - tx_before, 4u);  // a duplicate ACK for each held segment
+  ASSERT_TRUE(
+      run_until([&] { return b_.tcp->readable_bytes(s) == static_cast<long>(data.size()); }));
+  EXPECT_EQ(read_all(*b_.tcp, s), data);
+}
+
 TEST_F(TcpPairBurst, ADelayedAckArmedInsideABurstFiresOnTime) {
   // One small segment: in its burst it is held for end_burst (its timer too), which
   // sends no ACK (less than two segments) and must arm the delayed-ACK timer, so the

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
 #include <random>
@@ -151,6 +152,46 @@ TEST(RawSum, PacketAndJumboLengthsAndRunsOfSteps) {
         for (const std::uint32_t sum : start_sums(rng))
           ASSERT_TRUE(keeps_contract(buf.data() + align, len, sum, words)) << "fill " << fill;
       }
+    }
+  }
+}
+
+// raw_sum64, the unfolded sum the L4 checks test for a multiple of 0xffff: congruent to
+// the plain sum modulo 0xffff at every length around the steps, with 64-bit carried-in
+// sums (a pseudo-header's three words unfolded).
+TEST(RawSum, UnfoldedSumIsCongruentToThePlainSum) {
+  std::mt19937 rng(11);
+  std::vector<std::uint8_t> buf(2048 + 8);
+  for (auto& b : buf) b = static_cast<std::uint8_t>(rng());
+  for (std::size_t off = 0; off < 2; ++off)
+    for (std::size_t len = 0; len <= 1600; ++len)
+      for (const std::uint64_t acc :
+           {std::uint64_t{0}, std::uint64_t{0x2fffffffd}, std::uint64_t{7}}) {
+        const std::uint16_t plain = reference(buf.data() + off, len, 0);
+        ASSERT_EQ((raw_sum64(buf.data() + off, len, acc) + 0xffff - plain) % 0xffff, acc % 0xffff)
+            << "off " << off << " len " << len << " acc " << acc;
+      }
+}
+
+// The fast path's inline check of a 20-byte IPv4 header against the general one, on
+// headers that verify and on every single-bit corruption of them.
+TEST(RawSum, BaseIpv4HeaderCheckAgreesWithTheGeneralOne) {
+  std::mt19937 rng(3);
+  for (int round = 0; round < 200; ++round) {
+    std::array<std::uint8_t, 20> h{};
+    for (auto& b : h) b = static_cast<std::uint8_t>(rng());
+    h[0] = 0x45;
+    h[10] = h[11] = 0;
+    const std::uint16_t c = internet_checksum(h.data(), h.size());
+    std::memcpy(&h[10], &c, 2);
+    ASSERT_TRUE(ipv4_base_header_checksum_ok(h.data()));
+    ASSERT_TRUE(ipv4_header_checksum_ok(h.data(), h.size()));
+    for (std::size_t bit = 0; bit < 160; ++bit) {
+      h[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
+      ASSERT_EQ(ipv4_base_header_checksum_ok(h.data()), ipv4_header_checksum_ok(h.data(), 20))
+          << "round " << round << " bit " << bit;
+      ASSERT_FALSE(ipv4_base_header_checksum_ok(h.data()));
+      h[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
     }
   }
 }
