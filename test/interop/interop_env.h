@@ -15,6 +15,7 @@
 
 #include "netns.h"
 #include "shardtcp/stack.h"
+#include "tshark_filters.h"
 
 namespace shardtcp::testing {
 
