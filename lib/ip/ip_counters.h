@@ -99,6 +99,7 @@ enum class Ipv4Counter : std::uint8_t {
   kTxFragmentFailed,
   kTxQueuedForResolution,
   kTxResolutionDropped,
+  kTxViaPath,  // sent with a connection's prebuilt headers (IpStack::output_via)
   kCount
 };
 inline constexpr const char* kIpv4CounterNames[] = {
@@ -128,6 +129,7 @@ inline constexpr const char* kIpv4CounterNames[] = {
     "tx_fragment_failed",
     "tx_queued_for_resolution",
     "tx_resolution_dropped",
+    "tx_via_path",
 };
 static_assert(std::size(kIpv4CounterNames) == static_cast<std::size_t>(Ipv4Counter::kCount));
 

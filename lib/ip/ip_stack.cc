@@ -683,6 +683,40 @@ void IpStack::finish_ipv4_header(rte_mbuf* m, rte_ipv4_hdr* h) {
 
 OutputResult IpStack::output(rte_mbuf* m, const IpAddr& src, const IpAddr& dst, std::uint8_t proto,
                              PacketContext& ctx, std::uint8_t tos) {
+  return output4(m, src, dst, proto, ctx, tos, nullptr);
+}
+
+OutputResult IpStack::output_via(rte_mbuf* m, const IpAddr& src, const IpAddr& dst,
+                                 std::uint8_t proto, PacketContext& ctx, std::uint8_t tos,
+                                 Ipv4OutputPath& path) {
+  if (m != nullptr && path.valid && dst.is_v4() && src.is_v4() && dst.v4_be() == path.dst_be &&
+      src.v4_be() == path.src_be && proto == path.protocol &&
+      path.routes_version == routes_.version() && path.neighbors_epoch == neighbors_.epoch()) {
+    // output()'s checks that depend on the frame; anything that fails them goes the
+    // long way, which counts why.
+    const std::uint32_t l4_len = m->pkt_len;
+    if (l4_len + kIpLen <= 0xffff && largest_wire_packet(m, kIpLen) <= path.mtu) {
+      if (auto* frame = reinterpret_cast<std::uint8_t*>(
+              rte_pktmbuf_prepend(m, static_cast<std::uint16_t>(Ipv4OutputPath::kHeaderBytes)))) {
+        std::memcpy(frame, path.header.data(), Ipv4OutputPath::kHeaderBytes);
+        auto* h = reinterpret_cast<rte_ipv4_hdr*>(frame + kEthLen);
+        h->type_of_service = tos;
+        h->total_length = rte_cpu_to_be_16(static_cast<std::uint16_t>(l4_len + kIpLen));
+        h->packet_id = rte_cpu_to_be_16(next_id_++);
+        finish_ipv4_header(m, h);
+        ipv4_.inc(Ipv4Counter::kTxPackets);
+        ipv4_.inc(Ipv4Counter::kTxViaPath);
+        transmit(m, ctx);
+        return OutputResult::kSent;
+      }
+    }
+  }
+  path.valid = false;
+  return output4(m, src, dst, proto, ctx, tos, &path);
+}
+
+OutputResult IpStack::output4(rte_mbuf* m, const IpAddr& src, const IpAddr& dst, std::uint8_t proto,
+                              PacketContext& ctx, std::uint8_t tos, Ipv4OutputPath* fill) {
   if (m == nullptr) return OutputResult::kDropped;
   if (dst.is_v6()) return output6(m, src, dst, proto, ctx, 0, tos);
   if (!dst.is_v4() || (!src.is_none() && !src.is_v4())) {
@@ -754,7 +788,7 @@ OutputResult IpStack::output(rte_mbuf* m, const IpAddr& src, const IpAddr& dst, 
   auto* h = reinterpret_cast<rte_ipv4_hdr*>(hdr);
   if (too_big) return fragment_and_send(m, dst, *rt, ctx);
   finish_ipv4_header(m, h);
-  return send_ip(m, dst, *rt, ctx);
+  return send_ip(m, dst, *rt, ctx, limited_bcast ? nullptr : fill);
 }
 
 OutputResult IpStack::fragment_and_send(rte_mbuf* m, const IpAddr& dst, const RouteResult& rt,
@@ -797,7 +831,7 @@ OutputResult IpStack::fragment_and_send(rte_mbuf* m, const IpAddr& dst, const Ro
 }
 
 OutputResult IpStack::send_ip(rte_mbuf* m, const IpAddr& dst, const RouteResult& rt,
-                              PacketContext& ctx) {
+                              PacketContext& ctx, Ipv4OutputPath* fill) {
   auto* eth = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, kEthLen));
   if (eth == nullptr) {
     ipv4_.inc(Ipv4Counter::kTxNoBuffer);
@@ -822,6 +856,8 @@ OutputResult IpStack::send_ip(rte_mbuf* m, const IpAddr& dst, const RouteResult&
   switch (neighbors_.resolve(rt.next_hop, m, ctx.now, sink, &mac)) {
     case NeighborCache::Resolve::kResolved:
       std::memcpy(eth + offsetof(rte_ether_hdr, dst_addr), mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+      // A confirmed binding: this frame's headers serve the sender's next ones.
+      if (fill != nullptr && neighbors_.reachable(rt.next_hop)) remember_path(m, rt, *fill);
       transmit(m, ctx);
       return OutputResult::kSent;
     case NeighborCache::Resolve::kQueued:
@@ -833,6 +869,22 @@ OutputResult IpStack::send_ip(rte_mbuf* m, const IpAddr& dst, const RouteResult&
   ipv4_.inc(Ipv4Counter::kTxResolutionDropped);
   rte_pktmbuf_free(m);
   return OutputResult::kDropped;
+}
+
+// The headers of `m` (Ethernet and a 20-byte IPv4 header, as send_ip built them) as the
+// path's template; its per-frame fields are rewritten by output_via anyway.
+void IpStack::remember_path(const rte_mbuf* m, const RouteResult& rt, Ipv4OutputPath& path) {
+  const auto* frame = rte_pktmbuf_mtod(m, const std::uint8_t*);
+  const auto* h = reinterpret_cast<const rte_ipv4_hdr*>(frame + kEthLen);
+  if (m->data_len < Ipv4OutputPath::kHeaderBytes || rte_ipv4_hdr_len(h) != kIpLen) return;
+  std::memcpy(path.header.data(), frame, Ipv4OutputPath::kHeaderBytes);
+  path.src_be = h->src_addr;
+  path.dst_be = h->dst_addr;
+  path.protocol = h->next_proto_id;
+  path.mtu = rt.mtu;
+  path.routes_version = routes_.version();
+  path.neighbors_epoch = neighbors_.epoch();
+  path.valid = true;
 }
 
 }  // namespace shardtcp

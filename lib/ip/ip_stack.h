@@ -24,6 +24,7 @@
 #include "common/time.h"
 #include "engine/packet_handler.h"
 #include "ip/ip_counters.h"
+#include "ip/ipv4_output_path.h"
 #include "ip/ipv4_pair_memo.h"
 #include "ip/ipv4_reassembly.h"
 #include "ip/neighbor_cache.h"
@@ -114,6 +115,13 @@ class IpStack final : public PacketHandler {
   // its ECN codepoint there).
   OutputResult output(rte_mbuf* l4, const IpAddr& src, const IpAddr& dst, std::uint8_t proto,
                       PacketContext& ctx, std::uint8_t tos = 0);
+  // output() for a sender that keeps an Ipv4OutputPath for (src, dst) (a TCP
+  // connection): while it holds (same pair and protocol, routes and neighbours unchanged
+  // since it was made) the frame's Ethernet and IPv4 headers are copied from it and
+  // finished per frame, with no route or neighbour lookup; otherwise output() sends
+  // it and refills `path` when the next hop's MAC is confirmed. IPv6 goes to output().
+  OutputResult output_via(rte_mbuf* l4, const IpAddr& src, const IpAddr& dst, std::uint8_t proto,
+                          PacketContext& ctx, std::uint8_t tos, Ipv4OutputPath& path);
 
   // Source address, next hop and MTU for reaching `dst`; nullopt = ENETUNREACH.
   // For IPv6 the MTU is lowered to a path MTU learned from a packet too big.
@@ -189,7 +197,12 @@ class IpStack final : public PacketHandler {
   bool send_icmp_error(const std::uint8_t* ip_hdr, std::size_t ihl, const rte_mbuf* m,
                        std::uint32_t l4_off, std::uint32_t l4_len, std::uint8_t type,
                        std::uint8_t code, PacketContext& ctx);
-  OutputResult send_ip(rte_mbuf* ip, const IpAddr& dst, const RouteResult& rt, PacketContext& ctx);
+  // `fill`: a path to prebuild from this frame when it goes to a confirmed neighbour.
+  OutputResult send_ip(rte_mbuf* ip, const IpAddr& dst, const RouteResult& rt, PacketContext& ctx,
+                       Ipv4OutputPath* fill = nullptr);
+  void remember_path(const rte_mbuf* m, const RouteResult& rt, Ipv4OutputPath& path);
+  OutputResult output4(rte_mbuf* l4, const IpAddr& src, const IpAddr& dst, std::uint8_t proto,
+                       PacketContext& ctx, std::uint8_t tos, Ipv4OutputPath* fill);
   OutputResult fragment_and_send(rte_mbuf* ip, const IpAddr& dst, const RouteResult& rt,
                                  PacketContext& ctx);
   void transmit(rte_mbuf* frame, PacketContext& ctx);

@@ -107,6 +107,7 @@ NeighborCache::Entry* NeighborCache::create(const IpAddr& ip, Instant now, Neigh
 }
 
 void NeighborCache::remove(Entry* e, NeighborOutput& out) {
+  changed();
   drop_queue(*e, out);
   const std::size_t idx = static_cast<std::size_t>(e - entries_.data());
   if (idx + 1 != used_) entries_[idx] = entries_[used_ - 1];
@@ -195,6 +196,7 @@ void NeighborCache::send_request(Entry& e, Instant now, NeighborOutput& out, boo
 void NeighborCache::confirm(Entry& e, const rte_ether_addr& mac, Instant now, NeighborOutput& out) {
   const bool was_incomplete = e.state == NeighborState::kIncomplete;
   if (!was_incomplete && !mac_equal(e.mac, mac)) counters_.inc(ArpCounter::kUpdated);
+  if (!mac_equal(e.mac, mac) || e.state != NeighborState::kReachable) changed();
   e.mac = mac;
   e.state = NeighborState::kReachable;
   e.confirmed = now;
@@ -340,7 +342,10 @@ void NeighborCache::on_timer(Instant now, NeighborOutput& out) {
         }
         break;
       case NeighborState::kReachable:
-        if (now >= e.confirmed + cfg_.reachable_time) e.state = NeighborState::kStale;
+        if (now >= e.confirmed + cfg_.reachable_time) {
+          e.state = NeighborState::kStale;
+          changed();
+        }
         break;
       case NeighborState::kStale:
         if (e.probing && now >= e.next_action) {
@@ -397,6 +402,7 @@ void NeighborCache::on_solicit_source(const IpAddr& src, const rte_ether_addr& m
   }
   if (!mac_equal(e->mac, mac)) {
     counters_.inc(ArpCounter::kUpdated);
+    changed();
     e->mac = mac;
     e->state = NeighborState::kStale;
     e->probing = false;
@@ -432,11 +438,15 @@ void NeighborCache::on_advert(const IpAddr& target, const rte_ether_addr* mac, b
   const bool different = mac != nullptr && !mac_equal(*mac, e->mac);
   if (!override_flag && different) {
     // Keep the binding we have but stop trusting it.
-    if (e->state == NeighborState::kReachable) e->state = NeighborState::kStale;
+    if (e->state == NeighborState::kReachable) {
+      e->state = NeighborState::kStale;
+      changed();
+    }
     return;
   }
   if (different) {
     counters_.inc(ArpCounter::kUpdated);
+    changed();
     e->mac = *mac;
   }
   if (solicited) {
@@ -484,6 +494,11 @@ bool NeighborCache::erase(const IpAddr& ip, NeighborOutput& out) {
 void NeighborCache::clear(NeighborOutput& out) {
   while (used_ > 0) remove(&entries_[used_ - 1], out);
   next_deadline_ = Instant::never();
+}
+
+bool NeighborCache::reachable(const IpAddr& ip) const {
+  const Entry* e = lookup(ip);
+  return e != nullptr && e->state == NeighborState::kReachable;
 }
 
 std::optional<NeighborInfo> NeighborCache::find(const IpAddr& ip) const {

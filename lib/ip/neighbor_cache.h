@@ -133,6 +133,13 @@ class NeighborCache {
   void clear(NeighborOutput& out);
 
   std::optional<NeighborInfo> find(const IpAddr& ip) const;
+  // Whether `ip` has a confirmed binding (kReachable): what a prebuilt header may rely
+  // on until epoch() changes.
+  bool reachable(const IpAddr& ip) const;
+  // Moves whenever a binding may have stopped holding: an entry's MAC changed, it left
+  // kReachable, or it was removed. Outputs that kept a neighbour's MAC (IpStack's
+  // Ipv4OutputPath) use it while the epoch is the one they saw.
+  std::uint32_t epoch() const { return epoch_; }
   std::size_t size() const { return used_; }
   std::uint32_t queued_total() const { return queued_total_; }
   std::uint32_t incomplete() const;  // entries whose resolution is pending
@@ -159,6 +166,7 @@ class NeighborCache {
     std::int32_t next = -1;
   };
 
+  void changed() { ++epoch_; }
   Entry* lookup(const IpAddr& ip);
   const Entry* lookup(const IpAddr& ip) const;
   Entry* create(const IpAddr& ip, Instant now, NeighborOutput& out);
@@ -181,6 +189,7 @@ class NeighborCache {
   std::vector<std::uint8_t> local_prefix_;  // parallel to local_
   std::vector<Entry> entries_;              // [0, used_) live
   std::size_t used_ = 0;
+  std::uint32_t epoch_ = 0;
   mutable std::size_t last_hit_ = 0;
   std::vector<Slot> slots_;
   std::int32_t free_slot_ = -1;

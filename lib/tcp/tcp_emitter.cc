@@ -25,7 +25,7 @@ rte_mbuf* header_mbuf(const TcpSegment& seg, rte_mempool* pool, std::size_t* hl)
 }  // namespace
 
 OutputResult TcpEmitter::emit(const OutSegment& out, const SendBuffer* sndbuf, const IpAddr& src,
-                              const IpAddr& dst, PacketContext& ctx) {
+                              const IpAddr& dst, PacketContext& ctx, Ipv4OutputPath* path) {
   std::size_t hl = 0;
   rte_mbuf* m = header_mbuf(out.seg, ctx.pool, &hl);
   if (m == nullptr) return OutputResult::kNoBuffer;
@@ -58,7 +58,7 @@ OutputResult TcpEmitter::emit(const OutSegment& out, const SendBuffer* sndbuf, c
     m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG;
     m->tso_segsz = static_cast<std::uint16_t>(out.tso_segsz);
   }
-  return finish(m, hl, out.seg.ip_ecn, src, dst, ctx);
+  return finish(m, hl, out.seg.ip_ecn, src, dst, ctx, path);
 }
 
 OutputResult TcpEmitter::emit_control(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
@@ -66,7 +66,7 @@ OutputResult TcpEmitter::emit_control(const TcpSegment& seg, const IpAddr& src, 
   std::size_t hl = 0;
   rte_mbuf* m = header_mbuf(seg, ctx.pool, &hl);
   if (m == nullptr) return OutputResult::kNoBuffer;
-  return finish(m, hl, seg.ip_ecn, src, dst, ctx);
+  return finish(m, hl, seg.ip_ecn, src, dst, ctx, nullptr);
 }
 
 bool TcpEmitter::copy_payload(rte_mbuf* m, const SendBuffer& sndbuf, std::uint64_t off,
@@ -133,7 +133,8 @@ bool TcpEmitter::attach_payload(rte_mbuf* m, const SendBuffer& sndbuf, std::uint
 }
 
 OutputResult TcpEmitter::finish(rte_mbuf* m, std::size_t header_len, std::uint8_t ip_ecn,
-                                const IpAddr& src, const IpAddr& dst, PacketContext& ctx) {
+                                const IpAddr& src, const IpAddr& dst, PacketContext& ctx,
+                                Ipv4OutputPath* path) {
   auto* h = rte_pktmbuf_mtod(m, std::uint8_t*);
   m->l4_len = static_cast<std::uint16_t>(header_len);
   if (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) {
@@ -146,6 +147,7 @@ OutputResult TcpEmitter::finish(rte_mbuf* m, std::size_t header_len, std::uint8_
   } else {
     set_tcp_checksum(h, l4_checksum_mbuf(m, m->pkt_len, src, dst, IPPROTO_TCP));
   }
+  if (path != nullptr) return ip_.output_via(m, src, dst, IPPROTO_TCP, ctx, ip_ecn, *path);
   return ip_.output(m, src, dst, IPPROTO_TCP, ctx, ip_ecn);
 }
 

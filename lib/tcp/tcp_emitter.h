@@ -36,9 +36,10 @@ class TcpEmitter {
   TcpEmitter(IpStack& ip, const TcpEmitterConfig& config, CounterGroup& counters)
       : ip_(ip), config_(config), counters_(counters) {}
 
-  // One segment of a connection; `sndbuf` holds the payload bytes it refers to.
+  // One segment of a connection; `sndbuf` holds the payload bytes it refers to; `path`
+  // the connection's prebuilt IPv4 headers (IpStack::output_via), or null.
   OutputResult emit(const OutSegment& out, const SendBuffer* sndbuf, const IpAddr& src,
-                    const IpAddr& dst, PacketContext& ctx);
+                    const IpAddr& dst, PacketContext& ctx, Ipv4OutputPath* path = nullptr);
   // A segment without payload that belongs to no connection (RST, cookie SYN-ACK,
   // TIME_WAIT re-ACK).
   OutputResult emit_control(const TcpSegment& seg, const IpAddr& src, const IpAddr& dst,
@@ -62,7 +63,7 @@ class TcpEmitter {
                       rte_mempool* pool);
   // `ip_ecn`: the segment's ECN codepoint, for the IP header.
   OutputResult finish(rte_mbuf* m, std::size_t header_len, std::uint8_t ip_ecn, const IpAddr& src,
-                      const IpAddr& dst, PacketContext& ctx);
+                      const IpAddr& dst, PacketContext& ctx, Ipv4OutputPath* path);
 
   IpStack& ip_;
   TcpEmitterConfig config_;

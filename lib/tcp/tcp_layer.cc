@@ -270,7 +270,7 @@ OutputResult TcpLayer::transmit(Slot& s, TcpOutput& out, PacketContext& ctx) {
   const SendBuffer* sb = s.tcb ? &s.tcb->send_buffer() : nullptr;
   for (std::size_t i = 0; i < out.segment_count(); ++i) {
     const OutSegment& o = out.segment(i);
-    const OutputResult r = emitter_.emit(o, sb, s.local.addr, s.remote.addr, ctx);
+    const OutputResult r = emitter_.emit(o, sb, s.local.addr, s.remote.addr, ctx, &s.path);
     switch (r) {
       case OutputResult::kSent:
       case OutputResult::kQueuedForResolution:

@@ -321,6 +321,9 @@ class TcpLayer final : public TransportHandler {
     // Receive bursts: the burst this connection joined, and the level-like events held
     // for its end (kDeferred* bits; readable and acked byte counts add up).
     std::uint32_t burst_epoch = 0;
+    // The connection's prebuilt Ethernet and IPv4 headers (IpStack::output_via);
+    // invalid until its first segment to a confirmed neighbour.
+    Ipv4OutputPath path;
     std::uint8_t deferred = 0;
     std::uint32_t deferred_readable = 0;
     std::uint32_t deferred_acked = 0;

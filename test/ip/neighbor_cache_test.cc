@@ -311,5 +311,35 @@ TEST_F(NeighborCacheTest, FullTableEvictsLeastRecentlyUsedStale) {
   EXPECT_TRUE(cache_.find(IpAddr::v4(0xC6120013)));
 }
 
+// epoch() moves whenever a binding that a prebuilt header could hold stops holding: the
+// entry leaves kReachable, its MAC changes, or it goes. A refresh of the same binding
+// leaves it alone.
+TEST_F(NeighborCacheTest, EpochMovesWhenABindingStopsHolding) {
+  rte_ether_addr mac{};
+  cache_.resolve(peer_, nullptr, t0_, out_, &mac);
+  cache_.on_arp(reply_from(peer_, kPeerMac, us_), t0_ + 10ms, out_);
+  ASSERT_TRUE(cache_.reachable(peer_));
+  std::uint32_t e = cache_.epoch();
+  cache_.on_arp(reply_from(peer_, kPeerMac, us_), t0_ + 1s, out_);  // the same binding again
+  EXPECT_EQ(cache_.epoch(), e);
+  cache_.on_timer(t0_ + 2s, out_);  // nothing due
+  EXPECT_EQ(cache_.epoch(), e);
+  // Another MAC for the peer.
+  const rte_ether_addr other{{0x02, 0, 0, 0, 0, 0x99}};
+  cache_.on_arp(reply_from(peer_, other, us_), t0_ + 3s, out_);
+  EXPECT_NE(cache_.epoch(), e);
+  EXPECT_TRUE(cache_.reachable(peer_));
+  // Reachable -> stale when the confirmation ages.
+  e = cache_.epoch();
+  cache_.on_timer(t0_ + 3s + 31s, out_);
+  EXPECT_FALSE(cache_.reachable(peer_));
+  EXPECT_NE(cache_.epoch(), e);
+  // Removed.
+  e = cache_.epoch();
+  ASSERT_TRUE(cache_.erase(peer_, out_));
+  EXPECT_NE(cache_.epoch(), e);
+  EXPECT_FALSE(cache_.reachable(peer_));
+}
+
 }  // namespace
 }  // namespace shardtcp
