@@ -3,6 +3,7 @@
 // timers and reads; after every step they must have emitted the same segments and
 // events and agree on every observable and counter. The predicting TCB's TCPHPHits
 // counter shows which segments took the shortcut.
+#include "segment_compare.h"
 #include "tcb_test_util.h"
 
 namespace shardtcp::testing {
@@ -124,15 +125,7 @@ class FastPath : public TcbTest {
     for (std::size_t i = 0; i < out.segment_count(); ++i) {
       const OutSegment& a = out.segment(i);
       const OutSegment& b = gout.segment(i);
-      EXPECT_EQ(a.seg.src_port, b.seg.src_port);
-      EXPECT_EQ(a.seg.dst_port, b.seg.dst_port);
-      EXPECT_EQ(a.seg.seq, b.seg.seq);
-      EXPECT_EQ(a.seg.ack, b.seg.ack);
-      EXPECT_EQ(a.seg.flags, b.seg.flags);
-      EXPECT_EQ(a.seg.window, b.seg.window);
-      EXPECT_EQ(a.seg.urgent, b.seg.urgent);
-      EXPECT_TRUE(a.seg.options == b.seg.options);
-      EXPECT_EQ(a.seg.ip_ecn, b.seg.ip_ecn);
+      testing::expect_same_header(a.seg, b.seg);
       EXPECT_EQ(a.stream_offset, b.stream_offset);
       EXPECT_EQ(a.payload_len, b.payload_len);
       EXPECT_EQ(a.tso_segsz, b.tso_segsz);

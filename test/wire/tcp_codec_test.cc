@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "segment_compare.h"
 #include "tcp_captured_frames.h"
 #include "wire/checksum.h"
 #include "wire/tcp.h"
@@ -92,21 +93,13 @@ TEST(TcpCodecTest, LinuxDataWithTimestamps) {
 // One segment refilled with headers of both common layouts in turn reads each time as
 // decode_tcp's result: every field that may differ is rewritten.
 void expect_same_segment(const TcpSegment& a, const TcpSegment& b) {
-  EXPECT_EQ(a.src_port, b.src_port);
-  EXPECT_EQ(a.dst_port, b.dst_port);
-  EXPECT_EQ(a.seq, b.seq);
-  EXPECT_EQ(a.ack, b.ack);
-  EXPECT_EQ(a.flags, b.flags);
-  EXPECT_EQ(a.window, b.window);
-  EXPECT_EQ(a.urgent, b.urgent);
-  EXPECT_EQ(a.options, b.options);
+  testing::expect_same_header(a, b);
   EXPECT_EQ(a.payload.data, b.payload.data);
   EXPECT_EQ(a.payload.len, b.payload.len);
   EXPECT_EQ(a.payload.handle, b.payload.handle);
   EXPECT_EQ(a.payload.pieces, b.payload.pieces);
   EXPECT_EQ(a.payload.piece_count, b.payload.piece_count);
   EXPECT_EQ(a.payload.skip, b.payload.skip);
-  EXPECT_EQ(a.ip_ecn, b.ip_ecn);
 }
 
 TEST(TcpCodecTest, RefilledCommonHeaderReadsAsDecoded) {
