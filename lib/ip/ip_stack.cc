@@ -689,9 +689,9 @@ OutputResult IpStack::output(rte_mbuf* m, const IpAddr& src, const IpAddr& dst, 
 OutputResult IpStack::output_via(rte_mbuf* m, const IpAddr& src, const IpAddr& dst,
                                  std::uint8_t proto, PacketContext& ctx, std::uint8_t tos,
                                  Ipv4OutputPath& path) {
-  if (m != nullptr && path.valid && dst.is_v4() && src.is_v4() && dst.v4_be() == path.dst_be &&
-      src.v4_be() == path.src_be && proto == path.protocol &&
-      path.routes_version == routes_.version() && path.neighbors_epoch == neighbors_.epoch()) {
+  if (m != nullptr && path.valid && dst.is_v4() && src.is_v4() &&
+      path.serves(src.v4_be(), dst.v4_be(), proto) && path.routes_version == routes_.version() &&
+      path.neighbors_epoch == neighbors_.epoch()) {
     // output()'s checks that depend on the frame; anything that fails them goes the
     // long way, which counts why.
     const std::uint32_t l4_len = m->pkt_len;
@@ -853,11 +853,12 @@ OutputResult IpStack::send_ip(rte_mbuf* m, const IpAddr& dst, const RouteResult&
   }
   Sink sink(*this, ctx);
   rte_ether_addr mac;
-  switch (neighbors_.resolve(rt.next_hop, m, ctx.now, sink, &mac)) {
+  bool confirmed = false;
+  switch (neighbors_.resolve(rt.next_hop, m, ctx.now, sink, &mac, &confirmed)) {
     case NeighborCache::Resolve::kResolved:
       std::memcpy(eth + offsetof(rte_ether_hdr, dst_addr), mac.addr_bytes, RTE_ETHER_ADDR_LEN);
       // A confirmed binding: this frame's headers serve the sender's next ones.
-      if (fill != nullptr && neighbors_.reachable(rt.next_hop)) remember_path(m, rt, *fill);
+      if (fill != nullptr && confirmed) remember_path(m, rt, *fill);
       transmit(m, ctx);
       return OutputResult::kSent;
     case NeighborCache::Resolve::kQueued:
@@ -878,9 +879,6 @@ void IpStack::remember_path(const rte_mbuf* m, const RouteResult& rt, Ipv4Output
   const auto* h = reinterpret_cast<const rte_ipv4_hdr*>(frame + kEthLen);
   if (m->data_len < Ipv4OutputPath::kHeaderBytes || rte_ipv4_hdr_len(h) != kIpLen) return;
   std::memcpy(path.header.data(), frame, Ipv4OutputPath::kHeaderBytes);
-  path.src_be = h->src_addr;
-  path.dst_be = h->dst_addr;
-  path.protocol = h->next_proto_id;
   path.mtu = rt.mtu;
   path.routes_version = routes_.version();
   path.neighbors_epoch = neighbors_.epoch();

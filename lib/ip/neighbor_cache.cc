@@ -210,7 +210,8 @@ void NeighborCache::confirm(Entry& e, const rte_ether_addr& mac, Instant now, Ne
 }
 
 NeighborCache::Resolve NeighborCache::resolve(const IpAddr& next_hop, rte_mbuf* pkt, Instant now,
-                                              NeighborOutput& out, rte_ether_addr* mac) {
+                                              NeighborOutput& out, rte_ether_addr* mac,
+                                              bool* confirmed) {
   Entry* e = lookup(next_hop);
   if (e != nullptr && e->state != NeighborState::kIncomplete) {
     e->last_used = now;
@@ -228,6 +229,7 @@ NeighborCache::Resolve NeighborCache::resolve(const IpAddr& next_hop, rte_mbuf* 
       }
     }
     if (mac) *mac = e->mac;
+    if (confirmed) *confirmed = e->state == NeighborState::kReachable;
     return Resolve::kResolved;
   }
   if (e == nullptr) {
@@ -494,11 +496,6 @@ bool NeighborCache::erase(const IpAddr& ip, NeighborOutput& out) {
 void NeighborCache::clear(NeighborOutput& out) {
   while (used_ > 0) remove(&entries_[used_ - 1], out);
   next_deadline_ = Instant::never();
-}
-
-bool NeighborCache::reachable(const IpAddr& ip) const {
-  const Entry* e = lookup(ip);
-  return e != nullptr && e->state == NeighborState::kReachable;
 }
 
 std::optional<NeighborInfo> NeighborCache::find(const IpAddr& ip) const {

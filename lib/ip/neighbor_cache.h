@@ -101,8 +101,10 @@ class NeighborCache {
   bool is_local(const IpAddr& a) const;
 
   // Resolves `next_hop` (IPv4). `pkt` may be null to only start resolution.
+  // `confirmed` (kResolved): whether the binding is kReachable, what a prebuilt header
+  // may rely on until epoch() changes (a stale one is being re-confirmed).
   Resolve resolve(const IpAddr& next_hop, rte_mbuf* pkt, Instant now, NeighborOutput& out,
-                  rte_ether_addr* mac);
+                  rte_ether_addr* mac, bool* confirmed = nullptr);
 
   // A received, well-formed ARP message: answers requests for our addresses, learns
   // senders that talk to us, updates bindings we hold, releases waiting packets.
@@ -133,9 +135,6 @@ class NeighborCache {
   void clear(NeighborOutput& out);
 
   std::optional<NeighborInfo> find(const IpAddr& ip) const;
-  // Whether `ip` has a confirmed binding (kReachable): what a prebuilt header may rely
-  // on until epoch() changes.
-  bool reachable(const IpAddr& ip) const;
   // Moves whenever a binding may have stopped holding: an entry's MAC changed, it left
   // kReachable, or it was removed. Outputs that kept a neighbour's MAC (IpStack's
   // Ipv4OutputPath) use it while the epoch is the one they saw.

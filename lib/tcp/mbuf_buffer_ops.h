@@ -29,7 +29,8 @@ class MbufBufferOps final : public BufferOps {
   // Writes with at least this many bytes still to store take large_pool's chunks.
   static constexpr std::uint32_t kLargeWrite = 8192;
 
-  // Handles are single-segment rte_mbufs (the TCP layer linearises chains first).
+  // Handles are single-segment rte_mbufs (the TCP layer unchains received chains, each
+  // buffer a handle of its own).
   void retain(void* handle) override;
   void release(void* handle) override;
   void release_many(void* const* handles, std::uint32_t n) override;

@@ -25,10 +25,10 @@ void store_be32(std::uint8_t* p, std::uint32_t v) {
 constexpr std::size_t kMaxOptionBytes = TcpView::kMaxHeaderLen - TcpView::kMinHeaderLen;  // 40
 
 // IPv4's pseudo-header sum from the addresses as the header holds them: three 32-bit
-// words added in 64 bits, folded. A word's two 16-bit halves add up to the same
-// ones'-complement sum as the word does (2^16 = 1 mod 0xffff), so this is
-// __rte_raw_cksum's sum of the twelve bytes, in four instructions instead of a loop of
-// six steps.
+// words added in 64 bits, not folded (raw_sum64 takes it as it is; pseudo_sum_v4 folds
+// it). A word's two 16-bit halves add up to the same ones'-complement sum as the word
+// does (2^16 = 1 mod 0xffff), so this is __rte_raw_cksum's sum of the twelve bytes, in
+// a few instructions instead of a loop of six steps.
 inline std::uint64_t pseudo_sum_v4_wide(std::uint32_t src_wire, std::uint32_t dst_wire,
                                         std::uint8_t proto, std::size_t len, bool with_len) {
   struct {
@@ -367,8 +367,8 @@ std::uint16_t l4_checksum_ipv6(const rte_ipv6_hdr* ip, const void* l4) {
   return rte_ipv6_udptcp_cksum(ip, l4);
 }
 // Not DPDK's rte_ipv4_udptcp_cksum_verify: its byte loop costs four times raw_sum's AVX2
-// steps, and IP's fast path offers every TCP segment of a stream here (TcpLayer's
-// offer_ipv4).
+// steps. l4_checksum_ok_v4 is the same for a caller that knows the L4 length (TcpLayer's
+// offer_ipv4, for every segment that joins a receive run).
 bool l4_checksum_ok_ipv4(const rte_ipv4_hdr* ip, const void* l4) {
   std::uint32_t len = 0;
   return ipv4_l4_len(ip, &len) &&

@@ -311,6 +311,11 @@ TEST_F(NeighborCacheTest, FullTableEvictsLeastRecentlyUsedStale) {
   EXPECT_TRUE(cache_.find(IpAddr::v4(0xC6120013)));
 }
 
+bool reachable(const NeighborCache& cache, const IpAddr& ip) {
+  const auto info = cache.find(ip);
+  return info && info->state == NeighborState::kReachable;
+}
+
 // epoch() moves whenever a binding that a prebuilt header could hold stops holding: the
 // entry leaves kReachable, its MAC changes, or it goes. A refresh of the same binding
 // leaves it alone.
@@ -318,7 +323,11 @@ TEST_F(NeighborCacheTest, EpochMovesWhenABindingStopsHolding) {
   rte_ether_addr mac{};
   cache_.resolve(peer_, nullptr, t0_, out_, &mac);
   cache_.on_arp(reply_from(peer_, kPeerMac, us_), t0_ + 10ms, out_);
-  ASSERT_TRUE(cache_.reachable(peer_));
+  ASSERT_TRUE(reachable(cache_, peer_));
+  bool confirmed = false;
+  EXPECT_EQ(cache_.resolve(peer_, nullptr, t0_ + 20ms, out_, &mac, &confirmed),
+            NeighborCache::Resolve::kResolved);
+  EXPECT_TRUE(confirmed);  // resolve says what a prebuilt header may rely on
   std::uint32_t e = cache_.epoch();
   cache_.on_arp(reply_from(peer_, kPeerMac, us_), t0_ + 1s, out_);  // the same binding again
   EXPECT_EQ(cache_.epoch(), e);
@@ -328,17 +337,20 @@ TEST_F(NeighborCacheTest, EpochMovesWhenABindingStopsHolding) {
   const rte_ether_addr other{{0x02, 0, 0, 0, 0, 0x99}};
   cache_.on_arp(reply_from(peer_, other, us_), t0_ + 3s, out_);
   EXPECT_NE(cache_.epoch(), e);
-  EXPECT_TRUE(cache_.reachable(peer_));
+  EXPECT_TRUE(reachable(cache_, peer_));
   // Reachable -> stale when the confirmation ages.
   e = cache_.epoch();
   cache_.on_timer(t0_ + 3s + 31s, out_);
-  EXPECT_FALSE(cache_.reachable(peer_));
+  EXPECT_FALSE(reachable(cache_, peer_));
   EXPECT_NE(cache_.epoch(), e);
+  EXPECT_EQ(cache_.resolve(peer_, nullptr, t0_ + 35s, out_, &mac, &confirmed),
+            NeighborCache::Resolve::kResolved);  // still usable, being re-confirmed
+  EXPECT_FALSE(confirmed);
   // Removed.
   e = cache_.epoch();
   ASSERT_TRUE(cache_.erase(peer_, out_));
   EXPECT_NE(cache_.epoch(), e);
-  EXPECT_FALSE(cache_.reachable(peer_));
+  EXPECT_FALSE(reachable(cache_, peer_));
 }
 
 }  // namespace

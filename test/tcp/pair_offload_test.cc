@@ -25,6 +25,14 @@ constexpr std::uint64_t kWireMax = 1500 + 14;  // MTU plus the Ethernet header
 
 class TcpPairOffload : public TcpPairTest {
  protected:
+  // Both sides behind the TSO/LRO emulator, on a wire that drops, duplicates, reorders
+  // and corrupts (seeded: `seed` for A's frames, `seed + 1` for B's).
+  static void lossy_offload_sides(PairSideOptions& a, PairSideOptions& b, std::uint64_t seed) {
+    a.emulate_offloads = b.emulate_offloads = true;
+    a.impair = b.impair = lossy_wire(0.01, 0.005, 0.02, 8, 0.001);
+    a.impair->seed = seed;
+    b.impair->seed = seed + 1;
+  }
   // Moves `bytes` each way at once (to B at `to`); false (with a failure recorded) on a
   // stall.
   void transfer(std::uint64_t bytes, StreamFlow& ea, StreamFlow& eb, const IpAddr& to = kAddrB) {
@@ -42,6 +50,16 @@ class TcpPairOffload : public TcpPairTest {
       quiet = n == 0 ? quiet + 1 : 0;
       ASSERT_LT(clock_.now() - start, Duration(std::chrono::hours(1))) << "stalled";
     }
+  }
+
+  // transfer() of `bytes` each way, checked byte for byte, and the offloads' use
+  // (expect_offloads_used, `what` naming the run).
+  void transfer_and_check(std::uint64_t bytes, const char* what, const IpAddr& to = kAddrB) {
+    StreamFlow ea, eb;
+    transfer(bytes, ea, eb, to);
+    if (HasFatalFailure()) return;
+    expect_delivered_exactly(ea, eb, bytes);
+    expect_offloads_used(what);
   }
 
   void expect_offloads_used(const char* what) {
@@ -90,11 +108,8 @@ TEST_F(TcpPairOffload, CleanWireUsesTsoAndLroAndKeepsEveryFrameWithinTheMtu) {
   a.tcp = b.tcp = default_tcp();
   a.emulate_offloads = b.emulate_offloads = true;
   build(a, b);
-  StreamFlow ea, eb;
-  transfer(8ull << 20, ea, eb);
+  transfer_and_check(8ull << 20, "clean");
   if (HasFatalFailure()) return;
-  expect_delivered_exactly(ea, eb, 8ull << 20);
-  expect_offloads_used("clean");
   // Nothing was corrupted, so nothing may be flagged bad.
   EXPECT_EQ(a_.offloads->stats().rx_bad_cksum + b_.offloads->stats().rx_bad_cksum, 0u);
 }
@@ -108,17 +123,10 @@ TEST_F(TcpPairOffload, Ipv6UsesTsoAndLroAndDeliversExactlyThroughLoss) {
   PairSideOptions a, b;
   a.tcp = b.tcp = default_tcp();
   b.tcp.zero_copy_tx = false;
-  a.emulate_offloads = b.emulate_offloads = true;
-  a.impair = b.impair = lossy_wire(0.01, 0.005, 0.02, 8, 0.001);
-  a.impair->seed = 61;
-  b.impair->seed = 62;
+  lossy_offload_sides(a, b, 61);
   build_dual_stack(a, b, a6, b6);
   if (HasFatalFailure()) return;
-  StreamFlow ea, eb;
-  transfer(16ull << 20, ea, eb, b6);
-  if (HasFatalFailure()) return;
-  expect_delivered_exactly(ea, eb, 16ull << 20);
-  expect_offloads_used("ipv6");
+  transfer_and_check(16ull << 20, "ipv6", b6);
 }
 
 // Both sides keep large writes in 15 KiB send chunks (MbufBufferOps' large pool, as a
@@ -130,29 +138,19 @@ TEST_F(TcpPairOffload, LargeSendChunksThroughTsoAndLroUnderLoss) {
   PairSideOptions a, b;
   a.tcp = b.tcp = default_tcp();
   a.tcp.send_chunk_pool = b.tcp.send_chunk_pool = large;
-  a.emulate_offloads = b.emulate_offloads = true;
-  a.impair = b.impair = lossy_wire(0.01, 0.005, 0.02, 8, 0.001);
-  a.impair->seed = 71;
-  b.impair->seed = 72;
+  lossy_offload_sides(a, b, 71);
   build(a, b);
-  StreamFlow ea, eb;
-  transfer(32ull << 20, ea, eb);
+  transfer_and_check(32ull << 20, "large send chunks");
   if (HasFatalFailure()) return;
-  expect_delivered_exactly(ea, eb, 32ull << 20);
-  expect_offloads_used("large send chunks");
   EXPECT_GT(a_.tcp->buffer_ops().large_chunks(), 0u);
   EXPECT_GT(b_.tcp->buffer_ops().large_chunks(), 0u);
 }
 
 TEST_F(TcpPairOffload, LargeTransferEachWayThroughTsoAndLroUnderLossReorderingCorruption) {
   const std::uint64_t bytes = transfer_bytes_from_env("SHARDTCP_OFFLOAD_PAIR_BYTES", 256ull << 20);
-  const ImpairmentConfig faults = lossy_wire(0.01, 0.005, 0.02, 8, 0.001);
   PairSideOptions a, b;
   a.tcp = b.tcp = default_tcp();
-  a.impair = b.impair = faults;
-  a.impair->seed = 31;
-  b.impair->seed = 32;
-  a.emulate_offloads = b.emulate_offloads = true;
+  lossy_offload_sides(a, b, 31);
   build(a, b);
 
   const auto wall_start = std::chrono::steady_clock::now();
